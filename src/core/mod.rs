@@ -1,0 +1,14 @@
+//! The sans-IO protocol core.
+//!
+//! Every host is a state machine: `handle(now, input) -> effects`. Drivers
+//! (turmoil today, a discrete-event driver later) own the sockets, the clock
+//! and the timers, and carry out the effects. Nothing in this module imports
+//! tokio or turmoil or reads a clock, so the same code runs under any driver
+//! and under proptest.
+
+pub mod agent;
+pub mod clock;
+pub mod ids;
+pub mod io;
+pub mod member;
+pub mod wire;

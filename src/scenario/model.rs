@@ -1,0 +1,197 @@
+//! What a scenario file says, after parsing and validation.
+//!
+//! These types are the contract between the file format (`load.rs`) and the
+//! simulator (`sim/`). Everything here is already checked: host names exist,
+//! times are ordered, rates are in range.
+
+use crate::core::ids::{AgentId, MemberId, Millis};
+use crate::core::member::membership::Variant;
+use crate::trace::event::{OpKind, Status};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    /// Base name of the file, used in traces and reports.
+    pub name: String,
+    pub description: String,
+    /// The seed used when the command line gives none.
+    pub seed: u64,
+    /// Variants the scenario is meant for, each with its expectations.
+    pub variants: Vec<Variant>,
+    pub sim: SimParams,
+    pub topology: Topology,
+    pub network: NetworkParams,
+    pub protocol: ProtocolParams,
+    pub workload: Workload,
+    pub faults: Vec<Fault>,
+    /// Quiet time after the last fault ends and the workload stops, before
+    /// the final checks.
+    pub healing_ms: Millis,
+    pub bounds: BoundsParams,
+    /// Per variant, per checker name: the expected answer.
+    pub expect: BTreeMap<Variant, BTreeMap<String, Status>>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimParams {
+    /// turmoil's tick. Every host is polled once per tick, so the wall cost
+    /// of a run is roughly hosts x simulated time / tick.
+    pub tick_ms: Millis,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Topology {
+    pub members: u32,
+    pub agents: u32,
+    /// Receiving service agents each member registers with (at least 2).
+    pub agents_per_member: u32,
+    /// Members in the group when it is formed (m0 .. m{founders-1}); the
+    /// rest are contacts that may be added later.
+    pub founders: u32,
+}
+
+impl Topology {
+    pub fn member_ids(&self) -> impl Iterator<Item = MemberId> {
+        (0..self.members).map(MemberId)
+    }
+    pub fn agent_ids(&self) -> impl Iterator<Item = AgentId> {
+        (0..self.agents).map(AgentId)
+    }
+    /// Agents of member `m`: a fixed rotation, so that load spreads evenly.
+    pub fn agents_of(&self, m: MemberId) -> Vec<AgentId> {
+        (0..self.agents_per_member)
+            .map(|k| AgentId((m.0 + k) % self.agents))
+            .collect()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetworkParams {
+    /// One-way latency added to every datagram.
+    pub latency_ms: Millis,
+    /// Uniform extra delay in [0, jitter_ms].
+    pub jitter_ms: Millis,
+}
+
+/// The protocol's timers. They are scenario parameters because the right
+/// values depend on the network the group runs over.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProtocolParams {
+    /// How often a member polls each of its mailboxes.
+    pub fetch_interval_ms: Millis,
+    /// Retransmission timeout for an unacknowledged delivery.
+    pub retry_ms: Millis,
+    /// Deliveries given up after this many attempts per mailbox.
+    pub max_attempts: u32,
+    /// Lifetime of an ephemeral delivery address.
+    pub ephemeral_ttl_ms: Millis,
+    /// How often a member asks for a new ephemeral address.
+    pub rotate_every_ms: Millis,
+    /// Validity of a long-term delivery address.
+    pub long_term_ttl_ms: Millis,
+    /// After this long waiting for a parent, the member reports it missing.
+    pub parent_timeout_ms: Millis,
+    /// Deliver to every mailbox of a recipient (true) or only the first.
+    pub deliver_to_all: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Workload {
+    /// Random traffic runs in [start_ms, stop_ms).
+    pub start_ms: Millis,
+    pub stop_ms: Millis,
+    /// Group messages per simulated second, over the whole group.
+    pub messages_per_s: f64,
+    /// Chance that a message is a reply to a recent one.
+    pub reply_probability: f64,
+    /// Explicit membership changes.
+    pub ops: Vec<ScheduledOp>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScheduledOp {
+    pub at_ms: Millis,
+    pub by: MemberId,
+    pub op: OpKind,
+    pub target: MemberId,
+}
+
+/// A host by its trace name.
+pub type HostName = String;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fault {
+    pub at_ms: Millis,
+    /// When the fault is lifted; `None` for faults that last to the end.
+    pub until_ms: Option<Millis>,
+    pub kind: FaultKind,
+}
+
+/// What a host keeps across a crash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StateOnRestart {
+    /// Everything survives (the process was only stopped).
+    Kept,
+    /// Members: in-memory queues (unsent retries, buffered out-of-order
+    /// messages) are lost; what a client persists survives.
+    VolatileLost,
+    /// Agents: the whole mailbox store is lost.
+    Wiped,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum FaultKind {
+    /// No datagram crosses between `a` and `b` in either direction.
+    Partition { a: Vec<HostName>, b: Vec<HostName> },
+    /// Datagrams from `from` to `to` are dropped; the reverse still flows.
+    PartitionOneway {
+        from: Vec<HostName>,
+        to: Vec<HostName>,
+    },
+    /// Each datagram is lost independently with this probability.
+    Loss { rate: f64 },
+    /// Each datagram is sent twice with this probability.
+    Duplicate { rate: f64 },
+    /// Each datagram is held back by up to `extra_ms` with this probability,
+    /// so later ones overtake it.
+    Reorder { rate: f64, extra_ms: Millis },
+    /// Extra latency and jitter on every datagram.
+    Latency { extra_ms: Millis, jitter_ms: Millis },
+    /// The host stops; it restarts at `until_ms` if given.
+    Crash {
+        host: HostName,
+        state: StateOnRestart,
+    },
+    /// A member is cut off from everyone and comes back at `until_ms`.
+    Offline { member: MemberId },
+    /// The member's ephemeral addresses are expired at every agent.
+    ExpireAddresses { member: MemberId },
+    /// The member's clock reads `offset_ms` off true time.
+    ClockSkew { member: MemberId, offset_ms: i64 },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct BoundsParams {
+    pub convergence_ms: Millis,
+    pub detection_ms: Millis,
+}
+
+impl Scenario {
+    /// The time the last fault is lifted (or starts, if it lasts forever).
+    pub fn heal_at(&self) -> Millis {
+        self.faults
+            .iter()
+            .map(|f| f.until_ms.unwrap_or(f.at_ms))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// When the run stops and the checkers look.
+    pub fn end_at(&self) -> Millis {
+        let last_op = self.workload.ops.iter().map(|o| o.at_ms).max().unwrap_or(0);
+        self.heal_at()
+            .max(self.workload.stop_ms)
+            .max(last_op)
+            .saturating_add(self.healing_ms)
+    }
+}

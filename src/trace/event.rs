@@ -1,0 +1,198 @@
+//! The events of a run. One enum for every host kind, so that a trace is one
+//! ordered log and a checker can read it without knowing who wrote what.
+//!
+//! Nothing here may hold plaintext or key material: events name messages by
+//! id and give sizes, never contents.
+
+use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Millis, Peer};
+use crate::core::member::membership::Variant;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One line of the trace.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Simulated milliseconds since the start of the run.
+    pub t: Millis,
+    /// The host it happened on ("m3", "s0"), or "sim" for the simulator.
+    pub host: String,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// A membership change requested by the application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpKind {
+    Add,
+    Remove,
+}
+
+/// What a checker is expected to answer, as written in the scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pass,
+    Fail,
+    Unknown,
+}
+
+/// The time limits checkers hold the run to, copied into the trace so that
+/// `commsim check` can judge a saved trace without its scenario file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Bounds {
+    /// When the last fault has healed.
+    pub heal_at: Millis,
+    /// How long after `heal_at` membership may take to settle.
+    pub convergence_ms: Millis,
+    /// How long after a fork (or after `heal_at`, whichever is later) it may
+    /// take each side to detect it.
+    pub detection_ms: Millis,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    // ---- the simulator ----
+    RunStarted {
+        scenario: String,
+        seed: u64,
+        variant: Variant,
+        members: Vec<MemberId>,
+        agents: Vec<AgentId>,
+        founders: Vec<MemberId>,
+        bounds: Bounds,
+        expect: BTreeMap<String, Status>,
+    },
+    /// A fault took effect (or healed); `detail` says which, in the
+    /// scenario's own words.
+    Fault {
+        fault: String,
+        hosts: Vec<String>,
+        detail: String,
+    },
+    /// A datagram removed by the per-message loss fault.
+    DatagramLost {
+        to: Peer,
+        bytes: usize,
+    },
+    /// A datagram sent twice by the duplication fault.
+    DatagramDuplicated {
+        to: Peer,
+    },
+    /// The end of the run: who is up, and each member's final belief.
+    RunEnded {
+        running: Vec<String>,
+    },
+    FinalView {
+        member: MemberId,
+        in_group: bool,
+        view: Vec<MemberId>,
+        /// Members whose state was wiped at some point; they cannot be
+        /// expected to hold anything.
+        state_lost: bool,
+    },
+
+    // ---- members ----
+    MemberStarted {
+        restart: bool,
+        volatile_lost: bool,
+    },
+    /// The application changed membership; `msg` is the message carrying it.
+    MembershipOp {
+        msg: MessageId,
+        op: OpKind,
+        target: MemberId,
+    },
+    /// A group message left its sender (once, whatever the fan-out).
+    /// `parents` are the sender's causal frontier, before per-recipient
+    /// filtering.
+    MessageSent {
+        msg: MessageId,
+        recipients: Vec<MemberId>,
+        parents: Vec<MessageId>,
+        control: bool,
+    },
+    /// One pairwise ciphertext of a group message.
+    EnvelopeSent {
+        env: EnvelopeId,
+        msg: MessageId,
+        to: MemberId,
+        prekey: bool,
+        bytes: usize,
+    },
+    /// A recipient's mailbox accepted an envelope: the message is
+    /// acknowledged for that recipient from here on.
+    DeliveryAcked {
+        env: EnvelopeId,
+        to: MemberId,
+        agent: AgentId,
+    },
+    DeliveryRefused {
+        env: EnvelopeId,
+        to: MemberId,
+        agent: AgentId,
+        reason: String,
+    },
+    DeliveryAbandoned {
+        env: EnvelopeId,
+        to: MemberId,
+        agent: AgentId,
+    },
+    SessionCreated {
+        peer: MemberId,
+        inbound: bool,
+    },
+    DecryptFailed {
+        env: EnvelopeId,
+        from: MemberId,
+        error: String,
+    },
+    /// Shown to the application.
+    Delivered {
+        msg: MessageId,
+    },
+    /// A message waits for parents that have not arrived.
+    ParentMissing {
+        msg: MessageId,
+        missing: Vec<MessageId>,
+    },
+    MembershipChanged {
+        view: Vec<MemberId>,
+        in_group: bool,
+        cause: Option<MessageId>,
+    },
+    ForkDetected {
+        other_side: Vec<MemberId>,
+        evidence: String,
+    },
+    AddressRotated {
+        agent: AgentId,
+    },
+    CommandSkipped {
+        command: String,
+        reason: String,
+    },
+    DatagramRejected {
+        from: Peer,
+        error: String,
+    },
+
+    // ---- receiving service agents ----
+    AddressRefused {
+        member: MemberId,
+        sender: Peer,
+        reason: String,
+    },
+    MailboxWiped,
+}
+
+impl Event {
+    /// The snake_case kind name as it appears in the trace.
+    pub fn kind(&self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_owned))
+            .unwrap_or_default()
+    }
+}
