@@ -1,1 +1,536 @@
-//! (under construction)
+//! A receiving service agent: a mailbox server.
+//!
+//! It issues each member a long-term delivery address (valid for a long,
+//! guaranteed time, for recovery) and short-lived ephemeral ones, stores
+//! envelopes delivered to any of them until the member fetches them, refuses
+//! expired addresses explicitly, and hands out the member's one-time keys so
+//! that senders can start Olm sessions. It only ever sees ciphertext.
+
+use super::ids::{AgentId, MemberId, Millis, Peer};
+use super::io::{Command, Effects, Input};
+use super::wire::{Address, Datagram, Envelope, Grant, Refusal, WELL_KNOWN};
+use crate::trace::Event;
+use std::collections::{BTreeMap, VecDeque};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentConfig {
+    pub ephemeral_ttl_ms: Millis,
+    pub long_term_ttl_ms: Millis,
+    /// Envelopes per fetch reply, so that a reply fits a datagram.
+    pub max_batch: usize,
+}
+
+#[derive(Clone, Debug)]
+struct AddressEntry {
+    member: MemberId,
+    valid_until: Millis,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Mailbox {
+    long_term: Option<Grant>,
+    items: BTreeMap<u64, Envelope>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct KeyBundle {
+    identity: [u8; 32],
+    one_time: VecDeque<[u8; 32]>,
+    fallback: Option<[u8; 32]>,
+}
+
+/// Counters for reports; not part of the protocol.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AgentStats {
+    pub stored: u64,
+    pub refused: u64,
+    pub rejected_datagrams: u64,
+    pub keys_claimed: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Agent {
+    id: AgentId,
+    config: AgentConfig,
+    /// Distinguishes address tokens issued before and after a wipe, so an
+    /// old token can never name a new member's mailbox.
+    incarnation: u32,
+    next_token: u32,
+    next_seq: u64,
+    addresses: BTreeMap<u64, AddressEntry>,
+    mailboxes: BTreeMap<MemberId, Mailbox>,
+    keys: BTreeMap<MemberId, KeyBundle>,
+    pub stats: AgentStats,
+}
+
+impl Agent {
+    pub fn new(id: AgentId, config: AgentConfig, incarnation: u32) -> Self {
+        Agent {
+            id,
+            config,
+            incarnation,
+            next_token: 0,
+            next_seq: 0,
+            addresses: BTreeMap::new(),
+            mailboxes: BTreeMap::new(),
+            keys: BTreeMap::new(),
+            stats: AgentStats::default(),
+        }
+    }
+
+    pub fn id(&self) -> AgentId {
+        self.id
+    }
+
+    pub fn config(&self) -> &AgentConfig {
+        &self.config
+    }
+
+    pub fn incarnation(&self) -> u32 {
+        self.incarnation
+    }
+
+    /// The same agent after losing its whole store: a new incarnation, so
+    /// that the addresses it issues now never collide with old ones.
+    pub fn wiped(&self) -> Agent {
+        Agent::new(self.id, self.config.clone(), self.incarnation + 1)
+    }
+
+    /// The configuration document served at [`WELL_KNOWN`].
+    pub fn well_known(&self) -> String {
+        serde_json::json!({
+            "service": self.id.to_string(),
+            "deliver": format!("udp://{}:{}", self.id, crate::core::PORT),
+            "fetch": format!("udp://{}:{}", self.id, crate::core::PORT),
+            "one_time_keys": true,
+            "ephemeral_ttl_ms": self.config.ephemeral_ttl_ms,
+            "long_term_ttl_ms": self.config.long_term_ttl_ms,
+        })
+        .to_string()
+    }
+
+    fn issue(&mut self, member: MemberId, valid_until: Millis) -> Grant {
+        let token = (u64::from(self.incarnation) << 32) | u64::from(self.next_token);
+        self.next_token += 1;
+        self.addresses.insert(
+            token,
+            AddressEntry {
+                member,
+                valid_until,
+            },
+        );
+        Grant {
+            address: Address {
+                agent: self.id,
+                token,
+            },
+            valid_until,
+        }
+    }
+
+    /// Registers a member (or re-registers it): returns its long-term
+    /// address, issued once, and a fresh ephemeral one.
+    pub fn register(&mut self, member: MemberId, now: Millis) -> (Grant, Grant) {
+        let long_term = match self.mailboxes.get(&member).and_then(|m| m.long_term) {
+            Some(g) => g,
+            None => {
+                let g = self.issue(member, now + self.config.long_term_ttl_ms);
+                self.mailboxes.entry(member).or_default().long_term = Some(g);
+                g
+            }
+        };
+        let ephemeral = self.issue(member, now + self.config.ephemeral_ttl_ms);
+        (long_term, ephemeral)
+    }
+
+    pub fn handle(&mut self, now: Millis, input: Input) -> Effects {
+        let mut fx = Effects::default();
+        match input {
+            Input::Start { .. } | Input::Wake => {}
+            Input::Command(Command::ExpireAddresses(member)) => self.expire_ephemeral(member, now),
+            Input::Command(c) => fx.record(Event::CommandSkipped {
+                command: c.describe(),
+                reason: "not an agent command".into(),
+            }),
+            Input::Datagram { from, bytes } => match Datagram::decode(&bytes) {
+                Ok(d) => self.on_datagram(now, from, d, &mut fx),
+                Err(e) => {
+                    self.stats.rejected_datagrams += 1;
+                    fx.record(Event::DatagramRejected {
+                        from,
+                        error: e.to_string(),
+                    });
+                }
+            },
+        }
+        fx
+    }
+
+    fn expire_ephemeral(&mut self, member: MemberId, now: Millis) {
+        let long_term = self
+            .mailboxes
+            .get(&member)
+            .and_then(|m| m.long_term)
+            .map(|g| g.address.token);
+        for (token, e) in &mut self.addresses {
+            if e.member == member && Some(*token) != long_term {
+                e.valid_until = e.valid_until.min(now);
+            }
+        }
+    }
+
+    fn on_datagram(&mut self, now: Millis, from: Peer, d: Datagram, fx: &mut Effects) {
+        let reply = match d {
+            Datagram::GetConfig { req, path } if path == WELL_KNOWN => Datagram::Config {
+                req,
+                document: self.well_known(),
+            },
+            Datagram::GetConfig { req, .. } => Datagram::Refused {
+                req,
+                reason: Refusal::NotFound,
+            },
+            Datagram::Register { req, member } | Datagram::RotateEphemeral { req, member } => {
+                let (long_term, ephemeral) = self.register(member, now);
+                Datagram::Addresses {
+                    req,
+                    long_term,
+                    ephemeral,
+                }
+            }
+            Datagram::PublishKeys {
+                req,
+                member,
+                identity,
+                one_time_keys,
+                fallback_key,
+            } => {
+                let bundle = self.keys.entry(member).or_default();
+                bundle.identity = identity;
+                for k in one_time_keys {
+                    if !bundle.one_time.contains(&k) {
+                        bundle.one_time.push_back(k);
+                    }
+                }
+                if fallback_key.is_some() {
+                    bundle.fallback = fallback_key;
+                }
+                Datagram::Accepted { req }
+            }
+            Datagram::ClaimKey { req, member } => match self.keys.get_mut(&member) {
+                Some(b) => {
+                    self.stats.keys_claimed += 1;
+                    Datagram::KeyClaimed {
+                        req,
+                        member,
+                        identity: b.identity,
+                        one_time_key: b.one_time.pop_front().or(b.fallback),
+                    }
+                }
+                None => Datagram::KeyClaimed {
+                    req,
+                    member,
+                    identity: [0; 32],
+                    one_time_key: None,
+                },
+            },
+            Datagram::Deliver {
+                req,
+                address,
+                envelope,
+            } => self.deliver(now, from, req, address, envelope, fx),
+            Datagram::Fetch { member, after } => match self.mailboxes.get_mut(&member) {
+                Some(mb) => {
+                    mb.items = mb.items.split_off(&(after + 1));
+                    let items: Vec<_> = mb
+                        .items
+                        .iter()
+                        .take(self.config.max_batch)
+                        .map(|(s, e)| (*s, e.clone()))
+                        .collect();
+                    Datagram::Batch {
+                        more: mb.items.len() > items.len(),
+                        items,
+                    }
+                }
+                None => Datagram::UnknownMember { member },
+            },
+            other => {
+                self.stats.rejected_datagrams += 1;
+                fx.record(Event::DatagramRejected {
+                    from,
+                    error: format!("unexpected at an agent: {}", variant_name(&other)),
+                });
+                return;
+            }
+        };
+        fx.send(from, reply.encode());
+    }
+
+    fn deliver(
+        &mut self,
+        now: Millis,
+        from: Peer,
+        req: u64,
+        address: Address,
+        envelope: Envelope,
+        fx: &mut Effects,
+    ) -> Datagram {
+        let entry = match self.addresses.get(&address.token) {
+            Some(e) if address.agent == self.id && e.member == envelope.to => e,
+            _ => {
+                self.stats.refused += 1;
+                fx.record(Event::AddressRefused {
+                    member: envelope.to,
+                    sender: from,
+                    reason: "unknown address".into(),
+                });
+                return Datagram::Refused {
+                    req,
+                    reason: Refusal::UnknownAddress,
+                };
+            }
+        };
+        if entry.valid_until <= now {
+            self.stats.refused += 1;
+            let valid_until = entry.valid_until;
+            fx.record(Event::AddressRefused {
+                member: envelope.to,
+                sender: from,
+                reason: format!("address expired at {valid_until} ms"),
+            });
+            return Datagram::Refused {
+                req,
+                reason: Refusal::AddressExpired { valid_until },
+            };
+        }
+        let mailbox = self.mailboxes.entry(entry.member).or_default();
+        // A retransmission of an envelope already stored is acknowledged
+        // again but stored once.
+        if !mailbox.items.values().any(|e| e.id == envelope.id) {
+            self.next_seq += 1;
+            mailbox.items.insert(self.next_seq, envelope);
+            self.stats.stored += 1;
+        }
+        Datagram::Accepted { req }
+    }
+}
+
+fn variant_name(d: &Datagram) -> String {
+    format!("{d:?}")
+        .split([' ', '{', '('])
+        .next()
+        .unwrap_or("")
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::ids::EnvelopeId;
+    use crate::core::io::Effect;
+
+    fn agent() -> Agent {
+        Agent::new(
+            AgentId(0),
+            AgentConfig {
+                ephemeral_ttl_ms: 1_000,
+                long_term_ttl_ms: 100_000,
+                max_batch: 2,
+            },
+            0,
+        )
+    }
+
+    fn reply(fx: Effects) -> Datagram {
+        fx.0.into_iter()
+            .find_map(|e| match e {
+                Effect::Send { bytes, .. } => Datagram::decode(&bytes).ok(),
+                _ => None,
+            })
+            .expect("a reply")
+    }
+
+    fn send(a: &mut Agent, now: Millis, d: Datagram) -> Datagram {
+        reply(a.handle(
+            now,
+            Input::Datagram {
+                from: Peer::Member(MemberId(9)),
+                bytes: d.encode(),
+            },
+        ))
+    }
+
+    fn envelope(seq: u64) -> Envelope {
+        Envelope {
+            id: EnvelopeId {
+                sender: MemberId(9),
+                seq,
+            },
+            to: MemberId(1),
+            message_type: 1,
+            ciphertext: vec![1, 2, 3],
+        }
+    }
+
+    #[test]
+    fn expired_ephemeral_address_is_refused_but_long_term_works() {
+        let mut a = agent();
+        let (long, eph) = a.register(MemberId(1), 0);
+        let r = send(
+            &mut a,
+            2_000,
+            Datagram::Deliver {
+                req: 1,
+                address: eph.address,
+                envelope: envelope(1),
+            },
+        );
+        assert_eq!(
+            r,
+            Datagram::Refused {
+                req: 1,
+                reason: Refusal::AddressExpired { valid_until: 1_000 }
+            }
+        );
+        let r = send(
+            &mut a,
+            2_000,
+            Datagram::Deliver {
+                req: 2,
+                address: long.address,
+                envelope: envelope(1),
+            },
+        );
+        assert_eq!(r, Datagram::Accepted { req: 2 });
+    }
+
+    #[test]
+    fn fetch_pages_and_drops_what_was_acknowledged() {
+        let mut a = agent();
+        let (long, _) = a.register(MemberId(1), 0);
+        for s in 1..=3 {
+            send(
+                &mut a,
+                10,
+                Datagram::Deliver {
+                    req: s,
+                    address: long.address,
+                    envelope: envelope(s),
+                },
+            );
+        }
+        // A retransmission is stored once.
+        send(
+            &mut a,
+            10,
+            Datagram::Deliver {
+                req: 9,
+                address: long.address,
+                envelope: envelope(3),
+            },
+        );
+        let Datagram::Batch { items, more } = send(
+            &mut a,
+            20,
+            Datagram::Fetch {
+                member: MemberId(1),
+                after: 0,
+            },
+        ) else {
+            panic!()
+        };
+        assert_eq!(items.len(), 2);
+        assert!(more);
+        let last = items[1].0;
+        let Datagram::Batch { items, more } = send(
+            &mut a,
+            20,
+            Datagram::Fetch {
+                member: MemberId(1),
+                after: last,
+            },
+        ) else {
+            panic!()
+        };
+        assert_eq!(items.len(), 1);
+        assert!(!more);
+        assert_eq!(a.stats.stored, 3);
+    }
+
+    #[test]
+    fn malformed_datagram_is_counted_and_state_kept() {
+        let mut a = agent();
+        a.register(MemberId(1), 0);
+        let fx = a.handle(
+            5,
+            Input::Datagram {
+                from: Peer::Member(MemberId(2)),
+                bytes: vec![0xff; 7],
+            },
+        );
+        assert!(matches!(
+            fx.0.as_slice(),
+            [Effect::Record(Event::DatagramRejected { .. })]
+        ));
+        assert_eq!(a.stats.rejected_datagrams, 1);
+        assert!(a.mailboxes.contains_key(&MemberId(1)));
+    }
+
+    #[test]
+    fn one_time_keys_are_handed_out_once_then_the_fallback() {
+        let mut a = agent();
+        send(
+            &mut a,
+            0,
+            Datagram::PublishKeys {
+                req: 1,
+                member: MemberId(1),
+                identity: [7; 32],
+                one_time_keys: vec![[1; 32]],
+                fallback_key: Some([2; 32]),
+            },
+        );
+        let claim = |a: &mut Agent| match send(
+            a,
+            0,
+            Datagram::ClaimKey {
+                req: 2,
+                member: MemberId(1),
+            },
+        ) {
+            Datagram::KeyClaimed { one_time_key, .. } => one_time_key,
+            _ => panic!(),
+        };
+        assert_eq!(claim(&mut a), Some([1; 32]));
+        assert_eq!(claim(&mut a), Some([2; 32]));
+    }
+
+    #[test]
+    fn well_known_document_is_served_only_at_its_path() {
+        let mut a = agent();
+        let r = send(
+            &mut a,
+            0,
+            Datagram::GetConfig {
+                req: 1,
+                path: WELL_KNOWN.into(),
+            },
+        );
+        assert!(matches!(r, Datagram::Config { .. }));
+        let r = send(
+            &mut a,
+            0,
+            Datagram::GetConfig {
+                req: 2,
+                path: "/x".into(),
+            },
+        );
+        assert_eq!(
+            r,
+            Datagram::Refused {
+                req: 2,
+                reason: Refusal::NotFound
+            }
+        );
+    }
+}

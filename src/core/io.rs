@@ -1,1 +1,74 @@
-//! (under construction)
+//! The sans-IO boundary: what goes into a state machine and what comes out.
+
+use super::ids::{MemberId, Millis, Peer};
+use crate::trace::Event;
+
+/// Everything a host can be told.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Input {
+    /// The host (re)starts. `volatile_lost` says whether in-memory state
+    /// (unacknowledged requests) survived.
+    Start { restart: bool, volatile_lost: bool },
+    /// A datagram arrived. `from` is what the network says; the bytes are
+    /// untrusted.
+    Datagram { from: Peer, bytes: Vec<u8> },
+    /// The deadline from the last `WakeAt` has passed.
+    Wake,
+    /// The application (the workload) or a fault asks for something.
+    Command(Command),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Send a group message; a reply if `reply`, to the recent message
+    /// chosen by `pick` (so the choice is seeded but made by the member,
+    /// from what it has actually seen).
+    Send {
+        reply: bool,
+        pick: u64,
+    },
+    Add(MemberId),
+    Remove(MemberId),
+    /// Agents: expire this member's ephemeral addresses now.
+    ExpireAddresses(MemberId),
+}
+
+impl Command {
+    pub fn describe(&self) -> String {
+        match self {
+            Command::Send { reply, .. } => if *reply { "reply" } else { "send" }.to_owned(),
+            Command::Add(m) => format!("add {m}"),
+            Command::Remove(m) => format!("remove {m}"),
+            Command::ExpireAddresses(m) => format!("expire addresses of {m}"),
+        }
+    }
+}
+
+/// Everything a host can ask its driver to do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    Send {
+        to: Peer,
+        bytes: Vec<u8>,
+    },
+    /// Call `handle(Wake)` once the host's own clock reaches this time.
+    /// Replaces any earlier request; hosts keep their deadlines themselves.
+    WakeAt(Millis),
+    Record(Event),
+}
+
+/// Effects in the order the machine produced them.
+#[derive(Debug, Default)]
+pub struct Effects(pub Vec<Effect>);
+
+impl Effects {
+    pub fn send(&mut self, to: Peer, bytes: Vec<u8>) {
+        self.0.push(Effect::Send { to, bytes });
+    }
+    pub fn record(&mut self, event: Event) {
+        self.0.push(Effect::Record(event));
+    }
+    pub fn wake_at(&mut self, at: Millis) {
+        self.0.push(Effect::WakeAt(at));
+    }
+}

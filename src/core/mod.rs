@@ -12,3 +12,6 @@ pub mod ids;
 pub mod io;
 pub mod member;
 pub mod wire;
+
+/// The UDP port every host listens on.
+pub const PORT: u16 = 7000;

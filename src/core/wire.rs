@@ -1,1 +1,176 @@
-//! (under construction)
+//! Datagrams between members and receiving service agents.
+//!
+//! Encoded with postcard: compact, so that bytes-on-the-wire figures mean
+//! something, and strict, so that a malformed datagram is an error value
+//! rather than a panic.
+
+use super::ids::{AgentId, EnvelopeId, MemberId, Millis};
+use serde::{Deserialize, Serialize};
+
+/// The path an agent serves its configuration at (like an MX record).
+pub const WELL_KNOWN: &str = "/.well-known/Communicator.json";
+
+/// A delivery address at one agent. The token is opaque to senders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Address {
+    pub agent: AgentId,
+    pub token: u64,
+}
+
+/// An address with the time it is guaranteed valid until (agent's clock).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub address: Address,
+    pub valid_until: Millis,
+}
+
+/// One pairwise Olm ciphertext, addressed to one member.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub id: EnvelopeId,
+    pub to: MemberId,
+    /// Olm message type: 0 pre-key, 1 normal.
+    pub message_type: u8,
+    pub ciphertext: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Refusal {
+    /// The address is past its validity; the sender should use another.
+    AddressExpired { valid_until: Millis },
+    /// The agent has no such address (never issued, or its store was lost).
+    UnknownAddress,
+    /// The agent serves nothing at that path.
+    NotFound,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Datagram {
+    // ---- member -> agent ----
+    GetConfig {
+        req: u64,
+        path: String,
+    },
+    Register {
+        req: u64,
+        member: MemberId,
+    },
+    RotateEphemeral {
+        req: u64,
+        member: MemberId,
+    },
+    PublishKeys {
+        req: u64,
+        member: MemberId,
+        identity: [u8; 32],
+        one_time_keys: Vec<[u8; 32]>,
+        fallback_key: Option<[u8; 32]>,
+    },
+    ClaimKey {
+        req: u64,
+        member: MemberId,
+    },
+    Deliver {
+        req: u64,
+        address: Address,
+        envelope: Envelope,
+    },
+    /// Everything up to and including `after` has been received and may be
+    /// dropped; send what follows.
+    Fetch {
+        member: MemberId,
+        after: u64,
+    },
+
+    // ---- agent -> member ----
+    Config {
+        req: u64,
+        document: String,
+    },
+    Addresses {
+        req: u64,
+        long_term: Grant,
+        ephemeral: Grant,
+    },
+    KeyClaimed {
+        req: u64,
+        member: MemberId,
+        identity: [u8; 32],
+        one_time_key: Option<[u8; 32]>,
+    },
+    Accepted {
+        req: u64,
+    },
+    Refused {
+        req: u64,
+        reason: Refusal,
+    },
+    Batch {
+        items: Vec<(u64, Envelope)>,
+        more: bool,
+    },
+    /// The agent does not know the fetching member (its store was lost).
+    UnknownMember {
+        member: MemberId,
+    },
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("malformed datagram: {0}")]
+pub struct WireError(String);
+
+impl Datagram {
+    pub fn encode(&self) -> Vec<u8> {
+        // Our own enum always serialises.
+        postcard::to_stdvec(self).unwrap_or_default()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Datagram, WireError> {
+        match postcard::take_from_bytes::<Datagram>(bytes) {
+            Ok((d, [])) => Ok(d),
+            Ok((_, rest)) => Err(WireError(format!("{} trailing bytes", rest.len()))),
+            Err(e) => Err(WireError(e.to_string())),
+        }
+    }
+
+    /// The request id a reply answers, if it is a reply.
+    pub fn reply_to(&self) -> Option<u64> {
+        match self {
+            Datagram::Config { req, .. }
+            | Datagram::Addresses { req, .. }
+            | Datagram::KeyClaimed { req, .. }
+            | Datagram::Accepted { req }
+            | Datagram::Refused { req, .. } => Some(*req),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn round_trip() {
+        let d = Datagram::Fetch {
+            member: MemberId(3),
+            after: 99,
+        };
+        assert_eq!(Datagram::decode(&d.encode()), Ok(d));
+    }
+
+    #[test]
+    fn trailing_bytes_are_rejected() {
+        let mut bytes = Datagram::Accepted { req: 1 }.encode();
+        bytes.push(0);
+        assert!(Datagram::decode(&bytes).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn decoding_garbage_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+            let _ = Datagram::decode(&bytes);
+        }
+    }
+}

@@ -195,3 +195,51 @@ impl Scenario {
             .saturating_add(self.healing_ms)
     }
 }
+
+impl Scenario {
+    /// A small fault-free scenario with every default, for unit tests and
+    /// benches that vary one parameter (the member count, say).
+    pub fn minimal(members: u32, agents: u32) -> Scenario {
+        Scenario {
+            name: "minimal".into(),
+            description: String::new(),
+            seed: 1,
+            variants: Variant::ALL.to_vec(),
+            sim: SimParams { tick_ms: 5 },
+            topology: Topology {
+                members,
+                agents,
+                agents_per_member: 2,
+                founders: members,
+            },
+            network: NetworkParams {
+                latency_ms: 20,
+                jitter_ms: 10,
+            },
+            protocol: ProtocolParams {
+                fetch_interval_ms: 500,
+                retry_ms: 1_000,
+                max_attempts: 30,
+                ephemeral_ttl_ms: 30_000,
+                rotate_every_ms: 20_000,
+                long_term_ttl_ms: 3_600_000,
+                parent_timeout_ms: 10_000,
+                deliver_to_all: true,
+            },
+            workload: Workload {
+                start_ms: 1_000,
+                stop_ms: 10_000,
+                messages_per_s: 2.0,
+                reply_probability: 0.5,
+                ops: Vec::new(),
+            },
+            faults: Vec::new(),
+            healing_ms: 10_000,
+            bounds: BoundsParams {
+                convergence_ms: 10_000,
+                detection_ms: 10_000,
+            },
+            expect: BTreeMap::new(),
+        }
+    }
+}

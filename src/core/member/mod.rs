@@ -1,4 +1,314 @@
 //! A group member: the Group Particle, pairwise Olm sessions, membership,
 //! causal delivery.
+//!
+//! The member talks only to receiving service agents: it delivers envelopes
+//! to the recipients' mailboxes and fetches its own. `outbound.rs` holds the
+//! sending half (messages, envelopes, retried requests), `inbound.rs` the
+//! receiving half (fetch, decrypt, causal delivery, membership).
 
+mod inbound;
 pub mod membership;
+pub mod message;
+mod outbound;
+pub mod particle;
+pub mod sessions;
+
+use crate::core::clock::HlcClock;
+use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Millis, Peer};
+use crate::core::io::{Command, Effects, Input};
+use crate::core::wire::Datagram;
+use crate::trace::Event;
+use membership::{Membership, Variant};
+use message::GroupMessage;
+use outbound::Request;
+use particle::{Contact, Directory, GroupParticle, ServiceAgent};
+use sessions::Sessions;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The protocol's knobs, from the scenario.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemberConfig {
+    pub variant: Variant,
+    pub group: u64,
+    pub fetch_interval_ms: Millis,
+    pub retry_ms: Millis,
+    pub max_attempts: u32,
+    pub rotate_every_ms: Millis,
+    pub parent_timeout_ms: Millis,
+    pub deliver_to_all: bool,
+    /// One-time keys published per agent.
+    pub prekeys_per_agent: usize,
+}
+
+/// Most recent delivered messages a reply may pick from.
+const RECENT: usize = 16;
+/// Cap on the causal frontier a message names; older heads are implied by
+/// the sender's own previous message.
+const MAX_PARENTS: usize = 8;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemberStats {
+    pub messages_sent: u64,
+    pub envelopes_sent: u64,
+    pub delivered: u64,
+    pub duplicates_dropped: u64,
+    pub rejected_datagrams: u64,
+    pub refusals: u64,
+}
+
+struct Buffered {
+    msg: GroupMessage,
+    since: Millis,
+    reported: bool,
+}
+
+pub struct Member {
+    id: MemberId,
+    cfg: MemberConfig,
+    sessions: Sessions,
+    particle: GroupParticle,
+    directory: Directory,
+    /// This member's own agents and addresses.
+    own: Vec<ServiceAgent>,
+    clock: HlcClock,
+    membership: Membership,
+    next_msg: u32,
+    next_env: u64,
+    next_req: u64,
+    /// Requests to agents awaiting a reply (volatile).
+    requests: BTreeMap<u64, Request>,
+    /// Plaintexts waiting for a session with their recipient (volatile).
+    awaiting_session: BTreeMap<MemberId, Vec<(MessageId, Vec<u8>)>>,
+    cursors: BTreeMap<AgentId, u64>,
+    seen_envelopes: BTreeSet<EnvelopeId>,
+    /// Delivered messages (including own) with their recipients.
+    delivered: BTreeMap<MessageId, Vec<MemberId>>,
+    heads: BTreeSet<MessageId>,
+    recent: Vec<MessageId>,
+    buffer: BTreeMap<MessageId, Buffered>,
+    forks_reported: BTreeSet<(MemberId, MemberId)>,
+    next_fetch: Millis,
+    next_rotate: Millis,
+    pub stats: MemberStats,
+}
+
+impl Member {
+    /// A member with a fresh identity. Its contact card is filled in by
+    /// [`Member::set_own_agents`] once its agents have registered it.
+    pub fn new(id: MemberId, cfg: MemberConfig) -> Self {
+        let membership = Membership::found(cfg.variant, &BTreeSet::new(), HlcClock::new(id).last());
+        Member {
+            id,
+            cfg,
+            sessions: Sessions::new(),
+            particle: GroupParticle::default(),
+            directory: Directory::new(),
+            own: Vec::new(),
+            clock: HlcClock::new(id),
+            membership,
+            next_msg: 0,
+            next_env: 0,
+            next_req: 0,
+            requests: BTreeMap::new(),
+            awaiting_session: BTreeMap::new(),
+            cursors: BTreeMap::new(),
+            seen_envelopes: BTreeSet::new(),
+            delivered: BTreeMap::new(),
+            heads: BTreeSet::new(),
+            recent: Vec::new(),
+            buffer: BTreeMap::new(),
+            forks_reported: BTreeSet::new(),
+            next_fetch: 0,
+            next_rotate: 0,
+            stats: MemberStats::default(),
+        }
+    }
+
+    pub fn id(&self) -> MemberId {
+        self.id
+    }
+
+    pub fn ipk(&self) -> [u8; 32] {
+        self.sessions.ipk()
+    }
+
+    pub fn curve25519(&self) -> [u8; 32] {
+        self.sessions.curve25519()
+    }
+
+    pub fn set_own_agents(&mut self, agents: Vec<ServiceAgent>) {
+        self.own = agents;
+    }
+
+    /// Forms (or joins, for founders) the group: every founder starts from
+    /// the same membership and the same contact cards.
+    pub fn found_group(&mut self, name: &str, founders: &BTreeSet<MemberId>, directory: Directory) {
+        self.directory = directory;
+        self.particle.name = Some(name.to_owned());
+        self.membership = Membership::found(
+            self.cfg.variant,
+            founders,
+            HlcClock::new(MemberId(0)).last(),
+        );
+        if founders.contains(&self.id) {
+            for m in founders {
+                self.learn_contact(*m);
+            }
+        }
+    }
+
+    pub fn in_group(&self) -> bool {
+        self.membership.contains(self.id)
+    }
+
+    pub fn view(&self) -> Vec<MemberId> {
+        self.membership.view().into_iter().collect()
+    }
+
+    pub fn crypto_ops(&self) -> sessions::CryptoOps {
+        self.sessions.ops
+    }
+
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+
+    pub fn particle(&self) -> &GroupParticle {
+        &self.particle
+    }
+
+    /// Copies a contact from the directory into the particle, checking its
+    /// attestation first. Returns whether the member is now known.
+    fn learn_contact(&mut self, m: MemberId) -> bool {
+        if m == self.id || self.particle.others.contains_key(&m) {
+            return m != self.id;
+        }
+        let Some(c) = self.directory.get(&m).cloned() else {
+            return false;
+        };
+        if let Some(a) = &c.attestation {
+            self.sessions.ops.signatures_verified += 1;
+            if !a.verify(&c.ipk) {
+                return false;
+            }
+        }
+        self.particle.others.insert(m, c);
+        true
+    }
+
+    fn contact(&self, m: MemberId) -> Option<&Contact> {
+        self.particle.others.get(&m)
+    }
+
+    fn next_req(&mut self) -> u64 {
+        self.next_req += 1;
+        self.next_req
+    }
+
+    pub fn handle(&mut self, now: Millis, input: Input) -> Effects {
+        let mut fx = Effects::default();
+        match input {
+            Input::Start {
+                restart,
+                volatile_lost,
+            } => self.start(now, restart, volatile_lost, &mut fx),
+            Input::Wake => self.wake(now, &mut fx),
+            Input::Command(c) => self.command(now, c, &mut fx),
+            Input::Datagram { from, bytes } => match (from, Datagram::decode(&bytes)) {
+                (Peer::Agent(a), Ok(d)) => self.on_agent_datagram(now, a, d, &mut fx),
+                (_, Ok(_)) => self.reject(
+                    from,
+                    "members accept datagrams only from agents".into(),
+                    &mut fx,
+                ),
+                (_, Err(e)) => self.reject(from, e.to_string(), &mut fx),
+            },
+        }
+        fx.wake_at(self.next_wake());
+        fx
+    }
+
+    fn reject(&mut self, from: Peer, error: String, fx: &mut Effects) {
+        self.stats.rejected_datagrams += 1;
+        fx.record(Event::DatagramRejected { from, error });
+    }
+
+    fn start(&mut self, now: Millis, restart: bool, volatile_lost: bool, fx: &mut Effects) {
+        fx.record(Event::MemberStarted {
+            restart,
+            volatile_lost,
+        });
+        if volatile_lost {
+            self.requests.clear();
+            self.awaiting_session.clear();
+        }
+        if !restart {
+            self.publish_prekeys(now, fx);
+            self.get_configs(now, fx);
+            self.next_rotate = now + self.cfg.rotate_every_ms;
+        }
+        self.next_fetch = now;
+        for r in self.requests.values_mut() {
+            r.next_at = now;
+        }
+    }
+
+    fn wake(&mut self, now: Millis, fx: &mut Effects) {
+        self.retry_requests(now, fx);
+        if now >= self.next_fetch {
+            self.fetch_all(fx);
+            self.next_fetch = now + self.cfg.fetch_interval_ms;
+        }
+        if now >= self.next_rotate {
+            self.rotate_addresses(now, fx);
+            self.next_rotate = now + self.cfg.rotate_every_ms;
+        }
+        self.report_missing_parents(now, fx);
+    }
+
+    fn next_wake(&self) -> Millis {
+        let requests = self.requests.values().map(|r| r.next_at);
+        let parents = self
+            .buffer
+            .values()
+            .filter(|b| !b.reported)
+            .map(|b| b.since + self.cfg.parent_timeout_ms);
+        requests
+            .chain(parents)
+            .chain([self.next_fetch, self.next_rotate])
+            .min()
+            .unwrap_or(self.next_fetch)
+    }
+
+    fn command(&mut self, now: Millis, c: Command, fx: &mut Effects) {
+        let skip = |fx: &mut Effects, reason: &str| {
+            fx.record(Event::CommandSkipped {
+                command: c.describe(),
+                reason: reason.to_owned(),
+            })
+        };
+        if !self.in_group() {
+            return skip(fx, "not in the group");
+        }
+        match c {
+            Command::Send { reply, pick } => {
+                let reply_to = (reply && !self.recent.is_empty())
+                    .then(|| self.recent[(pick % self.recent.len() as u64) as usize]);
+                self.send_group(now, None, reply_to, fx);
+            }
+            Command::Add(m) if self.membership.contains(m) => skip(fx, "already a member"),
+            Command::Remove(m) if !self.membership.contains(m) => skip(fx, "not a member"),
+            Command::Add(m) if !self.learn_contact(m) => skip(fx, "no verified contact card"),
+            Command::Add(m) => {
+                self.send_group(now, Some((crate::trace::event::OpKind::Add, m)), None, fx)
+            }
+            Command::Remove(m) => self.send_group(
+                now,
+                Some((crate::trace::event::OpKind::Remove, m)),
+                None,
+                fx,
+            ),
+            Command::ExpireAddresses(_) => skip(fx, "not a member command"),
+        }
+    }
+}

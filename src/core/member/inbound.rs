@@ -1,0 +1,279 @@
+//! The receiving half of a member: replies from agents, fetched envelopes,
+//! decryption, causal delivery to the application, and what received
+//! messages say about membership.
+
+use super::message::GroupMessage;
+use super::outbound::Purpose;
+use super::{Buffered, Member};
+use crate::core::ids::{AgentId, MemberId, Millis, Peer};
+use crate::core::io::Effects;
+use crate::core::wire::{Datagram, Envelope};
+use crate::trace::Event;
+use std::collections::BTreeSet;
+
+impl Member {
+    pub(super) fn on_agent_datagram(
+        &mut self,
+        now: Millis,
+        agent: AgentId,
+        d: Datagram,
+        fx: &mut Effects,
+    ) {
+        match d {
+            Datagram::Config { req, .. } => {
+                self.complete(req);
+            }
+            Datagram::Accepted { req } => {
+                if let Some(r) = self.complete(req)
+                    && let Purpose::Envelope { env, to, .. } = r.purpose
+                {
+                    fx.record(Event::DeliveryAcked {
+                        env,
+                        to,
+                        agent: r.agent,
+                    });
+                }
+            }
+            Datagram::Refused { req, reason } => self.refused(now, req, reason, fx),
+            Datagram::Addresses {
+                req,
+                long_term,
+                ephemeral,
+            } => {
+                if self.complete(req).is_some()
+                    && let Some(a) = self.own.iter_mut().find(|a| a.agent == agent)
+                {
+                    a.long_term = long_term;
+                    a.ephemeral = Some(ephemeral);
+                    fx.record(Event::AddressRotated { agent });
+                }
+            }
+            Datagram::KeyClaimed {
+                req,
+                member,
+                identity,
+                one_time_key,
+            } => {
+                if self.complete(req).is_none() {
+                    return;
+                }
+                let expected = self.contact(member).map(|c| c.curve25519);
+                match one_time_key {
+                    _ if self.sessions.has_session(member) => {}
+                    Some(otk) if expected == Some(identity) => {
+                        if self.sessions.start_outbound(member, identity, otk).is_ok() {
+                            fx.record(Event::SessionCreated {
+                                peer: member,
+                                inbound: false,
+                            });
+                        }
+                    }
+                    // No key (or a key for the wrong identity): ask again
+                    // later, at the member's next agent.
+                    _ => {
+                        let next = self
+                            .contact(member)
+                            .and_then(|c| c.agents.iter().map(|a| a.agent).find(|a| *a != agent));
+                        if let Some(next) = next {
+                            self.send_request(
+                                now,
+                                next,
+                                Purpose::Claim { peer: member },
+                                |req| Datagram::ClaimKey { req, member },
+                                fx,
+                            );
+                        }
+                        return;
+                    }
+                }
+                self.flush_awaiting(now, member, fx);
+            }
+            Datagram::Batch { items, more } => {
+                for (seq, envelope) in items {
+                    let cursor = self.cursors.entry(agent).or_insert(0);
+                    *cursor = (*cursor).max(seq);
+                    self.open(now, envelope, fx);
+                }
+                if more {
+                    let after = self.cursors.get(&agent).copied().unwrap_or(0);
+                    fx.send(
+                        Peer::Agent(agent),
+                        Datagram::Fetch {
+                            member: self.id,
+                            after,
+                        }
+                        .encode(),
+                    );
+                }
+                self.report_forks(fx);
+            }
+            Datagram::UnknownMember { .. } => {
+                // The agent lost its store: register again, and start the
+                // cursor over, since its counters restarted too.
+                self.cursors.remove(&agent);
+                self.reregister(now, agent, fx);
+            }
+            other => self.reject(
+                Peer::Agent(agent),
+                format!(
+                    "unexpected at a member: {:?}",
+                    std::mem::discriminant(&other)
+                ),
+                fx,
+            ),
+        }
+    }
+
+    /// Decrypts one fetched envelope and hands its message to causal delivery.
+    fn open(&mut self, now: Millis, envelope: Envelope, fx: &mut Effects) {
+        let from = envelope.id.sender;
+        if envelope.to != self.id {
+            return self.reject(
+                Peer::Member(from),
+                format!("envelope {} is addressed to {}", envelope.id, envelope.to),
+                fx,
+            );
+        }
+        if !self.seen_envelopes.insert(envelope.id) {
+            self.stats.duplicates_dropped += 1;
+            return;
+        }
+        let fail = |fx: &mut Effects, error: String| {
+            fx.record(Event::DecryptFailed {
+                env: envelope.id,
+                from,
+                error,
+            })
+        };
+        if !self.learn_contact(from) {
+            return fail(fx, "sender has no verified contact card".into());
+        }
+        let curve = self.contact(from).map(|c| c.curve25519).unwrap_or_default();
+        let opened =
+            match self
+                .sessions
+                .decrypt(from, curve, envelope.message_type, &envelope.ciphertext)
+            {
+                Ok(o) => o,
+                Err(e) => return fail(fx, e),
+            };
+        if opened.new_session {
+            fx.record(Event::SessionCreated {
+                peer: from,
+                inbound: true,
+            });
+            self.flush_awaiting(now, from, fx);
+            if self.sessions.unused_one_time_keys() < self.cfg.prekeys_per_agent {
+                self.publish_prekeys(now, fx);
+            }
+        }
+        let Some(msg) = GroupMessage::decode(&opened.plaintext) else {
+            return fail(fx, "malformed plaintext".into());
+        };
+        if msg.id.sender != from || msg.group != self.cfg.group {
+            return fail(
+                fx,
+                format!(
+                    "message {} does not belong to this sender and group",
+                    msg.id
+                ),
+            );
+        }
+        self.clock.observe(now, msg.hlc);
+        if let Some(c) = self.particle.others.get_mut(&from) {
+            for g in &msg.contact {
+                if let Some(a) = c.agents.iter_mut().find(|a| a.agent == g.address.agent) {
+                    a.ephemeral = Some(*g);
+                }
+            }
+        }
+        if self.delivered.contains_key(&msg.id) || self.buffer.contains_key(&msg.id) {
+            self.stats.duplicates_dropped += 1;
+            return;
+        }
+        self.buffer.insert(
+            msg.id,
+            Buffered {
+                msg,
+                since: now,
+                reported: false,
+            },
+        );
+        self.drain(fx);
+    }
+
+    /// Delivers every buffered message whose parents have all been
+    /// delivered, until none is left that can be.
+    fn drain(&mut self, fx: &mut Effects) {
+        loop {
+            let ready = self
+                .buffer
+                .iter()
+                .find(|(_, b)| b.msg.parents.iter().all(|p| self.delivered.contains_key(p)))
+                .map(|(id, _)| *id);
+            let Some(id) = ready else { break };
+            let Some(b) = self.buffer.remove(&id) else {
+                break;
+            };
+            self.deliver(b.msg, fx);
+        }
+    }
+
+    fn deliver(&mut self, msg: GroupMessage, fx: &mut Effects) {
+        fx.record(Event::Delivered { msg: msg.id });
+        self.stats.delivered += 1;
+        for m in &msg.recipients {
+            self.learn_contact(*m);
+        }
+        let recipients: BTreeSet<MemberId> = msg.recipients.iter().copied().collect();
+        if self
+            .membership
+            .on_message(&recipients, msg.membership.as_ref())
+        {
+            fx.record(Event::MembershipChanged {
+                view: self.view(),
+                in_group: self.in_group(),
+                cause: Some(msg.id),
+            });
+        }
+        self.mark_delivered(msg.id, msg.recipients);
+    }
+
+    /// Reports every mutual removal not reported yet: the fork the
+    /// membership rule cannot merge into what either side asked for.
+    pub(super) fn report_forks(&mut self, fx: &mut Effects) {
+        for (x, y) in self.membership.mutual_removals() {
+            if !self.forks_reported.insert((x, y)) {
+                continue;
+            }
+            let other_side = if self.id == x {
+                vec![y]
+            } else if self.id == y {
+                vec![x]
+            } else {
+                vec![x, y]
+            };
+            fx.record(Event::ForkDetected {
+                other_side,
+                evidence: format!("{x} and {y} removed each other while apart"),
+            });
+        }
+    }
+
+    pub(super) fn report_missing_parents(&mut self, now: Millis, fx: &mut Effects) {
+        let delivered = &self.delivered;
+        for (id, b) in self.buffer.iter_mut() {
+            if !b.reported && b.since + self.cfg.parent_timeout_ms <= now {
+                b.reported = true;
+                let missing = b
+                    .msg
+                    .parents
+                    .iter()
+                    .copied()
+                    .filter(|p| !delivered.contains_key(p))
+                    .collect();
+                fx.record(Event::ParentMissing { msg: *id, missing });
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! The plaintext of a group message, as it is inside each Olm ciphertext.
+
+use super::membership::LwwSet;
+use crate::core::clock::Hlc;
+use crate::core::ids::{MemberId, MessageId};
+use crate::core::wire::Grant;
+use crate::trace::event::OpKind;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GroupMessage {
+    pub group: u64,
+    pub id: MessageId,
+    /// Who the sender addressed. Under `recipient-list` this *is* the
+    /// membership.
+    pub recipients: Vec<MemberId>,
+    /// The sender's causal frontier, filtered to the messages this recipient
+    /// was itself sent (it cannot wait for what it was never meant to get).
+    pub parents: Vec<MessageId>,
+    pub reply_to: Option<MessageId>,
+    pub hlc: Hlc,
+    /// The membership change this message makes, if any.
+    pub op: Option<(OpKind, MemberId)>,
+    /// Under `lww`, the sender's whole membership state.
+    pub membership: Option<LwwSet>,
+    /// The sender's current ephemeral addresses, so that others can use
+    /// them and stop using expired ones.
+    pub contact: Vec<Grant>,
+    pub body: Vec<u8>,
+}
+
+impl GroupMessage {
+    pub fn encode(&self) -> Vec<u8> {
+        postcard::to_stdvec(self).unwrap_or_default()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Option<GroupMessage> {
+        postcard::from_bytes(bytes).ok()
+    }
+}
+
+/// The application payload of a generated message. A fixed, recognisable
+/// prefix lets the server-blindness and secrecy checks look for plaintext on
+/// the wire without knowing message contents.
+pub const MARKER: &[u8] = b"commsim-plaintext-marker:";
+
+pub fn body_for(id: MessageId) -> Vec<u8> {
+    let mut b = MARKER.to_vec();
+    b.extend_from_slice(id.to_string().as_bytes());
+    b
+}

@@ -1,0 +1,444 @@
+//! The sending half of a member: group messages become one Olm envelope per
+//! recipient, delivered to the recipient's mailboxes; every request to an
+//! agent is retried until answered.
+
+use super::message::{GroupMessage, body_for};
+use super::{MAX_PARENTS, Member, RECENT};
+use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Millis, Peer};
+use crate::core::io::Effects;
+use crate::core::wire::{Datagram, Envelope, Refusal, WELL_KNOWN};
+use crate::trace::Event;
+use crate::trace::event::OpKind;
+
+/// What a request is for, so that its reply (or its failure) is handled.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Purpose {
+    Envelope {
+        env: EnvelopeId,
+        to: MemberId,
+        /// Sent to the ephemeral address (which may have expired).
+        ephemeral: bool,
+    },
+    Claim {
+        peer: MemberId,
+    },
+    Keys,
+    Addresses,
+    Config,
+}
+
+#[derive(Clone, Debug)]
+pub(super) struct Request {
+    pub agent: AgentId,
+    pub datagram: Datagram,
+    pub attempts: u32,
+    pub next_at: Millis,
+    pub purpose: Purpose,
+}
+
+/// Retransmission backs off exponentially up to this many retry periods.
+const MAX_BACKOFF: u64 = 8;
+
+impl Member {
+    pub(super) fn send_request(
+        &mut self,
+        now: Millis,
+        agent: AgentId,
+        purpose: Purpose,
+        build: impl FnOnce(u64) -> Datagram,
+        fx: &mut Effects,
+    ) {
+        let req = self.next_req();
+        let datagram = build(req);
+        fx.send(Peer::Agent(agent), datagram.encode());
+        self.requests.insert(
+            req,
+            Request {
+                agent,
+                datagram,
+                attempts: 1,
+                next_at: now + self.cfg.retry_ms,
+                purpose,
+            },
+        );
+    }
+
+    pub(super) fn retry_requests(&mut self, now: Millis, fx: &mut Effects) {
+        let due: Vec<u64> = self
+            .requests
+            .iter()
+            .filter(|(_, r)| r.next_at <= now)
+            .map(|(k, _)| *k)
+            .collect();
+        for req in due {
+            let Some(r) = self.requests.get_mut(&req) else {
+                continue;
+            };
+            if r.attempts >= self.cfg.max_attempts {
+                let r = self.requests.remove(&req).expect("present");
+                self.give_up(r, fx);
+                continue;
+            }
+            r.attempts += 1;
+            r.next_at = now + self.cfg.retry_ms * u64::from(r.attempts).min(MAX_BACKOFF);
+            // A key claim that gets no answer tries the peer's next agent.
+            if let Purpose::Claim { peer } = r.purpose {
+                let agents: Vec<AgentId> = self
+                    .contact(peer)
+                    .map(|c| c.agents.iter().map(|a| a.agent).collect())
+                    .unwrap_or_default();
+                if !agents.is_empty() {
+                    let r = self.requests.get_mut(&req).expect("present");
+                    r.agent = agents[r.attempts as usize % agents.len()];
+                }
+            }
+            let r = &self.requests[&req];
+            fx.send(Peer::Agent(r.agent), r.datagram.encode());
+        }
+    }
+
+    fn give_up(&mut self, r: Request, fx: &mut Effects) {
+        if let Purpose::Envelope { env, to, .. } = r.purpose {
+            fx.record(Event::DeliveryAbandoned {
+                env,
+                to,
+                agent: r.agent,
+            });
+        }
+    }
+
+    /// Handles the reply to request `req`; returns the request if it was
+    /// still outstanding.
+    pub(super) fn complete(&mut self, req: u64) -> Option<Request> {
+        self.requests.remove(&req)
+    }
+
+    pub(super) fn publish_prekeys(&mut self, now: Millis, fx: &mut Effects) {
+        let agents: Vec<AgentId> = self.own.iter().map(|a| a.agent).collect();
+        let (keys, fallback) = self
+            .sessions
+            .new_prekeys(self.cfg.prekeys_per_agent * agents.len());
+        let identity = self.curve25519();
+        let member = self.id;
+        // Each agent gets its own keys, so that two senders claiming at two
+        // agents never receive the same one-time key.
+        for (i, agent) in agents.iter().enumerate() {
+            let one_time_keys: Vec<[u8; 32]> =
+                keys.iter().skip(i).step_by(agents.len()).copied().collect();
+            self.send_request(
+                now,
+                *agent,
+                Purpose::Keys,
+                |req| Datagram::PublishKeys {
+                    req,
+                    member,
+                    identity,
+                    one_time_keys,
+                    fallback_key: fallback,
+                },
+                fx,
+            );
+        }
+    }
+
+    pub(super) fn get_configs(&mut self, now: Millis, fx: &mut Effects) {
+        for agent in self.own.iter().map(|a| a.agent).collect::<Vec<_>>() {
+            self.send_request(
+                now,
+                agent,
+                Purpose::Config,
+                |req| Datagram::GetConfig {
+                    req,
+                    path: WELL_KNOWN.into(),
+                },
+                fx,
+            );
+        }
+    }
+
+    pub(super) fn rotate_addresses(&mut self, now: Millis, fx: &mut Effects) {
+        let member = self.id;
+        for agent in self.own.iter().map(|a| a.agent).collect::<Vec<_>>() {
+            self.send_request(
+                now,
+                agent,
+                Purpose::Addresses,
+                |req| Datagram::RotateEphemeral { req, member },
+                fx,
+            );
+        }
+    }
+
+    pub(super) fn reregister(&mut self, now: Millis, agent: AgentId, fx: &mut Effects) {
+        let member = self.id;
+        let pending = self
+            .requests
+            .values()
+            .any(|r| r.agent == agent && r.purpose == Purpose::Addresses);
+        if !pending {
+            self.send_request(
+                now,
+                agent,
+                Purpose::Addresses,
+                |req| Datagram::Register { req, member },
+                fx,
+            );
+            self.publish_prekeys(now, fx);
+        }
+    }
+
+    pub(super) fn fetch_all(&mut self, fx: &mut Effects) {
+        for a in &self.own {
+            let after = self.cursors.get(&a.agent).copied().unwrap_or(0);
+            fx.send(
+                Peer::Agent(a.agent),
+                Datagram::Fetch {
+                    member: self.id,
+                    after,
+                }
+                .encode(),
+            );
+        }
+    }
+
+    /// Sends a group message to the current membership (plus the removed
+    /// member, under LWW, so that it learns it was removed).
+    pub(super) fn send_group(
+        &mut self,
+        now: Millis,
+        op: Option<(OpKind, MemberId)>,
+        reply_to: Option<MessageId>,
+        fx: &mut Effects,
+    ) {
+        let id = MessageId {
+            sender: self.id,
+            seq: self.next_msg,
+        };
+        self.next_msg += 1;
+        let hlc = self.clock.tick(now);
+        if let Some((kind, target)) = op {
+            match kind {
+                OpKind::Add => self.membership.add(target, hlc),
+                OpKind::Remove => self.membership.remove(target, hlc),
+            }
+            fx.record(Event::MembershipOp {
+                msg: id,
+                op: kind,
+                target,
+            });
+            fx.record(Event::MembershipChanged {
+                view: self.view(),
+                in_group: self.in_group(),
+                cause: Some(id),
+            });
+        }
+        let mut recipients = self.membership.view();
+        if let (Some((OpKind::Remove, target)), Some(_)) = (op, self.membership.carried()) {
+            recipients.insert(target);
+        }
+        let recipients: Vec<MemberId> = recipients.into_iter().collect();
+        let parents: Vec<MessageId> = self.heads.iter().copied().collect();
+        fx.record(Event::MessageSent {
+            msg: id,
+            recipients: recipients.clone(),
+            parents: parents.clone(),
+            control: false,
+        });
+        self.stats.messages_sent += 1;
+        let template = GroupMessage {
+            group: self.cfg.group,
+            id,
+            recipients: recipients.clone(),
+            parents: Vec::new(),
+            reply_to,
+            hlc,
+            op,
+            membership: self.membership.carried(),
+            contact: self.own.iter().filter_map(|a| a.ephemeral).collect(),
+            body: body_for(id),
+        };
+        let me = self.id;
+        for r in recipients.iter().copied().filter(|r| *r != me) {
+            let mut m = template.clone();
+            m.parents = parents
+                .iter()
+                .copied()
+                .filter(|p| {
+                    p.sender == r || self.delivered.get(p).is_some_and(|rs| rs.contains(&r))
+                })
+                .collect();
+            self.seal(now, r, id, m.encode(), fx);
+        }
+        self.mark_delivered(id, recipients);
+    }
+
+    /// Records a message as delivered here and moves the causal frontier.
+    pub(super) fn mark_delivered(&mut self, id: MessageId, recipients: Vec<MemberId>) {
+        self.delivered.insert(id, recipients);
+        self.heads.insert(id);
+        while self.heads.len() > MAX_PARENTS {
+            let oldest = *self.heads.iter().next().expect("non-empty");
+            self.heads.remove(&oldest);
+        }
+        self.recent.push(id);
+        if self.recent.len() > RECENT {
+            self.recent.remove(0);
+        }
+    }
+
+    /// Encrypts for one recipient, or parks the plaintext until a session
+    /// exists and claims a one-time key to start one.
+    fn seal(
+        &mut self,
+        now: Millis,
+        to: MemberId,
+        msg: MessageId,
+        plaintext: Vec<u8>,
+        fx: &mut Effects,
+    ) {
+        if !self.learn_contact(to) {
+            fx.record(Event::CommandSkipped {
+                command: format!("deliver {msg} to {to}"),
+                reason: "no verified contact card".into(),
+            });
+            return;
+        }
+        if self.sessions.has_session(to) {
+            return self.encrypt_and_deliver(now, to, msg, &plaintext, fx);
+        }
+        self.awaiting_session
+            .entry(to)
+            .or_default()
+            .push((msg, plaintext));
+        let claiming = self
+            .requests
+            .values()
+            .any(|r| r.purpose == Purpose::Claim { peer: to });
+        if !claiming {
+            let agent = self
+                .contact(to)
+                .and_then(|c| c.agents.first())
+                .map(|a| a.agent);
+            if let Some(agent) = agent {
+                self.send_request(
+                    now,
+                    agent,
+                    Purpose::Claim { peer: to },
+                    |req| Datagram::ClaimKey { req, member: to },
+                    fx,
+                );
+            }
+        }
+    }
+
+    /// Sends everything parked for `peer` now that a session exists.
+    pub(super) fn flush_awaiting(&mut self, now: Millis, peer: MemberId, fx: &mut Effects) {
+        for (msg, plaintext) in self.awaiting_session.remove(&peer).unwrap_or_default() {
+            self.encrypt_and_deliver(now, peer, msg, &plaintext, fx);
+        }
+    }
+
+    fn encrypt_and_deliver(
+        &mut self,
+        now: Millis,
+        to: MemberId,
+        msg: MessageId,
+        plaintext: &[u8],
+        fx: &mut Effects,
+    ) {
+        let Some((message_type, ciphertext)) = self.sessions.encrypt(to, plaintext) else {
+            return;
+        };
+        let env = EnvelopeId {
+            sender: self.id,
+            seq: self.next_env,
+        };
+        self.next_env += 1;
+        let envelope = Envelope {
+            id: env,
+            to,
+            message_type,
+            ciphertext,
+        };
+        let bytes = envelope.ciphertext.len();
+        fx.record(Event::EnvelopeSent {
+            env,
+            msg,
+            to,
+            prekey: message_type == 0,
+            bytes,
+        });
+        self.stats.envelopes_sent += 1;
+        let Some(contact) = self.contact(to) else {
+            return;
+        };
+        let take = if self.cfg.deliver_to_all {
+            contact.agents.len()
+        } else {
+            1
+        };
+        let targets: Vec<(AgentId, _, bool)> = contact
+            .agents
+            .iter()
+            .take(take)
+            .map(|a| match a.ephemeral.filter(|g| g.valid_until > now) {
+                Some(g) => (a.agent, g.address, true),
+                None => (a.agent, a.long_term.address, false),
+            })
+            .collect();
+        for (agent, address, ephemeral) in targets {
+            let envelope = envelope.clone();
+            self.send_request(
+                now,
+                agent,
+                Purpose::Envelope { env, to, ephemeral },
+                |req| Datagram::Deliver {
+                    req,
+                    address,
+                    envelope,
+                },
+                fx,
+            );
+        }
+    }
+
+    /// An agent refused a delivery: fall back from an expired ephemeral
+    /// address to the long-term one, or give up on that mailbox.
+    pub(super) fn refused(&mut self, now: Millis, req: u64, reason: Refusal, fx: &mut Effects) {
+        let Some(mut r) = self.complete(req) else {
+            return;
+        };
+        let Purpose::Envelope { env, to, ephemeral } = r.purpose else {
+            return;
+        };
+        self.stats.refusals += 1;
+        fx.record(Event::DeliveryRefused {
+            env,
+            to,
+            agent: r.agent,
+            reason: format!("{reason:?}"),
+        });
+        let long_term = self.particle.others.get_mut(&to).and_then(|c| {
+            let a = c.agents.iter_mut().find(|a| a.agent == r.agent)?;
+            a.ephemeral = None;
+            Some(a.long_term.address)
+        });
+        match (ephemeral, long_term, &mut r.datagram) {
+            (true, Some(address), Datagram::Deliver { address: old, .. }) => {
+                *old = address;
+                r.purpose = Purpose::Envelope {
+                    env,
+                    to,
+                    ephemeral: false,
+                };
+                r.next_at = now;
+                self.requests.insert(req, r);
+            }
+            _ => fx.record(Event::DeliveryAbandoned {
+                env,
+                to,
+                agent: r.agent,
+            }),
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! The Group Particle: what one member holds about its group, exactly the
+//! fields the seed lists, plus the contact cards members start from.
+
+use crate::core::ids::{AgentId, MemberId};
+use crate::core::wire::Grant;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use vodozemac::{Ed25519PublicKey, Ed25519Signature};
+
+/// How a member wants to be shown.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Presentation {
+    pub preferred_name: String,
+    pub pronouns: Option<String>,
+    /// A reference to a picture, never the picture itself.
+    pub picture: Option<String>,
+}
+
+/// A signed statement that links an identity public key to a scoped name
+/// (like `m3@example.com`), made by the name's domain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attestation {
+    pub scoped_name: String,
+    pub attester: [u8; 32],
+    pub signature: Vec<u8>,
+}
+
+impl Attestation {
+    pub fn statement(scoped_name: &str, ipk: &[u8; 32]) -> Vec<u8> {
+        let mut s = b"communicator-attestation/v1|".to_vec();
+        s.extend_from_slice(scoped_name.as_bytes());
+        s.push(b'|');
+        s.extend_from_slice(ipk);
+        s
+    }
+
+    /// Checks the signature over this member's IPK.
+    pub fn verify(&self, ipk: &[u8; 32]) -> bool {
+        let Ok(key) = Ed25519PublicKey::from_slice(&self.attester) else {
+            return false;
+        };
+        let Ok(sig) = Ed25519Signature::from_slice(&self.signature) else {
+            return false;
+        };
+        key.verify(&Self::statement(&self.scoped_name, ipk), &sig)
+            .is_ok()
+    }
+}
+
+/// One of a member's receiving service agents, as others know it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceAgent {
+    pub agent: AgentId,
+    /// Where the agent's configuration is served.
+    pub url: String,
+    /// Valid for a long, guaranteed time: the recovery path.
+    pub long_term: Grant,
+    /// Short-lived; rotated by the member and announced in its messages.
+    pub ephemeral: Option<Grant>,
+}
+
+/// What one member knows about another: the seed's per-member fields.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    pub member: MemberId,
+    pub presentation: Presentation,
+    /// Identity public key (Ed25519): the member's Olm signing key.
+    pub ipk: [u8; 32],
+    /// The Olm Curve25519 identity key that sessions are bound to.
+    pub curve25519: [u8; 32],
+    pub attestation: Option<Attestation>,
+    /// At least two.
+    pub agents: Vec<ServiceAgent>,
+}
+
+/// The Group Particle held by one member. The member's own identity private
+/// key and message-security state (the Olm account and sessions) live beside
+/// it in the member, where they can be used without being copied.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct GroupParticle {
+    pub name: Option<String>,
+    pub picture: Option<String>,
+    /// Every *other* member of the group.
+    pub others: BTreeMap<MemberId, Contact>,
+}
+
+/// The contact cards every member starts with: the simulation assumes the
+/// members already have 1:1 relationships (the seed builds groups on them),
+/// so a member knows how to reach anyone it may be asked to add.
+pub type Directory = BTreeMap<MemberId, Contact>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vodozemac::Ed25519Keypair;
+
+    #[test]
+    fn attestation_binds_name_and_key() {
+        let domain = Ed25519Keypair::new();
+        let ipk = [5u8; 32];
+        let a = Attestation {
+            scoped_name: "m1@example.com".into(),
+            attester: domain.public_key().as_bytes().to_owned(),
+            signature: domain
+                .sign(&Attestation::statement("m1@example.com", &ipk))
+                .to_bytes()
+                .to_vec(),
+        };
+        assert!(a.verify(&ipk));
+        assert!(!a.verify(&[6u8; 32]));
+        let forged = Attestation {
+            scoped_name: "m2@example.com".into(),
+            ..a
+        };
+        assert!(!forged.verify(&ipk));
+    }
+}

@@ -1,0 +1,338 @@
+//! One run: a scenario, a seed and a variant in; a trace, its digest and
+//! the counts out.
+
+use super::entropy;
+use super::host::run_host;
+use super::setup::{build_world, hosts};
+use super::world::{Counters, StartKind, World};
+use crate::core::ids::{Millis, Peer};
+use crate::core::io::{Command, Input};
+use crate::core::member::membership::Variant;
+use crate::core::member::sessions::CryptoOps;
+use crate::faults::{Action, Timeline, fault_name};
+use crate::scenario::{Fault, FaultKind, Scenario, StateOnRestart};
+use crate::trace::event::Bounds;
+use crate::trace::{Event, Trace};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::time::{Duration, UNIX_EPOCH};
+
+/// What a run produced.
+pub struct RunOutput {
+    pub trace: Trace,
+    pub digest: String,
+    pub wire_digest: String,
+    pub counters: Counters,
+    pub crypto: CryptoOps,
+    pub messages_sent: u64,
+    pub deliveries: u64,
+    pub simulated_ms: Millis,
+    /// getrandom draws that did not come from the seed; must be zero.
+    pub unseeded_draws: u64,
+    /// The world as it ended, for checks that need live state.
+    pub world: World,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the simulation failed: {0}")]
+pub struct RunError(String);
+
+/// Runs the scenario on a fresh, seeded thread (see `entropy`).
+pub fn run(scenario: &Scenario, seed: u64, variant: Variant) -> Result<RunOutput, RunError> {
+    let scenario = scenario.clone();
+    let mut key = [0u8; 32];
+    key[..8].copy_from_slice(&seed.to_le_bytes());
+    key[8..16].copy_from_slice(b"entropy!");
+    entropy::run_seeded(key, move || run_here(&scenario, seed, variant))
+}
+
+fn run_here(s: &Scenario, seed: u64, variant: Variant) -> Result<RunOutput, RunError> {
+    let world = Rc::new(RefCell::new(build_world(s, seed, variant)));
+    let end = s.end_at();
+    {
+        let mut w = world.borrow_mut();
+        let mut expect: BTreeMap<String, _> = BTreeMap::new();
+        if let Some(e) = s.expect.get(&variant) {
+            expect = e.clone();
+        }
+        let started = Event::RunStarted {
+            scenario: s.name.clone(),
+            seed,
+            variant,
+            members: s.topology.member_ids().collect(),
+            agents: s.topology.agent_ids().collect(),
+            founders: (0..s.topology.founders)
+                .map(crate::core::ids::MemberId)
+                .collect(),
+            bounds: Bounds {
+                heal_at: s.heal_at(),
+                convergence_ms: s.bounds.convergence_ms,
+                detection_ms: s.bounds.detection_ms,
+            },
+            expect,
+        };
+        w.record(0, "sim", started);
+    }
+    let mut sim = turmoil::Builder::new()
+        .epoch(UNIX_EPOCH + Duration::from_secs(1_800_000_000))
+        .tick_duration(Duration::from_millis(s.sim.tick_ms))
+        .simulation_duration(Duration::from_millis(end + 60_000))
+        .min_message_latency(Duration::ZERO)
+        .max_message_latency(Duration::ZERO)
+        .udp_capacity(1 << 16)
+        .rng_seed(seed)
+        .build();
+    for host in hosts(s) {
+        let w = world.clone();
+        sim.host(host.to_string(), move || run_host(w.clone(), host));
+    }
+    let mut timeline = Timeline::new(s.faults.clone());
+    let mut faults = FaultState::default();
+    loop {
+        let now = sim.elapsed().as_millis() as Millis;
+        for (action, fault) in timeline.due(now) {
+            faults.apply(&mut sim, &world, s, now, action, &fault);
+        }
+        if now >= end {
+            break;
+        }
+        sim.step().map_err(|e| RunError(e.to_string()))?;
+    }
+    let now = sim.elapsed().as_millis() as Millis;
+    let running: Vec<String> = hosts(s)
+        .into_iter()
+        .map(|h| h.to_string())
+        .filter(|h| sim.is_host_running(h.as_str()))
+        .collect();
+    drop(sim);
+    let mut w = Rc::try_unwrap(world)
+        .map_err(|_| RunError("hosts still hold the world".into()))?
+        .into_inner();
+    w.record(now, "sim", Event::RunEnded { running });
+    let views: Vec<_> = w
+        .members
+        .values()
+        .map(|m| (m.id(), m.in_group(), m.view()))
+        .collect();
+    for (member, in_group, view) in views {
+        w.record(
+            now,
+            "sim",
+            Event::FinalView {
+                member,
+                in_group,
+                view,
+                state_lost: false,
+            },
+        );
+    }
+    let mut crypto = CryptoOps::default();
+    let (mut messages_sent, mut deliveries) = (0, 0);
+    for m in w.members.values() {
+        let c = m.crypto_ops();
+        crypto.encryptions += c.encryptions;
+        crypto.decryptions += c.decryptions;
+        crypto.failed_decryptions += c.failed_decryptions;
+        crypto.sessions_created += c.sessions_created;
+        crypto.keys_generated += c.keys_generated;
+        crypto.signatures_verified += c.signatures_verified;
+        messages_sent += m.stats.messages_sent;
+        deliveries += m.stats.delivered;
+    }
+    Ok(RunOutput {
+        digest: w.trace.digest(),
+        wire_digest: w.wire_digest(),
+        trace: std::mem::take(&mut w.trace),
+        counters: w.counters.clone(),
+        crypto,
+        messages_sent,
+        deliveries,
+        simulated_ms: now,
+        unseeded_draws: entropy::unseeded_draws(),
+        world: w,
+    })
+}
+
+/// Link blocks by direction, counted, so that overlapping partitions and
+/// offline periods heal only when the last of them ends.
+#[derive(Default)]
+struct FaultState {
+    blocked: BTreeMap<(String, String), u32>,
+}
+
+impl FaultState {
+    fn apply(
+        &mut self,
+        sim: &mut turmoil::Sim<'_>,
+        world: &Rc<RefCell<World>>,
+        s: &Scenario,
+        now: Millis,
+        action: Action,
+        fault: &Fault,
+    ) {
+        let begin = matches!(action, Action::Begin(_));
+        let (hosts, detail) = self.carry_out(sim, world, s, now, begin, &fault.kind);
+        let detail = format!("{} {detail}", if begin { "begin" } else { "end" });
+        world.borrow_mut().record(
+            now,
+            "sim",
+            Event::Fault {
+                fault: fault_name(&fault.kind).into(),
+                hosts,
+                detail,
+            },
+        );
+    }
+
+    fn carry_out(
+        &mut self,
+        sim: &mut turmoil::Sim<'_>,
+        world: &Rc<RefCell<World>>,
+        s: &Scenario,
+        now: Millis,
+        begin: bool,
+        kind: &FaultKind,
+    ) -> (Vec<String>, String) {
+        let all: Vec<String> = hosts(s).iter().map(|h| h.to_string()).collect();
+        let mut w = world.borrow_mut();
+        match kind {
+            FaultKind::Partition { a, b } => {
+                self.block(sim, a, b, begin);
+                self.block(sim, b, a, begin);
+                (
+                    a.iter().chain(b).cloned().collect(),
+                    format!("{a:?} | {b:?}"),
+                )
+            }
+            FaultKind::PartitionOneway { from, to } => {
+                self.block(sim, from, to, begin);
+                (
+                    from.iter().chain(to).cloned().collect(),
+                    format!("{from:?} -> {to:?}"),
+                )
+            }
+            FaultKind::Offline { member } => {
+                let me = vec![member.to_string()];
+                let others: Vec<String> = all.iter().filter(|h| **h != me[0]).cloned().collect();
+                self.block(sim, &me, &others, begin);
+                self.block(sim, &others, &me, begin);
+                (me, String::new())
+            }
+            FaultKind::Loss { rate } => {
+                toggle(&mut w.net.loss, *rate, begin);
+                (Vec::new(), format!("rate {rate}"))
+            }
+            FaultKind::Duplicate { rate } => {
+                toggle(&mut w.net.duplicate, *rate, begin);
+                (Vec::new(), format!("rate {rate}"))
+            }
+            FaultKind::Reorder { rate, extra_ms } => {
+                toggle(&mut w.net.reorder, (*rate, *extra_ms), begin);
+                (Vec::new(), format!("rate {rate} extra {extra_ms} ms"))
+            }
+            FaultKind::Latency {
+                extra_ms,
+                jitter_ms,
+            } => {
+                toggle(&mut w.net.latency, (*extra_ms, *jitter_ms), begin);
+                (
+                    Vec::new(),
+                    format!("extra {extra_ms} ms jitter {jitter_ms} ms"),
+                )
+            }
+            FaultKind::Crash { host, state } => {
+                if begin {
+                    sim.crash(host.as_str());
+                } else {
+                    let Some(peer) = Peer::parse(host) else {
+                        return (vec![host.clone()], "unknown host".into());
+                    };
+                    if let (Peer::Agent(a), StateOnRestart::Wiped) = (peer, state) {
+                        let fresh = w.agents.get(&a).map(|old| old.wiped());
+                        if let Some(fresh) = fresh {
+                            w.agents.insert(a, fresh);
+                            w.record(now, host, Event::MailboxWiped);
+                        }
+                    }
+                    w.starts.insert(
+                        peer,
+                        StartKind {
+                            restart: true,
+                            volatile_lost: *state == StateOnRestart::VolatileLost,
+                        },
+                    );
+                    drop(w);
+                    sim.bounce(host.as_str());
+                }
+                (vec![host.clone()], format!("{state:?}"))
+            }
+            FaultKind::ExpireAddresses { member } => {
+                if begin {
+                    for a in w.agents.values_mut() {
+                        a.handle(now, Input::Command(Command::ExpireAddresses(*member)));
+                    }
+                }
+                (vec![member.to_string()], String::new())
+            }
+            FaultKind::ClockSkew { member, offset_ms } => {
+                if begin {
+                    w.skew.insert(*member, *offset_ms);
+                } else {
+                    w.skew.remove(member);
+                }
+                (vec![member.to_string()], format!("offset {offset_ms} ms"))
+            }
+        }
+    }
+
+    fn block(&mut self, sim: &mut turmoil::Sim<'_>, from: &[String], to: &[String], begin: bool) {
+        for f in from {
+            for t in to {
+                let count = self.blocked.entry((f.clone(), t.clone())).or_insert(0);
+                if begin {
+                    *count += 1;
+                    if *count == 1 {
+                        sim.partition_oneway(f.as_str(), t.as_str());
+                    }
+                } else if *count > 0 {
+                    *count -= 1;
+                    if *count == 0 {
+                        sim.repair_oneway(f.as_str(), t.as_str());
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn toggle<T: PartialEq>(active: &mut Vec<T>, value: T, begin: bool) {
+    if begin {
+        active.push(value);
+    } else if let Some(i) = active.iter().position(|v| *v == value) {
+        active.remove(i);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quiet_group_delivers_everything_and_repeats_itself() {
+        let s = Scenario::minimal(4, 3);
+        let out = run(&s, 7, Variant::Lww).unwrap();
+        assert_eq!(out.unseeded_draws, 0);
+        assert!(out.messages_sent > 5, "{}", out.messages_sent);
+        let kinds: BTreeMap<String, usize> =
+            out.trace.records.iter().fold(BTreeMap::new(), |mut m, r| {
+                *m.entry(r.event.kind()).or_default() += 1;
+                m
+            });
+        eprintln!("{kinds:?}");
+        assert_eq!(out.deliveries, out.messages_sent * 3, "{kinds:?}");
+        let again = run(&s, 7, Variant::Lww).unwrap();
+        assert_eq!(out.digest, again.digest);
+        assert_eq!(out.wire_digest, again.wire_digest);
+    }
+}

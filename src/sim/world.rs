@@ -1,0 +1,174 @@
+//! State shared by every host of one run: the state machines, the trace,
+//! the fault layer's state and the counters.
+//!
+//! turmoil runs every host on one thread, one after another, so an
+//! `Rc<RefCell<World>>` is enough and no lock order can reach the outcome.
+
+use super::workload::Scheduled;
+use crate::core::agent::Agent;
+use crate::core::ids::{AgentId, MemberId, Millis, Peer};
+use crate::core::io::{Effect, Input};
+use crate::core::member::Member;
+use crate::faults::NetFaults;
+use crate::trace::{Event, Record, Trace};
+use rand_chacha::ChaCha20Rng;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, VecDeque};
+
+/// Network and crypto counts for the `--json` summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counters {
+    pub datagrams_sent: u64,
+    pub bytes_sent: u64,
+    pub datagrams_lost: u64,
+    pub datagrams_duplicated: u64,
+}
+
+/// How a host comes up next time its software starts.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StartKind {
+    pub restart: bool,
+    pub volatile_lost: bool,
+}
+
+pub struct World {
+    pub trace: Trace,
+    pub members: BTreeMap<MemberId, Member>,
+    pub agents: BTreeMap<AgentId, Agent>,
+    /// Each host's next wake-up, in simulated (not local) time.
+    pub wakes: BTreeMap<Peer, Millis>,
+    pub commands: BTreeMap<MemberId, VecDeque<Scheduled>>,
+    pub starts: BTreeMap<Peer, StartKind>,
+    pub net: NetFaults,
+    pub net_rngs: BTreeMap<Peer, ChaCha20Rng>,
+    pub skew: BTreeMap<MemberId, i64>,
+    pub latency_ms: Millis,
+    pub jitter_ms: Millis,
+    pub counters: Counters,
+    wire: Sha256,
+}
+
+impl World {
+    pub fn new(latency_ms: Millis, jitter_ms: Millis) -> Self {
+        World {
+            trace: Trace::default(),
+            members: BTreeMap::new(),
+            agents: BTreeMap::new(),
+            wakes: BTreeMap::new(),
+            commands: BTreeMap::new(),
+            starts: BTreeMap::new(),
+            net: NetFaults::default(),
+            net_rngs: BTreeMap::new(),
+            skew: BTreeMap::new(),
+            latency_ms,
+            jitter_ms,
+            counters: Counters::default(),
+            wire: Sha256::new(),
+        }
+    }
+
+    pub fn record(&mut self, t: Millis, host: &str, event: Event) {
+        self.trace.push(Record {
+            t,
+            host: host.to_owned(),
+            event,
+        });
+    }
+
+    /// What the host's own clock reads at simulated time `now`.
+    pub fn local_time(&self, host: Peer, now: Millis) -> Millis {
+        match host {
+            Peer::Member(m) => now.saturating_add_signed(self.skew.get(&m).copied().unwrap_or(0)),
+            Peer::Agent(_) => now,
+        }
+    }
+
+    fn sim_time(&self, host: Peer, local: Millis) -> Millis {
+        match host {
+            Peer::Member(m) => {
+                local.saturating_add_signed(-self.skew.get(&m).copied().unwrap_or(0))
+            }
+            Peer::Agent(_) => local,
+        }
+    }
+
+    /// Feeds one input to a host's state machine and carries out its
+    /// effects, except the sends, which are returned with the delay each
+    /// copy must wait (the fault layer has already decided their fate).
+    pub fn step(&mut self, now: Millis, host: Peer, input: Input) -> Vec<(Millis, Peer, Vec<u8>)> {
+        let local = self.local_time(host, now);
+        let effects = match host {
+            Peer::Member(m) => match self.members.get_mut(&m) {
+                Some(machine) => machine.handle(local, input),
+                None => return Vec::new(),
+            },
+            Peer::Agent(a) => match self.agents.get_mut(&a) {
+                Some(machine) => machine.handle(local, input),
+                None => return Vec::new(),
+            },
+        };
+        let name = host.to_string();
+        let mut sends = Vec::new();
+        for effect in effects.0 {
+            match effect {
+                Effect::Record(event) => self.record(now, &name, event),
+                Effect::WakeAt(at) => {
+                    let at = self.sim_time(host, at);
+                    self.wakes.insert(host, at);
+                }
+                Effect::Send { to, bytes } => self.fault_layer(now, host, to, bytes, &mut sends),
+            }
+        }
+        sends
+    }
+
+    fn fault_layer(
+        &mut self,
+        now: Millis,
+        from: Peer,
+        to: Peer,
+        bytes: Vec<u8>,
+        out: &mut Vec<(Millis, Peer, Vec<u8>)>,
+    ) {
+        self.counters.datagrams_sent += 1;
+        self.counters.bytes_sent += bytes.len() as u64;
+        self.wire.update(now.to_le_bytes());
+        self.wire.update(from.to_string().as_bytes());
+        self.wire.update(to.to_string().as_bytes());
+        self.wire.update((bytes.len() as u64).to_le_bytes());
+        self.wire.update(&bytes);
+        let Some(rng) = self.net_rngs.get_mut(&from) else {
+            return;
+        };
+        let fate = self.net.fate(rng, self.latency_ms, self.jitter_ms);
+        let name = from.to_string();
+        match fate.copies.len() {
+            0 => {
+                self.counters.datagrams_lost += 1;
+                self.record(
+                    now,
+                    &name,
+                    Event::DatagramLost {
+                        to,
+                        bytes: bytes.len(),
+                    },
+                );
+            }
+            1 => {}
+            _ => {
+                self.counters.datagrams_duplicated += 1;
+                self.record(now, &name, Event::DatagramDuplicated { to });
+            }
+        }
+        for delay in fate.copies {
+            out.push((now + delay, to, bytes.clone()));
+        }
+    }
+
+    /// SHA-256 over every datagram handed to the network, with its time,
+    /// source and destination: equal hashes mean byte-identical traffic,
+    /// ciphertexts included, which only seeded randomness can give.
+    pub fn wire_digest(&self) -> String {
+        hex::encode(self.wire.clone().finalize())
+    }
+}
