@@ -1,1 +1,76 @@
-//! (under construction)
+//! The `commsim` command line.
+//!
+//! Exit codes: 0 when every checker meets the scenario's expectation, 1 when
+//! one does not, 2 for bad input (an unusable scenario, trace or option).
+
+mod check_cmd;
+mod run_cmd;
+mod summary;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "commsim", version, about = "Deterministic simulator and test harness for Communicator groups")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Run a scenario and check the recorded history.
+    ///
+    /// Without --variant, every variant the scenario lists is run on the
+    /// same seed, one after another, so that they can be compared.
+    Run {
+        /// The scenario file (TOML).
+        file: PathBuf,
+        /// Seed for every random choice; defaults to the scenario's.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Protocol variant to run (recipient-list, lww).
+        #[arg(long)]
+        variant: Option<String>,
+        /// Write the trace (JSON Lines) here. With several variants the
+        /// variant name goes before the extension.
+        #[arg(long)]
+        trace: Option<PathBuf>,
+        /// Print one JSON summary object per run instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-run the checkers on a saved trace.
+    Check {
+        /// A trace written by `commsim run --trace`.
+        trace: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Bad input: reported on stderr, exit code 2.
+pub struct BadInput(pub String);
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    let result = match cli.command {
+        Cmd::Run { file, seed, variant, trace, json } => run_cmd::run(&file, seed, variant.as_deref(), trace.as_deref(), json),
+        Cmd::Check { trace, json } => check_cmd::check(&trace, json),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(BadInput(message)) => {
+            eprintln!("commsim: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
