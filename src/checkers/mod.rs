@@ -1,1 +1,297 @@
-//! (under construction)
+//! Pure functions from a trace to verdicts with evidence.
+//!
+//! A checker judges the recorded history only, never the scenario or the
+//! simulator's internals, so that a saved trace can be re-judged later and a
+//! bug in the simulator cannot hide a bug in the protocol. Each verdict says
+//! what was found and shows it (members, messages, times) because a bare
+//! pass/fail cannot be debugged. See `docs/checkers.md`.
+
+mod convergence;
+mod delivery;
+mod forks;
+pub mod history;
+
+#[cfg(test)]
+mod testkit;
+
+use crate::core::ids::{MemberId, MessageId, Millis};
+use crate::trace::Trace;
+pub use crate::trace::event::Status;
+use history::History;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::Display;
+
+/// Evidence lists are capped so that a pathological run still gives a
+/// readable verdict; totals live in `Verdict::measured`.
+pub const MAX_EVIDENCE: usize = 20;
+
+/// One concrete fact behind a verdict.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub members: Vec<MemberId>,
+    pub messages: Vec<MessageId>,
+    pub at_ms: Option<Millis>,
+    pub note: String,
+}
+
+impl Evidence {
+    pub fn note(note: impl Into<String>) -> Evidence {
+        Evidence {
+            note: note.into(),
+            ..Evidence::default()
+        }
+    }
+
+    pub fn members(mut self, members: impl IntoIterator<Item = MemberId>) -> Evidence {
+        self.members.extend(members);
+        self
+    }
+
+    pub fn messages(mut self, messages: impl IntoIterator<Item = MessageId>) -> Evidence {
+        self.messages.extend(messages);
+        self
+    }
+
+    pub fn at(mut self, t: Millis) -> Evidence {
+        self.at_ms = Some(t);
+        self
+    }
+}
+
+/// What one checker concluded about one run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub check: String,
+    pub status: Status,
+    pub summary: String,
+    pub evidence: Vec<Evidence>,
+    pub measured: BTreeMap<String, u64>,
+}
+
+impl Verdict {
+    /// Builds a verdict, keeping the first `MAX_EVIDENCE - 1` items and
+    /// saying how many more there were, so truncation is never silent.
+    fn new(
+        check: &str,
+        status: Status,
+        summary: String,
+        mut evidence: Vec<Evidence>,
+        measured: BTreeMap<String, u64>,
+    ) -> Verdict {
+        if evidence.len() > MAX_EVIDENCE {
+            let more = evidence.len() - (MAX_EVIDENCE - 1);
+            evidence.truncate(MAX_EVIDENCE - 1);
+            evidence.push(Evidence::note(format!("... and {more} more not shown")));
+        }
+        Verdict {
+            check: check.to_owned(),
+            status,
+            summary,
+            evidence,
+            measured,
+        }
+    }
+}
+
+/// Runs every checker, in a fixed order so reports compare line by line.
+pub fn check_trace(trace: &Trace) -> Vec<Verdict> {
+    let h = History::from_trace(trace);
+    vec![
+        convergence::check(&h),
+        forks::check(&h),
+        delivery::check(&h),
+    ]
+}
+
+pub fn status_name(s: Status) -> &'static str {
+    match s {
+        Status::Pass => "pass",
+        Status::Fail => "fail",
+        Status::Unknown => "unknown",
+    }
+}
+
+/// One line per expectation the verdicts do not meet; empty means all met.
+pub fn compare(verdicts: &[Verdict], expect: &BTreeMap<String, Status>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (check, want) in expect {
+        match verdicts.iter().find(|v| &v.check == check) {
+            None => out.push(format!(
+                "{check}: expected {}, but no such check ran",
+                status_name(*want)
+            )),
+            Some(v) if v.status != *want => out.push(format!(
+                "{check}: expected {}, got {}",
+                status_name(*want),
+                status_name(v.status)
+            )),
+            Some(_) => {}
+        }
+    }
+    out
+}
+
+/// "m0, m1, m2" for summaries and notes.
+fn list<T: Display>(items: impl IntoIterator<Item = T>) -> String {
+    let v: Vec<String> = items.into_iter().map(|i| i.to_string()).collect();
+    if v.is_empty() {
+        "nobody".to_owned()
+    } else {
+        v.join(", ")
+    }
+}
+
+/// "{m0, m1}" for a view.
+fn set<T: Display>(items: impl IntoIterator<Item = T>) -> String {
+    let v: Vec<String> = items.into_iter().map(|i| i.to_string()).collect();
+    format!("{{{}}}", v.join(", "))
+}
+
+fn measured<const N: usize>(pairs: [(&str, u64); N]) -> BTreeMap<String, u64> {
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testkit::*;
+    use super::*;
+
+    #[test]
+    fn runs_three_checkers_in_order_on_an_empty_trace() {
+        let v = check_trace(&Trace::default());
+        let names: Vec<&str> = v.iter().map(|v| v.check.as_str()).collect();
+        assert_eq!(names, ["convergence", "fork_detection", "delivery"]);
+        assert!(v.iter().all(|v| v.status == Status::Unknown), "{v:?}");
+    }
+
+    #[test]
+    fn compare_names_each_mismatch() {
+        let v = check_trace(&Trace::default());
+        let expect = BTreeMap::from([
+            ("delivery".to_owned(), Status::Pass),
+            ("convergence".to_owned(), Status::Unknown),
+            ("nonsense".to_owned(), Status::Fail),
+        ]);
+        assert_eq!(
+            compare(&v, &expect),
+            [
+                "delivery: expected pass, got unknown",
+                "nonsense: expected fail, but no such check ran",
+            ]
+        );
+    }
+
+    #[test]
+    fn evidence_is_capped_with_a_count() {
+        let ev = (0..30).map(|i| Evidence::note(format!("{i}"))).collect();
+        let v = Verdict::new("x", Status::Fail, String::new(), ev, BTreeMap::new());
+        assert_eq!(v.evidence.len(), MAX_EVIDENCE);
+        assert_eq!(v.evidence[19].note, "... and 11 more not shown");
+    }
+
+    #[test]
+    fn a_healthy_trace_passes_everything_and_serialises() {
+        let t = healthy();
+        let v = check_trace(&t);
+        assert!(v.iter().all(|v| v.status == Status::Pass), "{v:#?}");
+        let json = serde_json::to_string(&v).unwrap();
+        assert!(json.contains(r#""status":"pass""#), "{json}");
+    }
+
+    #[test]
+    fn odd_traces_never_panic() {
+        let mut t = healthy();
+        // Truncate at every length: each prefix must give verdicts.
+        let all = t.records.clone();
+        for n in 0..=all.len() {
+            t.records = all[..n].to_vec();
+            assert_eq!(check_trace(&t).len(), 3);
+        }
+        // Reversed order, too.
+        t.records = all.into_iter().rev().collect();
+        assert_eq!(check_trace(&t).len(), 3);
+    }
+
+    /// Random soup of events over a few ids: no panic, same answer twice.
+    #[test]
+    fn random_traces_never_panic_and_are_deterministic() {
+        use crate::core::ids::{AgentId, EnvelopeId};
+        use crate::trace::event::{Event, OpKind, Record};
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        for _ in 0..200 {
+            let mut t = healthy();
+            t.records.truncate(next(t.records.len() as u64) as usize);
+            for _ in 0..next(60) {
+                let mm = MemberId(next(4) as u32);
+                let msg = MessageId {
+                    sender: MemberId(next(4) as u32),
+                    seq: next(4) as u32,
+                };
+                let env = EnvelopeId {
+                    sender: mm,
+                    seq: next(6),
+                };
+                let event = match next(9) {
+                    0 => Event::MessageSent {
+                        msg,
+                        recipients: vec![mm, MemberId(1)],
+                        parents: vec![msg],
+                        control: next(2) == 0,
+                    },
+                    1 => Event::EnvelopeSent {
+                        env,
+                        msg,
+                        to: mm,
+                        prekey: false,
+                        bytes: 1,
+                    },
+                    2 => Event::DeliveryAcked {
+                        env,
+                        to: mm,
+                        agent: AgentId(0),
+                    },
+                    3 => Event::Delivered { msg },
+                    4 => Event::MembershipOp {
+                        msg,
+                        op: OpKind::Remove,
+                        target: mm,
+                    },
+                    5 => Event::ForkDetected {
+                        other_side: vec![mm],
+                        evidence: String::new(),
+                    },
+                    6 => Event::MembershipChanged {
+                        view: vec![mm],
+                        in_group: next(2) == 0,
+                        cause: None,
+                    },
+                    7 => Event::RunEnded {
+                        running: vec![format!("m{}", next(4)), "zz".into()],
+                    },
+                    _ => Event::FinalView {
+                        member: mm,
+                        in_group: next(2) == 0,
+                        view: vec![mm],
+                        state_lost: next(3) == 0,
+                    },
+                };
+                let host = ["m0", "m1", "m2", "m3", "sim", "", "s0"][next(7) as usize];
+                t.push(Record {
+                    t: next(4_000),
+                    host: host.into(),
+                    event,
+                });
+            }
+            let a = check_trace(&t);
+            assert_eq!(a, check_trace(&t));
+            assert!(a.iter().all(|v| v.evidence.len() <= MAX_EVIDENCE));
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Convergence: after the last fault heals, every reachable member still in
+//! the group ends holding the same view, and stops changing it in time.
+//!
+//! A clean fork (islands with disjoint views) is not a convergence failure:
+//! each side converged on its own, and whether the sides noticed is the fork
+//! detection checker's question. Overlapping but different views are the
+//! failure this checker exists for.
+
+use super::history::{Agreement, History, ViewGroup};
+use super::{Evidence, Status, Verdict, list, measured, set};
+
+pub const NAME: &str = "convergence";
+
+pub fn check(h: &History) -> Verdict {
+    let (Some(bounds), Some(_)) = (h.bounds(), h.running.as_ref()) else {
+        let why = if h.start.is_none() {
+            "no run_started"
+        } else {
+            "no run_ended"
+        };
+        return Verdict::new(
+            NAME,
+            Status::Unknown,
+            format!("trace has {why}: cannot judge final views"),
+            vec![],
+            measured([("odd_records", h.oddities.len() as u64)]),
+        );
+    };
+    let considered = h.considered();
+    let deadline = bounds.heal_at.saturating_add(bounds.convergence_ms);
+
+    let agreement = h.agreement();
+    let diverged = matches!(agreement, Agreement::Diverged(_));
+    let groups: Vec<ViewGroup> = match agreement {
+        Agreement::Nobody => {
+            return Verdict::new(
+                NAME,
+                Status::Unknown,
+                format!(
+                    "no reachable member is in the group at the end \
+                     ({} final views, {} running members)",
+                    h.finals.len(),
+                    h.running.as_ref().map_or(0, |r| r.len())
+                ),
+                vec![],
+                measured([("considered", 0)]),
+            );
+        }
+        Agreement::Agreed(g) => vec![g],
+        Agreement::Islands(gs) | Agreement::Diverged(gs) => gs,
+    };
+
+    let mut evidence = Vec::new();
+    for g in &groups {
+        evidence.push(
+            Evidence::note(format!(
+                "view {} held by {}",
+                set(&g.view),
+                list(&g.holders)
+            ))
+            .members(g.holders.iter().copied()),
+        );
+    }
+
+    let late: Vec<_> = h
+        .changes
+        .iter()
+        .filter(|c| c.t > deadline && considered.contains_key(&c.host))
+        .collect();
+    for c in &late {
+        evidence.push(
+            Evidence::note(format!(
+                "{} changed its view to {} at {} ms, after the deadline of {deadline} ms",
+                c.host,
+                set(&c.what.view),
+                c.t
+            ))
+            .members([c.host])
+            .at(c.t),
+        );
+    }
+
+    let mut stale = 0u64;
+    for g in &groups {
+        for &v in &g.view {
+            let out = h.finals.get(&v).is_some_and(|f| !f.in_group);
+            if out && h.reachable(v) {
+                stale += 1;
+                evidence.push(
+                    Evidence::note(format!(
+                        "{v} is in the view held by {} but its own final view \
+                         says it is not in the group",
+                        list(&g.holders)
+                    ))
+                    .members(std::iter::once(v).chain(g.holders.iter().copied())),
+                );
+            }
+        }
+    }
+
+    let last_change = h
+        .changes
+        .iter()
+        .filter(|c| considered.contains_key(&c.host))
+        .map(|c| c.t)
+        .max()
+        .unwrap_or(0);
+    let measured = measured([
+        ("considered", considered.len() as u64),
+        ("distinct_views", groups.len() as u64),
+        ("islands", if diverged { 0 } else { groups.len() as u64 }),
+        ("late_changes", late.len() as u64),
+        ("stale_members", stale),
+        ("last_change_ms", last_change),
+        ("deadline_ms", deadline),
+    ]);
+
+    let mut problems = Vec::new();
+    if diverged {
+        problems.push(format!(
+            "{} members hold {} different overlapping views",
+            considered.len(),
+            groups.len()
+        ));
+    }
+    if !late.is_empty() {
+        problems.push(format!(
+            "{} view change(s) after {deadline} ms (last at {last_change} ms)",
+            late.len()
+        ));
+    }
+    if stale > 0 {
+        problems.push(format!("{stale} stale member(s) in an agreed view"));
+    }
+    if !problems.is_empty() {
+        // Lead with the failures: they matter more than the views.
+        evidence.rotate_left(groups.len());
+        return Verdict::new(NAME, Status::Fail, problems.join("; "), evidence, measured);
+    }
+    let summary = if groups.len() == 1 {
+        format!(
+            "all {} reachable in-group members hold {} (settled by {last_change} ms, \
+             deadline {deadline} ms)",
+            considered.len(),
+            set(&groups[0].view)
+        )
+    } else {
+        format!(
+            "forked into {} islands with disjoint views; each island agrees",
+            groups.len()
+        )
+    };
+    Verdict::new(NAME, Status::Pass, summary, evidence, measured)
+}
+
+#[cfg(test)]
+#[path = "tests/convergence.rs"]
+mod tests;

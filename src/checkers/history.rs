@@ -1,0 +1,348 @@
+//! One pass over the trace that every checker shares.
+//!
+//! The checkers ask overlapping questions (who is reachable, which views were
+//! held, what a message causally follows), so the trace is parsed once here
+//! and odd records are noted instead of trusted: a checker must be able to
+//! answer `Unknown` with a reason rather than panic on a truncated trace.
+
+use crate::core::ids::{EnvelopeId, MemberId, MessageId, Millis, Peer};
+use crate::trace::Trace;
+use crate::trace::event::{Bounds, Event, OpKind};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What `RunStarted` promised.
+#[derive(Clone, Debug)]
+pub struct Start {
+    pub bounds: Bounds,
+    pub members: Vec<MemberId>,
+    pub founders: Vec<MemberId>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Sent {
+    pub t: Millis,
+    /// Position in the trace: "already delivered" is decided by trace order,
+    /// because several events may share one millisecond.
+    pub idx: usize,
+    pub recipients: BTreeSet<MemberId>,
+    pub parents: Vec<MessageId>,
+    pub control: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Final {
+    pub in_group: bool,
+    pub view: BTreeSet<MemberId>,
+    pub state_lost: bool,
+}
+
+/// A member-host event with its place in the trace.
+#[derive(Clone, Debug)]
+pub struct At<T> {
+    pub t: Millis,
+    pub idx: usize,
+    pub host: MemberId,
+    pub what: T,
+}
+
+impl<T> At<T> {
+    fn on(host: Option<MemberId>, t: Millis, idx: usize, what: T) -> Option<At<T>> {
+        host.map(|host| At { t, idx, host, what })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Op {
+    pub msg: MessageId,
+    pub op: OpKind,
+    pub target: MemberId,
+}
+
+#[derive(Clone, Debug)]
+pub struct Change {
+    pub view: BTreeSet<MemberId>,
+    pub in_group: bool,
+}
+
+/// Members holding one identical final view.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ViewGroup {
+    pub view: BTreeSet<MemberId>,
+    pub holders: Vec<MemberId>,
+}
+
+/// How the reachable in-group members' final views relate.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Agreement {
+    Nobody,
+    Agreed(ViewGroup),
+    /// Two or more groups whose views share no member: a fork.
+    Islands(Vec<ViewGroup>),
+    /// Two or more groups whose views overlap: not converged.
+    Diverged(Vec<ViewGroup>),
+}
+
+/// A causal past. `incomplete` lists messages reached whose `MessageSent` is
+/// missing, so their own parents could not be followed.
+#[derive(Clone, Debug, Default)]
+pub struct Past {
+    pub set: BTreeSet<MessageId>,
+    pub incomplete: BTreeSet<MessageId>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    pub start: Option<Start>,
+    /// Member hosts named in `RunEnded`; `None` when the trace has no end.
+    pub running: Option<BTreeSet<MemberId>>,
+    pub finals: BTreeMap<MemberId, Final>,
+    pub sent: BTreeMap<MessageId, At<Sent>>,
+    /// Envelope to (message, recipient).
+    pub envelopes: BTreeMap<EnvelopeId, (MessageId, MemberId)>,
+    /// Earliest ack time per envelope.
+    pub acks: BTreeMap<EnvelopeId, Millis>,
+    /// Per host, every `Delivered` in trace order.
+    pub deliveries: BTreeMap<MemberId, Vec<At<MessageId>>>,
+    pub changes: Vec<At<Change>>,
+    pub ops: Vec<At<Op>>,
+    pub fork_reports: Vec<At<BTreeSet<MemberId>>>,
+    pub parent_missing: Vec<At<(MessageId, Vec<MessageId>)>>,
+    /// Records that could not be used, in words.
+    pub oddities: Vec<String>,
+}
+
+impl History {
+    pub fn from_trace(trace: &Trace) -> History {
+        let mut h = History::default();
+        for (idx, r) in trace.records.iter().enumerate() {
+            let host = match Peer::parse(&r.host) {
+                Some(Peer::Member(m)) => Some(m),
+                _ => None,
+            };
+            let t = r.t;
+            let mut unused = false;
+            match &r.event {
+                Event::RunStarted {
+                    members,
+                    founders,
+                    bounds,
+                    ..
+                } => {
+                    if h.start.is_some() {
+                        h.oddities
+                            .push(format!("record {idx}: second run_started ignored"));
+                    } else {
+                        h.start = Some(Start {
+                            bounds: bounds.clone(),
+                            members: members.clone(),
+                            founders: founders.clone(),
+                        });
+                    }
+                }
+                Event::RunEnded { running } => {
+                    let set = running.iter().filter_map(|n| match Peer::parse(n) {
+                        Some(Peer::Member(m)) => Some(m),
+                        _ => None,
+                    });
+                    h.running.get_or_insert_with(BTreeSet::new).extend(set);
+                }
+                Event::FinalView {
+                    member,
+                    in_group,
+                    view,
+                    state_lost,
+                } => {
+                    let f = Final {
+                        in_group: *in_group,
+                        view: view.iter().copied().collect(),
+                        state_lost: *state_lost,
+                    };
+                    if h.finals.insert(*member, f).is_some() {
+                        h.oddities
+                            .push(format!("record {idx}: second final view of {member}"));
+                    }
+                }
+                Event::MessageSent {
+                    msg,
+                    recipients,
+                    parents,
+                    control,
+                } => {
+                    let s = Sent {
+                        t,
+                        idx,
+                        recipients: recipients.iter().copied().collect(),
+                        parents: parents.clone(),
+                        control: *control,
+                    };
+                    match At::on(host, t, idx, s) {
+                        Some(a) if a.host == msg.sender && !h.sent.contains_key(msg) => {
+                            h.sent.insert(*msg, a);
+                        }
+                        _ => unused = true,
+                    }
+                }
+                Event::EnvelopeSent { env, msg, to, .. } => {
+                    h.envelopes.entry(*env).or_insert((*msg, *to));
+                }
+                Event::DeliveryAcked { env, .. } => {
+                    h.acks.entry(*env).or_insert(t);
+                }
+                Event::Delivered { msg } => match At::on(host, t, idx, *msg) {
+                    Some(a) => h.deliveries.entry(a.host).or_default().push(a),
+                    None => unused = true,
+                },
+                Event::ParentMissing { msg, missing } => {
+                    match At::on(host, t, idx, (*msg, missing.clone())) {
+                        Some(a) => h.parent_missing.push(a),
+                        None => unused = true,
+                    }
+                }
+                Event::MembershipChanged { view, in_group, .. } => {
+                    let c = Change {
+                        view: view.iter().copied().collect(),
+                        in_group: *in_group,
+                    };
+                    match At::on(host, t, idx, c) {
+                        Some(a) => h.changes.push(a),
+                        None => unused = true,
+                    }
+                }
+                Event::MembershipOp { msg, op, target } => {
+                    let o = Op {
+                        msg: *msg,
+                        op: *op,
+                        target: *target,
+                    };
+                    match At::on(host, t, idx, o) {
+                        Some(a) => h.ops.push(a),
+                        None => unused = true,
+                    }
+                }
+                Event::ForkDetected { other_side, .. } => {
+                    match At::on(host, t, idx, other_side.iter().copied().collect()) {
+                        Some(a) => h.fork_reports.push(a),
+                        None => unused = true,
+                    }
+                }
+                _ => {}
+            }
+            if unused {
+                h.oddities.push(format!(
+                    "record {idx}: {} on host {:?} ignored (not a member host, \
+                     not the sender, or a repeat)",
+                    r.event.kind(),
+                    r.host
+                ));
+            }
+        }
+        h
+    }
+
+    pub fn bounds(&self) -> Option<&Bounds> {
+        self.start.as_ref().map(|s| &s.bounds)
+    }
+
+    /// Up at the end and still holding its state: only such a member can be
+    /// blamed for what it does not hold.
+    pub fn reachable(&self, m: MemberId) -> bool {
+        self.running.as_ref().is_some_and(|r| r.contains(&m))
+            && self.finals.get(&m).is_some_and(|f| !f.state_lost)
+    }
+
+    /// Reachable members whose final view says they are in the group.
+    pub fn considered(&self) -> BTreeMap<MemberId, &Final> {
+        self.finals
+            .iter()
+            .filter(|(m, f)| f.in_group && self.reachable(**m))
+            .map(|(m, f)| (*m, f))
+            .collect()
+    }
+
+    pub fn agreement(&self) -> Agreement {
+        let mut by_view: BTreeMap<&BTreeSet<MemberId>, Vec<MemberId>> = BTreeMap::new();
+        for (m, f) in self.considered() {
+            by_view.entry(&f.view).or_default().push(m);
+        }
+        let groups: Vec<ViewGroup> = by_view
+            .into_iter()
+            .map(|(view, holders)| ViewGroup {
+                view: view.clone(),
+                holders,
+            })
+            .collect();
+        match groups.len() {
+            0 => Agreement::Nobody,
+            1 => Agreement::Agreed(groups[0].clone()),
+            _ => {
+                let disjoint = groups
+                    .iter()
+                    .enumerate()
+                    .all(|(i, a)| groups[i + 1..].iter().all(|b| a.view.is_disjoint(&b.view)));
+                if disjoint {
+                    Agreement::Islands(groups)
+                } else {
+                    Agreement::Diverged(groups)
+                }
+            }
+        }
+    }
+
+    /// Everything `msg` causally follows: parents, transitively, and each
+    /// sender's own earlier messages. Following only the next-lower known
+    /// seq of a sender keeps this linear while still reaching all of them.
+    pub fn causal_past(&self, msg: MessageId) -> Past {
+        let mut past = Past::default();
+        let mut stack = vec![msg];
+        let mut seen = BTreeSet::from([msg]);
+        while let Some(m) = stack.pop() {
+            let lo = MessageId {
+                sender: m.sender,
+                seq: 0,
+            };
+            let earlier = self.sent.range(lo..m).next_back().map(|(id, _)| *id);
+            let parents = match self.sent.get(&m) {
+                Some(s) => s.what.parents.as_slice(),
+                None => {
+                    past.incomplete.insert(m);
+                    &[]
+                }
+            };
+            for p in earlier.into_iter().chain(parents.iter().copied()) {
+                past.set.insert(p);
+                if seen.insert(p) {
+                    stack.push(p);
+                }
+            }
+        }
+        past.set.remove(&msg);
+        past
+    }
+
+    /// The earliest ack time of `msg` for recipient `to`, over all envelopes.
+    pub fn acked_pairs(&self) -> BTreeMap<(MessageId, MemberId), Millis> {
+        let mut out: BTreeMap<(MessageId, MemberId), Millis> = BTreeMap::new();
+        for (env, (msg, to)) in &self.envelopes {
+            if let Some(&t) = self.acks.get(env) {
+                let e = out.entry((*msg, *to)).or_insert(t);
+                *e = (*e).min(t);
+            }
+        }
+        out
+    }
+
+    /// The first `Delivered` of each message per host.
+    pub fn first_deliveries(&self) -> BTreeMap<(MemberId, MessageId), (usize, Millis)> {
+        let mut out = BTreeMap::new();
+        for (host, ds) in &self.deliveries {
+            for d in ds {
+                out.entry((*host, d.what)).or_insert((d.idx, d.t));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+#[path = "tests/history.rs"]
+mod tests;

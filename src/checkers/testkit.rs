@@ -1,0 +1,253 @@
+//! Hand-written traces for the checkers' unit tests: small enough to read,
+//! built with the same event types the simulator writes.
+
+use super::Verdict;
+use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Millis};
+use crate::core::member::membership::Variant;
+use crate::trace::Trace;
+use crate::trace::event::{Bounds, Event, OpKind, Record};
+use std::collections::BTreeMap;
+
+pub const HEAL: Millis = 1_000;
+pub const CONVERGENCE: Millis = 500;
+pub const DETECTION: Millis = 500;
+
+pub fn m(n: u32) -> MemberId {
+    MemberId(n)
+}
+
+pub fn id(sender: u32, seq: u32) -> MessageId {
+    MessageId {
+        sender: MemberId(sender),
+        seq,
+    }
+}
+
+fn ms(ns: &[u32]) -> Vec<MemberId> {
+    ns.iter().map(|n| MemberId(*n)).collect()
+}
+
+pub struct Tb {
+    pub trace: Trace,
+    next_env: u64,
+}
+
+impl Tb {
+    /// A run of members `ns`, all founders, with the test bounds.
+    pub fn start(ns: &[u32]) -> Tb {
+        let mut tb = Tb {
+            trace: Trace::default(),
+            next_env: 0,
+        };
+        tb.at(
+            0,
+            "sim",
+            Event::RunStarted {
+                scenario: "test".into(),
+                seed: 1,
+                variant: Variant::Lww,
+                members: ms(ns),
+                agents: vec![AgentId(0)],
+                founders: ms(ns),
+                bounds: Bounds {
+                    heal_at: HEAL,
+                    convergence_ms: CONVERGENCE,
+                    detection_ms: DETECTION,
+                },
+                expect: BTreeMap::new(),
+            },
+        );
+        tb
+    }
+
+    /// A trace with no `RunStarted`.
+    pub fn headless() -> Tb {
+        Tb {
+            trace: Trace::default(),
+            next_env: 0,
+        }
+    }
+
+    pub fn at(&mut self, t: Millis, host: &str, event: Event) -> &mut Tb {
+        self.trace.push(Record {
+            t,
+            host: host.to_owned(),
+            event,
+        });
+        self
+    }
+
+    fn on(&mut self, t: Millis, host: u32, event: Event) -> &mut Tb {
+        self.at(t, &format!("m{host}"), event)
+    }
+
+    pub fn send(
+        &mut self,
+        t: Millis,
+        msg: MessageId,
+        to: &[u32],
+        parents: &[MessageId],
+    ) -> &mut Tb {
+        self.sent(t, msg, to, parents, false)
+    }
+
+    pub fn sent(
+        &mut self,
+        t: Millis,
+        msg: MessageId,
+        to: &[u32],
+        parents: &[MessageId],
+        control: bool,
+    ) -> &mut Tb {
+        let e = Event::MessageSent {
+            msg,
+            recipients: ms(to),
+            parents: parents.to_vec(),
+            control,
+        };
+        self.on(t, msg.sender.0, e)
+    }
+
+    /// An envelope of `msg` to `to`, acknowledged by the mailbox if `ack`.
+    pub fn envelope(&mut self, t: Millis, msg: MessageId, to: u32, ack: bool) -> &mut Tb {
+        let env = EnvelopeId {
+            sender: msg.sender,
+            seq: self.next_env,
+        };
+        self.next_env += 1;
+        let sent = Event::EnvelopeSent {
+            env,
+            msg,
+            to: m(to),
+            prekey: false,
+            bytes: 100,
+        };
+        self.on(t, msg.sender.0, sent);
+        if ack {
+            let acked = Event::DeliveryAcked {
+                env,
+                to: m(to),
+                agent: AgentId(0),
+            };
+            self.on(t + 1, msg.sender.0, acked);
+        }
+        self
+    }
+
+    pub fn deliver(&mut self, t: Millis, host: u32, msg: MessageId) -> &mut Tb {
+        self.on(t, host, Event::Delivered { msg })
+    }
+
+    /// Send to `to`, acknowledge and deliver at every other recipient.
+    pub fn exchange(
+        &mut self,
+        t: Millis,
+        msg: MessageId,
+        to: &[u32],
+        parents: &[MessageId],
+    ) -> &mut Tb {
+        self.send(t, msg, to, parents);
+        for &r in to.iter().filter(|r| **r != msg.sender.0) {
+            self.envelope(t, msg, r, true);
+            self.deliver(t + 5, r, msg);
+        }
+        self
+    }
+
+    pub fn remove(&mut self, t: Millis, host: u32, target: u32, msg: MessageId) -> &mut Tb {
+        let e = Event::MembershipOp {
+            msg,
+            op: OpKind::Remove,
+            target: m(target),
+        };
+        self.on(t, host, e)
+    }
+
+    pub fn changed(&mut self, t: Millis, host: u32, view: &[u32], in_group: bool) -> &mut Tb {
+        let e = Event::MembershipChanged {
+            view: ms(view),
+            in_group,
+            cause: None,
+        };
+        self.on(t, host, e)
+    }
+
+    pub fn fork(&mut self, t: Millis, host: u32, other: &[u32]) -> &mut Tb {
+        let e = Event::ForkDetected {
+            other_side: ms(other),
+            evidence: "test".into(),
+        };
+        self.on(t, host, e)
+    }
+
+    pub fn parent_missing(
+        &mut self,
+        t: Millis,
+        host: u32,
+        msg: MessageId,
+        missing: &[MessageId],
+    ) -> &mut Tb {
+        let e = Event::ParentMissing {
+            msg,
+            missing: missing.to_vec(),
+        };
+        self.on(t, host, e)
+    }
+
+    pub fn end(&mut self, t: Millis, running: &[u32]) -> &mut Tb {
+        let running = running
+            .iter()
+            .map(|n| format!("m{n}"))
+            .chain(["s0".to_owned()]);
+        let e = Event::RunEnded {
+            running: running.collect(),
+        };
+        self.at(t, "sim", e)
+    }
+
+    pub fn final_view(&mut self, member: u32, in_group: bool, view: &[u32], lost: bool) -> &mut Tb {
+        let e = Event::FinalView {
+            member: m(member),
+            in_group,
+            view: ms(view),
+            state_lost: lost,
+        };
+        let t = self.trace.records.last().map_or(0, |r| r.t);
+        self.at(t, "sim", e)
+    }
+
+    /// End with everyone in `ns` running, in the group and holding `view`.
+    pub fn end_agreed(&mut self, ns: &[u32], view: &[u32]) -> &mut Tb {
+        self.end(3_000, ns);
+        for &n in ns {
+            self.final_view(n, true, view, false);
+        }
+        self
+    }
+
+    pub fn build(&self) -> Trace {
+        self.trace.clone()
+    }
+}
+
+/// Three members exchange causally chained messages; nothing goes wrong.
+pub fn healthy() -> Trace {
+    Tb::start(&[0, 1, 2])
+        .changed(10, 0, &[0, 1, 2], true)
+        .changed(10, 1, &[0, 1, 2], true)
+        .changed(10, 2, &[0, 1, 2], true)
+        .exchange(100, id(0, 0), &[0, 1, 2], &[])
+        .exchange(200, id(1, 0), &[0, 1, 2], &[id(0, 0)])
+        .exchange(300, id(2, 0), &[0, 1, 2], &[id(1, 0)])
+        .exchange(400, id(0, 1), &[0, 1, 2], &[id(2, 0)])
+        .end_agreed(&[0, 1, 2], &[0, 1, 2])
+        .build()
+}
+
+pub fn mentions_member(v: &Verdict, who: MemberId) -> bool {
+    v.evidence.iter().any(|e| e.members.contains(&who))
+}
+
+pub fn mentions_message(v: &Verdict, msg: MessageId) -> bool {
+    v.evidence.iter().any(|e| e.messages.contains(&msg))
+}
