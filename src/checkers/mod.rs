@@ -10,6 +10,7 @@ mod convergence;
 mod delivery;
 mod forks;
 pub mod history;
+pub mod secrecy;
 
 #[cfg(test)]
 mod testkit;
@@ -94,7 +95,8 @@ impl Verdict {
     }
 }
 
-/// Runs every checker, in a fixed order so reports compare line by line.
+/// Runs every checker that needs only the trace, in a fixed order so
+/// reports compare line by line.
 pub fn check_trace(trace: &Trace) -> Vec<Verdict> {
     let h = History::from_trace(trace);
     vec![
@@ -102,6 +104,24 @@ pub fn check_trace(trace: &Trace) -> Vec<Verdict> {
         forks::check(&h),
         delivery::check(&h),
     ]
+}
+
+/// Every checker, on a saved trace: those that need key material answer
+/// Unknown.
+pub fn check_saved(trace: &Trace) -> Vec<Verdict> {
+    let mut v = check_trace(trace);
+    v.push(secrecy::check(&History::from_trace(trace), None));
+    v
+}
+
+/// Every checker, on a run that just finished, with its live key state.
+pub fn check_run(out: &crate::sim::RunOutput) -> Vec<Verdict> {
+    let mut v = check_trace(&out.trace);
+    v.push(secrecy::check(
+        &History::from_trace(&out.trace),
+        Some(&out.world),
+    ));
+    v
 }
 
 pub fn status_name(s: Status) -> &'static str {

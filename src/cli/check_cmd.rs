@@ -15,7 +15,9 @@ pub fn check(path: &Path, json: bool) -> Result<bool, BadInput> {
         Event::RunStarted { expect, .. } => Some(expect.clone()),
         _ => None,
     }) else {
-        return Err(BadInput(format!("{shown}: no run_started event; is this a commsim trace?")));
+        return Err(BadInput(format!(
+            "{shown}: no run_started event; is this a commsim trace?"
+        )));
     };
     let verdicts = checkers::check_saved(&trace);
     let mismatches = checkers::compare(&verdicts, &expect);

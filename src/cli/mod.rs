@@ -12,7 +12,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "commsim", version, about = "Deterministic simulator and test harness for Communicator groups")]
+#[command(
+    name = "commsim",
+    version,
+    about = "Deterministic simulator and test harness for Communicator groups"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -58,11 +62,21 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     let result = match cli.command {
-        Cmd::Run { file, seed, variant, trace, json } => run_cmd::run(&file, seed, variant.as_deref(), trace.as_deref(), json),
+        Cmd::Run {
+            file,
+            seed,
+            variant,
+            trace,
+            json,
+        } => run_cmd::run(&file, seed, variant.as_deref(), trace.as_deref(), json),
         Cmd::Check { trace, json } => check_cmd::check(&trace, json),
     };
     match result {

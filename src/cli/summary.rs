@@ -74,12 +74,24 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn new(scenario: &str, seed: u64, variant: Variant, out: &RunOutput, verdicts: Vec<Verdict>, expect: &BTreeMap<String, Status>, wall_ms: f64) -> Summary {
+    pub fn new(
+        scenario: &str,
+        seed: u64,
+        variant: Variant,
+        out: &RunOutput,
+        verdicts: Vec<Verdict>,
+        expect: &BTreeMap<String, Status>,
+        wall_ms: f64,
+    ) -> Summary {
         let checks: Vec<Check> = verdicts
             .into_iter()
             .map(|v| {
                 let expected = expect.get(&v.check).copied();
-                Check { met: expected.is_none_or(|e| e == v.status), expected, verdict: v }
+                Check {
+                    met: expected.is_none_or(|e| e == v.status),
+                    expected,
+                    verdict: v,
+                }
             })
             .collect();
         let met = checks.iter().all(|c| c.met);
@@ -104,7 +116,11 @@ impl Summary {
                 trace_events: out.trace.records.len(),
                 simulated_ms: out.simulated_ms,
                 wall_ms,
-                sim_to_wall: if wall_ms > 0.0 { out.simulated_ms as f64 / wall_ms } else { 0.0 },
+                sim_to_wall: if wall_ms > 0.0 {
+                    out.simulated_ms as f64 / wall_ms
+                } else {
+                    0.0
+                },
                 unseeded_draws: out.unseeded_draws,
             },
         }
@@ -128,8 +144,16 @@ pub fn print_verdicts(verdicts: &[Verdict], expect: &BTreeMap<String, Status>) {
             Some(_) => "!! ",
             None => "   ",
         };
-        let exp = expected.map(|e| format!("(expected {})", status_word(e))).unwrap_or_else(|| "(no expectation)".into());
-        println!("  {mark}{:<22} {:<8}{:<20} {}", v.check, status_word(v.status), exp, v.summary);
+        let exp = expected
+            .map(|e| format!("(expected {})", status_word(e)))
+            .unwrap_or_else(|| "(no expectation)".into());
+        println!(
+            "  {mark}{:<22} {:<8}{:<20} {}",
+            v.check,
+            status_word(v.status),
+            exp,
+            v.summary
+        );
         for e in v.evidence.iter().take(5) {
             println!("        - {}", e.note);
         }
@@ -142,14 +166,37 @@ pub fn print_verdicts(verdicts: &[Verdict], expect: &BTreeMap<String, Status>) {
 pub fn print_text(s: &Summary) {
     println!("{}  variant {}  seed {}", s.scenario, s.variant, s.seed);
     println!("  trace digest {}", s.digest);
-    let expect: BTreeMap<String, Status> = s.checks.iter().filter_map(|c| Some((c.verdict.check.clone(), c.expected?))).collect();
+    let expect: BTreeMap<String, Status> = s
+        .checks
+        .iter()
+        .filter_map(|c| Some((c.verdict.check.clone(), c.expected?)))
+        .collect();
     let verdicts: Vec<Verdict> = s.checks.iter().map(|c| c.verdict.clone()).collect();
     print_verdicts(&verdicts, &expect);
     let c = &s.counts;
     println!(
         "  {} members, {} messages, {} deliveries; {} datagrams ({} bytes), {} lost, {} duplicated; {} crypto ops",
-        c.members, c.messages_sent, c.deliveries, c.datagrams_sent, c.bytes_on_wire, c.datagrams_lost, c.datagrams_duplicated, c.crypto_ops.total
+        c.members,
+        c.messages_sent,
+        c.deliveries,
+        c.datagrams_sent,
+        c.bytes_on_wire,
+        c.datagrams_lost,
+        c.datagrams_duplicated,
+        c.crypto_ops.total
     );
-    println!("  {:.1} s simulated in {:.2} s wall ({:.0}x)", c.simulated_ms as f64 / 1000.0, c.wall_ms / 1000.0, c.sim_to_wall);
-    println!("  verdict: {}", if s.met { "PASS (every checker met its expectation)" } else { "FAIL (see the !! lines)" });
+    println!(
+        "  {:.1} s simulated in {:.2} s wall ({:.0}x)",
+        c.simulated_ms as f64 / 1000.0,
+        c.wall_ms / 1000.0,
+        c.sim_to_wall
+    );
+    println!(
+        "  verdict: {}",
+        if s.met {
+            "PASS (every checker met its expectation)"
+        } else {
+            "FAIL (see the !! lines)"
+        }
+    );
 }

@@ -6,9 +6,10 @@
 
 use super::workload::Scheduled;
 use crate::core::agent::Agent;
-use crate::core::ids::{AgentId, MemberId, Millis, Peer};
+use crate::core::ids::{AgentId, EnvelopeId, MemberId, Millis, Peer};
 use crate::core::io::{Effect, Input};
 use crate::core::member::Member;
+use crate::core::wire::{Datagram, Envelope};
 use crate::faults::NetFaults;
 use crate::trace::{Event, Record, Trace};
 use rand_chacha::ChaCha20Rng;
@@ -45,6 +46,9 @@ pub struct World {
     pub latency_ms: Millis,
     pub jitter_ms: Millis,
     pub counters: Counters,
+    /// Every envelope that went on the wire (first copy): what an observer
+    /// of the network, or a removed member, could collect.
+    pub observed: BTreeMap<EnvelopeId, Envelope>,
     wire: Sha256,
 }
 
@@ -63,6 +67,7 @@ impl World {
             latency_ms,
             jitter_ms,
             counters: Counters::default(),
+            observed: BTreeMap::new(),
             wire: Sha256::new(),
         }
     }
@@ -137,6 +142,9 @@ impl World {
         self.wire.update(to.to_string().as_bytes());
         self.wire.update((bytes.len() as u64).to_le_bytes());
         self.wire.update(&bytes);
+        if let Ok(Datagram::Deliver { envelope, .. }) = Datagram::decode(&bytes) {
+            self.observed.entry(envelope.id).or_insert(envelope);
+        }
         let Some(rng) = self.net_rngs.get_mut(&from) else {
             return;
         };
@@ -170,5 +178,19 @@ impl World {
     /// ciphertexts included, which only seeded randomness can give.
     pub fn wire_digest(&self) -> String {
         hex::encode(self.wire.clone().finalize())
+    }
+}
+
+impl crate::checkers::secrecy::Oracle for World {
+    fn can_open(&self, member: MemberId, env: EnvelopeId) -> Option<bool> {
+        let envelope = self.observed.get(&env)?;
+        let reader = self.members.get(&member)?;
+        let sender = self.members.get(&env.sender)?;
+        Some(reader.sessions().can_open(
+            env.sender,
+            sender.curve25519(),
+            envelope.message_type,
+            &envelope.ciphertext,
+        ))
     }
 }

@@ -1,0 +1,94 @@
+use super::*;
+use crate::checkers::testkit::*;
+use crate::trace::Event;
+
+/// Stands in for real key state: a member opens exactly the envelopes
+/// addressed to it, which is what pairwise Olm gives.
+struct AddressedTo(BTreeMap<EnvelopeId, MemberId>);
+
+impl AddressedTo {
+    fn from(h: &History) -> Self {
+        AddressedTo(h.envelopes.iter().map(|(e, (_, to))| (*e, *to)).collect())
+    }
+}
+
+impl Oracle for AddressedTo {
+    fn can_open(&self, member: MemberId, env: EnvelopeId) -> Option<bool> {
+        self.0.get(&env).map(|to| *to == member)
+    }
+}
+
+fn add(tb: &mut Tb, t: u64, host: u32, target: u32, msg: MessageId) {
+    tb.at(
+        t,
+        &format!("m{host}"),
+        Event::MembershipOp {
+            msg,
+            op: OpKind::Add,
+            target: m(target),
+        },
+    );
+}
+
+/// m0 removes m2 (telling m2, as LWW does), then m1, having seen the
+/// removal, sends to `later_to`.
+fn history(later_to: &[u32], readd: bool) -> History {
+    let mut tb = Tb::start(&[0, 1, 2]);
+    tb.exchange(10, id(0, 0), &[0, 1, 2], &[]);
+    tb.remove(20, 0, 2, id(0, 1))
+        .exchange(20, id(0, 1), &[0, 1, 2], &[id(0, 0)]);
+    let mut parent = id(0, 1);
+    if readd {
+        add(&mut tb, 30, 0, 2, id(0, 2));
+        tb.exchange(30, id(0, 2), &[0, 1, 2], &[id(0, 1)]);
+        parent = id(0, 2);
+    }
+    tb.exchange(40, id(1, 0), later_to, &[parent]);
+    History::from_trace(&tb.build())
+}
+
+#[test]
+fn passes_when_later_messages_skip_the_removed_member() {
+    let h = history(&[0, 1], false);
+    let v = check(&h, Some(&AddressedTo::from(&h)));
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+    assert_eq!(v.measured["ciphertexts_tried"], 1);
+}
+
+#[test]
+fn fails_when_the_removed_member_can_read_a_later_message() {
+    let h = history(&[0, 1, 2], false);
+    let v = check(&h, Some(&AddressedTo::from(&h)));
+    assert_eq!(v.status, Status::Fail, "{v:#?}");
+    assert!(
+        mentions_member(&v, m(2)) && mentions_message(&v, id(1, 0)),
+        "{v:#?}"
+    );
+}
+
+#[test]
+fn a_re_added_member_may_read_again() {
+    let h = history(&[0, 1, 2], true);
+    let v = check(&h, Some(&AddressedTo::from(&h)));
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+}
+
+#[test]
+fn the_removal_notice_itself_is_not_a_leak() {
+    let h = history(&[0, 1], false);
+    // m2 can open the notice addressed to it; it precedes nothing secret.
+    let v = check(&h, Some(&AddressedTo::from(&h)));
+    assert!(!mentions_message(&v, id(0, 1)), "{v:#?}");
+}
+
+#[test]
+fn a_saved_trace_cannot_say() {
+    let h = history(&[0, 1, 2], false);
+    assert_eq!(check(&h, None).status, Status::Unknown);
+}
+
+#[test]
+fn no_removal_passes_trivially() {
+    let h = History::from_trace(&healthy());
+    assert_eq!(check(&h, None).status, Status::Pass);
+}
