@@ -1,7 +1,30 @@
-//! Parsing and validation of scenario files (stub; being written).
+//! Parsing and validation of scenario files; the format is described in
+//! `docs/scenario-format.md`.
+//!
+//! The text is deserialised by `toml` into private "raw" structs that mirror
+//! the file (unknown keys are errors), then checked and converted into the
+//! model. Errors carry the dotted path of the offending field and its line
+//! and column, found through a `toml_edit` view of the same text.
 
-use super::model::Scenario;
+use super::duration::{Dur, SignedDur};
+use super::locate::{Field, field_at, line_col, span_of};
+use super::model::*;
+use crate::core::ids::{MemberId, Millis};
+use crate::core::member::membership::Variant;
+use crate::trace::event::{OpKind, Status};
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
 use std::path::Path;
+use toml_edit::Document;
+
+/// The checkers an `[expect.<variant>]` table may name.
+pub const CHECKERS: [&str; 4] = [
+    "convergence",
+    "fork_detection",
+    "delivery",
+    "post_removal_secrecy",
+];
 
 /// A scenario file that cannot be used, located as precisely as possible.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -10,7 +33,9 @@ pub struct ScenarioError {
     pub path: String,
     pub line: usize,
     pub column: usize,
-    /// Dotted path of the offending field, e.g. `faults[2].rate`.
+    /// Dotted path of the offending field, e.g. `faults[2].rate`;
+    /// `(syntax)` when the file is not valid TOML, `(file)` when it cannot
+    /// be read.
     pub field: String,
     pub message: String,
 }
@@ -20,18 +45,732 @@ pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
         path: path.display().to_string(),
         line: 0,
         column: 0,
-        field: String::new(),
+        field: "(file)".into(),
         message: e.to_string(),
     })?;
     parse_str(&path.display().to_string(), &text)
 }
 
-pub fn parse_str(path: &str, _text: &str) -> Result<Scenario, ScenarioError> {
-    Err(ScenarioError {
-        path: path.to_owned(),
-        line: 0,
-        column: 0,
-        field: String::new(),
-        message: "not yet implemented".into(),
+/// Parses and validates scenario `text`; `path` is used in errors and, when
+/// the file gives no `name`, its stem becomes the scenario's name.
+pub fn parse_str(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    let doc = Document::parse(text).map_err(|e| {
+        let (line, column) = line_col(text, e.span().map_or(0, |s| s.start));
+        ScenarioError {
+            path: path.to_owned(),
+            line,
+            column,
+            field: "(syntax)".into(),
+            message: one_line(e.message()),
+        }
+    })?;
+    let cx = Cx { path, text, doc };
+    let raw: RawScenario = toml::from_str(text).map_err(|e| cx.serde_error(&e))?;
+    cx.convert(raw)
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+// ---- the file as written ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a scenario table")]
+struct RawScenario {
+    name: Option<String>,
+    #[serde(default)]
+    description: String,
+    seed: Option<u64>,
+    variants: Option<Vec<String>>,
+    #[serde(default)]
+    sim: RawSim,
+    topology: RawTopology,
+    #[serde(default)]
+    network: RawNetwork,
+    #[serde(default)]
+    protocol: RawProtocol,
+    workload: RawWorkload,
+    #[serde(default)]
+    faults: Vec<RawFault>,
+    healing: RawHealing,
+    #[serde(default)]
+    bounds: RawBounds,
+    #[serde(default)]
+    expect: BTreeMap<String, BTreeMap<String, Status>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, expecting = "a [sim] table")]
+struct RawSim {
+    tick: Option<Dur>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a [topology] table")]
+struct RawTopology {
+    members: i64,
+    agents: i64,
+    agents_per_member: Option<i64>,
+    founders: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, expecting = "a [network] table")]
+struct RawNetwork {
+    latency: Option<Dur>,
+    jitter: Option<Dur>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, expecting = "a [protocol] table")]
+struct RawProtocol {
+    fetch_interval: Option<Dur>,
+    retry: Option<Dur>,
+    max_attempts: Option<i64>,
+    ephemeral_ttl: Option<Dur>,
+    rotate_every: Option<Dur>,
+    long_term_ttl: Option<Dur>,
+    parent_timeout: Option<Dur>,
+    deliver_to: Option<DeliverTo>,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq)]
+#[serde(rename_all = "lowercase")]
+enum DeliverTo {
+    All,
+    First,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a [workload] table")]
+struct RawWorkload {
+    start: Option<Dur>,
+    stop: Dur,
+    messages_per_s: Option<f64>,
+    reply_probability: Option<f64>,
+    #[serde(default)]
+    ops: Vec<RawOp>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table with at, by, op and target")]
+struct RawOp {
+    at: Dur,
+    by: String,
+    op: OpKind,
+    target: String,
+}
+
+/// Every fault's fields in one struct, so that a field of the wrong kind
+/// gets a message naming it rather than serde's generic one.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a fault table with kind and at")]
+struct RawFault {
+    kind: String,
+    at: Dur,
+    until: Option<Dur>,
+    a: Option<Vec<String>>,
+    b: Option<Vec<String>>,
+    from: Option<Vec<String>>,
+    to: Option<Vec<String>>,
+    rate: Option<f64>,
+    extra: Option<Dur>,
+    jitter: Option<Dur>,
+    host: Option<String>,
+    state: Option<RawState>,
+    member: Option<String>,
+    offset: Option<SignedDur>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+enum RawState {
+    Kept,
+    VolatileLost,
+    Wiped,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a [healing] table")]
+struct RawHealing {
+    period: Dur,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, expecting = "a [bounds] table")]
+struct RawBounds {
+    convergence: Option<Dur>,
+    detection: Option<Dur>,
+}
+
+// ---- checking and conversion ----
+
+type Res<T> = Result<T, ScenarioError>;
+
+struct Cx<'a> {
+    path: &'a str,
+    text: &'a str,
+    doc: Document<&'a str>,
+}
+
+impl Cx<'_> {
+    fn at(&self, span: Option<Range<usize>>, field: &Field, message: &str) -> ScenarioError {
+        let (line, column) = line_col(self.text, span.map_or(0, |s| s.start));
+        ScenarioError {
+            path: self.path.to_owned(),
+            line,
+            column,
+            field: field.to_string(),
+            message: one_line(message),
+        }
+    }
+
+    fn err(&self, field: &Field, message: impl AsRef<str>) -> ScenarioError {
+        self.at(span_of(&self.doc, field), field, message.as_ref())
+    }
+
+    fn serde_error(&self, e: &toml::de::Error) -> ScenarioError {
+        let span = e.span();
+        let mut field = span
+            .as_ref()
+            .map_or_else(Field::root, |s| field_at(&self.doc, s));
+        let missing = e.message().strip_prefix("missing field `");
+        if let Some(name) = missing.and_then(|rest| rest.split('`').next()) {
+            field = field.key(name);
+        }
+        // serde speaks Rust; say it in TOML's words.
+        let mut message = e.message().to_owned();
+        for (rust, toml) in [
+            ("expected i64", "expected an integer"),
+            ("expected u64", "expected a non-negative integer"),
+            ("expected f64", "expected a number"),
+            ("a sequence", "an array"),
+            ("invalid type: map", "invalid type: table"),
+            ("invalid type: sequence", "invalid type: array"),
+            // "Variant" means a membership protocol here.
+            ("unknown variant `", "unknown value `"),
+        ] {
+            message = message.replace(rust, toml);
+        }
+        self.at(span, &field, &message)
+    }
+
+    fn convert(&self, raw: RawScenario) -> Res<Scenario> {
+        let root = Field::root();
+        let name = match raw.name {
+            Some(n) if n.trim().is_empty() => {
+                return Err(self.err(&root.key("name"), "must not be empty"));
+            }
+            Some(n) => n,
+            None => Path::new(self.path)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| self.path.to_owned()),
+        };
+        let variants = self.variants(raw.variants)?;
+        let tick = root.key("sim").key("tick");
+        let tick_ms = self.positive(raw.sim.tick, 5, &tick)?;
+        if tick_ms > 100 {
+            let msg = format!("must be at most 100ms, got {tick_ms}ms");
+            return Err(self.err(&tick, msg));
+        }
+        let topology = self.topology(&raw.topology)?;
+        let network = NetworkParams {
+            latency_ms: raw.network.latency.map_or(20, |d| d.0),
+            jitter_ms: raw.network.jitter.map_or(10, |d| d.0),
+        };
+        let protocol = self.protocol(&raw.protocol)?;
+        let workload = self.workload(&raw.workload, &topology)?;
+        let faults = (raw.faults.iter().enumerate())
+            .map(|(i, f)| self.fault(f, &root.key("faults").index(i), &topology))
+            .collect::<Res<Vec<_>>>()?;
+        let healing_ms = self.positive(
+            Some(raw.healing.period),
+            0,
+            &root.key("healing").key("period"),
+        )?;
+        let b = root.key("bounds");
+        let bounds = BoundsParams {
+            convergence_ms: self.positive(raw.bounds.convergence, 10_000, &b.key("convergence"))?,
+            detection_ms: self.positive(raw.bounds.detection, 10_000, &b.key("detection"))?,
+        };
+        let expect = self.expect(&raw.expect, &variants)?;
+        Ok(Scenario {
+            name,
+            description: raw.description,
+            seed: raw.seed.unwrap_or(1),
+            variants,
+            sim: SimParams { tick_ms },
+            topology,
+            network,
+            protocol,
+            workload,
+            faults,
+            healing_ms,
+            bounds,
+            expect,
+        })
+    }
+
+    fn positive(&self, value: Option<Dur>, default: Millis, field: &Field) -> Res<Millis> {
+        match value.map_or(default, |d| d.0) {
+            0 => Err(self.err(field, "must be greater than zero")),
+            ms => Ok(ms),
+        }
+    }
+
+    /// An integer in `min..=max`; `limit` says what `max` is.
+    fn count(&self, v: i64, field: &Field, min: u32, max: u32, limit: &str) -> Res<u32> {
+        if v < i64::from(min) {
+            Err(self.err(field, format!("must be at least {min}, got {v}")))
+        } else if v > i64::from(max) {
+            Err(self.err(field, format!("must be at most {max} ({limit}), got {v}")))
+        } else {
+            Ok(v as u32)
+        }
+    }
+
+    fn rate(&self, v: f64, field: &Field, below_one: bool) -> Res<f64> {
+        let ok = v.is_finite() && v >= 0.0 && if below_one { v < 1.0 } else { v <= 1.0 };
+        let range = if below_one { "[0, 1)" } else { "[0, 1]" };
+        ok.then_some(v)
+            .ok_or_else(|| self.err(field, format!("must be in {range}, got {v}")))
+    }
+
+    fn variants(&self, raw: Option<Vec<String>>) -> Res<Vec<Variant>> {
+        let field = Field::root().key("variants");
+        let Some(names) = raw else {
+            return Ok(Variant::ALL.to_vec());
+        };
+        if names.is_empty() {
+            return Err(self.err(
+                &field,
+                "must list at least one variant (recipient-list, lww)",
+            ));
+        }
+        let mut out = Vec::new();
+        for (i, s) in names.iter().enumerate() {
+            let v: Variant = s
+                .parse()
+                .map_err(|m: String| self.err(&field.index(i), m))?;
+            if out.contains(&v) {
+                return Err(self.err(&field.index(i), format!("`{v}` is listed twice")));
+            }
+            out.push(v);
+        }
+        Ok(out)
+    }
+
+    fn topology(&self, raw: &RawTopology) -> Res<Topology> {
+        let t = Field::root().key("topology");
+        let members = self.count(
+            raw.members,
+            &t.key("members"),
+            2,
+            500,
+            "the simulator's limit",
+        )?;
+        let agents = self.count(raw.agents, &t.key("agents"), 2, u32::MAX, "u32")?;
+        let per = raw.agents_per_member.unwrap_or(2);
+        let per = self.count(
+            per,
+            &t.key("agents_per_member"),
+            2,
+            agents,
+            "the number of agents",
+        )?;
+        let founders = raw.founders.unwrap_or(i64::from(members));
+        let founders = self.count(
+            founders,
+            &t.key("founders"),
+            2,
+            members,
+            "the number of members",
+        )?;
+        Ok(Topology {
+            members,
+            agents,
+            agents_per_member: per,
+            founders,
+        })
+    }
+
+    fn protocol(&self, raw: &RawProtocol) -> Res<ProtocolParams> {
+        let p = Field::root().key("protocol");
+        let ephemeral_ttl_ms = self.positive(raw.ephemeral_ttl, 30_000, &p.key("ephemeral_ttl"))?;
+        let rotate_every_ms = self.positive(raw.rotate_every, 20_000, &p.key("rotate_every"))?;
+        if rotate_every_ms >= ephemeral_ttl_ms {
+            let key = if raw.rotate_every.is_some() {
+                "rotate_every"
+            } else {
+                "ephemeral_ttl"
+            };
+            let msg = format!(
+                "rotate_every ({rotate_every_ms}ms) must be shorter than ephemeral_ttl \
+                 ({ephemeral_ttl_ms}ms), or addresses expire before they are replaced"
+            );
+            return Err(self.err(&p.key(key), msg));
+        }
+        let attempts = raw.max_attempts.unwrap_or(30);
+        Ok(ProtocolParams {
+            fetch_interval_ms: self.positive(raw.fetch_interval, 500, &p.key("fetch_interval"))?,
+            retry_ms: self.positive(raw.retry, 1_000, &p.key("retry"))?,
+            max_attempts: self.count(attempts, &p.key("max_attempts"), 1, u32::MAX, "u32")?,
+            ephemeral_ttl_ms,
+            rotate_every_ms,
+            long_term_ttl_ms: self.positive(
+                raw.long_term_ttl,
+                3_600_000,
+                &p.key("long_term_ttl"),
+            )?,
+            parent_timeout_ms: self.positive(
+                raw.parent_timeout,
+                10_000,
+                &p.key("parent_timeout"),
+            )?,
+            deliver_to_all: raw.deliver_to != Some(DeliverTo::First),
+        })
+    }
+
+    fn workload(&self, raw: &RawWorkload, topo: &Topology) -> Res<Workload> {
+        let w = Field::root().key("workload");
+        let start_ms = raw.start.map_or(1_000, |d| d.0);
+        let stop_ms = raw.stop.0;
+        if stop_ms <= start_ms {
+            let msg = format!("stop ({stop_ms}ms) must be after start ({start_ms}ms)");
+            return Err(self.err(&w.key("stop"), msg));
+        }
+        let rate = raw.messages_per_s.unwrap_or(2.0);
+        if !(rate.is_finite() && rate >= 0.0) {
+            let msg = format!("must be a finite number >= 0, got {rate}");
+            return Err(self.err(&w.key("messages_per_s"), msg));
+        }
+        let reply = raw.reply_probability.unwrap_or(0.5);
+        let reply_probability = self.rate(reply, &w.key("reply_probability"), false)?;
+        let mut ops = Vec::new();
+        for (i, op) in raw.ops.iter().enumerate() {
+            let f = w.key("ops").index(i);
+            let by = self.member(&op.by, topo, &f.key("by"))?;
+            let target = self.member(&op.target, topo, &f.key("target"))?;
+            if target == by {
+                let msg = format!(
+                    "`{}` cannot {} itself; target must differ from by",
+                    op.by,
+                    verb(op.op)
+                );
+                return Err(self.err(&f.key("target"), msg));
+            }
+            ops.push(ScheduledOp {
+                at_ms: op.at.0,
+                by,
+                op: op.op,
+                target,
+            });
+        }
+        Ok(Workload {
+            start_ms,
+            stop_ms,
+            messages_per_s: rate,
+            reply_probability,
+            ops,
+        })
+    }
+
+    fn expect(
+        &self,
+        raw: &BTreeMap<String, BTreeMap<String, Status>>,
+        variants: &[Variant],
+    ) -> Res<BTreeMap<Variant, BTreeMap<String, Status>>> {
+        let e = Field::root().key("expect");
+        let mut out = BTreeMap::new();
+        for (name, checks) in raw {
+            let f = e.key(name);
+            let v: Variant = name.parse().map_err(|m: String| self.err(&f, m))?;
+            if !variants.contains(&v) {
+                let listed: Vec<_> = variants.iter().map(|v| v.name()).collect();
+                let msg = format!(
+                    "expectations for `{v}`, which is not in `variants` ({})",
+                    listed.join(", ")
+                );
+                return Err(self.err(&f, msg));
+            }
+            if checks.is_empty() {
+                let msg = format!(
+                    "names no checker; give at least one of {}",
+                    CHECKERS.join(", ")
+                );
+                return Err(self.err(&f, msg));
+            }
+            if let Some(c) = checks.keys().find(|c| !CHECKERS.contains(&c.as_str())) {
+                let msg = format!("unknown checker `{c}` (known: {})", CHECKERS.join(", "));
+                return Err(self.err(&f.key(c), msg));
+            }
+            out.insert(v, checks.clone());
+        }
+        if let Some(v) = variants.iter().find(|v| !out.contains_key(v)) {
+            let msg = format!("variant `{v}` has no expectations; add an [expect.{v}] table");
+            return Err(self.err(&e.key(v.name()), msg));
+        }
+        Ok(out)
+    }
+}
+
+fn verb(op: OpKind) -> &'static str {
+    match op {
+        OpKind::Add => "add",
+        OpKind::Remove => "remove",
+    }
+}
+
+// ---- host names and faults ----
+
+/// `m<n>` / `s<n>` in canonical form (no sign, no leading zeros).
+fn index_of(name: &str, prefix: char) -> Option<u32> {
+    let digits = name.strip_prefix(prefix)?;
+    let canonical = !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'));
+    canonical.then(|| digits.parse().ok()).flatten()
+}
+
+fn known_hosts(topo: &Topology) -> String {
+    format!(
+        "members are m0..m{}, agents s0..s{}",
+        topo.members - 1,
+        topo.agents - 1
+    )
+}
+
+/// Fields of `[[faults]]` entries beyond `kind`, `at` and `until`.
+const FAULT_FIELDS: [&str; 11] = [
+    "a", "b", "from", "to", "rate", "extra", "jitter", "host", "state", "member", "offset",
+];
+
+fn fault_fields(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "partition" => &["a", "b"],
+        "partition_oneway" => &["from", "to"],
+        "loss" | "duplicate" => &["rate"],
+        "reorder" => &["rate", "extra"],
+        "latency" => &["extra", "jitter"],
+        "crash" => &["host", "state"],
+        "offline" | "expire_addresses" => &["member"],
+        "clock_skew" => &["member", "offset"],
+        _ => return None,
     })
+}
+
+impl Cx<'_> {
+    fn member(&self, name: &str, topo: &Topology, field: &Field) -> Res<MemberId> {
+        match index_of(name, 'm') {
+            Some(n) if n < topo.members => Ok(MemberId(n)),
+            _ => {
+                let what = match index_of(name, 's') {
+                    Some(n) if n < topo.agents => format!("`{name}` is an agent"),
+                    _ => format!("unknown member `{name}`"),
+                };
+                let last = topo.members - 1;
+                Err(self.err(
+                    field,
+                    format!("{what}; a member (m0..m{last}) is needed here"),
+                ))
+            }
+        }
+    }
+
+    /// A host as a sort key: members first, then agents, each by number.
+    fn host(&self, name: &str, topo: &Topology, field: &Field) -> Res<(bool, u32)> {
+        match (index_of(name, 'm'), index_of(name, 's')) {
+            (Some(n), _) if n < topo.members => Ok((false, n)),
+            (_, Some(n)) if n < topo.agents => Ok((true, n)),
+            _ => {
+                let msg = format!("unknown host `{name}` ({})", known_hosts(topo));
+                Err(self.err(field, msg))
+            }
+        }
+    }
+
+    /// A non-empty host list with "members"/"agents" expanded, sorted and
+    /// deduplicated.
+    fn hosts(&self, names: &[String], topo: &Topology, field: &Field) -> Res<Vec<HostName>> {
+        let mut set = BTreeSet::new();
+        for (i, name) in names.iter().enumerate() {
+            match name.as_str() {
+                "members" => set.extend((0..topo.members).map(|n| (false, n))),
+                "agents" => set.extend((0..topo.agents).map(|n| (true, n))),
+                _ => {
+                    set.insert(self.host(name, topo, &field.index(i))?);
+                }
+            }
+        }
+        if set.is_empty() {
+            return Err(self.err(field, "must name at least one host"));
+        }
+        let name = |(agent, n): (bool, u32)| format!("{}{n}", if agent { 's' } else { 'm' });
+        Ok(set.into_iter().map(name).collect())
+    }
+
+    fn need<'v, T>(&self, v: &'v Option<T>, f: &Field, key: &str, kind: &str) -> Res<&'v T> {
+        v.as_ref()
+            .ok_or_else(|| self.err(&f.key(key), format!("a `{kind}` fault needs `{key}`")))
+    }
+
+    /// Two disjoint host lists, e.g. the sides of a partition.
+    fn sides(
+        &self,
+        (x, xk): (&Option<Vec<String>>, &str),
+        (y, yk): (&Option<Vec<String>>, &str),
+        kind: &str,
+        f: &Field,
+        topo: &Topology,
+    ) -> Res<(Vec<HostName>, Vec<HostName>)> {
+        let x = self.hosts(self.need(x, f, xk, kind)?, topo, &f.key(xk))?;
+        let y = self.hosts(self.need(y, f, yk, kind)?, topo, &f.key(yk))?;
+        if let Some(h) = x.iter().find(|h| y.contains(h)) {
+            let msg = format!("host `{h}` is in both `{xk}` and `{yk}`; they must be disjoint");
+            return Err(self.err(&f.key(yk), msg));
+        }
+        Ok((x, y))
+    }
+
+    fn fault(&self, raw: &RawFault, f: &Field, topo: &Topology) -> Res<Fault> {
+        let kind = raw.kind.as_str();
+        let Some(allowed) = fault_fields(kind) else {
+            let msg = format!(
+                "unknown fault kind `{kind}` (expected partition, partition_oneway, loss, \
+                 duplicate, reorder, latency, crash, offline, expire_addresses or clock_skew)"
+            );
+            return Err(self.err(&f.key("kind"), msg));
+        };
+        let present = [
+            raw.a.is_some(),
+            raw.b.is_some(),
+            raw.from.is_some(),
+            raw.to.is_some(),
+            raw.rate.is_some(),
+            raw.extra.is_some(),
+            raw.jitter.is_some(),
+            raw.host.is_some(),
+            raw.state.is_some(),
+            raw.member.is_some(),
+            raw.offset.is_some(),
+        ];
+        let stray = FAULT_FIELDS
+            .iter()
+            .zip(present)
+            .find(|(k, p)| *p && !allowed.contains(k));
+        if let Some((key, _)) = stray {
+            let msg = format!(
+                "`{key}` does not apply to a `{kind}` fault (it takes {})",
+                allowed.join(", ")
+            );
+            return Err(self.err(&f.key(key), msg));
+        }
+        let at_ms = raw.at.0;
+        let until_ms = raw.until.map(|d| d.0);
+        match (kind, until_ms) {
+            ("offline", None) => {
+                let msg = "an `offline` fault needs `until` (when the member comes back)";
+                return Err(self.err(&f.key("until"), msg));
+            }
+            ("expire_addresses", Some(_)) => {
+                let msg = "an `expire_addresses` fault happens at one instant; remove `until`";
+                return Err(self.err(&f.key("until"), msg));
+            }
+            (_, Some(u)) if u <= at_ms => {
+                let msg = format!("until ({u}ms) must be after at ({at_ms}ms)");
+                return Err(self.err(&f.key("until"), msg));
+            }
+            _ => {}
+        }
+        let member = |cx: &Self| -> Res<MemberId> {
+            cx.member(
+                cx.need(&raw.member, f, "member", kind)?,
+                topo,
+                &f.key("member"),
+            )
+        };
+        let rate = |cx: &Self, below_one| -> Res<f64> {
+            cx.rate(
+                *cx.need(&raw.rate, f, "rate", kind)?,
+                &f.key("rate"),
+                below_one,
+            )
+        };
+        let extra = |cx: &Self| cx.need(&raw.extra, f, "extra", kind).map(|d| d.0);
+        let kind = match kind {
+            "partition" => {
+                let (a, b) = self.sides((&raw.a, "a"), (&raw.b, "b"), kind, f, topo)?;
+                FaultKind::Partition { a, b }
+            }
+            "partition_oneway" => {
+                let (from, to) = self.sides((&raw.from, "from"), (&raw.to, "to"), kind, f, topo)?;
+                FaultKind::PartitionOneway { from, to }
+            }
+            "loss" => FaultKind::Loss {
+                rate: rate(self, true)?,
+            },
+            "duplicate" => FaultKind::Duplicate {
+                rate: rate(self, false)?,
+            },
+            "reorder" => FaultKind::Reorder {
+                rate: rate(self, false)?,
+                extra_ms: extra(self)?,
+            },
+            "latency" => FaultKind::Latency {
+                extra_ms: extra(self)?,
+                jitter_ms: raw.jitter.map_or(0, |d| d.0),
+            },
+            "crash" => self.crash(raw, f, topo)?,
+            "offline" => FaultKind::Offline {
+                member: member(self)?,
+            },
+            "expire_addresses" => FaultKind::ExpireAddresses {
+                member: member(self)?,
+            },
+            _ => FaultKind::ClockSkew {
+                member: member(self)?,
+                offset_ms: self.need(&raw.offset, f, "offset", kind)?.0,
+            },
+        };
+        Ok(Fault {
+            at_ms,
+            until_ms,
+            kind,
+        })
+    }
+
+    fn crash(&self, raw: &RawFault, f: &Field, topo: &Topology) -> Res<FaultKind> {
+        let host = self.need(&raw.host, f, "host", "crash")?;
+        if host == "members" || host == "agents" {
+            let msg = format!("`{host}` names a group; a crash takes one host, e.g. \"s0\"");
+            return Err(self.err(&f.key("host"), msg));
+        }
+        let (is_agent, _) = self.host(host, topo, &f.key("host"))?;
+        let state = match (raw.state.unwrap_or(RawState::Kept), is_agent) {
+            (RawState::Kept, _) => StateOnRestart::Kept,
+            (RawState::VolatileLost, false) => StateOnRestart::VolatileLost,
+            (RawState::Wiped, true) => StateOnRestart::Wiped,
+            (RawState::VolatileLost, true) => {
+                let msg = format!(
+                    "\"volatile-lost\" applies only to members, and `{host}` is an agent \
+                     (use \"kept\" or \"wiped\")"
+                );
+                return Err(self.err(&f.key("state"), msg));
+            }
+            (RawState::Wiped, false) => {
+                let msg = format!(
+                    "\"wiped\" applies only to agents, and `{host}` is a member \
+                     (use \"kept\" or \"volatile-lost\")"
+                );
+                return Err(self.err(&f.key("state"), msg));
+            }
+        };
+        Ok(FaultKind::Crash {
+            host: host.clone(),
+            state,
+        })
+    }
 }

@@ -1,8 +1,10 @@
 //! Scenario files: the format, its parser and validator, and the checked
 //! model the simulator runs.
 
+mod duration;
 mod load;
+mod locate;
 pub mod model;
 
-pub use load::{ScenarioError, load_file, parse_str};
+pub use load::{CHECKERS, ScenarioError, load_file, parse_str};
 pub use model::*;
