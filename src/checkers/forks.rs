@@ -184,9 +184,10 @@ pub fn check(h: &History) -> Verdict {
 
     let mut alarms = Vec::new();
     for r in &h.fork_reports {
-        let real = sides
-            .iter()
-            .any(|s| s.detectors.contains(&r.host) && !r.what.is_disjoint(&s.others));
+        // A report is real if it names a member on the far side of a real
+        // fork: from a side's own member, or from a third party that saw
+        // both removals and names both sides.
+        let real = sides.iter().any(|s| !r.what.is_disjoint(&s.others));
         if !real {
             alarms.push(
                 Evidence::note(format!(

@@ -10,6 +10,7 @@ mod convergence;
 mod delivery;
 mod forks;
 pub mod history;
+mod intent;
 pub mod secrecy;
 
 #[cfg(test)]
@@ -101,6 +102,7 @@ pub fn check_trace(trace: &Trace) -> Vec<Verdict> {
     let h = History::from_trace(trace);
     vec![
         convergence::check(&h),
+        intent::check(&h),
         forks::check(&h),
         delivery::check(&h),
     ]
@@ -181,7 +183,15 @@ mod tests {
     fn runs_three_checkers_in_order_on_an_empty_trace() {
         let v = check_trace(&Trace::default());
         let names: Vec<&str> = v.iter().map(|v| v.check.as_str()).collect();
-        assert_eq!(names, ["convergence", "fork_detection", "delivery"]);
+        assert_eq!(
+            names,
+            [
+                "convergence",
+                "membership_intent",
+                "fork_detection",
+                "delivery"
+            ]
+        );
         assert!(v.iter().all(|v| v.status == Status::Unknown), "{v:?}");
     }
 
@@ -226,11 +236,11 @@ mod tests {
         let all = t.records.clone();
         for n in 0..=all.len() {
             t.records = all[..n].to_vec();
-            assert_eq!(check_trace(&t).len(), 3);
+            assert_eq!(check_trace(&t).len(), 4);
         }
         // Reversed order, too.
         t.records = all.into_iter().rev().collect();
-        assert_eq!(check_trace(&t).len(), 3);
+        assert_eq!(check_trace(&t).len(), 4);
     }
 
     /// Random soup of events over a few ids: no panic, same answer twice.

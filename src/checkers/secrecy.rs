@@ -14,9 +14,16 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Access to what the run put on the wire and to members' key state.
 pub trait Oracle {
-    /// Whether `member`, with the key state it ended the run with, can
-    /// decrypt this envelope (which it may have observed on the wire).
-    fn can_open(&self, member: MemberId, env: EnvelopeId) -> Option<bool>;
+    /// Hands `member`'s key state, as it was when `removal` was made, the
+    /// envelopes `envs` (in that order, as if it had observed them on the
+    /// wire) and says which it could decrypt. `None` when the oracle has no
+    /// such state; envelopes it never saw on the wire are left out.
+    fn readable(
+        &self,
+        member: MemberId,
+        removal: MessageId,
+        envs: &[EnvelopeId],
+    ) -> Option<(BTreeSet<EnvelopeId>, usize)>;
 }
 
 pub const NAME: &str = "post_removal_secrecy";
@@ -79,23 +86,27 @@ pub fn check(h: &History, oracle: Option<&dyn Oracle>) -> Verdict {
     let (mut tried, mut missing) = (0u64, 0u64);
     let mut evidence = Vec::new();
     for (removal, removed) in &removals {
-        for msg in after_removal(h, &pasts, *removal, *removed) {
-            for env in by_msg.get(&msg).into_iter().flatten() {
-                match oracle.can_open(*removed, *env) {
-                    None => missing += 1,
-                    Some(false) => tried += 1,
-                    Some(true) => {
-                        tried += 1;
-                        let t = h.sent.get(&msg).map(|s| s.t).unwrap_or(0);
-                        evidence.push(
-                            Evidence::note(format!("{removed}, removed by {removal}, can read envelope {env} of {msg}, which follows the removal"))
-                                .members([*removed])
-                                .messages([*removal, msg])
-                                .at(t),
-                        );
-                    }
-                }
-            }
+        let later = after_removal(h, &pasts, *removal, *removed);
+        let mut envs: Vec<EnvelopeId> = later
+            .iter()
+            .flat_map(|m| by_msg.get(m).into_iter().flatten().copied())
+            .collect();
+        envs.sort();
+        let Some((opened, handed)) = oracle.readable(*removed, *removal, &envs) else {
+            missing += envs.len() as u64;
+            continue;
+        };
+        tried += handed as u64;
+        missing += (envs.len() - handed) as u64;
+        for env in opened {
+            let msg = h.envelopes.get(&env).map(|(m, _)| *m).unwrap_or(*removal);
+            let t = h.sent.get(&msg).map(|s| s.t).unwrap_or(0);
+            evidence.push(
+                Evidence::note(format!("{removed}, removed in {removal}, can read envelope {env} of {msg}, which follows the removal"))
+                    .members([*removed])
+                    .messages([*removal, msg])
+                    .at(t),
+            );
         }
     }
     let leaks = evidence.len() as u64;

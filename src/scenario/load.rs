@@ -19,8 +19,9 @@ use std::path::Path;
 use toml_edit::Document;
 
 /// The checkers an `[expect.<variant>]` table may name.
-pub const CHECKERS: [&str; 4] = [
+pub const CHECKERS: [&str; 5] = [
     "convergence",
+    "membership_intent",
     "fork_detection",
     "delivery",
     "post_removal_secrecy",

@@ -6,15 +6,17 @@
 
 use super::workload::Scheduled;
 use crate::core::agent::Agent;
-use crate::core::ids::{AgentId, EnvelopeId, MemberId, Millis, Peer};
+use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Millis, Peer};
 use crate::core::io::{Effect, Input};
 use crate::core::member::Member;
+use crate::core::member::sessions::Sessions;
 use crate::core::wire::{Datagram, Envelope};
 use crate::faults::NetFaults;
+use crate::trace::event::OpKind;
 use crate::trace::{Event, Record, Trace};
 use rand_chacha::ChaCha20Rng;
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Network and crypto counts for the `--json` summary.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -49,6 +51,8 @@ pub struct World {
     /// Every envelope that went on the wire (first copy): what an observer
     /// of the network, or a removed member, could collect.
     pub observed: BTreeMap<EnvelopeId, Envelope>,
+    /// The removed member's key state at the moment of each removal.
+    pub removal_snapshots: BTreeMap<MessageId, (MemberId, Sessions)>,
     wire: Sha256,
 }
 
@@ -68,6 +72,7 @@ impl World {
             jitter_ms,
             counters: Counters::default(),
             observed: BTreeMap::new(),
+            removal_snapshots: BTreeMap::new(),
             wire: Sha256::new(),
         }
     }
@@ -116,7 +121,19 @@ impl World {
         let mut sends = Vec::new();
         for effect in effects.0 {
             match effect {
-                Effect::Record(event) => self.record(now, &name, event),
+                Effect::Record(event) => {
+                    if let Event::MembershipOp {
+                        msg,
+                        op: OpKind::Remove,
+                        target,
+                    } = &event
+                        && let Some(removed) = self.members.get(target)
+                    {
+                        self.removal_snapshots
+                            .insert(*msg, (*target, removed.sessions().snapshot()));
+                    }
+                    self.record(now, &name, event)
+                }
                 Effect::WakeAt(at) => {
                     let at = self.sim_time(host, at);
                     self.wakes.insert(host, at);
@@ -182,15 +199,35 @@ impl World {
 }
 
 impl crate::checkers::secrecy::Oracle for World {
-    fn can_open(&self, member: MemberId, env: EnvelopeId) -> Option<bool> {
-        let envelope = self.observed.get(&env)?;
-        let reader = self.members.get(&member)?;
-        let sender = self.members.get(&env.sender)?;
-        Some(reader.sessions().can_open(
-            env.sender,
-            sender.curve25519(),
-            envelope.message_type,
-            &envelope.ciphertext,
-        ))
+    fn readable(
+        &self,
+        member: MemberId,
+        removal: MessageId,
+        envs: &[EnvelopeId],
+    ) -> Option<(BTreeSet<EnvelopeId>, usize)> {
+        let (_, snapshot) = self
+            .removal_snapshots
+            .get(&removal)
+            .filter(|(m, _)| *m == member)?;
+        let mut state = snapshot.snapshot();
+        let mut opened = BTreeSet::new();
+        let mut handed = 0;
+        for env in envs {
+            let (Some(envelope), Some(sender)) =
+                (self.observed.get(env), self.members.get(&env.sender))
+            else {
+                continue;
+            };
+            handed += 1;
+            if state.try_open(
+                env.sender,
+                sender.curve25519(),
+                envelope.message_type,
+                &envelope.ciphertext,
+            ) {
+                opened.insert(*env);
+            }
+        }
+        Some((opened, handed))
     }
 }

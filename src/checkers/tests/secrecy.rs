@@ -13,8 +13,19 @@ impl AddressedTo {
 }
 
 impl Oracle for AddressedTo {
-    fn can_open(&self, member: MemberId, env: EnvelopeId) -> Option<bool> {
-        self.0.get(&env).map(|to| *to == member)
+    fn readable(
+        &self,
+        member: MemberId,
+        _removal: MessageId,
+        envs: &[EnvelopeId],
+    ) -> Option<(BTreeSet<EnvelopeId>, usize)> {
+        Some((
+            envs.iter()
+                .filter(|e| self.0.get(e) == Some(&member))
+                .copied()
+                .collect(),
+            envs.len(),
+        ))
     }
 }
 

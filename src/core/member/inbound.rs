@@ -181,9 +181,24 @@ impl Member {
         }
         self.clock.observe(now, msg.hlc);
         if let Some(c) = self.particle.others.get_mut(&from) {
-            for g in &msg.contact {
-                if let Some(a) = c.agents.iter_mut().find(|a| a.agent == g.address.agent) {
-                    a.ephemeral = Some(*g);
+            // Messages can arrive out of order: keep the newest address of
+            // each kind (a wiped agent's new incarnation issues larger tokens).
+            for (long_term, ephemeral) in &msg.contact {
+                let Some(a) = c
+                    .agents
+                    .iter_mut()
+                    .find(|a| a.agent == long_term.address.agent)
+                else {
+                    continue;
+                };
+                if long_term.address.token > a.long_term.address.token {
+                    a.long_term = *long_term;
+                }
+                if let Some(e) = ephemeral.filter(|e| {
+                    a.ephemeral
+                        .is_none_or(|cur| e.valid_until > cur.valid_until)
+                }) {
+                    a.ephemeral = Some(e);
                 }
             }
         }

@@ -23,9 +23,10 @@ pub struct GroupMessage {
     pub op: Option<(OpKind, MemberId)>,
     /// Under `lww`, the sender's whole membership state.
     pub membership: Option<LwwSet>,
-    /// The sender's current ephemeral addresses, so that others can use
-    /// them and stop using expired ones.
-    pub contact: Vec<Grant>,
+    /// The sender's current addresses at each of its agents (long-term,
+    /// ephemeral), so that others can use fresh ones and stop using expired
+    /// or lost ones.
+    pub contact: Vec<(Grant, Option<Grant>)>,
     pub body: Vec<u8>,
 }
 

@@ -254,7 +254,11 @@ impl Member {
             hlc,
             op,
             membership: self.membership.carried(),
-            contact: self.own.iter().filter_map(|a| a.ephemeral).collect(),
+            contact: self
+                .own
+                .iter()
+                .map(|a| (a.long_term, a.ephemeral))
+                .collect(),
             body: body_for(id),
         };
         let me = self.id;

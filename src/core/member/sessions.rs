@@ -195,17 +195,11 @@ impl Sessions {
         Err(last_err)
     }
 
-    /// Tries to open a ciphertext with a *copy* of this state, leaving the
-    /// real state untouched. Used by the post-removal secrecy checker to
-    /// hand a removed member everything it could observe.
-    pub fn can_open(
-        &self,
-        peer: MemberId,
-        peer_curve: [u8; 32],
-        message_type: u8,
-        bytes: &[u8],
-    ) -> bool {
-        let mut copy = Sessions {
+    /// A copy of this state that can be used without touching the real one.
+    /// The post-removal secrecy checker takes one when a member is removed
+    /// and later hands it every ciphertext the member could have observed.
+    pub fn snapshot(&self) -> Sessions {
+        Sessions {
             account: Account::from_pickle(self.account.pickle()),
             by_peer: self
                 .by_peer
@@ -220,8 +214,19 @@ impl Sessions {
                 })
                 .collect(),
             ops: CryptoOps::default(),
-        };
-        copy.decrypt_inner(peer, peer_curve, message_type, bytes)
+        }
+    }
+
+    /// Tries to open ciphertexts in the order given, as the member would if
+    /// it received them, advancing the (copied) ratchets as it goes.
+    pub fn try_open(
+        &mut self,
+        peer: MemberId,
+        peer_curve: [u8; 32],
+        message_type: u8,
+        bytes: &[u8],
+    ) -> bool {
+        self.decrypt_inner(peer, peer_curve, message_type, bytes)
             .is_ok()
     }
 }
@@ -248,7 +253,7 @@ mod tests {
             !c.windows(5).any(|w| w == b"hello"),
             "ciphertext on the wire"
         );
-        assert!(!eve.can_open(MemberId(0), a.curve25519(), t, &c));
+        assert!(!eve.snapshot().try_open(MemberId(0), a.curve25519(), t, &c));
         let opened = b.decrypt(MemberId(0), a.curve25519(), t, &c).unwrap();
         assert_eq!(opened.plaintext, b"hello");
         assert!(opened.new_session);
@@ -266,13 +271,13 @@ mod tests {
     }
 
     #[test]
-    fn a_repeated_ciphertext_fails_the_second_time_and_can_open_does_not_consume() {
+    fn a_repeated_ciphertext_fails_the_second_time_and_a_snapshot_does_not_consume() {
         let (mut a, mut b) = (Sessions::new(), Sessions::new());
         let (otks, _) = b.new_prekeys(1);
         a.start_outbound(MemberId(1), b.curve25519(), otks[0])
             .unwrap();
         let (t, c) = a.encrypt(MemberId(1), b"x").unwrap();
-        assert!(b.can_open(MemberId(0), a.curve25519(), t, &c));
+        assert!(b.snapshot().try_open(MemberId(0), a.curve25519(), t, &c));
         assert!(b.decrypt(MemberId(0), a.curve25519(), t, &c).is_ok());
         let (t, c) = a.encrypt(MemberId(1), b"y").unwrap();
         assert!(b.decrypt(MemberId(0), a.curve25519(), t, &c).is_ok());
