@@ -312,3 +312,6 @@ impl Member {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

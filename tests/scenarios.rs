@@ -1,0 +1,54 @@
+//! Every scenario in `scenarios/`, with every variant it lists, meets the
+//! expectations written in the file.
+
+use commsim::checkers::{check_run, compare};
+use commsim::scenario::load_file;
+use commsim::sim;
+use std::path::Path;
+
+fn scenario_files() -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"))
+            .expect("scenarios/ exists")
+            .map(|e| e.expect("readable").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_scenario_meets_its_expectations() {
+    let files = scenario_files();
+    assert!(files.len() >= 6, "{files:?}");
+    let mut failures = Vec::new();
+    for file in files {
+        let s = load_file(&file).unwrap_or_else(|e| panic!("{e}"));
+        for v in &s.variants {
+            let out =
+                sim::run(&s, s.seed, *v).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            assert_eq!(
+                out.unseeded_draws,
+                0,
+                "{}: randomness not from the seed",
+                file.display()
+            );
+            let verdicts = check_run(&out);
+            for m in compare(&verdicts, &s.expect[v]) {
+                failures.push(format!("{} [{v}]: {m}", file.display()));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The checkers must tell the variants apart on every shipped scenario.
+#[test]
+fn recipient_list_and_lww_differ_on_every_scenario() {
+    for file in scenario_files() {
+        let s = load_file(&file).unwrap_or_else(|e| panic!("{e}"));
+        let lww = &s.expect[&"lww".parse().unwrap()];
+        let literal = &s.expect[&"recipient-list".parse().unwrap()];
+        assert_ne!(lww, literal, "{}", file.display());
+    }
+}
