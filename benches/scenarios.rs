@@ -1,1 +1,91 @@
-fn main() {}
+//! Whole-scenario and protocol-operation benchmarks.
+//!
+//! `partition_heal/N`: `scenarios/lightweight-partition-heal.toml` with N
+//! members (the fault schedule unchanged; members beyond m4 keep their
+//! links). `idle/N`: the same run with no traffic, which isolates turmoil's
+//! per-tick cost. `olm`: one pairwise encryption and decryption, the unit
+//! of a lightweight group's crypto cost.
+
+use commsim::core::ids::MemberId;
+use commsim::core::member::membership::Variant;
+use commsim::core::member::sessions::Sessions;
+use commsim::scenario::{Scenario, load_file};
+use commsim::sim;
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use std::hint::black_box;
+use std::time::Duration;
+
+fn scaled(members: u32, traffic: bool) -> Scenario {
+    let mut s = load_file(std::path::Path::new(
+        "scenarios/lightweight-partition-heal.toml",
+    ))
+    .expect("scenario loads");
+    s.topology.members = members;
+    s.topology.founders = members;
+    if !traffic {
+        s.workload.messages_per_s = 0.0;
+        s.workload.ops.clear();
+    }
+    s
+}
+
+fn whole_runs(c: &mut Criterion) {
+    let mut g = c.benchmark_group("partition_heal");
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(20))
+        .warm_up_time(Duration::from_secs(1));
+    for n in [5, 20, 50] {
+        let s = scaled(n, true);
+        g.bench_with_input(BenchmarkId::from_parameter(n), &s, |b, s| {
+            b.iter(|| sim::run(s, 7, Variant::Lww).expect("runs"))
+        });
+    }
+    g.finish();
+    let mut g = c.benchmark_group("idle");
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(10))
+        .warm_up_time(Duration::from_secs(1));
+    for n in [5, 20, 50, 100] {
+        let s = scaled(n, false);
+        g.bench_with_input(BenchmarkId::from_parameter(n), &s, |b, s| {
+            b.iter(|| sim::run(s, 7, Variant::Lww).expect("runs"))
+        });
+    }
+    g.finish();
+}
+
+fn olm(c: &mut Criterion) {
+    let (mut a, mut b) = (Sessions::new(), Sessions::new());
+    let (otks, _) = b.new_prekeys(1);
+    a.start_outbound(MemberId(1), b.curve25519(), otks[0])
+        .expect("session");
+    // Settle on normal (not pre-key) messages, as in a running group.
+    let (t, m) = a.encrypt(MemberId(1), b"hello").expect("encrypts");
+    b.decrypt(MemberId(0), a.curve25519(), t, &m)
+        .expect("decrypts");
+    let (t, m) = b.encrypt(MemberId(0), b"hi").expect("encrypts");
+    a.decrypt(MemberId(1), b.curve25519(), t, &m)
+        .expect("decrypts");
+    let body = vec![7u8; 300];
+    c.bench_function("olm/encrypt_decrypt_300B", |bench| {
+        bench.iter(|| {
+            let (t, m) = a.encrypt(MemberId(1), black_box(&body)).expect("encrypts");
+            b.decrypt(MemberId(0), a.curve25519(), t, &m)
+                .expect("decrypts")
+        })
+    });
+    c.bench_function("olm/session_setup", |bench| {
+        bench.iter(|| {
+            let (mut x, mut y) = (Sessions::new(), Sessions::new());
+            let (otks, _) = y.new_prekeys(1);
+            x.start_outbound(MemberId(1), y.curve25519(), otks[0])
+                .expect("session");
+            let (t, m) = x.encrypt(MemberId(1), b"first").expect("encrypts");
+            y.decrypt(MemberId(0), x.curve25519(), t, &m)
+                .expect("decrypts")
+        })
+    });
+}
+
+criterion_group!(benches, olm, whole_runs);
+criterion_main!(benches);

@@ -37,6 +37,9 @@ pub struct Sessions {
     /// Front of each list is the session to send on: the one the peer used
     /// last, so that both sides settle on the same one.
     by_peer: BTreeMap<MemberId, Vec<Session>>,
+    /// The published fallback key. It is generated once and kept: agents
+    /// hand it out when one-time keys run out, to any number of senders.
+    fallback: Option<[u8; 32]>,
     pub ops: CryptoOps,
 }
 
@@ -51,6 +54,7 @@ impl Sessions {
         Sessions {
             account: Account::new(),
             by_peer: BTreeMap::new(),
+            fallback: None,
             ops: CryptoOps::default(),
         }
     }
@@ -63,23 +67,32 @@ impl Sessions {
         self.account.curve25519_key().to_bytes()
     }
 
-    /// Fresh one-time keys and a fallback key, marked as published.
+    /// Fresh one-time keys, and the fallback key, marked as published.
     /// The keys come back in generation order; the account's own map of
     /// keys is a HashMap whose order must not reach the wire.
+    ///
+    /// `Account::generate_fallback_key` returns the key it *discards*, not
+    /// the new one, and a rotated-out fallback key that agents still hand
+    /// out makes every session started from it fail: the 50-member run
+    /// found this. So the fallback key is made once and read back from the
+    /// account's unpublished keys.
     pub fn new_prekeys(&mut self, count: usize) -> (Vec<[u8; 32]>, Option<[u8; 32]>) {
         let created = self.account.generate_one_time_keys(count).created;
-        let fallback = self.account.generate_fallback_key();
+        self.ops.keys_generated += created.len() as u64;
+        if self.fallback.is_none() {
+            self.account.generate_fallback_key();
+            self.fallback = self
+                .account
+                .fallback_key()
+                .values()
+                .next()
+                .map(|k| k.to_bytes());
+            self.ops.keys_generated += 1;
+        }
         self.account.mark_keys_as_published();
-        self.ops.keys_generated += created.len() as u64 + 1;
         (
             created.iter().map(|k| k.to_bytes()).collect(),
-            fallback.map(|k| k.to_bytes()).or_else(|| {
-                self.account
-                    .fallback_key()
-                    .values()
-                    .next()
-                    .map(|k| k.to_bytes())
-            }),
+            self.fallback,
         )
     }
 
@@ -213,6 +226,7 @@ impl Sessions {
                     )
                 })
                 .collect(),
+            fallback: self.fallback,
             ops: CryptoOps::default(),
         }
     }
@@ -268,6 +282,34 @@ mod tests {
         let (t3, _) = a.encrypt(MemberId(1), b"again").unwrap();
         assert_eq!(t3, 1);
         assert!(eve.decrypt(MemberId(0), a.curve25519(), t, &c).is_err());
+    }
+
+    #[test]
+    fn a_fallback_key_handed_out_earlier_still_works_after_replenishing() {
+        let mut b = Sessions::new();
+        let (_, fallback) = b.new_prekeys(1);
+        // Senders claim the fallback key now; their first messages arrive
+        // only after b has replenished its keys a few times.
+        let mut senders: Vec<Sessions> = (0..3).map(|_| Sessions::new()).collect();
+        for a in &mut senders {
+            a.start_outbound(MemberId(1), b.curve25519(), fallback.unwrap())
+                .unwrap();
+        }
+        for _ in 0..3 {
+            assert_eq!(
+                b.new_prekeys(1).1,
+                fallback,
+                "the published fallback key is kept"
+            );
+        }
+        for (i, a) in senders.iter_mut().enumerate() {
+            let (t, c) = a.encrypt(MemberId(1), b"via fallback").unwrap();
+            assert!(
+                b.decrypt(MemberId(10 + i as u32), a.curve25519(), t, &c)
+                    .is_ok(),
+                "sender {i}"
+            );
+        }
     }
 
     #[test]
