@@ -627,7 +627,7 @@ fn defaults() {
     let s = parse_str("dir/my-scenario.toml", &text).unwrap();
     assert_eq!(s.name, "my-scenario");
     assert_eq!((s.description.as_str(), s.seed), ("", 1));
-    assert_eq!(s.variants, Variant::ALL.to_vec());
+    assert_eq!(s.variants, Variant::DEFAULT.to_vec());
     assert_eq!(s.sim.tick_ms, 5);
     assert_eq!((s.topology.agents_per_member, s.topology.founders), (2, 3));
     assert_eq!((s.network.latency_ms, s.network.jitter_ms), (20, 10));

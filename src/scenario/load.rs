@@ -343,7 +343,7 @@ impl Cx<'_> {
     fn variants(&self, raw: Option<Vec<String>>) -> Res<Vec<Variant>> {
         let field = Field::root().key("variants");
         let Some(names) = raw else {
-            return Ok(Variant::ALL.to_vec());
+            return Ok(Variant::DEFAULT.to_vec());
         };
         if names.is_empty() {
             return Err(self.err(

@@ -204,7 +204,7 @@ impl Scenario {
             name: "minimal".into(),
             description: String::new(),
             seed: 1,
-            variants: Variant::ALL.to_vec(),
+            variants: Variant::DEFAULT.to_vec(),
             sim: SimParams { tick_ms: 5 },
             topology: Topology {
                 members,

@@ -19,16 +19,29 @@ pub enum Variant {
     RecipientList,
     /// Last-write-wins add/remove set with HLC stamps, carried in every message.
     Lww,
+    /// The same set stamped with each member's own wall clock, as chatmail
+    /// does. Kept as a baseline: it shows what clock skew does to LWW.
+    LwwWallclock,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 2] = [Variant::RecipientList, Variant::Lww];
+    /// What a scenario runs when it names no variants: the seed's rule and
+    /// the convergent one.
+    pub const DEFAULT: [Variant; 2] = [Variant::RecipientList, Variant::Lww];
+    pub const ALL: [Variant; 3] = [Variant::RecipientList, Variant::Lww, Variant::LwwWallclock];
 
     pub fn name(self) -> &'static str {
         match self {
             Variant::RecipientList => "recipient-list",
             Variant::Lww => "lww",
+            Variant::LwwWallclock => "lww-wallclock",
         }
+    }
+
+    /// Whether membership stamps come from the member's wall clock alone
+    /// rather than its hybrid logical clock.
+    pub fn wallclock_stamps(self) -> bool {
+        self == Variant::LwwWallclock
     }
 }
 
@@ -44,7 +57,9 @@ impl FromStr for Variant {
         Variant::ALL
             .into_iter()
             .find(|v| v.name() == s)
-            .ok_or_else(|| format!("unknown variant `{s}` (expected recipient-list or lww)"))
+            .ok_or_else(|| {
+                format!("unknown variant `{s}` (expected recipient-list, lww or lww-wallclock)")
+            })
     }
 }
 
@@ -162,7 +177,7 @@ impl Membership {
             Variant::RecipientList => Membership::RecipientList {
                 view: members.clone(),
             },
-            Variant::Lww => {
+            Variant::Lww | Variant::LwwWallclock => {
                 let mut set = LwwSet::default();
                 for m in members {
                     set.add(*m, stamp);

@@ -4,6 +4,7 @@
 
 use super::message::{GroupMessage, body_for};
 use super::{MAX_PARENTS, Member, RECENT};
+use crate::core::clock::Hlc;
 use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Millis, Peer};
 use crate::core::io::Effects;
 use crate::core::wire::{Datagram, Envelope, Refusal, WELL_KNOWN};
@@ -216,10 +217,19 @@ impl Member {
         };
         self.next_msg += 1;
         let hlc = self.clock.tick(now);
+        let stamp = if self.cfg.variant.wallclock_stamps() {
+            Hlc {
+                wall: now,
+                logical: 0,
+                node: self.id,
+            }
+        } else {
+            hlc
+        };
         if let Some((kind, target)) = op {
             match kind {
-                OpKind::Add => self.membership.add(target, hlc),
-                OpKind::Remove => self.membership.remove(target, hlc),
+                OpKind::Add => self.membership.add(target, stamp),
+                OpKind::Remove => self.membership.remove(target, stamp),
             }
             fx.record(Event::MembershipOp {
                 msg: id,
