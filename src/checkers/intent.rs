@@ -144,19 +144,6 @@ pub fn check(h: &History) -> Verdict {
 mod tests {
     use super::*;
     use crate::checkers::testkit::*;
-    use crate::trace::Event;
-
-    fn add(tb: &mut Tb, t: u64, host: u32, target: u32, msg: MessageId) {
-        tb.at(
-            t,
-            &format!("m{host}"),
-            Event::MembershipOp {
-                msg,
-                op: OpKind::Add,
-                target: m(target),
-            },
-        );
-    }
 
     /// m0 removes m2 in m0#1; m1 then speaks after seeing it.
     fn removal() -> Tb {
@@ -214,7 +201,7 @@ mod tests {
     #[test]
     fn a_causally_later_add_wins_and_concurrent_changes_are_not_judged() {
         let mut tb = removal();
-        add(&mut tb, 40, 1, 2, id(1, 1));
+        tb.add(40, 1, 2, id(1, 1));
         tb.exchange(40, id(1, 1), &[0, 1, 2], &[id(1, 0)]);
         tb.end(100, &[0, 1, 2])
             .final_view(0, true, &[0, 1], false)
@@ -231,7 +218,7 @@ mod tests {
         tb.exchange(10, id(0, 0), &[0, 1, 2], &[]);
         tb.remove(20, 0, 2, id(0, 1))
             .exchange(20, id(0, 1), &[0, 1], &[id(0, 0)]);
-        add(&mut tb, 20, 1, 2, id(1, 0));
+        tb.add(20, 1, 2, id(1, 0));
         tb.exchange(20, id(1, 0), &[0, 1, 2], &[id(0, 0)]);
         tb.end(100, &[0, 1, 2])
             .final_view(0, true, &[0, 1], false)

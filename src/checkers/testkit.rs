@@ -155,9 +155,17 @@ impl Tb {
     }
 
     pub fn remove(&mut self, t: Millis, host: u32, target: u32, msg: MessageId) -> &mut Tb {
+        self.op(t, host, OpKind::Remove, target, msg)
+    }
+
+    pub fn add(&mut self, t: Millis, host: u32, target: u32, msg: MessageId) -> &mut Tb {
+        self.op(t, host, OpKind::Add, target, msg)
+    }
+
+    fn op(&mut self, t: Millis, host: u32, op: OpKind, target: u32, msg: MessageId) -> &mut Tb {
         let e = Event::MembershipOp {
             msg,
-            op: OpKind::Remove,
+            op,
             target: m(target),
         };
         self.on(t, host, e)

@@ -17,31 +17,6 @@ pub struct Check {
 }
 
 #[derive(Serialize)]
-pub struct Crypto {
-    pub total: u64,
-    pub encryptions: u64,
-    pub decryptions: u64,
-    pub failed_decryptions: u64,
-    pub sessions_created: u64,
-    pub keys_generated: u64,
-    pub signatures_verified: u64,
-}
-
-impl From<CryptoOps> for Crypto {
-    fn from(c: CryptoOps) -> Self {
-        Crypto {
-            total: c.total(),
-            encryptions: c.encryptions,
-            decryptions: c.decryptions,
-            failed_decryptions: c.failed_decryptions,
-            sessions_created: c.sessions_created,
-            keys_generated: c.keys_generated,
-            signatures_verified: c.signatures_verified,
-        }
-    }
-}
-
-#[derive(Serialize)]
 pub struct Counts {
     pub members: usize,
     pub messages_sent: u64,
@@ -50,7 +25,8 @@ pub struct Counts {
     pub bytes_on_wire: u64,
     pub datagrams_lost: u64,
     pub datagrams_duplicated: u64,
-    pub crypto_ops: Crypto,
+    pub crypto_ops_total: u64,
+    pub crypto_ops: CryptoOps,
     pub trace_events: usize,
     pub simulated_ms: u64,
     pub wall_ms: f64,
@@ -112,7 +88,8 @@ impl Summary {
                 bytes_on_wire: out.counters.bytes_sent,
                 datagrams_lost: out.counters.datagrams_lost,
                 datagrams_duplicated: out.counters.datagrams_duplicated,
-                crypto_ops: out.crypto.into(),
+                crypto_ops_total: out.crypto.total(),
+                crypto_ops: out.crypto,
                 trace_events: out.trace.records.len(),
                 simulated_ms: out.simulated_ms,
                 wall_ms,
@@ -183,7 +160,7 @@ pub fn print_text(s: &Summary) {
         c.bytes_on_wire,
         c.datagrams_lost,
         c.datagrams_duplicated,
-        c.crypto_ops.total
+        c.crypto_ops_total
     );
     println!(
         "  {:.1} s simulated in {:.2} s wall ({:.0}x)",

@@ -1,6 +1,5 @@
 use super::*;
 use crate::checkers::testkit::*;
-use crate::trace::Event;
 
 /// Stands in for real key state: a member opens exactly the envelopes
 /// addressed to it, which is what pairwise Olm gives.
@@ -29,18 +28,6 @@ impl Oracle for AddressedTo {
     }
 }
 
-fn add(tb: &mut Tb, t: u64, host: u32, target: u32, msg: MessageId) {
-    tb.at(
-        t,
-        &format!("m{host}"),
-        Event::MembershipOp {
-            msg,
-            op: OpKind::Add,
-            target: m(target),
-        },
-    );
-}
-
 /// m0 removes m2 (telling m2, as LWW does), then m1, having seen the
 /// removal, sends to `later_to`.
 fn history(later_to: &[u32], readd: bool) -> History {
@@ -50,7 +37,7 @@ fn history(later_to: &[u32], readd: bool) -> History {
         .exchange(20, id(0, 1), &[0, 1, 2], &[id(0, 0)]);
     let mut parent = id(0, 1);
     if readd {
-        add(&mut tb, 30, 0, 2, id(0, 2));
+        tb.add(30, 0, 2, id(0, 2));
         tb.exchange(30, id(0, 2), &[0, 1, 2], &[id(0, 1)]);
         parent = id(0, 2);
     }
