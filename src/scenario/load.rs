@@ -6,14 +6,15 @@
 //! model. Errors carry the dotted path of the offending field and its line
 //! and column, found through a `toml_edit` view of the same text.
 
-use super::duration::{Dur, SignedDur};
+use super::duration::Dur;
+use super::faults::RawFault;
 use super::locate::{Field, field_at, line_col, span_of};
 use super::model::*;
-use crate::core::ids::{MemberId, Millis};
+use crate::core::ids::Millis;
 use crate::core::member::membership::Variant;
 use crate::trace::event::{OpKind, Status};
 use serde::Deserialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
 use toml_edit::Document;
@@ -163,35 +164,6 @@ struct RawOp {
     target: String,
 }
 
-/// Every fault's fields in one struct, so that a field of the wrong kind
-/// gets a message naming it rather than serde's generic one.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a fault table with kind and at")]
-struct RawFault {
-    kind: String,
-    at: Dur,
-    until: Option<Dur>,
-    a: Option<Vec<String>>,
-    b: Option<Vec<String>>,
-    from: Option<Vec<String>>,
-    to: Option<Vec<String>>,
-    rate: Option<f64>,
-    extra: Option<Dur>,
-    jitter: Option<Dur>,
-    host: Option<String>,
-    state: Option<RawState>,
-    member: Option<String>,
-    offset: Option<SignedDur>,
-}
-
-#[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "kebab-case")]
-enum RawState {
-    Kept,
-    VolatileLost,
-    Wiped,
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a [healing] table")]
 struct RawHealing {
@@ -207,9 +179,9 @@ struct RawBounds {
 
 // ---- checking and conversion ----
 
-type Res<T> = Result<T, ScenarioError>;
+pub(super) type Res<T> = Result<T, ScenarioError>;
 
-struct Cx<'a> {
+pub(super) struct Cx<'a> {
     path: &'a str,
     text: &'a str,
     doc: Document<&'a str>,
@@ -227,7 +199,7 @@ impl Cx<'_> {
         }
     }
 
-    fn err(&self, field: &Field, message: impl AsRef<str>) -> ScenarioError {
+    pub(super) fn err(&self, field: &Field, message: impl AsRef<str>) -> ScenarioError {
         self.at(span_of(&self.doc, field), field, message.as_ref())
     }
 
@@ -333,7 +305,7 @@ impl Cx<'_> {
         }
     }
 
-    fn rate(&self, v: f64, field: &Field, below_one: bool) -> Res<f64> {
+    pub(super) fn rate(&self, v: f64, field: &Field, below_one: bool) -> Res<f64> {
         let ok = v.is_finite() && v >= 0.0 && if below_one { v < 1.0 } else { v <= 1.0 };
         let range = if below_one { "[0, 1)" } else { "[0, 1]" };
         ok.then_some(v)
@@ -526,252 +498,3 @@ fn verb(op: OpKind) -> &'static str {
 }
 
 // ---- host names and faults ----
-
-/// `m<n>` / `s<n>` in canonical form (no sign, no leading zeros).
-fn index_of(name: &str, prefix: char) -> Option<u32> {
-    let digits = name.strip_prefix(prefix)?;
-    let canonical = !digits.is_empty()
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && (digits == "0" || !digits.starts_with('0'));
-    canonical.then(|| digits.parse().ok()).flatten()
-}
-
-fn known_hosts(topo: &Topology) -> String {
-    format!(
-        "members are m0..m{}, agents s0..s{}",
-        topo.members - 1,
-        topo.agents - 1
-    )
-}
-
-/// Fields of `[[faults]]` entries beyond `kind`, `at` and `until`.
-const FAULT_FIELDS: [&str; 11] = [
-    "a", "b", "from", "to", "rate", "extra", "jitter", "host", "state", "member", "offset",
-];
-
-fn fault_fields(kind: &str) -> Option<&'static [&'static str]> {
-    Some(match kind {
-        "partition" => &["a", "b"],
-        "partition_oneway" => &["from", "to"],
-        "loss" | "duplicate" => &["rate"],
-        "reorder" => &["rate", "extra"],
-        "latency" => &["extra", "jitter"],
-        "crash" => &["host", "state"],
-        "offline" | "expire_addresses" => &["member"],
-        "clock_skew" => &["member", "offset"],
-        _ => return None,
-    })
-}
-
-impl Cx<'_> {
-    fn member(&self, name: &str, topo: &Topology, field: &Field) -> Res<MemberId> {
-        match index_of(name, 'm') {
-            Some(n) if n < topo.members => Ok(MemberId(n)),
-            _ => {
-                let what = match index_of(name, 's') {
-                    Some(n) if n < topo.agents => format!("`{name}` is an agent"),
-                    _ => format!("unknown member `{name}`"),
-                };
-                let last = topo.members - 1;
-                Err(self.err(
-                    field,
-                    format!("{what}; a member (m0..m{last}) is needed here"),
-                ))
-            }
-        }
-    }
-
-    /// A host as a sort key: members first, then agents, each by number.
-    fn host(&self, name: &str, topo: &Topology, field: &Field) -> Res<(bool, u32)> {
-        match (index_of(name, 'm'), index_of(name, 's')) {
-            (Some(n), _) if n < topo.members => Ok((false, n)),
-            (_, Some(n)) if n < topo.agents => Ok((true, n)),
-            _ => {
-                let msg = format!("unknown host `{name}` ({})", known_hosts(topo));
-                Err(self.err(field, msg))
-            }
-        }
-    }
-
-    /// A non-empty host list with "members"/"agents" expanded, sorted and
-    /// deduplicated.
-    fn hosts(&self, names: &[String], topo: &Topology, field: &Field) -> Res<Vec<HostName>> {
-        let mut set = BTreeSet::new();
-        for (i, name) in names.iter().enumerate() {
-            match name.as_str() {
-                "members" => set.extend((0..topo.members).map(|n| (false, n))),
-                "agents" => set.extend((0..topo.agents).map(|n| (true, n))),
-                _ => {
-                    set.insert(self.host(name, topo, &field.index(i))?);
-                }
-            }
-        }
-        if set.is_empty() {
-            return Err(self.err(field, "must name at least one host"));
-        }
-        let name = |(agent, n): (bool, u32)| format!("{}{n}", if agent { 's' } else { 'm' });
-        Ok(set.into_iter().map(name).collect())
-    }
-
-    fn need<'v, T>(&self, v: &'v Option<T>, f: &Field, key: &str, kind: &str) -> Res<&'v T> {
-        v.as_ref()
-            .ok_or_else(|| self.err(&f.key(key), format!("a `{kind}` fault needs `{key}`")))
-    }
-
-    /// Two disjoint host lists, e.g. the sides of a partition.
-    fn sides(
-        &self,
-        (x, xk): (&Option<Vec<String>>, &str),
-        (y, yk): (&Option<Vec<String>>, &str),
-        kind: &str,
-        f: &Field,
-        topo: &Topology,
-    ) -> Res<(Vec<HostName>, Vec<HostName>)> {
-        let x = self.hosts(self.need(x, f, xk, kind)?, topo, &f.key(xk))?;
-        let y = self.hosts(self.need(y, f, yk, kind)?, topo, &f.key(yk))?;
-        if let Some(h) = x.iter().find(|h| y.contains(h)) {
-            let msg = format!("host `{h}` is in both `{xk}` and `{yk}`; they must be disjoint");
-            return Err(self.err(&f.key(yk), msg));
-        }
-        Ok((x, y))
-    }
-
-    fn fault(&self, raw: &RawFault, f: &Field, topo: &Topology) -> Res<Fault> {
-        let kind = raw.kind.as_str();
-        let Some(allowed) = fault_fields(kind) else {
-            let msg = format!(
-                "unknown fault kind `{kind}` (expected partition, partition_oneway, loss, \
-                 duplicate, reorder, latency, crash, offline, expire_addresses or clock_skew)"
-            );
-            return Err(self.err(&f.key("kind"), msg));
-        };
-        let present = [
-            raw.a.is_some(),
-            raw.b.is_some(),
-            raw.from.is_some(),
-            raw.to.is_some(),
-            raw.rate.is_some(),
-            raw.extra.is_some(),
-            raw.jitter.is_some(),
-            raw.host.is_some(),
-            raw.state.is_some(),
-            raw.member.is_some(),
-            raw.offset.is_some(),
-        ];
-        let stray = FAULT_FIELDS
-            .iter()
-            .zip(present)
-            .find(|(k, p)| *p && !allowed.contains(k));
-        if let Some((key, _)) = stray {
-            let msg = format!(
-                "`{key}` does not apply to a `{kind}` fault (it takes {})",
-                allowed.join(", ")
-            );
-            return Err(self.err(&f.key(key), msg));
-        }
-        let at_ms = raw.at.0;
-        let until_ms = raw.until.map(|d| d.0);
-        match (kind, until_ms) {
-            ("offline", None) => {
-                let msg = "an `offline` fault needs `until` (when the member comes back)";
-                return Err(self.err(&f.key("until"), msg));
-            }
-            ("expire_addresses", Some(_)) => {
-                let msg = "an `expire_addresses` fault happens at one instant; remove `until`";
-                return Err(self.err(&f.key("until"), msg));
-            }
-            (_, Some(u)) if u <= at_ms => {
-                let msg = format!("until ({u}ms) must be after at ({at_ms}ms)");
-                return Err(self.err(&f.key("until"), msg));
-            }
-            _ => {}
-        }
-        let member = |cx: &Self| -> Res<MemberId> {
-            cx.member(
-                cx.need(&raw.member, f, "member", kind)?,
-                topo,
-                &f.key("member"),
-            )
-        };
-        let rate = |cx: &Self, below_one| -> Res<f64> {
-            cx.rate(
-                *cx.need(&raw.rate, f, "rate", kind)?,
-                &f.key("rate"),
-                below_one,
-            )
-        };
-        let extra = |cx: &Self| cx.need(&raw.extra, f, "extra", kind).map(|d| d.0);
-        let kind = match kind {
-            "partition" => {
-                let (a, b) = self.sides((&raw.a, "a"), (&raw.b, "b"), kind, f, topo)?;
-                FaultKind::Partition { a, b }
-            }
-            "partition_oneway" => {
-                let (from, to) = self.sides((&raw.from, "from"), (&raw.to, "to"), kind, f, topo)?;
-                FaultKind::PartitionOneway { from, to }
-            }
-            "loss" => FaultKind::Loss {
-                rate: rate(self, true)?,
-            },
-            "duplicate" => FaultKind::Duplicate {
-                rate: rate(self, false)?,
-            },
-            "reorder" => FaultKind::Reorder {
-                rate: rate(self, false)?,
-                extra_ms: extra(self)?,
-            },
-            "latency" => FaultKind::Latency {
-                extra_ms: extra(self)?,
-                jitter_ms: raw.jitter.map_or(0, |d| d.0),
-            },
-            "crash" => self.crash(raw, f, topo)?,
-            "offline" => FaultKind::Offline {
-                member: member(self)?,
-            },
-            "expire_addresses" => FaultKind::ExpireAddresses {
-                member: member(self)?,
-            },
-            _ => FaultKind::ClockSkew {
-                member: member(self)?,
-                offset_ms: self.need(&raw.offset, f, "offset", kind)?.0,
-            },
-        };
-        Ok(Fault {
-            at_ms,
-            until_ms,
-            kind,
-        })
-    }
-
-    fn crash(&self, raw: &RawFault, f: &Field, topo: &Topology) -> Res<FaultKind> {
-        let host = self.need(&raw.host, f, "host", "crash")?;
-        if host == "members" || host == "agents" {
-            let msg = format!("`{host}` names a group; a crash takes one host, e.g. \"s0\"");
-            return Err(self.err(&f.key("host"), msg));
-        }
-        let (is_agent, _) = self.host(host, topo, &f.key("host"))?;
-        let state = match (raw.state.unwrap_or(RawState::Kept), is_agent) {
-            (RawState::Kept, _) => StateOnRestart::Kept,
-            (RawState::VolatileLost, false) => StateOnRestart::VolatileLost,
-            (RawState::Wiped, true) => StateOnRestart::Wiped,
-            (RawState::VolatileLost, true) => {
-                let msg = format!(
-                    "\"volatile-lost\" applies only to members, and `{host}` is an agent \
-                     (use \"kept\" or \"wiped\")"
-                );
-                return Err(self.err(&f.key("state"), msg));
-            }
-            (RawState::Wiped, false) => {
-                let msg = format!(
-                    "\"wiped\" applies only to agents, and `{host}` is a member \
-                     (use \"kept\" or \"volatile-lost\")"
-                );
-                return Err(self.err(&f.key("state"), msg));
-            }
-        };
-        Ok(FaultKind::Crash {
-            host: host.clone(),
-            state,
-        })
-    }
-}

@@ -2,6 +2,7 @@
 //! model the simulator runs.
 
 mod duration;
+mod faults;
 mod load;
 mod locate;
 pub mod model;
