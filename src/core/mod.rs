@@ -11,6 +11,7 @@ pub mod clock;
 pub mod ids;
 pub mod io;
 pub mod member;
+pub mod mls;
 pub mod wire;
 
 /// The UDP port every host listens on.

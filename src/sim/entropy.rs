@@ -24,18 +24,22 @@ thread_local! {
 ///
 /// A new thread matters: `rand::rng()` caches a generator per thread, and
 /// one seeded by an earlier run would leak that run's state into this one.
+/// The thread is the single worker of a fresh rayon pool, so that openmls's
+/// parallel iterators run on it, in order, drawing from the same stream.
 pub fn run_seeded<T: Send + 'static>(seed: [u8; 32], f: impl FnOnce() -> T + Send + 'static) -> T {
-    let handle = std::thread::Builder::new()
-        .name("commsim-sim".into())
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .thread_name(|_| "commsim-sim".into())
         // openmls and turmoil nest deeply; the default 2 MiB is tight.
         .stack_size(64 << 20)
-        .spawn(move || {
+        .build();
+    match pool {
+        Ok(pool) => pool.install(move || {
             STREAM.with(|s| *s.borrow_mut() = Some(ChaCha20Rng::from_seed(seed)));
-            f()
-        });
-    match handle.map(|h| h.join()) {
-        Ok(Ok(v)) => v,
-        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+            let out = f();
+            STREAM.with(|s| *s.borrow_mut() = None);
+            out
+        }),
         Err(e) => panic!("cannot start a simulation thread: {e}"),
     }
 }
