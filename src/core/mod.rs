@@ -12,6 +12,7 @@ pub mod ids;
 pub mod io;
 pub mod member;
 pub mod mls;
+pub mod server;
 pub mod wire;
 
 /// The UDP port every host listens on.
