@@ -355,17 +355,16 @@ fn missing_required_table() {
 }
 
 #[test]
-fn wiped_state_on_a_member() {
+fn wiped_state_on_a_member_is_a_new_device() {
     let text = edit(
         &[],
-        "\n[[faults]]\nkind = \"crash\"\nat = 0\nhost = \"m1\"\nstate = \"wiped\"\n",
+        "\n[[faults]]\nkind = \"crash\"\nat = 0\nuntil = 5\nhost = \"m1\"\nstate = \"wiped\"\n",
     );
-    rejects(
-        &text,
-        "faults[0].state",
-        "\"wiped\"",
-        &["only to agents", "`m1` is a member"],
-    );
+    let s = parse_str("s.toml", &text).unwrap();
+    assert!(matches!(
+        &s.faults[0].kind,
+        FaultKind::Crash { host, state: StateOnRestart::Wiped } if host == "m1"
+    ));
 }
 
 #[test]
@@ -422,7 +421,7 @@ fn fixture_files() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bad");
     let cases = [
         ("syntax_error.toml", "(syntax)", 7),
-        ("wiped_member.toml", "faults[0].state", 16),
+        ("volatile_agent.toml", "faults[0].state", 16),
         ("missing_stop.toml", "workload.stop", 8),
         ("expect_unlisted_variant.toml", "expect.recipient-list", 17),
     ];

@@ -248,18 +248,11 @@ impl Cx<'_> {
         let state = match (raw.state.unwrap_or(RawState::Kept), is_agent) {
             (RawState::Kept, _) => StateOnRestart::Kept,
             (RawState::VolatileLost, false) => StateOnRestart::VolatileLost,
-            (RawState::Wiped, true) => StateOnRestart::Wiped,
+            (RawState::Wiped, _) => StateOnRestart::Wiped,
             (RawState::VolatileLost, true) => {
                 let msg = format!(
                     "\"volatile-lost\" applies only to members, and `{host}` is an agent \
                      (use \"kept\" or \"wiped\")"
-                );
-                return Err(self.err(&f.key("state"), msg));
-            }
-            (RawState::Wiped, false) => {
-                let msg = format!(
-                    "\"wiped\" applies only to agents, and `{host}` is a member \
-                     (use \"kept\" or \"volatile-lost\")"
                 );
                 return Err(self.err(&f.key("state"), msg));
             }

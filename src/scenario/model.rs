@@ -135,7 +135,8 @@ pub enum StateOnRestart {
     /// Members: in-memory queues (unsent retries, buffered out-of-order
     /// messages) are lost; what a client persists survives.
     VolatileLost,
-    /// Agents: the whole mailbox store is lost.
+    /// Agents: the whole mailbox store is lost. Members: the device is
+    /// wiped and comes back with new identity keys and no group state.
     Wiped,
 }
 

@@ -116,6 +116,7 @@ fn run_here(s: &Scenario, seed: u64, variant: Variant) -> Result<RunOutput, RunE
         .map(|m| (m.id(), m.in_group(), m.view()))
         .collect();
     for (member, in_group, view) in views {
+        let state_lost = w.wiped_members.contains(&member);
         w.record(
             now,
             "sim",
@@ -123,12 +124,11 @@ fn run_here(s: &Scenario, seed: u64, variant: Variant) -> Result<RunOutput, RunE
                 member,
                 in_group,
                 view,
-                state_lost: false,
+                state_lost,
             },
         );
     }
     let mut crypto = CryptoOps::default();
-    let (mut messages_sent, mut deliveries) = (0, 0);
     for m in w.members.values() {
         let c = m.crypto_ops();
         crypto.encryptions += c.encryptions;
@@ -137,9 +137,12 @@ fn run_here(s: &Scenario, seed: u64, variant: Variant) -> Result<RunOutput, RunE
         crypto.sessions_created += c.sessions_created;
         crypto.keys_generated += c.keys_generated;
         crypto.signatures_verified += c.signatures_verified;
-        messages_sent += m.stats.messages_sent;
-        deliveries += m.stats.delivered;
     }
+    // Counted from the trace, which outlives a wiped member's own counters.
+    let count =
+        |pred: fn(&Event) -> bool| w.trace.records.iter().filter(|r| pred(&r.event)).count() as u64;
+    let messages_sent = count(|e| matches!(e, Event::MessageSent { .. }));
+    let deliveries = count(|e| matches!(e, Event::Delivered { .. }));
     Ok(RunOutput {
         digest: w.trace.digest(),
         wire_digest: w.wire_digest(),
@@ -248,20 +251,8 @@ impl FaultState {
                     let Some(peer) = Peer::parse(host) else {
                         return (vec![host.clone()], "unknown host".into());
                     };
-                    if let (Peer::Agent(a), StateOnRestart::Wiped) = (peer, state) {
-                        let fresh = w.agents.get(&a).map(|old| old.wiped());
-                        if let Some(fresh) = fresh {
-                            w.agents.insert(a, fresh);
-                            w.record(now, host, Event::MailboxWiped);
-                        }
-                    }
-                    w.starts.insert(
-                        peer,
-                        StartKind {
-                            restart: true,
-                            volatile_lost: *state == StateOnRestart::VolatileLost,
-                        },
-                    );
+                    let start = restart_state(&mut w, now, peer, *state);
+                    w.starts.insert(peer, start);
                     drop(w);
                     sim.bounce(host.as_str());
                 }
@@ -303,6 +294,35 @@ impl FaultState {
                 }
             }
         }
+    }
+}
+
+/// Replaces a wiped host's state machine and says how it starts again.
+fn restart_state(w: &mut World, now: Millis, peer: Peer, state: StateOnRestart) -> StartKind {
+    let volatile_lost = state == StateOnRestart::VolatileLost;
+    match (peer, state) {
+        (Peer::Agent(a), StateOnRestart::Wiped) => {
+            if let Some(fresh) = w.agents.get(&a).map(|old| old.wiped()) {
+                w.agents.insert(a, fresh);
+                w.record(now, &peer.to_string(), Event::MailboxWiped);
+            }
+        }
+        (Peer::Member(m), StateOnRestart::Wiped) => {
+            if let Some(fresh) = w.members.get(&m).map(|old| old.wiped()) {
+                w.members.insert(m, fresh);
+                w.wiped_members.insert(m);
+                // A new device starts as if for the first time.
+                return StartKind {
+                    restart: false,
+                    volatile_lost,
+                };
+            }
+        }
+        _ => {}
+    }
+    StartKind {
+        restart: true,
+        volatile_lost,
     }
 }
 

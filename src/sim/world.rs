@@ -53,6 +53,8 @@ pub struct World {
     pub observed: BTreeMap<EnvelopeId, Envelope>,
     /// The removed member's key state at the moment of each removal.
     pub removal_snapshots: BTreeMap<MessageId, (MemberId, Sessions)>,
+    /// Members whose device was wiped during the run.
+    pub wiped_members: BTreeSet<MemberId>,
     wire: Sha256,
 }
 
@@ -73,6 +75,7 @@ impl World {
             counters: Counters::default(),
             observed: BTreeMap::new(),
             removal_snapshots: BTreeMap::new(),
+            wiped_members: BTreeSet::new(),
             wire: Sha256::new(),
         }
     }

@@ -128,6 +128,16 @@ impl Member {
         self.id
     }
 
+    /// The same member after its device was wiped: new identity keys, no
+    /// sessions and no group state. It keeps what its user would set up
+    /// again by hand: its configuration, its agents and its contacts.
+    pub fn wiped(&self) -> Member {
+        let mut fresh = Member::new(self.id, self.cfg.clone());
+        fresh.own = self.own.clone();
+        fresh.directory = self.directory.clone();
+        fresh
+    }
+
     pub fn ipk(&self) -> [u8; 32] {
         self.sessions.ipk()
     }
