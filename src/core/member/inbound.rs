@@ -2,7 +2,7 @@
 //! decryption, causal delivery to the application, and what received
 //! messages say about membership.
 
-use super::message::GroupMessage;
+use super::message::{GroupMessage, Payload};
 use super::outbound::Purpose;
 use super::{Buffered, Member};
 use crate::core::ids::{AgentId, MemberId, Millis, Peer};
@@ -167,8 +167,12 @@ impl Member {
                 self.publish_prekeys(now, fx);
             }
         }
-        let Some(msg) = GroupMessage::decode(&opened.plaintext) else {
-            return fail(fx, "malformed plaintext".into());
+        let msg = match Payload::decode(&opened.plaintext) {
+            Some(Payload::Group(msg)) => msg,
+            Some(Payload::Backfill { group, want }) if group == self.cfg.group => {
+                return self.backfill(now, from, &want, fx);
+            }
+            _ => return fail(fx, "malformed plaintext".into()),
         };
         if msg.id.sender != from || msg.group != self.cfg.group {
             return fail(
@@ -211,7 +215,7 @@ impl Member {
             Buffered {
                 msg,
                 since: now,
-                reported: false,
+                asked_at: None,
             },
         );
         self.drain(fx);
@@ -275,20 +279,35 @@ impl Member {
         }
     }
 
+    /// Reports messages that have waited `parent_timeout` for a parent,
+    /// once, and asks the parents' authors for them again every
+    /// `parent_timeout` until they arrive.
     pub(super) fn report_missing_parents(&mut self, now: Millis, fx: &mut Effects) {
-        let delivered = &self.delivered;
+        let timeout = self.cfg.parent_timeout_ms;
+        let mut ask = std::collections::BTreeSet::new();
         for (id, b) in self.buffer.iter_mut() {
-            if !b.reported && b.since + self.cfg.parent_timeout_ms <= now {
-                b.reported = true;
-                let missing = b
-                    .msg
-                    .parents
-                    .iter()
-                    .copied()
-                    .filter(|p| !delivered.contains_key(p))
-                    .collect();
-                fx.record(Event::ParentMissing { msg: *id, missing });
+            if b.asked_at.unwrap_or(b.since) + timeout > now {
+                continue;
             }
+            let missing: Vec<_> = b
+                .msg
+                .parents
+                .iter()
+                .copied()
+                .filter(|p| !self.delivered.contains_key(p))
+                .collect();
+            if b.asked_at.is_none() {
+                fx.record(Event::ParentMissing {
+                    msg: *id,
+                    missing: missing.clone(),
+                });
+            }
+            b.asked_at = Some(now);
+            ask.extend(missing);
+        }
+        if !ask.is_empty() {
+            let ask: Vec<_> = ask.into_iter().collect();
+            self.ask_for(now, &ask, fx);
         }
     }
 }

@@ -30,12 +30,26 @@ pub struct GroupMessage {
     pub body: Vec<u8>,
 }
 
-impl GroupMessage {
+/// What travels inside a pairwise Olm ciphertext.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Payload {
+    Group(GroupMessage),
+    /// "Please send me these messages of yours again": asked of a
+    /// message's author when a message that follows it has waited too long
+    /// for it. Only authors answer, so a forwarded message can never be
+    /// forged in someone else's name.
+    Backfill {
+        group: u64,
+        want: Vec<MessageId>,
+    },
+}
+
+impl Payload {
     pub fn encode(&self) -> Vec<u8> {
         postcard::to_stdvec(self).unwrap_or_default()
     }
 
-    pub fn decode(bytes: &[u8]) -> Option<GroupMessage> {
+    pub fn decode(bytes: &[u8]) -> Option<Payload> {
         postcard::from_bytes(bytes).ok()
     }
 }

@@ -45,6 +45,8 @@ const RECENT: usize = 16;
 /// Cap on the causal frontier a message names; older heads are implied by
 /// the sender's own previous message.
 const MAX_PARENTS: usize = 8;
+/// Own messages kept for answering backfill requests.
+const ARCHIVE: usize = 1024;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MemberStats {
@@ -56,10 +58,15 @@ pub struct MemberStats {
     pub refusals: u64,
 }
 
+/// A plaintext waiting for a session, with the group message it carries
+/// (none for a backfill request).
+type Parked = (Option<MessageId>, Vec<u8>);
+
 struct Buffered {
     msg: GroupMessage,
     since: Millis,
-    reported: bool,
+    /// When its missing parents were last asked for (and reported).
+    asked_at: Option<Millis>,
 }
 
 pub struct Member {
@@ -78,13 +85,15 @@ pub struct Member {
     /// Requests to agents awaiting a reply (volatile).
     requests: BTreeMap<u64, Request>,
     /// Plaintexts waiting for a session with their recipient (volatile).
-    awaiting_session: BTreeMap<MemberId, Vec<(MessageId, Vec<u8>)>>,
+    awaiting_session: BTreeMap<MemberId, Vec<Parked>>,
     cursors: BTreeMap<AgentId, u64>,
     seen_envelopes: BTreeSet<EnvelopeId>,
     /// Delivered messages (including own) with their recipients.
     delivered: BTreeMap<MessageId, Vec<MemberId>>,
     heads: BTreeSet<MessageId>,
     recent: Vec<MessageId>,
+    /// Own messages with their full causal frontier (persisted).
+    archive: BTreeMap<MessageId, (GroupMessage, Vec<MessageId>)>,
     buffer: BTreeMap<MessageId, Buffered>,
     forks_reported: BTreeSet<(MemberId, MemberId)>,
     next_fetch: Millis,
@@ -116,6 +125,7 @@ impl Member {
             delivered: BTreeMap::new(),
             heads: BTreeSet::new(),
             recent: Vec::new(),
+            archive: BTreeMap::new(),
             buffer: BTreeMap::new(),
             forks_reported: BTreeSet::new(),
             next_fetch: 0,
@@ -281,8 +291,7 @@ impl Member {
         let parents = self
             .buffer
             .values()
-            .filter(|b| !b.reported)
-            .map(|b| b.since + self.cfg.parent_timeout_ms);
+            .map(|b| b.asked_at.unwrap_or(b.since) + self.cfg.parent_timeout_ms);
         requests
             .chain(parents)
             .chain([self.next_fetch, self.next_rotate])

@@ -2,8 +2,8 @@
 //! recipient, delivered to the recipient's mailboxes; every request to an
 //! agent is retried until answered.
 
-use super::message::{GroupMessage, body_for};
-use super::{MAX_PARENTS, Member, RECENT};
+use super::message::{GroupMessage, Payload, body_for};
+use super::{ARCHIVE, MAX_PARENTS, Member, RECENT};
 use crate::core::clock::Hlc;
 use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Millis, Peer};
 use crate::core::io::Effects;
@@ -273,17 +273,80 @@ impl Member {
         };
         let me = self.id;
         for r in recipients.iter().copied().filter(|r| *r != me) {
-            let mut m = template.clone();
-            m.parents = parents
-                .iter()
-                .copied()
-                .filter(|p| {
-                    p.sender == r || self.delivered.get(p).is_some_and(|rs| rs.contains(&r))
-                })
-                .collect();
-            self.seal(now, r, id, m.encode(), fx);
+            self.seal_message(now, r, &template, &parents, fx);
         }
+        self.archive_own(template, parents);
         self.mark_delivered(id, recipients);
+    }
+
+    /// Encrypts `template` for `r` with the parents `r` can wait for: those
+    /// it was itself sent (it cannot wait for what it was never meant to
+    /// get).
+    fn seal_message(
+        &mut self,
+        now: Millis,
+        r: MemberId,
+        template: &GroupMessage,
+        parents: &[MessageId],
+        fx: &mut Effects,
+    ) {
+        let mut m = template.clone();
+        m.parents = parents
+            .iter()
+            .copied()
+            .filter(|p| p.sender == r || self.delivered.get(p).is_some_and(|rs| rs.contains(&r)))
+            .collect();
+        self.seal(now, r, Some(template.id), Payload::Group(m).encode(), fx);
+    }
+
+    /// Keeps a copy of an own message (with its full frontier), so that it
+    /// can be sent again to a recipient that never got it.
+    fn archive_own(&mut self, message: GroupMessage, parents: Vec<MessageId>) {
+        self.archive.insert(message.id, (message, parents));
+        while self.archive.len() > ARCHIVE {
+            self.archive.pop_first();
+        }
+    }
+
+    /// Answers a backfill request from `from`: sends again each wanted own
+    /// message that `from` was a recipient of, and nothing else.
+    pub(super) fn backfill(
+        &mut self,
+        now: Millis,
+        from: MemberId,
+        want: &[MessageId],
+        fx: &mut Effects,
+    ) {
+        for id in want {
+            let Some((message, parents)) = self.archive.get(id).cloned() else {
+                continue;
+            };
+            if message.recipients.contains(&from) {
+                self.seal_message(now, from, &message, &parents, fx);
+            }
+        }
+    }
+
+    /// Asks the authors of missing parents to send them again.
+    pub(super) fn ask_for(&mut self, now: Millis, missing: &[MessageId], fx: &mut Effects) {
+        let mut by_author: std::collections::BTreeMap<MemberId, Vec<MessageId>> =
+            std::collections::BTreeMap::new();
+        for p in missing.iter().filter(|p| p.sender != self.id) {
+            by_author.entry(p.sender).or_default().push(*p);
+        }
+        for (author, want) in by_author {
+            self.seal(
+                now,
+                author,
+                None,
+                Payload::Backfill {
+                    group: self.cfg.group,
+                    want,
+                }
+                .encode(),
+                fx,
+            );
+        }
     }
 
     /// Records a message as delivered here and moves the causal frontier.
@@ -306,13 +369,16 @@ impl Member {
         &mut self,
         now: Millis,
         to: MemberId,
-        msg: MessageId,
+        msg: Option<MessageId>,
         plaintext: Vec<u8>,
         fx: &mut Effects,
     ) {
         if !self.learn_contact(to) {
+            let what = msg
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| "a backfill request".into());
             fx.record(Event::CommandSkipped {
-                command: format!("deliver {msg} to {to}"),
+                command: format!("deliver {what} to {to}"),
                 reason: "no verified contact card".into(),
             });
             return;
@@ -352,11 +418,14 @@ impl Member {
         }
     }
 
+    /// Encrypts and delivers; `msg` is the group message carried, if any
+    /// (a backfill request carries none and is not traced as an envelope
+    /// of a message).
     fn encrypt_and_deliver(
         &mut self,
         now: Millis,
         to: MemberId,
-        msg: MessageId,
+        msg: Option<MessageId>,
         plaintext: &[u8],
         fx: &mut Effects,
     ) {
@@ -375,13 +444,15 @@ impl Member {
             ciphertext,
         };
         let bytes = envelope.ciphertext.len();
-        fx.record(Event::EnvelopeSent {
-            env,
-            msg,
-            to,
-            prekey: message_type == 0,
-            bytes,
-        });
+        if let Some(msg) = msg {
+            fx.record(Event::EnvelopeSent {
+                env,
+                msg,
+                to,
+                prekey: message_type == 0,
+                bytes,
+            });
+        }
         self.stats.envelopes_sent += 1;
         let Some(contact) = self.contact(to) else {
             return;
