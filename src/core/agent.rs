@@ -8,7 +8,7 @@
 
 use super::ids::{AgentId, MemberId, Millis, Peer};
 use super::io::{Command, Effects, Input};
-use super::wire::{Address, Datagram, Envelope, Grant, Refusal, WELL_KNOWN};
+use super::wire::{Address, Datagram, Grant, Refusal, Stored, WELL_KNOWN};
 use crate::trace::Event;
 use std::collections::{BTreeMap, VecDeque};
 
@@ -29,7 +29,7 @@ struct AddressEntry {
 #[derive(Clone, Debug, Default)]
 struct Mailbox {
     long_term: Option<Grant>,
-    items: BTreeMap<u64, Envelope>,
+    items: BTreeMap<u64, Stored>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -237,7 +237,13 @@ impl Agent {
                 req,
                 address,
                 envelope,
-            } => self.deliver(now, from, req, address, envelope, fx),
+            } => self.deliver(now, from, req, address, Stored::Envelope(envelope), fx),
+            Datagram::DeliverOrdered {
+                req,
+                address,
+                to,
+                item,
+            } => self.deliver(now, from, req, address, Stored::Ordered { to, item }, fx),
             Datagram::Fetch { member, after } => match self.mailboxes.get_mut(&member) {
                 Some(mb) => {
                     mb.items = mb.items.split_off(&(after + 1));
@@ -258,7 +264,7 @@ impl Agent {
                 self.stats.rejected_datagrams += 1;
                 fx.record(Event::DatagramRejected {
                     from,
-                    error: format!("unexpected at an agent: {}", variant_name(&other)),
+                    error: format!("unexpected at an agent: {}", other.name()),
                 });
                 return;
             }
@@ -272,15 +278,16 @@ impl Agent {
         from: Peer,
         req: u64,
         address: Address,
-        envelope: Envelope,
+        item: Stored,
         fx: &mut Effects,
     ) -> Datagram {
+        let to = item.to();
         let entry = match self.addresses.get(&address.token) {
-            Some(e) if address.agent == self.id && e.member == envelope.to => e,
+            Some(e) if address.agent == self.id && e.member == to => e,
             _ => {
                 self.stats.refused += 1;
                 fx.record(Event::AddressRefused {
-                    member: envelope.to,
+                    member: to,
                     sender: from,
                     reason: "unknown address".into(),
                 });
@@ -294,7 +301,7 @@ impl Agent {
             self.stats.refused += 1;
             let valid_until = entry.valid_until;
             fx.record(Event::AddressRefused {
-                member: envelope.to,
+                member: to,
                 sender: from,
                 reason: format!("address expired at {valid_until} ms"),
             });
@@ -306,21 +313,14 @@ impl Agent {
         let mailbox = self.mailboxes.entry(entry.member).or_default();
         // A retransmission of an envelope already stored is acknowledged
         // again but stored once.
-        if !mailbox.items.values().any(|e| e.id == envelope.id) {
+        let key = item.dedup_key();
+        if !mailbox.items.values().any(|e| e.dedup_key() == key) {
             self.next_seq += 1;
-            mailbox.items.insert(self.next_seq, envelope);
+            mailbox.items.insert(self.next_seq, item);
             self.stats.stored += 1;
         }
         Datagram::Accepted { req }
     }
-}
-
-fn variant_name(d: &Datagram) -> String {
-    format!("{d:?}")
-        .split([' ', '{', '('])
-        .next()
-        .unwrap_or("")
-        .to_owned()
 }
 
 #[cfg(test)]
@@ -328,6 +328,7 @@ mod tests {
     use super::*;
     use crate::core::ids::EnvelopeId;
     use crate::core::io::Effect;
+    use crate::core::wire::Envelope;
 
     fn agent() -> Agent {
         Agent::new(

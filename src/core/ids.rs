@@ -22,6 +22,11 @@ pub struct MemberId(pub u32);
 #[serde(transparent)]
 pub struct AgentId(pub u32);
 
+/// A server agent of coordinated groups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ServerId(pub u32);
+
 /// A group message: its sender and the sender's own counter.
 ///
 /// Ids are assigned by the sender, so two members can never collide and no
@@ -46,6 +51,7 @@ pub struct EnvelopeId {
 pub enum Peer {
     Member(MemberId),
     Agent(AgentId),
+    Server(ServerId),
 }
 
 impl fmt::Display for MemberId {
@@ -57,6 +63,12 @@ impl fmt::Display for MemberId {
 impl fmt::Display for AgentId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "s{}", self.0)
+    }
+}
+
+impl fmt::Display for ServerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "c{}", self.0)
     }
 }
 
@@ -77,18 +89,20 @@ impl fmt::Display for Peer {
         match self {
             Peer::Member(m) => m.fmt(f),
             Peer::Agent(a) => a.fmt(f),
+            Peer::Server(c) => c.fmt(f),
         }
     }
 }
 
 impl Peer {
-    /// Parses a host name as printed by `Display` ("m3", "s1").
+    /// Parses a host name as printed by `Display` ("m3", "s1", "c0").
     pub fn parse(name: &str) -> Option<Peer> {
         let (kind, num) = name.split_at_checked(1)?;
         let n: u32 = num.parse().ok()?;
         match kind {
             "m" => Some(Peer::Member(MemberId(n))),
             "s" => Some(Peer::Agent(AgentId(n))),
+            "c" => Some(Peer::Server(ServerId(n))),
             _ => None,
         }
     }
@@ -100,7 +114,11 @@ mod tests {
 
     #[test]
     fn host_names_round_trip() {
-        for p in [Peer::Member(MemberId(0)), Peer::Agent(AgentId(17))] {
+        for p in [
+            Peer::Member(MemberId(0)),
+            Peer::Agent(AgentId(17)),
+            Peer::Server(ServerId(2)),
+        ] {
             assert_eq!(Peer::parse(&p.to_string()), Some(p));
         }
         assert_eq!(Peer::parse("x1"), None);

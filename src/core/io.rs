@@ -31,6 +31,8 @@ pub enum Command {
     Remove(MemberId),
     /// Agents: expire this member's ephemeral addresses now.
     ExpireAddresses(MemberId),
+    /// Server agents: refuse (or resume) service while staying up.
+    RefuseService(bool),
 }
 
 impl Command {
@@ -40,6 +42,7 @@ impl Command {
             Command::Add(m) => format!("add {m}"),
             Command::Remove(m) => format!("remove {m}"),
             Command::ExpireAddresses(m) => format!("expire addresses of {m}"),
+            Command::RefuseService(on) => format!("refuse service: {on}"),
         }
     }
 }

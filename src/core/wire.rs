@@ -5,6 +5,7 @@
 //! rather than a panic.
 
 use super::ids::{AgentId, EnvelopeId, MemberId, Millis};
+use super::server::sequencer::{Kind, Receipt, Rejection};
 use serde::{Deserialize, Serialize};
 
 /// The path an agent serves its configuration at (like an MX record).
@@ -32,6 +33,47 @@ pub struct Envelope {
     /// Olm message type: 0 pre-key, 1 normal.
     pub message_type: u8,
     pub ciphertext: Vec<u8>,
+}
+
+/// A message a server agent has ordered, with the receipt that places it.
+/// The payload is MLS ciphertext (or a public handshake message); the server
+/// never sees more.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ordered {
+    pub receipt: Receipt,
+    pub kind: Kind,
+    pub payload: Vec<u8>,
+}
+
+/// What a mailbox holds for a member: a pairwise envelope from another
+/// member, or a message ordered by a coordinated group's server agent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Stored {
+    Envelope(Envelope),
+    Ordered { to: MemberId, item: Ordered },
+}
+
+impl Stored {
+    pub fn to(&self) -> MemberId {
+        match self {
+            Stored::Envelope(e) => e.to,
+            Stored::Ordered { to, .. } => *to,
+        }
+    }
+
+    /// Two deliveries of the same thing have the same key, so a mailbox
+    /// stores a retransmission once.
+    pub fn dedup_key(&self) -> (u8, u64, u64, u64) {
+        match self {
+            Stored::Envelope(e) => (0, u64::from(e.id.sender.0), e.id.seq, 0),
+            Stored::Ordered { item, .. } => (
+                1,
+                item.receipt.group,
+                u64::from(item.receipt.generation),
+                item.receipt.seq,
+            ),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +123,37 @@ pub enum Datagram {
         member: MemberId,
         after: u64,
     },
+    /// A coordinated group's message, for its server agent to order.
+    /// `members_after` is the membership a commit leaves (the server cannot
+    /// read it out of the commit).
+    Submit {
+        req: u64,
+        group: u64,
+        generation: u32,
+        epoch: u64,
+        kind: Kind,
+        payload: Vec<u8>,
+        members_after: Option<Vec<MemberId>>,
+    },
+
+    // ---- server agent -> member ----
+    /// The submission was ordered; the receipt says where.
+    Receipted {
+        req: u64,
+        receipt: Receipt,
+    },
+    SubmitRejected {
+        req: u64,
+        rejection: Rejection,
+    },
+
+    // ---- server agent -> agent ----
+    DeliverOrdered {
+        req: u64,
+        address: Address,
+        to: MemberId,
+        item: Ordered,
+    },
 
     // ---- agent -> member ----
     Config {
@@ -106,7 +179,7 @@ pub enum Datagram {
         reason: Refusal,
     },
     Batch {
-        items: Vec<(u64, Envelope)>,
+        items: Vec<(u64, Stored)>,
         more: bool,
     },
     /// The agent does not know the fetching member (its store was lost).
@@ -133,6 +206,15 @@ impl Datagram {
         }
     }
 
+    /// The variant's name, for error messages.
+    pub fn name(&self) -> String {
+        format!("{self:?}")
+            .split([' ', '{', '('])
+            .next()
+            .unwrap_or("")
+            .to_owned()
+    }
+
     /// The request id a reply answers, if it is a reply.
     pub fn reply_to(&self) -> Option<u64> {
         match self {
@@ -140,7 +222,9 @@ impl Datagram {
             | Datagram::Addresses { req, .. }
             | Datagram::KeyClaimed { req, .. }
             | Datagram::Accepted { req }
-            | Datagram::Refused { req, .. } => Some(*req),
+            | Datagram::Refused { req, .. }
+            | Datagram::Receipted { req, .. }
+            | Datagram::SubmitRejected { req, .. } => Some(*req),
             _ => None,
         }
     }

@@ -84,7 +84,7 @@ pub async fn run_host(world: Rc<RefCell<World>>, me: Peer) -> turmoil::Result {
             let wake = w.wakes.get(&me).copied();
             let cmd = match me {
                 Peer::Member(m) => w.commands.get(&m).and_then(|q| q.front()).map(|c| c.at),
-                Peer::Agent(_) => None,
+                Peer::Agent(_) | Peer::Server(_) => None,
             };
             [wake, cmd, out.next_due()].into_iter().flatten().min()
         };

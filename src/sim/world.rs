@@ -6,10 +6,11 @@
 
 use super::workload::Scheduled;
 use crate::core::agent::Agent;
-use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Millis, Peer};
+use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Millis, Peer, ServerId};
 use crate::core::io::{Effect, Input};
 use crate::core::member::Member;
 use crate::core::member::sessions::Sessions;
+use crate::core::server::ServerAgent;
 use crate::core::wire::{Datagram, Envelope};
 use crate::faults::NetFaults;
 use crate::trace::event::OpKind;
@@ -38,6 +39,7 @@ pub struct World {
     pub trace: Trace,
     pub members: BTreeMap<MemberId, Member>,
     pub agents: BTreeMap<AgentId, Agent>,
+    pub servers: BTreeMap<ServerId, ServerAgent>,
     /// Each host's next wake-up, in simulated (not local) time.
     pub wakes: BTreeMap<Peer, Millis>,
     pub commands: BTreeMap<MemberId, VecDeque<Scheduled>>,
@@ -64,6 +66,7 @@ impl World {
             trace: Trace::default(),
             members: BTreeMap::new(),
             agents: BTreeMap::new(),
+            servers: BTreeMap::new(),
             wakes: BTreeMap::new(),
             commands: BTreeMap::new(),
             starts: BTreeMap::new(),
@@ -92,7 +95,7 @@ impl World {
     pub fn local_time(&self, host: Peer, now: Millis) -> Millis {
         match host {
             Peer::Member(m) => now.saturating_add_signed(self.skew.get(&m).copied().unwrap_or(0)),
-            Peer::Agent(_) => now,
+            Peer::Agent(_) | Peer::Server(_) => now,
         }
     }
 
@@ -101,7 +104,7 @@ impl World {
             Peer::Member(m) => {
                 local.saturating_add_signed(-self.skew.get(&m).copied().unwrap_or(0))
             }
-            Peer::Agent(_) => local,
+            Peer::Agent(_) | Peer::Server(_) => local,
         }
     }
 
@@ -116,6 +119,10 @@ impl World {
                 None => return Vec::new(),
             },
             Peer::Agent(a) => match self.agents.get_mut(&a) {
+                Some(machine) => machine.handle(local, input),
+                None => return Vec::new(),
+            },
+            Peer::Server(c) => match self.servers.get_mut(&c) {
                 Some(machine) => machine.handle(local, input),
                 None => return Vec::new(),
             },

@@ -185,6 +185,21 @@ pub enum Event {
         reason: String,
     },
     MailboxWiped,
+
+    // ---- server agents ----
+    /// A coordinated group's message took its place in the order.
+    Ordered {
+        group: u64,
+        generation: u32,
+        seq: u64,
+        epoch: u64,
+        sender: MemberId,
+        commit: bool,
+    },
+    SubmitRejected {
+        sender: MemberId,
+        reason: String,
+    },
 }
 
 impl Event {

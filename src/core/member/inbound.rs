@@ -7,7 +7,7 @@ use super::outbound::Purpose;
 use super::{Buffered, Member};
 use crate::core::ids::{AgentId, MemberId, Millis, Peer};
 use crate::core::io::Effects;
-use crate::core::wire::{Datagram, Envelope};
+use crate::core::wire::{Datagram, Envelope, Stored};
 use crate::trace::Event;
 use std::collections::BTreeSet;
 
@@ -89,10 +89,23 @@ impl Member {
                 self.flush_awaiting(now, member, fx);
             }
             Datagram::Batch { items, more } => {
-                for (seq, envelope) in items {
+                for (seq, stored) in items {
                     let cursor = self.cursors.entry(agent).or_insert(0);
                     *cursor = (*cursor).max(seq);
-                    self.open(now, envelope, fx);
+                    match stored {
+                        Stored::Envelope(envelope) => self.open(now, envelope, fx),
+                        // Coordinated groups are not served by members yet
+                        // (docs/coordinated.md): count it, like any datagram
+                        // a member cannot use.
+                        Stored::Ordered { item, .. } => self.reject(
+                            Peer::Agent(agent),
+                            format!(
+                                "ordered message {} of group {}: no coordinated group here",
+                                item.receipt.seq, item.receipt.group
+                            ),
+                            fx,
+                        ),
+                    }
                 }
                 if more {
                     let after = self.cursors.get(&agent).copied().unwrap_or(0);

@@ -327,7 +327,9 @@ impl Member {
                 None,
                 fx,
             ),
-            Command::ExpireAddresses(_) => skip(fx, "not a member command"),
+            Command::ExpireAddresses(_) | Command::RefuseService(_) => {
+                skip(fx, "not a member command")
+            }
         }
     }
 }

@@ -1,5 +1,11 @@
 //! Server agents of coordinated groups (in progress: see
-//! `docs/coordinated.md`). The sequencer is the ordering core; the host
-//! role around it comes next.
+//! `docs/coordinated.md`): the sequencer is the ordering core, `agent` the
+//! host role around it. Members do not use them yet.
 
+mod agent;
 pub mod sequencer;
+
+pub use agent::{ServerAgent, ServerConfig, ServerStats};
+
+#[cfg(test)]
+mod tests;

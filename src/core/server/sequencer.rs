@@ -48,6 +48,12 @@ pub enum Rejection {
     /// longer) serve it.
     #[error("generation {submitted} is not served here (current {current})")]
     WrongGeneration { submitted: u32, current: u32 },
+    /// This server agent does not serve the group at all.
+    #[error("group {0} is not served here")]
+    NotServed(u64),
+    /// The server agent is up but refuses service (a fault, or policy).
+    #[error("service refused")]
+    Refused,
 }
 
 /// The bytes a receipt's signature covers. Domain-separated so that no

@@ -1,0 +1,294 @@
+//! A server agent as a host: the single sender's service agent of the
+//! coordinated groups it serves.
+//!
+//! Members submit every group message here. The sequencer orders it (or
+//! rejects it with the reason, e.g. the current epoch to rebase on); the
+//! agent answers the submitter with the signed receipt and fans the ordered
+//! message out to every member's receiving service agents, retrying until
+//! each mailbox acknowledges. It only ever holds MLS ciphertext and public
+//! handshake messages.
+
+use super::sequencer::{Kind, Rejection, Sequencer};
+use crate::core::ids::{AgentId, MemberId, Millis, Peer, ServerId};
+use crate::core::io::{Command, Effects, Input};
+use crate::core::wire::{Address, Datagram, Ordered};
+use crate::trace::Event;
+use std::collections::{BTreeMap, BTreeSet};
+use vodozemac::Ed25519Keypair;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerConfig {
+    pub retry_ms: Millis,
+    pub max_attempts: u32,
+}
+
+struct Served {
+    sequencer: Sequencer,
+    /// Every member's mailbox addresses (long-term), for fan-out.
+    mailboxes: BTreeMap<MemberId, Vec<Address>>,
+    log: Vec<Ordered>,
+}
+
+struct Fanout {
+    agent: AgentId,
+    datagram: Datagram,
+    attempts: u32,
+    next_at: Millis,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerStats {
+    pub ordered: u64,
+    pub rejected: u64,
+    pub fanned_out: u64,
+    pub fanout_abandoned: u64,
+    pub rejected_datagrams: u64,
+}
+
+pub struct ServerAgent {
+    id: ServerId,
+    cfg: ServerConfig,
+    key: Ed25519Keypair,
+    groups: BTreeMap<u64, Served>,
+    fanout: BTreeMap<u64, Fanout>,
+    next_req: u64,
+    refusing: bool,
+    pub stats: ServerStats,
+}
+
+impl ServerAgent {
+    pub fn new(id: ServerId, cfg: ServerConfig) -> Self {
+        ServerAgent {
+            id,
+            cfg,
+            key: Ed25519Keypair::new(),
+            groups: BTreeMap::new(),
+            fanout: BTreeMap::new(),
+            next_req: 0,
+            refusing: false,
+            stats: ServerStats::default(),
+        }
+    }
+
+    pub fn id(&self) -> ServerId {
+        self.id
+    }
+
+    /// The key members verify receipts with.
+    pub fn public_key(&self) -> [u8; 32] {
+        *self.key.public_key().as_bytes()
+    }
+
+    /// Takes on one generation of a group, from `epoch` on.
+    pub fn serve(
+        &mut self,
+        group: u64,
+        generation: u32,
+        epoch: u64,
+        mailboxes: BTreeMap<MemberId, Vec<Address>>,
+    ) {
+        let sequencer = Sequencer::new(
+            group,
+            generation,
+            epoch,
+            mailboxes.keys().copied(),
+            self.key.clone(),
+        );
+        self.groups.insert(
+            group,
+            Served {
+                sequencer,
+                mailboxes,
+                log: Vec::new(),
+            },
+        );
+    }
+
+    /// Everything this server holds of its groups' traffic, for the
+    /// server-blindness check.
+    pub fn stored_payloads(&self) -> impl Iterator<Item = &[u8]> {
+        self.groups
+            .values()
+            .flat_map(|g| g.log.iter().map(|o| o.payload.as_slice()))
+    }
+
+    pub fn handle(&mut self, now: Millis, input: Input) -> Effects {
+        let mut fx = Effects::default();
+        match input {
+            Input::Start { .. } | Input::Wake => self.retry(now, &mut fx),
+            Input::Command(Command::RefuseService(on)) => self.refusing = on,
+            Input::Command(c) => fx.record(Event::CommandSkipped {
+                command: c.describe(),
+                reason: "not a server agent command".into(),
+            }),
+            Input::Datagram { from, bytes } => match (from, Datagram::decode(&bytes)) {
+                (
+                    Peer::Member(m),
+                    Ok(Datagram::Submit {
+                        req,
+                        group,
+                        generation,
+                        epoch,
+                        kind,
+                        payload,
+                        members_after,
+                    }),
+                ) => {
+                    // The submitter hears first; the fan-out follows.
+                    let mut fan_out = Effects::default();
+                    let reply = match self.submit(
+                        now,
+                        m,
+                        group,
+                        generation,
+                        epoch,
+                        kind,
+                        payload,
+                        members_after,
+                        &mut fan_out,
+                    ) {
+                        Ok(receipt) => Datagram::Receipted { req, receipt },
+                        Err(rejection) => {
+                            self.stats.rejected += 1;
+                            fx.record(Event::SubmitRejected {
+                                sender: m,
+                                reason: rejection.to_string(),
+                            });
+                            Datagram::SubmitRejected { req, rejection }
+                        }
+                    };
+                    fx.send(from, reply.encode());
+                    fx.0.extend(fan_out.0);
+                }
+                (Peer::Agent(_), Ok(Datagram::Accepted { req })) => {
+                    self.fanout.remove(&req);
+                }
+                (Peer::Agent(_), Ok(Datagram::Refused { req, .. })) => {
+                    if self.fanout.remove(&req).is_some() {
+                        self.stats.fanout_abandoned += 1;
+                    }
+                }
+                (_, Ok(other)) => self.reject(
+                    &mut fx,
+                    from,
+                    format!("unexpected at a server agent: {}", other.name()),
+                ),
+                (_, Err(e)) => self.reject(&mut fx, from, e.to_string()),
+            },
+        }
+        if let Some(at) = self.fanout.values().map(|f| f.next_at).min() {
+            fx.wake_at(at);
+        }
+        fx
+    }
+
+    fn reject(&mut self, fx: &mut Effects, from: Peer, error: String) {
+        self.stats.rejected_datagrams += 1;
+        fx.record(Event::DatagramRejected { from, error });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn submit(
+        &mut self,
+        now: Millis,
+        sender: MemberId,
+        group: u64,
+        generation: u32,
+        epoch: u64,
+        kind: Kind,
+        payload: Vec<u8>,
+        members_after: Option<Vec<MemberId>>,
+        fx: &mut Effects,
+    ) -> Result<crate::core::server::sequencer::Receipt, Rejection> {
+        if self.refusing {
+            return Err(Rejection::Refused);
+        }
+        let served = self
+            .groups
+            .get_mut(&group)
+            .ok_or(Rejection::NotServed(group))?;
+        let before: BTreeSet<MemberId> = served.sequencer.members().clone();
+        let receipt = served.sequencer.submit(
+            generation,
+            sender,
+            kind,
+            epoch,
+            &payload,
+            members_after.as_deref(),
+        )?;
+        self.stats.ordered += 1;
+        fx.record(Event::Ordered {
+            group,
+            generation,
+            seq: receipt.seq,
+            epoch,
+            sender,
+            commit: kind == Kind::Commit,
+        });
+        let item = Ordered {
+            receipt: receipt.clone(),
+            kind,
+            payload,
+        };
+        served.log.push(item.clone());
+        // A commit goes to everyone it concerns: those it leaves in the
+        // group and those it removes, who must learn they are out.
+        let recipients: BTreeSet<MemberId> =
+            before.union(served.sequencer.members()).copied().collect();
+        let targets: Vec<(MemberId, Address)> = recipients
+            .iter()
+            .flat_map(|m| {
+                served
+                    .mailboxes
+                    .get(m)
+                    .into_iter()
+                    .flatten()
+                    .map(move |a| (*m, *a))
+            })
+            .collect();
+        for (to, address) in targets {
+            self.next_req += 1;
+            let req = self.next_req;
+            let datagram = Datagram::DeliverOrdered {
+                req,
+                address,
+                to,
+                item: item.clone(),
+            };
+            fx.send(Peer::Agent(address.agent), datagram.encode());
+            self.stats.fanned_out += 1;
+            self.fanout.insert(
+                req,
+                Fanout {
+                    agent: address.agent,
+                    datagram,
+                    attempts: 1,
+                    next_at: now + self.cfg.retry_ms,
+                },
+            );
+        }
+        Ok(receipt)
+    }
+
+    fn retry(&mut self, now: Millis, fx: &mut Effects) {
+        let due: Vec<u64> = self
+            .fanout
+            .iter()
+            .filter(|(_, f)| f.next_at <= now)
+            .map(|(r, _)| *r)
+            .collect();
+        for req in due {
+            let Some(f) = self.fanout.get_mut(&req) else {
+                continue;
+            };
+            if f.attempts >= self.cfg.max_attempts {
+                self.fanout.remove(&req);
+                self.stats.fanout_abandoned += 1;
+                continue;
+            }
+            f.attempts += 1;
+            f.next_at = now + self.cfg.retry_ms * u64::from(f.attempts.min(8));
+            fx.send(Peer::Agent(f.agent), f.datagram.encode());
+        }
+    }
+}

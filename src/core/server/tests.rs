@@ -1,0 +1,235 @@
+//! The server agent with a real mailbox agent and real MLS payloads.
+
+use super::sequencer::{Kind, Rejection};
+use super::{ServerAgent, ServerConfig};
+use crate::core::agent::{Agent, AgentConfig};
+use crate::core::ids::{AgentId, MemberId, Peer, ServerId};
+use crate::core::io::{Command, Effect, Effects, Input};
+use crate::core::member::message::MARKER;
+use crate::core::mls::MlsClient;
+use crate::core::wire::{Datagram, Stored};
+use crate::sim::entropy::run_seeded;
+use std::collections::BTreeMap;
+
+fn sends(fx: Effects) -> Vec<(Peer, Datagram)> {
+    fx.0.into_iter()
+        .filter_map(|e| match e {
+            Effect::Send { to, bytes } => {
+                Some((to, Datagram::decode(&bytes).expect("well-formed")))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+struct Setup {
+    server: ServerAgent,
+    mailbox: Agent,
+}
+
+fn setup() -> Setup {
+    let mut mailbox = Agent::new(
+        AgentId(0),
+        AgentConfig {
+            ephemeral_ttl_ms: 10_000,
+            long_term_ttl_ms: 1_000_000,
+            max_batch: 32,
+        },
+        0,
+    );
+    let mut server = ServerAgent::new(
+        ServerId(0),
+        ServerConfig {
+            retry_ms: 500,
+            max_attempts: 3,
+        },
+    );
+    let mailboxes: BTreeMap<MemberId, _> = (0..3)
+        .map(|m| {
+            (
+                MemberId(m),
+                vec![mailbox.register(MemberId(m), 0).0.address],
+            )
+        })
+        .collect();
+    server.serve(1, 1, 0, mailboxes);
+    Setup { server, mailbox }
+}
+
+fn submit(
+    server: &mut ServerAgent,
+    now: u64,
+    from: u32,
+    kind: Kind,
+    epoch: u64,
+    payload: Vec<u8>,
+) -> Vec<(Peer, Datagram)> {
+    let d = Datagram::Submit {
+        req: 7,
+        group: 1,
+        generation: 1,
+        epoch,
+        kind,
+        payload,
+        members_after: None,
+    };
+    sends(server.handle(
+        now,
+        Input::Datagram {
+            from: Peer::Member(MemberId(from)),
+            bytes: d.encode(),
+        },
+    ))
+}
+
+#[test]
+fn orders_signs_and_fans_out_to_every_mailbox_which_stores_it_once() {
+    run_seeded([1; 32], || {
+        let Setup {
+            mut server,
+            mut mailbox,
+        } = setup();
+        let mut alice = MlsClient::new(b"m0", [3; 32]).unwrap();
+        alice.create_group(b"g").unwrap();
+        let ciphertext = alice.encrypt(b"commsim-plaintext-marker: hi").unwrap();
+        let out = submit(&mut server, 10, 0, Kind::Message, 0, ciphertext);
+        let (to, Datagram::Receipted { req: 7, receipt }) = &out[0] else {
+            panic!("{out:?}")
+        };
+        assert_eq!(*to, Peer::Member(MemberId(0)));
+        assert!(receipt.verify(&server.public_key()));
+        let deliveries: Vec<_> = out[1..].to_vec();
+        assert_eq!(deliveries.len(), 3, "one per member mailbox");
+        for (to, d) in &deliveries {
+            assert_eq!(*to, Peer::Agent(AgentId(0)));
+            // Delivered twice (a retransmission): stored once, acknowledged twice.
+            for _ in 0..2 {
+                let acks = sends(mailbox.handle(
+                    20,
+                    Input::Datagram {
+                        from: Peer::Server(ServerId(0)),
+                        bytes: d.encode(),
+                    },
+                ));
+                assert!(matches!(acks[0].1, Datagram::Accepted { .. }));
+                server.handle(
+                    30,
+                    Input::Datagram {
+                        from: Peer::Agent(AgentId(0)),
+                        bytes: acks[0].1.encode(),
+                    },
+                );
+            }
+        }
+        // Every fan-out acknowledged: nothing left to retry.
+        assert!(sends(server.handle(10_000, Input::Wake)).is_empty());
+        let fetched = sends(
+            mailbox.handle(
+                40,
+                Input::Datagram {
+                    from: Peer::Member(MemberId(1)),
+                    bytes: Datagram::Fetch {
+                        member: MemberId(1),
+                        after: 0,
+                    }
+                    .encode(),
+                },
+            ),
+        );
+        let Datagram::Batch { items, .. } = &fetched[0].1 else {
+            panic!()
+        };
+        assert_eq!(items.len(), 1);
+        assert!(
+            matches!(&items[0].1, Stored::Ordered { to: MemberId(1), item } if item.receipt == *receipt)
+        );
+        // The server held only ciphertext.
+        assert!(
+            server
+                .stored_payloads()
+                .all(|p| !p.windows(MARKER.len()).any(|w| w == MARKER))
+        );
+    });
+}
+
+#[test]
+fn a_commit_on_an_old_epoch_is_rejected_with_the_current_one() {
+    run_seeded([2; 32], || {
+        let Setup { mut server, .. } = setup();
+        submit(&mut server, 0, 0, Kind::Commit, 0, b"commit a".to_vec());
+        let out = submit(&mut server, 0, 1, Kind::Commit, 0, b"commit b".to_vec());
+        assert_eq!(out.len(), 1, "a rejection fans nothing out");
+        assert!(matches!(
+            &out[0].1,
+            Datagram::SubmitRejected {
+                rejection: Rejection::StaleEpoch {
+                    submitted: 0,
+                    current: 1
+                },
+                ..
+            }
+        ));
+    });
+}
+
+#[test]
+fn a_refusing_server_says_so_and_resumes() {
+    run_seeded([3; 32], || {
+        let Setup { mut server, .. } = setup();
+        server.handle(0, Input::Command(Command::RefuseService(true)));
+        let out = submit(&mut server, 0, 0, Kind::Message, 0, b"x".to_vec());
+        assert!(matches!(
+            &out[0].1,
+            Datagram::SubmitRejected {
+                rejection: Rejection::Refused,
+                ..
+            }
+        ));
+        server.handle(0, Input::Command(Command::RefuseService(false)));
+        let out = submit(&mut server, 0, 0, Kind::Message, 0, b"x".to_vec());
+        assert!(matches!(&out[0].1, Datagram::Receipted { .. }));
+    });
+}
+
+#[test]
+fn unacknowledged_fan_out_is_retried_then_abandoned() {
+    run_seeded([4; 32], || {
+        let Setup { mut server, .. } = setup();
+        submit(&mut server, 0, 0, Kind::Message, 0, b"x".to_vec());
+        assert_eq!(sends(server.handle(500, Input::Wake)).len(), 3);
+        assert_eq!(sends(server.handle(1_500, Input::Wake)).len(), 3);
+        assert!(sends(server.handle(10_000, Input::Wake)).is_empty());
+        assert_eq!(server.stats.fanout_abandoned, 3);
+    });
+}
+
+#[test]
+fn malformed_datagrams_are_counted_and_the_order_continues() {
+    run_seeded([5; 32], || {
+        let Setup { mut server, .. } = setup();
+        submit(&mut server, 0, 0, Kind::Message, 0, b"x".to_vec());
+        for junk in [
+            vec![],
+            vec![0xff; 9],
+            Datagram::Fetch {
+                member: MemberId(0),
+                after: 0,
+            }
+            .encode(),
+        ] {
+            server.handle(
+                1,
+                Input::Datagram {
+                    from: Peer::Member(MemberId(0)),
+                    bytes: junk,
+                },
+            );
+        }
+        assert_eq!(server.stats.rejected_datagrams, 3);
+        let out = submit(&mut server, 2, 1, Kind::Message, 0, b"y".to_vec());
+        let Datagram::Receipted { receipt, .. } = &out[0].1 else {
+            panic!()
+        };
+        assert_eq!(receipt.seq, 1);
+    });
+}
