@@ -101,6 +101,9 @@ pub struct History {
     pub envelopes: BTreeMap<EnvelopeId, (MessageId, MemberId)>,
     /// Earliest ack time per envelope.
     pub acks: BTreeMap<EnvelopeId, Millis>,
+    /// Coordinated groups: when the server agent ordered each message,
+    /// which acknowledges it for every recipient at once.
+    pub ordered: BTreeMap<MessageId, Millis>,
     /// Per host, every `Delivered` in trace order.
     pub deliveries: BTreeMap<MemberId, Vec<At<MessageId>>>,
     pub changes: Vec<At<Change>>,
@@ -184,6 +187,9 @@ impl History {
                 }
                 Event::EnvelopeSent { env, msg, to, .. } => {
                     h.envelopes.entry(*env).or_insert((*msg, *to));
+                }
+                Event::SubmitAcked { msg, .. } => {
+                    h.ordered.entry(*msg).or_insert(t);
                 }
                 Event::DeliveryAcked { env, .. } => {
                     h.acks.entry(*env).or_insert(t);
@@ -324,6 +330,15 @@ impl History {
         let mut out: BTreeMap<(MessageId, MemberId), Millis> = BTreeMap::new();
         for (env, (msg, to)) in &self.envelopes {
             if let Some(&t) = self.acks.get(env) {
+                let e = out.entry((*msg, *to)).or_insert(t);
+                *e = (*e).min(t);
+            }
+        }
+        for (msg, &t) in &self.ordered {
+            let Some(sent) = self.sent.get(msg) else {
+                continue;
+            };
+            for to in sent.what.recipients.iter().filter(|r| **r != msg.sender) {
                 let e = out.entry((*msg, *to)).or_insert(t);
                 *e = (*e).min(t);
             }

@@ -3,6 +3,7 @@
 use crate::checkers::Verdict;
 use crate::core::member::membership::Variant;
 use crate::core::member::sessions::CryptoOps;
+use crate::core::mls::MlsOps;
 use crate::sim::RunOutput;
 use crate::trace::event::Status;
 use serde::Serialize;
@@ -27,6 +28,8 @@ pub struct Counts {
     pub datagrams_duplicated: u64,
     pub crypto_ops_total: u64,
     pub crypto_ops: CryptoOps,
+    /// Coordinated groups only.
+    pub mls_ops: MlsOps,
     pub trace_events: usize,
     pub simulated_ms: u64,
     pub wall_ms: f64,
@@ -90,6 +93,7 @@ impl Summary {
                 datagrams_duplicated: out.counters.datagrams_duplicated,
                 crypto_ops_total: out.crypto.total(),
                 crypto_ops: out.crypto,
+                mls_ops: out.mls,
                 trace_events: out.trace.records.len(),
                 simulated_ms: out.simulated_ms,
                 wall_ms,
@@ -152,7 +156,7 @@ pub fn print_text(s: &Summary) {
     print_verdicts(&verdicts, &expect);
     let c = &s.counts;
     println!(
-        "  {} members, {} messages, {} deliveries; {} datagrams ({} bytes), {} lost, {} duplicated; {} crypto ops",
+        "  {} members, {} messages, {} deliveries; {} datagrams ({} bytes), {} lost, {} duplicated; {} Olm ops, {} MLS encryptions, {} MLS decryptions",
         c.members,
         c.messages_sent,
         c.deliveries,
@@ -160,7 +164,9 @@ pub fn print_text(s: &Summary) {
         c.bytes_on_wire,
         c.datagrams_lost,
         c.datagrams_duplicated,
-        c.crypto_ops_total
+        c.crypto_ops_total,
+        c.mls_ops.encryptions,
+        c.mls_ops.decryptions
     );
     println!(
         "  {:.1} s simulated in {:.2} s wall ({:.0}x)",

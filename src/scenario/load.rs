@@ -89,6 +89,8 @@ struct RawScenario {
     sim: RawSim,
     topology: RawTopology,
     #[serde(default)]
+    group: RawGroup,
+    #[serde(default)]
     network: RawNetwork,
     #[serde(default)]
     protocol: RawProtocol,
@@ -115,6 +117,13 @@ struct RawTopology {
     agents: i64,
     agents_per_member: Option<i64>,
     founders: Option<i64>,
+    servers: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, expecting = "a [group] table")]
+struct RawGroup {
+    kind: Option<GroupKind>,
 }
 
 #[derive(Deserialize, Default)]
@@ -250,6 +259,11 @@ impl Cx<'_> {
             return Err(self.err(&tick, msg));
         }
         let topology = self.topology(&raw.topology)?;
+        let group_kind = raw.group.kind.unwrap_or(GroupKind::Lightweight);
+        if group_kind == GroupKind::Coordinated && topology.servers == 0 {
+            let msg = "a coordinated group needs at least one server agent (topology.servers)";
+            return Err(self.err(&root.key("group").key("kind"), msg));
+        }
         let network = NetworkParams {
             latency_ms: raw.network.latency.map_or(20, |d| d.0),
             jitter_ms: raw.network.jitter.map_or(10, |d| d.0),
@@ -277,6 +291,7 @@ impl Cx<'_> {
             variants,
             sim: SimParams { tick_ms },
             topology,
+            group_kind,
             network,
             protocol,
             workload,
@@ -362,11 +377,19 @@ impl Cx<'_> {
             members,
             "the number of members",
         )?;
+        let servers = self.count(
+            raw.servers.unwrap_or(0),
+            &t.key("servers"),
+            0,
+            16,
+            "16 server agents",
+        )?;
         Ok(Topology {
             members,
             agents,
             agents_per_member: per,
             founders,
+            servers,
         })
     }
 

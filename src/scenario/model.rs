@@ -4,7 +4,7 @@
 //! simulator (`sim/`). Everything here is already checked: host names exist,
 //! times are ordered, rates are in range.
 
-use crate::core::ids::{AgentId, MemberId, Millis};
+use crate::core::ids::{AgentId, MemberId, Millis, ServerId};
 use crate::core::member::membership::Variant;
 use crate::trace::event::{OpKind, Status};
 use std::collections::BTreeMap;
@@ -20,6 +20,7 @@ pub struct Scenario {
     pub variants: Vec<Variant>,
     pub sim: SimParams,
     pub topology: Topology,
+    pub group_kind: GroupKind,
     pub network: NetworkParams,
     pub protocol: ProtocolParams,
     pub workload: Workload,
@@ -48,6 +49,18 @@ pub struct Topology {
     /// Members in the group when it is formed (m0 .. m{founders-1}); the
     /// rest are contacts that may be added later.
     pub founders: u32,
+    /// Candidate server agents for coordinated groups (c0 ..), in order.
+    pub servers: u32,
+}
+
+/// What the application chose when it formed the group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GroupKind {
+    /// Fully decentralised, pairwise Olm.
+    Lightweight,
+    /// MLS, ordered by a server agent.
+    Coordinated,
 }
 
 impl Topology {
@@ -56,6 +69,9 @@ impl Topology {
     }
     pub fn agent_ids(&self) -> impl Iterator<Item = AgentId> {
         (0..self.agents).map(AgentId)
+    }
+    pub fn server_ids(&self) -> impl Iterator<Item = ServerId> {
+        (0..self.servers).map(ServerId)
     }
     /// Agents of member `m`: a fixed rotation, so that load spreads evenly.
     pub fn agents_of(&self, m: MemberId) -> Vec<AgentId> {
@@ -212,7 +228,9 @@ impl Scenario {
                 agents,
                 agents_per_member: 2,
                 founders: members,
+                servers: 0,
             },
+            group_kind: GroupKind::Lightweight,
             network: NetworkParams {
                 latency_ms: 20,
                 jitter_ms: 10,

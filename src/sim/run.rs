@@ -9,6 +9,7 @@ use crate::core::ids::{Millis, Peer};
 use crate::core::io::{Command, Input};
 use crate::core::member::membership::Variant;
 use crate::core::member::sessions::CryptoOps;
+use crate::core::mls::MlsOps;
 use crate::faults::{Action, Timeline, fault_name};
 use crate::scenario::{Fault, FaultKind, Scenario, StateOnRestart};
 use crate::trace::event::Bounds;
@@ -25,6 +26,8 @@ pub struct RunOutput {
     pub wire_digest: String,
     pub counters: Counters,
     pub crypto: CryptoOps,
+    /// MLS operations of coordinated groups.
+    pub mls: MlsOps,
     pub messages_sent: u64,
     pub deliveries: u64,
     pub simulated_ms: Millis,
@@ -129,6 +132,19 @@ fn run_here(s: &Scenario, seed: u64, variant: Variant) -> Result<RunOutput, RunE
         );
     }
     let mut crypto = CryptoOps::default();
+    let mut mls = MlsOps::default();
+    for o in w
+        .members
+        .values()
+        .filter_map(|m| m.coordinated())
+        .map(|c| c.mls().ops)
+    {
+        mls.commits += o.commits;
+        mls.welcomes_joined += o.welcomes_joined;
+        mls.encryptions += o.encryptions;
+        mls.decryptions += o.decryptions;
+        mls.failures += o.failures;
+    }
     for m in w.members.values() {
         let c = m.crypto_ops();
         crypto.encryptions += c.encryptions;
@@ -149,6 +165,7 @@ fn run_here(s: &Scenario, seed: u64, variant: Variant) -> Result<RunOutput, RunE
         trace: std::mem::take(&mut w.trace),
         counters: w.counters.clone(),
         crypto,
+        mls,
         messages_sent,
         deliveries,
         simulated_ms: now,

@@ -5,14 +5,17 @@
 use super::workload::{self, Scheduled};
 use super::world::World;
 use crate::core::agent::{Agent, AgentConfig};
+use crate::core::ids::ServerId;
 use crate::core::ids::{MemberId, Peer};
 use crate::core::member::membership::Variant;
 use crate::core::member::particle::{Attestation, Contact, Directory, Presentation, ServiceAgent};
-use crate::core::member::{Member, MemberConfig};
+use crate::core::member::{Coordinated, Member, MemberConfig};
+use crate::core::mls::MlsClient;
+use crate::core::server::{ServerAgent, ServerConfig};
 use crate::core::wire::WELL_KNOWN;
-use crate::scenario::Scenario;
+use crate::scenario::{GroupKind, Scenario};
 use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
+use rand_core::{Rng, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use vodozemac::Ed25519Keypair;
 
@@ -108,6 +111,9 @@ pub fn build_world(s: &Scenario, seed: u64, variant: Variant) -> World {
     for member in world.members.values_mut() {
         member.found_group(&s.name, &founders, directory.clone());
     }
+    if s.group_kind == GroupKind::Coordinated {
+        coordinate(&mut world, s, seed, &founders, &directory);
+    }
     for (i, host) in hosts(s).into_iter().enumerate() {
         world
             .net_rngs
@@ -121,11 +127,96 @@ pub fn build_world(s: &Scenario, seed: u64, variant: Variant) -> World {
     world
 }
 
-/// Every host of the run: agents first, then members.
+/// Every host of the run: agents, then members, then server agents.
 pub fn hosts(s: &Scenario) -> Vec<Peer> {
     s.topology
         .agent_ids()
         .map(Peer::Agent)
         .chain(s.topology.member_ids().map(Peer::Member))
+        .chain(s.topology.server_ids().map(Peer::Server))
         .collect()
+}
+
+const STREAM_MLS_BASE: u64 = 2_000;
+
+/// Forms the coordinated group the way its founder would: `m0` creates the
+/// MLS group and adds every founder from their key packages, and the first
+/// candidate server agent takes on generation 1 at the resulting epoch.
+/// Done at setup, like the contact cards (see docs/coordinated.md).
+fn coordinate(
+    world: &mut World,
+    s: &Scenario,
+    seed: u64,
+    founders: &BTreeSet<MemberId>,
+    directory: &Directory,
+) {
+    let p = &s.protocol;
+    for c in s.topology.server_ids() {
+        world.servers.insert(
+            c,
+            ServerAgent::new(
+                c,
+                ServerConfig {
+                    retry_ms: p.retry_ms,
+                    max_attempts: p.max_attempts,
+                },
+            ),
+        );
+    }
+    let mut clients: BTreeMap<MemberId, MlsClient> = BTreeMap::new();
+    for m in founders {
+        let mut key = [0u8; 32];
+        stream(seed, STREAM_MLS_BASE + u64::from(m.0)).fill_bytes(&mut key);
+        let client =
+            MlsClient::new(m.to_string().as_bytes(), key).expect("an MLS client from a seed");
+        clients.insert(*m, client);
+    }
+    let order: Vec<MemberId> = founders.iter().copied().collect();
+    let Some((&first, rest)) = order.split_first() else {
+        return;
+    };
+    let key_packages: Vec<Vec<u8>> = rest
+        .iter()
+        .filter_map(|m| clients.get_mut(m).and_then(|c| c.key_package().ok()))
+        .collect();
+    let creator = clients.get_mut(&first).expect("the first founder");
+    creator
+        .create_group(&GROUP_ID.to_be_bytes())
+        .expect("a new MLS group");
+    let prepared = creator
+        .add(&key_packages)
+        .expect("founders' key packages are valid");
+    let epoch = creator
+        .confirm_pending()
+        .expect("the founding commit applies");
+    let welcome = prepared.welcome.unwrap_or_default();
+    for m in rest {
+        if let Some(c) = clients.get_mut(m) {
+            c.join(&welcome).expect("the founding welcome applies");
+        }
+    }
+    let server = ServerId(0);
+    let mailboxes = founders
+        .iter()
+        .map(|m| {
+            (
+                *m,
+                directory[m]
+                    .agents
+                    .iter()
+                    .map(|a| a.long_term.address)
+                    .collect(),
+            )
+        })
+        .collect();
+    let Some(agent) = world.servers.get_mut(&server) else {
+        return;
+    };
+    agent.serve(GROUP_ID, 1, epoch, mailboxes);
+    let key = agent.public_key();
+    for (m, client) in clients {
+        if let Some(member) = world.members.get_mut(&m) {
+            member.coordinate(Coordinated::new(server, key, 1, client, 0));
+        }
+    }
 }

@@ -139,6 +139,12 @@ pub enum Event {
         to: MemberId,
         agent: AgentId,
     },
+    /// The server agent ordered a coordinated group's message: it is
+    /// acknowledged for every recipient from here on.
+    SubmitAcked {
+        msg: MessageId,
+        seq: u64,
+    },
     SessionCreated {
         peer: MemberId,
         inbound: bool,

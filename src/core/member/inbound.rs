@@ -94,17 +94,7 @@ impl Member {
                     *cursor = (*cursor).max(seq);
                     match stored {
                         Stored::Envelope(envelope) => self.open(now, envelope, fx),
-                        // Coordinated groups are not served by members yet
-                        // (docs/coordinated.md): count it, like any datagram
-                        // a member cannot use.
-                        Stored::Ordered { item, .. } => self.reject(
-                            Peer::Agent(agent),
-                            format!(
-                                "ordered message {} of group {}: no coordinated group here",
-                                item.receipt.seq, item.receipt.group
-                            ),
-                            fx,
-                        ),
+                        Stored::Ordered { item, .. } => self.on_ordered(now, item, fx),
                     }
                 }
                 if more {
@@ -196,6 +186,19 @@ impl Member {
                 ),
             );
         }
+        self.accept(now, from, msg, fx);
+    }
+
+    /// Takes an authenticated group message from `from` into causal
+    /// delivery, whichever channel (Olm or an ordered MLS message) it came
+    /// by.
+    pub(super) fn accept(
+        &mut self,
+        now: Millis,
+        from: MemberId,
+        msg: GroupMessage,
+        fx: &mut Effects,
+    ) {
         self.clock.observe(now, msg.hlc);
         if let Some(c) = self.particle.others.get_mut(&from) {
             // Messages can arrive out of order: keep the newest address of

@@ -6,6 +6,7 @@
 //! sending half (messages, envelopes, retried requests), `inbound.rs` the
 //! receiving half (fetch, decrypt, causal delivery, membership).
 
+mod coordinated;
 mod inbound;
 pub mod membership;
 pub mod message;
@@ -23,6 +24,8 @@ use message::GroupMessage;
 use outbound::Request;
 use particle::{Contact, Directory, GroupParticle, ServiceAgent};
 use sessions::Sessions;
+
+pub use coordinated::Coordinated;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The protocol's knobs, from the scenario.
@@ -96,6 +99,8 @@ pub struct Member {
     archive: BTreeMap<MessageId, (GroupMessage, Vec<MessageId>)>,
     buffer: BTreeMap<MessageId, Buffered>,
     forks_reported: BTreeSet<(MemberId, MemberId)>,
+    /// Set when the group is coordinated: MLS through a server agent.
+    coord: Option<Coordinated>,
     next_fetch: Millis,
     next_rotate: Millis,
     pub stats: MemberStats,
@@ -128,6 +133,7 @@ impl Member {
             archive: BTreeMap::new(),
             buffer: BTreeMap::new(),
             forks_reported: BTreeSet::new(),
+            coord: None,
             next_fetch: 0,
             next_rotate: 0,
             stats: MemberStats::default(),
@@ -236,6 +242,7 @@ impl Member {
             Input::Command(c) => self.command(now, c, &mut fx),
             Input::Datagram { from, bytes } => match (from, Datagram::decode(&bytes)) {
                 (Peer::Agent(a), Ok(d)) => self.on_agent_datagram(now, a, d, &mut fx),
+                (Peer::Server(c), Ok(d)) => self.on_server_datagram(now, c, d, &mut fx),
                 (_, Ok(_)) => self.reject(
                     from,
                     "members accept datagrams only from agents".into(),
@@ -261,6 +268,9 @@ impl Member {
         if volatile_lost {
             self.requests.clear();
             self.awaiting_session.clear();
+            if let Some(c) = self.coord.as_mut() {
+                c.forget_pending();
+            }
         }
         if !restart {
             self.publish_prekeys(now, fx);
@@ -275,6 +285,7 @@ impl Member {
 
     fn wake(&mut self, now: Millis, fx: &mut Effects) {
         self.retry_requests(now, fx);
+        self.retry_submits(now, fx);
         if now >= self.next_fetch {
             self.fetch_all(fx);
             self.next_fetch = now + self.cfg.fetch_interval_ms;
@@ -292,8 +303,10 @@ impl Member {
             .buffer
             .values()
             .map(|b| b.asked_at.unwrap_or(b.since) + self.cfg.parent_timeout_ms);
+        let submits = self.coord.as_ref().and_then(Coordinated::next_wake);
         requests
             .chain(parents)
+            .chain(submits)
             .chain([self.next_fetch, self.next_rotate])
             .min()
             .unwrap_or(self.next_fetch)
@@ -315,6 +328,10 @@ impl Member {
                     .then(|| self.recent[(pick % self.recent.len() as u64) as usize]);
                 self.send_group(now, None, reply_to, fx);
             }
+            Command::Add(_) | Command::Remove(_) if self.coord.is_some() => skip(
+                fx,
+                "membership changes of coordinated groups are not simulated yet",
+            ),
             Command::Add(m) if self.membership.contains(m) => skip(fx, "already a member"),
             Command::Remove(m) if !self.membership.contains(m) => skip(fx, "not a member"),
             Command::Add(m) if !self.learn_contact(m) => skip(fx, "no verified contact card"),

@@ -272,8 +272,12 @@ impl Member {
             body: body_for(id),
         };
         let me = self.id;
-        for r in recipients.iter().copied().filter(|r| *r != me) {
-            self.seal_message(now, r, &template, &parents, fx);
+        if self.coord.is_some() {
+            self.submit(now, &template, fx);
+        } else {
+            for r in recipients.iter().copied().filter(|r| *r != me) {
+                self.seal_message(now, r, &template, &parents, fx);
+            }
         }
         self.archive_own(template, parents);
         self.mark_delivered(id, recipients);

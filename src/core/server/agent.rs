@@ -8,7 +8,7 @@
 //! each mailbox acknowledges. It only ever holds MLS ciphertext and public
 //! handshake messages.
 
-use super::sequencer::{Kind, Rejection, Sequencer};
+use super::sequencer::{Kind, Rejection, Sequencer, hash};
 use crate::core::ids::{AgentId, MemberId, Millis, Peer, ServerId};
 use crate::core::io::{Command, Effects, Input};
 use crate::core::wire::{Address, Datagram, Ordered};
@@ -24,6 +24,9 @@ pub struct ServerConfig {
 
 struct Served {
     sequencer: Sequencer,
+    /// Receipts by message hash: a submission retried because its receipt
+    /// was lost gets the same receipt again instead of a second slot.
+    by_hash: BTreeMap<[u8; 32], crate::core::server::sequencer::Receipt>,
     /// Every member's mailbox addresses (long-term), for fan-out.
     mailboxes: BTreeMap<MemberId, Vec<Address>>,
     log: Vec<Ordered>,
@@ -99,6 +102,7 @@ impl ServerAgent {
             Served {
                 sequencer,
                 mailboxes,
+                by_hash: BTreeMap::new(),
                 log: Vec::new(),
             },
         );
@@ -207,6 +211,13 @@ impl ServerAgent {
             .groups
             .get_mut(&group)
             .ok_or(Rejection::NotServed(group))?;
+        if let Some(receipt) = served
+            .by_hash
+            .get(&hash(&payload))
+            .filter(|r| r.sender == sender)
+        {
+            return Ok(receipt.clone());
+        }
         let before: BTreeSet<MemberId> = served.sequencer.members().clone();
         let receipt = served.sequencer.submit(
             generation,
@@ -217,6 +228,7 @@ impl ServerAgent {
             members_after.as_deref(),
         )?;
         self.stats.ordered += 1;
+        served.by_hash.insert(receipt.hash, receipt.clone());
         fx.record(Event::Ordered {
             group,
             generation,

@@ -233,3 +233,15 @@ fn malformed_datagrams_are_counted_and_the_order_continues() {
         assert_eq!(receipt.seq, 1);
     });
 }
+
+#[test]
+fn a_retried_submission_gets_its_first_receipt_and_no_second_slot() {
+    run_seeded([6; 32], || {
+        let Setup { mut server, .. } = setup();
+        let first = submit(&mut server, 0, 0, Kind::Message, 0, b"once".to_vec());
+        let again = submit(&mut server, 900, 0, Kind::Message, 0, b"once".to_vec());
+        assert_eq!(again.len(), 1, "no second fan-out");
+        assert_eq!(first[0].1, again[0].1);
+        assert_eq!(server.stats.ordered, 1);
+    });
+}
