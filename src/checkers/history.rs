@@ -104,6 +104,8 @@ pub struct History {
     /// Coordinated groups: when the server agent ordered each message,
     /// which acknowledges it for every recipient at once.
     pub ordered: BTreeMap<MessageId, Millis>,
+    /// Coordinated groups: each ordered message's sequence number.
+    pub seqs: BTreeMap<MessageId, u64>,
     /// Per host, every `Delivered` in trace order.
     pub deliveries: BTreeMap<MemberId, Vec<At<MessageId>>>,
     pub changes: Vec<At<Change>>,
@@ -188,8 +190,9 @@ impl History {
                 Event::EnvelopeSent { env, msg, to, .. } => {
                     h.envelopes.entry(*env).or_insert((*msg, *to));
                 }
-                Event::SubmitAcked { msg, .. } => {
+                Event::SubmitAcked { msg, seq } => {
                     h.ordered.entry(*msg).or_insert(t);
+                    h.seqs.entry(*msg).or_insert(*seq);
                 }
                 Event::DeliveryAcked { env, .. } => {
                     h.acks.entry(*env).or_insert(t);

@@ -11,6 +11,7 @@ mod delivery;
 mod forks;
 pub mod history;
 mod intent;
+mod order;
 pub mod secrecy;
 
 #[cfg(test)]
@@ -105,6 +106,7 @@ pub fn check_trace(trace: &Trace) -> Vec<Verdict> {
         intent::check(&h),
         forks::check(&h),
         delivery::check(&h),
+        order::check(&h),
     ]
 }
 
@@ -180,7 +182,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn runs_three_checkers_in_order_on_an_empty_trace() {
+    fn runs_the_trace_checkers_in_order_on_an_empty_trace() {
         let v = check_trace(&Trace::default());
         let names: Vec<&str> = v.iter().map(|v| v.check.as_str()).collect();
         assert_eq!(
@@ -189,7 +191,8 @@ mod tests {
                 "convergence",
                 "membership_intent",
                 "fork_detection",
-                "delivery"
+                "delivery",
+                "total_order"
             ]
         );
         assert!(v.iter().all(|v| v.status == Status::Unknown), "{v:?}");
@@ -236,11 +239,11 @@ mod tests {
         let all = t.records.clone();
         for n in 0..=all.len() {
             t.records = all[..n].to_vec();
-            assert_eq!(check_trace(&t).len(), 4);
+            assert_eq!(check_trace(&t).len(), 5);
         }
         // Reversed order, too.
         t.records = all.into_iter().rev().collect();
-        assert_eq!(check_trace(&t).len(), 4);
+        assert_eq!(check_trace(&t).len(), 5);
     }
 
     /// Random soup of events over a few ids: no panic, same answer twice.

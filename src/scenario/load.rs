@@ -20,12 +20,13 @@ use std::path::Path;
 use toml_edit::Document;
 
 /// The checkers an `[expect.<variant>]` table may name.
-pub const CHECKERS: [&str; 5] = [
+pub const CHECKERS: [&str; 6] = [
     "convergence",
     "membership_intent",
     "fork_detection",
     "delivery",
     "post_removal_secrecy",
+    "total_order",
 ];
 
 /// A scenario file that cannot be used, located as precisely as possible.

@@ -1,0 +1,134 @@
+//! Total order: in a coordinated group every member delivers the messages
+//! its server agent ordered in the order the server assigned.
+//!
+//! A member may deliver fewer (it joined later, or was removed), never a
+//! different order: two members that both delivered messages a and b
+//! deliver them the same way round. Checked per member as "sequence numbers
+//! strictly increase", which implies it.
+
+use super::history::History;
+use super::{Evidence, Status, Verdict, measured};
+
+pub const NAME: &str = "total_order";
+
+pub fn check(h: &History) -> Verdict {
+    if h.start.is_none() {
+        return Verdict::new(
+            NAME,
+            Status::Unknown,
+            "trace has no run_started".into(),
+            vec![],
+            measured([]),
+        );
+    }
+    if h.seqs.is_empty() {
+        return Verdict::new(
+            NAME,
+            Status::Pass,
+            "no server-ordered messages (a lightweight group)".into(),
+            vec![],
+            measured([("ordered", 0)]),
+        );
+    }
+    let mut evidence = Vec::new();
+    let mut checked = 0u64;
+    for (member, deliveries) in &h.deliveries {
+        let mut last: Option<(u64, super::MessageId)> = None;
+        for d in deliveries {
+            let Some(&seq) = h.seqs.get(&d.what) else {
+                continue;
+            };
+            checked += 1;
+            if let Some((prev_seq, prev)) = last.filter(|(s, _)| *s >= seq) {
+                evidence.push(
+                    Evidence::note(format!(
+                        "{member} delivered {} (seq {seq}) after {prev} (seq {prev_seq})",
+                        d.what
+                    ))
+                    .members([*member])
+                    .messages([prev, d.what])
+                    .at(d.t),
+                );
+            }
+            last = Some((seq, d.what));
+        }
+    }
+    let m = measured([
+        ("ordered", h.seqs.len() as u64),
+        ("deliveries_checked", checked),
+        ("out_of_order", evidence.len() as u64),
+    ]);
+    if evidence.is_empty() {
+        Verdict::new(
+            NAME,
+            Status::Pass,
+            format!(
+                "{checked} deliveries of {} ordered messages all follow the server's order",
+                h.seqs.len()
+            ),
+            evidence,
+            m,
+        )
+    } else {
+        Verdict::new(
+            NAME,
+            Status::Fail,
+            format!("{} deliveries break the server's order", evidence.len()),
+            evidence,
+            m,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkers::testkit::*;
+    use crate::trace::Event;
+
+    fn ordered(tb: &mut Tb, t: u64, msg: crate::core::ids::MessageId, seq: u64) {
+        tb.at(
+            t,
+            &format!("m{}", msg.sender.0),
+            Event::SubmitAcked { msg, seq },
+        );
+    }
+
+    fn history(swap_at_m2: bool) -> History {
+        let mut tb = Tb::start(&[0, 1, 2]);
+        tb.send(10, id(0, 0), &[0, 1, 2], &[]);
+        ordered(&mut tb, 11, id(0, 0), 0);
+        tb.send(12, id(1, 0), &[0, 1, 2], &[]);
+        ordered(&mut tb, 13, id(1, 0), 1);
+        tb.deliver(20, 1, id(0, 0)).deliver(21, 0, id(1, 0));
+        if swap_at_m2 {
+            tb.deliver(22, 2, id(1, 0)).deliver(23, 2, id(0, 0));
+        } else {
+            tb.deliver(22, 2, id(0, 0)).deliver(23, 2, id(1, 0));
+        }
+        History::from_trace(&tb.build())
+    }
+
+    #[test]
+    fn passes_in_the_servers_order() {
+        let v = check(&history(false));
+        assert_eq!(v.status, Status::Pass, "{v:#?}");
+        assert_eq!(v.measured["deliveries_checked"], 4);
+    }
+
+    #[test]
+    fn fails_when_a_member_delivers_out_of_order() {
+        let v = check(&history(true));
+        assert_eq!(v.status, Status::Fail, "{v:#?}");
+        assert!(
+            mentions_member(&v, m(2)) && mentions_message(&v, id(0, 0)),
+            "{v:#?}"
+        );
+    }
+
+    #[test]
+    fn lightweight_runs_have_nothing_to_order() {
+        assert_eq!(check(&History::from_trace(&healthy())).status, Status::Pass);
+        assert_eq!(check(&History::default()).status, Status::Unknown);
+    }
+}
