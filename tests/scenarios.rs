@@ -147,3 +147,33 @@ fn the_server_agent_never_holds_plaintext() {
     );
     assert_eq!(out.deliveries, out.messages_sent * 9);
 }
+
+/// In `coordinated-concurrent-commits` the server must actually reject one
+/// of the two commits for their epoch, and the loser must rebase: both
+/// removals end up applied everywhere.
+#[test]
+fn the_losing_commit_is_rejected_then_rebased() {
+    let s = load_file(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/coordinated-concurrent-commits.toml"
+    )))
+    .unwrap();
+    let out = sim::run(&s, s.seed, "lww".parse().unwrap()).unwrap();
+    let stale = out.trace.records.iter().filter(|r| matches!(&r.event, commsim::trace::Event::SubmitRejected { reason, .. } if reason.starts_with("stale epoch"))).count();
+    assert!(stale >= 1, "no commit lost its epoch");
+    let commits = out
+        .trace
+        .records
+        .iter()
+        .filter(|r| {
+            matches!(
+                &r.event,
+                commsim::trace::Event::Ordered { commit: true, .. }
+            )
+        })
+        .count();
+    assert_eq!(commits, 2, "exactly the two removals were ordered");
+    for m in out.world.members.values().filter(|m| m.in_group()) {
+        assert_eq!(m.view().len(), 4, "{:?}", m.id());
+    }
+}

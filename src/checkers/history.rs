@@ -106,6 +106,10 @@ pub struct History {
     pub ordered: BTreeMap<MessageId, Millis>,
     /// Coordinated groups: each ordered message's sequence number.
     pub seqs: BTreeMap<MessageId, u64>,
+    /// Coordinated groups: each ordered message's (generation, seq) slot,
+    /// and who the server counted as members when it filled each slot.
+    pub slots: BTreeMap<MessageId, (u32, u64)>,
+    pub ordered_for: BTreeMap<(u32, u64), BTreeSet<MemberId>>,
     /// Per host, every `Delivered` in trace order.
     pub deliveries: BTreeMap<MemberId, Vec<At<MessageId>>>,
     pub changes: Vec<At<Change>>,
@@ -190,9 +194,24 @@ impl History {
                 Event::EnvelopeSent { env, msg, to, .. } => {
                     h.envelopes.entry(*env).or_insert((*msg, *to));
                 }
-                Event::SubmitAcked { msg, seq } => {
+                Event::SubmitAcked {
+                    msg,
+                    generation,
+                    seq,
+                } => {
                     h.ordered.entry(*msg).or_insert(t);
                     h.seqs.entry(*msg).or_insert(*seq);
+                    h.slots.entry(*msg).or_insert((*generation, *seq));
+                }
+                Event::Ordered {
+                    generation,
+                    seq,
+                    members,
+                    ..
+                } => {
+                    h.ordered_for
+                        .entry((*generation, *seq))
+                        .or_insert_with(|| members.iter().copied().collect());
                 }
                 Event::DeliveryAcked { env, .. } => {
                     h.acks.entry(*env).or_insert(t);
@@ -341,7 +360,17 @@ impl History {
             let Some(sent) = self.sent.get(msg) else {
                 continue;
             };
-            for to in sent.what.recipients.iter().filter(|r| **r != msg.sender) {
+            // Acknowledged for the recipients the server still counted as
+            // members when it ordered the message (a removal ordered first
+            // takes a recipient out); for all of them if the server's
+            // record is missing.
+            let members = self
+                .slots
+                .get(msg)
+                .and_then(|slot| self.ordered_for.get(slot));
+            let counted =
+                |r: &&MemberId| **r != msg.sender && members.is_none_or(|m| m.contains(r));
+            for to in sent.what.recipients.iter().filter(counted) {
                 let e = out.entry((*msg, *to)).or_insert(t);
                 *e = (*e).min(t);
             }

@@ -90,7 +90,11 @@ mod tests {
         tb.at(
             t,
             &format!("m{}", msg.sender.0),
-            Event::SubmitAcked { msg, seq },
+            Event::SubmitAcked {
+                msg,
+                generation: 1,
+                seq,
+            },
         );
     }
 

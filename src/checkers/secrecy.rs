@@ -116,6 +116,18 @@ pub fn check(h: &History, oracle: Option<&dyn Oracle>) -> Verdict {
         ("ciphertexts_not_on_wire", missing),
         ("readable", leaks),
     ]);
+    if leaks == 0 && tried == 0 {
+        return Verdict::new(
+            NAME,
+            Status::Unknown,
+            format!(
+                "no ciphertext that follows the {} removals could be tried (none on the wire, or not pairwise Olm)",
+                removals.len()
+            ),
+            evidence,
+            m,
+        );
+    }
     if leaks > 0 {
         Verdict::new(
             NAME,

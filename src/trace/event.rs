@@ -143,6 +143,7 @@ pub enum Event {
     /// acknowledged for every recipient from here on.
     SubmitAcked {
         msg: MessageId,
+        generation: u32,
         seq: u64,
     },
     SessionCreated {
@@ -194,6 +195,8 @@ pub enum Event {
 
     // ---- server agents ----
     /// A coordinated group's message took its place in the order.
+    /// `members` is the group as the server knew it then: the members the
+    /// message is acknowledged for.
     Ordered {
         group: u64,
         generation: u32,
@@ -201,6 +204,7 @@ pub enum Event {
         epoch: u64,
         sender: MemberId,
         commit: bool,
+        members: Vec<MemberId>,
     },
     SubmitRejected {
         sender: MemberId,

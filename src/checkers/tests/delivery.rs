@@ -1,7 +1,7 @@
 use super::*;
 use crate::checkers::history::History;
 use crate::checkers::testkit::*;
-use crate::trace::Trace;
+use crate::trace::{Event, Trace};
 
 fn run(t: &Trace) -> Verdict {
     check(&History::from_trace(t))
@@ -158,4 +158,57 @@ fn unknown_without_messages_or_an_end() {
     let v = run(&t);
     assert_eq!(v.status, Status::Unknown, "{v:#?}");
     assert!(v.summary.contains("no run_ended"), "{}", v.summary);
+}
+
+/// A coordinated group: the server's receipt acknowledges a message for
+/// every recipient it still counted as a member when it ordered it.
+fn coordinated(server_members: &[u32], delivered_at_m2: bool) -> History {
+    let mut tb = Tb::start(&[0, 1, 2]);
+    tb.send(10, id(0, 0), &[0, 1, 2], &[]);
+    let members = server_members.iter().map(|n| m(*n)).collect();
+    tb.at(
+        11,
+        "c0",
+        Event::Ordered {
+            group: 1,
+            generation: 1,
+            seq: 0,
+            epoch: 1,
+            sender: m(0),
+            commit: false,
+            members,
+        },
+    );
+    tb.at(
+        12,
+        "m0",
+        Event::SubmitAcked {
+            msg: id(0, 0),
+            generation: 1,
+            seq: 0,
+        },
+    );
+    tb.deliver(20, 1, id(0, 0));
+    if delivered_at_m2 {
+        tb.deliver(20, 2, id(0, 0));
+    }
+    tb.end_agreed(&[0, 1, 2], &[0, 1, 2]);
+    History::from_trace(&tb.build())
+}
+
+#[test]
+fn a_server_ordered_message_must_reach_every_member_it_was_ordered_for() {
+    let v = check(&coordinated(&[0, 1, 2], false));
+    assert_eq!(v.status, Status::Fail, "{v:#?}");
+    assert!(
+        mentions_member(&v, m(2)) && mentions_message(&v, id(0, 0)),
+        "{v:#?}"
+    );
+    assert_eq!(check(&coordinated(&[0, 1, 2], true)).status, Status::Pass);
+}
+
+#[test]
+fn a_member_removed_before_the_message_was_ordered_is_not_owed_it() {
+    let v = check(&coordinated(&[0, 1], false));
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
 }

@@ -68,7 +68,10 @@ fn fails_when_the_removed_member_can_read_a_later_message() {
 fn a_re_added_member_may_read_again() {
     let h = history(&[0, 1, 2], true);
     let v = check(&h, Some(&AddressedTo::from(&h)));
-    assert_eq!(v.status, Status::Pass, "{v:#?}");
+    // Everything it can read follows its re-add: nothing is a leak (and
+    // nothing was left to try, which is not a pass either).
+    assert_ne!(v.status, Status::Fail, "{v:#?}");
+    assert_eq!(v.measured["readable"], 0);
 }
 
 #[test]
@@ -89,4 +92,25 @@ fn a_saved_trace_cannot_say() {
 fn no_removal_passes_trivially() {
     let h = History::from_trace(&healthy());
     assert_eq!(check(&h, None).status, Status::Pass);
+}
+
+/// Sees nothing on the wire (as for MLS ciphertexts, which the Olm oracle
+/// cannot try): a removal with nothing tried is not a pass.
+struct Blind;
+
+impl Oracle for Blind {
+    fn readable(
+        &self,
+        _: MemberId,
+        _: MessageId,
+        _: &[EnvelopeId],
+    ) -> Option<(BTreeSet<EnvelopeId>, usize)> {
+        Some((BTreeSet::new(), 0))
+    }
+}
+
+#[test]
+fn nothing_tried_after_a_removal_is_unknown_not_pass() {
+    let h = history(&[0, 1], false);
+    assert_eq!(check(&h, Some(&Blind)).status, Status::Unknown);
 }

@@ -6,21 +6,43 @@
 //! parents messages it has delivered, which the server ordered earlier), so
 //! ordered messages carry no parents of their own; the trace still records
 //! the sender's frontier for the checkers.
+//!
+//! A removal is an MLS commit. The server accepts one commit per epoch; a
+//! commit that loses its epoch is rebuilt on the winner once this member
+//! has applied it, and resubmitted. Once its own commit is applied, the
+//! committer announces the change in an ordinary group message (the
+//! `membership_op` the checkers follow).
 
 use super::Member;
+use super::membership::Membership;
 use super::message::{GroupMessage, Payload};
-use crate::core::ids::{MemberId, MessageId, Millis, Peer, ServerId};
+use crate::core::ids::{EnvelopeId, MemberId, MessageId, Millis, Peer, ServerId};
 use crate::core::io::Effects;
-use crate::core::mls::{MlsClient, Processed};
-use crate::core::server::sequencer::{Kind, Receipt, Rejection};
+use crate::core::mls::{MlsClient, MlsError, Processed};
+use crate::core::server::sequencer::{Kind, Receipt, Rejection, hash};
 use crate::core::wire::{Datagram, Ordered};
 use crate::trace::Event;
-use std::collections::BTreeMap;
+use crate::trace::event::OpKind;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What a submission carries.
+#[derive(Clone, Debug)]
+enum What {
+    Message { msg: MessageId, plaintext: Vec<u8> },
+    Remove { target: MemberId },
+}
+
+/// A submission, ready for the server agent.
+struct Built {
+    kind: Kind,
+    epoch: u64,
+    payload: Vec<u8>,
+    members_after: Option<Vec<MemberId>>,
+}
 
 /// A submission waiting for its receipt (volatile).
 struct Pending {
-    msg: MessageId,
-    plaintext: Vec<u8>,
+    what: What,
     datagram: Datagram,
     attempts: u32,
     next_at: Millis,
@@ -35,6 +57,8 @@ pub struct Coordinated {
     next_seq: u64,
     reorder: BTreeMap<u64, Ordered>,
     pending: BTreeMap<u64, Pending>,
+    /// Own commits that lost their epoch: rebuilt after the next commit.
+    to_rebase: Vec<MemberId>,
 }
 
 impl Coordinated {
@@ -53,6 +77,7 @@ impl Coordinated {
             next_seq,
             reorder: BTreeMap::new(),
             pending: BTreeMap::new(),
+            to_rebase: Vec::new(),
         }
     }
 
@@ -62,10 +87,35 @@ impl Coordinated {
 
     pub(super) fn forget_pending(&mut self) {
         self.pending.clear();
+        self.to_rebase.clear();
     }
 
     pub(super) fn next_wake(&self) -> Option<Millis> {
         self.pending.values().map(|p| p.next_at).min()
+    }
+
+    fn commit_pending(&self) -> bool {
+        self.pending
+            .values()
+            .any(|p| matches!(p.what, What::Remove { .. }))
+            || !self.to_rebase.is_empty()
+    }
+
+    /// The roster as member ids; empty once this member is out.
+    fn roster(&self) -> BTreeSet<MemberId> {
+        if !self.mls.is_active() {
+            return BTreeSet::new();
+        }
+        self.mls
+            .members()
+            .iter()
+            .filter_map(|id| {
+                std::str::from_utf8(id)
+                    .ok()
+                    .and_then(|s| s.strip_prefix('m')?.parse().ok())
+            })
+            .map(MemberId)
+            .collect()
     }
 }
 
@@ -73,10 +123,25 @@ impl Member {
     /// Joins the coordinated group this member's MLS client is already in.
     pub fn coordinate(&mut self, c: Coordinated) {
         self.coord = Some(c);
+        self.sync_roster(None, &mut Effects::default());
     }
 
     pub fn coordinated(&self) -> Option<&Coordinated> {
         self.coord.as_ref()
+    }
+
+    /// In a coordinated group the MLS roster is the membership.
+    fn sync_roster(&mut self, cause: Option<MessageId>, fx: &mut Effects) {
+        let Some(c) = self.coord.as_ref() else { return };
+        let view = c.roster();
+        if view != self.membership.view() {
+            self.membership = Membership::RecipientList { view };
+            fx.record(Event::MembershipChanged {
+                view: self.view(),
+                in_group: self.in_group(),
+                cause,
+            });
+        }
     }
 
     /// Encrypts a group message for the MLS group and submits it.
@@ -86,40 +151,78 @@ impl Member {
             ..message.clone()
         })
         .encode();
-        self.submit_plaintext(now, message.id, plaintext, fx);
+        self.submit_what(
+            now,
+            What::Message {
+                msg: message.id,
+                plaintext,
+            },
+            fx,
+        );
     }
 
-    fn submit_plaintext(
-        &mut self,
-        now: Millis,
-        msg: MessageId,
-        plaintext: Vec<u8>,
-        fx: &mut Effects,
-    ) {
+    /// Starts removing `target`: an MLS commit, submitted for ordering.
+    pub(super) fn commit_remove(&mut self, now: Millis, target: MemberId, fx: &mut Effects) {
+        if self.coord.as_ref().is_some_and(Coordinated::commit_pending) {
+            return fx.record(Event::CommandSkipped {
+                command: format!("remove {target}"),
+                reason: "a commit of this member is still being ordered".into(),
+            });
+        }
+        self.submit_what(now, What::Remove { target }, fx);
+    }
+
+    fn submit_what(&mut self, now: Millis, what: What, fx: &mut Effects) {
         let req = self.next_req();
         let (group, retry_ms) = (self.cfg.group, self.cfg.retry_ms);
         let Some(c) = self.coord.as_mut() else { return };
-        let (Ok(payload), Some(epoch)) = (c.mls.encrypt(&plaintext), c.mls.epoch()) else {
-            return fx.record(Event::CommandSkipped {
-                command: format!("submit {msg}"),
-                reason: "no MLS group to encrypt for".into(),
-            });
+        let built = match &what {
+            What::Message { plaintext, .. } => c.mls.encrypt(plaintext).map(|payload| Built {
+                kind: Kind::Message,
+                epoch: c.mls.epoch().unwrap_or(0),
+                payload,
+                members_after: None,
+            }),
+            What::Remove { target } => {
+                let after: Vec<MemberId> = c.roster().into_iter().filter(|m| m != target).collect();
+                c.mls
+                    .remove(&[target.to_string().into_bytes()])
+                    .map(|p| Built {
+                        kind: Kind::Commit,
+                        epoch: p.epoch,
+                        payload: p.commit,
+                        members_after: Some(after),
+                    })
+            }
+        };
+        let Built {
+            kind,
+            epoch,
+            payload,
+            members_after,
+        } = match built {
+            Ok(b) => b,
+            Err(e) => {
+                return fx.record(Event::CommandSkipped {
+                    command: format!("{what:?}").chars().take(40).collect(),
+                    reason: e.to_string(),
+                });
+            }
         };
         let datagram = Datagram::Submit {
             req,
             group,
             generation: c.generation,
             epoch,
-            kind: Kind::Message,
+            kind,
             payload,
-            members_after: None,
+            members_after,
         };
         fx.send(Peer::Server(c.server), datagram.encode());
         c.pending.insert(
             req,
             Pending {
-                msg,
-                plaintext,
+                what,
                 datagram,
                 attempts: 1,
                 next_at: now + retry_ms,
@@ -128,12 +231,10 @@ impl Member {
     }
 
     pub(super) fn retry_submits(&mut self, now: Millis, fx: &mut Effects) {
-        let (retry_ms, max) = (self.cfg.retry_ms, self.cfg.max_attempts);
+        let retry_ms = self.cfg.retry_ms;
         let Some(c) = self.coord.as_mut() else { return };
         for p in c.pending.values_mut().filter(|p| p.next_at <= now) {
-            if p.attempts < max {
-                p.attempts += 1;
-            }
+            p.attempts = p.attempts.saturating_add(1);
             p.next_at = now + retry_ms * u64::from(p.attempts.min(8));
             fx.send(Peer::Server(c.server), p.datagram.encode());
         }
@@ -155,9 +256,14 @@ impl Member {
         };
         match d {
             Datagram::Receipted { req, receipt } if receipt.verify(&c.server_key) => {
-                if let Some(p) = c.pending.remove(&req) {
+                if let Some(Pending {
+                    what: What::Message { msg, .. },
+                    ..
+                }) = c.pending.remove(&req)
+                {
                     fx.record(Event::SubmitAcked {
-                        msg: p.msg,
+                        msg,
+                        generation: receipt.generation,
                         seq: receipt.seq,
                     });
                 }
@@ -166,13 +272,16 @@ impl Member {
                 req,
                 rejection: Rejection::StaleEpoch { current, .. },
             } => {
-                // Re-encrypt once this member has caught up with the commit
-                // that moved the epoch; until then, retry later.
                 let caught_up = c.mls.epoch().is_some_and(|e| e >= current);
-                if let Some(p) = c.pending.remove(&req) {
-                    if caught_up {
-                        self.submit_plaintext(now, p.msg, p.plaintext, fx);
-                    } else if let Some(c) = self.coord.as_mut() {
+                let Some(p) = c.pending.remove(&req) else {
+                    return;
+                };
+                match p.what {
+                    // Another commit won the epoch: rebuild ours on it once
+                    // it has been applied here.
+                    What::Remove { target } => c.to_rebase.push(target),
+                    What::Message { .. } if caught_up => self.submit_what(now, p.what, fx),
+                    What::Message { .. } => {
                         c.pending.insert(req, p);
                     }
                 }
@@ -200,7 +309,7 @@ impl Member {
         if r.group != self.cfg.group
             || r.generation != c.generation
             || !r.verify(&c.server_key)
-            || crate::core::server::sequencer::hash(&item.payload) != r.hash
+            || hash(&item.payload) != r.hash
         {
             let (server, seq) = (c.server, r.seq);
             return self.reject(
@@ -225,11 +334,11 @@ impl Member {
         &mut self,
         now: Millis,
         receipt: &Receipt,
-        result: Result<Processed, crate::core::mls::MlsError>,
+        result: Result<Processed, MlsError>,
         fx: &mut Effects,
     ) {
         let from: MemberId = receipt.sender;
-        let env = crate::core::ids::EnvelopeId {
+        let env = EnvelopeId {
             sender: from,
             seq: receipt.seq,
         };
@@ -246,12 +355,40 @@ impl Member {
                     error: "malformed or misattributed plaintext".into(),
                 }),
             },
-            Ok(Processed::Own | Processed::Proposal | Processed::Commit { .. }) => {}
+            Ok(Processed::Commit { .. }) => self.after_commit(now, receipt, fx),
+            Ok(Processed::Own | Processed::Proposal) => {}
             Err(e) => fx.record(Event::DecryptFailed {
                 env,
                 from,
                 error: e.to_string(),
             }),
+        }
+    }
+
+    /// A commit has been applied: the roster may have changed, our own
+    /// removal is announced, and commits that lost their epoch are rebuilt.
+    fn after_commit(&mut self, now: Millis, receipt: &Receipt, fx: &mut Effects) {
+        let before = self.membership.view();
+        self.sync_roster(None, fx);
+        let after = self.membership.view();
+        if receipt.sender == self.id {
+            let removed: Vec<MemberId> = before.difference(&after).copied().collect();
+            if let Some(c) = self.coord.as_mut() {
+                c.pending.retain(
+                    |_, p| !matches!(p.what, What::Remove { target } if removed.contains(&target)),
+                );
+            }
+            for target in removed {
+                self.send_group(now, Some((OpKind::Remove, target)), None, fx);
+            }
+        }
+        let rebase = self
+            .coord
+            .as_mut()
+            .map(|c| std::mem::take(&mut c.to_rebase))
+            .unwrap_or_default();
+        for target in rebase.into_iter().filter(|t| after.contains(t)) {
+            self.submit_what(now, What::Remove { target }, fx);
         }
     }
 }

@@ -261,9 +261,11 @@ impl Member {
             self.learn_contact(*m);
         }
         let recipients: BTreeSet<MemberId> = msg.recipients.iter().copied().collect();
-        if self
-            .membership
-            .on_message(&recipients, msg.membership.as_ref())
+        // In a coordinated group the MLS roster alone is the membership.
+        if self.coord.is_none()
+            && self
+                .membership
+                .on_message(&recipients, msg.membership.as_ref())
         {
             fx.record(Event::MembershipChanged {
                 view: self.view(),

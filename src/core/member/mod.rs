@@ -328,12 +328,12 @@ impl Member {
                     .then(|| self.recent[(pick % self.recent.len() as u64) as usize]);
                 self.send_group(now, None, reply_to, fx);
             }
-            Command::Add(_) | Command::Remove(_) if self.coord.is_some() => skip(
-                fx,
-                "membership changes of coordinated groups are not simulated yet",
-            ),
             Command::Add(m) if self.membership.contains(m) => skip(fx, "already a member"),
             Command::Remove(m) if !self.membership.contains(m) => skip(fx, "not a member"),
+            Command::Add(_) if self.coord.is_some() => {
+                skip(fx, "adds to coordinated groups are not simulated yet")
+            }
+            Command::Remove(m) if self.coord.is_some() => self.commit_remove(now, m, fx),
             Command::Add(m) if !self.learn_contact(m) => skip(fx, "no verified contact card"),
             Command::Add(m) => {
                 self.send_group(now, Some((crate::trace::event::OpKind::Add, m)), None, fx)

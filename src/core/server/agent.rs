@@ -236,6 +236,7 @@ impl ServerAgent {
             epoch,
             sender,
             commit: kind == Kind::Commit,
+            members: before.iter().copied().collect(),
         });
         let item = Ordered {
             receipt: receipt.clone(),
