@@ -177,3 +177,35 @@ fn the_losing_commit_is_rejected_then_rebased() {
         assert_eq!(m.view().len(), 4, "{:?}", m.id());
     }
 }
+
+/// In `coordinated-server-crash` the server dies mid-run: every member falls
+/// back to the lightweight group, and traffic carries on over Olm.
+#[test]
+fn members_fall_back_when_the_server_crashes_and_keep_talking() {
+    let s = load_file(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/coordinated-server-crash.toml"
+    )))
+    .unwrap();
+    let out = sim::run(&s, s.seed, "lww".parse().unwrap()).unwrap();
+    let fell_back = out
+        .trace
+        .records
+        .iter()
+        .filter(|r| matches!(r.event, commsim::trace::Event::FellBack { .. }))
+        .count();
+    assert_eq!(fell_back, 8);
+    assert!(
+        out.world
+            .members
+            .values()
+            .all(|m| m.coordinated().is_none())
+    );
+    let after: Vec<_> = out
+        .trace
+        .records
+        .iter()
+        .filter(|r| r.t > 15_000 && matches!(r.event, commsim::trace::Event::Delivered { .. }))
+        .collect();
+    assert!(after.len() > 50, "{}", after.len());
+}

@@ -115,6 +115,10 @@ pub struct History {
     pub changes: Vec<At<Change>>,
     pub ops: Vec<At<Op>>,
     pub fork_reports: Vec<At<BTreeSet<MemberId>>>,
+    /// Coordinated groups: members switching to lightweight mode.
+    pub fallbacks: Vec<At<()>>,
+    /// Server agents that crashed, and when.
+    pub server_failures: Vec<(Millis, String)>,
     pub parent_missing: Vec<At<(MessageId, Vec<MessageId>)>>,
     /// Records that could not be used, in words.
     pub oddities: Vec<String>,
@@ -251,6 +255,19 @@ impl History {
                     match At::on(host, t, idx, other_side.iter().copied().collect()) {
                         Some(a) => h.fork_reports.push(a),
                         None => unused = true,
+                    }
+                }
+                Event::FellBack { .. } => match At::on(host, t, idx, ()) {
+                    Some(a) => h.fallbacks.push(a),
+                    None => unused = true,
+                },
+                Event::Fault {
+                    fault,
+                    hosts,
+                    detail,
+                } if fault == "crash" && detail.starts_with("begin") => {
+                    for server in hosts.iter().filter(|h| h.starts_with('c')) {
+                        h.server_failures.push((t, server.clone()));
                     }
                 }
                 _ => {}

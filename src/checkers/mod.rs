@@ -8,6 +8,7 @@
 
 mod convergence;
 mod delivery;
+mod fallback;
 mod forks;
 pub mod history;
 mod intent;
@@ -107,6 +108,7 @@ pub fn check_trace(trace: &Trace) -> Vec<Verdict> {
         forks::check(&h),
         delivery::check(&h),
         order::check(&h),
+        fallback::check(&h),
     ]
 }
 
@@ -192,7 +194,8 @@ mod tests {
                 "membership_intent",
                 "fork_detection",
                 "delivery",
-                "total_order"
+                "total_order",
+                "fallback"
             ]
         );
         assert!(v.iter().all(|v| v.status == Status::Unknown), "{v:?}");
@@ -239,11 +242,11 @@ mod tests {
         let all = t.records.clone();
         for n in 0..=all.len() {
             t.records = all[..n].to_vec();
-            assert_eq!(check_trace(&t).len(), 5);
+            assert_eq!(check_trace(&t).len(), 6);
         }
         // Reversed order, too.
         t.records = all.into_iter().rev().collect();
-        assert_eq!(check_trace(&t).len(), 5);
+        assert_eq!(check_trace(&t).len(), 6);
     }
 
     /// Random soup of events over a few ids: no panic, same answer twice.

@@ -76,11 +76,17 @@ impl Cx<'_> {
         }
     }
 
-    /// A host as a sort key: members first, then agents, each by number.
-    fn host(&self, name: &str, topo: &Topology, field: &Field) -> Res<(bool, u32)> {
-        match (index_of(name, 'm'), index_of(name, 's')) {
-            (Some(n), _) if n < topo.members => Ok((false, n)),
-            (_, Some(n)) if n < topo.agents => Ok((true, n)),
+    /// A host as a sort key: members first, then agents, then server
+    /// agents, each by number.
+    fn host(&self, name: &str, topo: &Topology, field: &Field) -> Res<(u8, u32)> {
+        match (
+            index_of(name, 'm'),
+            index_of(name, 's'),
+            index_of(name, 'c'),
+        ) {
+            (Some(n), _, _) if n < topo.members => Ok((0, n)),
+            (_, Some(n), _) if n < topo.agents => Ok((1, n)),
+            (_, _, Some(n)) if n < topo.servers => Ok((2, n)),
             _ => {
                 let msg = format!("unknown host `{name}` ({})", known_hosts(topo));
                 Err(self.err(field, msg))
@@ -88,14 +94,15 @@ impl Cx<'_> {
         }
     }
 
-    /// A non-empty host list with "members"/"agents" expanded, sorted and
-    /// deduplicated.
+    /// A non-empty host list with "members"/"agents"/"servers" expanded,
+    /// sorted and deduplicated.
     fn hosts(&self, names: &[String], topo: &Topology, field: &Field) -> Res<Vec<HostName>> {
         let mut set = BTreeSet::new();
         for (i, name) in names.iter().enumerate() {
             match name.as_str() {
-                "members" => set.extend((0..topo.members).map(|n| (false, n))),
-                "agents" => set.extend((0..topo.agents).map(|n| (true, n))),
+                "members" => set.extend((0..topo.members).map(|n| (0, n))),
+                "agents" => set.extend((0..topo.agents).map(|n| (1, n))),
+                "servers" => set.extend((0..topo.servers).map(|n| (2, n))),
                 _ => {
                     set.insert(self.host(name, topo, &field.index(i))?);
                 }
@@ -104,7 +111,7 @@ impl Cx<'_> {
         if set.is_empty() {
             return Err(self.err(field, "must name at least one host"));
         }
-        let name = |(agent, n): (bool, u32)| format!("{}{n}", if agent { 's' } else { 'm' });
+        let name = |(kind, n): (u8, u32)| format!("{}{n}", ['m', 's', 'c'][usize::from(kind)]);
         Ok(set.into_iter().map(name).collect())
     }
 
@@ -244,15 +251,21 @@ impl Cx<'_> {
             let msg = format!("`{host}` names a group; a crash takes one host, e.g. \"s0\"");
             return Err(self.err(&f.key("host"), msg));
         }
-        let (is_agent, _) = self.host(host, topo, &f.key("host"))?;
-        let state = match (raw.state.unwrap_or(RawState::Kept), is_agent) {
+        let (kind, _) = self.host(host, topo, &f.key("host"))?;
+        let state = match (raw.state.unwrap_or(RawState::Kept), kind) {
             (RawState::Kept, _) => StateOnRestart::Kept,
-            (RawState::VolatileLost, false) => StateOnRestart::VolatileLost,
-            (RawState::Wiped, _) => StateOnRestart::Wiped,
-            (RawState::VolatileLost, true) => {
+            (RawState::VolatileLost, 0) => StateOnRestart::VolatileLost,
+            (RawState::Wiped, 0 | 1) => StateOnRestart::Wiped,
+            (RawState::VolatileLost, _) => {
                 let msg = format!(
-                    "\"volatile-lost\" applies only to members, and `{host}` is an agent \
+                    "\"volatile-lost\" applies only to members, and `{host}` is not one \
                      (use \"kept\" or \"wiped\")"
+                );
+                return Err(self.err(&f.key("state"), msg));
+            }
+            (RawState::Wiped, _) => {
+                let msg = format!(
+                    "a server agent (`{host}`) restarts with its state \"kept\" (wiping one is not simulated yet)"
                 );
                 return Err(self.err(&f.key("state"), msg));
             }
@@ -264,7 +277,7 @@ impl Cx<'_> {
     }
 }
 
-/// `m<n>` / `s<n>` in canonical form (no sign, no leading zeros).
+/// `m<n>` / `s<n>` / `c<n>` in canonical form (no sign, no leading zeros).
 fn index_of(name: &str, prefix: char) -> Option<u32> {
     let digits = name.strip_prefix(prefix)?;
     let canonical = !digits.is_empty()
@@ -274,8 +287,12 @@ fn index_of(name: &str, prefix: char) -> Option<u32> {
 }
 
 fn known_hosts(topo: &Topology) -> String {
+    let servers = match topo.servers {
+        0 => String::new(),
+        n => format!(", server agents c0..c{}", n - 1),
+    };
     format!(
-        "members are m0..m{}, agents s0..s{}",
+        "members are m0..m{}, agents s0..s{}{servers}",
         topo.members - 1,
         topo.agents - 1
     )

@@ -20,13 +20,14 @@ use std::path::Path;
 use toml_edit::Document;
 
 /// The checkers an `[expect.<variant>]` table may name.
-pub const CHECKERS: [&str; 6] = [
+pub const CHECKERS: [&str; 7] = [
     "convergence",
     "membership_intent",
     "fork_detection",
     "delivery",
     "post_removal_secrecy",
     "total_order",
+    "fallback",
 ];
 
 /// A scenario file that cannot be used, located as precisely as possible.
@@ -144,6 +145,7 @@ struct RawProtocol {
     rotate_every: Option<Dur>,
     long_term_ttl: Option<Dur>,
     parent_timeout: Option<Dur>,
+    ack_timeout: Option<Dur>,
     deliver_to: Option<DeliverTo>,
 }
 
@@ -427,6 +429,7 @@ impl Cx<'_> {
                 10_000,
                 &p.key("parent_timeout"),
             )?,
+            ack_timeout_ms: self.positive(raw.ack_timeout, 5_000, &p.key("ack_timeout"))?,
             deliver_to_all: raw.deliver_to != Some(DeliverTo::First),
         })
     }

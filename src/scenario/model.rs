@@ -107,6 +107,9 @@ pub struct ProtocolParams {
     pub long_term_ttl_ms: Millis,
     /// After this long waiting for a parent, the member reports it missing.
     pub parent_timeout_ms: Millis,
+    /// Coordinated groups: a member that gets no receipt from the server
+    /// agent for this long falls back to a lightweight group.
+    pub ack_timeout_ms: Millis,
     /// Deliver to every mailbox of a recipient (true) or only the first.
     pub deliver_to_all: bool,
 }
@@ -243,6 +246,7 @@ impl Scenario {
                 rotate_every_ms: 20_000,
                 long_term_ttl_ms: 3_600_000,
                 parent_timeout_ms: 10_000,
+                ack_timeout_ms: 5_000,
                 deliver_to_all: true,
             },
             workload: Workload {

@@ -133,17 +133,8 @@ fn run_here(s: &Scenario, seed: u64, variant: Variant) -> Result<RunOutput, RunE
     }
     let mut crypto = CryptoOps::default();
     let mut mls = MlsOps::default();
-    for o in w
-        .members
-        .values()
-        .filter_map(|m| m.coordinated())
-        .map(|c| c.mls().ops)
-    {
-        mls.commits += o.commits;
-        mls.welcomes_joined += o.welcomes_joined;
-        mls.encryptions += o.encryptions;
-        mls.decryptions += o.decryptions;
-        mls.failures += o.failures;
+    for m in w.members.values() {
+        mls += m.mls_ops();
     }
     for m in w.members.values() {
         let c = m.crypto_ops();

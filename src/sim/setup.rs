@@ -53,6 +53,7 @@ pub fn build_world(s: &Scenario, seed: u64, variant: Variant) -> World {
         max_attempts: p.max_attempts,
         rotate_every_ms: p.rotate_every_ms,
         parent_timeout_ms: p.parent_timeout_ms,
+        ack_timeout_ms: p.ack_timeout_ms,
         deliver_to_all: p.deliver_to_all,
         prekeys_per_agent: 8,
     };

@@ -141,6 +141,10 @@ pub enum Event {
     },
     /// The server agent ordered a coordinated group's message: it is
     /// acknowledged for every recipient from here on.
+    /// A coordinated group's member switched the group to lightweight mode.
+    FellBack {
+        reason: String,
+    },
     SubmitAcked {
         msg: MessageId,
         generation: u32,

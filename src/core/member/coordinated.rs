@@ -46,6 +46,8 @@ struct Pending {
     datagram: Datagram,
     attempts: u32,
     next_at: Millis,
+    /// When it was first submitted, for the fallback timeout.
+    since: Millis,
 }
 
 pub struct Coordinated {
@@ -132,7 +134,12 @@ impl Member {
 
     /// In a coordinated group the MLS roster is the membership.
     fn sync_roster(&mut self, cause: Option<MessageId>, fx: &mut Effects) {
-        let Some(c) = self.coord.as_ref() else { return };
+        let Some(c) = self.coord.as_mut() else { return };
+        if !c.mls.is_active() {
+            // Removed: nothing of ours will be ordered any more, and a
+            // missing receipt is no reason to fall back.
+            c.forget_pending();
+        }
         let view = c.roster();
         if view != self.membership.view() {
             self.membership = Membership::RecipientList { view };
@@ -226,17 +233,63 @@ impl Member {
                 datagram,
                 attempts: 1,
                 next_at: now + retry_ms,
+                since: now,
             },
         );
     }
 
     pub(super) fn retry_submits(&mut self, now: Millis, fx: &mut Effects) {
-        let retry_ms = self.cfg.retry_ms;
+        let (retry_ms, timeout) = (self.cfg.retry_ms, self.cfg.ack_timeout_ms);
         let Some(c) = self.coord.as_mut() else { return };
+        if c.pending.values().any(|p| p.since + timeout <= now) {
+            let reason = format!("no receipt from {} within {timeout} ms", c.server);
+            return self.fall_back(now, reason, fx);
+        }
         for p in c.pending.values_mut().filter(|p| p.next_at <= now) {
             p.attempts = p.attempts.saturating_add(1);
             p.next_at = now + retry_ms * u64::from(p.attempts.min(8));
             fx.send(Peer::Server(c.server), p.datagram.encode());
+        }
+    }
+
+    /// Switches the group to lightweight mode: the membership starts from
+    /// the MLS roster of the last applied epoch, messages the server never
+    /// acknowledged go again over the pairwise channels under their
+    /// original ids (receivers deduplicate), and the others learn of the
+    /// switch from the next message they get that way.
+    pub(super) fn fall_back(&mut self, now: Millis, reason: String, fx: &mut Effects) {
+        let Some(c) = self.coord.take() else { return };
+        fx.record(Event::FellBack { reason });
+        self.retired_mls += c.mls.ops;
+        let roster = c.roster();
+        // The same founding stamp at every member that fell back from the
+        // same epoch, so that their sets merge as one.
+        let stamp = crate::core::clock::Hlc {
+            wall: 0,
+            logical: c.mls.epoch().unwrap_or(0) as u32,
+            node: MemberId(0),
+        };
+        self.membership = Membership::found(self.cfg.variant, &roster, stamp);
+        let me = self.id;
+        for p in c.pending.into_values() {
+            match p.what {
+                What::Message { msg, .. } => {
+                    let Some((message, parents)) = self.archive.get(&msg).cloned() else {
+                        continue;
+                    };
+                    for r in message.recipients.iter().copied().filter(|r| *r != me) {
+                        self.seal_message(now, r, &message, &parents, fx);
+                    }
+                }
+                What::Remove { target } => fx.record(Event::CommandSkipped {
+                    command: format!("remove {target}"),
+                    reason: "its commit was never ordered; the group fell back".into(),
+                }),
+            }
+        }
+        if self.in_group() {
+            // Tell everyone now rather than at the next chat message.
+            self.send_group(now, None, None, fx);
         }
     }
 
@@ -285,6 +338,19 @@ impl Member {
                         c.pending.insert(req, p);
                     }
                 }
+            }
+            Datagram::SubmitRejected {
+                rejection: Rejection::Refused,
+                ..
+            } => {
+                let reason = format!("{server} refuses service");
+                self.fall_back(now, reason, fx);
+            }
+            Datagram::SubmitRejected {
+                req,
+                rejection: Rejection::NotAMember(_),
+            } => {
+                c.pending.remove(&req);
             }
             Datagram::SubmitRejected { .. } => {}
             other => self.reject(

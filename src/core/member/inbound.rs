@@ -171,6 +171,12 @@ impl Member {
             }
         }
         let msg = match Payload::decode(&opened.plaintext) {
+            // A group message over the pairwise channel while this member
+            // still coordinates: its sender has fallen back.
+            Some(Payload::Group(msg)) if self.coord.is_some() && self.membership.contains(from) => {
+                self.fall_back(now, format!("{from} fell back"), fx);
+                msg
+            }
             Some(Payload::Group(msg)) => msg,
             Some(Payload::Backfill { group, want }) if group == self.cfg.group => {
                 return self.backfill(now, from, &want, fx);

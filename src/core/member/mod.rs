@@ -38,6 +38,8 @@ pub struct MemberConfig {
     pub max_attempts: u32,
     pub rotate_every_ms: Millis,
     pub parent_timeout_ms: Millis,
+    /// Coordinated groups: fall back after this long without a receipt.
+    pub ack_timeout_ms: Millis,
     pub deliver_to_all: bool,
     /// One-time keys published per agent.
     pub prekeys_per_agent: usize,
@@ -101,6 +103,8 @@ pub struct Member {
     forks_reported: BTreeSet<(MemberId, MemberId)>,
     /// Set when the group is coordinated: MLS through a server agent.
     coord: Option<Coordinated>,
+    /// MLS work done before the group fell back, for the counts.
+    retired_mls: crate::core::mls::MlsOps,
     next_fetch: Millis,
     next_rotate: Millis,
     pub stats: MemberStats,
@@ -134,6 +138,7 @@ impl Member {
             buffer: BTreeMap::new(),
             forks_reported: BTreeSet::new(),
             coord: None,
+            retired_mls: crate::core::mls::MlsOps::default(),
             next_fetch: 0,
             next_rotate: 0,
             stats: MemberStats::default(),
@@ -189,6 +194,15 @@ impl Member {
 
     pub fn view(&self) -> Vec<MemberId> {
         self.membership.view().into_iter().collect()
+    }
+
+    /// MLS operations so far, including those of a group that fell back.
+    pub fn mls_ops(&self) -> crate::core::mls::MlsOps {
+        let mut ops = self.retired_mls;
+        if let Some(c) = &self.coord {
+            ops += c.mls().ops;
+        }
+        ops
     }
 
     pub fn crypto_ops(&self) -> sessions::CryptoOps {

@@ -286,7 +286,7 @@ impl Member {
     /// Encrypts `template` for `r` with the parents `r` can wait for: those
     /// it was itself sent (it cannot wait for what it was never meant to
     /// get).
-    fn seal_message(
+    pub(super) fn seal_message(
         &mut self,
         now: Millis,
         r: MemberId,

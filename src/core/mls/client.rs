@@ -51,6 +51,16 @@ pub struct MlsOps {
     pub failures: u64,
 }
 
+impl std::ops::AddAssign for MlsOps {
+    fn add_assign(&mut self, o: MlsOps) {
+        self.commits += o.commits;
+        self.welcomes_joined += o.welcomes_joined;
+        self.encryptions += o.encryptions;
+        self.decryptions += o.decryptions;
+        self.failures += o.failures;
+    }
+}
+
 pub struct MlsClient {
     provider: SimProvider,
     signer: SignatureKeyPair,
