@@ -59,6 +59,10 @@ pub struct Coordinated {
     next_seq: u64,
     reorder: BTreeMap<u64, Ordered>,
     pending: BTreeMap<u64, Pending>,
+    /// Submissions waiting for the one in flight: one at a time, so that
+    /// the server orders each member's messages in the order it sent them
+    /// even when a receipt is lost and a submission retried.
+    queue: std::collections::VecDeque<What>,
     /// Own commits that lost their epoch: rebuilt after the next commit.
     to_rebase: Vec<MemberId>,
 }
@@ -79,6 +83,7 @@ impl Coordinated {
             next_seq,
             reorder: BTreeMap::new(),
             pending: BTreeMap::new(),
+            queue: Default::default(),
             to_rebase: Vec::new(),
         }
     }
@@ -89,6 +94,7 @@ impl Coordinated {
 
     pub(super) fn forget_pending(&mut self) {
         self.pending.clear();
+        self.queue.clear();
         self.to_rebase.clear();
     }
 
@@ -179,7 +185,27 @@ impl Member {
         self.submit_what(now, What::Remove { target }, fx);
     }
 
+    /// Sends `what` now if nothing is in flight, or queues it.
     fn submit_what(&mut self, now: Millis, what: What, fx: &mut Effects) {
+        match self.coord.as_mut() {
+            Some(c) if !c.pending.is_empty() => c.queue.push_back(what),
+            Some(_) => self.send_submission(now, what, fx),
+            None => {}
+        }
+    }
+
+    /// Sends the next queued submission once nothing is in flight.
+    fn advance(&mut self, now: Millis, fx: &mut Effects) {
+        let next = match self.coord.as_mut() {
+            Some(c) if c.pending.is_empty() => c.queue.pop_front(),
+            _ => None,
+        };
+        if let Some(what) = next {
+            self.send_submission(now, what, fx);
+        }
+    }
+
+    fn send_submission(&mut self, now: Millis, what: What, fx: &mut Effects) {
         let req = self.next_req();
         let (group, retry_ms) = (self.cfg.group, self.cfg.retry_ms);
         let Some(c) = self.coord.as_mut() else { return };
@@ -271,8 +297,9 @@ impl Member {
         };
         self.membership = Membership::found(self.cfg.variant, &roster, stamp);
         let me = self.id;
-        for p in c.pending.into_values() {
-            match p.what {
+        let unacknowledged = c.pending.into_values().map(|p| p.what).chain(c.queue);
+        for what in unacknowledged {
+            match what {
                 What::Message { msg, .. } => {
                     let Some((message, parents)) = self.archive.get(&msg).cloned() else {
                         continue;
@@ -359,6 +386,7 @@ impl Member {
                 fx,
             ),
         }
+        self.advance(now, fx);
     }
 
     /// Takes an ordered message from the mailbox and delivers, in sequence
@@ -456,5 +484,6 @@ impl Member {
         for target in rebase.into_iter().filter(|t| after.contains(t)) {
             self.submit_what(now, What::Remove { target }, fx);
         }
+        self.advance(now, fx);
     }
 }
