@@ -737,3 +737,12 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn refuse_names_a_server_agent() {
+    let text = edit(
+        &[],
+        "\n[[faults]]\nkind = \"refuse\"\nat = 0\nhost = \"s1\"\n",
+    );
+    rejects(&text, "faults[0].host", "\"s1\"", &["not a server agent"]);
+}

@@ -265,7 +265,7 @@ impl History {
                     fault,
                     hosts,
                     detail,
-                } if fault == "crash" && detail.starts_with("begin") => {
+                } if (fault == "crash" || fault == "refuse") && detail.starts_with("begin") => {
                     for server in hosts.iter().filter(|h| h.starts_with('c')) {
                         h.server_failures.push((t, server.clone()));
                     }

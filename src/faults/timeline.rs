@@ -67,6 +67,7 @@ pub fn fault_name(kind: &FaultKind) -> &'static str {
         FaultKind::Reorder { .. } => "reorder",
         FaultKind::Latency { .. } => "latency",
         FaultKind::Crash { .. } => "crash",
+        FaultKind::Refuse { .. } => "refuse",
         FaultKind::Offline { .. } => "offline",
         FaultKind::ExpireAddresses { .. } => "expire_addresses",
         FaultKind::ClockSkew { .. } => "clock_skew",

@@ -52,6 +52,7 @@ fn fault_fields(kind: &str) -> Option<&'static [&'static str]> {
         "reorder" => &["rate", "extra"],
         "latency" => &["extra", "jitter"],
         "crash" => &["host", "state"],
+        "refuse" => &["host"],
         "offline" | "expire_addresses" => &["member"],
         "clock_skew" => &["member", "offset"],
         _ => return None,
@@ -143,7 +144,8 @@ impl Cx<'_> {
         let Some(allowed) = fault_fields(kind) else {
             let msg = format!(
                 "unknown fault kind `{kind}` (expected partition, partition_oneway, loss, \
-                 duplicate, reorder, latency, crash, offline, expire_addresses or clock_skew)"
+                 duplicate, reorder, latency, crash, refuse, offline, expire_addresses or \
+                 clock_skew)"
             );
             return Err(self.err(&f.key("kind"), msg));
         };
@@ -204,6 +206,13 @@ impl Cx<'_> {
         };
         let extra = |cx: &Self| cx.need(&raw.extra, f, "extra", kind).map(|d| d.0);
         let kind = match kind {
+            "refuse" => {
+                let host = self.need(&raw.host, f, "host", kind)?;
+                match self.host(host, topo, &f.key("host"))? {
+                    (2, n) => FaultKind::Refuse { server: crate::core::ids::ServerId(n) },
+                    _ => return Err(self.err(&f.key("host"), format!("`{host}` is not a server agent; only server agents (c0, c1, ...) refuse service"))),
+                }
+            }
             "partition" => {
                 let (a, b) = self.sides((&raw.a, "a"), (&raw.b, "b"), kind, f, topo)?;
                 FaultKind::Partition { a, b }

@@ -182,6 +182,8 @@ pub enum FaultKind {
         host: HostName,
         state: StateOnRestart,
     },
+    /// A server agent stays up but refuses service until `until_ms`.
+    Refuse { server: ServerId },
     /// A member is cut off from everyone and comes back at `until_ms`.
     Offline { member: MemberId },
     /// The member's ephemeral addresses are expired at every agent.

@@ -266,6 +266,12 @@ impl FaultState {
                 }
                 (vec![host.clone()], format!("{state:?}"))
             }
+            FaultKind::Refuse { server } => {
+                if let Some(agent) = w.servers.get_mut(server) {
+                    agent.handle(now, Input::Command(Command::RefuseService(begin)));
+                }
+                (vec![server.to_string()], String::new())
+            }
             FaultKind::ExpireAddresses { member } => {
                 if begin {
                     for a in w.agents.values_mut() {
