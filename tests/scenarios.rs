@@ -6,6 +6,15 @@ use commsim::scenario::load_file;
 use commsim::sim;
 use std::path::Path;
 
+/// Loads `scenarios/<name>.toml` and runs it with the lww variant.
+fn run_lww(name: &str, seed: Option<u64>) -> sim::RunOutput {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(format!("{name}.toml"));
+    let s = load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    sim::run(&s, seed.unwrap_or(s.seed), "lww".parse().unwrap()).unwrap()
+}
+
 fn scenario_files() -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> =
         std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"))
@@ -62,12 +71,7 @@ fn recipient_list_and_lww_differ_on_every_scenario() {
 /// not assumed.
 #[test]
 fn no_plaintext_in_the_trace_or_on_the_wire() {
-    let s = load_file(Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/scenarios/lightweight-partition-heal.toml"
-    )))
-    .unwrap();
-    let out = sim::run(&s, 3, "lww".parse().unwrap()).unwrap();
+    let out = run_lww("lightweight-partition-heal", Some(3));
     let marker = String::from_utf8_lossy(commsim::core::member::message::MARKER).into_owned();
     assert!(out.messages_sent > 10);
     assert!(!out.trace.to_jsonl().contains(&marker));
@@ -90,12 +94,7 @@ fn no_plaintext_in_the_trace_or_on_the_wire() {
 /// Receivers must ask m4 for it again, and deliver.
 #[test]
 fn a_parent_lost_in_a_crash_is_asked_for_again() {
-    let s = load_file(Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/scenarios/lightweight-member-restart.toml"
-    )))
-    .unwrap();
-    let out = sim::run(&s, 12, "lww".parse().unwrap()).unwrap();
+    let out = run_lww("lightweight-member-restart", Some(12));
     let lost = commsim::core::ids::MessageId {
         sender: commsim::core::ids::MemberId(4),
         seq: 9,
@@ -130,12 +129,7 @@ fn a_parent_lost_in_a_crash_is_asked_for_again() {
 /// handshake messages only: marker plaintexts never reach what it stores.
 #[test]
 fn the_server_agent_never_holds_plaintext() {
-    let s = load_file(Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/scenarios/coordinated-steady.toml"
-    )))
-    .unwrap();
-    let out = sim::run(&s, 5, "lww".parse().unwrap()).unwrap();
+    let out = run_lww("coordinated-steady", Some(5));
     let marker = commsim::core::member::message::MARKER;
     let server = out.world.servers.values().next().expect("a server agent");
     let stored: Vec<&[u8]> = server.stored_payloads().collect();
@@ -153,12 +147,7 @@ fn the_server_agent_never_holds_plaintext() {
 /// removals end up applied everywhere.
 #[test]
 fn the_losing_commit_is_rejected_then_rebased() {
-    let s = load_file(Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/scenarios/coordinated-concurrent-commits.toml"
-    )))
-    .unwrap();
-    let out = sim::run(&s, s.seed, "lww".parse().unwrap()).unwrap();
+    let out = run_lww("coordinated-concurrent-commits", None);
     let stale = out.trace.records.iter().filter(|r| matches!(&r.event, commsim::trace::Event::SubmitRejected { reason, .. } if reason.starts_with("stale epoch"))).count();
     assert!(stale >= 1, "no commit lost its epoch");
     let commits = out
@@ -182,12 +171,7 @@ fn the_losing_commit_is_rejected_then_rebased() {
 /// back to the lightweight group, and traffic carries on over Olm.
 #[test]
 fn members_fall_back_when_the_server_crashes_and_keep_talking() {
-    let s = load_file(Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/scenarios/coordinated-server-crash.toml"
-    )))
-    .unwrap();
-    let out = sim::run(&s, s.seed, "lww".parse().unwrap()).unwrap();
+    let out = run_lww("coordinated-server-crash", None);
     let fell_back = out
         .trace
         .records
@@ -216,13 +200,8 @@ fn members_fall_back_when_the_server_crashes_and_keep_talking() {
 /// keeps each member's messages in the order it sent them.
 #[test]
 fn a_lost_receipt_does_not_reorder_a_members_messages() {
-    let s = load_file(Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/scenarios/coordinated-steady.toml"
-    )))
-    .unwrap();
     for seed in [4, 8] {
-        let out = sim::run(&s, seed, "lww".parse().unwrap()).unwrap();
+        let out = run_lww("coordinated-steady", Some(seed));
         let delivery = check_run(&out)
             .into_iter()
             .find(|v| v.check == "delivery")
