@@ -6,6 +6,7 @@
 //! what was found and shows it (members, messages, times) because a bare
 //! pass/fail cannot be debugged. See `docs/checkers.md`.
 
+mod blindness;
 mod convergence;
 mod delivery;
 mod fallback;
@@ -117,6 +118,7 @@ pub fn check_trace(trace: &Trace) -> Vec<Verdict> {
 pub fn check_saved(trace: &Trace) -> Vec<Verdict> {
     let mut v = check_trace(trace);
     v.push(secrecy::check(&History::from_trace(trace), None));
+    v.push(blindness::check(None, &[]));
     v
 }
 
@@ -126,6 +128,10 @@ pub fn check_run(out: &crate::sim::RunOutput) -> Vec<Verdict> {
     v.push(secrecy::check(
         &History::from_trace(&out.trace),
         Some(&out.world),
+    ));
+    v.push(blindness::check(
+        Some(out.world.to_servers),
+        &out.world.plaintext_to_servers,
     ));
     v
 }

@@ -73,7 +73,11 @@ impl Summary {
                 }
             })
             .collect();
-        let met = checks.iter().all(|c| c.met);
+        // An expectation for a checker that did not run is not met.
+        let all_ran = expect
+            .keys()
+            .all(|k| checks.iter().any(|c| &c.verdict.check == k));
+        let met = all_ran && checks.iter().all(|c| c.met);
         Summary {
             scenario: scenario.to_owned(),
             seed,

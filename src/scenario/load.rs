@@ -20,7 +20,7 @@ use std::path::Path;
 use toml_edit::Document;
 
 /// The checkers an `[expect.<variant>]` table may name.
-pub const CHECKERS: [&str; 7] = [
+pub const CHECKERS: [&str; 8] = [
     "convergence",
     "membership_intent",
     "fork_detection",
@@ -28,6 +28,7 @@ pub const CHECKERS: [&str; 7] = [
     "post_removal_secrecy",
     "total_order",
     "fallback",
+    "server_blindness",
 ];
 
 /// A scenario file that cannot be used, located as precisely as possible.

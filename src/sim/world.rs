@@ -57,6 +57,10 @@ pub struct World {
     pub removal_snapshots: BTreeMap<MessageId, (MemberId, Sessions)>,
     /// Members whose device was wiped during the run.
     pub wiped_members: BTreeSet<MemberId>,
+    /// Datagrams sent to mailbox and server agents, and those of them that
+    /// carried a plaintext marker: what server blindness is judged on.
+    pub to_servers: u64,
+    pub plaintext_to_servers: Vec<(Millis, Peer, Peer)>,
     wire: Sha256,
 }
 
@@ -79,6 +83,8 @@ impl World {
             observed: BTreeMap::new(),
             removal_snapshots: BTreeMap::new(),
             wiped_members: BTreeSet::new(),
+            to_servers: 0,
+            plaintext_to_servers: Vec::new(),
             wire: Sha256::new(),
         }
     }
@@ -169,6 +175,13 @@ impl World {
         self.wire.update(to.to_string().as_bytes());
         self.wire.update((bytes.len() as u64).to_le_bytes());
         self.wire.update(&bytes);
+        if matches!(to, Peer::Agent(_) | Peer::Server(_)) {
+            self.to_servers += 1;
+            let marker = crate::core::member::message::MARKER;
+            if bytes.windows(marker.len()).any(|w| w == marker) {
+                self.plaintext_to_servers.push((now, from, to));
+            }
+        }
         if let Ok(Datagram::Deliver { envelope, .. }) = Datagram::decode(&bytes) {
             self.observed.entry(envelope.id).or_insert(envelope);
         }
