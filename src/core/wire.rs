@@ -45,6 +45,19 @@ pub struct Ordered {
     pub payload: Vec<u8>,
 }
 
+/// A coordinated group's message as submitted to its server agent.
+/// `members_after` is the membership a commit leaves (the server cannot
+/// read it out of the commit).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Submission {
+    pub group: u64,
+    pub generation: u32,
+    pub epoch: u64,
+    pub kind: Kind,
+    pub payload: Vec<u8>,
+    pub members_after: Option<Vec<MemberId>>,
+}
+
 /// What a mailbox holds for a member: a pairwise envelope from another
 /// member, or a message ordered by a coordinated group's server agent.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,16 +137,9 @@ pub enum Datagram {
         after: u64,
     },
     /// A coordinated group's message, for its server agent to order.
-    /// `members_after` is the membership a commit leaves (the server cannot
-    /// read it out of the commit).
     Submit {
         req: u64,
-        group: u64,
-        generation: u32,
-        epoch: u64,
-        kind: Kind,
-        payload: Vec<u8>,
-        members_after: Option<Vec<MemberId>>,
+        submission: Submission,
     },
 
     // ---- server agent -> member ----

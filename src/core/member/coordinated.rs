@@ -20,7 +20,7 @@ use crate::core::ids::{EnvelopeId, MemberId, MessageId, Millis, Peer, ServerId};
 use crate::core::io::Effects;
 use crate::core::mls::{MlsClient, MlsError, Processed};
 use crate::core::server::sequencer::{Kind, Receipt, Rejection, hash};
-use crate::core::wire::{Datagram, Ordered};
+use crate::core::wire::{Datagram, Ordered, Submission};
 use crate::trace::Event;
 use crate::trace::event::OpKind;
 use std::collections::{BTreeMap, BTreeSet};
@@ -242,8 +242,7 @@ impl Member {
                 });
             }
         };
-        let datagram = Datagram::Submit {
-            req,
+        let submission = Submission {
             group,
             generation: c.generation,
             epoch,
@@ -251,6 +250,7 @@ impl Member {
             payload,
             members_after,
         };
+        let datagram = Datagram::Submit { req, submission };
         fx.send(Peer::Server(c.server), datagram.encode());
         c.pending.insert(
             req,

@@ -11,7 +11,7 @@
 use super::sequencer::{Kind, Rejection, Sequencer, hash};
 use crate::core::ids::{AgentId, MemberId, Millis, Peer, ServerId};
 use crate::core::io::{Command, Effects, Input};
-use crate::core::wire::{Address, Datagram, Ordered};
+use crate::core::wire::{Address, Datagram, Ordered, Submission};
 use crate::trace::Event;
 use std::collections::{BTreeMap, BTreeSet};
 use vodozemac::Ed25519Keypair;
@@ -126,31 +126,10 @@ impl ServerAgent {
                 reason: "not a server agent command".into(),
             }),
             Input::Datagram { from, bytes } => match (from, Datagram::decode(&bytes)) {
-                (
-                    Peer::Member(m),
-                    Ok(Datagram::Submit {
-                        req,
-                        group,
-                        generation,
-                        epoch,
-                        kind,
-                        payload,
-                        members_after,
-                    }),
-                ) => {
+                (Peer::Member(m), Ok(Datagram::Submit { req, submission })) => {
                     // The submitter hears first; the fan-out follows.
                     let mut fan_out = Effects::default();
-                    let reply = match self.submit(
-                        now,
-                        m,
-                        group,
-                        generation,
-                        epoch,
-                        kind,
-                        payload,
-                        members_after,
-                        &mut fan_out,
-                    ) {
+                    let reply = match self.submit(now, m, submission, &mut fan_out) {
                         Ok(receipt) => Datagram::Receipted { req, receipt },
                         Err(rejection) => {
                             self.stats.rejected += 1;
@@ -191,17 +170,18 @@ impl ServerAgent {
         fx.record(Event::DatagramRejected { from, error });
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn submit(
         &mut self,
         now: Millis,
         sender: MemberId,
-        group: u64,
-        generation: u32,
-        epoch: u64,
-        kind: Kind,
-        payload: Vec<u8>,
-        members_after: Option<Vec<MemberId>>,
+        Submission {
+            group,
+            generation,
+            epoch,
+            kind,
+            payload,
+            members_after,
+        }: Submission,
         fx: &mut Effects,
     ) -> Result<crate::core::server::sequencer::Receipt, Rejection> {
         if self.refusing {

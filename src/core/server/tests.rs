@@ -7,7 +7,7 @@ use crate::core::ids::{AgentId, MemberId, Peer, ServerId};
 use crate::core::io::{Command, Effect, Effects, Input};
 use crate::core::member::message::MARKER;
 use crate::core::mls::MlsClient;
-use crate::core::wire::{Datagram, Stored};
+use crate::core::wire::{Datagram, Stored, Submission};
 use crate::sim::entropy::run_seeded;
 use std::collections::BTreeMap;
 
@@ -64,8 +64,7 @@ fn submit(
     epoch: u64,
     payload: Vec<u8>,
 ) -> Vec<(Peer, Datagram)> {
-    let d = Datagram::Submit {
-        req: 7,
+    let submission = Submission {
         group: 1,
         generation: 1,
         epoch,
@@ -73,6 +72,7 @@ fn submit(
         payload,
         members_after: None,
     };
+    let d = Datagram::Submit { req: 7, submission };
     sends(server.handle(
         now,
         Input::Datagram {
