@@ -15,6 +15,14 @@ fn run_lww(name: &str, seed: Option<u64>) -> sim::RunOutput {
     sim::run(&s, seed.unwrap_or(s.seed), "lww".parse().unwrap()).unwrap()
 }
 
+/// The verdict of one checker on a live run.
+fn verdict(out: &sim::RunOutput, check: &str) -> commsim::checkers::Verdict {
+    check_run(out)
+        .into_iter()
+        .find(|v| v.check == check)
+        .unwrap_or_else(|| panic!("no {check} verdict"))
+}
+
 fn scenario_files() -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> =
         std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"))
@@ -114,10 +122,7 @@ fn a_parent_lost_in_a_crash_is_asked_for_again() {
         })
         .count();
     assert_eq!(delivered_late, 1);
-    let delivery = check_run(&out)
-        .into_iter()
-        .find(|v| v.check == "delivery")
-        .unwrap();
+    let delivery = verdict(&out, "delivery");
     assert_eq!(
         delivery.status,
         commsim::trace::event::Status::Pass,
@@ -202,10 +207,7 @@ fn members_fall_back_when_the_server_crashes_and_keep_talking() {
 fn a_lost_receipt_does_not_reorder_a_members_messages() {
     for seed in [4, 8] {
         let out = run_lww("coordinated-steady", Some(seed));
-        let delivery = check_run(&out)
-            .into_iter()
-            .find(|v| v.check == "delivery")
-            .unwrap();
+        let delivery = verdict(&out, "delivery");
         assert_eq!(
             delivery.status,
             commsim::trace::event::Status::Pass,
