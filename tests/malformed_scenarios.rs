@@ -4,7 +4,7 @@
 
 use commsim::core::ids::MemberId;
 use commsim::core::member::membership::Variant;
-use commsim::scenario::{FaultKind, ScenarioError, StateOnRestart, load_file, parse_str};
+use commsim::scenario::{Action, FaultKind, ScenarioError, StateOnRestart, load_file, parse_str};
 use commsim::trace::event::{OpKind, Status};
 use proptest::prelude::*;
 use std::path::Path;
@@ -171,6 +171,67 @@ fn op_on_itself() {
         "workload.ops[0].target",
         "target = @\"m1\"",
         &["cannot remove itself"],
+    );
+}
+
+/// Ops for servers need a scenario with server agents.
+fn with_ops(ops: &str) -> String {
+    edit(
+        &[
+            ("[healing]", &format!("{ops}\n[healing]")),
+            ("members = 3", "members = 3\nservers = 2"),
+        ],
+        "",
+    )
+}
+
+#[test]
+fn nominate_without_a_server() {
+    let text = with_ops("[[workload.ops]]\nat = \"2s\"\nby = \"m1\"\nop = \"nominate\"\n");
+    let e = parse_str("bad.toml", &text).expect_err("should be rejected");
+    assert_readable(&e);
+    assert_eq!(e.field, "workload.ops[0]", "{e}");
+    assert!(e.message.contains("`nominate` needs a server"), "{e}");
+}
+
+#[test]
+fn nominate_a_member() {
+    let text = with_ops(
+        "[[workload.ops]]\nat = \"2s\"\nby = \"m1\"\nop = \"nominate\"\nserver = \"m2\"\n",
+    );
+    rejects(
+        &text,
+        "workload.ops[0].server",
+        "server = @\"m2\"",
+        &["`m2` is not a server agent", "c0..c1"],
+    );
+}
+
+#[test]
+fn update_takes_no_target() {
+    let text =
+        with_ops("[[workload.ops]]\nat = \"2s\"\nby = \"m1\"\nop = \"update\"\ntarget = \"m2\"\n");
+    rejects(
+        &text,
+        "workload.ops[0].target",
+        "target = @\"m2\"",
+        &["`update` takes no target"],
+    );
+}
+
+#[test]
+fn update_and_nominate_load() {
+    let text = with_ops(
+        "[[workload.ops]]\nat = \"2s\"\nby = \"m1\"\nop = \"update\"\n\n[[workload.ops]]\nat = \"3s\"\nby = \"m0\"\nop = \"nominate\"\nserver = \"c1\"\n",
+    );
+    let s = parse_str("ok.toml", &text).unwrap();
+    let actions: Vec<Action> = s.workload.ops.iter().map(|o| o.action).collect();
+    assert_eq!(
+        actions,
+        vec![
+            Action::Update,
+            Action::Nominate(commsim::core::ids::ServerId(1))
+        ]
     );
 }
 
@@ -569,8 +630,12 @@ fn complete_example() {
     );
     assert_eq!(w.ops.len(), 2);
     assert_eq!(
-        (w.ops[1].at_ms, w.ops[1].by, w.ops[1].op, w.ops[1].target),
-        (12_000, MemberId(0), OpKind::Remove, MemberId(1))
+        (w.ops[1].at_ms, w.ops[1].by, w.ops[1].action),
+        (
+            12_000,
+            MemberId(0),
+            Action::Membership(OpKind::Remove, MemberId(1))
+        )
     );
     assert_eq!(s.faults.len(), 4);
     let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();

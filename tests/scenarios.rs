@@ -2,6 +2,7 @@
 //! expectations written in the file.
 
 use commsim::checkers::{check_run, compare};
+use commsim::core::ids::ServerId;
 use commsim::scenario::load_file;
 use commsim::sim;
 use std::path::Path;
@@ -173,9 +174,10 @@ fn the_losing_commit_is_rejected_then_rebased() {
 }
 
 /// In `coordinated-server-crash` the server dies mid-run: every member falls
-/// back to the lightweight group, and traffic carries on over Olm.
+/// back to the lightweight group, traffic carries on over Olm, and the next
+/// candidate takes over as generation 2.
 #[test]
-fn members_fall_back_when_the_server_crashes_and_keep_talking() {
+fn members_fall_back_when_the_server_crashes_then_c1_takes_over() {
     let out = run_lww("coordinated-server-crash", None);
     let fell_back = out
         .trace
@@ -184,12 +186,15 @@ fn members_fall_back_when_the_server_crashes_and_keep_talking() {
         .filter(|r| matches!(r.event, commsim::trace::Event::FellBack { .. }))
         .count();
     assert_eq!(fell_back, 8);
-    assert!(
-        out.world
-            .members
-            .values()
-            .all(|m| m.coordinated().is_none())
-    );
+    for m in out.world.members.values() {
+        let c = m.coordinated().expect("in generation 2");
+        assert_eq!(
+            (c.generation(), c.server()),
+            (2, ServerId(1)),
+            "{:?}",
+            m.id()
+        );
+    }
     let after: Vec<_> = out
         .trace
         .records

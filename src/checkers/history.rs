@@ -104,12 +104,10 @@ pub struct History {
     /// Coordinated groups: when the server agent ordered each message,
     /// which acknowledges it for every recipient at once.
     pub ordered: BTreeMap<MessageId, Millis>,
-    /// Coordinated groups: each ordered message's sequence number.
-    pub seqs: BTreeMap<MessageId, u64>,
-    /// Coordinated groups: each ordered message's (generation, seq) slot,
-    /// and who the server counted as members when it filled each slot.
-    pub slots: BTreeMap<MessageId, (u32, u64)>,
-    pub ordered_for: BTreeMap<(u32, u64), BTreeSet<MemberId>>,
+    /// Coordinated groups: each ordered message's slot, and who the server
+    /// counted as members when it filled each slot.
+    pub slots: BTreeMap<MessageId, Slot>,
+    pub ordered_for: BTreeMap<Slot, BTreeSet<MemberId>>,
     /// Per host, every `Delivered` in trace order.
     pub deliveries: BTreeMap<MemberId, Vec<At<MessageId>>>,
     pub changes: Vec<At<Change>>,
@@ -122,6 +120,23 @@ pub struct History {
     pub parent_missing: Vec<At<(MessageId, Vec<MessageId>)>>,
     /// Records that could not be used, in words.
     pub oddities: Vec<String>,
+}
+
+/// Where a server agent placed a message: one server's order within one
+/// generation (two servers may both have been nominated for a generation
+/// while members could not talk).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Slot {
+    pub generation: u32,
+    pub server: crate::core::ids::ServerId,
+    pub seq: u64,
+}
+
+impl Slot {
+    /// The order a slot belongs to.
+    pub fn stream(&self) -> (u32, crate::core::ids::ServerId) {
+        (self.generation, self.server)
+    }
 }
 
 impl History {
@@ -200,12 +215,16 @@ impl History {
                 }
                 Event::SubmitAcked {
                     msg,
+                    server,
                     generation,
                     seq,
                 } => {
                     h.ordered.entry(*msg).or_insert(t);
-                    h.seqs.entry(*msg).or_insert(*seq);
-                    h.slots.entry(*msg).or_insert((*generation, *seq));
+                    h.slots.entry(*msg).or_insert(Slot {
+                        generation: *generation,
+                        server: *server,
+                        seq: *seq,
+                    });
                 }
                 Event::Ordered {
                     generation,
@@ -213,9 +232,16 @@ impl History {
                     members,
                     ..
                 } => {
-                    h.ordered_for
-                        .entry((*generation, *seq))
-                        .or_insert_with(|| members.iter().copied().collect());
+                    if let Some(Peer::Server(server)) = Peer::parse(&r.host) {
+                        let slot = Slot {
+                            generation: *generation,
+                            server,
+                            seq: *seq,
+                        };
+                        h.ordered_for
+                            .entry(slot)
+                            .or_insert_with(|| members.iter().copied().collect());
+                    }
                 }
                 Event::DeliveryAcked { env, .. } => {
                     h.acks.entry(*env).or_insert(t);

@@ -21,7 +21,7 @@ pub fn check(h: &History) -> Verdict {
             measured([]),
         );
     }
-    if h.seqs.is_empty() {
+    if h.slots.is_empty() {
         return Verdict::new(
             NAME,
             Status::Pass,
@@ -33,16 +33,19 @@ pub fn check(h: &History) -> Verdict {
     let mut evidence = Vec::new();
     let mut checked = 0u64;
     for (member, deliveries) in &h.deliveries {
-        let mut last: Option<(u64, super::MessageId)> = None;
+        let mut last = std::collections::BTreeMap::new();
         for d in deliveries {
-            let Some(&seq) = h.seqs.get(&d.what) else {
+            let Some(slot) = h.slots.get(&d.what) else {
                 continue;
             };
             checked += 1;
-            if let Some((prev_seq, prev)) = last.filter(|(s, _)| *s >= seq) {
+            let (seq, (generation, server)) = (slot.seq, slot.stream());
+            if let Some((prev_seq, prev)) =
+                last.get(&slot.stream()).copied().filter(|(s, _)| *s >= seq)
+            {
                 evidence.push(
                     Evidence::note(format!(
-                        "{member} delivered {} (seq {seq}) after {prev} (seq {prev_seq})",
+                        "{member} delivered {} (seq {seq}) after {prev} (seq {prev_seq}), generation {generation} at {server}",
                         d.what
                     ))
                     .members([*member])
@@ -50,11 +53,11 @@ pub fn check(h: &History) -> Verdict {
                     .at(d.t),
                 );
             }
-            last = Some((seq, d.what));
+            last.insert(slot.stream(), (seq, d.what));
         }
     }
     let m = measured([
-        ("ordered", h.seqs.len() as u64),
+        ("ordered", h.slots.len() as u64),
         ("deliveries_checked", checked),
         ("out_of_order", evidence.len() as u64),
     ]);
@@ -64,7 +67,7 @@ pub fn check(h: &History) -> Verdict {
             Status::Pass,
             format!(
                 "{checked} deliveries of {} ordered messages all follow the server's order",
-                h.seqs.len()
+                h.slots.len()
             ),
             evidence,
             m,
@@ -92,6 +95,7 @@ mod tests {
             &format!("m{}", msg.sender.0),
             Event::SubmitAcked {
                 msg,
+                server: crate::core::ids::ServerId(0),
                 generation: 1,
                 seq,
             },

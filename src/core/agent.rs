@@ -37,7 +37,12 @@ struct KeyBundle {
     identity: [u8; 32],
     one_time: VecDeque<[u8; 32]>,
     fallback: Option<[u8; 32]>,
+    /// MLS key packages, opaque here: the claimer validates them.
+    key_packages: VecDeque<Vec<u8>>,
 }
+
+/// Key packages kept per member; the oldest go first beyond this.
+const MAX_KEY_PACKAGES: usize = 16;
 
 /// Counters for reports; not part of the protocol.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -215,6 +220,32 @@ impl Agent {
                     bundle.fallback = fallback_key;
                 }
                 Datagram::Accepted { req }
+            }
+            Datagram::PublishKeyPackages {
+                req,
+                member,
+                key_packages,
+            } => {
+                let held = &mut self.keys.entry(member).or_default().key_packages;
+                held.extend(key_packages);
+                while held.len() > MAX_KEY_PACKAGES {
+                    held.pop_front();
+                }
+                Datagram::Accepted { req }
+            }
+            Datagram::ClaimKeyPackage { req, member } => {
+                let key_package = self
+                    .keys
+                    .get_mut(&member)
+                    .and_then(|b| b.key_packages.pop_front());
+                if key_package.is_some() {
+                    self.stats.keys_claimed += 1;
+                }
+                Datagram::KeyPackageClaimed {
+                    req,
+                    member,
+                    key_package,
+                }
             }
             Datagram::ClaimKey { req, member } => match self.keys.get_mut(&member) {
                 Some(b) => {
@@ -504,6 +535,37 @@ mod tests {
         };
         assert_eq!(claim(&mut a), Some([1; 32]));
         assert_eq!(claim(&mut a), Some([2; 32]));
+    }
+
+    #[test]
+    fn key_packages_are_handed_out_once_each() {
+        let mut a = agent();
+        let published = send(
+            &mut a,
+            0,
+            Datagram::PublishKeyPackages {
+                req: 1,
+                member: MemberId(1),
+                key_packages: vec![vec![1], vec![2]],
+            },
+        );
+        assert_eq!(published, Datagram::Accepted { req: 1 });
+        let claims: Vec<Option<Vec<u8>>> = (2..5)
+            .map(|req| {
+                match send(
+                    &mut a,
+                    0,
+                    Datagram::ClaimKeyPackage {
+                        req,
+                        member: MemberId(1),
+                    },
+                ) {
+                    Datagram::KeyPackageClaimed { key_package, .. } => key_package,
+                    other => panic!("unexpected {other:?}"),
+                }
+            })
+            .collect();
+        assert_eq!(claims, vec![Some(vec![1]), Some(vec![2]), None]);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The sans-IO boundary: what goes into a state machine and what comes out.
 
-use super::ids::{MemberId, Millis, Peer};
+use super::ids::{MemberId, Millis, Peer, ServerId};
 use crate::trace::Event;
 
 /// Everything a host can be told.
@@ -29,6 +29,12 @@ pub enum Command {
     },
     Add(MemberId),
     Remove(MemberId),
+    /// Coordinated groups: refresh this member's own MLS keys (a commit).
+    Update,
+    /// Nominate this server agent for the group's next generation: a
+    /// takeover, or, in a lightweight group, the upgrade to a coordinated
+    /// one.
+    Nominate(ServerId),
     /// Agents: expire this member's ephemeral addresses now.
     ExpireAddresses(MemberId),
     /// Server agents: refuse (or resume) service while staying up.
@@ -41,6 +47,8 @@ impl Command {
             Command::Send { reply, .. } => if *reply { "reply" } else { "send" }.to_owned(),
             Command::Add(m) => format!("add {m}"),
             Command::Remove(m) => format!("remove {m}"),
+            Command::Update => "update".to_owned(),
+            Command::Nominate(c) => format!("nominate {c}"),
             Command::ExpireAddresses(m) => format!("expire addresses of {m}"),
             Command::RefuseService(on) => format!("refuse service: {on}"),
         }

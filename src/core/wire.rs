@@ -56,6 +56,8 @@ pub struct Submission {
     pub kind: Kind,
     pub payload: Vec<u8>,
     pub members_after: Option<Vec<MemberId>>,
+    /// Mailboxes of the members an add commit brings in, for fan-out.
+    pub joiners: Vec<(MemberId, Vec<Address>)>,
 }
 
 /// What a mailbox holds for a member: a pairwise envelope from another
@@ -125,6 +127,17 @@ pub enum Datagram {
         req: u64,
         member: MemberId,
     },
+    /// MLS key packages, each handed out once, so that a member can be
+    /// added to a coordinated group while it is offline.
+    PublishKeyPackages {
+        req: u64,
+        member: MemberId,
+        key_packages: Vec<Vec<u8>>,
+    },
+    ClaimKeyPackage {
+        req: u64,
+        member: MemberId,
+    },
     Deliver {
         req: u64,
         address: Address,
@@ -141,6 +154,20 @@ pub enum Datagram {
         req: u64,
         submission: Submission,
     },
+    /// Asks a candidate server agent to serve `generation` of the group,
+    /// starting with the nominator alone (it adds the others by commits).
+    Nominate {
+        req: u64,
+        group: u64,
+        generation: u32,
+        mailboxes: Vec<Address>,
+    },
+    /// A member tells a server agent of an older generation that the group
+    /// has moved on: it must stop serving (fencing).
+    Superseded {
+        group: u64,
+        generation: u32,
+    },
 
     // ---- server agent -> member ----
     /// The submission was ordered; the receipt says where.
@@ -151,6 +178,12 @@ pub enum Datagram {
     SubmitRejected {
         req: u64,
         rejection: Rejection,
+    },
+    /// The nomination was accepted: this server serves `generation`.
+    Nominated {
+        req: u64,
+        group: u64,
+        generation: u32,
     },
 
     // ---- server agent -> agent ----
@@ -176,6 +209,11 @@ pub enum Datagram {
         member: MemberId,
         identity: [u8; 32],
         one_time_key: Option<[u8; 32]>,
+    },
+    KeyPackageClaimed {
+        req: u64,
+        member: MemberId,
+        key_package: Option<Vec<u8>>,
     },
     Accepted {
         req: u64,
@@ -227,6 +265,8 @@ impl Datagram {
             Datagram::Config { req, .. }
             | Datagram::Addresses { req, .. }
             | Datagram::KeyClaimed { req, .. }
+            | Datagram::KeyPackageClaimed { req, .. }
+            | Datagram::Nominated { req, .. }
             | Datagram::Accepted { req }
             | Datagram::Refused { req, .. }
             | Datagram::Receipted { req, .. }

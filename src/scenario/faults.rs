@@ -6,7 +6,7 @@ use super::duration::{Dur, SignedDur};
 use super::load::{Cx, Res};
 use super::locate::Field;
 use super::model::*;
-use crate::core::ids::MemberId;
+use crate::core::ids::{MemberId, ServerId};
 use serde::Deserialize;
 use std::collections::BTreeSet;
 
@@ -74,6 +74,16 @@ impl Cx<'_> {
                     format!("{what}; a member (m0..m{last}) is needed here"),
                 ))
             }
+        }
+    }
+
+    pub(super) fn server(&self, name: &str, topo: &Topology, field: &Field) -> Res<ServerId> {
+        match self.host(name, topo, field)? {
+            (2, n) => Ok(ServerId(n)),
+            _ => Err(self.err(
+                field,
+                format!("`{name}` is not a server agent ({})", known_hosts(topo)),
+            )),
         }
     }
 
@@ -208,9 +218,8 @@ impl Cx<'_> {
         let kind = match kind {
             "refuse" => {
                 let host = self.need(&raw.host, f, "host", kind)?;
-                match self.host(host, topo, &f.key("host"))? {
-                    (2, n) => FaultKind::Refuse { server: crate::core::ids::ServerId(n) },
-                    _ => return Err(self.err(&f.key("host"), format!("`{host}` is not a server agent; only server agents (c0, c1, ...) refuse service"))),
+                FaultKind::Refuse {
+                    server: self.server(host, topo, &f.key("host"))?,
                 }
             }
             "partition" => {

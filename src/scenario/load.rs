@@ -147,6 +147,7 @@ struct RawProtocol {
     long_term_ttl: Option<Dur>,
     parent_timeout: Option<Dur>,
     ack_timeout: Option<Dur>,
+    takeover_after: Option<Dur>,
     deliver_to: Option<DeliverTo>,
 }
 
@@ -169,12 +170,25 @@ struct RawWorkload {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a table with at, by, op and target")]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table with at, by, op and target or server"
+)]
 struct RawOp {
     at: Dur,
     by: String,
-    op: OpKind,
-    target: String,
+    op: RawOpKind,
+    target: Option<String>,
+    server: Option<String>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum RawOpKind {
+    Add,
+    Remove,
+    Update,
+    Nominate,
 }
 
 #[derive(Deserialize)]
@@ -431,6 +445,7 @@ impl Cx<'_> {
                 &p.key("parent_timeout"),
             )?,
             ack_timeout_ms: self.positive(raw.ack_timeout, 5_000, &p.key("ack_timeout"))?,
+            takeover_after_ms: raw.takeover_after.map_or(2_000, |d| d.0),
             deliver_to_all: raw.deliver_to != Some(DeliverTo::First),
         })
     }
@@ -454,20 +469,46 @@ impl Cx<'_> {
         for (i, op) in raw.ops.iter().enumerate() {
             let f = w.key("ops").index(i);
             let by = self.member(&op.by, topo, &f.key("by"))?;
-            let target = self.member(&op.target, topo, &f.key("target"))?;
-            if target == by {
-                let msg = format!(
-                    "`{}` cannot {} itself; target must differ from by",
-                    op.by,
-                    verb(op.op)
-                );
-                return Err(self.err(&f.key("target"), msg));
+            let (needs, kind) = match op.op {
+                RawOpKind::Add => ("target", Some(OpKind::Add)),
+                RawOpKind::Remove => ("target", Some(OpKind::Remove)),
+                RawOpKind::Update => ("", None),
+                RawOpKind::Nominate => ("server", None),
+            };
+            for (key, given) in [("target", &op.target), ("server", &op.server)] {
+                if given.is_some() && key != needs {
+                    let msg = format!("`{}` takes no {key}", verb(op.op));
+                    return Err(self.err(&f.key(key), msg));
+                }
             }
+            let missing = |cx: &Self| {
+                let msg = format!("`{}` needs a {needs}", verb(op.op));
+                cx.err(&f, msg)
+            };
+            let action = match (kind, op.op) {
+                (Some(kind), _) => {
+                    let name = op.target.as_deref().ok_or_else(|| missing(self))?;
+                    let target = self.member(name, topo, &f.key("target"))?;
+                    if target == by {
+                        let msg = format!(
+                            "`{}` cannot {} itself; target must differ from by",
+                            op.by,
+                            verb(op.op)
+                        );
+                        return Err(self.err(&f.key("target"), msg));
+                    }
+                    Action::Membership(kind, target)
+                }
+                (None, RawOpKind::Nominate) => {
+                    let name = op.server.as_deref().ok_or_else(|| missing(self))?;
+                    Action::Nominate(self.server(name, topo, &f.key("server"))?)
+                }
+                (None, _) => Action::Update,
+            };
             ops.push(ScheduledOp {
                 at_ms: op.at.0,
                 by,
-                op: op.op,
-                target,
+                action,
             });
         }
         Ok(Workload {
@@ -518,10 +559,12 @@ impl Cx<'_> {
     }
 }
 
-fn verb(op: OpKind) -> &'static str {
+fn verb(op: RawOpKind) -> &'static str {
     match op {
-        OpKind::Add => "add",
-        OpKind::Remove => "remove",
+        RawOpKind::Add => "add",
+        RawOpKind::Remove => "remove",
+        RawOpKind::Update => "update",
+        RawOpKind::Nominate => "nominate",
     }
 }
 

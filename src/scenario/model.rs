@@ -110,6 +110,11 @@ pub struct ProtocolParams {
     /// Coordinated groups: a member that gets no receipt from the server
     /// agent for this long falls back to a lightweight group.
     pub ack_timeout_ms: Millis,
+    /// Coordinated groups: after falling back, a member waits this long,
+    /// times one plus its rank in the membership, before it nominates the
+    /// next candidate server agent itself (0: never). The stagger lets the
+    /// lowest live member nominate while the others wait for its Welcome.
+    pub takeover_after_ms: Millis,
     /// Deliver to every mailbox of a recipient (true) or only the first.
     pub deliver_to_all: bool,
 }
@@ -131,8 +136,19 @@ pub struct Workload {
 pub struct ScheduledOp {
     pub at_ms: Millis,
     pub by: MemberId,
-    pub op: OpKind,
-    pub target: MemberId,
+    pub action: Action,
+}
+
+/// What a scheduled operation asks of its member.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Action {
+    /// Add or remove `target`.
+    Membership(OpKind, MemberId),
+    /// Refresh the member's own MLS keys (coordinated groups).
+    Update,
+    /// Nominate a server agent for the next generation (takeover, or the
+    /// upgrade of a lightweight group).
+    Nominate(ServerId),
 }
 
 /// A host by its trace name.
@@ -249,6 +265,7 @@ impl Scenario {
                 long_term_ttl_ms: 3_600_000,
                 parent_timeout_ms: 10_000,
                 ack_timeout_ms: 5_000,
+                takeover_after_ms: 2_000,
                 deliver_to_all: true,
             },
             workload: Workload {

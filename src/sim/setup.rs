@@ -54,6 +54,8 @@ pub fn build_world(s: &Scenario, seed: u64, variant: Variant) -> World {
         rotate_every_ms: p.rotate_every_ms,
         parent_timeout_ms: p.parent_timeout_ms,
         ack_timeout_ms: p.ack_timeout_ms,
+        takeover_after_ms: p.takeover_after_ms,
+        key_packages_per_agent: 2,
         deliver_to_all: p.deliver_to_all,
         prekeys_per_agent: 8,
     };
@@ -112,9 +114,7 @@ pub fn build_world(s: &Scenario, seed: u64, variant: Variant) -> World {
     for member in world.members.values_mut() {
         member.found_group(&s.name, &founders, directory.clone());
     }
-    if s.group_kind == GroupKind::Coordinated {
-        coordinate(&mut world, s, seed, &founders, &directory);
-    }
+    coordinate(&mut world, s, seed, &founders, &directory);
     for (i, host) in hosts(s).into_iter().enumerate() {
         world
             .net_rngs
@@ -140,10 +140,12 @@ pub fn hosts(s: &Scenario) -> Vec<Peer> {
 
 const STREAM_MLS_BASE: u64 = 2_000;
 
-/// Forms the coordinated group the way its founder would: `m0` creates the
-/// MLS group and adds every founder from their key packages, and the first
-/// candidate server agent takes on generation 1 at the resulting epoch.
-/// Done at setup, like the contact cards (see docs/coordinated.md).
+/// Gives every member an MLS client and the candidate server agents, when
+/// the scenario has any; a coordinated group is then formed the way its
+/// founder would: `m0` creates the MLS group and adds every founder from
+/// their key packages, and the first candidate server agent takes on
+/// generation 1 at the resulting epoch. Done at setup, like the contact
+/// cards (see docs/coordinated.md).
 fn coordinate(
     world: &mut World,
     s: &Scenario,
@@ -164,14 +166,39 @@ fn coordinate(
             ),
         );
     }
+    let candidates: Vec<(ServerId, [u8; 32])> = world
+        .servers
+        .iter()
+        .map(|(c, a)| (*c, a.public_key()))
+        .collect();
+    if candidates.is_empty() {
+        return;
+    }
     let mut clients: BTreeMap<MemberId, MlsClient> = BTreeMap::new();
-    for m in founders {
+    for m in s.topology.member_ids() {
         let mut key = [0u8; 32];
         stream(seed, STREAM_MLS_BASE + u64::from(m.0)).fill_bytes(&mut key);
         let client =
             MlsClient::new(m.to_string().as_bytes(), key).expect("an MLS client from a seed");
-        clients.insert(*m, client);
+        clients.insert(m, client);
     }
+    if s.group_kind == GroupKind::Coordinated {
+        found_coordinated(world, &mut clients, &candidates, founders, directory);
+    }
+    for (m, member) in world.members.iter_mut() {
+        member.set_mls(candidates.clone(), clients.remove(m));
+    }
+}
+
+/// Founds generation 1 at `c0` with the founders' clients, which are taken
+/// out of `clients`.
+fn found_coordinated(
+    world: &mut World,
+    clients: &mut BTreeMap<MemberId, MlsClient>,
+    candidates: &[(ServerId, [u8; 32])],
+    founders: &BTreeSet<MemberId>,
+    directory: &Directory,
+) {
     let order: Vec<MemberId> = founders.iter().copied().collect();
     let Some((&first, rest)) = order.split_first() else {
         return;
@@ -196,7 +223,7 @@ fn coordinate(
             c.join(&welcome).expect("the founding welcome applies");
         }
     }
-    let server = ServerId(0);
+    let (server, key) = candidates[0];
     let mailboxes = founders
         .iter()
         .map(|m| {
@@ -214,10 +241,9 @@ fn coordinate(
         return;
     };
     agent.serve(GROUP_ID, 1, epoch, mailboxes);
-    let key = agent.public_key();
-    for (m, client) in clients {
-        if let Some(member) = world.members.get_mut(&m) {
-            member.coordinate(Coordinated::new(server, key, 1, client, 0));
+    for m in founders {
+        if let (Some(client), Some(member)) = (clients.remove(m), world.members.get_mut(m)) {
+            member.coordinate(Coordinated::new((server, key), 1, first, client, 0));
         }
     }
 }

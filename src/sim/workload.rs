@@ -11,6 +11,7 @@ use crate::core::ids::{MemberId, Millis};
 use crate::core::io::Command;
 use crate::faults::unit;
 use crate::scenario::Scenario;
+use crate::scenario::model::Action;
 use crate::trace::event::OpKind;
 use rand_chacha::ChaCha20Rng;
 use rand_core::Rng;
@@ -47,9 +48,11 @@ pub fn generate(s: &Scenario, rng: &mut ChaCha20Rng) -> Vec<Scheduled> {
         }
     }
     for op in &w.ops {
-        let command = match op.op {
-            OpKind::Add => Command::Add(op.target),
-            OpKind::Remove => Command::Remove(op.target),
+        let command = match op.action {
+            Action::Membership(OpKind::Add, target) => Command::Add(target),
+            Action::Membership(OpKind::Remove, target) => Command::Remove(target),
+            Action::Update => Command::Update,
+            Action::Nominate(server) => Command::Nominate(server),
         };
         out.push(Scheduled {
             at: op.at_ms,

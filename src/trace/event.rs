@@ -4,7 +4,7 @@
 //! Nothing here may hold plaintext or key material: events name messages by
 //! id and give sizes, never contents.
 
-use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Millis, Peer};
+use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Millis, Peer, ServerId};
 use crate::core::member::membership::Variant;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -145,8 +145,37 @@ pub enum Event {
     FellBack {
         reason: String,
     },
+    /// This member joined (or, as nominator, formed) a generation of the
+    /// coordinated group: `server` orders it.
+    Joined {
+        generation: u32,
+        server: ServerId,
+        nominator: MemberId,
+        epoch: u64,
+    },
+    /// This member's MLS group entered `epoch`; `authenticator` is the
+    /// start of its epoch authenticator, the value members compare.
+    EpochEntered {
+        generation: u32,
+        server: ServerId,
+        epoch: u64,
+        authenticator: String,
+    },
+    /// This member asked `server` to take on `generation`.
+    Nominating {
+        generation: u32,
+        server: ServerId,
+    },
+    /// A server of an older generation sent this member something; the
+    /// member ignored it and told the server the group moved on.
+    StaleServer {
+        server: ServerId,
+        generation: u32,
+        current: u32,
+    },
     SubmitAcked {
         msg: MessageId,
+        server: ServerId,
         generation: u32,
         seq: u64,
     },
@@ -213,6 +242,19 @@ pub enum Event {
     SubmitRejected {
         sender: MemberId,
         reason: String,
+    },
+    /// A nomination was accepted: this server serves `generation`.
+    GenerationAccepted {
+        group: u64,
+        generation: u32,
+        nominator: MemberId,
+    },
+    /// This server learnt the group moved on to generation `by` and
+    /// stopped serving its `generation`.
+    Fenced {
+        group: u64,
+        generation: u32,
+        by: u32,
     },
 }
 

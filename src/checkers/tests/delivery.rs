@@ -184,6 +184,7 @@ fn coordinated(server_members: &[u32], delivered_at_m2: bool) -> History {
         "m0",
         Event::SubmitAcked {
             msg: id(0, 0),
+            server: crate::core::ids::ServerId(0),
             generation: 1,
             seq: 0,
         },

@@ -16,20 +16,37 @@
 use super::Member;
 use super::membership::Membership;
 use super::message::{GroupMessage, Payload};
+use super::outbound::Purpose;
 use crate::core::ids::{EnvelopeId, MemberId, MessageId, Millis, Peer, ServerId};
 use crate::core::io::Effects;
 use crate::core::mls::{MlsClient, MlsError, Processed};
 use crate::core::server::sequencer::{Kind, Receipt, Rejection, hash};
-use crate::core::wire::{Datagram, Ordered, Submission};
+use crate::core::wire::{Address, Datagram, Ordered, Submission};
 use crate::trace::Event;
 use crate::trace::event::OpKind;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What a submission carries.
 #[derive(Clone, Debug)]
-enum What {
-    Message { msg: MessageId, plaintext: Vec<u8> },
-    Remove { target: MemberId },
+pub(super) enum What {
+    Message {
+        msg: MessageId,
+        plaintext: Vec<u8>,
+    },
+    Remove {
+        target: MemberId,
+    },
+    /// Adds the members whose key packages are in `claimed`.
+    Add {
+        targets: Vec<MemberId>,
+    },
+    Update,
+}
+
+impl What {
+    fn is_commit(&self) -> bool {
+        !matches!(self, What::Message { .. })
+    }
 }
 
 /// A submission, ready for the server agent.
@@ -38,6 +55,7 @@ struct Built {
     epoch: u64,
     payload: Vec<u8>,
     members_after: Option<Vec<MemberId>>,
+    welcome: Option<Vec<u8>>,
 }
 
 /// A submission waiting for its receipt (volatile).
@@ -51,10 +69,29 @@ struct Pending {
 }
 
 pub struct Coordinated {
-    server: ServerId,
+    pub(super) server: ServerId,
     server_key: [u8; 32],
-    generation: u32,
-    mls: MlsClient,
+    pub(super) generation: u32,
+    /// Who formed this generation (ties between concurrent nominations of
+    /// one generation are broken by server, then nominator).
+    pub(super) nominator: MemberId,
+    pub(super) mls: MlsClient,
+    /// False while the nominator is still bringing the others in: until its
+    /// first add commit is ordered its messages go over Olm, and its
+    /// membership stays the lightweight one.
+    pub(super) sending: bool,
+    /// Members to bring in by add commits, and their key packages in hand.
+    pub(super) to_add: BTreeSet<MemberId>,
+    pub(super) claimed: BTreeMap<MemberId, Vec<u8>>,
+    /// Adds the application asked for: announced as membership ops.
+    pub(super) announce: BTreeSet<MemberId>,
+    /// Claims answered before this go into one commit (the first batch of
+    /// a new generation); and when unanswered claims are asked again.
+    pub(super) batch_until: Millis,
+    pub(super) next_claim_at: Millis,
+    pub(super) claim_round: usize,
+    /// Welcomes of own add commits not yet ordered, by commit hash.
+    welcomes: BTreeMap<[u8; 32], (Vec<MemberId>, Vec<u8>)>,
     /// The next sequence number to deliver; later ones wait in `reorder`.
     next_seq: u64,
     reorder: BTreeMap<u64, Ordered>,
@@ -64,14 +101,15 @@ pub struct Coordinated {
     /// even when a receipt is lost and a submission retried.
     queue: std::collections::VecDeque<What>,
     /// Own commits that lost their epoch: rebuilt after the next commit.
-    to_rebase: Vec<MemberId>,
+    to_rebase: Vec<What>,
 }
 
 impl Coordinated {
+    /// Joins `generation` at `server`, delivering from `next_seq` on.
     pub fn new(
-        server: ServerId,
-        server_key: [u8; 32],
+        (server, server_key): (ServerId, [u8; 32]),
         generation: u32,
+        nominator: MemberId,
         mls: MlsClient,
         next_seq: u64,
     ) -> Self {
@@ -79,7 +117,16 @@ impl Coordinated {
             server,
             server_key,
             generation,
+            nominator,
             mls,
+            sending: true,
+            to_add: BTreeSet::new(),
+            claimed: BTreeMap::new(),
+            announce: BTreeSet::new(),
+            batch_until: 0,
+            next_claim_at: 0,
+            claim_round: 0,
+            welcomes: BTreeMap::new(),
             next_seq,
             reorder: BTreeMap::new(),
             pending: BTreeMap::new(),
@@ -88,8 +135,24 @@ impl Coordinated {
         }
     }
 
+    /// Orders generations: a later one wins; within one generation the
+    /// lower server, then the lower nominator. Every member and every
+    /// candidate applies the same rule, so concurrent nominations settle
+    /// on one server once members can talk.
+    pub(super) fn rank(&self) -> Rank {
+        rank(self.generation, self.server, self.nominator)
+    }
+
     pub fn mls(&self) -> &MlsClient {
         &self.mls
+    }
+
+    pub fn generation(&self) -> u32 {
+        self.generation
+    }
+
+    pub fn server(&self) -> ServerId {
+        self.server
     }
 
     pub(super) fn forget_pending(&mut self) {
@@ -99,18 +162,35 @@ impl Coordinated {
     }
 
     pub(super) fn next_wake(&self) -> Option<Millis> {
-        self.pending.values().map(|p| p.next_at).min()
-    }
-
-    fn commit_pending(&self) -> bool {
+        let batch = (!self.claimed.is_empty()).then_some(self.batch_until);
+        let claims = (self.to_add.len() > self.claimed.len()).then_some(self.next_claim_at);
         self.pending
             .values()
-            .any(|p| matches!(p.what, What::Remove { .. }))
+            .map(|p| p.next_at)
+            .chain(batch)
+            .chain(claims)
+            .min()
+    }
+
+    pub(super) fn commit_pending(&self) -> bool {
+        self.pending.values().any(|p| p.what.is_commit())
+            || self.queue.iter().any(What::is_commit)
             || !self.to_rebase.is_empty()
     }
 
+    /// The start of the current epoch authenticator, for the trace.
+    pub(super) fn epoch_entered(&self) -> Event {
+        let authenticator = self.mls.epoch_authenticator().unwrap_or_default();
+        Event::EpochEntered {
+            generation: self.generation,
+            server: self.server,
+            epoch: self.mls.epoch().unwrap_or(0),
+            authenticator: hex::encode(&authenticator[..authenticator.len().min(8)]),
+        }
+    }
+
     /// The roster as member ids; empty once this member is out.
-    fn roster(&self) -> BTreeSet<MemberId> {
+    pub(super) fn roster(&self) -> BTreeSet<MemberId> {
         if !self.mls.is_active() {
             return BTreeSet::new();
         }
@@ -127,9 +207,18 @@ impl Coordinated {
     }
 }
 
+/// See [`Coordinated::rank`].
+pub(super) type Rank = (u32, std::cmp::Reverse<u32>, std::cmp::Reverse<u32>);
+
+pub(super) fn rank(generation: u32, server: ServerId, nominator: MemberId) -> Rank {
+    use std::cmp::Reverse;
+    (generation, Reverse(server.0), Reverse(nominator.0))
+}
+
 impl Member {
     /// Joins the coordinated group this member's MLS client is already in.
     pub fn coordinate(&mut self, c: Coordinated) {
+        self.generation = self.generation.max(c.generation);
         self.coord = Some(c);
         self.sync_roster(None, &mut Effects::default());
     }
@@ -139,8 +228,10 @@ impl Member {
     }
 
     /// In a coordinated group the MLS roster is the membership.
-    fn sync_roster(&mut self, cause: Option<MessageId>, fx: &mut Effects) {
-        let Some(c) = self.coord.as_mut() else { return };
+    pub(super) fn sync_roster(&mut self, cause: Option<MessageId>, fx: &mut Effects) {
+        let Some(c) = self.coord.as_mut().filter(|c| c.sending) else {
+            return;
+        };
         if !c.mls.is_active() {
             // Removed: nothing of ours will be ordered any more, and a
             // missing receipt is no reason to fall back.
@@ -174,15 +265,19 @@ impl Member {
         );
     }
 
-    /// Starts removing `target`: an MLS commit, submitted for ordering.
-    pub(super) fn commit_remove(&mut self, now: Millis, target: MemberId, fx: &mut Effects) {
-        if self.coord.as_ref().is_some_and(Coordinated::commit_pending) {
-            return fx.record(Event::CommandSkipped {
-                command: format!("remove {target}"),
-                reason: "a commit of this member is still being ordered".into(),
-            });
-        }
-        self.submit_what(now, What::Remove { target }, fx);
+    /// Starts a commit the application asked for (a removal, an update),
+    /// unless one of this member's commits is still being ordered.
+    pub(super) fn commit(&mut self, now: Millis, what: What, command: String, fx: &mut Effects) {
+        let reason = match self.coord.as_ref() {
+            Some(c) if !c.sending => "the generation is still forming",
+            Some(c) if c.commit_pending() => "a commit of this member is still being ordered",
+            Some(_) => return self.submit_what(now, what, fx),
+            None => "not coordinated",
+        };
+        fx.record(Event::CommandSkipped {
+            command,
+            reason: reason.into(),
+        });
     }
 
     /// Sends `what` now if nothing is in flight, or queues it.
@@ -205,34 +300,79 @@ impl Member {
         }
     }
 
+    /// Commits the key packages in hand, once no commit of ours is in
+    /// flight and (for a new generation's first batch) every claim has
+    /// been answered or the batch time is up.
+    pub(super) fn maybe_commit_adds(&mut self, now: Millis, fx: &mut Effects) {
+        let claiming = self
+            .requests
+            .values()
+            .any(|r| matches!(r.purpose, Purpose::ClaimKeyPackage { .. }));
+        let Some(c) = self.coord.as_ref() else { return };
+        if c.claimed.is_empty() || c.commit_pending() || (claiming && now < c.batch_until) {
+            return;
+        }
+        let targets = c.claimed.keys().copied().collect();
+        self.submit_what(now, What::Add { targets }, fx);
+    }
+
     fn send_submission(&mut self, now: Millis, what: What, fx: &mut Effects) {
         let req = self.next_req();
         let (group, retry_ms) = (self.cfg.group, self.cfg.retry_ms);
+        let joiners: Vec<(MemberId, Vec<Address>)> = match &what {
+            What::Add { targets } => targets
+                .iter()
+                .filter_map(|t| {
+                    let c = self.contact(*t)?;
+                    Some((*t, c.agents.iter().map(|a| a.long_term.address).collect()))
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         let Some(c) = self.coord.as_mut() else { return };
+        let roster = c.roster();
+        let commit = |p: crate::core::mls::Prepared, after: BTreeSet<MemberId>| Built {
+            kind: Kind::Commit,
+            epoch: p.epoch,
+            payload: p.commit,
+            members_after: Some(after.into_iter().collect()),
+            welcome: p.welcome,
+        };
         let built = match &what {
             What::Message { plaintext, .. } => c.mls.encrypt(plaintext).map(|payload| Built {
                 kind: Kind::Message,
                 epoch: c.mls.epoch().unwrap_or(0),
                 payload,
                 members_after: None,
+                welcome: None,
             }),
             What::Remove { target } => {
-                let after: Vec<MemberId> = c.roster().into_iter().filter(|m| m != target).collect();
+                let after = roster.iter().copied().filter(|m| m != target).collect();
                 c.mls
                     .remove(&[target.to_string().into_bytes()])
-                    .map(|p| Built {
-                        kind: Kind::Commit,
-                        epoch: p.epoch,
-                        payload: p.commit,
-                        members_after: Some(after),
-                    })
+                    .map(|p| commit(p, after))
             }
+            What::Add { targets } => {
+                let packages: Vec<Vec<u8>> = targets
+                    .iter()
+                    .filter_map(|t| c.claimed.get(t).cloned())
+                    .collect();
+                let after = roster.iter().chain(targets).copied().collect();
+                let result = c.mls.add(&packages).map(|p| commit(p, after));
+                if result.is_err() {
+                    // A key package that does not validate: claim afresh.
+                    c.claimed.retain(|t, _| !targets.contains(t));
+                }
+                result
+            }
+            What::Update => c.mls.self_update().map(|p| commit(p, roster)),
         };
         let Built {
             kind,
             epoch,
             payload,
             members_after,
+            welcome,
         } = match built {
             Ok(b) => b,
             Err(e) => {
@@ -242,6 +382,10 @@ impl Member {
                 });
             }
         };
+        if let (What::Add { targets }, Some(welcome)) = (&what, welcome) {
+            c.welcomes
+                .insert(hash(&payload), (targets.clone(), welcome));
+        }
         let submission = Submission {
             group,
             generation: c.generation,
@@ -249,6 +393,7 @@ impl Member {
             kind,
             payload,
             members_after,
+            joiners,
         };
         let datagram = Datagram::Submit { req, submission };
         fx.send(Peer::Server(c.server), datagram.encode());
@@ -269,33 +414,44 @@ impl Member {
         let Some(c) = self.coord.as_mut() else { return };
         if c.pending.values().any(|p| p.since + timeout <= now) {
             let reason = format!("no receipt from {} within {timeout} ms", c.server);
-            return self.fall_back(now, reason, fx);
+            return self.fall_back(now, reason, true, fx);
         }
         for p in c.pending.values_mut().filter(|p| p.next_at <= now) {
             p.attempts = p.attempts.saturating_add(1);
             p.next_at = now + retry_ms * u64::from(p.attempts.min(8));
             fx.send(Peer::Server(c.server), p.datagram.encode());
         }
+        self.maybe_commit_adds(now, fx);
     }
 
     /// Switches the group to lightweight mode: the membership starts from
     /// the MLS roster of the last applied epoch, messages the server never
     /// acknowledged go again over the pairwise channels under their
     /// original ids (receivers deduplicate), and the others learn of the
-    /// switch from the next message they get that way.
-    pub(super) fn fall_back(&mut self, now: Millis, reason: String, fx: &mut Effects) {
+    /// switch from the next message they get that way. After a failure
+    /// (`takeover`), the member also arms its takeover timer.
+    pub(super) fn fall_back(
+        &mut self,
+        now: Millis,
+        reason: String,
+        takeover: bool,
+        fx: &mut Effects,
+    ) {
         let Some(c) = self.coord.take() else { return };
         fx.record(Event::FellBack { reason });
-        self.retired_mls += c.mls.ops;
-        let roster = c.roster();
-        // The same founding stamp at every member that fell back from the
-        // same epoch, so that their sets merge as one.
-        let stamp = crate::core::clock::Hlc {
-            wall: 0,
-            logical: c.mls.epoch().unwrap_or(0) as u32,
-            node: MemberId(0),
-        };
-        self.membership = Membership::found(self.cfg.variant, &roster, stamp);
+        self.fell_from = self.fell_from.max(c.generation);
+        self.fell_rank = self.fell_rank.max(Some(c.rank()));
+        self.failed_server = Some(c.server);
+        if c.sending {
+            // The same founding stamp at every member that fell back from
+            // the same epoch, so that their sets merge as one.
+            let stamp = crate::core::clock::Hlc {
+                wall: 0,
+                logical: c.mls.epoch().unwrap_or(0) as u32,
+                node: MemberId(0),
+            };
+            self.membership = Membership::found(self.cfg.variant, &c.roster(), stamp);
+        }
         let me = self.id;
         let unacknowledged = c.pending.into_values().map(|p| p.what).chain(c.queue);
         for what in unacknowledged {
@@ -308,11 +464,15 @@ impl Member {
                         self.seal_message(now, r, &message, &parents, fx);
                     }
                 }
-                What::Remove { target } => fx.record(Event::CommandSkipped {
-                    command: format!("remove {target}"),
+                other => fx.record(Event::CommandSkipped {
+                    command: format!("{other:?}").chars().take(40).collect(),
                     reason: "its commit was never ordered; the group fell back".into(),
                 }),
             }
+        }
+        self.mls_spare = Some(c.mls);
+        if takeover {
+            self.schedule_takeover(now);
         }
         if self.in_group() {
             // Tell everyone now rather than at the next chat message.
@@ -327,6 +487,13 @@ impl Member {
         d: Datagram,
         fx: &mut Effects,
     ) {
+        if d.reply_to().is_some_and(|req| {
+            self.nomination
+                .as_ref()
+                .is_some_and(|n| n.req == req && n.server == server)
+        }) {
+            return self.on_nomination_reply(now, server, d, fx);
+        }
         let Some(c) = self.coord.as_mut().filter(|c| c.server == server) else {
             return self.reject(
                 Peer::Server(server),
@@ -343,6 +510,7 @@ impl Member {
                 {
                     fx.record(Event::SubmitAcked {
                         msg,
+                        server,
                         generation: receipt.generation,
                         seq: receipt.seq,
                     });
@@ -359,9 +527,9 @@ impl Member {
                 match p.what {
                     // Another commit won the epoch: rebuild ours on it once
                     // it has been applied here.
-                    What::Remove { target } => c.to_rebase.push(target),
-                    What::Message { .. } if caught_up => self.submit_what(now, p.what, fx),
-                    What::Message { .. } => {
+                    what if what.is_commit() => c.to_rebase.push(what),
+                    what if caught_up => self.submit_what(now, what, fx),
+                    _ => {
                         c.pending.insert(req, p);
                     }
                 }
@@ -371,7 +539,15 @@ impl Member {
                 ..
             } => {
                 let reason = format!("{server} refuses service");
-                self.fall_back(now, reason, fx);
+                self.fall_back(now, reason, true, fx);
+            }
+            Datagram::SubmitRejected {
+                rejection: Rejection::WrongGeneration { current, .. },
+                ..
+            } if current > c.generation => {
+                self.generation = self.generation.max(current);
+                let reason = format!("{server} was fenced: the group is at generation {current}");
+                self.fall_back(now, reason, true, fx);
             }
             Datagram::SubmitRejected {
                 req,
@@ -390,28 +566,30 @@ impl Member {
     }
 
     /// Takes an ordered message from the mailbox and delivers, in sequence
-    /// order, everything that is now contiguous.
+    /// order, everything that is now contiguous. Messages of a later
+    /// generation wait until this member joins it; those of an earlier one
+    /// come from a stale server, which is told so.
     pub(super) fn on_ordered(&mut self, now: Millis, item: Ordered, fx: &mut Effects) {
-        let Some(c) = self.coord.as_mut() else {
-            return self.reject(
-                Peer::Server(ServerId(u32::MAX)),
-                "an ordered message, but no coordinated group here".into(),
-                fx,
-            );
-        };
         let r = &item.receipt;
-        if r.group != self.cfg.group
-            || r.generation != c.generation
-            || !r.verify(&c.server_key)
-            || hash(&item.payload) != r.hash
-        {
-            let (server, seq) = (c.server, r.seq);
-            return self.reject(
-                Peer::Server(server),
-                format!("ordered message {seq} fails its receipt"),
-                fx,
-            );
+        let current = self
+            .coord
+            .as_ref()
+            .map(|c| (c.generation, c.server, c.server_key));
+        let fails = |server: ServerId, seq: u64| {
+            (server, format!("ordered message {seq} fails its receipt"))
+        };
+        let failure = match current {
+            _ if r.group != self.cfg.group => Some(fails(ServerId(u32::MAX), r.seq)),
+            _ if r.generation < self.generation => return self.stale_server(r.clone(), fx),
+            Some((g, server, key)) if r.generation == g => {
+                (!r.verify(&key) || hash(&item.payload) != r.hash).then(|| fails(server, r.seq))
+            }
+            _ => return self.hold_early(item),
+        };
+        if let Some((server, error)) = failure {
+            return self.reject(Peer::Server(server), error, fx);
         }
+        let Some(c) = self.coord.as_mut() else { return };
         if r.seq >= c.next_seq {
             c.reorder.insert(r.seq, item);
         }
@@ -459,13 +637,34 @@ impl Member {
         }
     }
 
-    /// A commit has been applied: the roster may have changed, our own
-    /// removal is announced, and commits that lost their epoch are rebuilt.
+    /// A commit has been applied: the roster may have changed, joiners get
+    /// their Welcome, own removals and adds are announced, and commits that
+    /// lost their epoch are rebuilt.
     fn after_commit(&mut self, now: Millis, receipt: &Receipt, fx: &mut Effects) {
         let before = self.membership.view();
+        let own = receipt.sender == self.id;
+        let Some(c) = self.coord.as_mut() else { return };
+        fx.record(c.epoch_entered());
+        let welcome = if own {
+            c.welcomes.remove(&receipt.hash)
+        } else {
+            None
+        };
+        c.welcomes.clear();
+        let added: Vec<MemberId> = welcome.as_ref().map(|(t, _)| t.clone()).unwrap_or_default();
+        for t in &added {
+            c.to_add.remove(t);
+            c.claimed.remove(t);
+        }
+        if own {
+            c.sending = true;
+        }
+        if let Some((targets, welcome)) = welcome {
+            self.send_invites(now, receipt.seq + 1, &targets, welcome, fx);
+        }
         self.sync_roster(None, fx);
         let after = self.membership.view();
-        if receipt.sender == self.id {
+        if own {
             let removed: Vec<MemberId> = before.difference(&after).copied().collect();
             if let Some(c) = self.coord.as_mut() {
                 c.pending.retain(
@@ -475,15 +674,30 @@ impl Member {
             for target in removed {
                 self.send_group(now, Some((OpKind::Remove, target)), None, fx);
             }
+            for target in added {
+                if self
+                    .coord
+                    .as_mut()
+                    .is_some_and(|c| c.announce.remove(&target))
+                {
+                    self.send_group(now, Some((OpKind::Add, target)), None, fx);
+                }
+            }
         }
         let rebase = self
             .coord
             .as_mut()
             .map(|c| std::mem::take(&mut c.to_rebase))
             .unwrap_or_default();
-        for target in rebase.into_iter().filter(|t| after.contains(t)) {
-            self.submit_what(now, What::Remove { target }, fx);
+        for what in rebase {
+            match what {
+                What::Remove { target } if !after.contains(&target) => {}
+                // Rebuilt from the key packages in hand.
+                What::Add { .. } => {}
+                what => self.submit_what(now, what, fx),
+            }
         }
+        self.maybe_commit_adds(now, fx);
         self.advance(now, fx);
     }
 }

@@ -88,6 +88,15 @@ impl Member {
                 }
                 self.flush_awaiting(now, member, fx);
             }
+            Datagram::KeyPackageClaimed {
+                req,
+                member,
+                key_package,
+            } => {
+                if self.complete(req).is_some() {
+                    self.on_key_package(now, member, key_package, fx);
+                }
+            }
             Datagram::Batch { items, more } => {
                 for (seq, stored) in items {
                     let cursor = self.cursors.entry(agent).or_insert(0);
@@ -173,13 +182,23 @@ impl Member {
         let msg = match Payload::decode(&opened.plaintext) {
             // A group message over the pairwise channel while this member
             // still coordinates: its sender has fallen back.
-            Some(Payload::Group(msg)) if self.coord.is_some() && self.membership.contains(from) => {
-                self.fall_back(now, format!("{from} fell back"), fx);
+            Some(Payload::Group(msg))
+                if self.membership.contains(from)
+                    && self
+                        .coord
+                        .as_ref()
+                        .is_some_and(|c| c.sending && msg.fell_from >= c.generation) =>
+            {
+                let reason = format!("{from} fell back from generation {}", msg.fell_from);
+                self.fall_back(now, reason, true, fx);
                 msg
             }
             Some(Payload::Group(msg)) => msg,
             Some(Payload::Backfill { group, want }) if group == self.cfg.group => {
                 return self.backfill(now, from, &want, fx);
+            }
+            Some(Payload::Welcome(invite)) if invite.group == self.cfg.group => {
+                return self.on_invite(now, from, invite, fx);
             }
             _ => return fail(fx, "malformed plaintext".into()),
         };

@@ -2,7 +2,7 @@
 
 use super::membership::LwwSet;
 use crate::core::clock::Hlc;
-use crate::core::ids::{MemberId, MessageId};
+use crate::core::ids::{MemberId, MessageId, ServerId};
 use crate::core::wire::Grant;
 use crate::trace::event::OpKind;
 use serde::{Deserialize, Serialize};
@@ -27,7 +27,26 @@ pub struct GroupMessage {
     /// ephemeral), so that others can use fresh ones and stop using expired
     /// or lost ones.
     pub contact: Vec<(Grant, Option<Grant>)>,
+    /// The generation of a coordinated group the sender last fell back
+    /// from (0: never coordinated). A member still coordinating at that
+    /// generation learns from it that its server failed for the sender; a
+    /// member already at a later generation just delivers the message.
+    pub fell_from: u32,
     pub body: Vec<u8>,
+}
+
+/// An MLS Welcome into one generation of a coordinated group, sent over
+/// the pairwise Olm channel by the member whose commit added the joiner.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Invite {
+    pub group: u64,
+    pub generation: u32,
+    pub server: ServerId,
+    pub nominator: MemberId,
+    /// The first sequence number the joiner processes: the one after the
+    /// commit that added it.
+    pub next_seq: u64,
+    pub welcome: Vec<u8>,
 }
 
 /// What travels inside a pairwise Olm ciphertext.
@@ -42,6 +61,7 @@ pub enum Payload {
         group: u64,
         want: Vec<MessageId>,
     },
+    Welcome(Invite),
 }
 
 impl Payload {

@@ -7,6 +7,7 @@
 //! receiving half (fetch, decrypt, causal delivery, membership).
 
 mod coordinated;
+mod generations;
 mod inbound;
 pub mod membership;
 pub mod message;
@@ -15,7 +16,7 @@ pub mod particle;
 pub mod sessions;
 
 use crate::core::clock::HlcClock;
-use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Millis, Peer};
+use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Millis, Peer, ServerId};
 use crate::core::io::{Command, Effects, Input};
 use crate::core::wire::Datagram;
 use crate::trace::Event;
@@ -40,6 +41,10 @@ pub struct MemberConfig {
     pub parent_timeout_ms: Millis,
     /// Coordinated groups: fall back after this long without a receipt.
     pub ack_timeout_ms: Millis,
+    /// Coordinated groups: the takeover stagger (see `ProtocolParams`).
+    pub takeover_after_ms: Millis,
+    /// MLS key packages published per agent.
+    pub key_packages_per_agent: usize,
     pub deliver_to_all: bool,
     /// One-time keys published per agent.
     pub prekeys_per_agent: usize,
@@ -103,8 +108,23 @@ pub struct Member {
     forks_reported: BTreeSet<(MemberId, MemberId)>,
     /// Set when the group is coordinated: MLS through a server agent.
     coord: Option<Coordinated>,
-    /// MLS work done before the group fell back, for the counts.
-    retired_mls: crate::core::mls::MlsOps,
+    /// This member's MLS client while it is in no coordinated generation
+    /// (it keeps the private keys of its published key packages).
+    mls_spare: Option<crate::core::mls::MlsClient>,
+    /// The group's candidate server agents, with their receipt keys.
+    candidates: Vec<(ServerId, [u8; 32])>,
+    /// The latest generation this member knows of, the one it last fell
+    /// back from (and its rank), and the server that failed last.
+    generation: u32,
+    fell_from: u32,
+    fell_rank: Option<coordinated::Rank>,
+    failed_server: Option<ServerId>,
+    nomination: Option<generations::Nomination>,
+    takeover_at: Option<Millis>,
+    /// Ordered messages of a generation this member has not joined yet.
+    early: Vec<crate::core::wire::Ordered>,
+    /// Stale servers already told that the group moved on.
+    told_stale: BTreeSet<(ServerId, u32)>,
     next_fetch: Millis,
     next_rotate: Millis,
     pub stats: MemberStats,
@@ -138,7 +158,16 @@ impl Member {
             buffer: BTreeMap::new(),
             forks_reported: BTreeSet::new(),
             coord: None,
-            retired_mls: crate::core::mls::MlsOps::default(),
+            mls_spare: None,
+            candidates: Vec::new(),
+            generation: 0,
+            fell_from: 0,
+            fell_rank: None,
+            failed_server: None,
+            nomination: None,
+            takeover_at: None,
+            early: Vec::new(),
+            told_stale: BTreeSet::new(),
             next_fetch: 0,
             next_rotate: 0,
             stats: MemberStats::default(),
@@ -198,9 +227,12 @@ impl Member {
 
     /// MLS operations so far, including those of a group that fell back.
     pub fn mls_ops(&self) -> crate::core::mls::MlsOps {
-        let mut ops = self.retired_mls;
+        let mut ops = crate::core::mls::MlsOps::default();
         if let Some(c) = &self.coord {
             ops += c.mls().ops;
+        }
+        if let Some(m) = &self.mls_spare {
+            ops += m.ops;
         }
         ops
     }
@@ -285,9 +317,12 @@ impl Member {
             if let Some(c) = self.coord.as_mut() {
                 c.forget_pending();
             }
+            self.nomination = None;
+            self.early.clear();
         }
         if !restart {
             self.publish_prekeys(now, fx);
+            self.publish_key_packages(now, self.cfg.key_packages_per_agent, fx);
             self.get_configs(now, fx);
             self.next_rotate = now + self.cfg.rotate_every_ms;
         }
@@ -300,6 +335,7 @@ impl Member {
     fn wake(&mut self, now: Millis, fx: &mut Effects) {
         self.retry_requests(now, fx);
         self.retry_submits(now, fx);
+        self.drive_generations(now, fx);
         if now >= self.next_fetch {
             self.fetch_all(fx);
             self.next_fetch = now + self.cfg.fetch_interval_ms;
@@ -321,6 +357,7 @@ impl Member {
         requests
             .chain(parents)
             .chain(submits)
+            .chain(self.generations_wake())
             .chain([self.next_fetch, self.next_rotate])
             .min()
             .unwrap_or(self.next_fetch)
@@ -344,11 +381,18 @@ impl Member {
             }
             Command::Add(m) if self.membership.contains(m) => skip(fx, "already a member"),
             Command::Remove(m) if !self.membership.contains(m) => skip(fx, "not a member"),
-            Command::Add(_) if self.coord.is_some() => {
-                skip(fx, "adds to coordinated groups are not simulated yet")
-            }
-            Command::Remove(m) if self.coord.is_some() => self.commit_remove(now, m, fx),
             Command::Add(m) if !self.learn_contact(m) => skip(fx, "no verified contact card"),
+            Command::Add(m) if self.coord.as_ref().is_some_and(|c| c.sending) => {
+                self.add_coordinated(now, m, fx)
+            }
+            Command::Remove(target) if self.coord.is_some() => {
+                self.commit(now, coordinated::What::Remove { target }, c.describe(), fx)
+            }
+            Command::Update if self.coord.is_some() => {
+                self.commit(now, coordinated::What::Update, c.describe(), fx)
+            }
+            Command::Update => skip(fx, "only a coordinated group has MLS keys to update"),
+            Command::Nominate(server) => self.nominate(now, server, fx),
             Command::Add(m) => {
                 self.send_group(now, Some((crate::trace::event::OpKind::Add, m)), None, fx)
             }

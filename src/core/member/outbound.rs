@@ -23,6 +23,10 @@ pub(super) enum Purpose {
     Claim {
         peer: MemberId,
     },
+    /// An MLS key package of `peer`, to add it to a coordinated group.
+    ClaimKeyPackage {
+        peer: MemberId,
+    },
     Keys,
     Addresses,
     Config,
@@ -83,7 +87,7 @@ impl Member {
             r.attempts += 1;
             r.next_at = now + self.cfg.retry_ms * u64::from(r.attempts).min(MAX_BACKOFF);
             // A key claim that gets no answer tries the peer's next agent.
-            if let Purpose::Claim { peer } = r.purpose {
+            if let Purpose::Claim { peer } | Purpose::ClaimKeyPackage { peer } = r.purpose {
                 let agents: Vec<AgentId> = self
                     .contact(peer)
                     .map(|c| c.agents.iter().map(|a| a.agent).collect())
@@ -185,6 +189,7 @@ impl Member {
                 fx,
             );
             self.publish_prekeys(now, fx);
+            self.publish_key_packages(now, self.cfg.key_packages_per_agent, fx);
         }
     }
 
@@ -269,10 +274,11 @@ impl Member {
                 .iter()
                 .map(|a| (a.long_term, a.ephemeral))
                 .collect(),
+            fell_from: self.fell_from,
             body: body_for(id),
         };
         let me = self.id;
-        if self.coord.is_some() {
+        if self.coord.as_ref().is_some_and(|c| c.sending) {
             self.submit(now, &template, fx);
         } else {
             for r in recipients.iter().copied().filter(|r| *r != me) {
@@ -369,7 +375,7 @@ impl Member {
 
     /// Encrypts for one recipient, or parks the plaintext until a session
     /// exists and claims a one-time key to start one.
-    fn seal(
+    pub(super) fn seal(
         &mut self,
         now: Millis,
         to: MemberId,

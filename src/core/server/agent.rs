@@ -30,9 +30,13 @@ struct Served {
     /// Every member's mailbox addresses (long-term), for fan-out.
     mailboxes: BTreeMap<MemberId, Vec<Address>>,
     log: Vec<Ordered>,
+    /// Who nominated this generation (none when formed at setup), so that
+    /// a retried nomination is answered the same way.
+    nominator: Option<MemberId>,
 }
 
 struct Fanout {
+    group: u64,
     agent: AgentId,
     datagram: Datagram,
     attempts: u32,
@@ -53,6 +57,9 @@ pub struct ServerAgent {
     cfg: ServerConfig,
     key: Ed25519Keypair,
     groups: BTreeMap<u64, Served>,
+    /// Groups this server was told have moved on, with the generation they
+    /// are at: it serves them no more (fencing).
+    fenced: BTreeMap<u64, u32>,
     fanout: BTreeMap<u64, Fanout>,
     next_req: u64,
     refusing: bool,
@@ -66,6 +73,7 @@ impl ServerAgent {
             cfg,
             key: Ed25519Keypair::new(),
             groups: BTreeMap::new(),
+            fenced: BTreeMap::new(),
             fanout: BTreeMap::new(),
             next_req: 0,
             refusing: false,
@@ -104,8 +112,74 @@ impl ServerAgent {
                 mailboxes,
                 by_hash: BTreeMap::new(),
                 log: Vec::new(),
+                nominator: None,
             },
         );
+    }
+
+    /// Takes on `generation` of a group at a member's nomination, unless
+    /// this server already serves that generation (or a later one) or was
+    /// fenced past it: at most one server agent per generation from each
+    /// candidate's side.
+    fn nominate(
+        &mut self,
+        nominator: MemberId,
+        group: u64,
+        generation: u32,
+        mailboxes: Vec<Address>,
+        fx: &mut Effects,
+    ) -> Result<(), Rejection> {
+        if self.refusing {
+            return Err(Rejection::Refused);
+        }
+        let wrong = |current| Rejection::WrongGeneration {
+            submitted: generation,
+            current,
+        };
+        if let Some(&current) = self.fenced.get(&group).filter(|g| **g >= generation) {
+            return Err(wrong(current));
+        }
+        if let Some(served) = self.groups.get(&group) {
+            let current = served.sequencer.generation();
+            if current == generation && served.nominator == Some(nominator) {
+                return Ok(());
+            }
+            if current >= generation {
+                return Err(wrong(current));
+            }
+        }
+        self.serve(group, generation, 0, [(nominator, mailboxes)].into());
+        if let Some(served) = self.groups.get_mut(&group) {
+            served.nominator = Some(nominator);
+        }
+        fx.record(Event::GenerationAccepted {
+            group,
+            generation,
+            nominator,
+        });
+        Ok(())
+    }
+
+    /// A member says the group is at `generation` now: if that is later
+    /// than what this server serves, it stops serving the group and drops
+    /// its pending fan-out, so a server that comes back after a takeover
+    /// cannot keep a stale generation alive.
+    fn superseded(&mut self, member: MemberId, group: u64, generation: u32, fx: &mut Effects) {
+        let Some(served) = self.groups.get(&group) else {
+            return;
+        };
+        let stale = served.sequencer.generation();
+        if stale >= generation || !served.sequencer.members().contains(&member) {
+            return;
+        }
+        self.groups.remove(&group);
+        self.fanout.retain(|_, f| f.group != group);
+        self.fenced.insert(group, generation);
+        fx.record(Event::Fenced {
+            group,
+            generation: stale,
+            by: generation,
+        });
     }
 
     /// Everything this server holds of its groups' traffic, for the
@@ -142,6 +216,28 @@ impl ServerAgent {
                     };
                     fx.send(from, reply.encode());
                     fx.0.extend(fan_out.0);
+                }
+                (
+                    Peer::Member(m),
+                    Ok(Datagram::Nominate {
+                        req,
+                        group,
+                        generation,
+                        mailboxes,
+                    }),
+                ) => {
+                    let reply = match self.nominate(m, group, generation, mailboxes, &mut fx) {
+                        Ok(()) => Datagram::Nominated {
+                            req,
+                            group,
+                            generation,
+                        },
+                        Err(rejection) => Datagram::SubmitRejected { req, rejection },
+                    };
+                    fx.send(from, reply.encode());
+                }
+                (Peer::Member(m), Ok(Datagram::Superseded { group, generation })) => {
+                    self.superseded(m, group, generation, &mut fx)
                 }
                 (Peer::Agent(_), Ok(Datagram::Accepted { req })) => {
                     self.fanout.remove(&req);
@@ -181,11 +277,22 @@ impl ServerAgent {
             kind,
             payload,
             members_after,
+            joiners,
         }: Submission,
         fx: &mut Effects,
     ) -> Result<crate::core::server::sequencer::Receipt, Rejection> {
         if self.refusing {
             return Err(Rejection::Refused);
+        }
+        if let Some(&current) = self
+            .fenced
+            .get(&group)
+            .filter(|_| !self.groups.contains_key(&group))
+        {
+            return Err(Rejection::WrongGeneration {
+                submitted: generation,
+                current,
+            });
         }
         let served = self
             .groups
@@ -209,6 +316,11 @@ impl ServerAgent {
         )?;
         self.stats.ordered += 1;
         served.by_hash.insert(receipt.hash, receipt.clone());
+        for (m, addresses) in joiners {
+            if served.sequencer.members().contains(&m) {
+                served.mailboxes.insert(m, addresses);
+            }
+        }
         fx.record(Event::Ordered {
             group,
             generation,
@@ -253,6 +365,7 @@ impl ServerAgent {
             self.fanout.insert(
                 req,
                 Fanout {
+                    group,
                     agent: address.agent,
                     datagram,
                     attempts: 1,

@@ -71,6 +71,7 @@ fn submit(
         kind,
         payload,
         members_after: None,
+        joiners: Vec::new(),
     };
     let d = Datagram::Submit { req: 7, submission };
     sends(server.handle(

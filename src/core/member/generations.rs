@@ -1,0 +1,483 @@
+//! Generations of a coordinated group: a generation is one server agent
+//! ordering one MLS group. This half of the member nominates a server
+//! agent, forms a generation from the lightweight membership, brings the
+//! others in with key packages claimed from their mailboxes and Welcomes
+//! sent over the pairwise Olm channels, joins a generation from a Welcome,
+//! and fences servers of a generation the group has left.
+//!
+//! Takeover is a fresh MLS group, not ReInit: a ReInit commit would need
+//! the old server to order it, and the old server is the one that failed.
+//! See docs/coordinated.md.
+
+use super::Member;
+use super::coordinated::{Coordinated, rank};
+use super::message::{Invite, Payload};
+use super::outbound::Purpose;
+use crate::core::ids::{MemberId, Millis, Peer, ServerId};
+use crate::core::io::Effects;
+use crate::core::mls::MlsClient;
+use crate::core::server::sequencer::{Receipt, Rejection};
+use crate::core::wire::{Datagram, Ordered};
+use crate::trace::Event;
+
+/// Ordered messages of a generation not yet joined, kept until the
+/// Welcome arrives; beyond this the oldest are dropped.
+const EARLY: usize = 4096;
+
+/// A nomination waiting for the candidate's answer (volatile).
+pub(super) struct Nomination {
+    pub req: u64,
+    pub server: ServerId,
+    generation: u32,
+    datagram: Datagram,
+    next_at: Millis,
+    since: Millis,
+}
+
+/// The MLS group id of one generation: distinct per generation, so that a
+/// message of one can never be processed as one of another.
+fn group_id(group: u64, generation: u32) -> Vec<u8> {
+    [&group.to_be_bytes()[..], &generation.to_be_bytes()].concat()
+}
+
+impl Member {
+    /// Gives this member its MLS identity and the group's candidate server
+    /// agents, in the order the group prefers them.
+    pub fn set_mls(&mut self, candidates: Vec<(ServerId, [u8; 32])>, mls: Option<MlsClient>) {
+        self.candidates = candidates;
+        if self.coord.is_none() {
+            self.mls_spare = mls;
+        }
+    }
+
+    fn mls_client(&mut self) -> Option<&mut MlsClient> {
+        match self.coord.as_mut() {
+            Some(c) => Some(&mut c.mls),
+            None => self.mls_spare.as_mut(),
+        }
+    }
+
+    fn candidate_key(&self, server: ServerId) -> Option<[u8; 32]> {
+        self.candidates
+            .iter()
+            .find(|(s, _)| *s == server)
+            .map(|(_, k)| *k)
+    }
+
+    /// The next candidate after the server that failed last.
+    fn next_candidate(&self) -> Option<ServerId> {
+        let failed = self.failed_server?;
+        self.candidates
+            .iter()
+            .map(|(s, _)| *s)
+            .skip_while(|s| *s != failed)
+            .nth(1)
+    }
+
+    /// Publishes fresh MLS key packages at each of this member's agents, so
+    /// that it can be added while offline.
+    pub(super) fn publish_key_packages(&mut self, now: Millis, per_agent: usize, fx: &mut Effects) {
+        let member = self.id;
+        for agent in self.own.iter().map(|a| a.agent).collect::<Vec<_>>() {
+            let Some(mls) = self.mls_client() else { return };
+            let key_packages: Vec<Vec<u8>> = (0..per_agent)
+                .filter_map(|_| mls.key_package().ok())
+                .collect();
+            self.send_request(
+                now,
+                agent,
+                Purpose::Keys,
+                |req| Datagram::PublishKeyPackages {
+                    req,
+                    member,
+                    key_packages,
+                },
+                fx,
+            );
+        }
+    }
+
+    /// After a failure, the member waits its turn (the takeover delay times
+    /// one plus its rank in the membership) before nominating the next
+    /// candidate itself; a Welcome into a new generation cancels the wait.
+    pub(super) fn schedule_takeover(&mut self, now: Millis) {
+        if self.cfg.takeover_after_ms == 0 || self.next_candidate().is_none() {
+            return;
+        }
+        let rank = self
+            .membership
+            .view()
+            .iter()
+            .position(|m| *m == self.id)
+            .unwrap_or(0) as u64;
+        self.takeover_at = Some(now + self.cfg.takeover_after_ms * (1 + rank));
+    }
+
+    /// Asks `server` to take on the next generation: a takeover, a move,
+    /// or the upgrade of a lightweight group.
+    pub(super) fn nominate(&mut self, now: Millis, server: ServerId, fx: &mut Effects) {
+        let reason = if self.nomination.is_some() {
+            Some("a nomination is already under way")
+        } else if self.candidate_key(server).is_none() {
+            Some("not one of the group's candidate server agents")
+        } else if self.mls_client().is_none() {
+            Some("this member has no MLS client")
+        } else if self.coord.as_ref().is_some_and(|c| c.server == server) {
+            Some("already the group's server agent")
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            return fx.record(Event::CommandSkipped {
+                command: format!("nominate {server}"),
+                reason: reason.into(),
+            });
+        }
+        if self.coord.is_some() {
+            self.fall_back(now, format!("moving the group to {server}"), false, fx);
+        }
+        let generation = self.generation + 1;
+        let req = self.next_req();
+        let datagram = Datagram::Nominate {
+            req,
+            group: self.cfg.group,
+            generation,
+            mailboxes: self.own.iter().map(|a| a.long_term.address).collect(),
+        };
+        fx.send(Peer::Server(server), datagram.encode());
+        fx.record(Event::Nominating { generation, server });
+        self.takeover_at = None;
+        self.nomination = Some(Nomination {
+            req,
+            server,
+            generation,
+            datagram,
+            next_at: now + self.cfg.retry_ms,
+            since: now,
+        });
+    }
+
+    /// Retries the nomination, gives up on a silent candidate for the next
+    /// one, and nominates when the takeover timer fires.
+    pub(super) fn drive_generations(&mut self, now: Millis, fx: &mut Effects) {
+        if self.takeover_at.is_some_and(|at| at <= now) {
+            self.takeover_at = None;
+            if self.coord.is_none()
+                && self.nomination.is_none()
+                && let Some(next) = self.next_candidate()
+            {
+                self.nominate(now, next, fx);
+            }
+        }
+        let timeout = self.cfg.ack_timeout_ms;
+        if let Some(n) = self.nomination.as_mut() {
+            if n.since + timeout <= now {
+                let server = n.server;
+                self.nomination = None;
+                self.failed_server = Some(server);
+                fx.record(Event::CommandSkipped {
+                    command: format!("nominate {server}"),
+                    reason: format!("no answer within {timeout} ms"),
+                });
+                if let Some(next) = self.next_candidate() {
+                    self.nominate(now, next, fx);
+                }
+            } else if n.next_at <= now {
+                n.next_at = now + self.cfg.retry_ms;
+                fx.send(Peer::Server(n.server), n.datagram.encode());
+            }
+        }
+        self.reclaim(now, fx);
+        self.maybe_commit_adds(now, fx);
+    }
+
+    pub(super) fn generations_wake(&self) -> Option<Millis> {
+        let nomination = self
+            .nomination
+            .as_ref()
+            .map(|n| n.next_at.min(n.since + self.cfg.ack_timeout_ms));
+        [nomination, self.takeover_at].into_iter().flatten().min()
+    }
+
+    pub(super) fn on_nomination_reply(
+        &mut self,
+        now: Millis,
+        server: ServerId,
+        d: Datagram,
+        fx: &mut Effects,
+    ) {
+        let Some(n) = self.nomination.take() else {
+            return;
+        };
+        match d {
+            Datagram::Nominated { generation, .. } if generation == n.generation => {
+                self.form(now, server, generation, fx)
+            }
+            Datagram::SubmitRejected {
+                rejection: Rejection::WrongGeneration { current, .. },
+                ..
+            } => {
+                // Someone else's nomination got there first: wait for its
+                // Welcome, and nominate past it only if none comes.
+                self.generation = self.generation.max(current);
+                self.schedule_takeover(now);
+            }
+            Datagram::SubmitRejected { .. } => {
+                self.failed_server = Some(server);
+                if let Some(next) = self.next_candidate() {
+                    self.nominate(now, next, fx);
+                }
+            }
+            other => {
+                self.nomination = Some(n);
+                self.reject(
+                    Peer::Server(server),
+                    format!("unexpected answer to a nomination: {}", other.name()),
+                    fx,
+                );
+            }
+        }
+    }
+
+    /// The candidate accepted: this member creates the generation's MLS
+    /// group alone and brings the others in by add commits. Until the
+    /// first is ordered it keeps sending over Olm.
+    fn form(&mut self, now: Millis, server: ServerId, generation: u32, fx: &mut Effects) {
+        let Some(key) = self.candidate_key(server) else {
+            return;
+        };
+        if let Some(c) = &self.coord {
+            if c.rank() >= rank(generation, server, self.id) {
+                return;
+            }
+            let reason = format!("generation {generation} at {server} supersedes this one");
+            self.fall_back(now, reason, false, fx);
+        }
+        let Some(mut mls) = self.mls_spare.take() else {
+            return;
+        };
+        if let Err(e) = mls.create_group(&group_id(self.cfg.group, generation)) {
+            self.mls_spare = Some(mls);
+            return fx.record(Event::CommandSkipped {
+                command: format!("form generation {generation}"),
+                reason: e.to_string(),
+            });
+        }
+        let mut c = Coordinated::new((server, key), generation, self.id, mls, 0);
+        c.to_add = self.membership.view();
+        c.to_add.remove(&self.id);
+        c.sending = c.to_add.is_empty();
+        c.batch_until = now + self.cfg.ack_timeout_ms;
+        c.next_claim_at = now;
+        fx.record(Event::Joined {
+            generation,
+            server,
+            nominator: self.id,
+            epoch: 0,
+        });
+        fx.record(c.epoch_entered());
+        self.generation = self.generation.max(generation);
+        self.takeover_at = None;
+        self.coord = Some(c);
+        self.reclaim(now, fx);
+    }
+
+    /// The application adds `m` to the coordinated group: claim its key
+    /// package, then commit.
+    pub(super) fn add_coordinated(&mut self, now: Millis, m: MemberId, fx: &mut Effects) {
+        let Some(c) = self.coord.as_mut() else { return };
+        c.to_add.insert(m);
+        c.announce.insert(m);
+        c.batch_until = now;
+        c.next_claim_at = now;
+        self.reclaim(now, fx);
+    }
+
+    /// Claims a key package for every member still to be added that has
+    /// none in hand and no claim under way, each round at another of its
+    /// agents.
+    fn reclaim(&mut self, now: Millis, fx: &mut Effects) {
+        let Some(c) = self.coord.as_mut().filter(|c| c.next_claim_at <= now) else {
+            return;
+        };
+        c.next_claim_at = now + self.cfg.ack_timeout_ms;
+        c.claim_round += 1;
+        let round = c.claim_round;
+        let roster = c.roster();
+        let wanted: Vec<MemberId> = c
+            .to_add
+            .iter()
+            .filter(|m| !c.claimed.contains_key(m) && !roster.contains(m))
+            .copied()
+            .collect();
+        for m in wanted {
+            let claiming = self
+                .requests
+                .values()
+                .any(|r| r.purpose == Purpose::ClaimKeyPackage { peer: m });
+            if claiming || !self.learn_contact(m) {
+                continue;
+            }
+            let agents: Vec<_> = self
+                .contact(m)
+                .map(|c| c.agents.iter().map(|a| a.agent).collect())
+                .unwrap_or_default();
+            let Some(agent) = agents.get(round % agents.len().max(1)).copied() else {
+                continue;
+            };
+            self.send_request(
+                now,
+                agent,
+                Purpose::ClaimKeyPackage { peer: m },
+                |req| Datagram::ClaimKeyPackage { req, member: m },
+                fx,
+            );
+        }
+    }
+
+    pub(super) fn on_key_package(
+        &mut self,
+        now: Millis,
+        member: MemberId,
+        key_package: Option<Vec<u8>>,
+        fx: &mut Effects,
+    ) {
+        if let (Some(c), Some(kp)) = (self.coord.as_mut(), key_package)
+            && c.to_add.contains(&member)
+            && !c.roster().contains(&member)
+        {
+            c.claimed.insert(member, kp);
+        }
+        self.maybe_commit_adds(now, fx);
+    }
+
+    /// Sends each member an add commit brought in its Welcome, over Olm.
+    pub(super) fn send_invites(
+        &mut self,
+        now: Millis,
+        next_seq: u64,
+        targets: &[MemberId],
+        welcome: Vec<u8>,
+        fx: &mut Effects,
+    ) {
+        let Some(c) = self.coord.as_ref() else { return };
+        let invite = Payload::Welcome(Invite {
+            group: self.cfg.group,
+            generation: c.generation,
+            server: c.server,
+            nominator: c.nominator,
+            next_seq,
+            welcome,
+        })
+        .encode();
+        for t in targets {
+            self.seal(now, *t, None, invite.clone(), fx);
+        }
+    }
+
+    /// A Welcome into a generation: joined if it ranks above the one this
+    /// member is in (or last fell back from); a better generation replaces
+    /// a worse one, which is how dual nominations settle.
+    pub(super) fn on_invite(&mut self, now: Millis, from: MemberId, inv: Invite, fx: &mut Effects) {
+        let offered = rank(inv.generation, inv.server, inv.nominator);
+        let current = self.coord.as_ref().map(Coordinated::rank);
+        if current.or(self.fell_rank).is_some_and(|r| r >= offered) {
+            return;
+        }
+        let Some(key) = self.candidate_key(inv.server) else {
+            return self.reject(
+                Peer::Member(from),
+                format!("a Welcome for {}, not a candidate", inv.server),
+                fx,
+            );
+        };
+        if current.is_some() {
+            let reason = format!(
+                "generation {} at {} supersedes this one",
+                inv.generation, inv.server
+            );
+            self.fall_back(now, reason, false, fx);
+        }
+        let Some(mut mls) = self.mls_spare.take() else {
+            return self.reject(
+                Peer::Member(from),
+                "a Welcome, but no MLS client".into(),
+                fx,
+            );
+        };
+        let epoch = match mls.join(&inv.welcome) {
+            Ok(epoch) => epoch,
+            Err(e) => {
+                self.mls_spare = Some(mls);
+                return self.reject(Peer::Member(from), format!("Welcome: {e}"), fx);
+            }
+        };
+        let c = Coordinated::new(
+            (inv.server, key),
+            inv.generation,
+            inv.nominator,
+            mls,
+            inv.next_seq,
+        );
+        fx.record(Event::Joined {
+            generation: inv.generation,
+            server: inv.server,
+            nominator: inv.nominator,
+            epoch,
+        });
+        fx.record(c.epoch_entered());
+        for m in c.roster() {
+            self.learn_contact(m);
+        }
+        self.generation = self.generation.max(inv.generation);
+        self.takeover_at = None;
+        self.nomination = None;
+        self.coord = Some(c);
+        self.sync_roster(None, fx);
+        for item in std::mem::take(&mut self.early) {
+            if item.receipt.generation == inv.generation {
+                self.on_ordered(now, item, fx);
+            }
+        }
+        // The key package the Welcome used is gone: publish another.
+        self.publish_key_packages(now, 1, fx);
+    }
+
+    pub(super) fn hold_early(&mut self, item: Ordered) {
+        if self.early.len() >= EARLY {
+            self.early.remove(0);
+        }
+        self.early.push(item);
+    }
+
+    /// A server of a generation the group has left sent us something: it
+    /// is ignored, and the server is told the generation the group is at,
+    /// once per server and stale generation.
+    pub(super) fn stale_server(&mut self, r: Receipt, fx: &mut Effects) {
+        let Some(server) = self
+            .candidates
+            .iter()
+            .find(|(_, k)| r.verify(k))
+            .map(|(s, _)| *s)
+        else {
+            return;
+        };
+        if !self.told_stale.insert((server, r.generation)) {
+            return;
+        }
+        let current = self.generation;
+        fx.send(
+            Peer::Server(server),
+            Datagram::Superseded {
+                group: self.cfg.group,
+                generation: current,
+            }
+            .encode(),
+        );
+        fx.record(Event::StaleServer {
+            server,
+            generation: r.generation,
+            current,
+        });
+    }
+}
