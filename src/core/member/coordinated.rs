@@ -172,8 +172,11 @@ impl Coordinated {
             .min()
     }
 
+    /// One commit of ours at a time: from when it is built until it is
+    /// applied or lost its epoch (a receipt alone does not end it).
     pub(super) fn commit_pending(&self) -> bool {
-        self.pending.values().any(|p| p.what.is_commit())
+        self.mls.has_pending_commit()
+            || self.pending.values().any(|p| p.what.is_commit())
             || self.queue.iter().any(What::is_commit)
             || !self.to_rebase.is_empty()
     }
@@ -249,9 +252,30 @@ impl Member {
     }
 
     /// Encrypts a group message for the MLS group and submits it.
-    pub(super) fn submit(&mut self, now: Millis, message: &GroupMessage, fx: &mut Effects) {
+    ///
+    /// Within one generation the server's order is causal, but a member
+    /// that changed generation may have missed messages of the old one
+    /// (acknowledged by a server that then failed). So ordered messages
+    /// still name their parents, and causal delivery waits for them and
+    /// asks their authors to send them again. One ciphertext goes to every
+    /// recipient, so it names only the parents that all of them were sent.
+    pub(super) fn submit(
+        &mut self,
+        now: Millis,
+        message: &GroupMessage,
+        parents: &[MessageId],
+        fx: &mut Effects,
+    ) {
+        let sent_to_all = |p: &MessageId| {
+            self.delivered.get(p).is_some_and(|to| {
+                message
+                    .recipients
+                    .iter()
+                    .all(|r| *r == p.sender || to.contains(r))
+            })
+        };
         let plaintext = Payload::Group(GroupMessage {
-            parents: Vec::new(),
+            parents: parents.iter().copied().filter(sent_to_all).collect(),
             ..message.clone()
         })
         .encode();
@@ -453,7 +477,10 @@ impl Member {
             self.membership = Membership::found(self.cfg.variant, &c.roster(), stamp);
         }
         let me = self.id;
-        let unacknowledged = c.pending.into_values().map(|p| p.what).chain(c.queue);
+        let mut c = c;
+        let pending = std::mem::take(&mut c.pending);
+        let queue = std::mem::take(&mut c.queue);
+        let unacknowledged = pending.into_values().map(|p| p.what).chain(queue);
         for what in unacknowledged {
             match what {
                 What::Message { msg, .. } => {
@@ -470,7 +497,11 @@ impl Member {
                 }),
             }
         }
-        self.mls_spare = Some(c.mls);
+        // Messages the server ordered before it failed may still arrive:
+        // the old generation drains until this member needs its MLS client
+        // for the next one.
+        c.to_rebase.clear();
+        self.draining = Some(c);
         if takeover {
             self.schedule_takeover(now);
         }
@@ -569,36 +600,56 @@ impl Member {
     /// order, everything that is now contiguous. Messages of a later
     /// generation wait until this member joins it; those of an earlier one
     /// come from a stale server, which is told so.
+    fn stream(&mut self, draining: bool) -> Option<&mut Coordinated> {
+        if draining {
+            self.draining.as_mut()
+        } else {
+            self.coord.as_mut()
+        }
+    }
+
     pub(super) fn on_ordered(&mut self, now: Millis, item: Ordered, fx: &mut Effects) {
         let r = &item.receipt;
-        let current = self
-            .coord
-            .as_ref()
-            .map(|c| (c.generation, c.server, c.server_key));
-        let fails = |server: ServerId, seq: u64| {
-            (server, format!("ordered message {seq} fails its receipt"))
+        let generation_of = |c: &Option<Coordinated>| {
+            c.as_ref()
+                .filter(|c| c.generation == r.generation)
+                .map(|c| (c.server, c.server_key))
         };
-        let failure = match current {
-            _ if r.group != self.cfg.group => Some(fails(ServerId(u32::MAX), r.seq)),
-            _ if r.generation < self.generation => return self.stale_server(r.clone(), fx),
-            Some((g, server, key)) if r.generation == g => {
-                (!r.verify(&key) || hash(&item.payload) != r.hash).then(|| fails(server, r.seq))
+        let (draining, current) = match (generation_of(&self.coord), generation_of(&self.draining))
+        {
+            _ if r.group != self.cfg.group => {
+                let error = format!("ordered message {} of another group", r.seq);
+                return self.reject(Peer::Server(ServerId(u32::MAX)), error, fx);
             }
-            _ => return self.hold_early(item),
+            (Some(c), _) => (false, c),
+            (None, Some(c)) => (true, c),
+            _ if r.generation < self.generation => return self.stale_server(r.clone(), fx),
+            _ if r.generation > self.fell_from => return self.hold_early(item),
+            _ => return,
         };
-        if let Some((server, error)) = failure {
+        let (server, key) = current;
+        if !r.verify(&key) || hash(&item.payload) != r.hash {
+            let error = format!("ordered message {} fails its receipt", r.seq);
             return self.reject(Peer::Server(server), error, fx);
         }
-        let Some(c) = self.coord.as_mut() else { return };
+        let Some(c) = self.stream(draining) else {
+            return;
+        };
         if r.seq >= c.next_seq {
             c.reorder.insert(r.seq, item);
         }
-        while let Some(c) = self.coord.as_mut()
+        while let Some(c) = self.stream(draining)
             && let Some(item) = c.reorder.remove(&c.next_seq)
         {
             c.next_seq += 1;
             let result = c.mls.process(&item.payload);
-            self.apply_ordered(now, &item.receipt, result, fx);
+            if !draining {
+                self.apply_ordered(now, &item.receipt, result, fx);
+            } else if let Ok(Processed::Application(_)) = result {
+                // What the failed server had already ordered still arrives:
+                // delivered in its order, not left to backfill.
+                self.apply_ordered(now, &item.receipt, result, fx);
+            }
         }
     }
 
@@ -616,10 +667,14 @@ impl Member {
         };
         match result {
             Ok(Processed::Application(bytes)) => match Payload::decode(&bytes) {
+                // Sent before this member joined, encrypted and ordered
+                // after: readable here, but not addressed here.
+                Some(Payload::Group(msg)) if !msg.recipients.contains(&self.id) => {}
                 Some(Payload::Group(msg))
                     if msg.id.sender == from && msg.group == self.cfg.group =>
                 {
-                    self.accept(now, from, msg, fx)
+                    let slot = (receipt.generation, receipt.seq);
+                    self.accept(now, from, msg, Some(slot), fx)
                 }
                 _ => fx.record(Event::DecryptFailed {
                     env,

@@ -51,10 +51,17 @@ impl Member {
     }
 
     fn mls_client(&mut self) -> Option<&mut MlsClient> {
-        match self.coord.as_mut() {
-            Some(c) => Some(&mut c.mls),
-            None => self.mls_spare.as_mut(),
+        match (self.coord.as_mut(), self.draining.as_mut()) {
+            (Some(c), _) | (None, Some(c)) => Some(&mut c.mls),
+            (None, None) => self.mls_spare.as_mut(),
         }
+    }
+
+    /// The MLS client for a new generation, ending any drain of the old.
+    fn take_mls(&mut self) -> Option<MlsClient> {
+        self.mls_spare
+            .take()
+            .or_else(|| self.draining.take().map(|c| c.mls))
     }
 
     fn candidate_key(&self, server: ServerId) -> Option<[u8; 32]> {
@@ -253,7 +260,7 @@ impl Member {
             let reason = format!("generation {generation} at {server} supersedes this one");
             self.fall_back(now, reason, false, fx);
         }
-        let Some(mut mls) = self.mls_spare.take() else {
+        let Some(mut mls) = self.take_mls() else {
             return;
         };
         if let Err(e) = mls.create_group(&group_id(self.cfg.group, generation)) {
@@ -398,7 +405,7 @@ impl Member {
             );
             self.fall_back(now, reason, false, fx);
         }
-        let Some(mut mls) = self.mls_spare.take() else {
+        let Some(mut mls) = self.take_mls() else {
             return self.reject(
                 Peer::Member(from),
                 "a Welcome, but no MLS client".into(),

@@ -211,7 +211,7 @@ impl Member {
                 ),
             );
         }
-        self.accept(now, from, msg, fx);
+        self.accept(now, from, msg, None, fx);
     }
 
     /// Takes an authenticated group message from `from` into causal
@@ -222,6 +222,7 @@ impl Member {
         now: Millis,
         from: MemberId,
         msg: GroupMessage,
+        slot: Option<(u32, u64)>,
         fx: &mut Effects,
     ) {
         self.clock.observe(now, msg.hlc);
@@ -255,6 +256,7 @@ impl Member {
             msg.id,
             Buffered {
                 msg,
+                slot,
                 since: now,
                 asked_at: None,
             },
@@ -269,7 +271,15 @@ impl Member {
             let ready = self
                 .buffer
                 .iter()
-                .find(|(_, b)| b.msg.parents.iter().all(|p| self.delivered.contains_key(p)))
+                .find(|(_, b)| {
+                    b.msg.parents.iter().all(|p| self.delivered.contains_key(p))
+                        && b.slot.is_none_or(|(g, s)| {
+                            !self
+                                .buffer
+                                .values()
+                                .any(|o| o.slot.is_some_and(|(og, os)| og == g && os < s))
+                        })
+                })
                 .map(|(id, _)| *id);
             let Some(id) = ready else { break };
             let Some(b) = self.buffer.remove(&id) else {
@@ -298,7 +308,7 @@ impl Member {
                 cause: Some(msg.id),
             });
         }
-        self.mark_delivered(msg.id, msg.recipients);
+        self.mark_delivered(msg.id, &msg.parents, msg.recipients);
     }
 
     /// Reports every mutual removal not reported yet: the fork the

@@ -74,6 +74,10 @@ type Parked = (Option<MessageId>, Vec<u8>);
 
 struct Buffered {
     msg: GroupMessage,
+    /// Where a server placed it: (generation, seq). A message waiting for
+    /// a parent holds back every later one of its generation, so that the
+    /// server's order is kept.
+    slot: Option<(u32, u64)>,
     since: Millis,
     /// When its missing parents were last asked for (and reported).
     asked_at: Option<Millis>,
@@ -100,7 +104,8 @@ pub struct Member {
     seen_envelopes: BTreeSet<EnvelopeId>,
     /// Delivered messages (including own) with their recipients.
     delivered: BTreeMap<MessageId, Vec<MemberId>>,
-    heads: BTreeSet<MessageId>,
+    /// The causal frontier, longest-standing first.
+    heads: Vec<MessageId>,
     recent: Vec<MessageId>,
     /// Own messages with their full causal frontier (persisted).
     archive: BTreeMap<MessageId, (GroupMessage, Vec<MessageId>)>,
@@ -111,6 +116,9 @@ pub struct Member {
     /// This member's MLS client while it is in no coordinated generation
     /// (it keeps the private keys of its published key packages).
     mls_spare: Option<crate::core::mls::MlsClient>,
+    /// The generation this member fell back from, still taking what its
+    /// server had ordered; it holds the MLS client until the next one.
+    draining: Option<Coordinated>,
     /// The group's candidate server agents, with their receipt keys.
     candidates: Vec<(ServerId, [u8; 32])>,
     /// The latest generation this member knows of, the one it last fell
@@ -152,13 +160,14 @@ impl Member {
             cursors: BTreeMap::new(),
             seen_envelopes: BTreeSet::new(),
             delivered: BTreeMap::new(),
-            heads: BTreeSet::new(),
+            heads: Vec::new(),
             recent: Vec::new(),
             archive: BTreeMap::new(),
             buffer: BTreeMap::new(),
             forks_reported: BTreeSet::new(),
             coord: None,
             mls_spare: None,
+            draining: None,
             candidates: Vec::new(),
             generation: 0,
             fell_from: 0,
@@ -228,7 +237,7 @@ impl Member {
     /// MLS operations so far, including those of a group that fell back.
     pub fn mls_ops(&self) -> crate::core::mls::MlsOps {
         let mut ops = crate::core::mls::MlsOps::default();
-        if let Some(c) = &self.coord {
+        for c in self.coord.iter().chain(&self.draining) {
             ops += c.mls().ops;
         }
         if let Some(m) = &self.mls_spare {

@@ -252,7 +252,7 @@ impl Member {
             recipients.insert(target);
         }
         let recipients: Vec<MemberId> = recipients.into_iter().collect();
-        let parents: Vec<MessageId> = self.heads.iter().copied().collect();
+        let parents: Vec<MessageId> = self.heads.to_vec();
         fx.record(Event::MessageSent {
             msg: id,
             recipients: recipients.clone(),
@@ -279,14 +279,14 @@ impl Member {
         };
         let me = self.id;
         if self.coord.as_ref().is_some_and(|c| c.sending) {
-            self.submit(now, &template, fx);
+            self.submit(now, &template, &parents, fx);
         } else {
             for r in recipients.iter().copied().filter(|r| *r != me) {
                 self.seal_message(now, r, &template, &parents, fx);
             }
         }
+        self.mark_delivered(id, &parents, recipients);
         self.archive_own(template, parents);
-        self.mark_delivered(id, recipients);
     }
 
     /// Encrypts `template` for `r` with the parents `r` can wait for: those
@@ -359,13 +359,21 @@ impl Member {
         }
     }
 
-    /// Records a message as delivered here and moves the causal frontier.
-    pub(super) fn mark_delivered(&mut self, id: MessageId, recipients: Vec<MemberId>) {
+    /// Records a message as delivered here and moves the causal frontier:
+    /// the message replaces the parents it names. Beyond the cap the
+    /// longest-standing head goes (not the smallest id, which would always
+    /// drop the same senders and hide their lost messages from everyone).
+    pub(super) fn mark_delivered(
+        &mut self,
+        id: MessageId,
+        parents: &[MessageId],
+        recipients: Vec<MemberId>,
+    ) {
         self.delivered.insert(id, recipients);
-        self.heads.insert(id);
-        while self.heads.len() > MAX_PARENTS {
-            let oldest = *self.heads.iter().next().expect("non-empty");
-            self.heads.remove(&oldest);
+        self.heads.retain(|h| !parents.contains(h));
+        self.heads.push(id);
+        if self.heads.len() > MAX_PARENTS {
+            self.heads.remove(0);
         }
         self.recent.push(id);
         if self.recent.len() > RECENT {

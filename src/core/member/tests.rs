@@ -167,3 +167,30 @@ fn a_removed_member_learns_it_and_stops_sending() {
         );
     });
 }
+
+/// The causal frontier is what a message names as its parents. It must
+/// drop a message only once a later one names it (or when it is the
+/// longest-standing head beyond the cap): dropping by smallest id made the
+/// low-numbered senders' messages vanish from every frontier, so their
+/// losses were never noticed or asked for again.
+#[test]
+fn the_frontier_keeps_a_head_until_something_names_it() {
+    use super::{Member, MemberConfig};
+    use crate::core::ids::MessageId;
+    let s = Scenario::minimal(3, 2);
+    let world = build_world(&s, 1, Variant::Lww);
+    let cfg: MemberConfig = world.members[&MemberId(0)].cfg.clone();
+    let mut m = Member::new(MemberId(0), cfg);
+    let id = |sender, seq| MessageId {
+        sender: MemberId(sender),
+        seq,
+    };
+    m.mark_delivered(id(0, 0), &[], vec![]);
+    for seq in 0..12 {
+        let parents: Vec<MessageId> = (seq > 0).then(|| id(9, seq - 1)).into_iter().collect();
+        m.mark_delivered(id(9, seq), &parents, vec![]);
+    }
+    assert_eq!(m.heads, vec![id(0, 0), id(9, 11)]);
+    m.mark_delivered(id(1, 0), &[id(0, 0), id(9, 11)], vec![]);
+    assert_eq!(m.heads, vec![id(1, 0)]);
+}

@@ -330,6 +330,14 @@ impl MlsClient {
             .unwrap_or_default()
     }
 
+    /// A commit of ours is prepared and not yet ordered (or discarded):
+    /// openmls allows one at a time.
+    pub fn has_pending_commit(&self) -> bool {
+        self.group
+            .as_ref()
+            .is_some_and(|g| g.pending_commit().is_some())
+    }
+
     pub fn is_active(&self) -> bool {
         self.group.as_ref().is_some_and(|g| g.is_active())
     }
