@@ -29,9 +29,9 @@ pub fn check(path: &Path, json: bool) -> Result<bool, BadInput> {
             "checks": verdicts,
             "mismatches": mismatches,
         });
-        println!("{out}");
+        say!("{out}");
     } else {
-        println!("{shown}: digest {}", trace.digest());
+        say!("{shown}: digest {}", trace.digest());
         print_verdicts(&verdicts, &expect);
     }
     Ok(mismatches.is_empty())

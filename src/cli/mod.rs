@@ -3,6 +3,19 @@
 //! Exit codes: 0 when every checker meets the scenario's expectation, 1 when
 //! one does not, 2 for bad input (an unusable scenario, trace or option).
 
+/// Prints a line to standard output. A reader that goes away early (`| head`)
+/// ends the program quietly instead of panicking, as Unix tools do.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+}
+
 mod check_cmd;
 mod run_cmd;
 mod summary;

@@ -41,7 +41,7 @@ pub fn run(
                 .map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
         }
         if json {
-            println!("{}", serde_json::to_string(&summary).unwrap_or_default());
+            say!("{}", serde_json::to_string(&summary).unwrap_or_default());
         } else {
             print_text(&summary);
         }

@@ -132,7 +132,7 @@ pub fn print_verdicts(verdicts: &[Verdict], expect: &BTreeMap<String, Status>) {
         let exp = expected
             .map(|e| format!("(expected {})", status_word(e)))
             .unwrap_or_else(|| "(no expectation)".into());
-        println!(
+        say!(
             "  {mark}{:<22} {:<8}{:<20} {}",
             v.check,
             status_word(v.status),
@@ -140,17 +140,17 @@ pub fn print_verdicts(verdicts: &[Verdict], expect: &BTreeMap<String, Status>) {
             v.summary
         );
         for e in v.evidence.iter().take(5) {
-            println!("        - {}", e.note);
+            say!("        - {}", e.note);
         }
         if v.evidence.len() > 5 {
-            println!("        ... {} more in --json", v.evidence.len() - 5);
+            say!("        ... {} more in --json", v.evidence.len() - 5);
         }
     }
 }
 
 pub fn print_text(s: &Summary) {
-    println!("{}  variant {}  seed {}", s.scenario, s.variant, s.seed);
-    println!("  trace digest {}", s.digest);
+    say!("{}  variant {}  seed {}", s.scenario, s.variant, s.seed);
+    say!("  trace digest {}", s.digest);
     let expect: BTreeMap<String, Status> = s
         .checks
         .iter()
@@ -159,7 +159,7 @@ pub fn print_text(s: &Summary) {
     let verdicts: Vec<Verdict> = s.checks.iter().map(|c| c.verdict.clone()).collect();
     print_verdicts(&verdicts, &expect);
     let c = &s.counts;
-    println!(
+    say!(
         "  {} members, {} messages, {} deliveries; {} datagrams ({} bytes), {} lost, {} duplicated; {} Olm ops, {} MLS encryptions, {} MLS decryptions",
         c.members,
         c.messages_sent,
@@ -172,13 +172,13 @@ pub fn print_text(s: &Summary) {
         c.mls_ops.encryptions,
         c.mls_ops.decryptions
     );
-    println!(
+    say!(
         "  {:.1} s simulated in {:.2} s wall ({:.0}x)",
         c.simulated_ms as f64 / 1000.0,
         c.wall_ms / 1000.0,
         c.sim_to_wall
     );
-    println!(
+    say!(
         "  verdict: {}",
         if s.met {
             "PASS (every checker met its expectation)"
