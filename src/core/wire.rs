@@ -4,7 +4,7 @@
 //! something, and strict, so that a malformed datagram is an error value
 //! rather than a panic.
 
-use super::ids::{AgentId, EnvelopeId, MemberId, Millis};
+use super::ids::{AgentId, EnvelopeId, MemberId, Millis, ServerId};
 use super::server::sequencer::{Kind, Receipt, Rejection};
 use serde::{Deserialize, Serialize};
 
@@ -167,6 +167,7 @@ pub enum Datagram {
     Superseded {
         group: u64,
         generation: u32,
+        server: ServerId,
     },
 
     // ---- server agent -> member ----

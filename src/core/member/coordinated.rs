@@ -266,16 +266,23 @@ impl Member {
         parents: &[MessageId],
         fx: &mut Effects,
     ) {
-        let sent_to_all = |p: &MessageId| {
-            self.delivered.get(p).is_some_and(|to| {
-                message
+        let unsent: Vec<(MessageId, Vec<MemberId>)> = parents
+            .iter()
+            .map(|p| {
+                let to = self.delivered.get(p);
+                let not_sent = message
                     .recipients
                     .iter()
-                    .all(|r| *r == p.sender || to.contains(r))
+                    .filter(|r| **r != p.sender && to.is_none_or(|to| !to.contains(r)))
+                    .copied()
+                    .collect::<Vec<_>>();
+                (*p, not_sent)
             })
-        };
+            .filter(|(_, not_sent)| !not_sent.is_empty())
+            .collect();
         let plaintext = Payload::Group(GroupMessage {
-            parents: parents.iter().copied().filter(sent_to_all).collect(),
+            parents: parents.to_vec(),
+            unsent,
             ..message.clone()
         })
         .encode();
@@ -610,28 +617,40 @@ impl Member {
 
     pub(super) fn on_ordered(&mut self, now: Millis, item: Ordered, fx: &mut Effects) {
         let r = &item.receipt;
-        let generation_of = |c: &Option<Coordinated>| {
-            c.as_ref()
-                .filter(|c| c.generation == r.generation)
-                .map(|c| (c.server, c.server_key))
-        };
-        let (draining, current) = match (generation_of(&self.coord), generation_of(&self.draining))
-        {
-            _ if r.group != self.cfg.group => {
-                let error = format!("ordered message {} of another group", r.seq);
+        let signer = self
+            .candidates
+            .iter()
+            .find(|(_, k)| r.verify(k))
+            .map(|(s, _)| *s);
+        let server = match signer {
+            Some(s) if r.group == self.cfg.group && hash(&item.payload) == r.hash => s,
+            _ => {
+                let error = format!("ordered message {} fails its receipt", r.seq);
                 return self.reject(Peer::Server(ServerId(u32::MAX)), error, fx);
             }
-            (Some(c), _) => (false, c),
-            (None, Some(c)) => (true, c),
-            _ if r.generation < self.generation => return self.stale_server(r.clone(), fx),
-            _ if r.generation > self.fell_from => return self.hold_early(item),
-            _ => return,
         };
-        let (server, key) = current;
-        if !r.verify(&key) || hash(&item.payload) != r.hash {
-            let error = format!("ordered message {} fails its receipt", r.seq);
-            return self.reject(Peer::Server(server), error, fx);
-        }
+        let ours = |c: &Option<Coordinated>| {
+            c.as_ref()
+                .is_some_and(|c| (c.generation, c.server) == (r.generation, server))
+        };
+        let draining = match (ours(&self.coord), ours(&self.draining)) {
+            (true, _) => false,
+            (false, true) => true,
+            _ => {
+                // Another server's: of a later generation, or a better one
+                // of this generation, it waits for a Welcome; otherwise it
+                // is stale, and its server is told.
+                let current = self.coord.as_ref().map(|c| (c.generation, c.server));
+                let ahead = r.generation > self.generation
+                    || (r.generation == self.generation
+                        && current.is_none_or(|(g, s)| g < r.generation || server < s));
+                return if ahead {
+                    self.hold_early(item)
+                } else {
+                    self.stale_server(server, r.generation, fx)
+                };
+            }
+        };
         let Some(c) = self.stream(draining) else {
             return;
         };
@@ -674,6 +693,14 @@ impl Member {
                     if msg.id.sender == from && msg.group == self.cfg.group =>
                 {
                     let slot = (receipt.generation, receipt.seq);
+                    let mut msg = msg;
+                    let me = self.id;
+                    let unsent = std::mem::take(&mut msg.unsent);
+                    msg.parents.retain(|p| {
+                        !unsent
+                            .iter()
+                            .any(|(u, not_sent)| u == p && not_sent.contains(&me))
+                    });
                     self.accept(now, from, msg, Some(slot), fx)
                 }
                 _ => fx.record(Event::DecryptFailed {
@@ -711,6 +738,10 @@ impl Member {
             c.to_add.remove(t);
             c.claimed.remove(t);
         }
+        // The first own commit of a forming generation ends the formation:
+        // the view before it was the lightweight one, so what it lacks now
+        // was never removed, only not brought in yet.
+        let formed = own && !c.sending;
         if own {
             c.sending = true;
         }
@@ -719,7 +750,7 @@ impl Member {
         }
         self.sync_roster(None, fx);
         let after = self.membership.view();
-        if own {
+        if own && !formed {
             let removed: Vec<MemberId> = before.difference(&after).copied().collect();
             if let Some(c) = self.coord.as_mut() {
                 c.pending.retain(

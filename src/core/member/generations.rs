@@ -16,7 +16,7 @@ use super::outbound::Purpose;
 use crate::core::ids::{MemberId, Millis, Peer, ServerId};
 use crate::core::io::Effects;
 use crate::core::mls::MlsClient;
-use crate::core::server::sequencer::{Receipt, Rejection};
+use crate::core::server::sequencer::Rejection;
 use crate::core::wire::{Datagram, Ordered};
 use crate::trace::Event;
 
@@ -36,8 +36,16 @@ pub(super) struct Nomination {
 
 /// The MLS group id of one generation: distinct per generation, so that a
 /// message of one can never be processed as one of another.
-fn group_id(group: u64, generation: u32) -> Vec<u8> {
-    [&group.to_be_bytes()[..], &generation.to_be_bytes()].concat()
+/// Two nominations of one generation make two groups: the server and the
+/// nominator are part of the id too.
+fn group_id(group: u64, generation: u32, server: ServerId, nominator: MemberId) -> Vec<u8> {
+    [
+        &group.to_be_bytes()[..],
+        &generation.to_be_bytes(),
+        &server.0.to_be_bytes(),
+        &nominator.0.to_be_bytes(),
+    ]
+    .concat()
 }
 
 impl Member {
@@ -263,7 +271,7 @@ impl Member {
         let Some(mut mls) = self.take_mls() else {
             return;
         };
-        if let Err(e) = mls.create_group(&group_id(self.cfg.group, generation)) {
+        if let Err(e) = mls.create_group(&group_id(self.cfg.group, generation, server, self.id)) {
             self.mls_spare = Some(mls);
             return fx.record(Event::CommandSkipped {
                 command: format!("form generation {generation}"),
@@ -460,30 +468,30 @@ impl Member {
     /// A server of a generation the group has left sent us something: it
     /// is ignored, and the server is told the generation the group is at,
     /// once per server and stale generation.
-    pub(super) fn stale_server(&mut self, r: Receipt, fx: &mut Effects) {
-        let Some(server) = self
-            .candidates
-            .iter()
-            .find(|(_, k)| r.verify(k))
-            .map(|(s, _)| *s)
+    pub(super) fn stale_server(&mut self, server: ServerId, generation: u32, fx: &mut Effects) {
+        let Some((current, by)) = self
+            .coord
+            .as_ref()
+            .map(|c| (c.generation, c.server))
+            .or(self.fell_rank.map(|(g, s, _)| (g, ServerId(s.0))))
         else {
             return;
         };
-        if !self.told_stale.insert((server, r.generation)) {
+        if !self.told_stale.insert((server, generation)) {
             return;
         }
-        let current = self.generation;
         fx.send(
             Peer::Server(server),
             Datagram::Superseded {
                 group: self.cfg.group,
                 generation: current,
+                server: by,
             }
             .encode(),
         );
         fx.record(Event::StaleServer {
             server,
-            generation: r.generation,
+            generation,
             current,
         });
     }

@@ -184,12 +184,11 @@ impl Member {
             // still coordinates: its sender has fallen back.
             Some(Payload::Group(msg))
                 if self.membership.contains(from)
-                    && self
-                        .coord
-                        .as_ref()
-                        .is_some_and(|c| c.sending && msg.fell_from >= c.generation) =>
+                    && self.coord.as_ref().is_some_and(|c| {
+                        c.sending && msg.fell_from == Some((c.generation, c.server))
+                    }) =>
             {
-                let reason = format!("{from} fell back from generation {}", msg.fell_from);
+                let reason = format!("{from} fell back from this generation");
                 self.fall_back(now, reason, true, fx);
                 msg
             }

@@ -17,6 +17,10 @@ pub struct GroupMessage {
     /// The sender's causal frontier, filtered to the messages this recipient
     /// was itself sent (it cannot wait for what it was never meant to get).
     pub parents: Vec<MessageId>,
+    /// Ordered (MLS) messages only: one ciphertext serves every recipient,
+    /// so parents that some recipients were never sent are listed here
+    /// with those recipients, who do not wait for them.
+    pub unsent: Vec<(MessageId, Vec<MemberId>)>,
     pub reply_to: Option<MessageId>,
     pub hlc: Hlc,
     /// The membership change this message makes, if any.
@@ -27,11 +31,11 @@ pub struct GroupMessage {
     /// ephemeral), so that others can use fresh ones and stop using expired
     /// or lost ones.
     pub contact: Vec<(Grant, Option<Grant>)>,
-    /// The generation of a coordinated group the sender last fell back
-    /// from (0: never coordinated). A member still coordinating at that
-    /// generation learns from it that its server failed for the sender; a
-    /// member already at a later generation just delivers the message.
-    pub fell_from: u32,
+    /// The generation of a coordinated group, and its server, that the
+    /// sender last fell back from. A member still coordinating in exactly
+    /// that generation learns from it that its server failed for the
+    /// sender; a member in any other generation just delivers the message.
+    pub fell_from: Option<(u32, ServerId)>,
     pub body: Vec<u8>,
 }
 

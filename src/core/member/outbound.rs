@@ -5,7 +5,7 @@
 use super::message::{GroupMessage, Payload, body_for};
 use super::{ARCHIVE, MAX_PARENTS, Member, RECENT};
 use crate::core::clock::Hlc;
-use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Millis, Peer};
+use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Millis, Peer, ServerId};
 use crate::core::io::Effects;
 use crate::core::wire::{Datagram, Envelope, Refusal, WELL_KNOWN};
 use crate::trace::Event;
@@ -265,6 +265,7 @@ impl Member {
             id,
             recipients: recipients.clone(),
             parents: Vec::new(),
+            unsent: Vec::new(),
             reply_to,
             hlc,
             op,
@@ -274,7 +275,9 @@ impl Member {
                 .iter()
                 .map(|a| (a.long_term, a.ephemeral))
                 .collect(),
-            fell_from: self.fell_from,
+            fell_from: self
+                .fell_rank
+                .map(|(generation, server, _)| (generation, ServerId(server.0))),
             body: body_for(id),
         };
         let me = self.id;

@@ -164,12 +164,23 @@ impl ServerAgent {
     /// than what this server serves, it stops serving the group and drops
     /// its pending fan-out, so a server that comes back after a takeover
     /// cannot keep a stale generation alive.
-    fn superseded(&mut self, member: MemberId, group: u64, generation: u32, fx: &mut Effects) {
+    /// A generation contested by two servers is superseded too, for the
+    /// one that lost (see `Coordinated::rank`).
+    fn superseded(
+        &mut self,
+        member: MemberId,
+        group: u64,
+        (generation, winner): (u32, ServerId),
+        fx: &mut Effects,
+    ) {
         let Some(served) = self.groups.get(&group) else {
             return;
         };
         let stale = served.sequencer.generation();
-        if stale >= generation || !served.sequencer.members().contains(&member) {
+        let lost = stale == generation && winner != self.id;
+        if (stale > generation || (stale == generation && !lost))
+            || !served.sequencer.members().contains(&member)
+        {
             return;
         }
         self.groups.remove(&group);
@@ -236,9 +247,14 @@ impl ServerAgent {
                     };
                     fx.send(from, reply.encode());
                 }
-                (Peer::Member(m), Ok(Datagram::Superseded { group, generation })) => {
-                    self.superseded(m, group, generation, &mut fx)
-                }
+                (
+                    Peer::Member(m),
+                    Ok(Datagram::Superseded {
+                        group,
+                        generation,
+                        server,
+                    }),
+                ) => self.superseded(m, group, (generation, server), &mut fx),
                 (Peer::Agent(_), Ok(Datagram::Accepted { req })) => {
                     self.fanout.remove(&req);
                 }
