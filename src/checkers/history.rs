@@ -108,6 +108,9 @@ pub struct History {
     /// counted as members when it filled each slot.
     pub slots: BTreeMap<MessageId, Slot>,
     pub ordered_for: BTreeMap<Slot, BTreeSet<MemberId>>,
+    /// Coordinated groups: the (generation, server) streams each member
+    /// joined.
+    pub joined: BTreeMap<MemberId, BTreeSet<(u32, crate::core::ids::ServerId)>>,
     /// Per host, every `Delivered` in trace order.
     pub deliveries: BTreeMap<MemberId, Vec<At<MessageId>>>,
     pub changes: Vec<At<Change>>,
@@ -226,6 +229,17 @@ impl History {
                         seq: *seq,
                     });
                 }
+                Event::Joined {
+                    generation, server, ..
+                } => match host {
+                    Some(m) => {
+                        h.joined
+                            .entry(m)
+                            .or_default()
+                            .insert((*generation, *server));
+                    }
+                    None => unused = true,
+                },
                 Event::Ordered {
                     generation,
                     seq,

@@ -77,15 +77,18 @@ impl Stored {
     }
 
     /// Two deliveries of the same thing have the same key, so a mailbox
-    /// stores a retransmission once.
-    pub fn dedup_key(&self) -> (u8, u64, u64, u64) {
+    /// stores a retransmission once. An ordered message is keyed by its
+    /// message hash too: two servers nominated for one generation each
+    /// fill the same slot numbers, and neither may shadow the other.
+    pub fn dedup_key(&self) -> (u8, u64, u64, u64, [u8; 32]) {
         match self {
-            Stored::Envelope(e) => (0, u64::from(e.id.sender.0), e.id.seq, 0),
+            Stored::Envelope(e) => (0, u64::from(e.id.sender.0), e.id.seq, 0, [0; 32]),
             Stored::Ordered { item, .. } => (
                 1,
                 item.receipt.group,
                 u64::from(item.receipt.generation),
                 item.receipt.seq,
+                item.receipt.hash,
             ),
         }
     }
@@ -281,6 +284,31 @@ impl Datagram {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Seed 4 of `coordinated-dual-nomination`: c1's message at slot 15 of
+    /// generation 2 was dropped as a copy of c2's message at the same slot,
+    /// and the member stalled for good.
+    #[test]
+    fn two_servers_same_slot_are_not_one_message() {
+        let ordered = |hash: u8| Stored::Ordered {
+            to: MemberId(1),
+            item: Ordered {
+                receipt: Receipt {
+                    group: 1,
+                    generation: 2,
+                    seq: 15,
+                    epoch: 1,
+                    sender: MemberId(0),
+                    hash: [hash; 32],
+                    signature: Vec::new(),
+                },
+                kind: Kind::Commit,
+                payload: vec![hash],
+            },
+        };
+        assert_eq!(ordered(1).dedup_key(), ordered(1).dedup_key());
+        assert_ne!(ordered(1).dedup_key(), ordered(2).dedup_key());
+    }
 
     #[test]
     fn round_trip() {

@@ -251,12 +251,26 @@ impl Member {
             self.stats.duplicates_dropped += 1;
             return;
         }
+        // A parent that something here was already waiting (and asked) for:
+        // if it waits for parents of its own, those cannot be in flight
+        // either, so they are asked for at once rather than after another
+        // full timeout (a chain of k missing messages then costs k round
+        // trips, not k timeouts).
+        let asked_for = self
+            .buffer
+            .values()
+            .any(|b| b.asked_at.is_some() && b.msg.parents.contains(&msg.id));
+        let since = if asked_for {
+            now.saturating_sub(self.cfg.parent_timeout_ms)
+        } else {
+            now
+        };
         self.buffer.insert(
             msg.id,
             Buffered {
                 msg,
                 slot,
-                since: now,
+                since,
                 asked_at: None,
             },
         );
