@@ -33,7 +33,7 @@ fn same_seed_same_history_in_two_processes() {
     for (scenario, variant) in [
         ("scenarios/lightweight-partition-heal.toml", "lww"),
         ("scenarios/lightweight-lossy.toml", "recipient-list"),
-        ("scenarios/coordinated-steady.toml", "lww"),
+        ("scenarios/coordinated-dual-nomination.toml", "lww"),
     ] {
         let a = digests(scenario, variant, "42");
         let b = digests(scenario, variant, "42");

@@ -136,7 +136,7 @@ fn a_parent_lost_in_a_crash_is_asked_for_again() {
 /// handshake messages only: marker plaintexts never reach what it stores.
 #[test]
 fn the_server_agent_never_holds_plaintext() {
-    let out = run_lww("coordinated-steady", Some(5));
+    let out = run_lww("coordinated-steady-small", Some(5));
     let marker = commsim::core::member::message::MARKER;
     let server = out.world.servers.values().next().expect("a server agent");
     let stored: Vec<&[u8]> = server.stored_payloads().collect();
@@ -205,14 +205,14 @@ fn members_fall_back_when_the_server_crashes_then_c1_takes_over() {
     assert!(after.len() > 50, "{}", after.len());
 }
 
-/// Seeds 4 and 8 of `coordinated-steady` lose a receipt: the retried
+/// Seeds 4 and 8 of `coordinated-steady-small` lose a receipt: the retried
 /// submission used to be ordered after the member's next message, which
 /// was then shown before its parent. One submission in flight per member
 /// keeps each member's messages in the order it sent them.
 #[test]
 fn a_lost_receipt_does_not_reorder_a_members_messages() {
     for seed in [4, 8] {
-        let out = run_lww("coordinated-steady", Some(seed));
+        let out = run_lww("coordinated-steady-small", Some(seed));
         let delivery = verdict(&out, "delivery");
         assert_eq!(
             delivery.status,
