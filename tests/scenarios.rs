@@ -235,3 +235,21 @@ fn what_a_refusing_server_had_ordered_is_still_delivered_in_its_order() {
         assert_eq!(v.status, Status::Pass, "{v:#?}");
     }
 }
+
+/// Seed 2 of `coordinated-steady` (found by a seed sweep): a message
+/// encrypted just before a commit was rejected for its stale epoch and then
+/// resent unchanged until the member fell back, taking the whole group of
+/// fifty with it. It is now encrypted again once the member has caught up.
+#[test]
+fn a_message_that_lost_its_epoch_is_encrypted_again() {
+    let out = run_lww("coordinated-steady", Some(2));
+    let fell_back = out
+        .trace
+        .records
+        .iter()
+        .filter(|r| matches!(r.event, commsim::trace::Event::FellBack { .. }))
+        .count();
+    assert_eq!(fell_back, 0);
+    let v = verdict(&out, "delivery");
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+}

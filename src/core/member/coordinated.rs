@@ -66,6 +66,9 @@ struct Pending {
     next_at: Millis,
     /// When it was first submitted, for the fallback timeout.
     since: Millis,
+    /// Rejected for an epoch this member has not reached yet: encrypted
+    /// again once it has (resending the old ciphertext cannot succeed).
+    stale: bool,
 }
 
 pub struct Coordinated {
@@ -436,6 +439,7 @@ impl Member {
                 attempts: 1,
                 next_at: now + retry_ms,
                 since: now,
+                stale: false,
             },
         );
     }
@@ -447,7 +451,11 @@ impl Member {
             let reason = format!("no receipt from {} within {timeout} ms", c.server);
             return self.fall_back(now, reason, true, fx);
         }
-        for p in c.pending.values_mut().filter(|p| p.next_at <= now) {
+        for p in c
+            .pending
+            .values_mut()
+            .filter(|p| p.next_at <= now && !p.stale)
+        {
             p.attempts = p.attempts.saturating_add(1);
             p.next_at = now + retry_ms * u64::from(p.attempts.min(8));
             fx.send(Peer::Server(c.server), p.datagram.encode());
@@ -568,7 +576,7 @@ impl Member {
                     what if what.is_commit() => c.to_rebase.push(what),
                     what if caught_up => self.submit_what(now, what, fx),
                     _ => {
-                        c.pending.insert(req, p);
+                        c.pending.insert(req, Pending { stale: true, ..p });
                     }
                 }
             }
@@ -770,11 +778,25 @@ impl Member {
                 }
             }
         }
-        let rebase = self
+        let mut rebase = self
             .coord
             .as_mut()
             .map(|c| std::mem::take(&mut c.to_rebase))
             .unwrap_or_default();
+        if let Some(c) = self.coord.as_mut() {
+            let stale: Vec<u64> = c
+                .pending
+                .iter()
+                .filter(|(_, p)| p.stale)
+                .map(|(req, _)| *req)
+                .collect();
+            rebase.extend(
+                stale
+                    .iter()
+                    .filter_map(|req| c.pending.remove(req))
+                    .map(|p| p.what),
+            );
+        }
         for what in rebase {
             match what {
                 What::Remove { target } if !after.contains(&target) => {}
