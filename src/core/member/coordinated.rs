@@ -734,7 +734,10 @@ impl Member {
         let before = self.membership.view();
         let own = receipt.sender == self.id;
         let Some(c) = self.coord.as_mut() else { return };
-        fx.record(c.epoch_entered());
+        // A member this commit removed has no new epoch to show.
+        if c.mls.is_active() {
+            fx.record(c.epoch_entered());
+        }
         let welcome = if own {
             c.welcomes.remove(&receipt.hash)
         } else {

@@ -232,10 +232,12 @@ impl Member {
                 rejection: Rejection::WrongGeneration { current, .. },
                 ..
             } => {
-                // Someone else's nomination got there first: wait for its
-                // Welcome, and nominate past it only if none comes.
+                // Someone else's nomination got there first, at a server
+                // that is up: wait for its Welcome (its nominator keeps
+                // claiming this member's key package). Nominating past it
+                // would tear down a working generation; if its server
+                // fails, its members' next generation brings us in.
                 self.generation = self.generation.max(current);
-                self.schedule_takeover(now);
             }
             Datagram::SubmitRejected { .. } => {
                 self.failed_server = Some(server);

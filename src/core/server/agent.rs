@@ -147,6 +147,11 @@ impl ServerAgent {
             if current >= generation {
                 return Err(wrong(current));
             }
+            fx.record(Event::Fenced {
+                group,
+                generation: current,
+                by: generation,
+            });
         }
         self.serve(group, generation, 0, [(nominator, mailboxes)].into());
         if let Some(served) = self.groups.get_mut(&group) {
