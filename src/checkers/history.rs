@@ -108,6 +108,10 @@ pub struct History {
     /// counted as members when it filled each slot.
     pub slots: BTreeMap<MessageId, Slot>,
     pub ordered_for: BTreeMap<Slot, BTreeSet<MemberId>>,
+    /// Coordinated groups: the slots that hold commits, with the epoch each
+    /// was built on. A member counted in a commit's slot and not in the
+    /// next was removed by it.
+    pub commits: BTreeMap<Slot, u64>,
     /// Per host, every `Delivered` in trace order.
     pub deliveries: BTreeMap<MemberId, Vec<At<MessageId>>>,
     pub changes: Vec<At<Change>>,
@@ -230,6 +234,8 @@ impl History {
                     generation,
                     seq,
                     members,
+                    epoch,
+                    commit,
                     ..
                 } => {
                     if let Some(Peer::Server(server)) = Peer::parse(&r.host) {
@@ -238,6 +244,9 @@ impl History {
                             server,
                             seq: *seq,
                         };
+                        if *commit {
+                            h.commits.entry(slot).or_insert(*epoch);
+                        }
                         h.ordered_for
                             .entry(slot)
                             .or_insert_with(|| members.iter().copied().collect());

@@ -202,6 +202,32 @@ impl Tb {
         self.on(t, host, e)
     }
 
+    /// Server `c{server}` ordered a message (`commit` or not) from
+    /// `sender` at `seq` of `generation`, counting `members` in the group.
+    #[allow(clippy::too_many_arguments)]
+    pub fn ordered(
+        &mut self,
+        t: Millis,
+        server: u32,
+        generation: u32,
+        seq: u64,
+        epoch: u64,
+        sender: u32,
+        commit: bool,
+        members: &[u32],
+    ) -> &mut Tb {
+        let e = Event::Ordered {
+            group: 1,
+            generation,
+            seq,
+            epoch,
+            sender: m(sender),
+            commit,
+            members: ms(members),
+        };
+        self.at(t, &format!("c{server}"), e)
+    }
+
     pub fn end(&mut self, t: Millis, running: &[u32]) -> &mut Tb {
         let running = running
             .iter()

@@ -178,8 +178,10 @@ fn coordinate(
     for m in s.topology.member_ids() {
         let mut key = [0u8; 32];
         stream(seed, STREAM_MLS_BASE + u64::from(m.0)).fill_bytes(&mut key);
-        let client =
+        let mut client =
             MlsClient::new(m.to_string().as_bytes(), key).expect("an MLS client from a seed");
+        // For the post-removal secrecy checker (see `World::mls_removal_copies`).
+        client.keep_copy_when_removed();
         clients.insert(m, client);
     }
     if s.group_kind == GroupKind::Coordinated {
