@@ -14,6 +14,7 @@ use crate::core::mls::MlsClient;
 use crate::core::server::{ServerAgent, ServerConfig};
 use crate::core::wire::WELL_KNOWN;
 use crate::scenario::{GroupKind, Scenario};
+use crate::trace::{Event, Record};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -243,9 +244,43 @@ fn found_coordinated(
         return;
     };
     agent.serve(GROUP_ID, 1, epoch, mailboxes);
+    let mut founding = vec![(
+        server.to_string(),
+        Event::GenerationAccepted {
+            group: GROUP_ID,
+            generation: 1,
+            nominator: first,
+        },
+    )];
     for m in founders {
         if let (Some(client), Some(member)) = (clients.remove(m), world.members.get_mut(m)) {
+            // What a member records when it joins a generation, so that
+            // generation 1 is as visible to the checkers as later ones.
+            let authenticator = client.epoch_authenticator().unwrap_or_default();
+            founding.push((
+                m.to_string(),
+                Event::Joined {
+                    generation: 1,
+                    server,
+                    nominator: first,
+                    epoch,
+                },
+            ));
+            founding.push((
+                m.to_string(),
+                Event::EpochEntered {
+                    generation: 1,
+                    server,
+                    epoch,
+                    authenticator: hex::encode(&authenticator[..authenticator.len().min(8)]),
+                },
+            ));
             member.coordinate(Coordinated::new((server, key), 1, first, client, 0));
         }
     }
+    world.founding.extend(
+        founding
+            .into_iter()
+            .map(|(host, event)| Record { t: 0, host, event }),
+    );
 }

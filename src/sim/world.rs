@@ -38,6 +38,10 @@ pub struct StartKind {
 
 pub struct World {
     pub trace: Trace,
+    /// What setup did on the hosts' behalf (forming generation 1), kept
+    /// until the trace has its `run_started`, so that it reads as if the
+    /// hosts had done it themselves at time 0.
+    pub founding: Vec<Record>,
     pub members: BTreeMap<MemberId, Member>,
     pub agents: BTreeMap<AgentId, Agent>,
     pub servers: BTreeMap<ServerId, ServerAgent>,
@@ -76,6 +80,7 @@ impl World {
     pub fn new(latency_ms: Millis, jitter_ms: Millis) -> Self {
         World {
             trace: Trace::default(),
+            founding: Vec::new(),
             members: BTreeMap::new(),
             agents: BTreeMap::new(),
             servers: BTreeMap::new(),
