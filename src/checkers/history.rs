@@ -5,6 +5,7 @@
 //! and odd records are noted instead of trusted: a checker must be able to
 //! answer `Unknown` with a reason rather than panic on a truncated trace.
 
+use super::coordination::Coordination;
 use crate::core::ids::{EnvelopeId, MemberId, MessageId, Millis, Peer};
 use crate::trace::Trace;
 use crate::trace::event::{Bounds, Event, OpKind};
@@ -46,7 +47,7 @@ pub struct At<T> {
 }
 
 impl<T> At<T> {
-    fn on(host: Option<MemberId>, t: Millis, idx: usize, what: T) -> Option<At<T>> {
+    pub(super) fn on(host: Option<MemberId>, t: Millis, idx: usize, what: T) -> Option<At<T>> {
         host.map(|host| At { t, idx, host, what })
     }
 }
@@ -122,6 +123,8 @@ pub struct History {
     /// Server agents that crashed, and when.
     pub server_failures: Vec<(Millis, String)>,
     pub parent_missing: Vec<At<(MessageId, Vec<MessageId>)>>,
+    /// Coordinated groups: generations, epochs and fork reports.
+    pub coord: Coordination,
     /// Records that could not be used, in words.
     pub oddities: Vec<String>,
 }
@@ -152,7 +155,7 @@ impl History {
                 _ => None,
             };
             let t = r.t;
-            let mut unused = false;
+            let mut unused = !h.coord.note(idx, r);
             match &r.event {
                 Event::RunStarted {
                     members,

@@ -173,13 +173,20 @@ pub fn check(h: &History, oracle: Option<&dyn Oracle>) -> Verdict {
     } else {
         (
             Status::Pass,
-            format!(
-                "none of {tried} ciphertexts sent after a removal ({} announced, {} by MLS commit) opens with the removed member's keys ({} pairwise Olm, {} MLS)",
-                removals.len(),
-                mls.len(),
-                t.tried,
-                t.mls_tried
-            ),
+            if mls.is_empty() {
+                format!(
+                    "none of {tried} ciphertexts sent after {} removals opens with the removed member's keys",
+                    removals.len()
+                )
+            } else {
+                format!(
+                    "none of {tried} ciphertexts sent after a removal ({} announced, {} by MLS commit) opens with the removed member's keys ({} pairwise Olm, {} MLS)",
+                    removals.len(),
+                    mls.len(),
+                    t.tried,
+                    t.mls_tried
+                )
+            },
         )
     };
     Verdict::new(NAME, status, summary, t.evidence, m)

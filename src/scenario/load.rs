@@ -20,7 +20,7 @@ use std::path::Path;
 use toml_edit::Document;
 
 /// The checkers an `[expect.<variant>]` table may name.
-pub const CHECKERS: [&str; 8] = [
+pub const CHECKERS: [&str; 9] = [
     "convergence",
     "membership_intent",
     "fork_detection",
@@ -29,6 +29,7 @@ pub const CHECKERS: [&str; 8] = [
     "total_order",
     "fallback",
     "server_blindness",
+    "epoch_agreement",
 ];
 
 /// A scenario file that cannot be used, located as precisely as possible.
