@@ -17,6 +17,7 @@ pub mod history;
 mod intent;
 mod order;
 pub mod secrecy;
+mod split_brain;
 
 #[cfg(test)]
 mod testkit;
@@ -113,6 +114,7 @@ pub fn check_trace(trace: &Trace) -> Vec<Verdict> {
         order::check(&h),
         fallback::check(&h),
         epochs::check(&h),
+        split_brain::check(&h),
     ]
 }
 
@@ -206,6 +208,7 @@ mod tests {
                 "total_order",
                 "fallback",
                 "epoch_agreement",
+                "no_split_brain",
             ]
         );
         assert!(v.iter().all(|v| v.status == Status::Unknown), "{v:?}");
@@ -252,11 +255,11 @@ mod tests {
         let all = t.records.clone();
         for n in 0..=all.len() {
             t.records = all[..n].to_vec();
-            assert_eq!(check_trace(&t).len(), 7);
+            assert_eq!(check_trace(&t).len(), 8);
         }
         // Reversed order, too.
         t.records = all.into_iter().rev().collect();
-        assert_eq!(check_trace(&t).len(), 7);
+        assert_eq!(check_trace(&t).len(), 8);
     }
 
     /// Random soup of events over a few ids: no panic, same answer twice.

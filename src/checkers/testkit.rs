@@ -265,6 +265,13 @@ impl Tb {
         self.on(t, host, e)
     }
 
+    pub fn fell_back(&mut self, t: Millis, host: u32) -> &mut Tb {
+        let e = Event::FellBack {
+            reason: "test".into(),
+        };
+        self.on(t, host, e)
+    }
+
     /// Server `c{server}` accepted `generation`, nominated by `nominator`.
     pub fn accepted(&mut self, t: Millis, server: u32, generation: u32, nominator: u32) -> &mut Tb {
         let e = Event::GenerationAccepted {
