@@ -338,8 +338,9 @@ impl MlsClient {
             ProcessedMessageContent::StagedCommitMessage(staged) => {
                 if self.keep_removal_copy && staged.self_removed() {
                     // Nothing of the commit is applied yet: this is the
-                    // state a removed member could keep.
-                    self.removal_copy = Some(Box::new(self.copy()?));
+                    // state a removed member could keep. A copy that fails
+                    // must not stop the member applying its removal.
+                    self.removal_copy = self.copy().ok().map(Box::new);
                 }
                 let (provider, _, group) = self.parts()?;
                 group.merge_staged_commit(provider, *staged).map_err(err)?;
