@@ -253,3 +253,43 @@ fn a_message_that_lost_its_epoch_is_encrypted_again() {
     let v = verdict(&out, "delivery");
     assert_eq!(v.status, Status::Pass, "{v:#?}");
 }
+
+/// The MLS half of post-removal secrecy must not pass vacuously: the
+/// copies kept for m4 and m5 are their real state from just before the
+/// removing commit, so each still processes that very commit, and then
+/// nothing ordered after it.
+#[test]
+fn removed_members_mls_copies_are_live_but_read_nothing_later() {
+    use commsim::core::ids::MemberId;
+    let out = run_lww("coordinated-concurrent-commits", None);
+    let kept: Vec<_> = out.world.mls_removal_copies.iter().collect();
+    let removed: Vec<MemberId> = kept.iter().map(|((m, ..), _)| *m).collect();
+    assert_eq!(removed, [MemberId(4), MemberId(5)]);
+    for ((member, generation, server, epoch), copy) in kept {
+        let commit = out.trace.records.iter().find_map(|r| match &r.event {
+            commsim::trace::Event::Ordered {
+                generation: g,
+                seq,
+                epoch: e,
+                commit: true,
+                ..
+            } if g == generation && e == epoch && r.host == server.to_string() => Some(*seq),
+            _ => None,
+        });
+        let commit = commit.expect("the removing commit was ordered");
+        let payload = &out.world.observed_ordered[&(*generation, *server, commit)];
+        let mut live = copy.copy().unwrap();
+        assert!(
+            live.process(payload).is_ok(),
+            "{member}: the copy cannot process its own removal"
+        );
+        assert!(!live.is_active(), "{member}");
+    }
+    let secrecy = verdict(&out, "post_removal_secrecy");
+    assert_eq!(
+        secrecy.status,
+        commsim::trace::event::Status::Pass,
+        "{secrecy:#?}"
+    );
+    assert!(secrecy.measured["mls_tried"] > 20, "{secrecy:#?}");
+}

@@ -5,6 +5,7 @@
 //! and odd records are noted instead of trusted: a checker must be able to
 //! answer `Unknown` with a reason rather than panic on a truncated trace.
 
+use super::coordination::Coordination;
 use crate::core::ids::{EnvelopeId, MemberId, MessageId, Millis, Peer};
 use crate::trace::Trace;
 use crate::trace::event::{Bounds, Event, OpKind};
@@ -46,7 +47,7 @@ pub struct At<T> {
 }
 
 impl<T> At<T> {
-    fn on(host: Option<MemberId>, t: Millis, idx: usize, what: T) -> Option<At<T>> {
+    pub(super) fn on(host: Option<MemberId>, t: Millis, idx: usize, what: T) -> Option<At<T>> {
         host.map(|host| At { t, idx, host, what })
     }
 }
@@ -111,6 +112,10 @@ pub struct History {
     /// Coordinated groups: the (generation, server) streams each member
     /// joined.
     pub joined: BTreeMap<MemberId, BTreeSet<(u32, crate::core::ids::ServerId)>>,
+    /// Coordinated groups: the slots that hold commits, with the epoch each
+    /// was built on. A member counted in a commit's slot and not in the
+    /// next was removed by it.
+    pub commits: BTreeMap<Slot, u64>,
     /// Per host, every `Delivered` in trace order.
     pub deliveries: BTreeMap<MemberId, Vec<At<MessageId>>>,
     pub changes: Vec<At<Change>>,
@@ -121,6 +126,8 @@ pub struct History {
     /// Server agents that crashed, and when.
     pub server_failures: Vec<(Millis, String)>,
     pub parent_missing: Vec<At<(MessageId, Vec<MessageId>)>>,
+    /// Coordinated groups: generations, epochs and fork reports.
+    pub coord: Coordination,
     /// Records that could not be used, in words.
     pub oddities: Vec<String>,
 }
@@ -151,7 +158,7 @@ impl History {
                 _ => None,
             };
             let t = r.t;
-            let mut unused = false;
+            let mut unused = !h.coord.note(idx, r);
             match &r.event {
                 Event::RunStarted {
                     members,
@@ -244,6 +251,8 @@ impl History {
                     generation,
                     seq,
                     members,
+                    epoch,
+                    commit,
                     ..
                 } => {
                     if let Some(Peer::Server(server)) = Peer::parse(&r.host) {
@@ -252,6 +261,9 @@ impl History {
                             server,
                             seq: *seq,
                         };
+                        if *commit {
+                            h.commits.entry(slot).or_insert(*epoch);
+                        }
                         h.ordered_for
                             .entry(slot)
                             .or_insert_with(|| members.iter().copied().collect());

@@ -8,13 +8,16 @@
 
 mod blindness;
 mod convergence;
+pub mod coordination;
 mod delivery;
+mod epochs;
 mod fallback;
 mod forks;
 pub mod history;
 mod intent;
 mod order;
 pub mod secrecy;
+mod split_brain;
 
 #[cfg(test)]
 mod testkit;
@@ -110,6 +113,8 @@ pub fn check_trace(trace: &Trace) -> Vec<Verdict> {
         delivery::check(&h),
         order::check(&h),
         fallback::check(&h),
+        epochs::check(&h),
+        split_brain::check(&h),
     ]
 }
 
@@ -201,7 +206,9 @@ mod tests {
                 "fork_detection",
                 "delivery",
                 "total_order",
-                "fallback"
+                "fallback",
+                "epoch_agreement",
+                "no_split_brain",
             ]
         );
         assert!(v.iter().all(|v| v.status == Status::Unknown), "{v:?}");
@@ -248,17 +255,17 @@ mod tests {
         let all = t.records.clone();
         for n in 0..=all.len() {
             t.records = all[..n].to_vec();
-            assert_eq!(check_trace(&t).len(), 6);
+            assert_eq!(check_trace(&t).len(), 8);
         }
         // Reversed order, too.
         t.records = all.into_iter().rev().collect();
-        assert_eq!(check_trace(&t).len(), 6);
+        assert_eq!(check_trace(&t).len(), 8);
     }
 
     /// Random soup of events over a few ids: no panic, same answer twice.
     #[test]
     fn random_traces_never_panic_and_are_deterministic() {
-        use crate::core::ids::{AgentId, EnvelopeId};
+        use crate::core::ids::{AgentId, EnvelopeId, ServerId};
         use crate::trace::event::{Event, OpKind, Record};
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut next = |n: u64| {
@@ -280,7 +287,8 @@ mod tests {
                     sender: mm,
                     seq: next(6),
                 };
-                let event = match next(9) {
+                let (g, e) = (next(3) as u32, next(4));
+                let event = match next(13) {
                     0 => Event::MessageSent {
                         msg,
                         recipients: vec![mm, MemberId(1)],
@@ -314,6 +322,30 @@ mod tests {
                         in_group: next(2) == 0,
                         cause: None,
                     },
+                    9 => Event::EpochEntered {
+                        generation: g,
+                        server: ServerId(next(2) as u32),
+                        epoch: e,
+                        authenticator: format!("{}", next(3)),
+                    },
+                    10 => Event::Joined {
+                        generation: g,
+                        server: ServerId(next(2) as u32),
+                        nominator: mm,
+                        epoch: e,
+                    },
+                    11 => Event::FellBack {
+                        reason: String::new(),
+                    },
+                    12 => Event::Ordered {
+                        group: 1,
+                        generation: g,
+                        seq: next(4),
+                        epoch: e,
+                        sender: mm,
+                        commit: next(2) == 0,
+                        members: vec![mm, MemberId(1)],
+                    },
                     7 => Event::RunEnded {
                         running: vec![format!("m{}", next(4)), "zz".into()],
                     },
@@ -324,7 +356,7 @@ mod tests {
                         state_lost: next(3) == 0,
                     },
                 };
-                let host = ["m0", "m1", "m2", "m3", "sim", "", "s0"][next(7) as usize];
+                let host = ["m0", "m1", "m2", "m3", "sim", "", "s0", "c0"][next(8) as usize];
                 t.push(Record {
                     t: next(4_000),
                     host: host.into(),

@@ -3,12 +3,15 @@
 //!
 //! This is not assumed from the design: every ciphertext that went on the
 //! wire after a removal is handed to a copy of the removed member's real
-//! key state, which tries to open it. The trace alone holds no key
-//! material, so on a saved trace the answer is Unknown.
+//! key state, which tries to open it. In a lightweight group that is its
+//! Olm sessions and every envelope of a later message; in a coordinated
+//! group, its MLS state from just before it applied the removing commit
+//! and every message the server ordered after that commit. The trace alone
+//! holds no key material, so on a saved trace the answer is Unknown.
 
-use super::history::History;
+use super::history::{History, Slot};
 use super::{Evidence, Status, Verdict, measured};
-use crate::core::ids::{EnvelopeId, MemberId, MessageId};
+use crate::core::ids::{EnvelopeId, MemberId, MessageId, ServerId};
 use crate::trace::event::OpKind;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,6 +27,64 @@ pub trait Oracle {
         removal: MessageId,
         envs: &[EnvelopeId],
     ) -> Option<(BTreeSet<EnvelopeId>, usize)>;
+
+    /// The same for a coordinated group: hands `member`'s MLS state from
+    /// just before it applied the commit built on `epoch` in `stream`
+    /// (generation, server) the messages ordered at `seqs` in that stream,
+    /// in order, and says which it could process. `None` when the member
+    /// never applied that commit (so kept no such state).
+    fn mls_readable(
+        &self,
+        member: MemberId,
+        stream: (u32, ServerId),
+        epoch: u64,
+        seqs: &[u64],
+    ) -> Option<(BTreeSet<u64>, usize)>;
+}
+
+/// A member that a commit took out of a coordinated group, read off the
+/// server's own record: counted as a member when the commit was ordered,
+/// no longer when the next message was.
+#[derive(Clone, Debug, PartialEq)]
+struct MlsRemoval {
+    member: MemberId,
+    commit: Slot,
+    epoch: u64,
+}
+
+fn mls_removals(h: &History) -> Vec<MlsRemoval> {
+    let mut out = Vec::new();
+    for (slot, epoch) in &h.commits {
+        let next = Slot {
+            seq: slot.seq + 1,
+            ..*slot
+        };
+        let (Some(before), Some((_, after))) = (
+            h.ordered_for.get(slot),
+            h.ordered_for
+                .range(next..)
+                .next()
+                .filter(|(s, _)| s.stream() == slot.stream()),
+        ) else {
+            continue;
+        };
+        out.extend(before.difference(after).map(|m| MlsRemoval {
+            member: *m,
+            commit: *slot,
+            epoch: *epoch,
+        }));
+    }
+    out
+}
+
+/// What was handed to removed members' copies, and what they opened.
+#[derive(Default)]
+struct Tally {
+    tried: u64,
+    missing: u64,
+    mls_tried: u64,
+    mls_missing: u64,
+    evidence: Vec<Evidence>,
 }
 
 pub const NAME: &str = "post_removal_secrecy";
@@ -58,13 +119,14 @@ pub fn check(h: &History, oracle: Option<&dyn Oracle>) -> Verdict {
         .filter(|o| o.what.op == OpKind::Remove)
         .map(|o| (o.what.msg, o.what.target))
         .collect();
-    if removals.is_empty() {
+    let mls = mls_removals(h);
+    if removals.is_empty() && mls.is_empty() {
         return Verdict::new(
             NAME,
             Status::Pass,
             "no member was removed".into(),
             Vec::new(),
-            measured([("removals", 0)]),
+            measured([("removals", 0), ("mls_removals", 0)]),
         );
     }
     let Some(oracle) = oracle else {
@@ -74,18 +136,75 @@ pub fn check(h: &History, oracle: Option<&dyn Oracle>) -> Verdict {
             "needs the removed members' key state, which a trace never holds: re-run the scenario"
                 .into(),
             Vec::new(),
-            measured([("removals", removals.len() as u64)]),
+            measured([
+                ("removals", removals.len() as u64),
+                ("mls_removals", mls.len() as u64),
+            ]),
         );
     };
+    let mut t = Tally::default();
+    try_olm(h, oracle, &removals, &mut t);
+    try_mls(h, oracle, &mls, &mut t);
+    let leaks = t.evidence.len() as u64;
+    let tried = t.tried + t.mls_tried;
+    let m = measured([
+        ("removals", removals.len() as u64),
+        ("mls_removals", mls.len() as u64),
+        ("ciphertexts_tried", tried),
+        ("ciphertexts_not_on_wire", t.missing),
+        ("mls_tried", t.mls_tried),
+        ("mls_not_tried", t.mls_missing),
+        ("readable", leaks),
+    ]);
+    let (status, summary) = if leaks > 0 {
+        (
+            Status::Fail,
+            format!("{leaks} ciphertexts sent after a removal are readable by the removed member"),
+        )
+    } else if tried == 0 {
+        (
+            Status::Unknown,
+            format!(
+                "no ciphertext that follows a removal ({} announced, {} by MLS commit) could be tried (none on the wire, or no removed member's state kept)",
+                removals.len(),
+                mls.len()
+            ),
+        )
+    } else {
+        (
+            Status::Pass,
+            if mls.is_empty() {
+                format!(
+                    "none of {tried} ciphertexts sent after {} removals opens with the removed member's keys",
+                    removals.len()
+                )
+            } else {
+                format!(
+                    "none of {tried} ciphertexts sent after a removal ({} announced, {} by MLS commit) opens with the removed member's keys ({} pairwise Olm, {} MLS)",
+                    removals.len(),
+                    mls.len(),
+                    t.tried,
+                    t.mls_tried
+                )
+            },
+        )
+    };
+    Verdict::new(NAME, status, summary, t.evidence, m)
+}
+
+/// Lightweight groups: every envelope of every later message, to the
+/// removed member's Olm sessions.
+fn try_olm(h: &History, oracle: &dyn Oracle, removals: &[(MessageId, MemberId)], t: &mut Tally) {
+    if removals.is_empty() {
+        return;
+    }
     let pasts: BTreeMap<MessageId, BTreeSet<MessageId>> =
         h.sent.keys().map(|m| (*m, h.causal_past(*m).set)).collect();
     let mut by_msg: BTreeMap<MessageId, Vec<EnvelopeId>> = BTreeMap::new();
     for (env, (msg, _)) in &h.envelopes {
         by_msg.entry(*msg).or_default().push(*env);
     }
-    let (mut tried, mut missing) = (0u64, 0u64);
-    let mut evidence = Vec::new();
-    for (removal, removed) in &removals {
+    for (removal, removed) in removals {
         let later = after_removal(h, &pasts, *removal, *removed);
         let mut envs: Vec<EnvelopeId> = later
             .iter()
@@ -93,60 +212,61 @@ pub fn check(h: &History, oracle: Option<&dyn Oracle>) -> Verdict {
             .collect();
         envs.sort();
         let Some((opened, handed)) = oracle.readable(*removed, *removal, &envs) else {
-            missing += envs.len() as u64;
+            t.missing += envs.len() as u64;
             continue;
         };
-        tried += handed as u64;
-        missing += (envs.len() - handed) as u64;
+        t.tried += handed as u64;
+        t.missing += (envs.len() - handed) as u64;
         for env in opened {
             let msg = h.envelopes.get(&env).map(|(m, _)| *m).unwrap_or(*removal);
-            let t = h.sent.get(&msg).map(|s| s.t).unwrap_or(0);
-            evidence.push(
+            let at = h.sent.get(&msg).map(|s| s.t).unwrap_or(0);
+            t.evidence.push(
                 Evidence::note(format!("{removed}, removed in {removal}, can read envelope {env} of {msg}, which follows the removal"))
                     .members([*removed])
                     .messages([*removal, msg])
-                    .at(t),
+                    .at(at),
             );
         }
     }
-    let leaks = evidence.len() as u64;
-    let m = measured([
-        ("removals", removals.len() as u64),
-        ("ciphertexts_tried", tried),
-        ("ciphertexts_not_on_wire", missing),
-        ("readable", leaks),
-    ]);
-    if leaks == 0 && tried == 0 {
-        return Verdict::new(
-            NAME,
-            Status::Unknown,
-            format!(
-                "no ciphertext that follows the {} removals could be tried (none on the wire, or not pairwise Olm)",
-                removals.len()
-            ),
-            evidence,
-            m,
-        );
-    }
-    if leaks > 0 {
-        Verdict::new(
-            NAME,
-            Status::Fail,
-            format!("{leaks} ciphertexts sent after a removal are readable by the removed member"),
-            evidence,
-            m,
-        )
-    } else {
-        Verdict::new(
-            NAME,
-            Status::Pass,
-            format!(
-                "none of {tried} ciphertexts sent after {} removals opens with the removed member's keys",
-                removals.len()
-            ),
-            evidence,
-            m,
-        )
+}
+
+/// Coordinated groups: every message the server ordered after the
+/// removing commit, in its order, to the removed member's MLS state from
+/// just before that commit. Later generations are fresh MLS groups that
+/// the removed member is never welcomed into, so only the commit's own
+/// stream is tried.
+fn try_mls(h: &History, oracle: &dyn Oracle, removals: &[MlsRemoval], t: &mut Tally) {
+    for r in removals {
+        let (generation, server) = r.commit.stream();
+        let seqs: Vec<u64> = h
+            .ordered_for
+            .keys()
+            .filter(|s| s.stream() == r.commit.stream() && s.seq > r.commit.seq)
+            .map(|s| s.seq)
+            .collect();
+        let Some((opened, handed)) =
+            oracle.mls_readable(r.member, r.commit.stream(), r.epoch, &seqs)
+        else {
+            t.mls_missing += seqs.len() as u64;
+            continue;
+        };
+        t.mls_tried += handed as u64;
+        t.mls_missing += (seqs.len() - handed) as u64;
+        for seq in opened {
+            let slot = Slot { seq, ..r.commit };
+            let msg = h.slots.iter().find(|(_, s)| **s == slot).map(|(m, _)| *m);
+            let what = msg.map_or_else(|| "a commit".to_owned(), |m| m.to_string());
+            let at = msg.and_then(|m| h.ordered.get(&m)).copied().unwrap_or(0);
+            t.evidence.push(
+                Evidence::note(format!(
+                    "{}, removed by the commit at seq {} (epoch {}) of generation {generation} at {server}, can process seq {seq} ({what}), ordered after it",
+                    r.member, r.commit.seq, r.epoch
+                ))
+                .members([r.member])
+                .messages(msg)
+                .at(at),
+            );
+        }
     }
 }
 

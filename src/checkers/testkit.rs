@@ -2,7 +2,7 @@
 //! built with the same event types the simulator writes.
 
 use super::Verdict;
-use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Millis};
+use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Millis, ServerId};
 use crate::core::member::membership::Variant;
 use crate::trace::Trace;
 use crate::trace::event::{Bounds, Event, OpKind, Record};
@@ -200,6 +200,86 @@ impl Tb {
             missing: missing.to_vec(),
         };
         self.on(t, host, e)
+    }
+
+    /// Server `c{server}` ordered a message (`commit` or not) from
+    /// `sender` at `seq` of `generation`, counting `members` in the group.
+    #[allow(clippy::too_many_arguments)]
+    pub fn ordered(
+        &mut self,
+        t: Millis,
+        server: u32,
+        generation: u32,
+        seq: u64,
+        epoch: u64,
+        sender: u32,
+        commit: bool,
+        members: &[u32],
+    ) -> &mut Tb {
+        let e = Event::Ordered {
+            group: 1,
+            generation,
+            seq,
+            epoch,
+            sender: m(sender),
+            commit,
+            members: ms(members),
+        };
+        self.at(t, &format!("c{server}"), e)
+    }
+
+    /// Member `host` joined `generation` at `c{server}`, formed by
+    /// `nominator`.
+    pub fn joined(
+        &mut self,
+        t: Millis,
+        host: u32,
+        generation: u32,
+        server: u32,
+        nominator: u32,
+    ) -> &mut Tb {
+        let e = Event::Joined {
+            generation,
+            server: ServerId(server),
+            nominator: m(nominator),
+            epoch: 0,
+        };
+        self.on(t, host, e)
+    }
+
+    /// Member `host` entered `epoch` of `generation` at `c{server}`.
+    pub fn epoch(
+        &mut self,
+        t: Millis,
+        host: u32,
+        (generation, server): (u32, u32),
+        epoch: u64,
+        authenticator: &str,
+    ) -> &mut Tb {
+        let e = Event::EpochEntered {
+            generation,
+            server: ServerId(server),
+            epoch,
+            authenticator: authenticator.into(),
+        };
+        self.on(t, host, e)
+    }
+
+    pub fn fell_back(&mut self, t: Millis, host: u32) -> &mut Tb {
+        let e = Event::FellBack {
+            reason: "test".into(),
+        };
+        self.on(t, host, e)
+    }
+
+    /// Server `c{server}` accepted `generation`, nominated by `nominator`.
+    pub fn accepted(&mut self, t: Millis, server: u32, generation: u32, nominator: u32) -> &mut Tb {
+        let e = Event::GenerationAccepted {
+            group: 1,
+            generation,
+            nominator: m(nominator),
+        };
+        self.at(t, &format!("c{server}"), e)
     }
 
     pub fn end(&mut self, t: Millis, running: &[u32]) -> &mut Tb {

@@ -20,7 +20,7 @@ use std::path::Path;
 use toml_edit::Document;
 
 /// The checkers an `[expect.<variant>]` table may name.
-pub const CHECKERS: [&str; 8] = [
+pub const CHECKERS: [&str; 10] = [
     "convergence",
     "membership_intent",
     "fork_detection",
@@ -29,6 +29,8 @@ pub const CHECKERS: [&str; 8] = [
     "total_order",
     "fallback",
     "server_blindness",
+    "epoch_agreement",
+    "no_split_brain",
 ];
 
 /// A scenario file that cannot be used, located as precisely as possible.

@@ -76,6 +76,9 @@ fn run_here(s: &Scenario, seed: u64, variant: Variant) -> Result<RunOutput, RunE
             expect,
         };
         w.record(0, "sim", started);
+        for r in std::mem::take(&mut w.founding) {
+            w.trace.push(r);
+        }
     }
     let mut sim = turmoil::Builder::new()
         .epoch(UNIX_EPOCH + Duration::from_secs(1_800_000_000))

@@ -14,6 +14,7 @@ use crate::core::mls::MlsClient;
 use crate::core::server::{ServerAgent, ServerConfig};
 use crate::core::wire::WELL_KNOWN;
 use crate::scenario::{GroupKind, Scenario};
+use crate::trace::{Event, Record};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -178,8 +179,10 @@ fn coordinate(
     for m in s.topology.member_ids() {
         let mut key = [0u8; 32];
         stream(seed, STREAM_MLS_BASE + u64::from(m.0)).fill_bytes(&mut key);
-        let client =
+        let mut client =
             MlsClient::new(m.to_string().as_bytes(), key).expect("an MLS client from a seed");
+        // For the post-removal secrecy checker (see `World::mls_removal_copies`).
+        client.keep_copy_when_removed();
         clients.insert(m, client);
     }
     if s.group_kind == GroupKind::Coordinated {
@@ -241,9 +244,43 @@ fn found_coordinated(
         return;
     };
     agent.serve(GROUP_ID, 1, epoch, mailboxes);
+    let mut founding = vec![(
+        server.to_string(),
+        Event::GenerationAccepted {
+            group: GROUP_ID,
+            generation: 1,
+            nominator: first,
+        },
+    )];
     for m in founders {
         if let (Some(client), Some(member)) = (clients.remove(m), world.members.get_mut(m)) {
+            // What a member records when it joins a generation, so that
+            // generation 1 is as visible to the checkers as later ones.
+            let authenticator = client.epoch_authenticator().unwrap_or_default();
+            founding.push((
+                m.to_string(),
+                Event::Joined {
+                    generation: 1,
+                    server,
+                    nominator: first,
+                    epoch,
+                },
+            ));
+            founding.push((
+                m.to_string(),
+                Event::EpochEntered {
+                    generation: 1,
+                    server,
+                    epoch,
+                    authenticator: hex::encode(&authenticator[..authenticator.len().min(8)]),
+                },
+            ));
             member.coordinate(Coordinated::new((server, key), 1, first, client, 0));
         }
     }
+    world.founding.extend(
+        founding
+            .into_iter()
+            .map(|(host, event)| Record { t: 0, host, event }),
+    );
 }

@@ -10,6 +10,7 @@ use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Millis, Peer, S
 use crate::core::io::{Effect, Input};
 use crate::core::member::Member;
 use crate::core::member::sessions::Sessions;
+use crate::core::mls::{MlsClient, Processed};
 use crate::core::server::ServerAgent;
 use crate::core::wire::{Datagram, Envelope};
 use crate::faults::NetFaults;
@@ -37,6 +38,10 @@ pub struct StartKind {
 
 pub struct World {
     pub trace: Trace,
+    /// What setup did on the hosts' behalf (forming generation 1), kept
+    /// until the trace has its `run_started`, so that it reads as if the
+    /// hosts had done it themselves at time 0.
+    pub founding: Vec<Record>,
     pub members: BTreeMap<MemberId, Member>,
     pub agents: BTreeMap<AgentId, Agent>,
     pub servers: BTreeMap<ServerId, ServerAgent>,
@@ -55,6 +60,13 @@ pub struct World {
     pub observed: BTreeMap<EnvelopeId, Envelope>,
     /// The removed member's key state at the moment of each removal.
     pub removal_snapshots: BTreeMap<MessageId, (MemberId, Sessions)>,
+    /// Every payload a server agent fanned out, by (generation, server,
+    /// seq): what a removed member could collect from the wire.
+    pub observed_ordered: BTreeMap<(u32, ServerId, u64), Vec<u8>>,
+    /// Coordinated groups: each removed member's MLS state from just
+    /// before it applied the commit that removed it, by (member,
+    /// generation, server, epoch of that commit).
+    pub mls_removal_copies: BTreeMap<(MemberId, u32, ServerId, u64), MlsClient>,
     /// Members whose device was wiped during the run.
     pub wiped_members: BTreeSet<MemberId>,
     /// Datagrams sent to mailbox and server agents, and those of them that
@@ -68,6 +80,7 @@ impl World {
     pub fn new(latency_ms: Millis, jitter_ms: Millis) -> Self {
         World {
             trace: Trace::default(),
+            founding: Vec::new(),
             members: BTreeMap::new(),
             agents: BTreeMap::new(),
             servers: BTreeMap::new(),
@@ -82,6 +95,8 @@ impl World {
             counters: Counters::default(),
             observed: BTreeMap::new(),
             removal_snapshots: BTreeMap::new(),
+            observed_ordered: BTreeMap::new(),
+            mls_removal_copies: BTreeMap::new(),
             wiped_members: BTreeSet::new(),
             to_servers: 0,
             plaintext_to_servers: Vec::new(),
@@ -121,7 +136,11 @@ impl World {
         let local = self.local_time(host, now);
         let effects = match host {
             Peer::Member(m) => match self.members.get_mut(&m) {
-                Some(machine) => machine.handle(local, input),
+                Some(machine) => {
+                    let effects = machine.handle(local, input);
+                    self.keep_mls_removal_copy(m);
+                    effects
+                }
                 None => return Vec::new(),
             },
             Peer::Agent(a) => match self.agents.get_mut(&a) {
@@ -160,6 +179,29 @@ impl World {
         sends
     }
 
+    /// Takes the copy a member's MLS client kept when it applied a commit
+    /// removing it, once per removal. Checked after every step because the
+    /// client may move on (a later generation) soon after.
+    fn keep_mls_removal_copy(&mut self, m: MemberId) {
+        let Some(c) = self.members.get(&m).and_then(|member| member.coordinated()) else {
+            return;
+        };
+        let Some(kept) = c
+            .mls()
+            .removal_copy()
+            .filter(|k| k.group_id() == c.mls().group_id())
+        else {
+            return;
+        };
+        let key = (m, c.generation(), c.server(), kept.epoch().unwrap_or(0));
+        if self.mls_removal_copies.contains_key(&key) {
+            return;
+        }
+        if let Ok(copy) = kept.copy() {
+            self.mls_removal_copies.insert(key, copy);
+        }
+    }
+
     fn fault_layer(
         &mut self,
         now: Millis,
@@ -182,8 +224,17 @@ impl World {
                 self.plaintext_to_servers.push((now, from, to));
             }
         }
-        if let Ok(Datagram::Deliver { envelope, .. }) = Datagram::decode(&bytes) {
-            self.observed.entry(envelope.id).or_insert(envelope);
+        match Datagram::decode(&bytes) {
+            Ok(Datagram::Deliver { envelope, .. }) => {
+                self.observed.entry(envelope.id).or_insert(envelope);
+            }
+            Ok(Datagram::DeliverOrdered { item, .. }) => {
+                if let Peer::Server(server) = from {
+                    let slot = (item.receipt.generation, server, item.receipt.seq);
+                    self.observed_ordered.entry(slot).or_insert(item.payload);
+                }
+            }
+            _ => {}
         }
         let Some(rng) = self.net_rngs.get_mut(&from) else {
             return;
@@ -249,6 +300,36 @@ impl crate::checkers::secrecy::Oracle for World {
                 &envelope.ciphertext,
             ) {
                 opened.insert(*env);
+            }
+        }
+        Some((opened, handed))
+    }
+
+    fn mls_readable(
+        &self,
+        member: MemberId,
+        (generation, server): (u32, ServerId),
+        epoch: u64,
+        seqs: &[u64],
+    ) -> Option<(BTreeSet<u64>, usize)> {
+        let kept = self
+            .mls_removal_copies
+            .get(&(member, generation, server, epoch))?;
+        let mut copy = kept.copy().ok()?;
+        let mut opened = BTreeSet::new();
+        let mut handed = 0;
+        for seq in seqs {
+            let Some(payload) = self.observed_ordered.get(&(generation, server, *seq)) else {
+                continue;
+            };
+            handed += 1;
+            // Its own messages it could not read anyway; anything else that
+            // processes (a message, or a commit it could follow) is a leak.
+            if matches!(
+                copy.process(payload),
+                Ok(Processed::Application(_) | Processed::Commit { .. } | Processed::Proposal)
+            ) {
+                opened.insert(*seq);
             }
         }
         Some((opened, handed))

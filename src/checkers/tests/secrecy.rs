@@ -26,6 +26,16 @@ impl Oracle for AddressedTo {
             envs.len(),
         ))
     }
+
+    fn mls_readable(
+        &self,
+        _: MemberId,
+        _: (u32, ServerId),
+        _: u64,
+        _: &[u64],
+    ) -> Option<(BTreeSet<u64>, usize)> {
+        None
+    }
 }
 
 /// m0 removes m2 (telling m2, as LWW does), then m1, having seen the
@@ -107,10 +117,118 @@ impl Oracle for Blind {
     ) -> Option<(BTreeSet<EnvelopeId>, usize)> {
         Some((BTreeSet::new(), 0))
     }
+
+    fn mls_readable(
+        &self,
+        _: MemberId,
+        _: (u32, ServerId),
+        _: u64,
+        _: &[u64],
+    ) -> Option<(BTreeSet<u64>, usize)> {
+        Some((BTreeSet::new(), 0))
+    }
 }
 
 #[test]
 fn nothing_tried_after_a_removal_is_unknown_not_pass() {
     let h = history(&[0, 1], false);
     assert_eq!(check(&h, Some(&Blind)).status, Status::Unknown);
+}
+
+/// Stands in for the removed member's MLS state: it holds state only for
+/// m2 removed at epoch 1 of generation 1 at c0, and opens everything when
+/// `leaky` (a broken group key schedule) or nothing (MLS as designed).
+struct Mls {
+    leaky: bool,
+}
+
+impl Oracle for Mls {
+    fn readable(
+        &self,
+        _: MemberId,
+        _: MessageId,
+        _: &[EnvelopeId],
+    ) -> Option<(BTreeSet<EnvelopeId>, usize)> {
+        None
+    }
+
+    fn mls_readable(
+        &self,
+        member: MemberId,
+        stream: (u32, ServerId),
+        epoch: u64,
+        seqs: &[u64],
+    ) -> Option<(BTreeSet<u64>, usize)> {
+        if (member, stream, epoch) != (m(2), (1, ServerId(0)), 1) {
+            return None;
+        }
+        let opened = if self.leaky {
+            seqs.iter().copied().collect()
+        } else {
+            BTreeSet::new()
+        };
+        Some((opened, seqs.len()))
+    }
+}
+
+/// c0 orders, for generation 1: a message of m0 at epoch 1, m0's commit
+/// removing m2 (built on epoch 1), then two messages at epoch 2 that m2
+/// is no longer counted for, the first of them m1's `id(1, 0)`.
+fn coordinated() -> History {
+    let mut tb = Tb::start(&[0, 1, 2]);
+    tb.send(10, id(0, 0), &[0, 1, 2], &[]);
+    tb.ordered(11, 0, 1, 0, 1, 0, false, &[0, 1, 2]);
+    tb.ordered(20, 0, 1, 1, 1, 0, true, &[0, 1, 2]);
+    tb.send(30, id(1, 0), &[0, 1], &[]);
+    tb.at(
+        31,
+        "m1",
+        crate::trace::Event::SubmitAcked {
+            msg: id(1, 0),
+            server: ServerId(0),
+            generation: 1,
+            seq: 2,
+        },
+    );
+    tb.ordered(31, 0, 1, 2, 2, 1, false, &[0, 1]);
+    tb.ordered(40, 0, 1, 3, 2, 0, false, &[0, 1]);
+    History::from_trace(&tb.build())
+}
+
+#[test]
+fn mls_removals_are_read_off_the_servers_order() {
+    let h = coordinated();
+    let r = mls_removals(&h);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!((r[0].member, r[0].commit.seq, r[0].epoch), (m(2), 1, 1));
+}
+
+#[test]
+fn passes_when_the_removed_members_mls_state_opens_nothing_later() {
+    let v = check(&coordinated(), Some(&Mls { leaky: false }));
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+    assert_eq!(
+        (v.measured["mls_removals"], v.measured["mls_tried"]),
+        (1, 2)
+    );
+}
+
+#[test]
+fn fails_when_the_removed_members_mls_state_opens_a_later_message() {
+    let v = check(&coordinated(), Some(&Mls { leaky: true }));
+    assert_eq!(v.status, Status::Fail, "{v:#?}");
+    assert_eq!(v.measured["readable"], 2);
+    assert!(
+        mentions_member(&v, m(2)) && mentions_message(&v, id(1, 0)),
+        "{v:#?}"
+    );
+}
+
+#[test]
+fn an_mls_removal_with_no_state_kept_is_unknown() {
+    // Nothing on the wire, or no state kept: nothing was tried.
+    let v = check(&coordinated(), Some(&Blind));
+    assert_eq!(v.status, Status::Unknown, "{v:#?}");
+    assert_eq!(v.measured["mls_not_tried"], 2);
+    assert_eq!(check(&coordinated(), None).status, Status::Unknown);
 }

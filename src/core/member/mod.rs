@@ -330,16 +330,6 @@ impl Member {
             self.early.clear();
         }
         if !restart {
-            // Founders of a coordinated group joined it at setup.
-            if let Some(c) = &self.coord {
-                fx.record(Event::Joined {
-                    generation: c.generation,
-                    server: c.server,
-                    nominator: c.nominator,
-                    epoch: c.mls.epoch().unwrap_or(0),
-                });
-                fx.record(c.epoch_entered());
-            }
             self.publish_prekeys(now, fx);
             self.publish_key_packages(now, self.cfg.key_packages_per_agent, fx);
             self.get_configs(now, fx);

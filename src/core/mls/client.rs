@@ -67,6 +67,11 @@ pub struct MlsClient {
     credential: CredentialWithKey,
     group: Option<MlsGroup>,
     pub ops: MlsOps,
+    /// Set by the simulator only: a removed member that ignores its
+    /// removal still holds its state from just before the removing commit,
+    /// and post-removal secrecy is tested against exactly that state.
+    keep_removal_copy: bool,
+    removal_copy: Option<Box<MlsClient>>,
 }
 
 /// Key packages and leaf nodes carry a validity period that openmls would
@@ -107,6 +112,50 @@ impl MlsClient {
             credential,
             group: None,
             ops: MlsOps::default(),
+            keep_removal_copy: false,
+            removal_copy: None,
+        })
+    }
+
+    /// From now on, keep a copy of this client whenever it is about to
+    /// apply a commit that removes it (see [`MlsClient::removal_copy`]).
+    pub fn keep_copy_when_removed(&mut self) {
+        self.keep_removal_copy = true;
+    }
+
+    /// This client as it was just before it applied the last commit that
+    /// removed it, if asked to keep one.
+    pub fn removal_copy(&self) -> Option<&MlsClient> {
+        self.removal_copy.as_deref()
+    }
+
+    /// An independent copy of this client, group state and keys included.
+    /// The copy keeps no removal copies of its own.
+    pub fn copy(&self) -> Result<MlsClient, MlsError> {
+        let provider = self.provider.fork().map_err(err)?;
+        let group = match &self.group {
+            Some(g) => Some(
+                MlsGroup::load(provider.storage(), g.group_id())
+                    .map_err(err)?
+                    .ok_or_else(|| MlsError("the group is not in storage".into()))?,
+            ),
+            None => None,
+        };
+        // The signer was stored at creation, so the copied storage has it.
+        let signer = SignatureKeyPair::read(
+            provider.storage(),
+            self.signer.public(),
+            self.signer.signature_scheme(),
+        )
+        .ok_or_else(|| MlsError("the signature keys are not in storage".into()))?;
+        Ok(MlsClient {
+            provider,
+            signer,
+            credential: self.credential.clone(),
+            group,
+            ops: self.ops,
+            keep_removal_copy: false,
+            removal_copy: None,
         })
     }
 
@@ -159,6 +208,8 @@ impl MlsClient {
         )
         .map_err(err)?;
         self.group = Some(group);
+        // A copy kept from an earlier group is of no use in this one.
+        self.removal_copy = None;
         Ok(())
     }
 
@@ -248,6 +299,7 @@ impl MlsClient {
                 .map_err(err)?;
         let epoch = group.epoch().as_u64();
         self.group = Some(group);
+        self.removal_copy = None;
         self.ops.welcomes_joined += 1;
         Ok(epoch)
     }
@@ -284,6 +336,13 @@ impl MlsClient {
                 Ok(Processed::Application(m.into_bytes()))
             }
             ProcessedMessageContent::StagedCommitMessage(staged) => {
+                if self.keep_removal_copy && staged.self_removed() {
+                    // Nothing of the commit is applied yet: this is the
+                    // state a removed member could keep. A copy that fails
+                    // must not stop the member applying its removal.
+                    self.removal_copy = self.copy().ok().map(Box::new);
+                }
+                let (provider, _, group) = self.parts()?;
                 group.merge_staged_commit(provider, *staged).map_err(err)?;
                 Ok(Processed::Commit {
                     epoch: group.epoch().as_u64(),
@@ -305,6 +364,10 @@ impl MlsClient {
             }
             ProcessedMessageContent::OwnPrivateMessage => Ok(Processed::Own),
         }
+    }
+
+    pub fn group_id(&self) -> Option<&[u8]> {
+        self.group.as_ref().map(|g| g.group_id().as_slice())
     }
 
     pub fn epoch(&self) -> Option<u64> {

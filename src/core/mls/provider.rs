@@ -22,7 +22,7 @@ use openmls_traits::random::OpenMlsRand;
 use openmls_traits::types::SignatureScheme;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 
 /// A seeded `OpenMlsRand`. A mutex rather than a `RefCell` because openmls
 /// may hand `&self` across its rayon calls; it is never contended.
@@ -73,6 +73,22 @@ impl SimProvider {
             rand: SeededRand::new(seed),
             storage: MemoryStorage::default(),
         }
+    }
+
+    /// An independent copy: the same stored group state and the same
+    /// position in the random stream. openmls keeps a group's whole state
+    /// in storage, so a copy of the storage is a copy of the member, which
+    /// is how a removed member can be shown to hold nothing useful.
+    pub fn fork(&self) -> Result<SimProvider, RandError> {
+        let values = self.storage.values.read().map_err(|_| RandError)?.clone();
+        let rng = self.rand.0.lock().map_err(|_| RandError)?.clone();
+        Ok(SimProvider {
+            crypto: RustCrypto::default(),
+            rand: SeededRand(Mutex::new(rng)),
+            storage: MemoryStorage {
+                values: RwLock::new(values),
+            },
+        })
     }
 }
 

@@ -110,3 +110,51 @@ fn garbage_is_an_error_and_the_group_survives() {
         assert_eq!(b.ops.failures, 3);
     });
 }
+
+/// Post-removal secrecy, tested on the very state a removed member could
+/// keep: carol's client copies itself just before applying the commit that
+/// removes her. The copy is live (it still reads an epoch-1 message it had
+/// not seen) but cannot read the next epoch; a copy of bob, taken at the
+/// same point and handed the same commit, can.
+#[test]
+fn a_copy_kept_before_removal_cannot_read_the_next_epoch() {
+    run_seeded([7; 32], || {
+        let (mut a, mut b, mut c) = (client("alice", 1), client("bob", 2), client("carol", 3));
+        a.create_group(b"g").unwrap();
+        let add = a
+            .add(&[b.key_package().unwrap(), c.key_package().unwrap()])
+            .unwrap();
+        a.process(&add.commit).unwrap();
+        let welcome = add.welcome.unwrap();
+        b.join(&welcome).unwrap();
+        c.join(&welcome).unwrap();
+        b.keep_copy_when_removed();
+        c.keep_copy_when_removed();
+
+        let unread = a.encrypt(b"before the removal").unwrap();
+        let removal = a.remove(&[b"carol".to_vec()]).unwrap();
+        let mut bob = b.copy().unwrap();
+        fan_out(&removal.commit, &mut [&mut a, &mut b, &mut c]);
+        assert!(!c.is_active());
+        assert!(b.removal_copy().is_none(), "bob was not removed");
+        let kept = c.removal_copy().expect("carol kept a copy");
+        assert_eq!((kept.epoch(), kept.is_active()), (Some(1), true));
+        assert_eq!(
+            kept.copy().unwrap().process(&unread).unwrap(),
+            Processed::Application(b"before the removal".to_vec())
+        );
+
+        let later = a.encrypt(b"after carol left").unwrap();
+        let mut carol = kept.copy().unwrap();
+        assert!(carol.process(&later).is_err());
+        assert_eq!(
+            bob.process(&removal.commit).unwrap(),
+            Processed::Commit { epoch: 2 }
+        );
+        assert_eq!(
+            bob.process(&later).unwrap(),
+            Processed::Application(b"after carol left".to_vec())
+        );
+        assert_eq!(unseeded_draws(), 0);
+    });
+}

@@ -1,0 +1,155 @@
+//! No split brain: once the network has healed, the live members of a
+//! coordinated group are ordered by one server agent, in one generation.
+//!
+//! While members cannot talk, two of them may nominate different
+//! candidates for the same generation, and both candidates may accept.
+//! That is allowed; what must not last is two coordinated sub-groups, each
+//! ordered by its own server and each believing it is the group, because
+//! then nothing one side says reaches the other and neither notices.
+
+use super::coordination::Join;
+use super::history::History;
+use super::{Evidence, Status, Verdict, list, measured};
+use crate::core::ids::{MemberId, ServerId};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub const NAME: &str = "no_split_brain";
+
+/// One coordinated sub-group: a generation at a server, formed by one
+/// nominator (a server accepts one nomination per generation, so two
+/// nominators at one server would be two MLS groups).
+type Side = (u32, ServerId, MemberId);
+
+fn side(j: &Join) -> Side {
+    (j.generation, j.server, j.nominator)
+}
+
+/// Each member's state at the end: its last `joined`, unless a
+/// `fell_back` came after it.
+fn last_state(h: &History) -> BTreeMap<MemberId, Option<Join>> {
+    let mut out = BTreeMap::new();
+    for s in &h.coord.switches {
+        out.insert(s.host, s.what);
+    }
+    out
+}
+
+pub fn check(h: &History) -> Verdict {
+    if h.start.is_none() {
+        return Verdict::new(
+            NAME,
+            Status::Unknown,
+            "trace has no run_started".into(),
+            vec![],
+            measured([]),
+        );
+    }
+    let mut accepted: BTreeMap<u32, BTreeSet<ServerId>> = BTreeMap::new();
+    for a in &h.coord.accepted {
+        accepted.entry(a.generation).or_default().insert(a.server);
+    }
+    if h.coord.switches.is_empty() && accepted.is_empty() {
+        return Verdict::new(
+            NAME,
+            Status::Pass,
+            "no coordinated group (no generation was accepted or joined)".into(),
+            vec![],
+            measured([("generations_accepted", 0)]),
+        );
+    }
+    if h.running.is_none() {
+        return Verdict::new(
+            NAME,
+            Status::Unknown,
+            "trace has no run_ended: who is live at the end is not known".into(),
+            vec![],
+            measured([]),
+        );
+    }
+    let state = last_state(h);
+    let mut sides: BTreeMap<Side, Vec<MemberId>> = BTreeMap::new();
+    let mut lightweight = Vec::new();
+    for m in h.considered().into_keys() {
+        match state.get(&m).copied().flatten() {
+            Some(j) => sides.entry(side(&j)).or_default().push(m),
+            None => lightweight.push(m),
+        }
+    }
+    let contested: Vec<(u32, &BTreeSet<ServerId>)> = accepted
+        .iter()
+        .filter(|(_, servers)| servers.len() > 1)
+        .map(|(g, s)| (*g, s))
+        .collect();
+    let mut m = measured([
+        ("generations_accepted", h.coord.accepted.len() as u64),
+        ("contested_generations", contested.len() as u64),
+        ("coordinated_sides", sides.len() as u64),
+        ("lightweight_members", lightweight.len() as u64),
+        ("fenced", h.coord.fenced.len() as u64),
+    ]);
+    for (g, servers) in &accepted {
+        m.insert(format!("accepted_g{g}"), servers.len() as u64);
+    }
+    for ((g, s, _), members) in &sides {
+        *m.entry(format!("members_g{g}_{s}")).or_insert(0) += members.len() as u64;
+    }
+    let mut evidence: Vec<Evidence> = sides
+        .iter()
+        .map(|((g, s, n), members)| {
+            Evidence::note(format!(
+                "generation {g} at {s} (nominated by {n}): {}",
+                list(members)
+            ))
+            .members(members.iter().copied())
+        })
+        .collect();
+    if !lightweight.is_empty() {
+        evidence.push(
+            Evidence::note(format!("in lightweight mode: {}", list(&lightweight)))
+                .members(lightweight.iter().copied()),
+        );
+    }
+    for (g, servers) in &contested {
+        evidence.push(Evidence::note(format!(
+            "generation {g} was accepted by {}",
+            list(servers.iter())
+        )));
+    }
+    let (status, summary) = match sides.len() {
+        0 => (
+            Status::Pass,
+            format!(
+                "no live member is coordinated at the end ({} in lightweight mode)",
+                lightweight.len()
+            ),
+        ),
+        1 => {
+            let ((g, s, _), members) = sides.iter().next().expect("one side");
+            (
+                Status::Pass,
+                format!(
+                    "all {} live coordinated members are in generation {g} at {s} ({} contested generations)",
+                    members.len(),
+                    contested.len()
+                ),
+            )
+        }
+        n => {
+            let generations: BTreeSet<u32> = sides.keys().map(|(g, _, _)| *g).collect();
+            let why = if generations.len() < n {
+                "one generation formed more than once"
+            } else {
+                "different generations"
+            };
+            (
+                Status::Fail,
+                format!("split brain: live members are coordinated in {n} sub-groups ({why})"),
+            )
+        }
+    };
+    Verdict::new(NAME, status, summary, evidence, m)
+}
+
+#[cfg(test)]
+#[path = "tests/split_brain.rs"]
+mod tests;

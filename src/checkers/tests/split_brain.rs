@@ -1,0 +1,105 @@
+use super::*;
+use crate::checkers::testkit::*;
+
+/// Generation 1 at c0 for m0..m2; c0 fails, everyone falls back, and m0
+/// forms generation 2 at c1, which m1 joins. `m2` then says where m2 is.
+fn run(m2: impl FnOnce(&mut Tb)) -> Tb {
+    let mut tb = Tb::start(&[0, 1, 2]);
+    tb.accepted(0, 0, 1, 0);
+    for n in 0..3 {
+        tb.joined(0, n, 1, 0, 0);
+        tb.fell_back(100, n);
+    }
+    tb.accepted(200, 1, 2, 0)
+        .joined(210, 0, 2, 1, 0)
+        .joined(220, 1, 2, 1, 0);
+    m2(&mut tb);
+    tb
+}
+
+fn ended(mut tb: Tb) -> History {
+    tb.end_agreed(&[0, 1, 2], &[0, 1, 2]);
+    History::from_trace(&tb.build())
+}
+
+#[test]
+fn passes_when_every_live_member_is_in_one_generation() {
+    let v = check(&ended(run(|tb| {
+        tb.joined(220, 2, 2, 1, 0);
+    })));
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+    assert_eq!(v.measured["members_g2_c1"], 3);
+    assert_eq!(v.measured["generations_accepted"], 2);
+    assert_eq!(v.measured["contested_generations"], 0);
+}
+
+#[test]
+fn fails_on_one_generation_at_two_servers() {
+    let v = check(&ended(run(|tb| {
+        tb.accepted(200, 2, 2, 2).joined(210, 2, 2, 2, 2);
+    })));
+    assert_eq!(v.status, Status::Fail, "{v:#?}");
+    assert!(v.summary.contains("more than once"), "{v:#?}");
+    assert_eq!(v.evidence[0].members, [m(0), m(1)], "{v:#?}");
+    assert_eq!(v.evidence[1].members, [m(2)], "{v:#?}");
+    assert_eq!(v.measured["contested_generations"], 1);
+    assert_eq!(v.measured["accepted_g2"], 2);
+}
+
+#[test]
+fn fails_on_two_generations_at_once() {
+    // m2 never heard of generation 2 and formed generation 3 at c2.
+    let v = check(&ended(run(|tb| {
+        tb.accepted(300, 2, 3, 2).joined(310, 2, 3, 2, 2);
+    })));
+    assert_eq!(v.status, Status::Fail, "{v:#?}");
+    assert!(v.summary.contains("different generations"), "{v:#?}");
+    assert!(mentions_member(&v, m(2)), "{v:#?}");
+}
+
+#[test]
+fn a_member_that_fell_back_is_not_a_sub_group() {
+    let v = check(&ended(run(|tb| {
+        tb.joined(210, 2, 2, 2, 2).fell_back(400, 2);
+    })));
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+    assert_eq!(v.measured["lightweight_members"], 1);
+}
+
+#[test]
+fn only_live_members_in_the_group_count() {
+    let other = |tb: &mut Tb| {
+        tb.joined(210, 2, 2, 2, 2);
+    };
+    // m2 is down at the end.
+    let mut tb = run(other);
+    tb.end(3_000, &[0, 1]);
+    for n in 0..3 {
+        tb.final_view(n, true, &[0, 1, 2], false);
+    }
+    assert_eq!(
+        check(&History::from_trace(&tb.build())).status,
+        Status::Pass
+    );
+    // m2 was removed.
+    let mut tb = run(other);
+    tb.end(3_000, &[0, 1, 2]);
+    tb.final_view(0, true, &[0, 1], false)
+        .final_view(1, true, &[0, 1], false)
+        .final_view(2, false, &[], false);
+    assert_eq!(
+        check(&History::from_trace(&tb.build())).status,
+        Status::Pass
+    );
+}
+
+#[test]
+fn lightweight_runs_and_odd_traces() {
+    let v = check(&History::from_trace(&healthy()));
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+    assert!(v.summary.contains("no coordinated group"));
+    assert_eq!(check(&History::default()).status, Status::Unknown);
+    let unended = run(|_| {});
+    let v = check(&History::from_trace(&unended.build()));
+    assert_eq!(v.status, Status::Unknown, "{v:#?}");
+}
