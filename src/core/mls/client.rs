@@ -44,7 +44,9 @@ pub struct Prepared {
 /// MLS operations, counted for the performance report.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct MlsOps {
+    /// Commits built here, and others' commits processed here.
     pub commits: u64,
+    pub commits_processed: u64,
     pub welcomes_joined: u64,
     pub encryptions: u64,
     pub decryptions: u64,
@@ -54,6 +56,7 @@ pub struct MlsOps {
 impl std::ops::AddAssign for MlsOps {
     fn add_assign(&mut self, o: MlsOps) {
         self.commits += o.commits;
+        self.commits_processed += o.commits_processed;
         self.welcomes_joined += o.welcomes_joined;
         self.encryptions += o.encryptions;
         self.decryptions += o.decryptions;
@@ -336,6 +339,7 @@ impl MlsClient {
                 Ok(Processed::Application(m.into_bytes()))
             }
             ProcessedMessageContent::StagedCommitMessage(staged) => {
+                self.ops.commits_processed += 1;
                 if self.keep_removal_copy && staged.self_removed() {
                     // Nothing of the commit is applied yet: this is the
                     // state a removed member could keep. A copy that fails
