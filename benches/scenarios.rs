@@ -4,7 +4,9 @@
 //! members (the fault schedule unchanged; members beyond m4 keep their
 //! links). `idle/N`: the same run with no traffic, which isolates turmoil's
 //! per-tick cost. `olm`: one pairwise encryption and decryption, the unit
-//! of a lightweight group's crypto cost.
+//! of a lightweight group's crypto cost. `coordinated/*`: the shipped
+//! coordinated scenarios as they are (`steady` is fifty members with adds,
+//! removes and updates).
 
 use commsim::core::ids::MemberId;
 use commsim::core::member::membership::Variant;
@@ -87,5 +89,22 @@ fn olm(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, olm, whole_runs);
+fn coordinated(c: &mut Criterion) {
+    let mut g = c.benchmark_group("coordinated");
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(60))
+        .warm_up_time(Duration::from_secs(1));
+    for name in ["steady-small", "server-crash", "steady"] {
+        let s = load_file(std::path::Path::new(&format!(
+            "scenarios/coordinated-{name}.toml"
+        )))
+        .expect("scenario loads");
+        g.bench_with_input(BenchmarkId::from_parameter(name), &s, |b, s| {
+            b.iter(|| sim::run(s, s.seed, Variant::Lww).expect("runs"))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, olm, whole_runs, coordinated);
 criterion_main!(benches);
