@@ -200,6 +200,14 @@ pub enum FaultKind {
     },
     /// A server agent stays up but refuses service until `until_ms`.
     Refuse { server: ServerId },
+    /// A server agent stays up and lies until `until_ms`: it equivocates
+    /// to `victim`, drops the victim's submissions, or replays old
+    /// messages (see `core/server/dishonest.rs`).
+    Dishonest {
+        server: ServerId,
+        mode: crate::core::server::dishonest::Mode,
+        victim: Option<MemberId>,
+    },
     /// A member is cut off from everyone and comes back at `until_ms`.
     Offline { member: MemberId },
     /// The member's ephemeral addresses are expired at every agent.

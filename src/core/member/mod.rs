@@ -402,7 +402,7 @@ impl Member {
                 None,
                 fx,
             ),
-            Command::ExpireAddresses(_) | Command::RefuseService(_) => {
+            Command::ExpireAddresses(_) | Command::RefuseService(_) | Command::Dishonest(_) => {
                 skip(fx, "not a member command")
             }
         }
