@@ -9,6 +9,7 @@
 mod blindness;
 mod convergence;
 mod delivery;
+mod equivocation;
 mod fallback;
 mod forks;
 pub mod history;
@@ -110,6 +111,7 @@ pub fn check_trace(trace: &Trace) -> Vec<Verdict> {
         delivery::check(&h),
         order::check(&h),
         fallback::check(&h),
+        equivocation::check(&h),
     ]
 }
 
@@ -201,7 +203,8 @@ mod tests {
                 "fork_detection",
                 "delivery",
                 "total_order",
-                "fallback"
+                "fallback",
+                "equivocation_detected"
             ]
         );
         assert!(v.iter().all(|v| v.status == Status::Unknown), "{v:?}");
@@ -248,11 +251,11 @@ mod tests {
         let all = t.records.clone();
         for n in 0..=all.len() {
             t.records = all[..n].to_vec();
-            assert_eq!(check_trace(&t).len(), 6);
+            assert_eq!(check_trace(&t).len(), 7);
         }
         // Reversed order, too.
         t.records = all.into_iter().rev().collect();
-        assert_eq!(check_trace(&t).len(), 6);
+        assert_eq!(check_trace(&t).len(), 7);
     }
 
     /// Random soup of events over a few ids: no panic, same answer twice.

@@ -470,6 +470,7 @@ impl Member {
                 }),
             }
         }
+        self.resend_unconfirmed(now, fx);
         self.mls_spare = Some(c.mls);
         if takeover {
             self.schedule_takeover(now);
@@ -514,7 +515,11 @@ impl Member {
                         generation: receipt.generation,
                         seq: receipt.seq,
                     });
+                    self.audit
+                        .own_message(now, (server, c.generation), msg, &receipt);
                 }
+                self.audit
+                    .learn((server, c.generation), &c.server_key, &receipt, None);
             }
             Datagram::SubmitRejected {
                 req,
@@ -597,6 +602,10 @@ impl Member {
             && let Some(item) = c.reorder.remove(&c.next_seq)
         {
             c.next_seq += 1;
+            if self.audit_before(now, &item, fx) {
+                break;
+            }
+            let Some(c) = self.coord.as_mut() else { break };
             let result = c.mls.process(&item.payload);
             self.apply_ordered(now, &item.receipt, result, fx);
         }

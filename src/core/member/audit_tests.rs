@@ -1,0 +1,169 @@
+//! The auditor's comparisons, on receipts a real sequencer signed.
+
+use super::*;
+use crate::core::server::sequencer::{Kind, Sequencer, hash};
+use vodozemac::Ed25519Keypair;
+
+const C0: ServerId = ServerId(0);
+const STREAM: Stream = (C0, 1);
+
+fn sequencer() -> Sequencer {
+    Sequencer::new(1, 1, 0, (0..4).map(MemberId), Ed25519Keypair::new())
+}
+
+fn order(s: &mut Sequencer, from: u32, body: &[u8]) -> Receipt {
+    s.submit(1, MemberId(from), Kind::Message, 0, body, None)
+        .unwrap()
+}
+
+#[test]
+fn two_receipts_for_one_slot_are_found_whoever_told_us() {
+    let mut s = sequencer();
+    let key = s.public_key();
+    let honest = order(&mut s, 0, b"a");
+    let lie = s.sign_slot(honest.seq, MemberId(1), 0, hash(b"b"));
+    let mut a = Auditor::default();
+    assert!(a.learn(STREAM, &key, &honest, None));
+    assert!(a.found.is_empty());
+    assert!(a.learn(STREAM, &key, &lie, Some(MemberId(2))));
+    assert_eq!(
+        a.found,
+        [Finding::Proof {
+            stream: STREAM,
+            a: honest.clone(),
+            b: lie,
+            from: Some(MemberId(2)),
+        }]
+    );
+    // The same receipt again (a resubmission, or a peer agreeing) is fine.
+    a.found.clear();
+    a.learn(STREAM, &key, &honest, Some(MemberId(3)));
+    assert!(a.found.is_empty());
+}
+
+#[test]
+fn one_message_in_two_slots_is_a_replay() {
+    let mut s = sequencer();
+    let key = s.public_key();
+    let first = order(&mut s, 0, b"a");
+    order(&mut s, 1, b"b");
+    let again = s.sign(MemberId(0), 0, first.hash);
+    let mut a = Auditor::default();
+    a.learn(STREAM, &key, &first, None);
+    a.learn(STREAM, &key, &again, None);
+    assert!(
+        matches!(&a.found[..], [Finding::Proof { a, b, .. }] if a.seq == 0 && b.seq == 2),
+        "{:?}",
+        a.found
+    );
+}
+
+#[test]
+fn receipts_the_server_never_signed_frame_nobody() {
+    let mut s = sequencer();
+    let key = s.public_key();
+    let honest = order(&mut s, 0, b"a");
+    let mut forged = honest.clone();
+    forged.hash = hash(b"b");
+    let other_server = Sequencer::new(1, 1, 0, [], Ed25519Keypair::new());
+    let foreign = other_server.sign_slot(0, MemberId(1), 0, hash(b"b"));
+    let mut a = Auditor::default();
+    a.learn(STREAM, &key, &honest, None);
+    assert!(!a.learn(STREAM, &key, &forged, Some(MemberId(1))));
+    assert!(!a.learn(STREAM, &key, &foreign, Some(MemberId(1))));
+    // A receipt of another generation does not belong to this order.
+    assert!(!a.learn((C0, 2), &key, &honest, Some(MemberId(1))));
+    assert!(a.found.is_empty());
+}
+
+#[test]
+fn different_authenticators_at_one_epoch_are_a_fork() {
+    let mut a = Auditor::default();
+    a.epoch(STREAM, 3, vec![1; 32], None);
+    a.epoch(STREAM, 3, vec![1; 32], Some(MemberId(1)));
+    assert!(a.found.is_empty());
+    a.epoch(STREAM, 3, vec![2; 32], Some(MemberId(2)));
+    assert!(matches!(
+        &a.found[..],
+        [Finding::Fork {
+            epoch: 3,
+            other: Some(MemberId(2)),
+            ..
+        }]
+    ));
+    // Another generation's epoch 3 is another MLS group.
+    a.found.clear();
+    a.epoch((C0, 2), 3, vec![9; 32], Some(MemberId(2)));
+    assert!(a.found.is_empty());
+}
+
+#[test]
+fn digests_of_different_orders_differ_now_or_once_processed() {
+    let mut s = sequencer();
+    let key = s.public_key();
+    let r: Vec<Receipt> = (0..3).map(|i| order(&mut s, i, &[i as u8])).collect();
+    let mut ahead = Auditor::default();
+    for x in &r {
+        ahead.learn(STREAM, &key, x, None);
+        ahead.processed(STREAM, x);
+    }
+    let honest = ahead.next_range(STREAM).unwrap();
+    assert_eq!((honest.0, honest.1), (0, 2));
+    // The same order agrees.
+    let mut same = Auditor::default();
+    for x in &r {
+        same.processed(STREAM, x);
+    }
+    same.compare(MemberId(1), STREAM, honest);
+    assert!(same.found.is_empty());
+    // Slots 1 and 2 swapped: the digest differs, even when it arrives
+    // before the slots were processed.
+    let mut swapped = Auditor::default();
+    swapped.processed(STREAM, &r[0]);
+    swapped.compare(MemberId(1), STREAM, honest);
+    assert!(swapped.found.is_empty(), "waits for slot 2");
+    let mut lie1 = r[2].clone();
+    lie1.seq = 1;
+    let mut lie2 = r[1].clone();
+    lie2.seq = 2;
+    swapped.processed(STREAM, &lie1);
+    swapped.processed(STREAM, &lie2);
+    assert_eq!(
+        swapped.found,
+        [Finding::Differs {
+            peer: MemberId(1),
+            stream: STREAM,
+            lo: 0,
+            hi: 2
+        }]
+    );
+    // Our answer: the signed receipts of those slots.
+    assert_eq!(ahead.receipts(STREAM, 0, 2), r);
+    // Nothing new since: no second range.
+    assert_eq!(ahead.next_range(STREAM), None);
+}
+
+#[test]
+fn an_own_message_not_served_back_is_withheld_once_the_mailboxes_were_read() {
+    let mut s = sequencer();
+    let mine = order(&mut s, 0, b"mine");
+    let msg = MessageId {
+        sender: MemberId(0),
+        seq: 0,
+    };
+    let mut a = Auditor::default();
+    a.own_message(1_000, STREAM, msg, &mine);
+    a.fetched(5_000);
+    assert_eq!(a.withheld(STREAM, 5_000), None, "not long enough yet");
+    a.fetched(6_000);
+    assert_eq!(
+        a.withheld(STREAM, 5_000),
+        Some(Finding::Withheld {
+            stream: STREAM,
+            seq: 0,
+            msg
+        })
+    );
+    a.processed(STREAM, &mine);
+    assert_eq!(a.withheld(STREAM, 5_000), None, "served back");
+}
