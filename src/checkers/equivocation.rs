@@ -41,11 +41,18 @@ pub fn check(h: &History) -> Verdict {
     };
     let mut evidence = Vec::new();
     let lied = |s: ServerId| h.lies.iter().any(|l| l.server == s);
-    for a in h.accusations.iter().filter(|a| a.what.1 && !lied(a.what.0)) {
+    for a in h.accusations.iter().filter(|a| !lied(a.what.0)) {
         evidence.push(
             Evidence::note(format!(
-                "{} accused {} at {} ms, which never lied",
-                a.host, a.what.0, a.t
+                "{} accused {} at {} ms ({}), which never lied",
+                a.host,
+                a.what.0,
+                a.t,
+                if a.what.1 {
+                    "equivocation_detected"
+                } else {
+                    "fell_back"
+                }
             ))
             .members([a.host])
             .at(a.t),

@@ -33,314 +33,15 @@
 
 use super::Member;
 use super::message::Payload;
-use crate::core::ids::{MemberId, MessageId, Millis, Peer, ServerId};
+use crate::core::ids::{MemberId, Millis, Peer, ServerId};
 use crate::core::io::Effects;
-use crate::core::server::sequencer::Receipt;
 use crate::core::wire::Ordered;
 use crate::trace::Event;
-use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-/// What one member tells another about one server's order, over Olm.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditReport {
-    pub group: u64,
-    pub generation: u32,
-    pub server: ServerId,
-    /// Slots `lo..=hi` the sender processed, as one digest of their
-    /// message hashes (see [`digest`]).
-    pub range: Option<(u64, u64, [u8; 32])>,
-    /// Signed receipts: the answer to a digest that differed, or the
-    /// evidence of a lie.
-    pub receipts: Vec<Receipt>,
-    /// (epoch, epoch authenticator) pairs the sender reached.
-    pub epochs: Vec<(u64, Vec<u8>)>,
-}
-
-/// The digest of the message hashes in consecutive slots.
-pub fn digest<'a>(lo: u64, hashes: impl IntoIterator<Item = &'a [u8; 32]>) -> [u8; 32] {
-    use sha2::{Digest, Sha256};
-    let mut d = Sha256::new();
-    d.update(b"commsim-audit/v1");
-    for (i, h) in hashes.into_iter().enumerate() {
-        d.update((lo + i as u64).to_be_bytes());
-        d.update(h);
-    }
-    d.finalize().into()
-}
-
-/// Peers audited per round.
-const FANOUT: usize = 2;
-/// Slots per digest and receipts per report; a report is dropped whole
-/// if it carries more.
-const MAX_ENTRIES: usize = 64;
-/// Digests kept until this member has processed the slots they cover.
-const WAITING: usize = 256;
-/// Slots and epochs remembered; the oldest are forgotten first.
-const KEEP: usize = 8192;
-
-/// One server's order of one generation.
-pub type Stream = (ServerId, u32);
-
-/// What a comparison found.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Finding {
-    /// Two valid receipts `a`, `b`: one slot over two messages, or (a
-    /// replay) one message in two slots. `from` told us of `b`.
-    Proof {
-        stream: Stream,
-        a: Receipt,
-        b: Receipt,
-        from: Option<MemberId>,
-    },
-    /// Two authenticators for one epoch; `other` holds the second.
-    Fork {
-        stream: Stream,
-        epoch: u64,
-        ours: Vec<u8>,
-        theirs: Vec<u8>,
-        other: Option<MemberId>,
-    },
-    /// `peer` processed slots `lo..=hi` differently: it gets our receipts.
-    Differs {
-        peer: MemberId,
-        stream: Stream,
-        lo: u64,
-        hi: u64,
-    },
-    /// An own message receipted but never served back.
-    Withheld {
-        stream: Stream,
-        seq: u64,
-        msg: MessageId,
-    },
-}
-
-/// An own message with its receipt, until the fallback it would be
-/// re-sent at (receivers deduplicate by message id).
-#[derive(Clone, Debug)]
-struct Own {
-    msg: MessageId,
-    stream: Stream,
-    seq: u64,
-    hash: [u8; 32],
-    at: Millis,
-    back: bool,
-}
-
-/// A member's notes on the orders it was shown (kept across fallbacks:
-/// evidence can still arrive after the member left the generation).
-#[derive(Default)]
-pub struct Auditor {
-    slots: BTreeMap<(Stream, u64), Receipt>,
-    by_hash: BTreeMap<(Stream, [u8; 32]), u64>,
-    /// Epoch authenticators, with who told us (`None`: reached here).
-    epochs: BTreeMap<(Stream, u64), (Vec<u8>, Option<MemberId>)>,
-    /// The message hash of every slot processed here, in order.
-    order: BTreeMap<(Stream, u64), [u8; 32]>,
-    /// The last slot reported per order, and epochs reached since.
-    sent_upto: BTreeMap<Stream, u64>,
-    unsent_epochs: Vec<(Stream, u64, Vec<u8>)>,
-    /// Peers' digests of slots not processed here yet.
-    waiting: Vec<(MemberId, Stream, u64, u64, [u8; 32])>,
-    own: Vec<Own>,
-    next_at: Option<Millis>,
-    cursor: usize,
-    last_fetch: Millis,
-    /// Streams whose lie was reported (and its evidence forwarded).
-    reported: BTreeSet<Stream>,
-    pub found: Vec<Finding>,
-}
-
-impl Auditor {
-    /// Takes a receipt into the notes if `key` signed it for `stream`, and
-    /// compares it with every other receipt held for its slot and its
-    /// message. Returns whether it was valid.
-    pub fn learn(
-        &mut self,
-        stream: Stream,
-        key: &[u8; 32],
-        r: &Receipt,
-        from: Option<MemberId>,
-    ) -> bool {
-        if r.generation != stream.1 || !r.verify(key) {
-            return false;
-        }
-        let slot = (stream, r.seq);
-        if let Some(a) = self.slots.get(&slot) {
-            if a.hash != r.hash {
-                self.found.push(Finding::Proof {
-                    stream,
-                    a: a.clone(),
-                    b: r.clone(),
-                    from,
-                });
-            }
-            return true;
-        }
-        if let Some(a) = self
-            .by_hash
-            .get(&(stream, r.hash))
-            .and_then(|seq| self.slots.get(&(stream, *seq)))
-        {
-            self.found.push(Finding::Proof {
-                stream,
-                a: a.clone(),
-                b: r.clone(),
-                from,
-            });
-            return true;
-        }
-        self.slots.insert(slot, r.clone());
-        self.by_hash.insert((stream, r.hash), r.seq);
-        while self.slots.len() > KEEP {
-            if let Some((_, old)) = self.slots.pop_first() {
-                self.by_hash.remove(&(stream, old.hash));
-            }
-        }
-        true
-    }
-
-    /// An epoch authenticator, reached here (`from` None) or told by a
-    /// peer; a different one already held for that epoch is a fork.
-    pub fn epoch(&mut self, stream: Stream, epoch: u64, auth: Vec<u8>, from: Option<MemberId>) {
-        match self.epochs.get(&(stream, epoch)) {
-            Some((held, _)) if *held == auth => {}
-            Some((held, by)) => {
-                let (ours, theirs, other) = match (by, from) {
-                    (None, _) => (held.clone(), auth, from),
-                    (Some(_), None) => (auth, held.clone(), *by),
-                    (Some(_), Some(_)) => (held.clone(), auth, from),
-                };
-                self.found.push(Finding::Fork {
-                    stream,
-                    epoch,
-                    ours,
-                    theirs,
-                    other,
-                });
-            }
-            None => {
-                if from.is_none() {
-                    self.unsent_epochs.push((stream, epoch, auth.clone()));
-                }
-                self.epochs.insert((stream, epoch), (auth, from));
-                while self.epochs.len() > KEEP {
-                    self.epochs.pop_first();
-                }
-            }
-        }
-    }
-
-    /// A slot processed here: noted for the next audit, and an own
-    /// message counts as served back.
-    fn processed(&mut self, stream: Stream, r: &Receipt) {
-        self.order.insert((stream, r.seq), r.hash);
-        while self.order.len() > KEEP {
-            self.order.pop_first();
-        }
-        for o in self.own.iter_mut().filter(|o| o.hash == r.hash) {
-            o.back = true;
-        }
-        let (due, rest) = std::mem::take(&mut self.waiting)
-            .into_iter()
-            .partition(|w| w.1 == stream && w.3 == r.seq);
-        self.waiting = rest;
-        for (peer, stream, lo, hi, theirs) in due {
-            self.compare(peer, stream, (lo, hi, theirs));
-        }
-    }
-
-    /// This member's digest of slots `lo..=hi`, if it processed them all.
-    fn digest(&self, stream: Stream, lo: u64, hi: u64) -> Option<[u8; 32]> {
-        let hashes: Vec<&[u8; 32]> = self
-            .order
-            .range((stream, lo)..=(stream, hi))
-            .map(|(_, h)| h)
-            .collect();
-        (lo <= hi && hashes.len() as u64 == hi - lo + 1).then(|| digest(lo, hashes))
-    }
-
-    /// Compares a peer's digest with ours, now or once we have processed
-    /// its slots; a difference is a finding.
-    pub fn compare(
-        &mut self,
-        peer: MemberId,
-        stream: Stream,
-        (lo, hi, theirs): (u64, u64, [u8; 32]),
-    ) {
-        if let Some(ours) = self.digest(stream, lo, hi) {
-            if ours != theirs {
-                self.found.push(Finding::Differs {
-                    peer,
-                    stream,
-                    lo,
-                    hi,
-                });
-            }
-            return;
-        }
-        let behind = self
-            .order
-            .range((stream, 0)..=(stream, u64::MAX))
-            .next_back()
-            .is_none_or(|((_, seq), _)| *seq < hi);
-        if behind && self.waiting.len() < WAITING {
-            self.waiting.push((peer, stream, lo, hi, theirs));
-        }
-    }
-
-    /// The next report's digest: the slots processed since the last one.
-    fn next_range(&mut self, stream: Stream) -> Option<(u64, u64, [u8; 32])> {
-        let all = (stream, 0)..=(stream, u64::MAX);
-        let hi = self.order.range(all).next_back().map(|((_, s), _)| *s)?;
-        let from = self.sent_upto.get(&stream).map_or(0, |s| s + 1);
-        let lo = from.max(hi.saturating_sub(MAX_ENTRIES as u64 - 1));
-        let lo = (lo..=hi).find(|s| self.order.contains_key(&(stream, *s)))?;
-        self.sent_upto.insert(stream, hi);
-        Some((lo, hi, self.digest(stream, lo, hi)?))
-    }
-
-    /// Our signed receipts for slots `lo..=hi`.
-    fn receipts(&self, stream: Stream, lo: u64, hi: u64) -> Vec<Receipt> {
-        self.slots
-            .range((stream, lo)..=(stream, hi))
-            .map(|(_, r)| r.clone())
-            .take(MAX_ENTRIES)
-            .collect()
-    }
-
-    /// The receipt of an own message.
-    pub fn own_message(&mut self, now: Millis, stream: Stream, msg: MessageId, r: &Receipt) {
-        self.own.push(Own {
-            msg,
-            stream,
-            seq: r.seq,
-            hash: r.hash,
-            at: now,
-            back: false,
-        });
-    }
-
-    /// The member fetched from a mailbox: what the server fanned out
-    /// before `now` minus its retries should be there.
-    pub fn fetched(&mut self, now: Millis) {
-        self.last_fetch = now;
-    }
-
-    /// An own message of `stream` that should long be back, if any.
-    fn withheld(&self, stream: Stream, timeout: Millis) -> Option<Finding> {
-        let o = self
-            .own
-            .iter()
-            .find(|o| o.stream == stream && !o.back && o.at + timeout <= self.last_fetch)?;
-        Some(Finding::Withheld {
-            stream,
-            seq: o.seq,
-            msg: o.msg,
-        })
-    }
-}
+mod notes;
+pub use notes::{AuditReport, Auditor, Finding, Stream, digest};
+use notes::{FANOUT, MAX_ENTRIES};
 
 fn short(h: &[u8]) -> String {
     hex::encode(&h[..h.len().min(4)])
@@ -450,7 +151,7 @@ impl Member {
         if let Some(w) = self.audit.withheld(stream, window) {
             return self.audit.found.push(w);
         }
-        self.audit.own.retain(|o| !o.back || o.at + window >= now);
+        self.audit.prune_own(now, window);
         let peers: Vec<MemberId> = c.roster().into_iter().filter(|m| *m != self.id).collect();
         let range = self.audit.next_range(stream);
         // Epochs noted of an earlier order are not this server's to answer.
@@ -492,8 +193,12 @@ impl Member {
         }
     }
 
+    /// Only a coordinated member has anything to audit; the fetch timer
+    /// wakes the others often enough to start once they coordinate.
     pub(super) fn audit_wake(&self) -> Option<Millis> {
-        self.audit.next_at.filter(|_| self.cfg.audit_every_ms > 0)
+        self.audit
+            .next_at
+            .filter(|_| self.cfg.audit_every_ms > 0 && self.coord.is_some())
     }
 
     /// Acts on what the comparisons found: records the proof once per
@@ -621,18 +326,15 @@ impl Member {
     }
 
     /// At a fallback: own messages the server receipted but never served
-    /// back, or served back so recently that members who fell back before
-    /// they processed them may have missed them, go again over Olm under
-    /// their ids (receivers deduplicate). A receipt from a server that
+    /// back, or receipted so recently (within `ack_timeout`) that members
+    /// who fell back before they processed them may have missed them, go
+    /// again over Olm under their ids (receivers deduplicate). A receipt from a server that
     /// is failing or lying proves nothing about who got the message.
     pub(super) fn resend_unconfirmed(&mut self, now: Millis, fx: &mut Effects) {
         let window = self.cfg.ack_timeout_ms;
         let me = self.id;
-        for o in std::mem::take(&mut self.audit.own) {
-            if o.back && o.at + window < now {
-                continue;
-            }
-            let Some((message, parents)) = self.archive.get(&o.msg).cloned() else {
+        for msg in self.audit.take_unconfirmed(now, window) {
+            let Some((message, parents)) = self.archive.get(&msg).cloned() else {
                 continue;
             };
             for r in message.recipients.iter().copied().filter(|r| *r != me) {
@@ -643,5 +345,4 @@ impl Member {
 }
 
 #[cfg(test)]
-#[path = "audit_tests.rs"]
 mod tests;

@@ -1,7 +1,8 @@
 //! The auditor's comparisons, on receipts a real sequencer signed.
 
 use super::*;
-use crate::core::server::sequencer::{Kind, Sequencer, hash};
+use crate::core::ids::MessageId;
+use crate::core::server::sequencer::{Kind, Receipt, Sequencer, hash};
 use vodozemac::Ed25519Keypair;
 
 const C0: ServerId = ServerId(0);
@@ -166,4 +167,12 @@ fn an_own_message_not_served_back_is_withheld_once_the_mailboxes_were_read() {
     );
     a.processed(STREAM, &mine);
     assert_eq!(a.withheld(STREAM, 5_000), None, "served back");
+    // A receipt that arrives after its message came back (the first
+    // receipt was lost, a retry got it again) is served back already.
+    let late = order(&mut s, 0, b"late");
+    let mut b = Auditor::default();
+    b.processed(STREAM, &late);
+    b.own_message(1_000, STREAM, msg, &late);
+    b.fetched(60_000);
+    assert_eq!(b.withheld(STREAM, 5_000), None);
 }
