@@ -379,7 +379,9 @@ impl ServerAgent {
         // group and those it removes, who must learn they are out.
         let recipients: BTreeSet<MemberId> =
             before.union(served.sequencer.members()).copied().collect();
-        let deceived = self.liar.victim_copy(now, &served.sequencer, &item);
+        let deceived = self
+            .liar
+            .victim_copy(now, &served.sequencer, &item, &recipients);
         let replay = self.liar.replay(&mut served.sequencer, &served.log);
         if let Some(r) = &replay {
             served.log.push(r.clone());

@@ -141,8 +141,11 @@ impl Liar {
         now: Millis,
         seq: &Sequencer,
         item: &Ordered,
+        recipients: &std::collections::BTreeSet<MemberId>,
     ) -> Option<(MemberId, Vec<Ordered>, Vec<Lie>)> {
-        let victim = self.victim(Mode::Equivocate)?;
+        let victim = self
+            .victim(Mode::Equivocate)
+            .filter(|v| recipients.contains(v))?;
         let swappable = |o: &Ordered| o.kind == Kind::Message && o.receipt.sender != victim;
         let Some(held) = self.held.take() else {
             if swappable(item) {

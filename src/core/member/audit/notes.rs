@@ -219,12 +219,15 @@ impl Auditor {
 
     /// This member's digest of slots `lo..=hi`, if it processed them all.
     pub(super) fn digest(&self, stream: Stream, lo: u64, hi: u64) -> Option<[u8; 32]> {
+        if lo > hi || hi - lo >= MAX_ENTRIES as u64 {
+            return None;
+        }
         let hashes: Vec<&[u8; 32]> = self
             .order
             .range((stream, lo)..=(stream, hi))
             .map(|(_, h)| h)
             .collect();
-        (lo <= hi && hashes.len() as u64 == hi - lo + 1).then(|| digest(lo, hashes))
+        (hashes.len() as u64 == hi - lo + 1).then(|| digest(lo, hashes))
     }
 
     /// Compares a peer's digest with ours, now or once we have processed
@@ -269,6 +272,9 @@ impl Auditor {
 
     /// Our signed receipts for slots `lo..=hi`.
     pub(super) fn receipts(&self, stream: Stream, lo: u64, hi: u64) -> Vec<Receipt> {
+        if lo > hi {
+            return Vec::new();
+        }
         self.slots
             .range((stream, lo)..=(stream, hi))
             .map(|(_, r)| r.clone())

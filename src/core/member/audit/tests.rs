@@ -176,3 +176,120 @@ fn an_own_message_not_served_back_is_withheld_once_the_mailboxes_were_read() {
     b.fetched(60_000);
     assert_eq!(b.withheld(STREAM, 5_000), None);
 }
+
+/// A coordinated group over an instant network (every datagram arrives at
+/// once, time jumps to the next wake-up), with c0 dropping `victim`'s
+/// messages.
+mod withheld {
+    use crate::core::ids::{MemberId, Millis, Peer, ServerId};
+    use crate::core::io::{Command, Input};
+    use crate::core::member::membership::Variant;
+    use crate::core::server::dishonest::{Dishonesty, Mode};
+    use crate::scenario::{GroupKind, Scenario};
+    use crate::sim::entropy::run_seeded;
+    use crate::sim::setup::{build_world, hosts};
+    use crate::sim::world::World;
+    use crate::trace::Event;
+    use std::collections::VecDeque;
+
+    struct Net {
+        world: World,
+        queue: VecDeque<(Peer, Peer, Vec<u8>)>,
+        now: Millis,
+    }
+
+    impl Net {
+        fn input(&mut self, host: Peer, input: Input) {
+            for (_, to, bytes) in self.world.step(self.now, host, input) {
+                self.queue.push_back((host, to, bytes));
+            }
+        }
+
+        fn run(&mut self, until: Millis) {
+            loop {
+                while let Some((from, to, bytes)) = self.queue.pop_front() {
+                    self.input(to, Input::Datagram { from, bytes });
+                }
+                let next = self.world.wakes.iter().min_by_key(|(_, t)| **t);
+                let Some((host, at)) = next.map(|(h, t)| (*h, *t)) else {
+                    break;
+                };
+                if at > until {
+                    break;
+                }
+                self.now = self.now.max(at);
+                self.world.wakes.remove(&host);
+                self.input(host, Input::Wake);
+            }
+            self.now = until;
+        }
+    }
+
+    /// Only the victim speaks, so no other message ever takes the slot its
+    /// receipt names: no proof, but its message never comes back. It falls
+    /// back (withheld) and sends the message again over Olm.
+    #[test]
+    fn a_receipted_message_that_never_comes_back_makes_its_sender_fall_back() {
+        run_seeded([11; 32], || {
+            let mut s = Scenario::minimal(3, 2);
+            s.topology.servers = 2;
+            s.group_kind = GroupKind::Coordinated;
+            let mut world = build_world(&s, 1, Variant::Lww);
+            world.commands.clear();
+            let mut net = Net {
+                world,
+                queue: VecDeque::new(),
+                now: 0,
+            };
+            let start = Input::Start {
+                restart: false,
+                volatile_lost: false,
+            };
+            for h in hosts(&s) {
+                net.input(h, start.clone());
+            }
+            let lie = Dishonesty {
+                mode: Mode::Drop,
+                victim: Some(MemberId(1)),
+            };
+            net.input(
+                Peer::Server(ServerId(0)),
+                Input::Command(Command::Dishonest(Some(lie))),
+            );
+            let send = Command::Send {
+                reply: false,
+                pick: 0,
+            };
+            net.input(Peer::Member(MemberId(1)), Input::Command(send));
+            net.run(20_000);
+            let events = |host: &str| -> Vec<Event> {
+                let records = net.world.trace.records.iter();
+                records
+                    .filter(|r| r.host == host)
+                    .map(|r| r.event.clone())
+                    .collect()
+            };
+            let fell = events("m1").into_iter().find_map(|e| match e {
+                Event::FellBack { reason } => Some(reason),
+                _ => None,
+            });
+            let fell = fell.expect("m1 falls back");
+            assert!(fell.contains("has not served it back"), "{fell}");
+            let accused = events("m1")
+                .iter()
+                .any(|e| matches!(e, Event::EquivocationDetected { .. }));
+            assert!(!accused, "a missing message is no proof");
+            let dropped = crate::core::ids::MessageId {
+                sender: MemberId(1),
+                seq: 0,
+            };
+            for m in ["m0", "m2"] {
+                let got = events(m)
+                    .iter()
+                    .filter(|e| matches!(e, Event::Delivered { msg } if *msg == dropped))
+                    .count();
+                assert_eq!(got, 1, "{m} gets the dropped message over Olm");
+            }
+        });
+    }
+}
