@@ -34,6 +34,7 @@ fn same_seed_same_history_in_two_processes() {
         ("scenarios/lightweight-partition-heal.toml", "lww"),
         ("scenarios/lightweight-lossy.toml", "recipient-list"),
         ("scenarios/coordinated-dual-nomination.toml", "lww"),
+        ("scenarios/coordinated-equivocating-server.toml", "lww"),
     ] {
         let a = digests(scenario, variant, "42");
         let b = digests(scenario, variant, "42");

@@ -811,3 +811,91 @@ fn refuse_names_a_server_agent() {
     );
     rejects(&text, "faults[0].host", "\"s1\"", &["not a server agent"]);
 }
+
+/// `BASE` with two server agents and one `dishonest` fault made of `keys`.
+fn dishonest(keys: &str) -> String {
+    edit(
+        &[("agents = 2\n", "agents = 2\nservers = 2\n")],
+        &format!("\n[[faults]]\nkind = \"dishonest\"\nat = \"1s\"\n{keys}"),
+    )
+}
+
+#[test]
+fn dishonest_needs_a_known_mode() {
+    let text = dishonest("host = \"c0\"\nmode = \"lie\"\nvictim = \"m1\"\n");
+    rejects(
+        &text,
+        "faults[0].mode",
+        "\"lie\"",
+        &["unknown mode `lie`", "equivocate, drop or replay"],
+    );
+    let text = dishonest("host = \"c0\"\nvictim = \"m1\"\n");
+    rejects(&text, "faults[0].mode", "[[faults]]", &["needs `mode`"]);
+}
+
+#[test]
+fn dishonest_names_a_server_agent() {
+    let text = dishonest("host = \"m2\"\nmode = \"replay\"\n");
+    rejects(&text, "faults[0].host", "\"m2\"", &["not a server agent"]);
+    let text = dishonest("host = \"c2\"\nmode = \"replay\"\n");
+    rejects(&text, "faults[0].host", "\"c2\"", &["unknown host `c2`"]);
+}
+
+#[test]
+fn dishonest_victims_are_members_and_only_where_they_apply() {
+    let text = dishonest("host = \"c0\"\nmode = \"equivocate\"\n");
+    rejects(
+        &text,
+        "faults[0].victim",
+        "[[faults]]",
+        &["mode `equivocate` needs `victim`"],
+    );
+    let text = dishonest("host = \"c0\"\nmode = \"drop\"\nvictim = \"s1\"\n");
+    rejects(&text, "faults[0].victim", "\"s1\"", &["`s1` is an agent"]);
+    let text = dishonest("host = \"c0\"\nmode = \"replay\"\nvictim = \"m1\"\n");
+    rejects(
+        &text,
+        "faults[0].victim",
+        "\"m1\"",
+        &["every member", "only to equivocate and drop"],
+    );
+    let text = edit(
+        &[("agents = 2\n", "agents = 2\nservers = 1\n")],
+        "\n[[faults]]\nkind = \"refuse\"\nat = 0\nhost = \"c0\"\nvictim = \"m1\"\n",
+    );
+    rejects(
+        &text,
+        "faults[0].victim",
+        "victim = @\"m1\"",
+        &["does not apply to a `refuse` fault"],
+    );
+}
+
+#[test]
+fn dishonest_faults_load_into_the_model() {
+    use commsim::core::server::dishonest::Mode;
+    let text = dishonest("until = \"9s\"\nhost = \"c1\"\nmode = \"equivocate\"\nvictim = \"m2\"\n");
+    let s = parse_str("ok.toml", &text).unwrap();
+    assert_eq!(
+        s.faults[0].kind,
+        FaultKind::Dishonest {
+            server: commsim::core::ids::ServerId(1),
+            mode: Mode::Equivocate,
+            victim: Some(MemberId(2)),
+        }
+    );
+    assert_eq!(
+        (s.faults[0].at_ms, s.faults[0].until_ms),
+        (1_000, Some(9_000))
+    );
+    let text = dishonest("host = \"c0\"\nmode = \"replay\"\n");
+    let s = parse_str("ok.toml", &text).unwrap();
+    assert!(matches!(
+        s.faults[0].kind,
+        FaultKind::Dishonest {
+            mode: Mode::Replay,
+            victim: None,
+            ..
+        }
+    ));
+}

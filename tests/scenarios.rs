@@ -293,3 +293,135 @@ fn removed_members_mls_copies_are_live_but_read_nothing_later() {
     );
     assert!(secrecy.measured["mls_tried"] > 20, "{secrecy:#?}");
 }
+
+/// Every `equivocation_detected` in a run, as (host, seq, evidence).
+fn detections(out: &sim::RunOutput) -> Vec<(String, u64, String)> {
+    out.trace
+        .records
+        .iter()
+        .filter_map(|r| match &r.event {
+            commsim::trace::Event::EquivocationDetected {
+                server,
+                seq,
+                evidence,
+                ..
+            } => {
+                assert_eq!(*server, ServerId(0), "only c0 lies");
+                Some((r.host.clone(), *seq, evidence.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The slots c0 lied about, with whom it lied to.
+fn lies(out: &sim::RunOutput) -> Vec<(Vec<u32>, u64)> {
+    out.trace
+        .records
+        .iter()
+        .filter_map(|r| match &r.event {
+            commsim::trace::Event::Lied { to, seq, .. } => {
+                Some((to.iter().map(|m| m.0).collect(), *seq))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every member ends in generation 2 at c1.
+fn taken_over_by_c1(out: &sim::RunOutput) {
+    for m in out.world.members.values() {
+        let c = m.coordinated().expect("in generation 2");
+        assert_eq!(
+            (c.generation(), c.server()),
+            (2, ServerId(1)),
+            "{:?}",
+            m.id()
+        );
+    }
+}
+
+/// `coordinated-equivocating-server`: c0 shows m3 two messages in swapped
+/// slots. m3 delivers them in the false order (the total order checker
+/// says so, and names m3 alone), but the members' audits turn up two
+/// receipts c0 signed for one slot; m3 records them as evidence within
+/// the bound, everyone falls back, and c1 takes over.
+#[test]
+fn an_equivocating_server_is_caught_and_the_group_moves_to_c1() {
+    let out = run_lww("coordinated-equivocating-server", None);
+    let lies = lies(&out);
+    assert!(
+        !lies.is_empty() && lies.iter().all(|(to, _)| to == &[3]),
+        "{lies:?}"
+    );
+    let found = detections(&out);
+    let (_, seq, evidence) = found
+        .iter()
+        .find(|(host, ..)| host == "m3")
+        .expect("m3 detects the lie");
+    assert!(lies.iter().any(|(_, s)| s == seq), "{seq} {lies:?}");
+    assert!(
+        evidence.starts_with(&format!("slot {seq} signed for ")),
+        "{evidence}"
+    );
+    assert_eq!(found.len(), 8, "the proof reaches everyone: {found:?}");
+    let order = verdict(&out, "total_order");
+    assert!(
+        order
+            .evidence
+            .iter()
+            .all(|e| e.members == [commsim::core::ids::MemberId(3)]),
+        "{order:#?}"
+    );
+    let caught = verdict(&out, "equivocation_detected");
+    assert_eq!(
+        caught.status,
+        commsim::trace::event::Status::Pass,
+        "{caught:#?}"
+    );
+    taken_over_by_c1(&out);
+}
+
+/// `coordinated-dropping-server`: m5's message gets a receipt for a slot
+/// c0 then gives another message. m5 holds both receipts once it
+/// processes that slot: proof, without any audit. What c0 never served
+/// reaches everyone over Olm after the fallback.
+#[test]
+fn a_server_dropping_a_members_messages_is_caught_by_that_member() {
+    let out = run_lww("coordinated-dropping-server", None);
+    let lies = lies(&out);
+    assert!(lies.iter().all(|(to, _)| to == &[5]), "{lies:?}");
+    let found = detections(&out);
+    assert_eq!(found[0].0, "m5", "{found:?}");
+    assert!(found[0].2.contains("m5's message"), "{found:?}");
+    let delivery = verdict(&out, "delivery");
+    assert_eq!(
+        delivery.status,
+        commsim::trace::event::Status::Pass,
+        "{delivery:#?}"
+    );
+    taken_over_by_c1(&out);
+}
+
+/// `coordinated-replaying-server`: every member sees one message hash in
+/// two slots and says so before MLS ever sees the replayed ciphertext.
+#[test]
+fn a_replaying_server_is_caught_by_every_member() {
+    let out = run_lww("coordinated-replaying-server", None);
+    let lies = lies(&out);
+    assert!(!lies.is_empty() && lies[0].0.len() == 6, "{lies:?}");
+    let found = detections(&out);
+    assert_eq!(found.len(), 6, "{found:?}");
+    assert!(
+        found.iter().all(|(_, _, e)| e.starts_with("replay: ")),
+        "{found:?}"
+    );
+    let failed = out
+        .trace
+        .records
+        .iter()
+        .filter(|r| matches!(r.event, commsim::trace::Event::DecryptFailed { .. }))
+        .count();
+    assert_eq!(failed, 0);
+    taken_over_by_c1(&out);
+}

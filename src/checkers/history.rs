@@ -6,7 +6,7 @@
 //! answer `Unknown` with a reason rather than panic on a truncated trace.
 
 use super::coordination::Coordination;
-use crate::core::ids::{EnvelopeId, MemberId, MessageId, Millis, Peer};
+use crate::core::ids::{EnvelopeId, MemberId, MessageId, Millis, Peer, ServerId};
 use crate::trace::Trace;
 use crate::trace::event::{Bounds, Event, OpKind};
 use std::collections::{BTreeMap, BTreeSet};
@@ -121,13 +121,25 @@ pub struct History {
     pub changes: Vec<At<Change>>,
     pub ops: Vec<At<Op>>,
     pub fork_reports: Vec<At<BTreeSet<MemberId>>>,
-    /// Coordinated groups: members switching to lightweight mode.
+    /// Coordinated groups: members switching to lightweight mode, and
+    /// members joining a generation.
     pub fallbacks: Vec<At<()>>,
+    pub joins: Vec<At<u32>>,
     /// Server agents that crashed, and when.
     pub server_failures: Vec<(Millis, String)>,
     pub parent_missing: Vec<At<(MessageId, Vec<MessageId>)>>,
     /// Coordinated groups: generations, epochs and fork reports.
     pub coord: Coordination,
+    /// Dishonest-server faults taking effect: (time, server).
+    pub dishonest_faults: Vec<(Millis, ServerId)>,
+    /// What lying servers recorded of their lies, in trace order.
+    pub lies: Vec<Lie>,
+    /// Members accusing a server with proof (`equivocation_detected`), or
+    /// falling back because it lied (`fell_back` "cN lied: ...").
+    pub accusations: Vec<At<(ServerId, bool)>>,
+    /// Members cut off by an `offline` or partition fault: (member, fault,
+    /// from, until).
+    pub isolations: Vec<(MemberId, String, Millis, Option<Millis>)>,
     /// Records that could not be used, in words.
     pub oddities: Vec<String>,
 }
@@ -139,6 +151,17 @@ pub struct History {
 pub struct Slot {
     pub generation: u32,
     pub server: crate::core::ids::ServerId,
+    pub seq: u64,
+}
+
+/// One lie of a dishonest server agent, as the server recorded it.
+#[derive(Clone, Debug)]
+pub struct Lie {
+    pub t: Millis,
+    pub server: ServerId,
+    pub mode: String,
+    pub to: Vec<MemberId>,
+    pub generation: u32,
     pub seq: u64,
 }
 
@@ -238,12 +261,13 @@ impl History {
                 }
                 Event::Joined {
                     generation, server, ..
-                } => match host {
-                    Some(m) => {
+                } => match At::on(host, t, idx, *generation) {
+                    Some(a) => {
                         h.joined
-                            .entry(m)
+                            .entry(a.host)
                             .or_default()
                             .insert((*generation, *server));
+                        h.joins.push(a);
                     }
                     None => unused = true,
                 },
@@ -309,10 +333,78 @@ impl History {
                         None => unused = true,
                     }
                 }
-                Event::FellBack { .. } => match At::on(host, t, idx, ()) {
-                    Some(a) => h.fallbacks.push(a),
+                Event::FellBack { reason } => match At::on(host, t, idx, ()) {
+                    Some(a) => {
+                        let liar = reason.split_once(" lied: ").map(|(s, _)| Peer::parse(s));
+                        if let Some(Some(Peer::Server(server))) = liar {
+                            let (t, idx, host) = (a.t, a.idx, a.host);
+                            let what = (server, false);
+                            h.accusations.push(At { t, idx, host, what });
+                        }
+                        h.fallbacks.push(a)
+                    }
                     None => unused = true,
                 },
+                Event::EquivocationDetected { server, .. } => {
+                    match At::on(host, t, idx, (*server, true)) {
+                        Some(a) => h.accusations.push(a),
+                        None => unused = true,
+                    }
+                }
+                Event::Lied {
+                    mode,
+                    to,
+                    generation,
+                    seq,
+                } => match Peer::parse(&r.host) {
+                    Some(Peer::Server(server)) => {
+                        // A server that lies has failed as far as fallback
+                        // is concerned, from its first lie.
+                        if !h.lies.iter().any(|l| l.server == server) {
+                            h.server_failures.push((t, server.to_string()));
+                        }
+                        h.lies.push(Lie {
+                            t,
+                            server,
+                            mode: mode.clone(),
+                            to: to.clone(),
+                            generation: *generation,
+                            seq: *seq,
+                        });
+                    }
+                    _ => unused = true,
+                },
+                Event::Fault {
+                    fault,
+                    hosts,
+                    detail,
+                } if fault == "dishonest" && detail.starts_with("begin") => {
+                    let servers = hosts.iter().filter_map(|n| match Peer::parse(n) {
+                        Some(Peer::Server(c)) => Some(c),
+                        _ => None,
+                    });
+                    h.dishonest_faults.extend(servers.map(|c| (t, c)));
+                }
+                Event::Fault {
+                    fault,
+                    hosts,
+                    detail,
+                } if matches!(fault.as_str(), "offline" | "partition" | "partition_oneway") => {
+                    for m in hosts.iter().filter_map(|n| match Peer::parse(n) {
+                        Some(Peer::Member(m)) => Some(m),
+                        _ => None,
+                    }) {
+                        if detail.starts_with("begin") {
+                            h.isolations.push((m, fault.clone(), t, None));
+                        } else if let Some(open) = h
+                            .isolations
+                            .iter_mut()
+                            .find(|(x, f, _, end)| *x == m && f == fault && end.is_none())
+                        {
+                            open.3 = Some(t);
+                        }
+                    }
+                }
                 Event::Fault {
                     fault,
                     hosts,
@@ -442,6 +534,32 @@ impl History {
             for to in sent.what.recipients.iter().filter(counted) {
                 let e = out.entry((*msg, *to)).or_insert(t);
                 *e = (*e).min(t);
+            }
+        }
+        out
+    }
+
+    /// Per member, where in the trace it fell back from which generation
+    /// (founders of a coordinated group start in generation 1).
+    pub fn fell_from(&self) -> BTreeMap<MemberId, Vec<(usize, u32)>> {
+        let mut events: Vec<(usize, MemberId, Option<u32>)> = self
+            .joins
+            .iter()
+            .map(|j| (j.idx, j.host, Some(j.what)))
+            .chain(self.fallbacks.iter().map(|f| (f.idx, f.host, None)))
+            .collect();
+        events.sort();
+        let mut current: BTreeMap<MemberId, u32> = BTreeMap::new();
+        let mut out: BTreeMap<MemberId, Vec<(usize, u32)>> = BTreeMap::new();
+        for (idx, m, joined) in events {
+            match joined {
+                Some(g) => {
+                    current.insert(m, g);
+                }
+                None => out
+                    .entry(m)
+                    .or_default()
+                    .push((idx, current.get(&m).copied().unwrap_or(1))),
             }
         }
         out

@@ -11,6 +11,7 @@ mod convergence;
 pub mod coordination;
 mod delivery;
 mod epochs;
+mod equivocation;
 mod fallback;
 mod forks;
 pub mod history;
@@ -115,6 +116,7 @@ pub fn check_trace(trace: &Trace) -> Vec<Verdict> {
         fallback::check(&h),
         epochs::check(&h),
         split_brain::check(&h),
+        equivocation::check(&h),
     ]
 }
 
@@ -209,6 +211,7 @@ mod tests {
                 "fallback",
                 "epoch_agreement",
                 "no_split_brain",
+                "equivocation_detected",
             ]
         );
         assert!(v.iter().all(|v| v.status == Status::Unknown), "{v:?}");
@@ -255,11 +258,11 @@ mod tests {
         let all = t.records.clone();
         for n in 0..=all.len() {
             t.records = all[..n].to_vec();
-            assert_eq!(check_trace(&t).len(), 8);
+            assert_eq!(check_trace(&t).len(), 9);
         }
         // Reversed order, too.
         t.records = all.into_iter().rev().collect();
-        assert_eq!(check_trace(&t).len(), 8);
+        assert_eq!(check_trace(&t).len(), 9);
     }
 
     /// Random soup of events over a few ids: no panic, same answer twice.

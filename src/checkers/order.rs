@@ -5,6 +5,11 @@
 //! different order: two members that both delivered messages a and b
 //! deliver them the same way round. Checked per member as "sequence numbers
 //! strictly increase", which implies it.
+//!
+//! Only deliveries while the member follows the order count: once it fell
+//! back from a generation, what it delivers of that generation came over
+//! the pairwise channels of the lightweight group, in causal order only
+//! (the delivery checker's part).
 
 use super::history::History;
 use super::{Evidence, Status, Verdict, measured};
@@ -31,9 +36,11 @@ pub fn check(h: &History) -> Verdict {
         );
     }
     let mut evidence = Vec::new();
-    let mut checked = 0u64;
+    let (mut checked, mut after_fallback) = (0u64, 0u64);
+    let fell_from = h.fell_from();
     for (member, deliveries) in &h.deliveries {
         let mut last = std::collections::BTreeMap::new();
+        let fell = fell_from.get(member).map(Vec::as_slice).unwrap_or_default();
         for d in deliveries {
             // Judged for the members of the slot's generation: another
             // member may have had it by backfill, in causal order only.
@@ -45,6 +52,13 @@ pub fn check(h: &History) -> Verdict {
             }) else {
                 continue;
             };
+            if fell
+                .iter()
+                .any(|(idx, g)| *idx < d.idx && *g == slot.generation)
+            {
+                after_fallback += 1;
+                continue;
+            }
             checked += 1;
             let (seq, (generation, server)) = (slot.seq, slot.stream());
             if let Some((prev_seq, prev)) =
@@ -66,6 +80,7 @@ pub fn check(h: &History) -> Verdict {
     let m = measured([
         ("ordered", h.slots.len() as u64),
         ("deliveries_checked", checked),
+        ("after_fallback", after_fallback),
         ("out_of_order", evidence.len() as u64),
     ]);
     if evidence.is_empty() {
@@ -188,6 +203,55 @@ mod tests {
         let v = check(&History::from_trace(&tb.build()));
         assert_eq!(v.status, Status::Pass, "{v:#?}");
         assert_eq!(v.measured["deliveries_checked"], 4);
+    }
+
+    #[test]
+    fn what_a_member_delivers_after_falling_back_is_not_held_to_the_order() {
+        let mut tb = Tb::start(&[0, 1, 2]);
+        tb.send(10, id(0, 0), &[0, 1, 2], &[]);
+        ordered(&mut tb, 11, id(0, 0), 0);
+        tb.send(12, id(1, 0), &[0, 1, 2], &[]);
+        ordered(&mut tb, 13, id(1, 0), 1);
+        tb.at(
+            15,
+            "m2",
+            Event::FellBack {
+                reason: "test".into(),
+            },
+        );
+        tb.deliver(22, 2, id(1, 0)).deliver(23, 2, id(0, 0));
+        let v = check(&History::from_trace(&tb.build()));
+        assert_eq!(v.status, Status::Pass, "{v:#?}");
+        assert_eq!(v.measured["after_fallback"], 2);
+        // Back in a later generation, its deliveries of that one count.
+        let mut tb2 = tb;
+        tb2.at(
+            30,
+            "m2",
+            Event::Joined {
+                generation: 2,
+                server: crate::core::ids::ServerId(1),
+                nominator: m(0),
+                epoch: 1,
+            },
+        );
+        for (seq, n) in [(1, 1), (0, 2)] {
+            let msg = id(0, n);
+            tb2.send(40, msg, &[0, 1, 2], &[]);
+            tb2.at(
+                41,
+                "m0",
+                Event::SubmitAcked {
+                    msg,
+                    server: crate::core::ids::ServerId(1),
+                    generation: 2,
+                    seq,
+                },
+            );
+            tb2.deliver(50, 2, msg);
+        }
+        let v = check(&History::from_trace(&tb2.build()));
+        assert_eq!(v.status, Status::Fail, "{v:#?}");
     }
 
     #[test]

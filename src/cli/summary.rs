@@ -26,6 +26,10 @@ pub struct Counts {
     pub bytes_on_wire: u64,
     pub datagrams_lost: u64,
     pub datagrams_duplicated: u64,
+    /// Coordinated groups: audit reports members sent each other (part of
+    /// the datagrams above), and their plaintext bytes.
+    pub audit_reports: u64,
+    pub audit_bytes: u64,
     pub crypto_ops_total: u64,
     pub crypto_ops: CryptoOps,
     /// Coordinated groups only.
@@ -95,6 +99,18 @@ impl Summary {
                 bytes_on_wire: out.counters.bytes_sent,
                 datagrams_lost: out.counters.datagrams_lost,
                 datagrams_duplicated: out.counters.datagrams_duplicated,
+                audit_reports: out
+                    .world
+                    .members
+                    .values()
+                    .map(|m| m.stats.audits_sent)
+                    .sum(),
+                audit_bytes: out
+                    .world
+                    .members
+                    .values()
+                    .map(|m| m.stats.audit_bytes)
+                    .sum(),
                 crypto_ops_total: out.crypto.total(),
                 crypto_ops: out.crypto,
                 mls_ops: out.mls,
@@ -160,7 +176,7 @@ pub fn print_text(s: &Summary) {
     print_verdicts(&verdicts, &expect);
     let c = &s.counts;
     say!(
-        "  {} members, {} messages, {} deliveries; {} datagrams ({} bytes), {} lost, {} duplicated; {} Olm ops, {} MLS encryptions, {} MLS decryptions",
+        "  {} members, {} messages, {} deliveries; {} datagrams ({} bytes), {} lost, {} duplicated; {} audit reports ({} bytes); {} Olm ops, {} MLS encryptions, {} MLS decryptions",
         c.members,
         c.messages_sent,
         c.deliveries,
@@ -168,6 +184,8 @@ pub fn print_text(s: &Summary) {
         c.bytes_on_wire,
         c.datagrams_lost,
         c.datagrams_duplicated,
+        c.audit_reports,
+        c.audit_bytes,
         c.crypto_ops_total,
         c.mls_ops.encryptions,
         c.mls_ops.decryptions

@@ -39,6 +39,8 @@ pub enum Command {
     ExpireAddresses(MemberId),
     /// Server agents: refuse (or resume) service while staying up.
     RefuseService(bool),
+    /// Server agents: lie (the dishonest-server fault), or stop lying.
+    Dishonest(Option<crate::core::server::dishonest::Dishonesty>),
 }
 
 impl Command {
@@ -51,6 +53,8 @@ impl Command {
             Command::Nominate(c) => format!("nominate {c}"),
             Command::ExpireAddresses(m) => format!("expire addresses of {m}"),
             Command::RefuseService(on) => format!("refuse service: {on}"),
+            Command::Dishonest(Some(d)) => format!("lie: {}", d.mode),
+            Command::Dishonest(None) => "stop lying".to_owned(),
         }
     }
 }

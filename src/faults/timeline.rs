@@ -68,6 +68,7 @@ pub fn fault_name(kind: &FaultKind) -> &'static str {
         FaultKind::Latency { .. } => "latency",
         FaultKind::Crash { .. } => "crash",
         FaultKind::Refuse { .. } => "refuse",
+        FaultKind::Dishonest { .. } => "dishonest",
         FaultKind::Offline { .. } => "offline",
         FaultKind::ExpireAddresses { .. } => "expire_addresses",
         FaultKind::ClockSkew { .. } => "clock_skew",

@@ -29,6 +29,8 @@ pub(super) struct RawFault {
     state: Option<RawState>,
     member: Option<String>,
     offset: Option<SignedDur>,
+    mode: Option<String>,
+    victim: Option<String>,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -40,8 +42,9 @@ enum RawState {
 }
 
 /// Fields of `[[faults]]` entries beyond `kind`, `at` and `until`.
-const FAULT_FIELDS: [&str; 11] = [
-    "a", "b", "from", "to", "rate", "extra", "jitter", "host", "state", "member", "offset",
+const FAULT_FIELDS: [&str; 13] = [
+    "a", "b", "from", "to", "rate", "extra", "jitter", "host", "state", "member", "offset", "mode",
+    "victim",
 ];
 
 fn fault_fields(kind: &str) -> Option<&'static [&'static str]> {
@@ -53,6 +56,7 @@ fn fault_fields(kind: &str) -> Option<&'static [&'static str]> {
         "latency" => &["extra", "jitter"],
         "crash" => &["host", "state"],
         "refuse" => &["host"],
+        "dishonest" => &["host", "mode", "victim"],
         "offline" | "expire_addresses" => &["member"],
         "clock_skew" => &["member", "offset"],
         _ => return None,
@@ -154,8 +158,8 @@ impl Cx<'_> {
         let Some(allowed) = fault_fields(kind) else {
             let msg = format!(
                 "unknown fault kind `{kind}` (expected partition, partition_oneway, loss, \
-                 duplicate, reorder, latency, crash, refuse, offline, expire_addresses or \
-                 clock_skew)"
+                 duplicate, reorder, latency, crash, refuse, dishonest, offline, \
+                 expire_addresses or clock_skew)"
             );
             return Err(self.err(&f.key("kind"), msg));
         };
@@ -171,6 +175,8 @@ impl Cx<'_> {
             raw.state.is_some(),
             raw.member.is_some(),
             raw.offset.is_some(),
+            raw.mode.is_some(),
+            raw.victim.is_some(),
         ];
         let stray = FAULT_FIELDS
             .iter()
@@ -222,6 +228,7 @@ impl Cx<'_> {
                     server: self.server(host, topo, &f.key("host"))?,
                 }
             }
+            "dishonest" => self.dishonest(raw, f, topo)?,
             "partition" => {
                 let (a, b) = self.sides((&raw.a, "a"), (&raw.b, "b"), kind, f, topo)?;
                 FaultKind::Partition { a, b }
@@ -260,6 +267,41 @@ impl Cx<'_> {
             at_ms,
             until_ms,
             kind,
+        })
+    }
+
+    /// A lying server: `mode` says how, `victim` to whom (equivocate and
+    /// drop need one; a replay goes to every member).
+    fn dishonest(&self, raw: &RawFault, f: &Field, topo: &Topology) -> Res<FaultKind> {
+        use crate::core::server::dishonest::Mode;
+        let host = self.need(&raw.host, f, "host", "dishonest")?;
+        let server = self.server(host, topo, &f.key("host"))?;
+        let mode = match self.need(&raw.mode, f, "mode", "dishonest")?.as_str() {
+            "equivocate" => Mode::Equivocate,
+            "drop" => Mode::Drop,
+            "replay" => Mode::Replay,
+            other => {
+                let msg = format!("unknown mode `{other}` (expected equivocate, drop or replay)");
+                return Err(self.err(&f.key("mode"), msg));
+            }
+        };
+        let victim = match (mode, &raw.victim) {
+            (Mode::Replay, Some(_)) => {
+                let msg = "a replay goes to every member; `victim` applies only to \
+                           equivocate and drop";
+                return Err(self.err(&f.key("victim"), msg));
+            }
+            (Mode::Replay, None) => None,
+            (_, None) => {
+                let msg = format!("a `dishonest` fault with mode `{mode}` needs `victim`");
+                return Err(self.err(&f.key("victim"), msg));
+            }
+            (_, Some(v)) => Some(self.member(v, topo, &f.key("victim"))?),
+        };
+        Ok(FaultKind::Dishonest {
+            server,
+            mode,
+            victim,
         })
     }
 

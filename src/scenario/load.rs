@@ -20,7 +20,7 @@ use std::path::Path;
 use toml_edit::Document;
 
 /// The checkers an `[expect.<variant>]` table may name.
-pub const CHECKERS: [&str; 10] = [
+pub const CHECKERS: [&str; 11] = [
     "convergence",
     "membership_intent",
     "fork_detection",
@@ -31,6 +31,7 @@ pub const CHECKERS: [&str; 10] = [
     "server_blindness",
     "epoch_agreement",
     "no_split_brain",
+    "equivocation_detected",
 ];
 
 /// A scenario file that cannot be used, located as precisely as possible.
@@ -150,6 +151,7 @@ struct RawProtocol {
     parent_timeout: Option<Dur>,
     ack_timeout: Option<Dur>,
     takeover_after: Option<Dur>,
+    audit_every: Option<Dur>,
     deliver_to: Option<DeliverTo>,
 }
 
@@ -448,6 +450,7 @@ impl Cx<'_> {
             )?,
             ack_timeout_ms: self.positive(raw.ack_timeout, 5_000, &p.key("ack_timeout"))?,
             takeover_after_ms: raw.takeover_after.map_or(2_000, |d| d.0),
+            audit_every_ms: raw.audit_every.map_or(5_000, |d| d.0),
             deliver_to_all: raw.deliver_to != Some(DeliverTo::First),
         })
     }

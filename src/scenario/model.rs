@@ -115,6 +115,11 @@ pub struct ProtocolParams {
     /// next candidate server agent itself (0: never). The stagger lets the
     /// lowest live member nominate while the others wait for its Welcome.
     pub takeover_after_ms: Millis,
+    /// Coordinated groups: how often a member sends a few peers, over Olm,
+    /// the receipts of the slots it processed since its last audit and the
+    /// epoch authenticators it reached, so that a server that shows
+    /// members different orders is caught (0: never).
+    pub audit_every_ms: Millis,
     /// Deliver to every mailbox of a recipient (true) or only the first.
     pub deliver_to_all: bool,
 }
@@ -200,6 +205,14 @@ pub enum FaultKind {
     },
     /// A server agent stays up but refuses service until `until_ms`.
     Refuse { server: ServerId },
+    /// A server agent stays up and lies until `until_ms`: it equivocates
+    /// to `victim`, drops the victim's submissions, or replays old
+    /// messages (see `core/server/dishonest.rs`).
+    Dishonest {
+        server: ServerId,
+        mode: crate::core::server::dishonest::Mode,
+        victim: Option<MemberId>,
+    },
     /// A member is cut off from everyone and comes back at `until_ms`.
     Offline { member: MemberId },
     /// The member's ephemeral addresses are expired at every agent.
@@ -266,6 +279,7 @@ impl Scenario {
                 parent_timeout_ms: 10_000,
                 ack_timeout_ms: 5_000,
                 takeover_after_ms: 2_000,
+                audit_every_ms: 5_000,
                 deliver_to_all: true,
             },
             workload: Workload {

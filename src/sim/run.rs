@@ -275,6 +275,21 @@ impl FaultState {
                 }
                 (vec![server.to_string()], String::new())
             }
+            FaultKind::Dishonest {
+                server,
+                mode,
+                victim,
+            } => {
+                let d = crate::core::server::dishonest::Dishonesty {
+                    mode: *mode,
+                    victim: *victim,
+                };
+                if let Some(agent) = w.servers.get_mut(server) {
+                    agent.handle(now, Input::Command(Command::Dishonest(begin.then_some(d))));
+                }
+                let to = victim.map(|v| format!(" to {v}")).unwrap_or_default();
+                (vec![server.to_string()], format!("{mode}{to}"))
+            }
             FaultKind::ExpireAddresses { member } => {
                 if begin {
                     for a in w.agents.values_mut() {

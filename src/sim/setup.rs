@@ -56,6 +56,7 @@ pub fn build_world(s: &Scenario, seed: u64, variant: Variant) -> World {
         parent_timeout_ms: p.parent_timeout_ms,
         ack_timeout_ms: p.ack_timeout_ms,
         takeover_after_ms: p.takeover_after_ms,
+        audit_every_ms: p.audit_every_ms,
         key_packages_per_agent: 2,
         deliver_to_all: p.deliver_to_all,
         prekeys_per_agent: 8,

@@ -206,6 +206,16 @@ pub enum Event {
         other_side: Vec<MemberId>,
         evidence: String,
     },
+    /// This member holds proof that `server` lied about slot `seq` of
+    /// `generation`: two receipts it signed for one slot over different
+    /// messages, or one message under two slots (a replay). `evidence`
+    /// names both (hashes and senders, never contents).
+    EquivocationDetected {
+        server: ServerId,
+        generation: u32,
+        seq: u64,
+        evidence: String,
+    },
     AddressRotated {
         agent: AgentId,
     },
@@ -248,6 +258,15 @@ pub enum Event {
         group: u64,
         generation: u32,
         nominator: MemberId,
+    },
+    /// The dishonest-server fault made this server lie to `to` about slot
+    /// `seq` of `generation` (`mode`: equivocate, drop or replay).
+    /// Simulator instrumentation for the checkers: no member sees it.
+    Lied {
+        mode: String,
+        to: Vec<MemberId>,
+        generation: u32,
+        seq: u64,
     },
     /// This server learnt the group moved on to generation `by` and
     /// stopped serving its `generation`.

@@ -512,6 +512,7 @@ impl Member {
                 }),
             }
         }
+        self.resend_unconfirmed(now, fx);
         // Messages the server ordered before it failed may still arrive:
         // the old generation drains until this member needs its MLS client
         // for the next one.
@@ -560,7 +561,11 @@ impl Member {
                         generation: receipt.generation,
                         seq: receipt.seq,
                     });
+                    self.audit
+                        .own_message(now, (server, c.generation), msg, &receipt);
                 }
+                self.audit
+                    .learn((server, c.generation), &c.server_key, &receipt, None);
             }
             Datagram::SubmitRejected {
                 req,
@@ -669,6 +674,12 @@ impl Member {
             && let Some(item) = c.reorder.remove(&c.next_seq)
         {
             c.next_seq += 1;
+            if !draining && self.audit_before(now, &item, fx) {
+                break;
+            }
+            let Some(c) = self.stream(draining) else {
+                break;
+            };
             let result = c.mls.process(&item.payload);
             if !draining {
                 self.apply_ordered(now, &item.receipt, result, fx);

@@ -98,6 +98,7 @@ impl Member {
                 }
             }
             Datagram::Batch { items, more } => {
+                self.audit.fetched(now);
                 for (seq, stored) in items {
                     let cursor = self.cursors.entry(agent).or_insert(0);
                     *cursor = (*cursor).max(seq);
@@ -198,6 +199,9 @@ impl Member {
             }
             Some(Payload::Welcome(invite)) if invite.group == self.cfg.group => {
                 return self.on_invite(now, from, invite, fx);
+            }
+            Some(Payload::Audit(report)) if report.group == self.cfg.group => {
+                return self.on_audit(from, report, fx);
             }
             _ => return fail(fx, "malformed plaintext".into()),
         };

@@ -66,6 +66,9 @@ pub enum Payload {
         want: Vec<MessageId>,
     },
     Welcome(Invite),
+    /// Coordinated groups: what this member was shown of the server's
+    /// order, for the recipient to compare (see `audit.rs`).
+    Audit(super::audit::AuditReport),
 }
 
 impl Payload {

@@ -6,6 +6,7 @@
 //! sending half (messages, envelopes, retried requests), `inbound.rs` the
 //! receiving half (fetch, decrypt, causal delivery, membership).
 
+pub mod audit;
 mod coordinated;
 mod generations;
 mod inbound;
@@ -43,6 +44,8 @@ pub struct MemberConfig {
     pub ack_timeout_ms: Millis,
     /// Coordinated groups: the takeover stagger (see `ProtocolParams`).
     pub takeover_after_ms: Millis,
+    /// Coordinated groups: the audit period (see `ProtocolParams`).
+    pub audit_every_ms: Millis,
     /// MLS key packages published per agent.
     pub key_packages_per_agent: usize,
     pub deliver_to_all: bool,
@@ -66,6 +69,9 @@ pub struct MemberStats {
     pub duplicates_dropped: u64,
     pub rejected_datagrams: u64,
     pub refusals: u64,
+    /// Audit reports sent to peers, and their plaintext bytes.
+    pub audits_sent: u64,
+    pub audit_bytes: u64,
 }
 
 /// A plaintext waiting for a session, with the group message it carries
@@ -133,6 +139,8 @@ pub struct Member {
     early: Vec<crate::core::wire::Ordered>,
     /// Stale servers already told that the group moved on.
     told_stale: BTreeSet<(ServerId, u32)>,
+    /// What this member was shown of the servers' orders (`audit.rs`).
+    audit: audit::Auditor,
     next_fetch: Millis,
     next_rotate: Millis,
     pub stats: MemberStats,
@@ -177,6 +185,7 @@ impl Member {
             takeover_at: None,
             early: Vec::new(),
             told_stale: BTreeSet::new(),
+            audit: audit::Auditor::default(),
             next_fetch: 0,
             next_rotate: 0,
             stats: MemberStats::default(),
@@ -306,6 +315,7 @@ impl Member {
                 (_, Err(e)) => self.reject(from, e.to_string(), &mut fx),
             },
         }
+        self.act_on_audit(now, &mut fx);
         fx.wake_at(self.next_wake());
         fx
     }
@@ -354,6 +364,7 @@ impl Member {
             self.next_rotate = now + self.cfg.rotate_every_ms;
         }
         self.report_missing_parents(now, fx);
+        self.audit_tick(now, fx);
     }
 
     fn next_wake(&self) -> Millis {
@@ -367,6 +378,7 @@ impl Member {
             .chain(parents)
             .chain(submits)
             .chain(self.generations_wake())
+            .chain(self.audit_wake())
             .chain([self.next_fetch, self.next_rotate])
             .min()
             .unwrap_or(self.next_fetch)
@@ -411,7 +423,7 @@ impl Member {
                 None,
                 fx,
             ),
-            Command::ExpireAddresses(_) | Command::RefuseService(_) => {
+            Command::ExpireAddresses(_) | Command::RefuseService(_) | Command::Dishonest(_) => {
                 skip(fx, "not a member command")
             }
         }

@@ -8,6 +8,7 @@
 //! each mailbox acknowledges. It only ever holds MLS ciphertext and public
 //! handshake messages.
 
+use super::dishonest::{Liar, Lie};
 use super::sequencer::{Kind, Rejection, Sequencer, hash};
 use crate::core::ids::{AgentId, MemberId, Millis, Peer, ServerId};
 use crate::core::io::{Command, Effects, Input};
@@ -63,6 +64,8 @@ pub struct ServerAgent {
     fanout: BTreeMap<u64, Fanout>,
     next_req: u64,
     refusing: bool,
+    /// The dishonest-server fault's state (see `dishonest.rs`).
+    liar: Liar,
     pub stats: ServerStats,
 }
 
@@ -77,6 +80,7 @@ impl ServerAgent {
             fanout: BTreeMap::new(),
             next_req: 0,
             refusing: false,
+            liar: Liar::default(),
             stats: ServerStats::default(),
         }
     }
@@ -209,8 +213,12 @@ impl ServerAgent {
     pub fn handle(&mut self, now: Millis, input: Input) -> Effects {
         let mut fx = Effects::default();
         match input {
-            Input::Start { .. } | Input::Wake => self.retry(now, &mut fx),
+            Input::Start { .. } | Input::Wake => {
+                self.retry(now, &mut fx);
+                self.release_held(now, &mut fx);
+            }
             Input::Command(Command::RefuseService(on)) => self.refusing = on,
+            Input::Command(Command::Dishonest(d)) => self.liar.set(d),
             Input::Command(c) => fx.record(Event::CommandSkipped {
                 command: c.describe(),
                 reason: "not a server agent command".into(),
@@ -276,10 +284,32 @@ impl ServerAgent {
                 (_, Err(e)) => self.reject(&mut fx, from, e.to_string()),
             },
         }
-        if let Some(at) = self.fanout.values().map(|f| f.next_at).min() {
+        let fanout = self.fanout.values().map(|f| f.next_at);
+        if let Some(at) = fanout.chain(self.liar.wake()).min() {
             fx.wake_at(at);
         }
         fx
+    }
+
+    /// Records a lie of the dishonest-server fault.
+    fn lied(&self, group: u64, lie: Lie, fx: &mut Effects) {
+        let generation = self
+            .groups
+            .get(&group)
+            .map_or(0, |g| g.sequencer.generation());
+        fx.record(Event::Lied {
+            mode: lie.mode.name().into(),
+            to: lie.to,
+            generation,
+            seq: lie.seq,
+        });
+    }
+
+    /// The victim's held copy, once it can no longer be swapped.
+    fn release_held(&mut self, now: Millis, fx: &mut Effects) {
+        if let Some((victim, item)) = self.liar.release(now) {
+            self.send_ordered(now, victim, &item, fx);
+        }
     }
 
     fn reject(&mut self, fx: &mut Effects, from: Peer, error: String) {
@@ -326,6 +356,15 @@ impl ServerAgent {
         {
             return Ok(receipt.clone());
         }
+        if let Some((receipt, lie)) =
+            self.liar
+                .drop_receipt(&served.sequencer, sender, epoch, hash(&payload))
+        {
+            if let Some(lie) = lie {
+                self.lied(group, lie, fx);
+            }
+            return Ok(receipt);
+        }
         let before: BTreeSet<MemberId> = served.sequencer.members().clone();
         let receipt = served.sequencer.submit(
             generation,
@@ -361,18 +400,51 @@ impl ServerAgent {
         // group and those it removes, who must learn they are out.
         let recipients: BTreeSet<MemberId> =
             before.union(served.sequencer.members()).copied().collect();
-        let targets: Vec<(MemberId, Address)> = recipients
-            .iter()
-            .flat_map(|m| {
-                served
-                    .mailboxes
-                    .get(m)
-                    .into_iter()
-                    .flatten()
-                    .map(move |a| (*m, *a))
-            })
-            .collect();
-        for (to, address) in targets {
+        let deceived = self
+            .liar
+            .victim_copy(now, &served.sequencer, &item, &recipients);
+        let replay = self.liar.replay(&mut served.sequencer, &served.log);
+        if let Some(r) = &replay {
+            served.log.push(r.clone());
+        }
+        for m in &recipients {
+            match &deceived {
+                Some((victim, items, _)) if victim == m => {
+                    for i in items {
+                        self.send_ordered(now, *m, i, fx);
+                    }
+                }
+                _ => self.send_ordered(now, *m, &item, fx),
+            }
+        }
+        for lie in deceived.into_iter().flat_map(|(_, _, lies)| lies) {
+            self.lied(group, lie, fx);
+        }
+        if let Some(r) = replay {
+            for m in &recipients {
+                self.send_ordered(now, *m, &r, fx);
+            }
+            let lie = Lie {
+                mode: super::dishonest::Mode::Replay,
+                to: recipients.iter().copied().collect(),
+                seq: r.receipt.seq,
+            };
+            self.lied(group, lie, fx);
+        }
+        Ok(receipt)
+    }
+
+    /// Fans one ordered message out to every mailbox of member `to`,
+    /// retried until each acknowledges.
+    fn send_ordered(&mut self, now: Millis, to: MemberId, item: &Ordered, fx: &mut Effects) {
+        let group = item.receipt.group;
+        let addresses = self
+            .groups
+            .get(&group)
+            .and_then(|g| g.mailboxes.get(&to))
+            .cloned()
+            .unwrap_or_default();
+        for address in addresses {
             self.next_req += 1;
             let req = self.next_req;
             let datagram = Datagram::DeliverOrdered {
@@ -394,7 +466,6 @@ impl ServerAgent {
                 },
             );
         }
-        Ok(receipt)
     }
 
     fn retry(&mut self, now: Millis, fx: &mut Effects) {

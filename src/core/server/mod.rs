@@ -3,6 +3,7 @@
 //! host role around it. Members do not use them yet.
 
 mod agent;
+pub mod dishonest;
 pub mod sequencer;
 
 pub use agent::{ServerAgent, ServerConfig, ServerStats};

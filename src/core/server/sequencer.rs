@@ -164,6 +164,11 @@ impl Sequencer {
         self.generation
     }
 
+    /// The slot the next ordered message will take.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
     pub fn members(&self) -> &std::collections::BTreeSet<MemberId> {
         &self.members
     }

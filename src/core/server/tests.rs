@@ -246,3 +246,138 @@ fn a_retried_submission_gets_its_first_receipt_and_no_second_slot() {
         assert_eq!(server.stats.ordered, 1);
     });
 }
+
+mod dishonest {
+    use super::*;
+    use crate::core::server::dishonest::{Dishonesty, Mode};
+    use crate::core::server::sequencer::{FraudProof, Receipt};
+    use crate::core::wire::Ordered;
+    use crate::trace::Event;
+
+    fn lie(server: &mut ServerAgent, mode: Mode, victim: Option<u32>) {
+        let d = Dishonesty {
+            mode,
+            victim: victim.map(MemberId),
+        };
+        server.handle(0, Input::Command(Command::Dishonest(Some(d))));
+    }
+
+    /// What each member's mailbox was sent, in order.
+    fn fanned(out: &[(Peer, Datagram)], to: u32) -> Vec<Ordered> {
+        out.iter()
+            .filter_map(|(_, d)| match d {
+                Datagram::DeliverOrdered { to: t, item, .. } if *t == MemberId(to) => {
+                    Some(item.clone())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn receipt(out: &[(Peer, Datagram)]) -> Receipt {
+        match &out[0].1 {
+            Datagram::Receipted { receipt, .. } => receipt.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn equivocation_swaps_two_slots_for_the_victim_only_with_valid_receipts() {
+        run_seeded([7; 32], || {
+            let Setup { mut server, .. } = setup();
+            let key = server.public_key();
+            lie(&mut server, Mode::Equivocate, Some(2));
+            let a = submit(&mut server, 0, 0, Kind::Message, 0, b"a".to_vec());
+            assert!(fanned(&a, 2).is_empty(), "the victim's copy is held");
+            assert_eq!(fanned(&a, 1).len(), 1);
+            let b = submit(&mut server, 10, 1, Kind::Message, 0, b"b".to_vec());
+            let honest = [fanned(&a, 1)[0].clone(), fanned(&b, 1)[0].clone()];
+            let victim = fanned(&b, 2);
+            assert_eq!(victim.len(), 2);
+            assert_eq!(victim[0].receipt.seq, 0);
+            assert_eq!(victim[0].payload, b"b");
+            assert_eq!(victim[1].payload, b"a");
+            assert!(victim.iter().all(|o| o.receipt.verify(&key)));
+            let proof = FraudProof::check(&honest[0].receipt, &victim[0].receipt, &key);
+            assert!(proof.is_some(), "two signed receipts for slot 0");
+            assert_eq!(receipt(&a), honest[0].receipt, "the sender is not lied to");
+        });
+    }
+
+    #[test]
+    fn a_late_second_message_releases_the_held_copy_honestly() {
+        run_seeded([8; 32], || {
+            let Setup { mut server, .. } = setup();
+            lie(&mut server, Mode::Equivocate, Some(2));
+            submit(&mut server, 0, 0, Kind::Message, 0, b"a".to_vec());
+            let woken = sends(server.handle(100, Input::Wake));
+            let released = fanned(&woken, 2);
+            assert_eq!(released.len(), 1);
+            assert_eq!(
+                (released[0].receipt.seq, &released[0].payload[..]),
+                (0, &b"a"[..])
+            );
+        });
+    }
+
+    #[test]
+    fn dropping_receipts_the_victims_message_and_fans_out_nothing() {
+        run_seeded([9; 32], || {
+            let Setup { mut server, .. } = setup();
+            let key = server.public_key();
+            lie(&mut server, Mode::Drop, Some(0));
+            let out = submit(&mut server, 0, 0, Kind::Message, 0, b"mine".to_vec());
+            assert_eq!(out.len(), 1, "a receipt and nothing else");
+            let fake = receipt(&out);
+            assert!(fake.verify(&key));
+            let again = submit(&mut server, 500, 0, Kind::Message, 0, b"mine".to_vec());
+            assert_eq!(receipt(&again), fake, "a retry gets the same receipt");
+            let other = submit(&mut server, 600, 1, Kind::Message, 0, b"theirs".to_vec());
+            let real = receipt(&other);
+            assert_eq!(fanned(&other, 0).len(), 1, "the victim still gets others'");
+            assert!(FraudProof::check(&fake, &real, &key).is_some());
+        });
+    }
+
+    #[test]
+    fn replaying_orders_an_old_message_again_under_a_new_slot() {
+        run_seeded([10; 32], || {
+            let Setup { mut server, .. } = setup();
+            let key = server.public_key();
+            submit(&mut server, 0, 0, Kind::Message, 0, b"old".to_vec());
+            lie(&mut server, Mode::Replay, None);
+            let fx = server.handle(
+                5,
+                Input::Datagram {
+                    from: Peer::Member(MemberId(1)),
+                    bytes: Datagram::Submit {
+                        req: 1,
+                        submission: Submission {
+                            group: 1,
+                            generation: 1,
+                            epoch: 0,
+                            kind: Kind::Message,
+                            payload: b"new".to_vec(),
+                            members_after: None,
+                            joiners: Vec::new(),
+                        },
+                    }
+                    .encode(),
+                },
+            );
+            let lies =
+                fx.0.iter()
+                    .filter(|e| matches!(e, Effect::Record(Event::Lied { .. })))
+                    .count();
+            let out = sends(fx);
+            let items = fanned(&out, 2);
+            assert_eq!(items.len(), 2);
+            assert_eq!(
+                (items[1].receipt.seq, &items[1].payload[..]),
+                (2, &b"old"[..])
+            );
+            assert!(items[1].receipt.verify(&key));
+            assert_eq!(lies, 1);
+        });
+    }
+}

@@ -1,0 +1,276 @@
+//! Equivocation detected: when a server agent lies (the dishonest-server
+//! fault), every member it lied to detects the lie within the detection
+//! bound, as long as it is live and can reach another member to compare
+//! notes with.
+//!
+//! Ground truth is the server's own `lied` records (simulator
+//! instrumentation: who was lied to, when, about which slot). A member
+//! detects by recording `equivocation_detected` naming that server, or by
+//! falling back because of it (`fell_back` with a reason "cN lied: ...").
+//! A member accusing a server that never lied is a false accusation, and a
+//! failure: the proofs members exchange must not frame an honest server.
+
+use super::history::{History, Lie};
+use super::{Evidence, Status, Verdict, list, measured};
+use crate::core::ids::{MemberId, Millis, ServerId};
+use std::collections::BTreeMap;
+
+pub const NAME: &str = "equivocation_detected";
+
+fn verdict(status: Status, summary: String, evidence: Vec<Evidence>, m: &[(&str, u64)]) -> Verdict {
+    let measured = m.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    Verdict::new(NAME, status, summary, evidence, measured)
+}
+
+/// Whether a fault cut `m` off during [from, to].
+fn isolated(h: &History, m: MemberId, from: Millis, to: Millis) -> bool {
+    h.isolations
+        .iter()
+        .any(|(x, _, begin, end)| *x == m && *begin <= to && end.is_none_or(|e| e >= from))
+}
+
+pub fn check(h: &History) -> Verdict {
+    let (Some(bounds), Some(_)) = (h.bounds(), h.running.as_ref()) else {
+        return Verdict::new(
+            NAME,
+            Status::Unknown,
+            "trace has no run_started or run_ended".into(),
+            vec![],
+            measured([]),
+        );
+    };
+    let mut evidence = Vec::new();
+    let lied = |s: ServerId| h.lies.iter().any(|l| l.server == s);
+    for a in h.accusations.iter().filter(|a| !lied(a.what.0)) {
+        evidence.push(
+            Evidence::note(format!(
+                "{} accused {} at {} ms ({}), which never lied",
+                a.host,
+                a.what.0,
+                a.t,
+                if a.what.1 {
+                    "equivocation_detected"
+                } else {
+                    "fell_back"
+                }
+            ))
+            .members([a.host])
+            .at(a.t),
+        );
+    }
+    let false_accusations = evidence.len() as u64;
+    if h.dishonest_faults.is_empty() {
+        let (status, summary) = if evidence.is_empty() {
+            (Status::Pass, "no server agent was dishonest".to_owned())
+        } else {
+            (
+                Status::Fail,
+                format!("{false_accusations} false accusations"),
+            )
+        };
+        let m = [("lies", 0), ("false_accusations", false_accusations)];
+        return verdict(status, summary, evidence, &m);
+    }
+    if h.lies.is_empty() && evidence.is_empty() {
+        let (t, server) = h.dishonest_faults[0];
+        let summary =
+            format!("{server} was dishonest from {t} ms but never lied: nothing to detect");
+        return verdict(Status::Unknown, summary, vec![], &[("lies", 0)]);
+    }
+    // The first lie to each member, per server.
+    let mut first: BTreeMap<(MemberId, ServerId), &Lie> = BTreeMap::new();
+    for l in &h.lies {
+        for m in &l.to {
+            first.entry((*m, l.server)).or_insert(l);
+        }
+    }
+    let others = |m: MemberId| h.finals.keys().any(|o| *o != m && h.reachable(*o));
+    let (mut detected, mut excused, mut worst) = (Vec::new(), Vec::new(), 0);
+    let mut failures = evidence;
+    for (&(m, server), lie) in &first {
+        let deadline = lie.t.saturating_add(bounds.detection_ms);
+        let why = if !h.reachable(m) {
+            Some("not live at the end")
+        } else if !others(m) {
+            Some("no other live member to compare with")
+        } else if isolated(h, m, lie.t, deadline) {
+            Some("cut off by a fault before the deadline")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            excused.push(Evidence::note(format!("{m}: {why}")).members([m]));
+            continue;
+        }
+        let found = h
+            .accusations
+            .iter()
+            .find(|a| a.host == m && a.what.0 == server && a.t >= lie.t);
+        let what = format!(
+            "{server} lied to {m} ({}, slot {} of generation {}) at {} ms",
+            lie.mode, lie.seq, lie.generation, lie.t
+        );
+        match found {
+            Some(a) if a.t <= deadline => {
+                worst = worst.max(a.t - lie.t);
+                detected.push(
+                    Evidence::note(format!("{what}; detected at {} ms", a.t))
+                        .members([m])
+                        .at(a.t),
+                );
+            }
+            Some(a) => failures.push(
+                Evidence::note(format!(
+                    "{what}; detected only at {} ms, after the deadline of {deadline} ms",
+                    a.t
+                ))
+                .members([m])
+                .at(a.t),
+            ),
+            None => failures.push(
+                Evidence::note(format!("{what}; never detected (deadline {deadline} ms)"))
+                    .members([m])
+                    .at(deadline),
+            ),
+        }
+    }
+    let m = [
+        ("lies", h.lies.len() as u64),
+        ("lied_to", first.len() as u64),
+        ("detected", detected.len() as u64),
+        ("excused", excused.len() as u64),
+        ("false_accusations", false_accusations),
+        ("detection_latency_max_ms", worst),
+    ];
+    let missed = failures.len() as u64 - false_accusations;
+    let judged = detected.len();
+    if !failures.is_empty() {
+        let summary = format!(
+            "{missed} lied-to members did not detect the lie in time; {false_accusations} false accusations"
+        );
+        failures.extend(detected);
+        failures.extend(excused);
+        return verdict(Status::Fail, summary, failures, &m);
+    }
+    if judged == 0 {
+        let who = list(first.keys().map(|(m, _)| *m));
+        let summary = format!("the server lied to {who}, but none of them could be judged");
+        return verdict(Status::Unknown, summary, excused, &m);
+    }
+    let summary = format!("all {judged} lied-to members detected the lie within {worst} ms");
+    detected.extend(excused);
+    verdict(Status::Pass, summary, detected, &m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkers::testkit::*;
+    use crate::trace::Event;
+
+    fn history(detect: &[(u32, u64)], fall_back: &[(u32, u64)]) -> History {
+        let mut tb = Tb::start(&[0, 1, 2]);
+        tb.at(
+            100,
+            "sim",
+            Event::Fault {
+                fault: "dishonest".into(),
+                hosts: vec!["c0".into()],
+                detail: "begin equivocate to m2".into(),
+            },
+        );
+        tb.at(
+            200,
+            "c0",
+            Event::Lied {
+                mode: "equivocate".into(),
+                to: vec![m(2)],
+                generation: 1,
+                seq: 4,
+            },
+        );
+        for (who, t) in detect {
+            tb.at(
+                *t,
+                &format!("m{who}"),
+                Event::EquivocationDetected {
+                    server: ServerId(0),
+                    generation: 1,
+                    seq: 4,
+                    evidence: "two receipts".into(),
+                },
+            );
+        }
+        for (who, t) in fall_back {
+            tb.at(
+                *t,
+                &format!("m{who}"),
+                Event::FellBack {
+                    reason: "c0 lied: slot 4 signed twice".into(),
+                },
+            );
+        }
+        tb.end_agreed(&[0, 1, 2], &[0, 1, 2]);
+        History::from_trace(&tb.build())
+    }
+
+    #[test]
+    fn fails_when_a_lied_to_member_never_detects() {
+        let v = check(&history(&[(0, 300)], &[]));
+        assert_eq!(v.status, Status::Fail, "{v:#?}");
+        assert!(mentions_member(&v, m(2)), "{v:#?}");
+        assert!(v.evidence[0].note.contains("never detected"), "{v:#?}");
+    }
+
+    #[test]
+    fn fails_when_the_detection_is_late() {
+        let v = check(&history(&[(2, 200 + DETECTION + 1)], &[]));
+        assert_eq!(v.status, Status::Fail, "{v:#?}");
+        assert!(v.evidence[0].note.contains("after the deadline"), "{v:#?}");
+    }
+
+    #[test]
+    fn passes_when_the_victim_detects_in_time_or_falls_back_for_it() {
+        let v = check(&history(&[(2, 600)], &[]));
+        assert_eq!(v.status, Status::Pass, "{v:#?}");
+        assert_eq!(v.measured["detection_latency_max_ms"], 400);
+        let v = check(&history(&[], &[(2, 650)]));
+        assert_eq!(v.status, Status::Pass, "{v:#?}");
+    }
+
+    #[test]
+    fn an_unreachable_victim_cannot_be_judged() {
+        let mut h = history(&[], &[]);
+        h.running.as_mut().unwrap().remove(&m(2));
+        assert_eq!(check(&h).status, Status::Unknown);
+        let mut h = history(&[], &[]);
+        h.isolations
+            .push((m(2), "offline".into(), 150, Some(5_000)));
+        assert_eq!(check(&h).status, Status::Unknown);
+    }
+
+    #[test]
+    fn accusing_an_honest_server_fails() {
+        let mut tb = Tb::start(&[0, 1]);
+        tb.at(
+            50,
+            "m1",
+            Event::EquivocationDetected {
+                server: ServerId(0),
+                generation: 1,
+                seq: 0,
+                evidence: "?".into(),
+            },
+        );
+        tb.end_agreed(&[0, 1], &[0, 1]);
+        let v = check(&History::from_trace(&tb.build()));
+        assert_eq!(v.status, Status::Fail, "{v:#?}");
+        assert!(mentions_member(&v, m(1)));
+    }
+
+    #[test]
+    fn nothing_to_judge_without_a_dishonest_server() {
+        assert_eq!(check(&History::from_trace(&healthy())).status, Status::Pass);
+        assert_eq!(check(&History::default()).status, Status::Unknown);
+    }
+}

@@ -1,0 +1,348 @@
+//! Catching a server agent that lies: members compare notes.
+//!
+//! A server agent orders a coordinated group's messages and signs where it
+//! put each one. It could show members different orders (equivocation),
+//! order an old message again (replay), or receipt a member's message and
+//! never serve it (a selective drop). Each leaves a trace a member can
+//! check without trusting anyone:
+//!
+//! - Every receipt a member holds (its own submissions' receipts, every
+//!   slot it processed, and what peers tell it) is kept by slot. Two valid
+//!   receipts for one (generation, seq) over different messages are a
+//!   fraud proof (`FraudProof::check`); one message under two slots is a
+//!   replay. Either is proof that anyone can check with the server's key.
+//! - Every `audit_every`, a member sends a few peers of its roster (in
+//!   rotation, `FANOUT` at a time), over the pairwise Olm channel, one
+//!   digest of the message hashes in the slots it processed since its last
+//!   audit, and the epoch authenticators it reached, as XMTP members
+//!   compare per commit sequence number. A differing authenticator at one
+//!   epoch is a fork. A peer whose digest of the same slots differs (now,
+//!   or once it has processed them) answers with its signed receipts for
+//!   those slots, and the two receipts of the slot that differs are the
+//!   proof. Digests keep the steady cost at a few dozen bytes per report;
+//!   receipts travel only when orders differ.
+//! - A member sees its own messages come back in the order. One that was
+//!   receipted but still has not come back `ack_timeout` after the receipt,
+//!   although the member has fetched from its mailboxes since, was
+//!   withheld.
+//!
+//! A proof is recorded (`equivocation_detected`, or `fork_detected`),
+//! forwarded to every peer in one report (the two receipts prove it to
+//! them too), and the member falls back to the lightweight group with the
+//! lie as the reason, which brings the takeover by the next candidate.
+
+use super::Member;
+use super::message::Payload;
+use crate::core::ids::{MemberId, Millis, Peer, ServerId};
+use crate::core::io::Effects;
+use crate::core::wire::Ordered;
+use crate::trace::Event;
+use std::collections::BTreeSet;
+
+mod notes;
+pub use notes::{AuditReport, Auditor, Finding, Stream, digest};
+use notes::{FANOUT, MAX_ENTRIES};
+
+fn short(h: &[u8]) -> String {
+    hex::encode(&h[..h.len().min(4)])
+}
+
+impl Member {
+    fn server_key(&self, server: ServerId) -> Option<[u8; 32]> {
+        self.candidates
+            .iter()
+            .find(|(s, _)| *s == server)
+            .map(|(_, k)| *k)
+    }
+
+    /// Before an ordered message is processed: its receipt is compared
+    /// with everything known, and the epoch reached so far is noted.
+    /// Returns true when a lie was found and the member fell back, so
+    /// that nothing more of this order is processed.
+    pub(super) fn audit_before(&mut self, now: Millis, item: &Ordered, fx: &mut Effects) -> bool {
+        let Some(c) = self.coord.as_ref() else {
+            return true;
+        };
+        let stream = (c.server, c.generation);
+        let auth = c.mls.epoch().zip(c.mls.epoch_authenticator());
+        let Some(key) = self.server_key(c.server) else {
+            return false;
+        };
+        if let Some((epoch, auth)) = auth {
+            self.audit.epoch(stream, epoch, auth, None);
+        }
+        self.audit.learn(stream, &key, &item.receipt, None);
+        self.audit.processed(stream, &item.receipt);
+        self.act_on_audit(now, fx);
+        self.coord
+            .as_ref()
+            .is_none_or(|c| (c.server, c.generation) != stream)
+    }
+
+    /// A peer's report: each receipt and authenticator is compared with
+    /// this member's own. Works after a fallback too, so that forwarded
+    /// evidence still reaches a member that left the generation.
+    pub(super) fn on_audit(&mut self, from: MemberId, report: AuditReport, fx: &mut Effects) {
+        let Some(key) = self.server_key(report.server) else {
+            return self.reject(
+                Peer::Member(from),
+                format!("an audit of {}, not a candidate", report.server),
+                fx,
+            );
+        };
+        let long = report
+            .range
+            .is_some_and(|(lo, hi, _)| hi < lo || hi - lo >= MAX_ENTRIES as u64);
+        if long || report.receipts.len() > MAX_ENTRIES || report.epochs.len() > MAX_ENTRIES {
+            return self.reject(Peer::Member(from), "an oversized audit".into(), fx);
+        }
+        let stream = (report.server, report.generation);
+        let mut forged = 0;
+        for r in report.receipts.iter().filter(|r| r.group == self.cfg.group) {
+            if !self.audit.learn(stream, &key, r, Some(from)) {
+                forged += 1;
+            }
+        }
+        for (epoch, auth) in report.epochs {
+            self.audit.epoch(stream, epoch, auth, Some(from));
+        }
+        if let Some(range) = report.range {
+            self.audit.compare(from, stream, range);
+        }
+        if forged > 0 {
+            // Receipts the server never signed frame nobody.
+            self.reject(
+                Peer::Member(from),
+                format!("{forged} receipts in an audit fail their signature"),
+                fx,
+            );
+        }
+    }
+
+    /// Every audit period: a withheld own message is looked for, then a
+    /// report of what is new goes to the next `FANOUT` peers in rotation.
+    pub(super) fn audit_tick(&mut self, now: Millis, fx: &mut Effects) {
+        let every = self.cfg.audit_every_ms;
+        if every == 0 {
+            return;
+        }
+        let Some(at) = self.audit.next_at else {
+            // Staggered, so that members do not all audit at once.
+            let offset = u64::from(self.id.0).wrapping_mul(389) % every;
+            self.audit.next_at = Some(now + every + offset);
+            return;
+        };
+        if now < at {
+            return;
+        }
+        self.audit.next_at = Some(now + every);
+        let Some(c) = self
+            .coord
+            .as_ref()
+            .filter(|c| c.sending && c.mls.is_active())
+        else {
+            return;
+        };
+        let stream = (c.server, c.generation);
+        if let Some((epoch, auth)) = c.mls.epoch().zip(c.mls.epoch_authenticator()) {
+            self.audit.epoch(stream, epoch, auth, None);
+        }
+        let window = self.cfg.ack_timeout_ms;
+        if let Some(w) = self.audit.withheld(stream, window) {
+            return self.audit.found.push(w);
+        }
+        self.audit.prune_own(now, window);
+        let peers: Vec<MemberId> = c.roster().into_iter().filter(|m| *m != self.id).collect();
+        let range = self.audit.next_range(stream);
+        // Epochs noted of an earlier order are not this server's to answer.
+        let epochs: Vec<(u64, Vec<u8>)> = std::mem::take(&mut self.audit.unsent_epochs)
+            .into_iter()
+            .filter_map(|(s, e, a)| (s == stream).then_some((e, a)))
+            .collect();
+        if peers.is_empty() || (range.is_none() && epochs.is_empty()) {
+            return;
+        }
+        let report = AuditReport {
+            group: self.cfg.group,
+            generation: stream.1,
+            server: stream.0,
+            range,
+            receipts: Vec::new(),
+            epochs: epochs.into_iter().rev().take(MAX_ENTRIES).rev().collect(),
+        };
+        let start = self.audit.cursor + self.id.0 as usize;
+        self.audit.cursor += FANOUT;
+        let to: BTreeSet<MemberId> = (0..FANOUT.min(peers.len()))
+            .map(|i| peers[(start + i) % peers.len()])
+            .collect();
+        self.send_report(now, &report, to, fx);
+    }
+
+    fn send_report(
+        &mut self,
+        now: Millis,
+        report: &AuditReport,
+        to: impl IntoIterator<Item = MemberId>,
+        fx: &mut Effects,
+    ) {
+        let bytes = Payload::Audit(report.clone()).encode();
+        for peer in to {
+            self.stats.audits_sent += 1;
+            self.stats.audit_bytes += bytes.len() as u64;
+            self.seal(now, peer, None, bytes.clone(), fx);
+        }
+    }
+
+    /// Only a coordinated member has anything to audit; the fetch timer
+    /// wakes the others often enough to start once they coordinate.
+    pub(super) fn audit_wake(&self) -> Option<Millis> {
+        self.audit
+            .next_at
+            .filter(|_| self.cfg.audit_every_ms > 0 && self.coord.is_some())
+    }
+
+    /// Acts on what the comparisons found: records the proof once per
+    /// order, forwards it to every peer, and falls back from the order if
+    /// this member is still in it.
+    pub(super) fn act_on_audit(&mut self, now: Millis, fx: &mut Effects) {
+        for f in std::mem::take(&mut self.audit.found) {
+            let (stream, reason) = match f {
+                Finding::Proof { stream, a, b, from } => {
+                    let first = self.audit.reported.insert(stream);
+                    let told = from.map(|m| format!(" (told by {m})")).unwrap_or_default();
+                    let (seq, evidence) = if a.seq == b.seq {
+                        (
+                            a.seq,
+                            format!(
+                                "slot {} signed for {}'s message {} and for {}'s message {}{told}",
+                                a.seq,
+                                a.sender,
+                                short(&a.hash),
+                                b.sender,
+                                short(&b.hash)
+                            ),
+                        )
+                    } else {
+                        (
+                            b.seq,
+                            format!(
+                                "replay: {}'s message {} signed into slots {} and {}{told}",
+                                a.sender,
+                                short(&a.hash),
+                                a.seq,
+                                b.seq
+                            ),
+                        )
+                    };
+                    if first {
+                        fx.record(Event::EquivocationDetected {
+                            server: stream.0,
+                            generation: stream.1,
+                            seq,
+                            evidence: evidence.clone(),
+                        });
+                        let report = AuditReport {
+                            group: self.cfg.group,
+                            generation: stream.1,
+                            server: stream.0,
+                            range: None,
+                            receipts: vec![a, b],
+                            epochs: Vec::new(),
+                        };
+                        let peers = self.peers();
+                        self.send_report(now, &report, peers, fx);
+                    }
+                    (stream, format!("{} lied: {evidence}", stream.0))
+                }
+                Finding::Fork {
+                    stream,
+                    epoch,
+                    ours,
+                    theirs,
+                    other,
+                } => {
+                    let first = self.audit.reported.insert(stream);
+                    let evidence = format!(
+                        "epoch {epoch} of generation {} at {}: authenticator {} here, {} at {}",
+                        stream.1,
+                        stream.0,
+                        short(&ours),
+                        short(&theirs),
+                        other.map_or("a peer".into(), |m| m.to_string())
+                    );
+                    if first {
+                        fx.record(Event::ForkDetected {
+                            other_side: other.into_iter().collect(),
+                            evidence: evidence.clone(),
+                        });
+                    }
+                    (stream, format!("{} lied: {evidence}", stream.0))
+                }
+                Finding::Differs {
+                    peer,
+                    stream,
+                    lo,
+                    hi,
+                } => {
+                    // Not a proof yet: our receipts let the peer find one.
+                    let report = AuditReport {
+                        group: self.cfg.group,
+                        generation: stream.1,
+                        server: stream.0,
+                        range: None,
+                        receipts: self.audit.receipts(stream, lo, hi),
+                        epochs: Vec::new(),
+                    };
+                    self.send_report(now, &report, [peer], fx);
+                    continue;
+                }
+                Finding::Withheld { stream, seq, msg } => (
+                    stream,
+                    format!(
+                        "{} receipted {msg} for slot {seq} of generation {} but has not \
+                         served it back within {} ms",
+                        stream.0, stream.1, self.cfg.ack_timeout_ms
+                    ),
+                ),
+            };
+            if self
+                .coord
+                .as_ref()
+                .is_some_and(|c| (c.server, c.generation) == stream)
+            {
+                self.fall_back(now, reason, true, fx);
+            }
+        }
+    }
+
+    /// Everyone this member would tell: the roster while coordinated, the
+    /// membership otherwise.
+    fn peers(&self) -> Vec<MemberId> {
+        let all = match self.coord.as_ref().filter(|c| c.sending) {
+            Some(c) => c.roster(),
+            None => self.membership.view(),
+        };
+        all.into_iter().filter(|m| *m != self.id).collect()
+    }
+
+    /// At a fallback: own messages the server receipted but never served
+    /// back, or receipted so recently (within `ack_timeout`) that members
+    /// who fell back before they processed them may have missed them, go
+    /// again over Olm under their ids (receivers deduplicate). A receipt from a server that
+    /// is failing or lying proves nothing about who got the message.
+    pub(super) fn resend_unconfirmed(&mut self, now: Millis, fx: &mut Effects) {
+        let window = self.cfg.ack_timeout_ms;
+        let me = self.id;
+        for msg in self.audit.take_unconfirmed(now, window) {
+            let Some((message, parents)) = self.archive.get(&msg).cloned() else {
+                continue;
+            };
+            for r in message.recipients.iter().copied().filter(|r| *r != me) {
+                self.seal_message(now, r, &message, &parents, fx);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

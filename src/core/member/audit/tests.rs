@@ -1,0 +1,295 @@
+//! The auditor's comparisons, on receipts a real sequencer signed.
+
+use super::*;
+use crate::core::ids::MessageId;
+use crate::core::server::sequencer::{Kind, Receipt, Sequencer, hash};
+use vodozemac::Ed25519Keypair;
+
+const C0: ServerId = ServerId(0);
+const STREAM: Stream = (C0, 1);
+
+fn sequencer() -> Sequencer {
+    Sequencer::new(1, 1, 0, (0..4).map(MemberId), Ed25519Keypair::new())
+}
+
+fn order(s: &mut Sequencer, from: u32, body: &[u8]) -> Receipt {
+    s.submit(1, MemberId(from), Kind::Message, 0, body, None)
+        .unwrap()
+}
+
+#[test]
+fn two_receipts_for_one_slot_are_found_whoever_told_us() {
+    let mut s = sequencer();
+    let key = s.public_key();
+    let honest = order(&mut s, 0, b"a");
+    let lie = s.sign_slot(honest.seq, MemberId(1), 0, hash(b"b"));
+    let mut a = Auditor::default();
+    assert!(a.learn(STREAM, &key, &honest, None));
+    assert!(a.found.is_empty());
+    assert!(a.learn(STREAM, &key, &lie, Some(MemberId(2))));
+    assert_eq!(
+        a.found,
+        [Finding::Proof {
+            stream: STREAM,
+            a: honest.clone(),
+            b: lie,
+            from: Some(MemberId(2)),
+        }]
+    );
+    // The same receipt again (a resubmission, or a peer agreeing) is fine.
+    a.found.clear();
+    a.learn(STREAM, &key, &honest, Some(MemberId(3)));
+    assert!(a.found.is_empty());
+}
+
+#[test]
+fn one_message_in_two_slots_is_a_replay() {
+    let mut s = sequencer();
+    let key = s.public_key();
+    let first = order(&mut s, 0, b"a");
+    order(&mut s, 1, b"b");
+    let again = s.sign(MemberId(0), 0, first.hash);
+    let mut a = Auditor::default();
+    a.learn(STREAM, &key, &first, None);
+    a.learn(STREAM, &key, &again, None);
+    assert!(
+        matches!(&a.found[..], [Finding::Proof { a, b, .. }] if a.seq == 0 && b.seq == 2),
+        "{:?}",
+        a.found
+    );
+}
+
+#[test]
+fn receipts_the_server_never_signed_frame_nobody() {
+    let mut s = sequencer();
+    let key = s.public_key();
+    let honest = order(&mut s, 0, b"a");
+    let mut forged = honest.clone();
+    forged.hash = hash(b"b");
+    let other_server = Sequencer::new(1, 1, 0, [], Ed25519Keypair::new());
+    let foreign = other_server.sign_slot(0, MemberId(1), 0, hash(b"b"));
+    let mut a = Auditor::default();
+    a.learn(STREAM, &key, &honest, None);
+    assert!(!a.learn(STREAM, &key, &forged, Some(MemberId(1))));
+    assert!(!a.learn(STREAM, &key, &foreign, Some(MemberId(1))));
+    // A receipt of another generation does not belong to this order.
+    assert!(!a.learn((C0, 2), &key, &honest, Some(MemberId(1))));
+    assert!(a.found.is_empty());
+}
+
+#[test]
+fn different_authenticators_at_one_epoch_are_a_fork() {
+    let mut a = Auditor::default();
+    a.epoch(STREAM, 3, vec![1; 32], None);
+    a.epoch(STREAM, 3, vec![1; 32], Some(MemberId(1)));
+    assert!(a.found.is_empty());
+    a.epoch(STREAM, 3, vec![2; 32], Some(MemberId(2)));
+    assert!(matches!(
+        &a.found[..],
+        [Finding::Fork {
+            epoch: 3,
+            other: Some(MemberId(2)),
+            ..
+        }]
+    ));
+    // Another generation's epoch 3 is another MLS group.
+    a.found.clear();
+    a.epoch((C0, 2), 3, vec![9; 32], Some(MemberId(2)));
+    assert!(a.found.is_empty());
+}
+
+#[test]
+fn digests_of_different_orders_differ_now_or_once_processed() {
+    let mut s = sequencer();
+    let key = s.public_key();
+    let r: Vec<Receipt> = (0..3).map(|i| order(&mut s, i, &[i as u8])).collect();
+    let mut ahead = Auditor::default();
+    for x in &r {
+        ahead.learn(STREAM, &key, x, None);
+        ahead.processed(STREAM, x);
+    }
+    let honest = ahead.next_range(STREAM).unwrap();
+    assert_eq!((honest.0, honest.1), (0, 2));
+    // The same order agrees.
+    let mut same = Auditor::default();
+    for x in &r {
+        same.processed(STREAM, x);
+    }
+    same.compare(MemberId(1), STREAM, honest);
+    assert!(same.found.is_empty());
+    // Slots 1 and 2 swapped: the digest differs, even when it arrives
+    // before the slots were processed.
+    let mut swapped = Auditor::default();
+    swapped.processed(STREAM, &r[0]);
+    swapped.compare(MemberId(1), STREAM, honest);
+    assert!(swapped.found.is_empty(), "waits for slot 2");
+    let mut lie1 = r[2].clone();
+    lie1.seq = 1;
+    let mut lie2 = r[1].clone();
+    lie2.seq = 2;
+    swapped.processed(STREAM, &lie1);
+    swapped.processed(STREAM, &lie2);
+    assert_eq!(
+        swapped.found,
+        [Finding::Differs {
+            peer: MemberId(1),
+            stream: STREAM,
+            lo: 0,
+            hi: 2
+        }]
+    );
+    // Our answer: the signed receipts of those slots.
+    assert_eq!(ahead.receipts(STREAM, 0, 2), r);
+    // Nothing new since: no second range.
+    assert_eq!(ahead.next_range(STREAM), None);
+}
+
+#[test]
+fn an_own_message_not_served_back_is_withheld_once_the_mailboxes_were_read() {
+    let mut s = sequencer();
+    let mine = order(&mut s, 0, b"mine");
+    let msg = MessageId {
+        sender: MemberId(0),
+        seq: 0,
+    };
+    let mut a = Auditor::default();
+    a.own_message(1_000, STREAM, msg, &mine);
+    a.fetched(5_000);
+    assert_eq!(a.withheld(STREAM, 5_000), None, "not long enough yet");
+    a.fetched(6_000);
+    assert_eq!(
+        a.withheld(STREAM, 5_000),
+        Some(Finding::Withheld {
+            stream: STREAM,
+            seq: 0,
+            msg
+        })
+    );
+    a.processed(STREAM, &mine);
+    assert_eq!(a.withheld(STREAM, 5_000), None, "served back");
+    // A receipt that arrives after its message came back (the first
+    // receipt was lost, a retry got it again) is served back already.
+    let late = order(&mut s, 0, b"late");
+    let mut b = Auditor::default();
+    b.processed(STREAM, &late);
+    b.own_message(1_000, STREAM, msg, &late);
+    b.fetched(60_000);
+    assert_eq!(b.withheld(STREAM, 5_000), None);
+}
+
+/// A coordinated group over an instant network (every datagram arrives at
+/// once, time jumps to the next wake-up), with c0 dropping `victim`'s
+/// messages.
+mod withheld {
+    use crate::core::ids::{MemberId, Millis, Peer, ServerId};
+    use crate::core::io::{Command, Input};
+    use crate::core::member::membership::Variant;
+    use crate::core::server::dishonest::{Dishonesty, Mode};
+    use crate::scenario::{GroupKind, Scenario};
+    use crate::sim::entropy::run_seeded;
+    use crate::sim::setup::{build_world, hosts};
+    use crate::sim::world::World;
+    use crate::trace::Event;
+    use std::collections::VecDeque;
+
+    struct Net {
+        world: World,
+        queue: VecDeque<(Peer, Peer, Vec<u8>)>,
+        now: Millis,
+    }
+
+    impl Net {
+        fn input(&mut self, host: Peer, input: Input) {
+            for (_, to, bytes) in self.world.step(self.now, host, input) {
+                self.queue.push_back((host, to, bytes));
+            }
+        }
+
+        fn run(&mut self, until: Millis) {
+            loop {
+                while let Some((from, to, bytes)) = self.queue.pop_front() {
+                    self.input(to, Input::Datagram { from, bytes });
+                }
+                let next = self.world.wakes.iter().min_by_key(|(_, t)| **t);
+                let Some((host, at)) = next.map(|(h, t)| (*h, *t)) else {
+                    break;
+                };
+                if at > until {
+                    break;
+                }
+                self.now = self.now.max(at);
+                self.world.wakes.remove(&host);
+                self.input(host, Input::Wake);
+            }
+            self.now = until;
+        }
+    }
+
+    /// Only the victim speaks, so no other message ever takes the slot its
+    /// receipt names: no proof, but its message never comes back. It falls
+    /// back (withheld) and sends the message again over Olm.
+    #[test]
+    fn a_receipted_message_that_never_comes_back_makes_its_sender_fall_back() {
+        run_seeded([11; 32], || {
+            let mut s = Scenario::minimal(3, 2);
+            s.topology.servers = 2;
+            s.group_kind = GroupKind::Coordinated;
+            let mut world = build_world(&s, 1, Variant::Lww);
+            world.commands.clear();
+            let mut net = Net {
+                world,
+                queue: VecDeque::new(),
+                now: 0,
+            };
+            let start = Input::Start {
+                restart: false,
+                volatile_lost: false,
+            };
+            for h in hosts(&s) {
+                net.input(h, start.clone());
+            }
+            let lie = Dishonesty {
+                mode: Mode::Drop,
+                victim: Some(MemberId(1)),
+            };
+            net.input(
+                Peer::Server(ServerId(0)),
+                Input::Command(Command::Dishonest(Some(lie))),
+            );
+            let send = Command::Send {
+                reply: false,
+                pick: 0,
+            };
+            net.input(Peer::Member(MemberId(1)), Input::Command(send));
+            net.run(20_000);
+            let events = |host: &str| -> Vec<Event> {
+                let records = net.world.trace.records.iter();
+                records
+                    .filter(|r| r.host == host)
+                    .map(|r| r.event.clone())
+                    .collect()
+            };
+            let fell = events("m1").into_iter().find_map(|e| match e {
+                Event::FellBack { reason } => Some(reason),
+                _ => None,
+            });
+            let fell = fell.expect("m1 falls back");
+            assert!(fell.contains("has not served it back"), "{fell}");
+            let accused = events("m1")
+                .iter()
+                .any(|e| matches!(e, Event::EquivocationDetected { .. }));
+            assert!(!accused, "a missing message is no proof");
+            let dropped = crate::core::ids::MessageId {
+                sender: MemberId(1),
+                seq: 0,
+            };
+            for m in ["m0", "m2"] {
+                let got = events(m)
+                    .iter()
+                    .filter(|e| matches!(e, Event::Delivered { msg } if *msg == dropped))
+                    .count();
+                assert_eq!(got, 1, "{m} gets the dropped message over Olm");
+            }
+        });
+    }
+}
