@@ -17,6 +17,12 @@ fn run_lww(name: &str, seed: Option<u64>) -> sim::RunOutput {
     sim::run(&s, seed.unwrap_or(s.seed), "lww".parse().unwrap()).unwrap()
 }
 
+/// Asserts that one checker passes on a live run.
+fn passes(out: &sim::RunOutput, check: &str) {
+    let v = verdict(out, check);
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+}
+
 /// The verdict of one checker on a live run.
 fn verdict(out: &sim::RunOutput, check: &str) -> commsim::checkers::Verdict {
     check_run(out)
@@ -124,12 +130,7 @@ fn a_parent_lost_in_a_crash_is_asked_for_again() {
         })
         .count();
     assert_eq!(delivered_late, 1);
-    let delivery = verdict(&out, "delivery");
-    assert_eq!(
-        delivery.status,
-        commsim::trace::event::Status::Pass,
-        "{delivery:#?}"
-    );
+    passes(&out, "delivery");
 }
 
 /// A coordinated group's server agent orders MLS ciphertext and public
@@ -213,12 +214,7 @@ fn members_fall_back_when_the_server_crashes_then_c1_takes_over() {
 fn a_lost_receipt_does_not_reorder_a_members_messages() {
     for seed in [4, 8] {
         let out = run_lww("coordinated-steady-small", Some(seed));
-        let delivery = verdict(&out, "delivery");
-        assert_eq!(
-            delivery.status,
-            commsim::trace::event::Status::Pass,
-            "seed {seed}: {delivery:#?}"
-        );
+        passes(&out, "delivery");
     }
 }
 
@@ -250,8 +246,7 @@ fn a_message_that_lost_its_epoch_is_encrypted_again() {
         .filter(|r| matches!(r.event, commsim::trace::Event::FellBack { .. }))
         .count();
     assert_eq!(fell_back, 0);
-    let v = verdict(&out, "delivery");
-    assert_eq!(v.status, Status::Pass, "{v:#?}");
+    passes(&out, "delivery");
 }
 
 /// The MLS half of post-removal secrecy must not pass vacuously: the
@@ -286,11 +281,7 @@ fn removed_members_mls_copies_are_live_but_read_nothing_later() {
         assert!(!live.is_active(), "{member}");
     }
     let secrecy = verdict(&out, "post_removal_secrecy");
-    assert_eq!(
-        secrecy.status,
-        commsim::trace::event::Status::Pass,
-        "{secrecy:#?}"
-    );
+    assert_eq!(secrecy.status, Status::Pass, "{secrecy:#?}");
     assert!(secrecy.measured["mls_tried"] > 20, "{secrecy:#?}");
 }
 
@@ -373,12 +364,7 @@ fn an_equivocating_server_is_caught_and_the_group_moves_to_c1() {
             .all(|e| e.members == [commsim::core::ids::MemberId(3)]),
         "{order:#?}"
     );
-    let caught = verdict(&out, "equivocation_detected");
-    assert_eq!(
-        caught.status,
-        commsim::trace::event::Status::Pass,
-        "{caught:#?}"
-    );
+    passes(&out, "equivocation_detected");
     taken_over_by_c1(&out);
 }
 
@@ -394,12 +380,7 @@ fn a_server_dropping_a_members_messages_is_caught_by_that_member() {
     let found = detections(&out);
     assert_eq!(found[0].0, "m5", "{found:?}");
     assert!(found[0].2.contains("m5's message"), "{found:?}");
-    let delivery = verdict(&out, "delivery");
-    assert_eq!(
-        delivery.status,
-        commsim::trace::event::Status::Pass,
-        "{delivery:#?}"
-    );
+    passes(&out, "delivery");
     taken_over_by_c1(&out);
 }
 
