@@ -4,7 +4,7 @@ from `commsim run --json` counts (docs/performance.md).
 
     cargo build --release && python3 scripts/cost.py 10 50 100
 
-For each size and kind it writes three scenarios (idle, 40 messages, 6
+For each size and kind it writes three scenarios (idle, 200 messages, 6
 commits) to a temporary directory, runs them, and prints one JSON line:
 (loaded run - idle run) / count for bytes, Olm and MLS operations and wall
 time. KINDS=coordinated limits the kinds."""
@@ -15,7 +15,7 @@ def scenario(kind, n, load):
     ops = ""
     rate = 0.0
     if load == "msgs":
-        rate = 2.0  # 20 s x 2/s = 40 messages
+        rate = 10.0  # 20 s x 10/s = 200 messages: enough to stand out of the idle cost
     if load == "commits":
         # 6 commits spread out: removals in lightweight (the op message is the
         # commit's equivalent), self-updates in coordinated
