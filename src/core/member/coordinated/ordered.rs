@@ -1,0 +1,231 @@
+//! The receiving half of a coordinated member: ordered messages taken from
+//! the mailboxes, checked against their receipts, processed in the server's
+//! order (or drained from the generation just left), and what an applied
+//! commit changes.
+
+use super::{Coordinated, What};
+use crate::core::ids::{EnvelopeId, MemberId, Millis, Peer, ServerId};
+use crate::core::io::Effects;
+use crate::core::member::Member;
+use crate::core::member::message::Payload;
+use crate::core::mls::{MlsError, Processed};
+use crate::core::server::sequencer::{Receipt, hash};
+use crate::core::wire::Ordered;
+use crate::trace::Event;
+use crate::trace::event::OpKind;
+
+impl Member {
+    /// The generation an ordered message belongs to: the current one, or
+    /// the one being drained after a fallback.
+    fn stream(&mut self, draining: bool) -> Option<&mut Coordinated> {
+        if draining {
+            self.draining.as_mut()
+        } else {
+            self.coord.as_mut()
+        }
+    }
+
+    /// Takes an ordered message from the mailbox and delivers, in sequence
+    /// order, everything that is now contiguous. Messages of a later
+    /// generation wait until this member joins it; those of an earlier one
+    /// come from a stale server, which is told so.
+    pub(in crate::core::member) fn on_ordered(
+        &mut self,
+        now: Millis,
+        item: Ordered,
+        fx: &mut Effects,
+    ) {
+        let r = &item.receipt;
+        let signer = self
+            .candidates
+            .iter()
+            .find(|(_, k)| r.verify(k))
+            .map(|(s, _)| *s);
+        let server = match signer {
+            Some(s) if r.group == self.cfg.group && hash(&item.payload) == r.hash => s,
+            _ => {
+                let error = format!("ordered message {} fails its receipt", r.seq);
+                return self.reject(Peer::Server(ServerId(u32::MAX)), error, fx);
+            }
+        };
+        let ours = |c: &Option<Coordinated>| {
+            c.as_ref()
+                .is_some_and(|c| (c.generation, c.server) == (r.generation, server))
+        };
+        let draining = match (ours(&self.coord), ours(&self.draining)) {
+            (true, _) => false,
+            (false, true) => true,
+            _ => {
+                // Another server's: of a later generation, or a better one
+                // of this generation, it waits for a Welcome; otherwise it
+                // is stale, and its server is told.
+                let current = self.coord.as_ref().map(|c| (c.generation, c.server));
+                let ahead = r.generation > self.generation
+                    || (r.generation == self.generation
+                        && current.is_none_or(|(g, s)| g < r.generation || server < s));
+                return if ahead {
+                    self.hold_early(item)
+                } else {
+                    self.stale_server(server, r.generation, fx)
+                };
+            }
+        };
+        let Some(c) = self.stream(draining) else {
+            return;
+        };
+        if r.seq >= c.next_seq {
+            c.reorder.insert(r.seq, item);
+        }
+        while let Some(c) = self.stream(draining)
+            && let Some(item) = c.reorder.remove(&c.next_seq)
+        {
+            c.next_seq += 1;
+            if !draining && self.audit_before(now, &item, fx) {
+                break;
+            }
+            let Some(c) = self.stream(draining) else {
+                break;
+            };
+            let result = c.mls.process(&item.payload);
+            if !draining {
+                self.apply_ordered(now, &item.receipt, result, fx);
+            } else if let Ok(Processed::Application(_)) = result {
+                // What the failed server had already ordered still arrives:
+                // delivered in its order, not left to backfill.
+                self.apply_ordered(now, &item.receipt, result, fx);
+            }
+        }
+    }
+
+    fn apply_ordered(
+        &mut self,
+        now: Millis,
+        receipt: &Receipt,
+        result: Result<Processed, MlsError>,
+        fx: &mut Effects,
+    ) {
+        let from: MemberId = receipt.sender;
+        let env = EnvelopeId {
+            sender: from,
+            seq: receipt.seq,
+        };
+        match result {
+            Ok(Processed::Application(bytes)) => match Payload::decode(&bytes) {
+                // Sent before this member joined, encrypted and ordered
+                // after: readable here, but not addressed here.
+                Some(Payload::Group(msg)) if !msg.recipients.contains(&self.id) => {}
+                Some(Payload::Group(msg))
+                    if msg.id.sender == from && msg.group == self.cfg.group =>
+                {
+                    let slot = (receipt.generation, receipt.seq);
+                    let mut msg = msg;
+                    let me = self.id;
+                    let unsent = std::mem::take(&mut msg.unsent);
+                    msg.parents.retain(|p| {
+                        !unsent
+                            .iter()
+                            .any(|(u, not_sent)| u == p && not_sent.contains(&me))
+                    });
+                    self.accept(now, from, msg, Some(slot), fx)
+                }
+                _ => fx.record(Event::DecryptFailed {
+                    env,
+                    from,
+                    error: "malformed or misattributed plaintext".into(),
+                }),
+            },
+            Ok(Processed::Commit { .. }) => self.after_commit(now, receipt, fx),
+            Ok(Processed::Own | Processed::Proposal) => {}
+            Err(e) => fx.record(Event::DecryptFailed {
+                env,
+                from,
+                error: e.to_string(),
+            }),
+        }
+    }
+
+    /// A commit has been applied: the roster may have changed, joiners get
+    /// their Welcome, own removals and adds are announced, and commits that
+    /// lost their epoch are rebuilt.
+    fn after_commit(&mut self, now: Millis, receipt: &Receipt, fx: &mut Effects) {
+        let before = self.membership.view();
+        let own = receipt.sender == self.id;
+        let Some(c) = self.coord.as_mut() else { return };
+        // A member this commit removed has no new epoch to show.
+        if c.mls.is_active() {
+            fx.record(c.epoch_entered());
+        }
+        let welcome = if own {
+            c.welcomes.remove(&receipt.hash)
+        } else {
+            None
+        };
+        c.welcomes.clear();
+        let added: Vec<MemberId> = welcome.as_ref().map(|(t, _)| t.clone()).unwrap_or_default();
+        for t in &added {
+            c.to_add.remove(t);
+            c.claimed.remove(t);
+        }
+        // The first own commit of a forming generation ends the formation:
+        // the view before it was the lightweight one, so what it lacks now
+        // was never removed, only not brought in yet.
+        let formed = own && !c.sending;
+        if own {
+            c.sending = true;
+        }
+        if let Some((targets, welcome)) = welcome {
+            self.send_invites(now, receipt.seq + 1, &targets, welcome, fx);
+        }
+        self.sync_roster(None, fx);
+        let after = self.membership.view();
+        if own && !formed {
+            let removed: Vec<MemberId> = before.difference(&after).copied().collect();
+            if let Some(c) = self.coord.as_mut() {
+                c.pending.retain(
+                    |_, p| !matches!(p.what, What::Remove { target } if removed.contains(&target)),
+                );
+            }
+            for target in removed {
+                self.send_group(now, Some((OpKind::Remove, target)), None, fx);
+            }
+            for target in added {
+                if self
+                    .coord
+                    .as_mut()
+                    .is_some_and(|c| c.announce.remove(&target))
+                {
+                    self.send_group(now, Some((OpKind::Add, target)), None, fx);
+                }
+            }
+        }
+        let mut rebase = self
+            .coord
+            .as_mut()
+            .map(|c| std::mem::take(&mut c.to_rebase))
+            .unwrap_or_default();
+        if let Some(c) = self.coord.as_mut() {
+            let stale: Vec<u64> = c
+                .pending
+                .iter()
+                .filter(|(_, p)| p.stale)
+                .map(|(req, _)| *req)
+                .collect();
+            rebase.extend(
+                stale
+                    .iter()
+                    .filter_map(|req| c.pending.remove(req))
+                    .map(|p| p.what),
+            );
+        }
+        for what in rebase {
+            match what {
+                What::Remove { target } if !after.contains(&target) => {}
+                // Rebuilt from the key packages in hand.
+                What::Add { .. } => {}
+                what => self.submit_what(now, what, fx),
+            }
+        }
+        self.maybe_commit_adds(now, fx);
+        self.advance(now, fx);
+    }
+}
