@@ -6,7 +6,10 @@
 //! per-tick cost. `olm`: one pairwise encryption and decryption, the unit
 //! of a lightweight group's crypto cost. `coordinated/*`: the shipped
 //! coordinated scenarios as they are (`steady` is fifty members with adds,
-//! removes and updates).
+//! removes and updates). `mls/*/N`: one member of an N-member MLS group
+//! processing another's self-update commit, or one application message:
+//! the unit of a coordinated group's per-member cost, which whole runs
+//! cannot separate from the simulated network's.
 
 use commsim::core::ids::MemberId;
 use commsim::core::member::membership::Variant;
@@ -106,5 +109,61 @@ fn coordinated(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, olm, whole_runs, coordinated);
+/// An N-member MLS group formed by one add commit, as setup and takeover
+/// form them: members 1 and 2 are the committer and the receiver.
+fn mls_group(n: usize) -> Vec<commsim::core::mls::MlsClient> {
+    use commsim::core::mls::MlsClient;
+    let mut clients: Vec<MlsClient> = (0..n)
+        .map(|i| MlsClient::new(format!("m{i}").as_bytes(), [i as u8; 32]).expect("client"))
+        .collect();
+    let kps: Vec<Vec<u8>> = clients[1..]
+        .iter_mut()
+        .map(|c| c.key_package().expect("key package"))
+        .collect();
+    clients[0].create_group(b"bench").expect("group");
+    let prepared = clients[0].add(&kps).expect("add");
+    clients[0].confirm_pending().expect("merge");
+    let welcome = prepared.welcome.expect("welcome");
+    for c in &mut clients[1..] {
+        c.join(&welcome).expect("join");
+    }
+    clients
+}
+
+fn mls(c: &mut Criterion) {
+    use criterion::BatchSize;
+    let mut g = c.benchmark_group("mls");
+    g.sample_size(20);
+    for n in [10, 50, 100] {
+        let mut clients = mls_group(n);
+        let commit = clients[1].self_update().expect("update").commit;
+        let message = clients[1].encrypt(&[7u8; 300]).expect("encrypts");
+        let receiver = &clients[2];
+        g.bench_with_input(
+            BenchmarkId::new("update_commit_processed", n),
+            &commit,
+            |b, commit| {
+                b.iter_batched(
+                    || receiver.copy().expect("copy"),
+                    |mut r| r.process(commit).expect("processes"),
+                    BatchSize::PerIteration,
+                )
+            },
+        );
+        g.bench_with_input(
+            BenchmarkId::new("message_decrypted", n),
+            &message,
+            |b, message| {
+                b.iter_batched(
+                    || receiver.copy().expect("copy"),
+                    |mut r| r.process(message).expect("processes"),
+                    BatchSize::PerIteration,
+                )
+            },
+        );
+    }
+    g.finish();
+}
+
+criterion_group!(benches, olm, mls, whole_runs, coordinated);
 criterion_main!(benches);
