@@ -13,12 +13,10 @@ pub const NAME: &str = "server_blindness";
 /// plaintext marker, with when, from and to.
 pub fn check(scanned: Option<u64>, hits: &[(Millis, Peer, Peer)]) -> Verdict {
     let Some(scanned) = scanned else {
-        return Verdict::new(
+        return Verdict::bare(
             NAME,
             Status::Unknown,
-            "needs the run's datagrams, which a trace does not hold: re-run the scenario".into(),
-            vec![],
-            measured([]),
+            "needs the run's datagrams, which a trace does not hold: re-run the scenario",
         );
     };
     let m = measured([

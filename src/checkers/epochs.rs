@@ -65,13 +65,7 @@ fn nominator(h: &History, m: MemberId, (g, s, _): Key) -> Option<MemberId> {
 
 pub fn check(h: &History) -> Verdict {
     if h.start.is_none() {
-        return Verdict::new(
-            NAME,
-            Status::Unknown,
-            "trace has no run_started".into(),
-            vec![],
-            measured([]),
-        );
+        return Verdict::bare(NAME, Status::Unknown, "trace has no run_started");
     }
     if h.coord.epochs.is_empty() {
         return Verdict::new(

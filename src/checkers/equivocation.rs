@@ -11,7 +11,7 @@
 //! failure: the proofs members exchange must not frame an honest server.
 
 use super::history::{History, Lie};
-use super::{Evidence, Status, Verdict, list, measured};
+use super::{Evidence, Status, Verdict, list};
 use crate::core::ids::{MemberId, Millis, ServerId};
 use std::collections::BTreeMap;
 
@@ -31,12 +31,10 @@ fn isolated(h: &History, m: MemberId, from: Millis, to: Millis) -> bool {
 
 pub fn check(h: &History) -> Verdict {
     let (Some(bounds), Some(_)) = (h.bounds(), h.running.as_ref()) else {
-        return Verdict::new(
+        return Verdict::bare(
             NAME,
             Status::Unknown,
-            "trace has no run_started or run_ended".into(),
-            vec![],
-            measured([]),
+            "trace has no run_started or run_ended",
         );
     };
     let mut evidence = Vec::new();

@@ -10,12 +10,10 @@ pub const NAME: &str = "fallback";
 
 pub fn check(h: &History) -> Verdict {
     let (Some(bounds), Some(_)) = (h.bounds(), h.running.as_ref()) else {
-        return Verdict::new(
+        return Verdict::bare(
             NAME,
             Status::Unknown,
-            "trace has no run_started or run_ended".into(),
-            vec![],
-            measured([]),
+            "trace has no run_started or run_ended",
         );
     };
     let Some((failed_at, server)) = h.server_failures.first().cloned() else {

@@ -34,12 +34,10 @@ fn last_changes(
 
 pub fn check(h: &History) -> Verdict {
     if h.start.is_none() || h.running.is_none() {
-        return Verdict::new(
+        return Verdict::bare(
             NAME,
             Status::Unknown,
-            "trace has no run_started or run_ended".into(),
-            vec![],
-            BTreeMap::new(),
+            "trace has no run_started or run_ended",
         );
     }
     let mut by_target: BTreeMap<MemberId, Vec<(MessageId, OpKind)>> = BTreeMap::new();

@@ -101,6 +101,12 @@ impl Verdict {
             measured,
         }
     }
+
+    /// A verdict with nothing to show or count: the run had nothing to
+    /// judge, or the trace lacks what judging needs.
+    fn bare(check: &str, status: Status, summary: impl Into<String>) -> Verdict {
+        Verdict::new(check, status, summary.into(), Vec::new(), BTreeMap::new())
+    }
 }
 
 /// Runs every checker that needs only the trace, in a fixed order so

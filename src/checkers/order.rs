@@ -18,13 +18,7 @@ pub const NAME: &str = "total_order";
 
 pub fn check(h: &History) -> Verdict {
     if h.start.is_none() {
-        return Verdict::new(
-            NAME,
-            Status::Unknown,
-            "trace has no run_started".into(),
-            vec![],
-            measured([]),
-        );
+        return Verdict::bare(NAME, Status::Unknown, "trace has no run_started");
     }
     if h.slots.is_empty() {
         return Verdict::new(

@@ -36,13 +36,7 @@ fn last_state(h: &History) -> BTreeMap<MemberId, Option<Join>> {
 
 pub fn check(h: &History) -> Verdict {
     if h.start.is_none() {
-        return Verdict::new(
-            NAME,
-            Status::Unknown,
-            "trace has no run_started".into(),
-            vec![],
-            measured([]),
-        );
+        return Verdict::bare(NAME, Status::Unknown, "trace has no run_started");
     }
     let mut accepted: BTreeMap<u32, BTreeSet<ServerId>> = BTreeMap::new();
     for a in &h.coord.accepted {
@@ -58,12 +52,10 @@ pub fn check(h: &History) -> Verdict {
         );
     }
     if h.running.is_none() {
-        return Verdict::new(
+        return Verdict::bare(
             NAME,
             Status::Unknown,
-            "trace has no run_ended: who is live at the end is not known".into(),
-            vec![],
-            measured([]),
+            "trace has no run_ended: who is live at the end is not known",
         );
     }
     let state = last_state(h);

@@ -454,7 +454,6 @@ impl Member {
             p.next_at = now + retry_ms * u64::from(p.attempts.min(8));
             fx.send(Peer::Server(c.server), p.datagram.encode());
         }
-        self.maybe_commit_adds(now, fx);
     }
 
     /// Switches the group to lightweight mode: the membership starts from
