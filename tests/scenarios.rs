@@ -222,7 +222,9 @@ fn a_lost_receipt_does_not_reorder_a_members_messages() {
 /// refused and falls back before the messages `c0` had already ordered
 /// reach its mailbox. Dropping them left one lost and, once others' later
 /// messages named them, delivered out of the server's order. The old
-/// generation now drains in order after the fallback.
+/// generation now drains in order after the fallback. (`total_order` no
+/// longer judges what a member delivers after it fell back, so the
+/// delivery check is the one that guards the drain here.)
 #[test]
 fn what_a_refusing_server_had_ordered_is_still_delivered_in_its_order() {
     let out = run_lww("coordinated-server-refuses", Some(12));
