@@ -10,11 +10,14 @@
 //! - [`faults`]: the fault schedule and the per-datagram fault layer.
 //! - [`trace`]: the recorded history and its digest.
 //! - [`checkers`]: pure functions from a trace to verdicts with evidence.
+//! - [`explore`]: claims over seed ranges: sweeps, generated fault plans,
+//!   shrinking.
 //! - [`cli`]: the `commsim` command.
 
 pub mod checkers;
 pub mod cli;
 pub mod core;
+pub mod explore;
 pub mod faults;
 pub mod scenario;
 pub mod sim;

@@ -2,15 +2,10 @@
 
 // Links the crate, and with it the getrandom backend tempfile needs.
 use commsim as _;
-use std::process::{Command, Output};
+mod common;
 
-fn commsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_commsim"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .output()
-        .expect("commsim runs")
-}
+use common::commsim;
+use std::process::Command;
 
 #[test]
 fn a_bad_scenario_names_file_line_and_field_and_exits_2() {

@@ -5,7 +5,8 @@
 use commsim::core::ids::MemberId;
 use commsim::core::member::membership::Variant;
 use commsim::scenario::{Action, FaultKind, ScenarioError, StateOnRestart, load_file, parse_str};
-use commsim::trace::event::{OpKind, Status};
+use commsim::trace::Claim;
+use commsim::trace::event::OpKind;
 use proptest::prelude::*;
 use std::path::Path;
 
@@ -322,7 +323,39 @@ fn unknown_status() {
         &text,
         "expect.lww.convergence",
         "\"passes\"",
-        &["unknown value `passes`", "`unknown`"],
+        &["unknown value `passes`", "`unknown`", "`fails-sometimes`"],
+    );
+}
+
+#[test]
+fn seed_range_that_means_nothing() {
+    for (range, words) in [
+        ("\"1..5\"", &["..="][..]),
+        ("\"9..=2\"", &["empty"][..]),
+        ("\"many\"", &["seed range"][..]),
+    ] {
+        let text = format!("seeds = {range}\n{BASE}");
+        rejects(&text, "seeds", range, words);
+    }
+}
+
+#[test]
+fn seed_outside_its_range() {
+    let text = format!("seed = 60\nseeds = \"1..=50\"\n{BASE}");
+    rejects(&text, "seed", "60", &["outside", "1..=50"]);
+}
+
+#[test]
+fn seed_range_and_its_default() {
+    let s = parse_str("a.toml", &format!("seeds = \"5..=9\"\n{BASE}")).unwrap();
+    assert_eq!((s.seed, s.seeds.to_string()), (5, "5..=9".to_owned()));
+    let s = parse_str("a.toml", BASE).unwrap();
+    assert_eq!((s.seed, s.seeds.to_string()), (1, "1..=20".to_owned()));
+    let claim = BASE.replace("\"pass\"", "\"fails-sometimes\"");
+    let s = parse_str("a.toml", &claim).unwrap();
+    assert_eq!(
+        s.expect[&Variant::Lww]["convergence"],
+        Claim::FailsSometimes
     );
 }
 
@@ -674,11 +707,11 @@ fn complete_example() {
     assert_eq!(s.expect[&Variant::Lww].len(), 4);
     assert_eq!(
         s.expect[&Variant::RecipientList]["convergence"],
-        Status::Fail
+        Claim::Fail
     );
     assert_eq!(
         s.expect[&Variant::RecipientList]["fork_detection"],
-        Status::Unknown
+        Claim::Unknown
     );
     assert_eq!(s.heal_at(), 25_000);
     assert_eq!(s.end_at(), 50_000);

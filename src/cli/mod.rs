@@ -19,6 +19,7 @@ macro_rules! say {
 mod check_cmd;
 mod run_cmd;
 mod summary;
+mod sweep_cmd;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -58,6 +59,13 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Run scenarios over their seed ranges, on every core, and judge each
+    /// expectation as a claim over the seeds.
+    ///
+    /// Each run is exactly `commsim run FILE --seed N --variant V` (same
+    /// digest). The summary table goes to stderr; with --json, stdout holds
+    /// one `run --json` object per run and nothing else.
+    Sweep(sweep_cmd::Options),
     /// Re-run the checkers on a saved trace.
     Check {
         /// A trace written by `commsim run --trace`.
@@ -91,6 +99,7 @@ pub fn main() -> ExitCode {
             json,
         } => run_cmd::run(&file, seed, variant.as_deref(), trace.as_deref(), json),
         Cmd::Check { trace, json } => check_cmd::check(&trace, json),
+        Cmd::Sweep(options) => sweep_cmd::sweep(options),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -1,11 +1,10 @@
 //! `commsim run`.
 
 use super::BadInput;
-use super::summary::{Summary, print_text};
-use crate::checkers;
+use super::summary::print_text;
 use crate::core::member::membership::Variant;
+use crate::explore::runner::judge;
 use crate::scenario::load_file;
-use crate::sim;
 use std::path::{Path, PathBuf};
 
 pub fn run(
@@ -25,16 +24,11 @@ pub fn run(
     };
     let seed = seed.unwrap_or(scenario.seed);
     let mut all_met = true;
+    let shown = file.display().to_string();
     for v in &variants {
-        // Wall time is measured here, outside the simulation, and never
-        // reaches the trace.
-        let started = std::time::Instant::now();
-        let out = sim::run(&scenario, seed, *v).map_err(|e| BadInput(e.to_string()))?;
-        let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let verdicts = checkers::check_run(&out);
-        let expect = scenario.expect.get(v).cloned().unwrap_or_default();
-        let summary = Summary::new(&scenario.name, seed, *v, &out, verdicts, &expect, wall_ms);
-        all_met &= summary.met;
+        let (summary, out) =
+            judge(&shown, &scenario, seed, *v).map_err(|e| BadInput(e.to_string()))?;
+        all_met &= summary.met();
         if let Some(path) = trace {
             let path = trace_path(path, *v, variants.len() > 1);
             std::fs::write(&path, out.trace.to_jsonl())

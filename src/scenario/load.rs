@@ -6,13 +6,15 @@
 //! model. Errors carry the dotted path of the offending field and its line
 //! and column, found through a `toml_edit` view of the same text.
 
+use super::SeedRange;
 use super::duration::Dur;
 use super::faults::RawFault;
 use super::locate::{Field, field_at, line_col, span_of};
 use super::model::*;
 use crate::core::ids::Millis;
 use crate::core::member::membership::Variant;
-use crate::trace::event::{OpKind, Status};
+use crate::trace::Claim;
+use crate::trace::event::OpKind;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -90,6 +92,7 @@ struct RawScenario {
     #[serde(default)]
     description: String,
     seed: Option<u64>,
+    seeds: Option<String>,
     variants: Option<Vec<String>>,
     #[serde(default)]
     sim: RawSim,
@@ -107,7 +110,7 @@ struct RawScenario {
     #[serde(default)]
     bounds: RawBounds,
     #[serde(default)]
-    expect: BTreeMap<String, BTreeMap<String, Status>>,
+    expect: BTreeMap<String, BTreeMap<String, Claim>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -306,10 +309,12 @@ impl Cx<'_> {
             detection_ms: self.positive(raw.bounds.detection, 10_000, &b.key("detection"))?,
         };
         let expect = self.expect(&raw.expect, &variants)?;
+        let (seed, seeds) = self.seeds(raw.seed, raw.seeds.as_deref())?;
         Ok(Scenario {
             name,
             description: raw.description,
-            seed: raw.seed.unwrap_or(1),
+            seed,
+            seeds,
             variants,
             sim: SimParams { tick_ms },
             topology,
@@ -321,7 +326,25 @@ impl Cx<'_> {
             healing_ms,
             bounds,
             expect,
+            source_sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(self.text)),
         })
+    }
+
+    /// The seed range, and the seed `run` uses: the file's `seed`, else
+    /// the first of the range. A `seed` outside its own range is a mistake
+    /// worth naming, since its result would say nothing of the claims.
+    fn seeds(&self, seed: Option<u64>, seeds: Option<&str>) -> Res<(u64, SeedRange)> {
+        let field = Field::root().key("seeds");
+        let range = match seeds {
+            Some(text) => text.parse().map_err(|m: String| self.err(&field, m))?,
+            None => SeedRange::DEFAULT,
+        };
+        let seed = seed.unwrap_or(range.first);
+        if seeds.is_some() && !range.contains(seed) {
+            let msg = format!("seed {seed} is outside the scenario's seed range {range}");
+            return Err(self.err(&Field::root().key("seed"), msg));
+        }
+        Ok((seed, range))
     }
 
     fn positive(&self, value: Option<Dur>, default: Millis, field: &Field) -> Res<Millis> {
@@ -527,9 +550,9 @@ impl Cx<'_> {
 
     fn expect(
         &self,
-        raw: &BTreeMap<String, BTreeMap<String, Status>>,
+        raw: &BTreeMap<String, BTreeMap<String, Claim>>,
         variants: &[Variant],
-    ) -> Res<BTreeMap<Variant, BTreeMap<String, Status>>> {
+    ) -> Res<BTreeMap<Variant, BTreeMap<String, Claim>>> {
         let e = Field::root().key("expect");
         let mut out = BTreeMap::new();
         for (name, checks) in raw {

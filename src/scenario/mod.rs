@@ -6,6 +6,8 @@ mod faults;
 mod load;
 mod locate;
 pub mod model;
+mod seeds;
 
 pub use load::{CHECKERS, ScenarioError, load_file, parse_str};
 pub use model::*;
+pub use seeds::SeedRange;

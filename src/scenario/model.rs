@@ -4,9 +4,11 @@
 //! simulator (`sim/`). Everything here is already checked: host names exist,
 //! times are ordered, rates are in range.
 
+use super::SeedRange;
 use crate::core::ids::{AgentId, MemberId, Millis, ServerId};
 use crate::core::member::membership::Variant;
-use crate::trace::event::{OpKind, Status};
+use crate::trace::Claim;
+use crate::trace::event::OpKind;
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -14,8 +16,10 @@ pub struct Scenario {
     /// Base name of the file, used in traces and reports.
     pub name: String,
     pub description: String,
-    /// The seed used when the command line gives none.
+    /// The seed `run` uses when the command line gives none.
     pub seed: u64,
+    /// The seeds the expectations are claims over; `sweep` runs them all.
+    pub seeds: SeedRange,
     /// Variants the scenario is meant for, each with its expectations.
     pub variants: Vec<Variant>,
     pub sim: SimParams,
@@ -29,8 +33,11 @@ pub struct Scenario {
     /// the final checks.
     pub healing_ms: Millis,
     pub bounds: BoundsParams,
-    /// Per variant, per checker name: the expected answer.
-    pub expect: BTreeMap<Variant, BTreeMap<String, Status>>,
+    /// SHA-256 of the file text the scenario was loaded from, so that
+    /// results name exactly what they ran.
+    pub source_sha256: String,
+    /// Per variant, per checker name: the claim over `seeds`.
+    pub expect: BTreeMap<Variant, BTreeMap<String, Claim>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -255,6 +262,7 @@ impl Scenario {
             name: "minimal".into(),
             description: String::new(),
             seed: 1,
+            seeds: SeedRange::DEFAULT,
             variants: Variant::DEFAULT.to_vec(),
             sim: SimParams { tick_ms: 5 },
             topology: Topology {
@@ -296,6 +304,7 @@ impl Scenario {
                 detection_ms: 10_000,
             },
             expect: BTreeMap::new(),
+            source_sha256: String::new(),
         }
     }
 }

@@ -62,7 +62,7 @@ pub enum Event {
         agents: Vec<AgentId>,
         founders: Vec<MemberId>,
         bounds: Bounds,
-        expect: BTreeMap<String, Status>,
+        expect: BTreeMap<String, super::Claim>,
     },
     /// A fault took effect (or healed); `detail` says which, in the
     /// scenario's own words.

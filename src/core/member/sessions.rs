@@ -11,7 +11,7 @@ use vodozemac::olm::{Account, OlmMessage, Session, SessionConfig};
 const MAX_SESSIONS_PER_PEER: usize = 4;
 
 /// Crypto operations, counted for the performance report.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CryptoOps {
     pub encryptions: u64,
     pub decryptions: u64,

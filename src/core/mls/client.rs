@@ -42,7 +42,7 @@ pub struct Prepared {
 }
 
 /// MLS operations, counted for the performance report.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MlsOps {
     /// Commits built here, and others' commits processed here.
     pub commits: u64,

@@ -1,0 +1,244 @@
+//! `commsim sweep`: scenarios x variants x seeds on every core, claims
+//! judged over the seeds.
+
+use super::BadInput;
+use crate::core::member::membership::Variant;
+use crate::explore::outcome::RunLine;
+use crate::explore::runner::run_all;
+use crate::explore::sweep::{Row, SweepSpec, plan, tabulate};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+#[derive(clap::Args, Debug)]
+pub struct Options {
+    /// Scenario files, or folders of them (searched recursively).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Seeds to run, like 1..=50; defaults to each scenario's `seeds`.
+    #[arg(long)]
+    pub seeds: Option<String>,
+    /// Only this variant, in the scenarios that list it.
+    #[arg(long)]
+    pub variant: Option<String>,
+    /// Runs at once; defaults to the number of cores.
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// Run only shard I of N (1-based), for CI matrices: the shards are
+    /// disjoint and together cover the sweep.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Print each run's `run --json` object on stdout, one per line, and
+    /// nothing else there.
+    #[arg(long)]
+    pub json: bool,
+    /// Read the --json output of earlier sweeps (the shards of one
+    /// sweep, say) from the given files and judge them as one sweep.
+    #[arg(long, conflicts_with_all = ["seeds", "variant", "jobs", "shard", "json"])]
+    pub merge: bool,
+}
+
+pub fn sweep(o: Options) -> Result<bool, BadInput> {
+    if o.merge {
+        return merge(&o.paths);
+    }
+    let spec = SweepSpec {
+        paths: o.paths,
+        seeds: o
+            .seeds
+            .as_deref()
+            .map(|s| s.parse().map_err(|e| BadInput(format!("--seeds: {e}"))))
+            .transpose()?,
+        variant: parse_variant(o.variant.as_deref())?,
+        shard: o.shard.as_deref().map(parse_shard).transpose()?,
+    };
+    let jobs = plan(&spec).map_err(|e| BadInput(e.to_string()))?;
+    let threads = threads(o.jobs);
+    let bar = progress(jobs.len() as u64);
+    let misses = AtomicUsize::new(0);
+    let json = o.json;
+    let lines = run_all(&jobs, threads, |_, line| {
+        if json {
+            // Printed as each run ends, so a long sweep streams; the order
+            // of lines is completion order, each line carries its run.
+            bar.suspend(|| say!("{}", serde_json::to_string(line).unwrap_or_default()));
+        }
+        if !line_met(line) {
+            misses.fetch_add(1, Ordering::Relaxed);
+        }
+        bar.set_message(format!("{} missed", misses.load(Ordering::Relaxed)));
+        bar.inc(1);
+    });
+    bar.finish_and_clear();
+    let rows = tabulate(&lines);
+    Ok(report(
+        &rows,
+        spec.shard.is_some_and(|(_, n)| n > 1),
+        threads,
+    ))
+}
+
+pub fn parse_variant(v: Option<&str>) -> Result<Option<Variant>, BadInput> {
+    v.map(|v| {
+        v.parse()
+            .map_err(|e: String| BadInput(format!("--variant: {e}")))
+    })
+    .transpose()
+}
+
+/// `--jobs`, else every core.
+pub fn threads(jobs: Option<usize>) -> usize {
+    jobs.filter(|j| *j > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+fn parse_shard(s: &str) -> Result<(u64, u64), BadInput> {
+    let bad = || BadInput(format!("--shard: expected I/N with 1 <= I <= N, got `{s}`"));
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n): (u64, u64) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if i == 0 || n == 0 || i > n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+/// A progress bar on stderr; indicatif draws nothing when stderr is not a
+/// terminal, so logs and CI output stay clean.
+pub fn progress(len: u64) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{bar:30} {pos}/{len} runs  {msg}  {elapsed} elapsed, ~{eta} left",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn line_met(line: &RunLine) -> bool {
+    matches!(line, RunLine::Done(s) if s.met())
+}
+
+/// `sweep --merge`: the `--json` lines of several shards, judged as one
+/// sweep.
+fn merge(files: &[PathBuf]) -> Result<bool, BadInput> {
+    let mut lines = Vec::new();
+    for file in files {
+        let shown = file.display().to_string();
+        let f = std::fs::File::open(file).map_err(|e| BadInput(format!("{shown}: {e}")))?;
+        for (n, text) in std::io::BufReader::new(f).lines().enumerate() {
+            let text = text.map_err(|e| BadInput(format!("{shown}: {e}")))?;
+            if text.trim().is_empty() {
+                continue;
+            }
+            let line: RunLine = serde_json::from_str(&text).map_err(|e| {
+                BadInput(format!("{shown}:{}: not a sweep --json line: {e}", n + 1))
+            })?;
+            lines.push(line);
+        }
+    }
+    if lines.is_empty() {
+        return Err(BadInput("--merge: no run lines in the given files".into()));
+    }
+    Ok(report(&tabulate(&lines), false, 0))
+}
+
+/// The summary table and replay commands, on stderr so that `--json`
+/// output stays clean. Returns whether every claim held.
+fn report(rows: &[Row], partial: bool, threads: usize) -> bool {
+    let mut ok = true;
+    let width = rows
+        .iter()
+        .map(|r| r.scenario.len())
+        .max()
+        .unwrap_or(8)
+        .max(8);
+    eprintln!(
+        "{:<width$}  {:<14} {:>5} {:>5} {:>6} {:>6} {:>9} {:>9}",
+        "scenario", "variant", "runs", "met", "missed", "panics", "median", "slowest"
+    );
+    let mut missed_lines = Vec::new();
+    for r in rows {
+        let missed = r.missed_claims(partial);
+        // A claim a single seed can decide is missed as soon as one run
+        // misses it; count each claim once.
+        let mut missed_checks: std::collections::BTreeSet<&str> =
+            missed.iter().map(|m| m.check.as_str()).collect();
+        if r.panics > 0 {
+            missed_checks.insert("(panic)");
+        }
+        let n_missed = missed_checks.len().min(r.claims().max(1));
+        ok &= missed.is_empty() && r.panics == 0 && r.missed_runs.is_empty();
+        eprintln!(
+            "{:<width$}  {:<14} {:>5} {:>5} {:>6} {:>6} {:>7.2}s {:>7.2}s",
+            r.scenario,
+            r.variant.map(|v| v.name()).unwrap_or("-"),
+            r.runs,
+            r.claims().saturating_sub(missed.len()),
+            n_missed,
+            r.panics,
+            r.median_wall_ms() / 1000.0,
+            r.slowest_wall_ms() / 1000.0,
+        );
+        for m in &missed {
+            missed_lines.push(format!(
+                "  {} [{}] {}: {}",
+                r.file,
+                r.variant.map(|v| v.name()).unwrap_or("-"),
+                m.check,
+                m.note
+            ));
+        }
+        for run in r.missed_runs.iter().take(MAX_REPLAYS) {
+            missed_lines.push(format!("  {}", run.replay));
+            for why in run.why.iter().take(3) {
+                missed_lines.push(format!("      {}", clip(why, 160)));
+            }
+        }
+        if r.missed_runs.len() > MAX_REPLAYS {
+            let more = r.missed_runs.len() - MAX_REPLAYS;
+            missed_lines.push(format!(
+                "  ... and {more} more missed runs of this row in --json"
+            ));
+        }
+    }
+    let runs: usize = rows.iter().map(|r| r.runs).sum();
+    if missed_lines.is_empty() {
+        eprintln!("{runs} runs: every claim held{}", threads_note(threads));
+    } else {
+        eprintln!(
+            "{runs} runs{}; missed claims, and a command to replay each missed run:",
+            threads_note(threads)
+        );
+        for l in missed_lines {
+            eprintln!("{l}");
+        }
+    }
+    if partial {
+        eprintln!(
+            "(one shard: fails-sometimes claims are judged when the shards are merged with `commsim sweep --merge`)"
+        );
+    }
+    ok
+}
+
+/// Missed runs listed per row; the rest are counted.
+const MAX_REPLAYS: usize = 10;
+
+fn clip(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_owned(),
+    }
+}
+
+fn threads_note(threads: usize) -> String {
+    if threads == 0 {
+        String::new()
+    } else {
+        format!(" on {threads} threads")
+    }
+}

@@ -1,0 +1,7 @@
+//! Exploration: verdicts as claims over many seeds. `sweep` runs scenarios
+//! over their seed ranges in parallel and judges the claims; the outcome
+//! of each run is the same object `run --json` prints.
+
+pub mod outcome;
+pub mod runner;
+pub mod sweep;
