@@ -17,7 +17,9 @@ macro_rules! say {
 }
 
 mod check_cmd;
+mod explore_cmd;
 mod run_cmd;
+mod shrink_cmd;
 mod summary;
 mod sweep_cmd;
 
@@ -66,6 +68,22 @@ enum Cmd {
     /// digest). The summary table goes to stderr; with --json, stdout holds
     /// one `run --json` object per run and nothing else.
     Sweep(sweep_cmd::Options),
+    /// Draw fault plans and membership ops from each seed, hold every
+    /// checker to what a correct protocol must give, and shrink each
+    /// distinct failure to a scenario file.
+    ///
+    /// The scenario's `[explore]` table bounds the plans: fault kinds, how
+    /// many, rates, the time window, hosts, extra ops. Each seed uses a
+    /// random subset of the fault kinds (swarm testing).
+    Explore(explore_cmd::Options),
+    /// Reduce a failing run to a small scenario that fails the same check.
+    ///
+    /// Tries, greedily until none helps: dropping a fault or an op,
+    /// removing a member, agent or server agent (renaming the rest),
+    /// halving the workload, its rate, or a fault's window, and other seeds
+    /// when a smaller scenario needs another timing. Writes an ordinary
+    /// scenario file that `commsim run` reproduces.
+    Shrink(shrink_cmd::Options),
     /// Re-run the checkers on a saved trace.
     Check {
         /// A trace written by `commsim run --trace`.
@@ -100,6 +118,8 @@ pub fn main() -> ExitCode {
         } => run_cmd::run(&file, seed, variant.as_deref(), trace.as_deref(), json),
         Cmd::Check { trace, json } => check_cmd::check(&trace, json),
         Cmd::Sweep(options) => sweep_cmd::sweep(options),
+        Cmd::Explore(options) => explore_cmd::run(options),
+        Cmd::Shrink(options) => shrink_cmd::run(options),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

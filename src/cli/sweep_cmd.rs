@@ -16,15 +16,8 @@ pub struct Options {
     /// Scenario files, or folders of them (searched recursively).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
-    /// Seeds to run, like 1..=50; defaults to each scenario's `seeds`.
-    #[arg(long)]
-    pub seeds: Option<String>,
-    /// Only this variant, in the scenarios that list it.
-    #[arg(long)]
-    pub variant: Option<String>,
-    /// Runs at once; defaults to the number of cores.
-    #[arg(long, short = 'j')]
-    pub jobs: Option<usize>,
+    #[command(flatten)]
+    pub select: Selection,
     /// Run only shard I of N (1-based), for CI matrices: the shards are
     /// disjoint and together cover the sweep.
     #[arg(long, value_name = "I/N")]
@@ -39,6 +32,20 @@ pub struct Options {
     pub merge: bool,
 }
 
+/// Which runs, and how many at once: shared by `sweep` and `explore`.
+#[derive(clap::Args, Debug)]
+pub struct Selection {
+    /// Seeds to run, like 1..=50; defaults to each scenario's `seeds`.
+    #[arg(long)]
+    pub seeds: Option<String>,
+    /// Only this variant, in the scenarios that list it.
+    #[arg(long)]
+    pub variant: Option<String>,
+    /// Runs at once; defaults to the number of cores.
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+}
+
 pub fn sweep(o: Options) -> Result<bool, BadInput> {
     if o.merge {
         return merge(&o.paths);
@@ -46,15 +53,16 @@ pub fn sweep(o: Options) -> Result<bool, BadInput> {
     let spec = SweepSpec {
         paths: o.paths,
         seeds: o
+            .select
             .seeds
             .as_deref()
             .map(|s| s.parse().map_err(|e| BadInput(format!("--seeds: {e}"))))
             .transpose()?,
-        variant: parse_variant(o.variant.as_deref())?,
+        variant: parse_variant(o.select.variant.as_deref())?,
         shard: o.shard.as_deref().map(parse_shard).transpose()?,
     };
     let jobs = plan(&spec).map_err(|e| BadInput(e.to_string()))?;
-    let threads = threads(o.jobs);
+    let threads = threads(o.select.jobs);
     let bar = progress(jobs.len() as u64);
     let misses = AtomicUsize::new(0);
     let json = o.json;

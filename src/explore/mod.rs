@@ -2,6 +2,10 @@
 //! over their seed ranges in parallel and judges the claims; the outcome
 //! of each run is the same object `run --json` prints.
 
+pub mod emit;
+pub mod generate;
 pub mod outcome;
+pub mod reduce;
 pub mod runner;
+pub mod shrink;
 pub mod sweep;

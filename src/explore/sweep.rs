@@ -186,7 +186,8 @@ impl Row {
     }
 }
 
-fn abbreviate(items: &[String], max: usize) -> String {
+/// The first `max` items, and how many more.
+pub fn abbreviate(items: &[String], max: usize) -> String {
     if items.len() <= max {
         items.join(", ")
     } else {

@@ -338,6 +338,13 @@ impl Cx<'_> {
 }
 
 /// `m<n>` / `s<n>` / `c<n>` in canonical form (no sign, no leading zeros).
+/// Whether `name` is one of the topology's hosts.
+pub(super) fn is_host(name: &str, topo: &Topology) -> bool {
+    matches!(index_of(name, 'm'), Some(n) if n < topo.members)
+        || matches!(index_of(name, 's'), Some(n) if n < topo.agents)
+        || matches!(index_of(name, 'c'), Some(n) if n < topo.servers)
+}
+
 fn index_of(name: &str, prefix: char) -> Option<u32> {
     let digits = name.strip_prefix(prefix)?;
     let canonical = !digits.is_empty()

@@ -111,6 +111,7 @@ struct RawScenario {
     bounds: RawBounds,
     #[serde(default)]
     expect: BTreeMap<String, BTreeMap<String, Claim>>,
+    explore: Option<super::explore::RawExplore>,
 }
 
 #[derive(Deserialize, Default)]
@@ -310,6 +311,13 @@ impl Cx<'_> {
         };
         let expect = self.expect(&raw.expect, &variants)?;
         let (seed, seeds) = self.seeds(raw.seed, raw.seeds.as_deref())?;
+        let explore = self.explore(
+            raw.explore.as_ref(),
+            group_kind,
+            &workload,
+            &variants,
+            &topology,
+        )?;
         Ok(Scenario {
             name,
             description: raw.description,
@@ -326,6 +334,7 @@ impl Cx<'_> {
             healing_ms,
             bounds,
             expect,
+            explore,
             source_sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(self.text)),
         })
     }

@@ -2,12 +2,14 @@
 //! model the simulator runs.
 
 mod duration;
+mod explore;
 mod faults;
 mod load;
 mod locate;
 pub mod model;
 mod seeds;
 
+pub use explore::{FAULT_KINDS, OP_KINDS};
 pub use load::{CHECKERS, ScenarioError, load_file, parse_str};
 pub use model::*;
 pub use seeds::SeedRange;

@@ -33,6 +33,8 @@ pub struct Scenario {
     /// the final checks.
     pub healing_ms: Millis,
     pub bounds: BoundsParams,
+    /// Bounds for `commsim explore`'s generated fault plans.
+    pub explore: ExploreBounds,
     /// SHA-256 of the file text the scenario was loaded from, so that
     /// results name exactly what they ran.
     pub source_sha256: String,
@@ -228,6 +230,27 @@ pub enum FaultKind {
     ClockSkew { member: MemberId, offset_ms: i64 },
 }
 
+/// What `commsim explore` may add to the scenario, per seed. Every checker
+/// is held to `pass` (what a correct protocol must give) unless `expect`
+/// says otherwise for a variant.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExploreBounds {
+    /// Fault kinds to draw from (scenario-file names); each seed uses a
+    /// random subset of them (swarm testing).
+    pub faults: Vec<String>,
+    pub max_faults: u32,
+    /// Faults begin and end inside [start, end).
+    pub window: (Millis, Millis),
+    /// Upper bound of loss, duplication and reordering rates.
+    pub max_rate: f64,
+    /// Hosts faults may name; `None` for every host.
+    pub hosts: Option<Vec<HostName>>,
+    /// Op kinds to add (add, remove, update, nominate).
+    pub ops: Vec<String>,
+    pub max_ops: u32,
+    pub expect: BTreeMap<Variant, BTreeMap<String, Claim>>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct BoundsParams {
     pub convergence_ms: Millis,
@@ -304,6 +327,16 @@ impl Scenario {
                 detection_ms: 10_000,
             },
             expect: BTreeMap::new(),
+            explore: ExploreBounds {
+                faults: Vec::new(),
+                max_faults: 0,
+                window: (1_000, 10_000),
+                max_rate: 0.2,
+                hosts: None,
+                ops: Vec::new(),
+                max_ops: 0,
+                expect: BTreeMap::new(),
+            },
             source_sha256: String::new(),
         }
     }

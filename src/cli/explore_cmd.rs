@@ -1,0 +1,168 @@
+//! `commsim explore`: fault plans and membership ops drawn from each seed,
+//! every checker held to what a correct protocol must give, and each
+//! distinct failure shrunk to a scenario file.
+
+use super::BadInput;
+use super::sweep_cmd::{Selection, parse_variant, progress, threads};
+use crate::explore::generate::plan;
+use crate::explore::outcome::RunLine;
+use crate::explore::runner::{Job, run_all};
+use crate::explore::shrink::{ShrinkSpec, shrink};
+use crate::explore::sweep::abbreviate;
+use crate::scenario::{SeedRange, load_file};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+#[derive(clap::Args, Debug)]
+pub struct Options {
+    /// The scenario: topology, group kind, timers and workload; its
+    /// `[explore]` table bounds the plans.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub select: Selection,
+    /// Folder for the shrunk scenarios.
+    #[arg(long, default_value = "explored")]
+    pub out: PathBuf,
+    /// Report failures without shrinking them.
+    #[arg(long)]
+    pub no_shrink: bool,
+    /// Simulations each shrink may use.
+    #[arg(long, default_value_t = 1000)]
+    pub shrink_runs: usize,
+}
+
+pub fn run(o: Options) -> Result<bool, BadInput> {
+    let file = o.file.display().to_string();
+    let base = load_file(&o.file).map_err(|e| BadInput(e.to_string()))?;
+    let seeds: SeedRange = match &o.select.seeds {
+        Some(s) => s.parse().map_err(|e| BadInput(format!("--seeds: {e}")))?,
+        None => base.seeds,
+    };
+    let only = parse_variant(o.select.variant.as_deref())?;
+    if let Some(v) = only
+        && !base.variants.contains(&v)
+    {
+        return Err(BadInput(format!("--variant: {file} does not list `{v}`")));
+    }
+    let threads = threads(o.select.jobs);
+    let mut jobs = Vec::new();
+    for seed in seeds.iter() {
+        let scenario = Arc::new(plan(&base, seed));
+        for &variant in base
+            .variants
+            .iter()
+            .filter(|v| only.is_none_or(|o| o == **v))
+        {
+            jobs.push(Job {
+                file: file.clone(),
+                scenario: scenario.clone(),
+                variant,
+                seed,
+            });
+        }
+    }
+    let bar = progress(jobs.len() as u64);
+    let misses = AtomicUsize::new(0);
+    let lines = run_all(&jobs, threads, |_, line| {
+        if !matches!(line, RunLine::Done(s) if s.met()) {
+            misses.fetch_add(1, Ordering::Relaxed);
+        }
+        bar.set_message(format!("{} failing", misses.load(Ordering::Relaxed)));
+        bar.inc(1);
+    });
+    bar.finish_and_clear();
+
+    // Failures by (variant, first failing check): the first seed of each
+    // is shrunk, the others listed.
+    let mut groups: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+    let mut per_variant: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for (i, line) in lines.iter().enumerate() {
+        let v = jobs[i].variant.name().to_owned();
+        let entry = per_variant.entry(v.clone()).or_default();
+        entry.0 += 1;
+        let check = match line {
+            RunLine::Done(s) if s.met() => continue,
+            RunLine::Done(s) => s
+                .checks
+                .iter()
+                .find(|c| !c.met)
+                .map_or("(expected check missing)".to_owned(), |c| {
+                    c.verdict.check.clone()
+                }),
+            RunLine::Panicked(_) => "(panic)".to_owned(),
+        };
+        entry.1 += 1;
+        groups.entry((v, check)).or_default().push(i);
+    }
+    eprintln!("{:<16} {:>6} {:>8}", "variant", "seeds", "failing");
+    for (v, (runs, failing)) in &per_variant {
+        eprintln!("{v:<16} {runs:>6} {failing:>8}");
+    }
+    if groups.is_empty() {
+        eprintln!(
+            "{} seeds ({seeds}): every check met its claim on every plan",
+            seeds.len()
+        );
+        return Ok(true);
+    }
+    let _ = std::fs::create_dir_all(&o.out);
+    eprintln!("\nfailures, by variant and first failing check:");
+    for ((variant, check), idx) in &groups {
+        let job = &jobs[idx[0]];
+        let seeds_list: Vec<String> = idx.iter().map(|&i| jobs[i].seed.to_string()).collect();
+        eprintln!(
+            "  [{variant}] {check}: {} seeds ({})",
+            idx.len(),
+            abbreviate(&seeds_list, 12)
+        );
+        eprintln!(
+            "    replay: commsim explore {file} --seeds {s}..={s} --variant {variant} --no-shrink",
+            s = job.seed
+        );
+        if o.no_shrink || check.starts_with('(') {
+            continue;
+        }
+        let spec = ShrinkSpec {
+            file: file.clone(),
+            scenario: (*job.scenario).clone(),
+            seed: job.seed,
+            variant: job.variant,
+            check: Some(check.clone()),
+            threads,
+            other_seeds: 3,
+            max_runs: o.shrink_runs,
+        };
+        let bar = progress(o.shrink_runs as u64);
+        let result = shrink(&spec, |runs, size| {
+            bar.set_position(runs as u64);
+            bar.set_message(size.to_string());
+        });
+        bar.finish_and_clear();
+        match result {
+            Ok(mut shrunk) => {
+                let name = shrunk.file_name(&base.name);
+                shrunk.scenario.name = name.trim_end_matches(".toml").to_owned();
+                let path = o.out.join(&name);
+                let origin = format!(
+                    "Found by `commsim explore {file}` on exploring seed {} [{variant}].",
+                    job.seed
+                );
+                std::fs::write(&path, shrunk.to_toml(&origin))
+                    .map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
+                eprintln!("    shrunk: {} -> {}", shrunk.before, shrunk.after);
+                eprintln!(
+                    "    wrote {} ({} runs); replay: commsim run {}",
+                    path.display(),
+                    shrunk.runs,
+                    path.display()
+                );
+            }
+            Err(e) => eprintln!("    not shrunk: {e}"),
+        }
+    }
+    let failing: usize = groups.values().map(Vec::len).sum();
+    eprintln!("\n{failing} failing runs of {}", lines.len());
+    Ok(false)
+}

@@ -1,0 +1,223 @@
+//! A scenario written back as a scenario file: what `shrink` and `explore`
+//! leave behind. Every field is written out, defaults included, so that the
+//! file reproduces the run even if a default changes later.
+
+use crate::core::ids::Millis;
+use crate::core::member::membership::Variant;
+use crate::faults::fault_name;
+use crate::scenario::{Action, ExploreBounds, FaultKind, GroupKind, Scenario, StateOnRestart};
+use crate::trace::Claim;
+use crate::trace::event::OpKind;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// The TOML text of `s`, after `header` (each line becomes a comment).
+pub fn to_toml(s: &Scenario, header: &str) -> String {
+    let mut t = String::new();
+    for line in header.lines() {
+        let _ = match line {
+            "" => writeln!(t, "#"),
+            _ => writeln!(t, "# {line}"),
+        };
+    }
+    let variants: Vec<String> = s.variants.iter().map(|v| quote(v.name())).collect();
+    let _ = write!(
+        t,
+        "name = {}\ndescription = {}\nseed = {}\nseeds = \"{}\"\nvariants = [{}]\n",
+        quote(&s.name),
+        quote(&s.description),
+        s.seed,
+        s.seeds,
+        variants.join(", ")
+    );
+    let kind = match s.group_kind {
+        GroupKind::Lightweight => "lightweight",
+        GroupKind::Coordinated => "coordinated",
+    };
+    let (top, n, p) = (&s.topology, &s.network, &s.protocol);
+    let _ = write!(
+        t,
+        "\n[sim]\ntick = \"{}ms\"\n\n[group]\nkind = \"{kind}\"\n\n[topology]\nmembers = {}\nagents = {}\nagents_per_member = {}\nfounders = {}\nservers = {}\n",
+        s.sim.tick_ms, top.members, top.agents, top.agents_per_member, top.founders, top.servers
+    );
+    let _ = write!(
+        t,
+        "\n[network]\nlatency = {}\njitter = {}\n",
+        ms(n.latency_ms),
+        ms(n.jitter_ms)
+    );
+    let _ = write!(
+        t,
+        "\n[protocol]\nfetch_interval = {}\nretry = {}\nmax_attempts = {}\nephemeral_ttl = {}\nrotate_every = {}\nlong_term_ttl = {}\nparent_timeout = {}\nack_timeout = {}\ntakeover_after = {}\naudit_every = {}\ndeliver_to = \"{}\"\n",
+        ms(p.fetch_interval_ms),
+        ms(p.retry_ms),
+        p.max_attempts,
+        ms(p.ephemeral_ttl_ms),
+        ms(p.rotate_every_ms),
+        ms(p.long_term_ttl_ms),
+        ms(p.parent_timeout_ms),
+        ms(p.ack_timeout_ms),
+        ms(p.takeover_after_ms),
+        ms(p.audit_every_ms),
+        if p.deliver_to_all { "all" } else { "first" }
+    );
+    let w = &s.workload;
+    let _ = write!(
+        t,
+        "\n[workload]\nstart = {}\nstop = {}\nmessages_per_s = {:?}\nreply_probability = {:?}\n",
+        ms(w.start_ms),
+        ms(w.stop_ms),
+        w.messages_per_s,
+        w.reply_probability
+    );
+    for op in &w.ops {
+        let _ = write!(
+            t,
+            "\n[[workload.ops]]\nat = {}\nby = \"{}\"\n",
+            ms(op.at_ms),
+            op.by
+        );
+        let _ = match op.action {
+            Action::Membership(OpKind::Add, m) => writeln!(t, "op = \"add\"\ntarget = \"{m}\""),
+            Action::Membership(OpKind::Remove, m) => {
+                writeln!(t, "op = \"remove\"\ntarget = \"{m}\"")
+            }
+            Action::Update => writeln!(t, "op = \"update\""),
+            Action::Nominate(c) => writeln!(t, "op = \"nominate\"\nserver = \"{c}\""),
+        };
+    }
+    for f in &s.faults {
+        let _ = write!(
+            t,
+            "\n[[faults]]\nkind = \"{}\"\nat = {}\n",
+            fault_name(&f.kind),
+            ms(f.at_ms)
+        );
+        if let Some(u) = f.until_ms {
+            let _ = writeln!(t, "until = {}", ms(u));
+        }
+        fault_fields(&mut t, &f.kind);
+    }
+    let _ = write!(
+        t,
+        "\n[healing]\nperiod = {}\n\n[bounds]\nconvergence = {}\ndetection = {}\n",
+        ms(s.healing_ms),
+        ms(s.bounds.convergence_ms),
+        ms(s.bounds.detection_ms)
+    );
+    claims(&mut t, "expect", &s.expect);
+    explore(&mut t, &s.explore);
+    t
+}
+
+fn claims(t: &mut String, table: &str, expect: &BTreeMap<Variant, BTreeMap<String, Claim>>) {
+    for (v, checks) in expect {
+        let _ = write!(t, "\n[{table}.{}]\n", v.name());
+        for (check, claim) in checks {
+            let _ = writeln!(t, "{check} = \"{claim}\"");
+        }
+    }
+}
+
+fn explore(t: &mut String, e: &ExploreBounds) {
+    let _ = write!(
+        t,
+        "\n[explore]\nfaults = {}\nmax_faults = {}\nwindow = [{}, {}]\nmax_rate = {:?}\nops = {}\nmax_ops = {}\n",
+        names(&e.faults),
+        e.max_faults,
+        ms(e.window.0),
+        ms(e.window.1),
+        e.max_rate,
+        names(&e.ops),
+        e.max_ops
+    );
+    if let Some(hosts) = &e.hosts {
+        let _ = writeln!(t, "hosts = {}", names(hosts));
+    }
+    claims(t, "explore.expect", &e.expect);
+}
+
+fn fault_fields(t: &mut String, kind: &FaultKind) {
+    let _ = match kind {
+        FaultKind::Partition { a, b } => writeln!(t, "a = {}\nb = {}", names(a), names(b)),
+        FaultKind::PartitionOneway { from, to } => {
+            writeln!(t, "from = {}\nto = {}", names(from), names(to))
+        }
+        FaultKind::Loss { rate } | FaultKind::Duplicate { rate } => writeln!(t, "rate = {rate:?}"),
+        FaultKind::Reorder { rate, extra_ms } => {
+            writeln!(t, "rate = {rate:?}\nextra = {}", ms(*extra_ms))
+        }
+        FaultKind::Latency {
+            extra_ms,
+            jitter_ms,
+        } => {
+            writeln!(t, "extra = {}\njitter = {}", ms(*extra_ms), ms(*jitter_ms))
+        }
+        FaultKind::Crash { host, state } => {
+            let state = match state {
+                StateOnRestart::Kept => "kept",
+                StateOnRestart::VolatileLost => "volatile-lost",
+                StateOnRestart::Wiped => "wiped",
+            };
+            writeln!(t, "host = \"{host}\"\nstate = \"{state}\"")
+        }
+        FaultKind::Refuse { server } => writeln!(t, "host = \"{server}\""),
+        FaultKind::Dishonest {
+            server,
+            mode,
+            victim,
+        } => {
+            let _ = writeln!(t, "host = \"{server}\"\nmode = \"{mode}\"");
+            match victim {
+                Some(v) => writeln!(t, "victim = \"{v}\""),
+                None => Ok(()),
+            }
+        }
+        FaultKind::Offline { member } | FaultKind::ExpireAddresses { member } => {
+            writeln!(t, "member = \"{member}\"")
+        }
+        FaultKind::ClockSkew { member, offset_ms } => {
+            writeln!(t, "member = \"{member}\"\noffset = \"{offset_ms}ms\"")
+        }
+    };
+}
+
+fn ms(v: Millis) -> String {
+    format!("\"{v}ms\"")
+}
+
+fn quote(s: &str) -> String {
+    toml::Value::String(s.to_owned()).to_string()
+}
+
+fn names(hosts: &[String]) -> String {
+    let quoted: Vec<String> = hosts.iter().map(|h| quote(h)).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{load_file, parse_str};
+
+    /// Every shipped scenario, written out and read back, is the same
+    /// scenario: nothing the loader knows is lost on the way.
+    #[test]
+    fn every_shipped_scenario_survives_a_round_trip() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        let files = crate::explore::sweep::scenario_files(&dir).unwrap();
+        assert!(!files.is_empty());
+        for file in files {
+            let s = load_file(&file).unwrap();
+            let text = to_toml(&s, "written back\n\nby a test");
+            let mut again = parse_str("again.toml", &text)
+                .unwrap_or_else(|e| panic!("{}: {e}\n{text}", file.display()));
+            again.source_sha256.clone_from(&s.source_sha256);
+            assert_eq!(again, s, "{}", file.display());
+            assert!(
+                text.starts_with("# written back\n#\n# by a test\n"),
+                "{text}"
+            );
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! Fault plans drawn from a seed, inside a scenario's `[explore]` bounds,
+//! as TigerBeetle's VOPR draws them: each seed first picks which fault
+//! kinds it uses at all (swarm testing: a plan with every kind at once
+//! hides the bugs that one kind alone shows), then draws faults and extra
+//! membership ops from those.
+
+use crate::core::ids::{MemberId, Millis, ServerId};
+use crate::core::server::dishonest::Mode;
+use crate::scenario::{
+    Action, Fault, FaultKind, HostName, Scenario, ScheduledOp, StateOnRestart, parse_str,
+};
+use crate::trace::Claim;
+use crate::trace::event::OpKind;
+use rand_chacha::ChaCha20Rng;
+use rand_core::{Rng, SeedableRng};
+use std::collections::BTreeMap;
+
+/// The random stream plans are drawn from: apart from every stream a run
+/// itself uses, so that the plan does not correlate with the run.
+const STREAM_EXPLORE: u64 = 0x6578_706c_6f72_6500;
+
+/// The scenario `explore` runs on `seed`: the base with a drawn fault plan
+/// and ops added, and every checker claimed to pass (except where
+/// `[explore.expect]` says otherwise).
+pub fn plan(base: &Scenario, seed: u64) -> Scenario {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    rng.set_stream(STREAM_EXPLORE);
+    let mut s = base.clone();
+    s.seed = seed;
+    s.seeds = crate::scenario::SeedRange {
+        first: seed,
+        last: seed,
+    };
+    let e = &base.explore;
+    // Swarm: each kind is in this seed's repertoire with probability 1/2.
+    let kinds: Vec<&String> = e
+        .faults
+        .iter()
+        .filter(|_| rng.next_u32() & 1 == 1)
+        .collect();
+    if !kinds.is_empty() && e.max_faults > 0 {
+        let n = 1 + below(&mut rng, u64::from(e.max_faults));
+        for _ in 0..n {
+            let kind = kinds[below(&mut rng, kinds.len() as u64) as usize];
+            if let Some(f) = fault(&mut rng, &s, kind) {
+                s.faults.push(f);
+            }
+        }
+    }
+    let ops: Vec<&String> = e.ops.iter().filter(|_| rng.next_u32() & 1 == 1).collect();
+    if !ops.is_empty() && e.max_ops > 0 {
+        for _ in 0..below(&mut rng, u64::from(e.max_ops) + 1) {
+            let op = ops[below(&mut rng, ops.len() as u64) as usize];
+            if let Some(op) = scheduled_op(&mut rng, &s, op) {
+                s.workload.ops.push(op);
+            }
+        }
+    }
+    s.workload.ops.sort_by_key(|o| o.at_ms);
+    s.expect = claims(base);
+    validated(s)
+}
+
+/// Every checker held to `pass`, but where `[explore.expect]` says
+/// otherwise.
+fn claims(
+    base: &Scenario,
+) -> BTreeMap<crate::core::member::membership::Variant, BTreeMap<String, Claim>> {
+    base.variants
+        .iter()
+        .map(|v| {
+            let mut checks: BTreeMap<String, Claim> = crate::scenario::CHECKERS
+                .iter()
+                .map(|c| (c.to_string(), Claim::Pass))
+                .collect();
+            if let Some(over) = base.explore.expect.get(v) {
+                checks.extend(over.clone());
+            }
+            (*v, checks)
+        })
+        .collect()
+}
+
+/// The plan as the loader would read it: a drawn fault the loader would
+/// refuse is dropped, so that every plan can be written out and replayed.
+fn validated(mut s: Scenario) -> Scenario {
+    while !s.faults.is_empty() {
+        let text = super::emit::to_toml(&s, "");
+        match parse_str("plan.toml", &text) {
+            Ok(_) => break,
+            Err(_) => {
+                s.faults.pop();
+            }
+        }
+    }
+    s
+}
+
+fn below(rng: &mut ChaCha20Rng, n: u64) -> u64 {
+    if n == 0 { 0 } else { rng.next_u64() % n }
+}
+
+fn between(rng: &mut ChaCha20Rng, lo: Millis, hi: Millis) -> Millis {
+    lo + below(rng, hi.saturating_sub(lo) + 1)
+}
+
+fn unit(rng: &mut ChaCha20Rng) -> f64 {
+    crate::faults::unit(rng)
+}
+
+/// Hosts faults may name.
+fn hosts(s: &Scenario) -> Vec<HostName> {
+    if let Some(h) = &s.explore.hosts {
+        return h.clone();
+    }
+    let t = &s.topology;
+    (t.member_ids().map(|m| m.to_string()))
+        .chain(t.agent_ids().map(|a| a.to_string()))
+        .chain(t.server_ids().map(|c| c.to_string()))
+        .collect()
+}
+
+fn pick<T: Clone>(rng: &mut ChaCha20Rng, items: &[T]) -> Option<T> {
+    (!items.is_empty()).then(|| items[below(rng, items.len() as u64) as usize].clone())
+}
+
+fn members_of(hosts: &[HostName]) -> Vec<MemberId> {
+    hosts
+        .iter()
+        .filter_map(|h| h.strip_prefix('m')?.parse().ok().map(MemberId))
+        .collect()
+}
+
+fn servers_of(hosts: &[HostName]) -> Vec<ServerId> {
+    hosts
+        .iter()
+        .filter_map(|h| h.strip_prefix('c')?.parse().ok().map(ServerId))
+        .collect()
+}
+
+fn fault(rng: &mut ChaCha20Rng, s: &Scenario, kind: &str) -> Option<Fault> {
+    let (lo, hi) = s.explore.window;
+    let at = between(rng, lo, hi.saturating_sub(500).max(lo));
+    let until = Some(between(rng, at + 500, hi.max(at + 500)));
+    let hosts = hosts(s);
+    let max_rate = s.explore.max_rate;
+    let rate =
+        |rng: &mut ChaCha20Rng| ((unit(rng) * max_rate * 1000.0).round() / 1000.0).max(0.001);
+    let (until, kind) = match kind {
+        "partition" | "partition_oneway" => {
+            let net: Vec<HostName> = hosts
+                .iter()
+                .filter(|h| !h.starts_with('c'))
+                .cloned()
+                .collect();
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            for h in net {
+                if rng.next_u32() & 1 == 1 {
+                    a.push(h)
+                } else {
+                    b.push(h)
+                }
+            }
+            if a.is_empty() || b.is_empty() {
+                return None;
+            }
+            if kind == "partition" {
+                (until, FaultKind::Partition { a, b })
+            } else {
+                (until, FaultKind::PartitionOneway { from: a, to: b })
+            }
+        }
+        "loss" => (until, FaultKind::Loss { rate: rate(rng) }),
+        "duplicate" => (until, FaultKind::Duplicate { rate: rate(rng) }),
+        "reorder" => (
+            until,
+            FaultKind::Reorder {
+                rate: rate(rng),
+                extra_ms: between(rng, 50, 500),
+            },
+        ),
+        "latency" => (
+            until,
+            FaultKind::Latency {
+                extra_ms: between(rng, 10, 300),
+                jitter_ms: between(rng, 0, 100),
+            },
+        ),
+        "crash" => {
+            let host = pick(rng, &hosts)?;
+            let states: &[StateOnRestart] = match host.as_bytes()[0] {
+                b'm' => &[
+                    StateOnRestart::Kept,
+                    StateOnRestart::VolatileLost,
+                    StateOnRestart::Wiped,
+                ],
+                b's' => &[StateOnRestart::Kept, StateOnRestart::Wiped],
+                _ => &[StateOnRestart::Kept],
+            };
+            let state = pick(rng, states)?;
+            (until, FaultKind::Crash { host, state })
+        }
+        "offline" => (
+            until,
+            FaultKind::Offline {
+                member: pick(rng, &members_of(&hosts))?,
+            },
+        ),
+        "expire_addresses" => (
+            None,
+            FaultKind::ExpireAddresses {
+                member: pick(rng, &members_of(&hosts))?,
+            },
+        ),
+        "clock_skew" => {
+            let offset = between(rng, 0, 240_000) as i64 - 120_000;
+            (
+                until,
+                FaultKind::ClockSkew {
+                    member: pick(rng, &members_of(&hosts))?,
+                    offset_ms: offset,
+                },
+            )
+        }
+        "refuse" => (
+            until,
+            FaultKind::Refuse {
+                server: pick(rng, &servers_of(&hosts))?,
+            },
+        ),
+        "dishonest" => {
+            let mode = pick(rng, &[Mode::Equivocate, Mode::Drop, Mode::Replay])?;
+            let victim = match mode {
+                Mode::Replay => None,
+                _ => Some(pick(rng, &members_of(&hosts))?),
+            };
+            (
+                until,
+                FaultKind::Dishonest {
+                    server: pick(rng, &servers_of(&hosts))?,
+                    mode,
+                    victim,
+                },
+            )
+        }
+        _ => return None,
+    };
+    Some(Fault {
+        at_ms: at,
+        until_ms: until,
+        kind,
+    })
+}
+
+fn scheduled_op(rng: &mut ChaCha20Rng, s: &Scenario, op: &str) -> Option<ScheduledOp> {
+    let (lo, hi) = s.explore.window;
+    let members: Vec<MemberId> = s.topology.member_ids().collect();
+    let by = pick(rng, &members)?;
+    let others: Vec<MemberId> = members.into_iter().filter(|m| *m != by).collect();
+    let action = match op {
+        "add" => Action::Membership(OpKind::Add, pick(rng, &others)?),
+        "remove" => Action::Membership(OpKind::Remove, pick(rng, &others)?),
+        "update" => Action::Update,
+        "nominate" => Action::Nominate(pick(rng, &s.topology.server_ids().collect::<Vec<_>>())?),
+        _ => return None,
+    };
+    Some(ScheduledOp {
+        at_ms: between(rng, lo, hi),
+        by,
+        action,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::parse_str;
+
+    const BASE: &str = r#"
+variants = ["lww"]
+[group]
+kind = "coordinated"
+[topology]
+members = 5
+agents = 3
+servers = 2
+[workload]
+stop = "20s"
+[healing]
+period = "10s"
+[expect.lww]
+convergence = "pass"
+[explore]
+max_faults = 6
+max_ops = 3
+[explore.expect.lww]
+total_order = "fails-sometimes"
+"#;
+
+    #[test]
+    fn plans_are_valid_seeded_and_varied() {
+        let base = parse_str("b.toml", BASE).unwrap();
+        let mut kinds = std::collections::BTreeSet::new();
+        let mut sizes = std::collections::BTreeSet::new();
+        for seed in 1..=60 {
+            let p = plan(&base, seed);
+            assert_eq!(p, plan(&base, seed), "seed {seed} draws one plan");
+            let text = crate::explore::emit::to_toml(&p, "");
+            parse_str("p.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            sizes.insert(p.faults.len());
+            kinds.extend(p.faults.iter().map(|f| crate::faults::fault_name(&f.kind)));
+            for f in &p.faults {
+                assert!(
+                    f.at_ms >= 1_000 && f.until_ms.is_none_or(|u| u <= 20_000),
+                    "{f:?}"
+                );
+            }
+            assert_eq!(
+                p.expect[&"lww".parse().unwrap()]["total_order"],
+                Claim::FailsSometimes
+            );
+            assert_eq!(p.expect[&"lww".parse().unwrap()]["delivery"], Claim::Pass);
+        }
+        assert!(
+            kinds.len() >= 10,
+            "swarm draws most kinds over 60 seeds: {kinds:?}"
+        );
+        assert!(sizes.len() >= 4, "plans of several sizes: {sizes:?}");
+    }
+
+    #[test]
+    fn the_bounds_are_kept() {
+        let text = BASE.replace(
+            "max_faults = 6",
+            "max_faults = 2\nfaults = [\"loss\"]\nmax_rate = 0.05",
+        );
+        let base = parse_str("b.toml", &text).unwrap();
+        for seed in 1..=30 {
+            for f in plan(&base, seed).faults {
+                let FaultKind::Loss { rate } = f.kind else {
+                    panic!("{f:?}")
+                };
+                assert!(rate <= 0.05);
+            }
+            assert!(plan(&base, seed).faults.len() <= 2);
+        }
+    }
+}

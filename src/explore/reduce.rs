@@ -1,0 +1,318 @@
+//! The smaller scenarios a shrinker tries: one change each, biggest first.
+//! Removing a host renames the hosts above it, so that a shrunk scenario
+//! reads like one written by hand (m0..m3, not m0, m2, m5, m7).
+
+use crate::core::ids::{MemberId, ServerId};
+use crate::scenario::{Action, Fault, FaultKind, Scenario};
+
+/// Every one-step reduction of `s`, in the order worth trying: the ones
+/// that remove the most first.
+pub fn candidates(s: &Scenario) -> Vec<Scenario> {
+    let mut out = Vec::new();
+    for i in (0..s.faults.len()).rev() {
+        let mut c = s.clone();
+        c.faults.remove(i);
+        out.push(c);
+    }
+    for i in (0..s.workload.ops.len()).rev() {
+        let mut c = s.clone();
+        c.workload.ops.remove(i);
+        out.push(c);
+    }
+    for k in (0..s.topology.members).rev() {
+        out.extend(without_host(s, 'm', k));
+    }
+    for k in (0..s.topology.servers).rev() {
+        out.extend(without_host(s, 'c', k));
+    }
+    for k in (0..s.topology.agents).rev() {
+        out.extend(without_host(s, 's', k));
+    }
+    let w = &s.workload;
+    let half = (w.stop_ms - w.start_ms) / 2;
+    if half >= 500 {
+        let mut c = s.clone();
+        c.workload.stop_ms = w.start_ms + half;
+        out.push(c);
+    }
+    if w.messages_per_s > 0.25 {
+        let mut c = s.clone();
+        c.workload.messages_per_s = (w.messages_per_s / 2.0 * 100.0).round() / 100.0;
+        out.push(c);
+    } else if w.messages_per_s > 0.0 {
+        let mut c = s.clone();
+        c.workload.messages_per_s = 0.0;
+        out.push(c);
+    }
+    for i in 0..s.faults.len() {
+        out.extend(narrower(s, i));
+    }
+    out
+}
+
+/// The fault's window halved, from either end: shorter, or later.
+fn narrower(s: &Scenario, i: usize) -> Vec<Scenario> {
+    let f = &s.faults[i];
+    let Some(until) = f.until_ms else {
+        return Vec::new();
+    };
+    let half = (until - f.at_ms) / 2;
+    if half < 250 {
+        return Vec::new();
+    }
+    let mut shorter = s.clone();
+    shorter.faults[i].until_ms = Some(f.at_ms + half);
+    let mut later = s.clone();
+    later.faults[i].at_ms = f.at_ms + half;
+    vec![shorter, later]
+}
+
+/// `s` without host `k` of a kind (`m` members, `s` agents, `c` server
+/// agents), the hosts above it renumbered down, and every op or fault that
+/// needed it dropped. `None` when the topology cannot lose one.
+pub fn without_host(s: &Scenario, kind: char, k: u32) -> Option<Scenario> {
+    let mut c = s.clone();
+    let t = &mut c.topology;
+    match kind {
+        'm' => {
+            let founders = if k < t.founders {
+                t.founders - 1
+            } else {
+                t.founders
+            };
+            if t.members <= 2 || founders < 2 {
+                return None;
+            }
+            t.members -= 1;
+            t.founders = founders;
+        }
+        's' => {
+            if t.agents <= 2 || t.agents <= t.agents_per_member {
+                return None;
+            }
+            t.agents -= 1;
+        }
+        'c' => {
+            let coordinated = s.group_kind == crate::scenario::GroupKind::Coordinated;
+            if t.servers == 0 || (coordinated && t.servers <= 1) {
+                return None;
+            }
+            t.servers -= 1;
+        }
+        _ => return None,
+    }
+    let member = |m: MemberId| -> Option<MemberId> {
+        match kind {
+            'm' if m.0 == k => None,
+            'm' if m.0 > k => Some(MemberId(m.0 - 1)),
+            _ => Some(m),
+        }
+    };
+    let server = |c: ServerId| -> Option<ServerId> {
+        match kind {
+            'c' if c.0 == k => None,
+            'c' if c.0 > k => Some(ServerId(c.0 - 1)),
+            _ => Some(c),
+        }
+    };
+    let host = |name: &str| -> Option<String> {
+        let n: u32 = name.get(1..)?.parse().ok()?;
+        match name.starts_with(kind) {
+            true if n == k => None,
+            true if n > k => Some(format!("{kind}{}", n - 1)),
+            _ => Some(name.to_owned()),
+        }
+    };
+    c.workload.ops = (s.workload.ops.iter())
+        .filter_map(|op| {
+            let mut op = op.clone();
+            op.by = member(op.by)?;
+            op.action = match op.action {
+                Action::Membership(kind, t) => Action::Membership(kind, member(t)?),
+                Action::Nominate(c) => Action::Nominate(server(c)?),
+                Action::Update => Action::Update,
+            };
+            Some(op)
+        })
+        .collect();
+    c.faults = (s.faults.iter())
+        .filter_map(|f| renamed(f, &member, &server, &host))
+        .collect();
+    Some(c)
+}
+
+fn renamed(
+    f: &Fault,
+    member: &impl Fn(MemberId) -> Option<MemberId>,
+    server: &impl Fn(ServerId) -> Option<ServerId>,
+    host: &impl Fn(&str) -> Option<String>,
+) -> Option<Fault> {
+    let side = |hosts: &[String]| -> Option<Vec<String>> {
+        let kept: Vec<String> = hosts.iter().filter_map(|h| host(h)).collect();
+        (!kept.is_empty()).then_some(kept)
+    };
+    let kind = match &f.kind {
+        FaultKind::Partition { a, b } => FaultKind::Partition {
+            a: side(a)?,
+            b: side(b)?,
+        },
+        FaultKind::PartitionOneway { from, to } => FaultKind::PartitionOneway {
+            from: side(from)?,
+            to: side(to)?,
+        },
+        FaultKind::Crash { host: h, state } => FaultKind::Crash {
+            host: host(h)?,
+            state: *state,
+        },
+        FaultKind::Refuse { server: c } => FaultKind::Refuse {
+            server: server(*c)?,
+        },
+        FaultKind::Dishonest {
+            server: c,
+            mode,
+            victim,
+        } => FaultKind::Dishonest {
+            server: server(*c)?,
+            mode: *mode,
+            victim: match victim {
+                Some(v) => Some(member(*v)?),
+                None => None,
+            },
+        },
+        FaultKind::Offline { member: m } => FaultKind::Offline {
+            member: member(*m)?,
+        },
+        FaultKind::ExpireAddresses { member: m } => FaultKind::ExpireAddresses {
+            member: member(*m)?,
+        },
+        FaultKind::ClockSkew {
+            member: m,
+            offset_ms,
+        } => FaultKind::ClockSkew {
+            member: member(*m)?,
+            offset_ms: *offset_ms,
+        },
+        other => other.clone(),
+    };
+    Some(Fault { kind, ..f.clone() })
+}
+
+/// How big a scenario is, for the shrinker's report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Size {
+    pub faults: usize,
+    pub ops: usize,
+    pub members: u32,
+    pub agents: u32,
+    pub servers: u32,
+    pub simulated_ms: u64,
+}
+
+impl Size {
+    pub fn of(s: &Scenario) -> Size {
+        Size {
+            faults: s.faults.len(),
+            ops: s.workload.ops.len(),
+            members: s.topology.members,
+            agents: s.topology.agents,
+            servers: s.topology.servers,
+            simulated_ms: s.end_at(),
+        }
+    }
+}
+
+impl std::fmt::Display for Size {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} faults, {} ops, {} members, {} agents, {} servers, {:.1} s simulated",
+            self.faults,
+            self.ops,
+            self.members,
+            self.agents,
+            self.servers,
+            self.simulated_ms as f64 / 1000.0
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::parse_str;
+    use crate::trace::event::OpKind;
+
+    const S: &str = r#"
+variants = ["lww"]
+[topology]
+members = 5
+agents = 3
+[workload]
+stop = "10s"
+[[workload.ops]]
+at = "2s"
+by = "m4"
+op = "remove"
+target = "m1"
+[[workload.ops]]
+at = "3s"
+by = "m3"
+op = "remove"
+target = "m2"
+[[faults]]
+kind = "partition"
+at = "1s"
+until = "5s"
+a = ["m0", "m2", "s0"]
+b = ["m3", "m4", "s1", "s2"]
+[[faults]]
+kind = "offline"
+at = "1s"
+until = "3s"
+member = "m2"
+[healing]
+period = "5s"
+[expect.lww]
+convergence = "pass"
+"#;
+
+    #[test]
+    fn removing_a_member_renames_the_ones_above_it_and_drops_what_named_it() {
+        let s = parse_str("s.toml", S).unwrap();
+        let c = without_host(&s, 'm', 2).unwrap();
+        assert_eq!((c.topology.members, c.topology.founders), (4, 4));
+        // m4 removes m1 survives as m3 removes m1; m3 removes m2 is gone.
+        assert_eq!(c.workload.ops.len(), 1);
+        assert_eq!(c.workload.ops[0].by, MemberId(3));
+        assert_eq!(
+            c.workload.ops[0].action,
+            Action::Membership(OpKind::Remove, MemberId(1))
+        );
+        // The offline fault named m2; the partition loses m2 and renames.
+        assert_eq!(c.faults.len(), 1);
+        let FaultKind::Partition { a, b } = &c.faults[0].kind else {
+            panic!("{:?}", c.faults[0]);
+        };
+        assert_eq!(a, &["m0", "s0"]);
+        assert_eq!(b, &["m2", "m3", "s1", "s2"]);
+    }
+
+    #[test]
+    fn a_topology_at_its_minimum_is_not_reduced() {
+        let s = parse_str("s.toml", S).unwrap();
+        let small = without_host(&s, 's', 0).unwrap();
+        assert!(without_host(&small, 's', 0).is_none(), "two agents left");
+        assert!(without_host(&s, 'c', 0).is_none(), "no servers");
+    }
+
+    #[test]
+    fn every_candidate_is_a_valid_scenario_file() {
+        let s = parse_str("s.toml", S).unwrap();
+        let all = candidates(&s);
+        assert!(all.len() >= 10, "{}", all.len());
+        for c in all {
+            let text = crate::explore::emit::to_toml(&c, "");
+            parse_str("c.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Shrinking: a failing run reduced, greedily, to a smaller scenario that
+//! fails the same check. The same checker must answer `fail` where `pass`
+//! is claimed; a candidate that fails some other way, or panics, does not
+//! count, so the result is a reproduction of the original failure and not
+//! of something the shrinking broke.
+
+use super::emit::to_toml;
+use super::outcome::{RunLine, Summary};
+use super::reduce::{Size, candidates};
+use super::runner::{Job, run_all, run_job};
+use crate::core::member::membership::Variant;
+use crate::scenario::Scenario;
+use crate::trace::Claim;
+use crate::trace::event::Status;
+use std::sync::Arc;
+
+pub struct ShrinkSpec {
+    /// The scenario file, as named on the command line.
+    pub file: String,
+    pub scenario: Scenario,
+    pub seed: u64,
+    pub variant: Variant,
+    /// The check to keep failing; by default the first one that fails
+    /// where `pass` is claimed.
+    pub check: Option<String>,
+    /// Runs at once.
+    pub threads: usize,
+    /// When no smaller scenario fails on the current seed, try each on
+    /// this many other seeds: the failure may need a timing that another
+    /// seed gives.
+    pub other_seeds: u64,
+    /// Stop after this many simulations.
+    pub max_runs: usize,
+}
+
+pub struct Shrunk {
+    /// The smallest scenario found, with its seed fixed.
+    pub scenario: Scenario,
+    pub seed: u64,
+    pub check: String,
+    /// The check's summary and first line of evidence on the shrunk run.
+    pub evidence: String,
+    pub before: Size,
+    pub after: Size,
+    pub runs: usize,
+    pub steps: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ShrinkError {
+    #[error("seed {seed} [{variant}] does not fail a check claimed to pass; nothing to shrink")]
+    NoFailure { seed: u64, variant: Variant },
+    #[error("`{check}` is not failing on seed {seed} [{variant}] (it answers {status})")]
+    NotFailing {
+        check: String,
+        seed: u64,
+        variant: Variant,
+        status: String,
+    },
+    #[error("the original run did not complete: {0}")]
+    Broken(String),
+}
+
+/// Shrinks; `progress` is called after each batch of candidates with the
+/// runs so far and the current size.
+pub fn shrink(spec: &ShrinkSpec, progress: impl Fn(usize, Size)) -> Result<Shrunk, ShrinkError> {
+    let first = run_job(&job(spec, &spec.scenario, spec.seed));
+    let summary = match &first {
+        RunLine::Done(s) => s,
+        RunLine::Panicked(p) => return Err(ShrinkError::Broken(p.panic.clone())),
+    };
+    let check = target_check(spec, summary)?;
+    let mut current = spec.scenario.clone();
+    let mut seed = spec.seed;
+    let mut last = first;
+    let (mut runs, mut steps) = (1, 0);
+    'outer: while runs < spec.max_runs {
+        let cands = candidates(&current);
+        // Current seed first, then other seeds for the same candidates.
+        let seeds: Vec<u64> = std::iter::once(seed)
+            .chain((1..=spec.other_seeds).map(|k| seed.wrapping_add(k)))
+            .collect();
+        for &try_seed in &seeds {
+            let batch = spec.threads.max(1) * 2;
+            for chunk in cands.chunks(batch) {
+                if runs >= spec.max_runs {
+                    break 'outer;
+                }
+                let jobs: Vec<Job> = chunk.iter().map(|c| job(spec, c, try_seed)).collect();
+                let lines = run_all(&jobs, spec.threads, |_, _| {});
+                runs += jobs.len();
+                // The first in candidate order, whatever finished first,
+                // so the result does not depend on the number of threads.
+                if let Some(i) = lines.iter().position(|l| fails(l, &check)) {
+                    current = chunk[i].clone();
+                    seed = try_seed;
+                    last = lines[i].clone();
+                    steps += 1;
+                    progress(runs, Size::of(&current));
+                    continue 'outer;
+                }
+                progress(runs, Size::of(&current));
+            }
+        }
+        break;
+    }
+    let evidence = match &last {
+        RunLine::Done(s) => evidence_line(s, &check),
+        RunLine::Panicked(p) => p.panic.clone(),
+    };
+    current.seed = seed;
+    current.seeds = crate::scenario::SeedRange {
+        first: seed,
+        last: seed,
+    };
+    current.variants = vec![spec.variant];
+    current.expect.retain(|v, _| *v == spec.variant);
+    Ok(Shrunk {
+        before: Size::of(&spec.scenario),
+        after: Size::of(&current),
+        scenario: current,
+        seed,
+        check,
+        evidence,
+        runs,
+        steps,
+    })
+}
+
+fn job(spec: &ShrinkSpec, s: &Scenario, seed: u64) -> Job {
+    Job {
+        file: spec.file.clone(),
+        scenario: Arc::new(s.clone()),
+        variant: spec.variant,
+        seed,
+    }
+}
+
+/// The check to keep failing.
+fn target_check(spec: &ShrinkSpec, s: &Summary) -> Result<String, ShrinkError> {
+    let claimed_pass = |c: &super::outcome::Check| c.expected.is_none_or(|e| e == Claim::Pass);
+    match &spec.check {
+        Some(name) => {
+            let status = s
+                .checks
+                .iter()
+                .find(|c| &c.verdict.check == name)
+                .map_or(Status::Unknown, |c| c.verdict.status);
+            if status == Status::Fail {
+                Ok(name.clone())
+            } else {
+                Err(ShrinkError::NotFailing {
+                    check: name.clone(),
+                    seed: spec.seed,
+                    variant: spec.variant,
+                    status: crate::checkers::status_name(status).to_owned(),
+                })
+            }
+        }
+        None => s
+            .checks
+            .iter()
+            .find(|c| c.verdict.status == Status::Fail && claimed_pass(c))
+            .map(|c| c.verdict.check.clone())
+            .ok_or(ShrinkError::NoFailure {
+                seed: spec.seed,
+                variant: spec.variant,
+            }),
+    }
+}
+
+fn fails(line: &RunLine, check: &str) -> bool {
+    matches!(line, RunLine::Done(s) if s.checks.iter().any(|c| c.verdict.check == check && c.verdict.status == Status::Fail))
+}
+
+fn evidence_line(s: &Summary, check: &str) -> String {
+    let Some(c) = s.checks.iter().find(|c| c.verdict.check == check) else {
+        return String::new();
+    };
+    match c.verdict.evidence.first() {
+        Some(e) => format!("{}; {}", c.verdict.summary, e.note),
+        None => c.verdict.summary.clone(),
+    }
+}
+
+impl Shrunk {
+    /// The scenario file to write: an ordinary scenario whose header says
+    /// what failed, with a line of evidence, and where it came from.
+    pub fn to_toml(&self, origin: &str) -> String {
+        let header = format!(
+            "{origin}\n\n{} fails: {}\n\nshrunk in {} steps ({} runs)\nbefore: {}\nafter:  {}\n\n\
+             Replay: commsim run <this file>. Once the protocol is fixed, it passes;\n\
+             move it to scenarios/regressions/ to keep it fixed.",
+            self.check, self.evidence, self.steps, self.runs, self.before, self.after
+        );
+        to_toml(&self.scenario, &header)
+    }
+
+    /// `<scenario>-<check>-seed<N>.toml`
+    pub fn file_name(&self, scenario: &str) -> String {
+        format!("{scenario}-{}-seed{}.toml", self.check, self.seed)
+    }
+}

@@ -1,0 +1,146 @@
+//! The `[explore]` table: the bounds within which `commsim explore` draws
+//! fault plans and membership ops from each seed.
+
+use super::duration::Dur;
+use super::load::{Cx, Res};
+use super::locate::Field;
+use super::model::{ExploreBounds, GroupKind, Workload};
+use crate::core::member::membership::Variant;
+use crate::trace::Claim;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// Fault kinds a plan may draw, by their scenario-file names.
+pub const FAULT_KINDS: [&str; 12] = [
+    "partition",
+    "partition_oneway",
+    "loss",
+    "duplicate",
+    "reorder",
+    "latency",
+    "crash",
+    "offline",
+    "expire_addresses",
+    "clock_skew",
+    "refuse",
+    "dishonest",
+];
+
+/// Ops a plan may add.
+pub const OP_KINDS: [&str; 4] = ["add", "remove", "update", "nominate"];
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, expecting = "an [explore] table")]
+pub(super) struct RawExplore {
+    faults: Option<Vec<String>>,
+    max_faults: Option<i64>,
+    window: Option<[Dur; 2]>,
+    max_rate: Option<f64>,
+    hosts: Option<Vec<String>>,
+    ops: Option<Vec<String>>,
+    max_ops: Option<i64>,
+    #[serde(default)]
+    expect: BTreeMap<String, BTreeMap<String, Claim>>,
+}
+
+impl Cx<'_> {
+    pub(super) fn explore(
+        &self,
+        raw: Option<&RawExplore>,
+        kind: GroupKind,
+        workload: &Workload,
+        variants: &[Variant],
+        topo: &super::model::Topology,
+    ) -> Res<ExploreBounds> {
+        let e = Field::root().key("explore");
+        let default = RawExplore::default();
+        let raw = raw.unwrap_or(&default);
+        let coordinated = kind == GroupKind::Coordinated;
+        let faults = match &raw.faults {
+            Some(list) => self.names(list, &FAULT_KINDS, &e.key("faults"))?,
+            None => (FAULT_KINDS.iter())
+                .filter(|k| coordinated || !matches!(**k, "refuse" | "dishonest"))
+                .map(|k| k.to_string())
+                .collect(),
+        };
+        if !coordinated
+            && let Some(k) = faults
+                .iter()
+                .position(|k| k == "refuse" || k == "dishonest")
+        {
+            let msg = format!("`{}` needs a coordinated group", faults[k]);
+            return Err(self.err(&e.key("faults").index(k), msg));
+        }
+        let ops = match &raw.ops {
+            Some(list) => self.names(list, &OP_KINDS, &e.key("ops"))?,
+            None if coordinated => OP_KINDS.iter().map(|k| k.to_string()).collect(),
+            None => vec!["add".into(), "remove".into()],
+        };
+        let window = match raw.window {
+            Some([a, b]) if b.0 <= a.0 => {
+                let msg = format!("the window ends ({}ms) before it starts ({}ms)", b.0, a.0);
+                return Err(self.err(&e.key("window"), msg));
+            }
+            Some([a, b]) => (a.0, b.0),
+            None => (workload.start_ms, workload.stop_ms),
+        };
+        let max_rate = self.rate(raw.max_rate.unwrap_or(0.2), &e.key("max_rate"), true)?;
+        let hosts = match &raw.hosts {
+            Some(list) => {
+                for (i, h) in list.iter().enumerate() {
+                    if !super::faults::is_host(h, topo) {
+                        let msg = format!("unknown host `{h}`");
+                        return Err(self.err(&e.key("hosts").index(i), msg));
+                    }
+                }
+                Some(list.clone())
+            }
+            None => None,
+        };
+        let max_faults = self.small(raw.max_faults.unwrap_or(4), &e.key("max_faults"))?;
+        let max_ops = self.small(raw.max_ops.unwrap_or(2), &e.key("max_ops"))?;
+        let mut expect = BTreeMap::new();
+        for (name, checks) in &raw.expect {
+            let f = e.key("expect").key(name);
+            let v: Variant = name.parse().map_err(|m: String| self.err(&f, m))?;
+            if !variants.contains(&v) {
+                return Err(self.err(&f, format!("`{v}` is not in `variants`")));
+            }
+            if let Some(c) = checks
+                .keys()
+                .find(|c| !super::CHECKERS.contains(&c.as_str()))
+            {
+                return Err(self.err(&f.key(c), format!("unknown checker `{c}`")));
+            }
+            expect.insert(v, checks.clone());
+        }
+        Ok(ExploreBounds {
+            faults,
+            max_faults,
+            window,
+            max_rate,
+            hosts,
+            ops,
+            max_ops,
+            expect,
+        })
+    }
+
+    fn names(&self, list: &[String], known: &[&str], field: &Field) -> Res<Vec<String>> {
+        for (i, k) in list.iter().enumerate() {
+            if !known.contains(&k.as_str()) {
+                let msg = format!("unknown `{k}` (known: {})", known.join(", "));
+                return Err(self.err(&field.index(i), msg));
+            }
+        }
+        Ok(list.to_vec())
+    }
+
+    fn small(&self, v: i64, field: &Field) -> Res<u32> {
+        if (0..=64).contains(&v) {
+            Ok(v as u32)
+        } else {
+            Err(self.err(field, format!("must be in 0..=64, got {v}")))
+        }
+    }
+}
