@@ -1,5 +1,5 @@
-//! Every scenario in `scenarios/`, with every variant it lists, meets the
-//! expectations written in the file.
+//! Every scenario in `scenarios/` and `scenarios/regressions/`, with every
+//! variant it lists, meets the expectations written in the file.
 
 use commsim::checkers::{check_run, compare};
 use commsim::core::ids::ServerId;
@@ -31,20 +31,29 @@ fn verdict(out: &sim::RunOutput, check: &str) -> commsim::checkers::Verdict {
         .unwrap_or_else(|| panic!("no {check} verdict"))
 }
 
+/// The shipped scenarios, in `scenarios/`.
 fn scenario_files() -> Vec<std::path::PathBuf> {
-    let mut files: Vec<_> =
-        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"))
-            .expect("scenarios/ exists")
-            .map(|e| e.expect("readable").path())
-            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-            .collect();
+    toml_files("scenarios")
+}
+
+/// The scenario files in one folder, sorted.
+fn toml_files(dir: &str) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(dir))
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .map(|e| e.expect("readable").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
     files.sort();
     files
 }
 
+/// Shipped scenarios and the regression scenarios (each reduced from a
+/// seed-sweep miss, on the seed that reproduced it).
 #[test]
 fn every_scenario_meets_its_expectations() {
-    let files = scenario_files();
+    let regressions = toml_files("scenarios/regressions");
+    assert!(!regressions.is_empty());
+    let files: Vec<_> = scenario_files().into_iter().chain(regressions).collect();
     assert!(files.len() >= 6, "{files:?}");
     let mut failures = Vec::new();
     for file in files {

@@ -254,35 +254,11 @@ impl Member {
     /// that changed generation may have missed messages of the old one
     /// (acknowledged by a server that then failed). So ordered messages
     /// still name their parents, and causal delivery waits for them and
-    /// asks their authors to send them again. One ciphertext goes to every
-    /// recipient, so it names only the parents that all of them were sent.
-    pub(super) fn submit(
-        &mut self,
-        now: Millis,
-        message: &GroupMessage,
-        parents: &[MessageId],
-        fx: &mut Effects,
-    ) {
-        let unsent: Vec<(MessageId, Vec<MemberId>)> = parents
-            .iter()
-            .map(|p| {
-                let to = self.delivered.get(p);
-                let not_sent = message
-                    .recipients
-                    .iter()
-                    .filter(|r| **r != p.sender && to.is_none_or(|to| !to.contains(r)))
-                    .copied()
-                    .collect::<Vec<_>>();
-                (*p, not_sent)
-            })
-            .filter(|(_, not_sent)| !not_sent.is_empty())
-            .collect();
-        let plaintext = Payload::Group(GroupMessage {
-            parents: parents.to_vec(),
-            unsent,
-            ..message.clone()
-        })
-        .encode();
+    /// asks for them again. One ciphertext goes to every recipient, as the
+    /// signed message does: its `unsent` list says who does not wait for
+    /// which parent.
+    pub(super) fn submit(&mut self, now: Millis, message: &GroupMessage, fx: &mut Effects) {
+        let plaintext = Payload::Group(message.clone()).encode();
         self.submit_what(
             now,
             What::Message {
@@ -492,11 +468,11 @@ impl Member {
         for what in unacknowledged {
             match what {
                 What::Message { msg, .. } => {
-                    let Some((message, parents)) = self.archive.get(&msg).cloned() else {
+                    let Some(message) = self.archive.get(&msg).cloned() else {
                         continue;
                     };
                     for r in message.recipients.iter().copied().filter(|r| *r != me) {
-                        self.seal_message(now, r, &message, &parents, fx);
+                        self.seal_message(now, r, &message, fx);
                     }
                 }
                 other => fx.record(Event::CommandSkipped {

@@ -118,15 +118,7 @@ impl Member {
                     if msg.id.sender == from && msg.group == self.cfg.group =>
                 {
                     let slot = (receipt.generation, receipt.seq);
-                    let mut msg = msg;
-                    let me = self.id;
-                    let unsent = std::mem::take(&mut msg.unsent);
-                    msg.parents.retain(|p| {
-                        !unsent
-                            .iter()
-                            .any(|(u, not_sent)| u == p && not_sent.contains(&me))
-                    });
-                    self.accept(now, from, msg, Some(slot), fx)
+                    self.accept(now, from, msg, Some(slot), from, fx)
                 }
                 _ => fx.record(Event::DecryptFailed {
                     env,
