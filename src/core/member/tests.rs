@@ -20,7 +20,18 @@ struct Instant {
 
 impl Instant {
     fn new(members: u32) -> Instant {
-        let s = Scenario::minimal(members, 2);
+        Instant::of(Scenario::minimal(members, 2))
+    }
+
+    /// A coordinated group of `members`, ordered by server agent c0.
+    fn coordinated(members: u32) -> Instant {
+        let mut s = Scenario::minimal(members, 2);
+        s.group_kind = crate::scenario::GroupKind::Coordinated;
+        s.topology.servers = 1;
+        Instant::of(s)
+    }
+
+    fn of(s: Scenario) -> Instant {
         let mut world = build_world(&s, 1, Variant::Lww);
         world.commands.clear();
         let mut net = Instant {
@@ -316,5 +327,61 @@ fn a_held_message_goes_only_to_its_recipients_and_only_as_signed() {
             net.count("m2", |e| matches!(e, Event::DatagramRejected { error, .. } if error.contains("forwarded"))),
             1
         );
+    });
+}
+
+/// The `coordinated-concurrent-commits` seed-14 loss: m0's update wins the
+/// epoch; m1's update and then its message m1#0 are rejected for the stale
+/// epoch before m1 has applied m0's commit, while m1#1 waits in m1's queue.
+/// Once m1 has applied the commit, m1#0 must go first: queued behind m1#1,
+/// it was ordered after its own child and m0 waited for it forever.
+#[test]
+fn a_message_rejected_for_a_stale_epoch_is_ordered_before_the_senders_later_ones() {
+    use crate::core::ids::MessageId;
+    run_seeded([6; 32], || {
+        let mut net = Instant::coordinated(2);
+        net.run(1_000);
+        for m in [0, 1] {
+            net.input(Peer::Member(MemberId(m)), Input::Command(Command::Update));
+        }
+        send(&mut net, 1);
+        send(&mut net, 1);
+        net.run(10_000);
+        let stale = net.count("c0", |e| {
+            matches!(e, Event::SubmitRejected { sender, reason } if *sender == MemberId(1) && reason.starts_with("stale epoch"))
+        });
+        assert!(stale >= 2, "m1's commit and first message lose the epoch");
+        let slot = |seq| {
+            net.world
+                .trace
+                .records
+                .iter()
+                .find_map(|r| match &r.event {
+                    Event::SubmitAcked { msg, seq: slot, .. }
+                        if *msg
+                            == MessageId {
+                                sender: MemberId(1),
+                                seq,
+                            } =>
+                    {
+                        Some(*slot)
+                    }
+                    _ => None,
+                })
+                .unwrap_or_else(|| panic!("m1#{seq} was never ordered"))
+        };
+        assert!(
+            slot(0) < slot(1),
+            "m1#0 in slot {}, m1#1 in {}",
+            slot(0),
+            slot(1)
+        );
+        for seq in 0..2 {
+            let msg = MessageId {
+                sender: MemberId(1),
+                seq,
+            };
+            assert_eq!(delivered(&net, "m0", msg), 1, "{msg}");
+        }
     });
 }

@@ -190,25 +190,29 @@ impl Member {
                 }
             }
         }
-        let mut rebase = self
+        let rebase = self
             .coord
             .as_mut()
             .map(|c| std::mem::take(&mut c.to_rebase))
             .unwrap_or_default();
+        let mut stale = Vec::new();
         if let Some(c) = self.coord.as_mut() {
-            let stale: Vec<u64> = c
+            let reqs: Vec<u64> = c
                 .pending
                 .iter()
                 .filter(|(_, p)| p.stale)
                 .map(|(req, _)| *req)
                 .collect();
-            rebase.extend(
-                stale
-                    .iter()
+            stale.extend(
+                reqs.iter()
                     .filter_map(|req| c.pending.remove(req))
                     .map(|p| p.what),
             );
         }
+        // Messages rejected for the epoch just reached go again first, in
+        // their order, ahead of everything queued since (see `resubmit`);
+        // lost commits are rebuilt behind them.
+        self.resubmit(now, stale, fx);
         for what in rebase {
             match what {
                 What::Remove { target } if !after.contains(&target) => {}
