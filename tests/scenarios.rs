@@ -31,6 +31,7 @@ fn verdict(out: &sim::RunOutput, check: &str) -> commsim::checkers::Verdict {
         .unwrap_or_else(|| panic!("no {check} verdict"))
 }
 
+/// The shipped scenarios, in `scenarios/`.
 fn scenario_files() -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> =
         std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"))

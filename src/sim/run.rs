@@ -147,6 +147,7 @@ fn run_here(s: &Scenario, seed: u64, variant: Variant) -> Result<RunOutput, RunE
         crypto.sessions_created += c.sessions_created;
         crypto.keys_generated += c.keys_generated;
         crypto.signatures_verified += c.signatures_verified;
+        crypto.signatures_made += c.signatures_made;
     }
     // Counted from the trace, which outlives a wiped member's own counters.
     let count =

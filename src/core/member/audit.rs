@@ -334,11 +334,11 @@ impl Member {
         let window = self.cfg.ack_timeout_ms;
         let me = self.id;
         for msg in self.audit.take_unconfirmed(now, window) {
-            let Some((message, parents)) = self.archive.get(&msg).cloned() else {
+            let Some(message) = self.archive.get(&msg).cloned() else {
                 continue;
             };
             for r in message.recipients.iter().copied().filter(|r| *r != me) {
-                self.seal_message(now, r, &message, &parents, fx);
+                self.seal_message(now, r, &message, fx);
             }
         }
     }

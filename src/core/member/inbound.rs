@@ -5,11 +5,11 @@
 use super::message::{GroupMessage, Payload};
 use super::outbound::Purpose;
 use super::{Buffered, Member};
-use crate::core::ids::{AgentId, MemberId, Millis, Peer};
+use crate::core::ids::{AgentId, MemberId, MessageId, Millis, Peer};
 use crate::core::io::Effects;
 use crate::core::wire::{Datagram, Envelope, Stored};
 use crate::trace::Event;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 impl Member {
     pub(super) fn on_agent_datagram(
@@ -197,6 +197,9 @@ impl Member {
             Some(Payload::Backfill { group, want }) if group == self.cfg.group => {
                 return self.backfill(now, from, &want, fx);
             }
+            Some(Payload::Forwarded(msg)) if msg.group == self.cfg.group => {
+                return self.forwarded(now, from, msg, fx);
+            }
             Some(Payload::Welcome(invite)) if invite.group == self.cfg.group => {
                 return self.on_invite(now, from, invite, fx);
             }
@@ -214,18 +217,46 @@ impl Member {
                 ),
             );
         }
-        self.accept(now, from, msg, None, fx);
+        self.accept(now, from, msg, None, from, fx);
     }
 
-    /// Takes an authenticated group message from `from` into causal
-    /// delivery, whichever channel (Olm or an ordered MLS message) it came
-    /// by.
+    /// Takes a message `via` forwarded in answer to a backfill request:
+    /// only one addressed here, from another author, whose signature
+    /// verifies against the author's contact card. `via` (which Olm
+    /// authenticated) could otherwise make up anything in anyone's name.
+    fn forwarded(&mut self, now: Millis, via: MemberId, msg: GroupMessage, fx: &mut Effects) {
+        let author = msg.id.sender;
+        let addressed = msg.recipients.contains(&self.id) && author != self.id;
+        let signed = addressed && self.learn_contact(author) && {
+            self.sessions.ops.signatures_verified += 1;
+            let ipk = self.contact(author).map(|c| c.ipk).unwrap_or_default();
+            msg.verify(&ipk)
+        };
+        if !signed {
+            return self.reject(
+                Peer::Member(via),
+                format!(
+                    "forwarded message {} is not {author}'s to this member",
+                    msg.id
+                ),
+                fx,
+            );
+        }
+        self.accept(now, author, msg, None, via, fx);
+    }
+
+    /// Takes an authenticated group message by `from` into causal
+    /// delivery, whichever channel (Olm from its author, an ordered MLS
+    /// message, or forwarded by `via`) it came by. It is kept as signed,
+    /// for answering backfill requests, and waits only for the parents
+    /// this member was sent.
     pub(super) fn accept(
         &mut self,
         now: Millis,
         from: MemberId,
-        msg: GroupMessage,
+        mut msg: GroupMessage,
         slot: Option<(u32, u64)>,
+        via: MemberId,
         fx: &mut Effects,
     ) {
         self.clock.observe(now, msg.hlc);
@@ -269,6 +300,9 @@ impl Member {
         } else {
             now
         };
+        self.keep(msg.clone());
+        msg.parents = msg.parents_for(self.id);
+        msg.unsent.clear();
         self.buffer.insert(
             msg.id,
             Buffered {
@@ -276,6 +310,7 @@ impl Member {
                 slot,
                 since,
                 asked_at: None,
+                via,
             },
         );
         self.drain(fx);
@@ -350,11 +385,16 @@ impl Member {
     }
 
     /// Reports messages that have waited `parent_timeout` for a parent,
-    /// once, and asks the parents' authors for them again every
-    /// `parent_timeout` until they arrive.
+    /// once, and asks for the parents again every `parent_timeout` until
+    /// they arrive: of their authors, and of the member that handed over
+    /// the waiting message (its author, or whoever forwarded it), who
+    /// delivered the parent before naming it or passing it on. An author
+    /// whose device was wiped can no longer answer; the member that
+    /// followed its message still can.
     pub(super) fn report_missing_parents(&mut self, now: Millis, fx: &mut Effects) {
         let timeout = self.cfg.parent_timeout_ms;
-        let mut ask = std::collections::BTreeSet::new();
+        let mut ask: BTreeMap<MemberId, BTreeSet<MessageId>> = BTreeMap::new();
+        let held: BTreeSet<MessageId> = self.buffer.keys().copied().collect();
         for (id, b) in self.buffer.iter_mut() {
             if b.asked_at.unwrap_or(b.since) + timeout > now {
                 continue;
@@ -373,11 +413,16 @@ impl Member {
                 });
             }
             b.asked_at = Some(now);
-            ask.extend(missing);
+            // A parent that is here but waits itself is not asked for: its
+            // own missing parents are.
+            for p in missing.into_iter().filter(|p| !held.contains(p)) {
+                for peer in [p.sender, id.sender, b.via] {
+                    ask.entry(peer).or_default().insert(p);
+                }
+            }
         }
         if !ask.is_empty() {
-            let ask: Vec<_> = ask.into_iter().collect();
-            self.ask_for(now, &ask, fx);
+            self.ask_for(now, ask, fx);
         }
     }
 }

@@ -6,6 +6,7 @@ use crate::core::ids::{MemberId, MessageId, ServerId};
 use crate::core::wire::Grant;
 use crate::trace::event::OpKind;
 use serde::{Deserialize, Serialize};
+use vodozemac::{Ed25519PublicKey, Ed25519Signature};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GroupMessage {
@@ -14,12 +15,14 @@ pub struct GroupMessage {
     /// Who the sender addressed. Under `recipient-list` this *is* the
     /// membership.
     pub recipients: Vec<MemberId>,
-    /// The sender's causal frontier, filtered to the messages this recipient
-    /// was itself sent (it cannot wait for what it was never meant to get).
+    /// The sender's causal frontier (the latest messages it had delivered).
     pub parents: Vec<MessageId>,
-    /// Ordered (MLS) messages only: one ciphertext serves every recipient,
-    /// so parents that some recipients were never sent are listed here
-    /// with those recipients, who do not wait for them.
+    /// Parents that some recipients were never sent, with those
+    /// recipients: they do not wait for them (a member cannot wait for what
+    /// it was never meant to get). One signed message serves every
+    /// recipient, whether it comes from its author over Olm, from the
+    /// server's order, or forwarded by a peer (`Payload::Forwarded`), so
+    /// each receiver filters the parents for itself ([`GroupMessage::parents_for`]).
     pub unsent: Vec<(MessageId, Vec<MemberId>)>,
     pub reply_to: Option<MessageId>,
     pub hlc: Hlc,
@@ -37,6 +40,51 @@ pub struct GroupMessage {
     /// sender; a member in any other generation just delivers the message.
     pub fell_from: Option<(u32, ServerId)>,
     pub body: Vec<u8>,
+    /// The author's Ed25519 signature (its identity key, the IPK of its
+    /// contact card) over everything above: what lets a member that holds
+    /// the message forward it to one that misses it without being able to
+    /// change it or forge one in the author's name. Pairwise Olm
+    /// authenticates only the hop.
+    pub signature: Vec<u8>,
+}
+
+impl GroupMessage {
+    /// The bytes the author signs: the message without its signature,
+    /// domain-separated from every other signature of the same key.
+    pub fn signed_bytes(&self) -> Vec<u8> {
+        let unsigned = GroupMessage {
+            signature: Vec::new(),
+            ..self.clone()
+        };
+        let mut bytes = b"commsim-group-message/v1|".to_vec();
+        bytes.extend_from_slice(&postcard::to_stdvec(&unsigned).unwrap_or_default());
+        bytes
+    }
+
+    /// Whether the holder of `ipk` (an Ed25519 public key) signed it.
+    pub fn verify(&self, ipk: &[u8; 32]) -> bool {
+        let Ok(key) = Ed25519PublicKey::from_slice(ipk) else {
+            return false;
+        };
+        let Ok(sig) = Ed25519Signature::from_slice(&self.signature) else {
+            return false;
+        };
+        key.verify(&self.signed_bytes(), &sig).is_ok()
+    }
+
+    /// The parents `member` waits for: all but those it was never sent.
+    pub fn parents_for(&self, member: MemberId) -> Vec<MessageId> {
+        self.parents
+            .iter()
+            .copied()
+            .filter(|p| {
+                !self
+                    .unsent
+                    .iter()
+                    .any(|(u, not_sent)| u == p && not_sent.contains(&member))
+            })
+            .collect()
+    }
 }
 
 /// An MLS Welcome into one generation of a coordinated group, sent over
@@ -57,14 +105,18 @@ pub struct Invite {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Payload {
     Group(GroupMessage),
-    /// "Please send me these messages of yours again": asked of a
-    /// message's author when a message that follows it has waited too long
-    /// for it. Only authors answer, so a forwarded message can never be
-    /// forged in someone else's name.
+    /// "Please send me these messages again": asked of a missing
+    /// parent's author and of the members that handed over a message
+    /// naming it (they hold it), when that message has waited too long.
+    /// Anyone holding a wanted message answers, but only to one of its
+    /// recipients, and only over this authenticated pairwise channel.
     Backfill {
         group: u64,
         want: Vec<MessageId>,
     },
+    /// Someone else's group message, sent again by a member that holds it
+    /// in answer to a `Backfill`; its author's signature proves it.
+    Forwarded(GroupMessage),
     Welcome(Invite),
     /// Coordinated groups: what this member was shown of the server's
     /// order, for the recipient to compare (see `audit.rs`).
@@ -90,4 +142,62 @@ pub fn body_for(id: MessageId) -> Vec<u8> {
     let mut b = MARKER.to_vec();
     b.extend_from_slice(id.to_string().as_bytes());
     b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::clock::HlcClock;
+    use crate::core::member::sessions::Sessions;
+
+    fn id(sender: u32, seq: u32) -> MessageId {
+        MessageId {
+            sender: MemberId(sender),
+            seq,
+        }
+    }
+
+    fn message() -> GroupMessage {
+        GroupMessage {
+            group: 1,
+            id: id(0, 3),
+            recipients: vec![MemberId(0), MemberId(1), MemberId(2)],
+            parents: vec![id(1, 0), id(2, 0)],
+            unsent: vec![(id(1, 0), vec![MemberId(2)])],
+            reply_to: None,
+            hlc: HlcClock::new(MemberId(0)).last(),
+            op: None,
+            membership: None,
+            contact: Vec::new(),
+            fell_from: None,
+            body: body_for(id(0, 3)),
+            signature: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_signed_message_verifies_only_unchanged_and_only_with_its_authors_key() {
+        let (mut author, other) = (Sessions::new(), Sessions::new());
+        let mut m = message();
+        m.signature = author.sign(&m.signed_bytes());
+        assert!(m.verify(&author.ipk()));
+        assert!(!m.verify(&other.ipk()));
+        for tamper in [
+            |m: &mut GroupMessage| m.body = b"forged".to_vec(),
+            |m: &mut GroupMessage| m.recipients.push(MemberId(9)),
+            |m: &mut GroupMessage| m.parents.clear(),
+            |m: &mut GroupMessage| m.unsent.clear(),
+        ] {
+            let mut forged = m.clone();
+            tamper(&mut forged);
+            assert!(!forged.verify(&author.ipk()));
+        }
+    }
+
+    #[test]
+    fn a_recipient_waits_only_for_the_parents_it_was_sent() {
+        let m = message();
+        assert_eq!(m.parents_for(MemberId(1)), vec![id(1, 0), id(2, 0)]);
+        assert_eq!(m.parents_for(MemberId(2)), vec![id(2, 0)]);
+    }
 }

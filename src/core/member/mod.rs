@@ -58,8 +58,9 @@ const RECENT: usize = 16;
 /// Cap on the causal frontier a message names; older heads are implied by
 /// the sender's own previous message.
 const MAX_PARENTS: usize = 8;
-/// Own messages kept for answering backfill requests.
-const ARCHIVE: usize = 1024;
+/// Group messages (own and others', as signed by their authors) kept for
+/// answering backfill requests; the oldest received goes first.
+const ARCHIVE: usize = 2048;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MemberStats {
@@ -87,6 +88,9 @@ struct Buffered {
     since: Millis,
     /// When its missing parents were last asked for (and reported).
     asked_at: Option<Millis>,
+    /// Who handed it over: its author, or the member that forwarded it.
+    /// Either holds its parents, so either is asked for a missing one.
+    via: MemberId,
 }
 
 pub struct Member {
@@ -113,8 +117,10 @@ pub struct Member {
     /// The causal frontier, longest-standing first.
     heads: Vec<MessageId>,
     recent: Vec<MessageId>,
-    /// Own messages with their full causal frontier (persisted).
-    archive: BTreeMap<MessageId, (GroupMessage, Vec<MessageId>)>,
+    /// Group messages as their authors signed them, own and received, for
+    /// sending again (persisted); `archived` is their arrival order.
+    archive: BTreeMap<MessageId, GroupMessage>,
+    archived: std::collections::VecDeque<MessageId>,
     buffer: BTreeMap<MessageId, Buffered>,
     forks_reported: BTreeSet<(MemberId, MemberId)>,
     /// Set when the group is coordinated: MLS through a server agent.
@@ -171,6 +177,7 @@ impl Member {
             heads: Vec::new(),
             recent: Vec::new(),
             archive: BTreeMap::new(),
+            archived: Default::default(),
             buffer: BTreeMap::new(),
             forks_reported: BTreeSet::new(),
             coord: None,

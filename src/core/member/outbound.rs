@@ -260,12 +260,12 @@ impl Member {
             control: false,
         });
         self.stats.messages_sent += 1;
-        let template = GroupMessage {
+        let mut message = GroupMessage {
             group: self.cfg.group,
             id,
             recipients: recipients.clone(),
-            parents: Vec::new(),
-            unsent: Vec::new(),
+            parents: parents.clone(),
+            unsent: self.unsent(&recipients, &parents),
             reply_to,
             hlc,
             op,
@@ -279,50 +279,79 @@ impl Member {
                 .fell_rank
                 .map(|(generation, server, _)| (generation, ServerId(server.0))),
             body: body_for(id),
+            signature: Vec::new(),
         };
+        message.signature = self.sessions.sign(&message.signed_bytes());
         let me = self.id;
         if self.coord.as_ref().is_some_and(|c| c.sending) {
-            self.submit(now, &template, &parents, fx);
+            self.submit(now, &message, fx);
         } else {
             for r in recipients.iter().copied().filter(|r| *r != me) {
-                self.seal_message(now, r, &template, &parents, fx);
+                self.seal_message(now, r, &message, fx);
             }
         }
         self.mark_delivered(id, &parents, recipients);
-        self.archive_own(template, parents);
+        self.keep(message);
     }
 
-    /// Encrypts `template` for `r` with the parents `r` can wait for: those
-    /// it was itself sent (it cannot wait for what it was never meant to
-    /// get).
+    /// The parents that some recipients were never sent, with those
+    /// recipients (a parent's author always had it). Recipients do not
+    /// wait for them.
+    fn unsent(
+        &self,
+        recipients: &[MemberId],
+        parents: &[MessageId],
+    ) -> Vec<(MessageId, Vec<MemberId>)> {
+        parents
+            .iter()
+            .map(|p| {
+                let to = self.delivered.get(p);
+                let not_sent = recipients
+                    .iter()
+                    .filter(|r| **r != p.sender && to.is_none_or(|to| !to.contains(r)))
+                    .copied()
+                    .collect::<Vec<_>>();
+                (*p, not_sent)
+            })
+            .filter(|(_, not_sent)| !not_sent.is_empty())
+            .collect()
+    }
+
+    /// Encrypts an own signed message for recipient `r`.
     pub(super) fn seal_message(
         &mut self,
         now: Millis,
         r: MemberId,
-        template: &GroupMessage,
-        parents: &[MessageId],
+        message: &GroupMessage,
         fx: &mut Effects,
     ) {
-        let mut m = template.clone();
-        m.parents = parents
-            .iter()
-            .copied()
-            .filter(|p| p.sender == r || self.delivered.get(p).is_some_and(|rs| rs.contains(&r)))
-            .collect();
-        self.seal(now, r, Some(template.id), Payload::Group(m).encode(), fx);
+        let plaintext = Payload::Group(message.clone()).encode();
+        self.seal(now, r, Some(message.id), plaintext, fx);
     }
 
-    /// Keeps a copy of an own message (with its full frontier), so that it
-    /// can be sent again to a recipient that never got it.
-    fn archive_own(&mut self, message: GroupMessage, parents: Vec<MessageId>) {
-        self.archive.insert(message.id, (message, parents));
-        while self.archive.len() > ARCHIVE {
-            self.archive.pop_first();
+    /// Keeps a group message as its author signed it (own or received), so
+    /// that it can be sent again to a recipient that misses it. The oldest
+    /// kept goes first beyond the cap.
+    pub(super) fn keep(&mut self, message: GroupMessage) {
+        let id = message.id;
+        if self.archive.insert(id, message).is_none() {
+            self.archived.push_back(id);
+        }
+        while self.archived.len() > ARCHIVE {
+            if let Some(old) = self.archived.pop_front() {
+                self.archive.remove(&old);
+            }
         }
     }
 
-    /// Answers a backfill request from `from`: sends again each wanted own
-    /// message that `from` was a recipient of, and nothing else.
+    /// Answers a backfill request from `from`: sends again each wanted
+    /// message this member holds (its own, or one it received) that `from`
+    /// was a recipient of, and nothing else. The request came over the
+    /// pairwise Olm channel, so it is `from` asking, not a mailbox or
+    /// server in its name; and a message goes only where its author sent
+    /// it, so a member removed before a message was sent never gets it.
+    /// Others' messages go as `Forwarded`, carrying their author's
+    /// signature.
     pub(super) fn backfill(
         &mut self,
         now: Millis,
@@ -331,30 +360,40 @@ impl Member {
         fx: &mut Effects,
     ) {
         for id in want {
-            let Some((message, parents)) = self.archive.get(id).cloned() else {
+            let Some(message) = self.archive.get(id).cloned() else {
                 continue;
             };
-            if message.recipients.contains(&from) {
-                self.seal_message(now, from, &message, &parents, fx);
+            if !message.recipients.contains(&from) || id.sender == from {
+                continue;
+            }
+            if id.sender == self.id {
+                self.seal_message(now, from, &message, fx);
+            } else {
+                let plaintext = Payload::Forwarded(message).encode();
+                self.seal(now, from, Some(*id), plaintext, fx);
             }
         }
     }
 
-    /// Asks the authors of missing parents to send them again.
-    pub(super) fn ask_for(&mut self, now: Millis, missing: &[MessageId], fx: &mut Effects) {
-        let mut by_author: std::collections::BTreeMap<MemberId, Vec<MessageId>> =
-            std::collections::BTreeMap::new();
-        for p in missing.iter().filter(|p| p.sender != self.id) {
-            by_author.entry(p.sender).or_default().push(*p);
-        }
-        for (author, want) in by_author {
+    /// Asks for missing messages again: each member in `ask` for the
+    /// messages listed with it, in one request over the pairwise channel.
+    pub(super) fn ask_for(
+        &mut self,
+        now: Millis,
+        ask: std::collections::BTreeMap<MemberId, std::collections::BTreeSet<MessageId>>,
+        fx: &mut Effects,
+    ) {
+        for (peer, want) in ask {
+            if peer == self.id {
+                continue;
+            }
             self.seal(
                 now,
-                author,
+                peer,
                 None,
                 Payload::Backfill {
                     group: self.cfg.group,
-                    want,
+                    want: want.into_iter().collect(),
                 }
                 .encode(),
                 fx,

@@ -19,6 +19,7 @@ pub struct CryptoOps {
     pub sessions_created: u64,
     pub keys_generated: u64,
     pub signatures_verified: u64,
+    pub signatures_made: u64,
 }
 
 impl CryptoOps {
@@ -29,6 +30,7 @@ impl CryptoOps {
             + self.sessions_created
             + self.keys_generated
             + self.signatures_verified
+            + self.signatures_made
     }
 }
 
@@ -65,6 +67,13 @@ impl Sessions {
 
     pub fn curve25519(&self) -> [u8; 32] {
         self.account.curve25519_key().to_bytes()
+    }
+
+    /// Signs with the identity key (Ed25519 signing is deterministic: it
+    /// draws no randomness).
+    pub fn sign(&mut self, bytes: &[u8]) -> Vec<u8> {
+        self.ops.signatures_made += 1;
+        self.account.sign(bytes).to_bytes().to_vec()
     }
 
     /// Fresh one-time keys, and the fallback key, marked as published.

@@ -20,7 +20,18 @@ struct Instant {
 
 impl Instant {
     fn new(members: u32) -> Instant {
-        let s = Scenario::minimal(members, 2);
+        Instant::of(Scenario::minimal(members, 2))
+    }
+
+    /// A coordinated group of `members`, ordered by server agent c0.
+    fn coordinated(members: u32) -> Instant {
+        let mut s = Scenario::minimal(members, 2);
+        s.group_kind = crate::scenario::GroupKind::Coordinated;
+        s.topology.servers = 1;
+        Instant::of(s)
+    }
+
+    fn of(s: Scenario) -> Instant {
         let mut world = build_world(&s, 1, Variant::Lww);
         world.commands.clear();
         let mut net = Instant {
@@ -193,4 +204,184 @@ fn the_frontier_keeps_a_head_until_something_names_it() {
     assert_eq!(m.heads, vec![id(0, 0), id(9, 11)]);
     m.mark_delivered(id(1, 0), &[id(0, 0), id(9, 11)], vec![]);
     assert_eq!(m.heads, vec![id(1, 0)]);
+}
+
+/// Drops the envelopes of `from` addressed to `to` that are still in the
+/// network queue: as if `from` crashed before its mailbox deliveries to
+/// `to` went out.
+fn drop_envelopes(net: &mut Instant, from: u32, to: u32) {
+    use crate::core::wire::Datagram;
+    net.queue.retain(|(src, _, bytes)| {
+        *src != Peer::Member(MemberId(from))
+            || !matches!(Datagram::decode(bytes), Ok(Datagram::Deliver { envelope, .. }) if envelope.to == MemberId(to))
+    });
+}
+
+fn delivered(net: &Instant, host: &str, msg: crate::core::ids::MessageId) -> usize {
+    net.count(
+        host,
+        |e| matches!(e, Event::Delivered { msg: m } if *m == msg),
+    )
+}
+
+fn forwarded(net: &Instant, by: &str, msg: crate::core::ids::MessageId, to: u32) -> usize {
+    net.count(by, |e| {
+        matches!(e, Event::EnvelopeSent { msg: m, to: t, .. } if *m == msg && *t == MemberId(to))
+    })
+}
+
+/// The lightweight-member-restart seed-24 loss: m0's message reaches m1
+/// only, then m0's device is gone for good. m1's next message names it, so
+/// m2 waits for it; its author cannot answer any more, but m1, which
+/// handed over the waiting message, holds it and serves it, signed by m0.
+#[test]
+fn a_parent_whose_author_is_gone_is_served_by_the_member_that_named_it() {
+    use crate::core::ids::MessageId;
+    run_seeded([4; 32], || {
+        let mut net = Instant::new(3);
+        for m in 0..3 {
+            send(&mut net, m);
+        }
+        net.run(3_000);
+        let id = |sender, seq| MessageId {
+            sender: MemberId(sender),
+            seq,
+        };
+        send(&mut net, 0);
+        drop_envelopes(&mut net, 0, 2);
+        net.world.members.remove(&MemberId(0));
+        net.run(4_000);
+        assert_eq!(delivered(&net, "m1", id(0, 1)), 1);
+        assert_eq!(delivered(&net, "m2", id(0, 1)), 0);
+        send(&mut net, 1);
+        net.run(8_000);
+        assert_eq!(delivered(&net, "m2", id(1, 1)), 0, "waits for its parent");
+        net.run(20_000);
+        assert_eq!(forwarded(&net, "m1", id(0, 1), 2), 1);
+        assert_eq!(delivered(&net, "m2", id(0, 1)), 1);
+        assert_eq!(delivered(&net, "m2", id(1, 1)), 1);
+    });
+}
+
+/// A member serves a held message only to one of its recipients: m2,
+/// removed before m0's next message, asks m1 for it and gets nothing. And
+/// a forwarded copy that its author did not sign is refused.
+#[test]
+fn a_held_message_goes_only_to_its_recipients_and_only_as_signed() {
+    use crate::core::ids::MessageId;
+    use std::collections::{BTreeMap, BTreeSet};
+    run_seeded([5; 32], || {
+        let mut net = Instant::new(3);
+        send(&mut net, 0);
+        net.run(2_000);
+        net.input(
+            Peer::Member(MemberId(0)),
+            Input::Command(Command::Remove(MemberId(2))),
+        );
+        send(&mut net, 0);
+        net.run(4_000);
+        let first = MessageId {
+            sender: MemberId(0),
+            seq: 0,
+        };
+        let secret = MessageId {
+            sender: MemberId(0),
+            seq: 2,
+        };
+        assert_eq!(delivered(&net, "m1", secret), 1);
+        let ask = |net: &mut Instant, want: MessageId| {
+            let m2 = net.world.members.get_mut(&MemberId(2)).expect("m2");
+            let mut fx = crate::core::io::Effects::default();
+            let now = net.now;
+            m2.ask_for(
+                now,
+                BTreeMap::from([(MemberId(1), BTreeSet::from([want]))]),
+                &mut fx,
+            );
+            for e in fx.0 {
+                if let crate::core::io::Effect::Send { to, bytes } = e {
+                    net.queue.push_back((Peer::Member(MemberId(2)), to, bytes));
+                }
+            }
+        };
+        ask(&mut net, secret);
+        net.run(6_000);
+        assert_eq!(
+            forwarded(&net, "m1", secret, 2),
+            0,
+            "m2 was not a recipient"
+        );
+        assert_eq!(delivered(&net, "m2", secret), 0);
+        // m2 was a recipient of the first message: served (a duplicate).
+        ask(&mut net, first);
+        net.run(8_000);
+        assert_eq!(forwarded(&net, "m1", first, 2), 1);
+        assert_eq!(delivered(&net, "m2", first), 1, "once");
+        // m1 alters its copy: m2 refuses what m0 did not sign.
+        let m1 = net.world.members.get_mut(&MemberId(1)).expect("m1");
+        m1.archive.get_mut(&first).expect("held").body = b"forged".to_vec();
+        ask(&mut net, first);
+        net.run(10_000);
+        assert_eq!(forwarded(&net, "m1", first, 2), 2);
+        assert_eq!(
+            net.count("m2", |e| matches!(e, Event::DatagramRejected { error, .. } if error.contains("forwarded"))),
+            1
+        );
+    });
+}
+
+/// The `coordinated-concurrent-commits` seed-14 loss: m0's update wins the
+/// epoch; m1's update and then its message m1#0 are rejected for the stale
+/// epoch before m1 has applied m0's commit, while m1#1 waits in m1's queue.
+/// Once m1 has applied the commit, m1#0 must go first: queued behind m1#1,
+/// it was ordered after its own child and m0 waited for it forever.
+#[test]
+fn a_message_rejected_for_a_stale_epoch_is_ordered_before_the_senders_later_ones() {
+    use crate::core::ids::MessageId;
+    run_seeded([6; 32], || {
+        let mut net = Instant::coordinated(2);
+        net.run(1_000);
+        for m in [0, 1] {
+            net.input(Peer::Member(MemberId(m)), Input::Command(Command::Update));
+        }
+        send(&mut net, 1);
+        send(&mut net, 1);
+        net.run(10_000);
+        let stale = net.count("c0", |e| {
+            matches!(e, Event::SubmitRejected { sender, reason } if *sender == MemberId(1) && reason.starts_with("stale epoch"))
+        });
+        assert!(stale >= 2, "m1's commit and first message lose the epoch");
+        let slot = |seq| {
+            net.world
+                .trace
+                .records
+                .iter()
+                .find_map(|r| match &r.event {
+                    Event::SubmitAcked { msg, seq: slot, .. }
+                        if *msg
+                            == MessageId {
+                                sender: MemberId(1),
+                                seq,
+                            } =>
+                    {
+                        Some(*slot)
+                    }
+                    _ => None,
+                })
+                .unwrap_or_else(|| panic!("m1#{seq} was never ordered"))
+        };
+        assert!(
+            slot(0) < slot(1),
+            "m1#0 in slot {}, m1#1 in {}",
+            slot(0),
+            slot(1)
+        );
+        for seq in 0..2 {
+            let msg = MessageId {
+                sender: MemberId(1),
+                seq,
+            };
+            assert_eq!(delivered(&net, "m0", msg), 1, "{msg}");
+        }
+    });
 }

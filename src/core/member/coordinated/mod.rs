@@ -254,35 +254,11 @@ impl Member {
     /// that changed generation may have missed messages of the old one
     /// (acknowledged by a server that then failed). So ordered messages
     /// still name their parents, and causal delivery waits for them and
-    /// asks their authors to send them again. One ciphertext goes to every
-    /// recipient, so it names only the parents that all of them were sent.
-    pub(super) fn submit(
-        &mut self,
-        now: Millis,
-        message: &GroupMessage,
-        parents: &[MessageId],
-        fx: &mut Effects,
-    ) {
-        let unsent: Vec<(MessageId, Vec<MemberId>)> = parents
-            .iter()
-            .map(|p| {
-                let to = self.delivered.get(p);
-                let not_sent = message
-                    .recipients
-                    .iter()
-                    .filter(|r| **r != p.sender && to.is_none_or(|to| !to.contains(r)))
-                    .copied()
-                    .collect::<Vec<_>>();
-                (*p, not_sent)
-            })
-            .filter(|(_, not_sent)| !not_sent.is_empty())
-            .collect();
-        let plaintext = Payload::Group(GroupMessage {
-            parents: parents.to_vec(),
-            unsent,
-            ..message.clone()
-        })
-        .encode();
+    /// asks for them again. One ciphertext goes to every recipient, as the
+    /// signed message does: its `unsent` list says who does not wait for
+    /// which parent.
+    pub(super) fn submit(&mut self, now: Millis, message: &GroupMessage, fx: &mut Effects) {
+        let plaintext = Payload::Group(message.clone()).encode();
         self.submit_what(
             now,
             What::Message {
@@ -308,22 +284,49 @@ impl Member {
         });
     }
 
-    /// Sends `what` now if nothing is in flight, or queues it.
+    /// Queues `what` behind everything of this member not ordered yet,
+    /// and sends the front of the queue if nothing is in flight: the
+    /// server gets this member's submissions in the order they were made.
     fn submit_what(&mut self, now: Millis, what: What, fx: &mut Effects) {
-        match self.coord.as_mut() {
-            Some(c) if !c.pending.is_empty() => c.queue.push_back(what),
-            Some(_) => self.send_submission(now, what, fx),
-            None => {}
-        }
+        let Some(c) = self.coord.as_mut() else { return };
+        c.queue.push_back(what);
+        self.advance(now, fx);
     }
 
-    /// Sends the next queued submission once nothing is in flight.
+    /// Submits again, ahead of every later submission of this member and
+    /// in their own order, messages the server rejected for a stale epoch
+    /// (encrypted again for the epoch this member has now reached).
+    ///
+    /// It was submitted before everything still queued, and the member's
+    /// later messages name it as a parent. Queued behind them, it was
+    /// ordered after its own children (`coordinated-concurrent-commits`
+    /// seed 14: m0#5 in slot 24, its parent m0#4 in slot 27), and no
+    /// receiver could deliver either: causal delivery holds the child for
+    /// its parent, and the server's order holds the parent behind the
+    /// child's earlier slot. Receivers could only break the deadlock by
+    /// breaking one of those two guarantees, so the sender keeps its own
+    /// order instead: with one submission in flight at a time and a
+    /// rejected one going first, an honest member's messages are ordered
+    /// in the order it sent them, which makes the server's order causal
+    /// within a generation. (A dishonest server could still reorder them;
+    /// docs/coordinated.md, "Not built yet".)
+    fn resubmit(&mut self, now: Millis, rejected: Vec<What>, fx: &mut Effects) {
+        let Some(c) = self.coord.as_mut() else { return };
+        for what in rejected.into_iter().rev() {
+            c.queue.push_front(what);
+        }
+        self.advance(now, fx);
+    }
+
+    /// Sends the next queued submission once nothing is in flight (and the
+    /// one after it, if that one could not be built).
     fn advance(&mut self, now: Millis, fx: &mut Effects) {
-        let next = match self.coord.as_mut() {
-            Some(c) if c.pending.is_empty() => c.queue.pop_front(),
-            _ => None,
-        };
-        if let Some(what) = next {
+        loop {
+            let next = match self.coord.as_mut() {
+                Some(c) if c.pending.is_empty() => c.queue.pop_front(),
+                _ => None,
+            };
+            let Some(what) = next else { return };
             self.send_submission(now, what, fx);
         }
     }
@@ -492,11 +495,11 @@ impl Member {
         for what in unacknowledged {
             match what {
                 What::Message { msg, .. } => {
-                    let Some((message, parents)) = self.archive.get(&msg).cloned() else {
+                    let Some(message) = self.archive.get(&msg).cloned() else {
                         continue;
                     };
                     for r in message.recipients.iter().copied().filter(|r| *r != me) {
-                        self.seal_message(now, r, &message, &parents, fx);
+                        self.seal_message(now, r, &message, fx);
                     }
                 }
                 other => fx.record(Event::CommandSkipped {
@@ -572,7 +575,7 @@ impl Member {
                     // Another commit won the epoch: rebuild ours on it once
                     // it has been applied here.
                     what if what.is_commit() => c.to_rebase.push(what),
-                    what if caught_up => self.submit_what(now, what, fx),
+                    what if caught_up => self.resubmit(now, vec![what], fx),
                     _ => {
                         c.pending.insert(req, Pending { stale: true, ..p });
                     }

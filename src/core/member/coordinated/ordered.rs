@@ -118,15 +118,7 @@ impl Member {
                     if msg.id.sender == from && msg.group == self.cfg.group =>
                 {
                     let slot = (receipt.generation, receipt.seq);
-                    let mut msg = msg;
-                    let me = self.id;
-                    let unsent = std::mem::take(&mut msg.unsent);
-                    msg.parents.retain(|p| {
-                        !unsent
-                            .iter()
-                            .any(|(u, not_sent)| u == p && not_sent.contains(&me))
-                    });
-                    self.accept(now, from, msg, Some(slot), fx)
+                    self.accept(now, from, msg, Some(slot), from, fx)
                 }
                 _ => fx.record(Event::DecryptFailed {
                     env,
@@ -198,25 +190,29 @@ impl Member {
                 }
             }
         }
-        let mut rebase = self
+        let rebase = self
             .coord
             .as_mut()
             .map(|c| std::mem::take(&mut c.to_rebase))
             .unwrap_or_default();
+        let mut stale = Vec::new();
         if let Some(c) = self.coord.as_mut() {
-            let stale: Vec<u64> = c
+            let reqs: Vec<u64> = c
                 .pending
                 .iter()
                 .filter(|(_, p)| p.stale)
                 .map(|(req, _)| *req)
                 .collect();
-            rebase.extend(
-                stale
-                    .iter()
+            stale.extend(
+                reqs.iter()
                     .filter_map(|req| c.pending.remove(req))
                     .map(|p| p.what),
             );
         }
+        // Messages rejected for the epoch just reached go again first, in
+        // their order, ahead of everything queued since (see `resubmit`);
+        // lost commits are rebuilt behind them.
+        self.resubmit(now, stale, fx);
         for what in rebase {
             match what {
                 What::Remove { target } if !after.contains(&target) => {}
