@@ -16,6 +16,14 @@ fn status_word(s: Status) -> &'static str {
 
 /// One line per checker, then its evidence, indented.
 pub fn print_verdicts(verdicts: &[Verdict], expect: &BTreeMap<String, Claim>) {
+    // "(expected fails-sometimes)" is wider than the others; keep the
+    // summaries in one column whatever the claims are.
+    let width = expect
+        .values()
+        .map(|c| c.name().len() + 12)
+        .max()
+        .unwrap_or(0)
+        .max(20);
     for v in verdicts {
         let expected = expect.get(&v.check).copied();
         let mark = match expected {
@@ -27,7 +35,7 @@ pub fn print_verdicts(verdicts: &[Verdict], expect: &BTreeMap<String, Claim>) {
             .map(|e| format!("(expected {e})"))
             .unwrap_or_else(|| "(no expectation)".into());
         say!(
-            "  {mark}{:<22} {:<8}{:<20} {}",
+            "  {mark}{:<22} {:<8}{:<width$} {}",
             v.check,
             status_word(v.status),
             exp,
