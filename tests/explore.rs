@@ -116,6 +116,26 @@ fn explore_holds_lww_to_pass_and_plans_are_replayable() {
         std::fs::read_dir(dir.path()).unwrap().next().is_none(),
         "--no-shrink writes nothing"
     );
+    let json = commsim(&[
+        "explore",
+        TINY,
+        "--seeds",
+        "1..=2",
+        "--no-shrink",
+        "--json",
+        "--out",
+        out,
+    ]);
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&json.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4, "two seeds, two variants");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["checks"].as_array().unwrap().len() == 11)
+    );
     let bad = commsim(&["explore", TINY, "--variant", "lww-wallclock"]);
     assert_eq!(bad.status.code(), Some(2));
 }

@@ -25,6 +25,10 @@ pub struct Options {
     /// Folder for the shrunk scenarios.
     #[arg(long, default_value = "explored")]
     pub out: PathBuf,
+    /// Print each run's `run --json` object on stdout, one per line (every
+    /// check's answer, not only the first failing one), and nothing else.
+    #[arg(long)]
+    pub json: bool,
     /// Report failures without shrinking them.
     #[arg(long)]
     pub no_shrink: bool,
@@ -65,7 +69,11 @@ pub fn run(o: Options) -> Result<bool, BadInput> {
     }
     let bar = progress(jobs.len() as u64);
     let misses = AtomicUsize::new(0);
+    let json = o.json;
     let lines = run_all(&jobs, threads, |_, line| {
+        if json {
+            bar.suspend(|| say!("{}", serde_json::to_string(line).unwrap_or_default()));
+        }
         if !matches!(line, RunLine::Done(s) if s.met()) {
             misses.fetch_add(1, Ordering::Relaxed);
         }
