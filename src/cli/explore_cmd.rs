@@ -29,6 +29,10 @@ pub struct Options {
     /// check's answer, not only the first failing one), and nothing else.
     #[arg(long)]
     pub json: bool,
+    /// Shrink every failing run, not only the first of each (variant,
+    /// failing check).
+    #[arg(long, conflicts_with = "no_shrink")]
+    pub shrink_every: bool,
     /// Report failures without shrinking them.
     #[arg(long)]
     pub no_shrink: bool,
@@ -132,42 +136,48 @@ pub fn run(o: Options) -> Result<bool, BadInput> {
         if o.no_shrink || check.starts_with('(') {
             continue;
         }
-        let spec = ShrinkSpec {
-            file: file.clone(),
-            scenario: (*job.scenario).clone(),
-            seed: job.seed,
-            variant: job.variant,
-            check: Some(check.clone()),
-            threads,
-            other_seeds: 3,
-            max_runs: o.shrink_runs,
-        };
-        let bar = progress(o.shrink_runs as u64);
-        let result = shrink(&spec, |runs, size| {
-            bar.set_position(runs as u64);
-            bar.set_message(size.to_string());
-        });
-        bar.finish_and_clear();
-        match result {
-            Ok(mut shrunk) => {
-                let name = shrunk.file_name(&base.name);
-                shrunk.scenario.name = name.trim_end_matches(".toml").to_owned();
-                let path = o.out.join(&name);
-                let origin = format!(
-                    "Found by `commsim explore {file}` on exploring seed {} [{variant}].",
-                    job.seed
-                );
-                std::fs::write(&path, shrunk.to_toml(&origin))
-                    .map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
-                eprintln!("    shrunk: {} -> {}", shrunk.before, shrunk.after);
-                eprintln!(
-                    "    wrote {} ({} runs); replay: commsim run {}",
-                    path.display(),
-                    shrunk.runs,
-                    path.display()
-                );
+        let chosen = if o.shrink_every { &idx[..] } else { &idx[..1] };
+        for &i in chosen {
+            let job = &jobs[i];
+            let spec = ShrinkSpec {
+                file: file.clone(),
+                scenario: (*job.scenario).clone(),
+                seed: job.seed,
+                variant: job.variant,
+                check: Some(check.clone()),
+                threads,
+                other_seeds: 3,
+                max_runs: o.shrink_runs,
+            };
+            let bar = progress(o.shrink_runs as u64);
+            let result = shrink(&spec, |runs, size| {
+                bar.set_position(runs as u64);
+                bar.set_message(size.to_string());
+            });
+            bar.finish_and_clear();
+            match result {
+                Ok(mut shrunk) => {
+                    // Named by the exploring seed, which tells the files
+                    // of one check apart; the seed inside may differ.
+                    let name = format!("{}-{check}-seed{}.toml", base.name, job.seed);
+                    shrunk.scenario.name = name.trim_end_matches(".toml").to_owned();
+                    let path = o.out.join(&name);
+                    let origin = format!(
+                        "Found by `commsim explore {file}` on exploring seed {} [{variant}].",
+                        job.seed
+                    );
+                    std::fs::write(&path, shrunk.to_toml(&origin))
+                        .map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
+                    eprintln!("    shrunk: {} -> {}", shrunk.before, shrunk.after);
+                    eprintln!(
+                        "    wrote {} ({} runs); replay: commsim run {}",
+                        path.display(),
+                        shrunk.runs,
+                        path.display()
+                    );
+                }
+                Err(e) => eprintln!("    not shrunk: {e}"),
             }
-            Err(e) => eprintln!("    not shrunk: {e}"),
         }
     }
     let failing: usize = groups.values().map(Vec::len).sum();
