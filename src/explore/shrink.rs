@@ -38,6 +38,8 @@ pub struct Shrunk {
     pub scenario: Scenario,
     pub seed: u64,
     pub check: String,
+    /// What the check answers: `fail`, or `unknown` where pass is claimed.
+    pub answer: Status,
     /// The check's summary and first line of evidence on the shrunk run.
     pub evidence: String,
     pub before: Size,
@@ -48,9 +50,11 @@ pub struct Shrunk {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ShrinkError {
-    #[error("seed {seed} [{variant}] does not fail a check claimed to pass; nothing to shrink")]
+    #[error(
+        "seed {seed} [{variant}] misses no check claimed to pass (none fails, none answers unknown where pass is claimed); nothing to shrink"
+    )]
     NoFailure { seed: u64, variant: Variant },
-    #[error("`{check}` is not failing on seed {seed} [{variant}] (it answers {status})")]
+    #[error("`{check}` does not miss its claim on seed {seed} [{variant}] (it answers {status})")]
     NotFailing {
         check: String,
         seed: u64,
@@ -69,7 +73,7 @@ pub fn shrink(spec: &ShrinkSpec, progress: impl Fn(usize, Size)) -> Result<Shrun
         RunLine::Done(s) => s,
         RunLine::Panicked(p) => return Err(ShrinkError::Broken(p.panic.clone())),
     };
-    let check = target_check(spec, summary)?;
+    let (check, answer) = target_check(spec, summary)?;
     let mut current = spec.scenario.clone();
     let mut seed = spec.seed;
     let mut last = first;
@@ -91,7 +95,7 @@ pub fn shrink(spec: &ShrinkSpec, progress: impl Fn(usize, Size)) -> Result<Shrun
                 runs += jobs.len();
                 // The first in candidate order, whatever finished first,
                 // so the result does not depend on the number of threads.
-                if let Some(i) = lines.iter().position(|l| fails(l, &check)) {
+                if let Some(i) = lines.iter().position(|l| answers(l, &check, answer)) {
                     current = chunk[i].clone();
                     seed = try_seed;
                     last = lines[i].clone();
@@ -121,6 +125,7 @@ pub fn shrink(spec: &ShrinkSpec, progress: impl Fn(usize, Size)) -> Result<Shrun
         scenario: current,
         seed,
         check,
+        answer,
         evidence,
         runs,
         steps,
@@ -136,18 +141,20 @@ fn job(spec: &ShrinkSpec, s: &Scenario, seed: u64) -> Job {
     }
 }
 
-/// The check to keep failing.
-fn target_check(spec: &ShrinkSpec, s: &Summary) -> Result<String, ShrinkError> {
+/// The check to keep missing, and its answer: `fail`, or `unknown` where
+/// `pass` is claimed (a checker that can no longer tell is a miss too).
+fn target_check(spec: &ShrinkSpec, s: &Summary) -> Result<(String, Status), ShrinkError> {
     let claimed_pass = |c: &super::outcome::Check| c.expected.is_none_or(|e| e == Claim::Pass);
+    let missed = |c: &super::outcome::Check| {
+        c.verdict.status == Status::Fail
+            || (c.verdict.status == Status::Unknown && c.expected == Some(Claim::Pass))
+    };
     match &spec.check {
         Some(name) => {
-            let status = s
-                .checks
-                .iter()
-                .find(|c| &c.verdict.check == name)
-                .map_or(Status::Unknown, |c| c.verdict.status);
-            if status == Status::Fail {
-                Ok(name.clone())
+            let found = s.checks.iter().find(|c| &c.verdict.check == name);
+            let status = found.map_or(Status::Unknown, |c| c.verdict.status);
+            if found.is_some_and(missed) {
+                Ok((name.clone(), status))
             } else {
                 Err(ShrinkError::NotFailing {
                     check: name.clone(),
@@ -160,8 +167,8 @@ fn target_check(spec: &ShrinkSpec, s: &Summary) -> Result<String, ShrinkError> {
         None => s
             .checks
             .iter()
-            .find(|c| c.verdict.status == Status::Fail && claimed_pass(c))
-            .map(|c| c.verdict.check.clone())
+            .find(|c| missed(c) && claimed_pass(c))
+            .map(|c| (c.verdict.check.clone(), c.verdict.status))
             .ok_or(ShrinkError::NoFailure {
                 seed: spec.seed,
                 variant: spec.variant,
@@ -169,8 +176,8 @@ fn target_check(spec: &ShrinkSpec, s: &Summary) -> Result<String, ShrinkError> {
     }
 }
 
-fn fails(line: &RunLine, check: &str) -> bool {
-    matches!(line, RunLine::Done(s) if s.checks.iter().any(|c| c.verdict.check == check && c.verdict.status == Status::Fail))
+fn answers(line: &RunLine, check: &str, answer: Status) -> bool {
+    matches!(line, RunLine::Done(s) if s.checks.iter().any(|c| c.verdict.check == check && c.verdict.status == answer))
 }
 
 fn evidence_line(s: &Summary, check: &str) -> String {
@@ -188,12 +195,26 @@ impl Shrunk {
     /// what failed, with a line of evidence, and where it came from.
     pub fn to_toml(&self, origin: &str) -> String {
         let header = format!(
-            "{origin}\n\n{} fails: {}\n\nshrunk in {} steps ({} runs)\nbefore: {}\nafter:  {}\n\n\
+            "{origin}\n\n{} {}: {}\n\nshrunk in {} steps ({} runs)\nbefore: {}\nafter:  {}\n\n\
              Replay: commsim run <this file>. Once the protocol is fixed, it passes;\n\
              move it to scenarios/regressions/ to keep it fixed.",
-            self.check, self.evidence, self.steps, self.runs, self.before, self.after
+            self.check,
+            self.what(),
+            self.evidence,
+            self.steps,
+            self.runs,
+            self.before,
+            self.after
         );
         to_toml(&self.scenario, &header)
+    }
+
+    /// "fails", or "answers unknown" where pass is claimed.
+    pub fn what(&self) -> &'static str {
+        match self.answer {
+            Status::Unknown => "answers unknown (pass claimed)",
+            _ => "fails",
+        }
     }
 
     /// `<scenario>-<check>-seed<N>.toml`
