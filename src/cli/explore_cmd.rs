@@ -3,17 +3,16 @@
 //! distinct failure shrunk to a scenario file.
 
 use super::BadInput;
-use super::sweep_cmd::{Selection, parse_variant, progress, threads};
+use super::sweep_cmd::{Selection, parse_variant, progress, run_with_progress, threads};
 use crate::explore::generate::plan;
 use crate::explore::outcome::RunLine;
-use crate::explore::runner::{Job, run_all};
+use crate::explore::runner::Job;
 use crate::explore::shrink::{ShrinkSpec, shrink};
 use crate::explore::sweep::abbreviate;
 use crate::scenario::{SeedRange, load_file};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[derive(clap::Args, Debug)]
 pub struct Options {
@@ -71,20 +70,7 @@ pub fn run(o: Options) -> Result<bool, BadInput> {
             });
         }
     }
-    let bar = progress(jobs.len() as u64);
-    let misses = AtomicUsize::new(0);
-    let json = o.json;
-    let lines = run_all(&jobs, threads, |_, line| {
-        if json {
-            bar.suspend(|| say!("{}", serde_json::to_string(line).unwrap_or_default()));
-        }
-        if !matches!(line, RunLine::Done(s) if s.met()) {
-            misses.fetch_add(1, Ordering::Relaxed);
-        }
-        bar.set_message(format!("{} failing", misses.load(Ordering::Relaxed)));
-        bar.inc(1);
-    });
-    bar.finish_and_clear();
+    let lines = run_with_progress(&jobs, threads, o.json, "failing");
 
     // Failures by (variant, first failing check): the first seed of each
     // is shrunk, the others listed.

@@ -4,7 +4,7 @@
 use super::BadInput;
 use crate::core::member::membership::Variant;
 use crate::explore::outcome::RunLine;
-use crate::explore::runner::run_all;
+use crate::explore::runner::{Job, run_all};
 use crate::explore::sweep::{Row, SweepSpec, plan, tabulate};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::BufRead;
@@ -63,28 +63,34 @@ pub fn sweep(o: Options) -> Result<bool, BadInput> {
     };
     let jobs = plan(&spec).map_err(|e| BadInput(e.to_string()))?;
     let threads = threads(o.select.jobs);
-    let bar = progress(jobs.len() as u64);
-    let misses = AtomicUsize::new(0);
-    let json = o.json;
-    let lines = run_all(&jobs, threads, |_, line| {
-        if json {
-            // Printed as each run ends, so a long sweep streams; the order
-            // of lines is completion order, each line carries its run.
-            bar.suspend(|| say!("{}", serde_json::to_string(line).unwrap_or_default()));
-        }
-        if !line_met(line) {
-            misses.fetch_add(1, Ordering::Relaxed);
-        }
-        bar.set_message(format!("{} missed", misses.load(Ordering::Relaxed)));
-        bar.inc(1);
-    });
-    bar.finish_and_clear();
+    let lines = run_with_progress(&jobs, threads, o.json, "missed");
     let rows = tabulate(&lines);
     Ok(report(
         &rows,
         spec.shard.is_some_and(|(_, n)| n > 1),
         threads,
     ))
+}
+
+/// Runs the jobs behind a progress bar that counts the runs missing a
+/// claim (`label` says what to call them); with `json`, each run's object
+/// is printed on stdout as it ends, so a long sweep streams. Lines come in
+/// completion order; each names its run.
+pub fn run_with_progress(jobs: &[Job], threads: usize, json: bool, label: &str) -> Vec<RunLine> {
+    let bar = progress(jobs.len() as u64);
+    let misses = AtomicUsize::new(0);
+    let lines = run_all(jobs, threads, |_, line| {
+        if json {
+            bar.suspend(|| say!("{}", serde_json::to_string(line).unwrap_or_default()));
+        }
+        if !line_met(line) {
+            misses.fetch_add(1, Ordering::Relaxed);
+        }
+        bar.set_message(format!("{} {label}", misses.load(Ordering::Relaxed)));
+        bar.inc(1);
+    });
+    bar.finish_and_clear();
+    lines
 }
 
 pub fn parse_variant(v: Option<&str>) -> Result<Option<Variant>, BadInput> {
@@ -171,14 +177,6 @@ fn report(rows: &[Row], partial: bool, threads: usize) -> bool {
     let mut missed_lines = Vec::new();
     for r in rows {
         let missed = r.missed_claims(partial);
-        // A claim a single seed can decide is missed as soon as one run
-        // misses it; count each claim once.
-        let mut missed_checks: std::collections::BTreeSet<&str> =
-            missed.iter().map(|m| m.check.as_str()).collect();
-        if r.panics > 0 {
-            missed_checks.insert("(panic)");
-        }
-        let n_missed = missed_checks.len().min(r.claims().max(1));
         ok &= missed.is_empty() && r.panics == 0 && r.missed_runs.is_empty();
         eprintln!(
             "{:<width$}  {:<14} {:>5} {:>5} {:>6} {:>6} {:>7.2}s {:>7.2}s",
@@ -186,7 +184,7 @@ fn report(rows: &[Row], partial: bool, threads: usize) -> bool {
             r.variant.map(|v| v.name()).unwrap_or("-"),
             r.runs,
             r.claims().saturating_sub(missed.len()),
-            n_missed,
+            missed.len(),
             r.panics,
             r.median_wall_ms() / 1000.0,
             r.slowest_wall_ms() / 1000.0,
