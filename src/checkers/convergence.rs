@@ -1,5 +1,6 @@
-//! Convergence: after the last fault heals, every reachable member still in
-//! the group ends holding the same view, and stops changing it in time.
+//! Convergence: after the last fault heals and the last membership change
+//! is made, every reachable member still in the group ends holding the
+//! same view, and stops changing it in time.
 //!
 //! A clean fork (islands with disjoint views) is not a convergence failure:
 //! each side converged on its own, and whether the sides noticed is the fork
@@ -27,7 +28,11 @@ pub fn check(h: &History) -> Verdict {
         );
     };
     let considered = h.considered();
-    let deadline = bounds.heal_at.saturating_add(bounds.convergence_ms);
+    // A membership change made after the last fault is as legitimate as
+    // one made before it, and needs the same time to spread.
+    let last_op = h.ops.iter().map(|o| o.t).max().unwrap_or(0);
+    let settle_from = bounds.heal_at.max(last_op);
+    let deadline = settle_from.saturating_add(bounds.convergence_ms);
 
     let agreement = h.agreement();
     let diverged = matches!(agreement, Agreement::Diverged(_));
@@ -112,6 +117,7 @@ pub fn check(h: &History) -> Verdict {
         ("late_changes", late.len() as u64),
         ("stale_members", stale),
         ("last_change_ms", last_change),
+        ("last_op_ms", last_op),
         ("deadline_ms", deadline),
     ]);
 

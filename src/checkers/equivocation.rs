@@ -1,7 +1,10 @@
 //! Equivocation detected: when a server agent lies (the dishonest-server
 //! fault), every member it lied to detects the lie within the detection
-//! bound, as long as it is live and can reach another member to compare
-//! notes with.
+//! bound of its first chance to compare notes: a window of that length in
+//! which it could reach a live member that was not told the same lie.
+//! A partition delays that chance only if it cuts the member off from
+//! every such member; a victim that can still reach its half-mates is
+//! judged from the lie.
 //!
 //! Ground truth is the server's own `lied` records (simulator
 //! instrumentation: who was lied to, when, about which slot). A member
@@ -12,7 +15,7 @@
 
 use super::history::{History, Lie};
 use super::{Evidence, Status, Verdict, list};
-use crate::core::ids::{MemberId, Millis, ServerId};
+use crate::core::ids::{MemberId, ServerId};
 use std::collections::BTreeMap;
 
 pub const NAME: &str = "equivocation_detected";
@@ -20,13 +23,6 @@ pub const NAME: &str = "equivocation_detected";
 fn verdict(status: Status, summary: String, evidence: Vec<Evidence>, m: &[(&str, u64)]) -> Verdict {
     let measured = m.iter().map(|(k, v)| (k.to_string(), *v)).collect();
     Verdict::new(NAME, status, summary, evidence, measured)
-}
-
-/// Whether a fault cut `m` off during [from, to].
-fn isolated(h: &History, m: MemberId, from: Millis, to: Millis) -> bool {
-    h.isolations
-        .iter()
-        .any(|(x, _, begin, end)| *x == m && *begin <= to && end.is_none_or(|e| e >= from))
 }
 
 pub fn check(h: &History) -> Verdict {
@@ -82,30 +78,52 @@ pub fn check(h: &History) -> Verdict {
             first.entry((*m, l.server)).or_insert(l);
         }
     }
-    let others = |m: MemberId| h.finals.keys().any(|o| *o != m && h.reachable(*o));
+    let others = |m: MemberId, lie: &Lie| -> std::collections::BTreeSet<MemberId> {
+        h.finals
+            .keys()
+            .filter(|o| **o != m && h.reachable(**o) && !lie.to.contains(o))
+            .copied()
+            .collect()
+    };
     let (mut detected, mut excused, mut worst) = (Vec::new(), Vec::new(), 0);
     let mut failures = evidence;
     for (&(m, server), lie) in &first {
-        let deadline = lie.t.saturating_add(bounds.detection_ms);
+        let with = others(m, lie);
+        // A chance that comes too late to finish before the run ended is
+        // none: the run cannot show whether it would have been taken.
+        let chance = h
+            .reach
+            .first_window(m, &with, lie.t, bounds.detection_ms)
+            .filter(|from| {
+                h.ended_at
+                    .is_none_or(|end| from.saturating_add(bounds.detection_ms) <= end)
+            });
         let why = if !h.reachable(m) {
             Some("not live at the end")
-        } else if !others(m) {
-            Some("no other live member to compare with")
-        } else if isolated(h, m, lie.t, deadline) {
-            Some("cut off by a fault before the deadline")
+        } else if with.is_empty() {
+            Some("no other live member, not told the same lie, to compare with")
+        } else if chance.is_none() {
+            Some("faults cut it off from every member it could compare with")
         } else {
             None
         };
-        if let Some(why) = why {
+        let (Some(from), None) = (chance, why) else {
+            let why = why.unwrap_or_default();
             excused.push(Evidence::note(format!("{m}: {why}")).members([m]));
             continue;
-        }
+        };
+        let deadline = from.saturating_add(bounds.detection_ms);
         let found = h
             .accusations
             .iter()
             .find(|a| a.host == m && a.what.0 == server && a.t >= lie.t);
+        let contact = if from > lie.t {
+            format!(", first able to compare at {from} ms")
+        } else {
+            String::new()
+        };
         let what = format!(
-            "{server} lied to {m} ({}, slot {} of generation {}) at {} ms",
+            "{server} lied to {m} ({}, slot {} of generation {}) at {} ms{contact}",
             lie.mode, lie.seq, lie.generation, lie.t
         );
         match found {
@@ -174,6 +192,7 @@ mod tests {
             Event::Fault {
                 fault: "dishonest".into(),
                 hosts: vec!["c0".into()],
+                sides: vec![],
                 detail: "begin equivocate to m2".into(),
             },
         );
@@ -241,10 +260,42 @@ mod tests {
         let mut h = history(&[], &[]);
         h.running.as_mut().unwrap().remove(&m(2));
         assert_eq!(check(&h).status, Status::Unknown);
+        // Offline past the end of the run (which ends at 3 s).
         let mut h = history(&[], &[]);
-        h.isolations
-            .push((m(2), "offline".into(), 150, Some(5_000)));
+        h.reach.note(150, "offline", &["m2".into()], &[], true);
         assert_eq!(check(&h).status, Status::Unknown);
+    }
+
+    /// The old checker excused any victim a partition named. One that can
+    /// still reach a member not lied to is judged from the lie.
+    #[test]
+    fn a_partition_excuses_only_a_victim_cut_off_from_every_witness() {
+        let hosts = ["m0".to_owned(), "m1".into(), "m2".into()];
+        // m2 keeps m1 on its side: no excuse, and it never detected.
+        let mut h = history(&[], &[]);
+        let sides = [vec!["m0".to_owned()], vec!["m1".into(), "m2".into()]];
+        h.reach.note(150, "partition", &hosts, &sides, true);
+        let v = check(&h);
+        assert_eq!(v.status, Status::Fail, "{v:#?}");
+        // m2 alone on its side until 2 s: judged from the heal, detected
+        // within the bound of it.
+        let mut h = history(&[(2, 2_300)], &[]);
+        let sides = [vec!["m0".to_owned(), "m1".into()], vec!["m2".into()]];
+        h.reach.note(150, "partition", &hosts, &sides, true);
+        h.reach.note(2_000, "partition", &hosts, &sides, false);
+        let v = check(&h);
+        assert_eq!(v.status, Status::Pass, "{v:#?}");
+        assert!(
+            v.evidence[0]
+                .note
+                .contains("first able to compare at 2000 ms"),
+            "{v:#?}"
+        );
+        // The same, but never detected: a failure, not an excuse.
+        let mut h = history(&[], &[]);
+        h.reach.note(150, "partition", &hosts, &sides, true);
+        h.reach.note(2_000, "partition", &hosts, &sides, false);
+        assert_eq!(check(&h).status, Status::Fail);
     }
 
     #[test]

@@ -1,12 +1,65 @@
 //! Fallback: when a coordinated group's server agent fails, every member
-//! that can still act switches the group to lightweight mode within the
-//! bound (`fell_back`). That nothing is lost or delivered twice on the way
-//! is the delivery checker's part.
+//! it was serving that can still act switches the group to lightweight
+//! mode within the bound (`fell_back`). That nothing is lost or delivered
+//! twice on the way is the delivery checker's part.
+//!
+//! Only members the failed server was serving at that moment owe a
+//! fallback: a standby candidate's crash, a member added later, or a group
+//! that was never coordinated owe nothing, and demanding it would call a
+//! correct run broken.
 
-use super::history::History;
+use super::coordination::Switch;
+use super::history::{At, History};
 use super::{Evidence, Status, Verdict, list, measured};
+use crate::core::ids::{MemberId, Millis, Peer, ServerId};
+use std::collections::BTreeSet;
 
 pub const NAME: &str = "fallback";
+
+/// Members whose coordinated state just before `t` was a generation that
+/// `server` orders: those that must notice its failure at `t`.
+fn served_by(h: &History, server: ServerId, t: Millis) -> BTreeSet<MemberId> {
+    let mut last: std::collections::BTreeMap<MemberId, &At<Switch>> = Default::default();
+    for s in h.coord.switches.iter().filter(|s| s.t < t) {
+        last.insert(s.host, s);
+    }
+    last.into_iter()
+        .filter(|(_, s)| s.what.is_some_and(|j| j.server == server))
+        .map(|(m, _)| m)
+        .collect()
+}
+
+/// One failure of a server that was serving someone, and who owed a
+/// fallback for it.
+struct Failure {
+    at: Millis,
+    server: ServerId,
+    owed: BTreeSet<MemberId>,
+}
+
+fn failures(h: &History) -> (Vec<Failure>, u64) {
+    let mut idle = 0;
+    let mut out = Vec::new();
+    for (at, name) in &h.server_failures {
+        let Some(Peer::Server(server)) = Peer::parse(name) else {
+            continue;
+        };
+        let owed: BTreeSet<MemberId> = served_by(h, server, *at)
+            .into_iter()
+            .filter(|m| h.reachable(*m) && h.finals.get(m).is_some_and(|f| f.in_group))
+            .collect();
+        if owed.is_empty() {
+            idle += 1;
+        } else {
+            out.push(Failure {
+                at: *at,
+                server,
+                owed,
+            });
+        }
+    }
+    (out, idle)
+}
 
 pub fn check(h: &History) -> Verdict {
     let (Some(bounds), Some(_)) = (h.bounds(), h.running.as_ref()) else {
@@ -16,84 +69,114 @@ pub fn check(h: &History) -> Verdict {
             "trace has no run_started or run_ended",
         );
     };
-    let Some((failed_at, server)) = h.server_failures.first().cloned() else {
+    let (failed, idle) = failures(h);
+    if failed.is_empty() {
+        let summary = if h.server_failures.is_empty() {
+            "no server agent failed".to_owned()
+        } else {
+            format!(
+                "{} server failure(s), none while serving a member that stayed in the group",
+                h.server_failures.len()
+            )
+        };
         return Verdict::new(
             NAME,
             Status::Pass,
-            "no server agent failed".into(),
+            summary,
             vec![],
-            measured([("server_failures", 0)]),
+            measured([
+                ("server_failures", h.server_failures.len() as u64),
+                ("idle_failures", idle),
+            ]),
         );
-    };
-    let deadline = failed_at.saturating_add(bounds.detection_ms);
-    let mut evidence = Vec::new();
-    let (mut late, mut missing, mut worst) = (Vec::new(), Vec::new(), 0u64);
-    for (member, fin) in &h.finals {
-        if !h.reachable(*member) || !fin.in_group {
-            continue;
-        }
-        match h
-            .fallbacks
-            .iter()
-            .find(|f| f.host == *member && f.t >= failed_at)
-        {
-            Some(f) if f.t <= deadline => {
-                worst = worst.max(f.t - failed_at);
-                evidence.push(
-                    Evidence::note(format!("{member} fell back at {} ms", f.t))
-                        .members([*member])
-                        .at(f.t),
-                );
-            }
-            Some(f) => late.push((*member, f.t)),
-            None => missing.push(*member),
-        }
     }
-    let mut failures: Vec<Evidence> = late
-        .iter()
-        .map(|(m, t)| {
-            Evidence::note(format!(
-                "{m} fell back only at {t} ms, after the deadline of {deadline} ms"
-            ))
-            .members([*m])
-            .at(*t)
-        })
-        .collect();
-    if !missing.is_empty() {
-        failures.push(
-            Evidence::note(format!(
-                "{} never fell back after {server} failed at {failed_at} ms",
-                list(&missing)
-            ))
-            .members(missing.iter().copied())
-            .at(deadline),
-        );
+    let mut evidence = Vec::new();
+    let mut failures = Vec::new();
+    let (mut late_n, mut missing_n, mut worst, mut owed_n) = (0u64, 0u64, 0u64, 0u64);
+    for f in &failed {
+        let deadline = f.at.saturating_add(bounds.detection_ms);
+        let mut missing = Vec::new();
+        owed_n += f.owed.len() as u64;
+        for member in &f.owed {
+            match h
+                .fallbacks
+                .iter()
+                .find(|fb| fb.host == *member && fb.t >= f.at)
+            {
+                Some(fb) if fb.t <= deadline => {
+                    worst = worst.max(fb.t - f.at);
+                    evidence.push(
+                        Evidence::note(format!(
+                            "{member} fell back at {} ms after {} failed",
+                            fb.t, f.server
+                        ))
+                        .members([*member])
+                        .at(fb.t),
+                    );
+                }
+                Some(fb) => {
+                    late_n += 1;
+                    failures.push(
+                        Evidence::note(format!(
+                            "{member} fell back only at {} ms, after the deadline of \
+                             {deadline} ms ({} failed at {} ms)",
+                            fb.t, f.server, f.at
+                        ))
+                        .members([*member])
+                        .at(fb.t),
+                    );
+                }
+                None => missing.push(*member),
+            }
+        }
+        if !missing.is_empty() {
+            missing_n += missing.len() as u64;
+            failures.push(
+                Evidence::note(format!(
+                    "{} never fell back after {} failed at {} ms",
+                    list(&missing),
+                    f.server,
+                    f.at
+                ))
+                .members(missing.iter().copied())
+                .at(deadline),
+            );
+        }
     }
     let m = measured([
         ("server_failures", h.server_failures.len() as u64),
+        ("idle_failures", idle),
+        ("owed", owed_n),
         ("fell_back", evidence.len() as u64),
-        ("late", late.len() as u64),
-        ("missing", missing.len() as u64),
+        ("late", late_n),
+        ("missing", missing_n),
         ("fallback_latency_max_ms", worst),
     ]);
+    let servers: Vec<String> = failed
+        .iter()
+        .map(|f| format!("{} at {} ms", f.server, f.at))
+        .collect();
     if failures.is_empty() {
-        let n = evidence.len();
         Verdict::new(
             NAME,
             Status::Pass,
             format!(
-                "{server} failed at {failed_at} ms; all {n} members fell back within {worst} ms"
+                "{} failed; all {owed_n} members it served fell back within {worst} ms",
+                servers.join(", ")
             ),
             evidence,
             m,
         )
     } else {
-        let n = failures.len();
         failures.extend(evidence);
         Verdict::new(
             NAME,
             Status::Fail,
-            format!("{n} members did not fall back in time after {server} failed"),
+            format!(
+                "{} of {owed_n} members did not fall back in time after {} failed",
+                late_n + missing_n,
+                servers.join(", ")
+            ),
             failures,
             m,
         )
@@ -106,26 +189,35 @@ mod tests {
     use crate::checkers::testkit::*;
     use crate::trace::Event;
 
-    fn history(fall_back: &[(u32, u64)]) -> History {
-        let mut tb = Tb::start(&[0, 1, 2]);
+    fn crash(tb: &mut Tb, t: Millis, server: &str) {
         tb.at(
-            1_000,
+            t,
             "sim",
             Event::Fault {
                 fault: "crash".into(),
-                hosts: vec!["c0".into()],
+                hosts: vec![server.into()],
+                sides: vec![],
                 detail: "begin Kept".into(),
             },
         );
-        for (m, t) in fall_back {
-            tb.at(
-                *t,
-                &format!("m{m}"),
-                Event::FellBack {
-                    reason: "no receipt".into(),
-                },
-            );
+    }
+
+    /// Members 0..=2 joined generation 1 at c0, which crashes at 1 s.
+    fn served(fall_back: &[(u32, u64)]) -> Tb {
+        let mut tb = Tb::start(&[0, 1, 2]);
+        tb.accepted(100, 0, 1, 0);
+        for n in 0..3 {
+            tb.joined(200, n, 1, 0, 0);
         }
+        crash(&mut tb, 1_000, "c0");
+        for (n, t) in fall_back {
+            tb.fell_back(*t, *n);
+        }
+        tb
+    }
+
+    fn history(fall_back: &[(u32, u64)]) -> History {
+        let mut tb = served(fall_back);
         tb.end_agreed(&[0, 1, 2], &[0, 1, 2]);
         History::from_trace(&tb.build())
     }
@@ -142,8 +234,73 @@ mod tests {
         let v = check(&history(&[(0, 1_100), (1, 1_200)]));
         assert_eq!(v.status, Status::Fail, "{v:#?}");
         assert!(mentions_member(&v, m(2)), "{v:#?}");
+        assert!(v.summary.starts_with("1 of 3 members"), "{}", v.summary);
         let late = check(&history(&[(0, 1_100), (1, 1_200), (2, 1_000_000)]));
         assert_eq!(late.status, Status::Fail, "{late:#?}");
+    }
+
+    /// The old checker started the clock at any server's crash: a standby
+    /// candidate's crash made every member "late".
+    #[test]
+    fn a_standby_candidate_crashing_owes_nothing() {
+        let mut tb = Tb::start(&[0, 1, 2]);
+        tb.accepted(100, 0, 1, 0);
+        for n in 0..3 {
+            tb.joined(200, n, 1, 0, 0);
+        }
+        crash(&mut tb, 500, "c1");
+        tb.end_agreed(&[0, 1, 2], &[0, 1, 2]);
+        let v = check(&History::from_trace(&tb.build()));
+        assert_eq!(v.status, Status::Pass, "{v:#?}");
+        assert_eq!(v.measured["idle_failures"], 1);
+    }
+
+    /// The old checker demanded a fallback from a member that joined the
+    /// group (in lightweight mode) after the server had already failed.
+    #[test]
+    fn a_member_added_after_the_failure_owes_nothing() {
+        let mut tb = Tb::start(&[0, 1, 2, 3]);
+        tb.accepted(100, 0, 1, 0);
+        for n in 0..3 {
+            tb.joined(200, n, 1, 0, 0);
+        }
+        crash(&mut tb, 1_000, "c0");
+        for n in 0..3 {
+            tb.fell_back(1_200, n);
+        }
+        tb.end_agreed(&[0, 1, 2, 3], &[0, 1, 2, 3]);
+        let v = check(&History::from_trace(&tb.build()));
+        assert_eq!(v.status, Status::Pass, "{v:#?}");
+        assert_eq!(v.measured["owed"], 3);
+    }
+
+    /// The old checker demanded a fallback from a lightweight group whose
+    /// members never joined a generation.
+    #[test]
+    fn a_never_coordinated_group_owes_nothing() {
+        let mut tb = Tb::start(&[0, 1, 2]);
+        crash(&mut tb, 1_000, "c0");
+        tb.end_agreed(&[0, 1, 2], &[0, 1, 2]);
+        let v = check(&History::from_trace(&tb.build()));
+        assert_eq!(v.status, Status::Pass, "{v:#?}");
+    }
+
+    #[test]
+    fn a_second_serving_server_failing_is_judged_too() {
+        let mut tb = served(&[(0, 1_100), (1, 1_100), (2, 1_100)]);
+        tb.accepted(2_000, 1, 2, 0);
+        for n in 0..3 {
+            tb.joined(2_100, n, 2, 1, 0);
+        }
+        crash(&mut tb, 3_000, "c1");
+        tb.fell_back(3_100, 0);
+        tb.end_agreed(&[0, 1, 2], &[0, 1, 2]);
+        let v = check(&History::from_trace(&tb.build()));
+        assert_eq!(v.status, Status::Fail, "{v:#?}");
+        assert!(
+            mentions_member(&v, m(1)) && mentions_member(&v, m(2)),
+            "{v:#?}"
+        );
     }
 
     #[test]

@@ -96,6 +96,8 @@ pub struct History {
     pub start: Option<Start>,
     /// Member hosts named in `RunEnded`; `None` when the trace has no end.
     pub running: Option<BTreeSet<MemberId>>,
+    /// When the run ended (the `run_ended` record's time).
+    pub ended_at: Option<Millis>,
     pub finals: BTreeMap<MemberId, Final>,
     pub sent: BTreeMap<MessageId, At<Sent>>,
     /// Envelope to (message, recipient).
@@ -137,9 +139,8 @@ pub struct History {
     /// Members accusing a server with proof (`equivocation_detected`), or
     /// falling back because it lied (`fell_back` "cN lied: ...").
     pub accusations: Vec<At<(ServerId, bool)>>,
-    /// Members cut off by an `offline` or partition fault: (member, fault,
-    /// from, until).
-    pub isolations: Vec<(MemberId, String, Millis, Option<Millis>)>,
+    /// Who could reach whom, and when.
+    pub reach: super::reach::Reach,
     /// Records that could not be used, in words.
     pub oddities: Vec<String>,
 }
@@ -182,6 +183,16 @@ impl History {
             };
             let t = r.t;
             let mut unused = !h.coord.note(idx, r);
+            if let Event::Fault {
+                fault,
+                hosts,
+                sides,
+                detail,
+            } = &r.event
+            {
+                h.reach
+                    .note(t, fault, hosts, sides, detail.starts_with("begin"));
+            }
             match &r.event {
                 Event::RunStarted {
                     members,
@@ -206,6 +217,7 @@ impl History {
                         _ => None,
                     });
                     h.running.get_or_insert_with(BTreeSet::new).extend(set);
+                    h.ended_at = Some(t);
                 }
                 Event::FinalView {
                     member,
@@ -378,6 +390,7 @@ impl History {
                     fault,
                     hosts,
                     detail,
+                    ..
                 } if fault == "dishonest" && detail.starts_with("begin") => {
                     let servers = hosts.iter().filter_map(|n| match Peer::parse(n) {
                         Some(Peer::Server(c)) => Some(c),
@@ -389,26 +402,7 @@ impl History {
                     fault,
                     hosts,
                     detail,
-                } if matches!(fault.as_str(), "offline" | "partition" | "partition_oneway") => {
-                    for m in hosts.iter().filter_map(|n| match Peer::parse(n) {
-                        Some(Peer::Member(m)) => Some(m),
-                        _ => None,
-                    }) {
-                        if detail.starts_with("begin") {
-                            h.isolations.push((m, fault.clone(), t, None));
-                        } else if let Some(open) = h
-                            .isolations
-                            .iter_mut()
-                            .find(|(x, f, _, end)| *x == m && f == fault && end.is_none())
-                        {
-                            open.3 = Some(t);
-                        }
-                    }
-                }
-                Event::Fault {
-                    fault,
-                    hosts,
-                    detail,
+                    ..
                 } if (fault == "crash" || fault == "refuse") && detail.starts_with("begin") => {
                     for server in hosts.iter().filter(|h| h.starts_with('c')) {
                         h.server_failures.push((t, server.clone()));

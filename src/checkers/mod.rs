@@ -17,6 +17,7 @@ mod forks;
 pub mod history;
 mod intent;
 mod order;
+mod reach;
 pub mod secrecy;
 mod split_brain;
 

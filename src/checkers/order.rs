@@ -9,7 +9,8 @@
 //! Only deliveries while the member follows the order count: once it fell
 //! back from a generation, what it delivers of that generation came over
 //! the pairwise channels of the lightweight group, in causal order only
-//! (the delivery checker's part).
+//! (the delivery checker's part). The same holds before it joined the
+//! generation: what it had of it by then came over the pairwise channels.
 
 use super::history::History;
 use super::{Evidence, Status, Verdict, measured};
@@ -30,8 +31,17 @@ pub fn check(h: &History) -> Verdict {
         );
     }
     let mut evidence = Vec::new();
-    let (mut checked, mut after_fallback) = (0u64, 0u64);
+    let (mut checked, mut after_fallback, mut before_join) = (0u64, 0u64, 0u64);
     let fell_from = h.fell_from();
+    // Where each member first joined each generation, in trace order.
+    let mut joined_at = std::collections::BTreeMap::new();
+    for s in &h.coord.switches {
+        if let Some(j) = s.what {
+            joined_at
+                .entry((s.host, (j.generation, j.server)))
+                .or_insert(s.idx);
+        }
+    }
     for (member, deliveries) in &h.deliveries {
         let mut last = std::collections::BTreeMap::new();
         let fell = fell_from.get(member).map(Vec::as_slice).unwrap_or_default();
@@ -51,6 +61,13 @@ pub fn check(h: &History) -> Verdict {
                 .any(|(idx, g)| *idx < d.idx && *g == slot.generation)
             {
                 after_fallback += 1;
+                continue;
+            }
+            if joined_at
+                .get(&(*member, slot.stream()))
+                .is_some_and(|idx| d.idx < *idx)
+            {
+                before_join += 1;
                 continue;
             }
             checked += 1;
@@ -75,6 +92,7 @@ pub fn check(h: &History) -> Verdict {
         ("ordered", h.slots.len() as u64),
         ("deliveries_checked", checked),
         ("after_fallback", after_fallback),
+        ("before_join", before_join),
         ("out_of_order", evidence.len() as u64),
     ]);
     if evidence.is_empty() {
@@ -245,6 +263,38 @@ mod tests {
             tb2.deliver(50, 2, msg);
         }
         let v = check(&History::from_trace(&tb2.build()));
+        assert_eq!(v.status, Status::Fail, "{v:#?}");
+    }
+
+    /// The old checker held a member to a generation's order for what it
+    /// delivered in lightweight mode, over the pairwise channels, before
+    /// it joined that generation (an upgrade it joined late).
+    #[test]
+    fn what_a_member_delivers_before_joining_is_not_held_to_the_order() {
+        let mut tb = Tb::start(&[0, 1, 2]);
+        tb.joined(5, 0, 1, 0, 0).joined(5, 1, 1, 0, 0);
+        tb.send(10, id(0, 0), &[0, 1, 2], &[]);
+        ordered(&mut tb, 11, id(0, 0), 0);
+        tb.send(12, id(1, 0), &[0, 1, 2], &[]);
+        ordered(&mut tb, 13, id(1, 0), 1);
+        tb.deliver(20, 0, id(1, 0)).deliver(20, 1, id(0, 0));
+        // m2 had both by backfill, the other way round, then joined.
+        tb.deliver(22, 2, id(1, 0)).deliver(23, 2, id(0, 0));
+        tb.joined(30, 2, 1, 0, 0);
+        let v = check(&History::from_trace(&tb.build()));
+        assert_eq!(v.status, Status::Pass, "{v:#?}");
+        assert_eq!(v.measured["before_join"], 2);
+        // Delivered after joining, the same swap is a failure.
+        let mut tb = Tb::start(&[0, 1, 2]);
+        for n in 0..3 {
+            tb.joined(5, n, 1, 0, 0);
+        }
+        tb.send(10, id(0, 0), &[0, 1, 2], &[]);
+        ordered(&mut tb, 11, id(0, 0), 0);
+        tb.send(12, id(1, 0), &[0, 1, 2], &[]);
+        ordered(&mut tb, 13, id(1, 0), 1);
+        tb.deliver(22, 2, id(1, 0)).deliver(23, 2, id(0, 0));
+        let v = check(&History::from_trace(&tb.build()));
         assert_eq!(v.status, Status::Fail, "{v:#?}");
     }
 

@@ -4,7 +4,7 @@
 
 mod timeline;
 
-pub use timeline::{Action, Timeline, fault_name};
+pub use timeline::{Action, Timeline, fault_name, fault_sides};
 
 use crate::core::ids::Millis;
 use rand_chacha::ChaCha20Rng;

@@ -75,6 +75,15 @@ pub fn fault_name(kind: &FaultKind) -> &'static str {
     }
 }
 
+/// A partition's sides, for the trace: who could not reach whom.
+pub fn fault_sides(kind: &FaultKind) -> Vec<Vec<String>> {
+    match kind {
+        FaultKind::Partition { a, b } => vec![a.clone(), b.clone()],
+        FaultKind::PartitionOneway { from, to } => vec![from.clone(), to.clone()],
+        _ => Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use crate::core::io::{Command, Input};
 use crate::core::member::membership::Variant;
 use crate::core::member::sessions::CryptoOps;
 use crate::core::mls::MlsOps;
-use crate::faults::{Action, Timeline, fault_name};
+use crate::faults::{Action, Timeline, fault_name, fault_sides};
 use crate::scenario::{Fault, FaultKind, Scenario, StateOnRestart};
 use crate::trace::event::Bounds;
 use crate::trace::{Event, Trace};
@@ -195,6 +195,7 @@ impl FaultState {
             Event::Fault {
                 fault: fault_name(&fault.kind).into(),
                 hosts,
+                sides: fault_sides(&fault.kind),
                 detail,
             },
         );

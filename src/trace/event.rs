@@ -69,6 +69,10 @@ pub enum Event {
     Fault {
         fault: String,
         hosts: Vec<String>,
+        /// A partition's two sides (`from` and `to` for a one-way one), so
+        /// that checkers can tell who could still reach whom.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        sides: Vec<Vec<String>>,
         detail: String,
     },
     /// A datagram removed by the per-message loss fault.

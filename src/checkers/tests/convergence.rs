@@ -129,3 +129,23 @@ fn unknown_without_start_end_or_anyone_in_the_group() {
     assert_eq!(v.status, Status::Unknown, "{v:#?}");
     assert!(v.summary.contains("no reachable member"), "{}", v.summary);
 }
+
+/// The old deadline ignored membership ops: a removal made after the last
+/// fault had healed was reported as a late change.
+#[test]
+fn the_deadline_counts_from_the_last_membership_op() {
+    let op_at = HEAL + 2 * CONVERGENCE;
+    let mut tb = Tb::start(&[0, 1, 2]);
+    tb.remove(op_at, 0, 2, id(0, 1))
+        .changed(op_at + CONVERGENCE / 2, 1, &[0, 1], true)
+        .changed(op_at + CONVERGENCE / 2, 2, &[0, 1], false);
+    let v = run(&tb.end_agreed(&[0, 1], &[0, 1]).build());
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+    assert_eq!(v.measured["deadline_ms"], op_at + CONVERGENCE);
+    // A change that comes too long after the op still fails.
+    let mut tb = Tb::start(&[0, 1, 2]);
+    tb.remove(op_at, 0, 2, id(0, 1))
+        .changed(op_at + CONVERGENCE + 1, 1, &[0, 1], true);
+    let v = run(&tb.end_agreed(&[0, 1], &[0, 1]).build());
+    assert_eq!(v.status, Status::Fail, "{v:#?}");
+}

@@ -1,0 +1,224 @@
+//! Who could reach whom, and when, as the trace's fault records tell it.
+//!
+//! Checkers that excuse a member "cut off by a fault" must say from whom:
+//! a member on one side of a partition can still compare notes with its
+//! side, and excusing it for the whole partition hides a failure. The
+//! partition's sides come typed in the `fault` record, never parsed back
+//! from its description.
+
+use crate::core::ids::{MemberId, Millis, Peer};
+use std::collections::BTreeSet;
+
+/// One fault that separated members while it lasted.
+#[derive(Clone, Debug, PartialEq)]
+struct Cut {
+    fault: String,
+    hosts: Vec<String>,
+    from: Millis,
+    until: Option<Millis>,
+    /// Two sides that cannot talk; one side alone is cut off from
+    /// everyone (a member offline or crashed).
+    sides: (BTreeSet<MemberId>, Option<BTreeSet<MemberId>>),
+}
+
+impl Cut {
+    fn separates(&self, x: MemberId, y: MemberId) -> bool {
+        let (a, b) = &self.sides;
+        match b {
+            None => a.contains(&x) || a.contains(&y),
+            // A one-way partition is taken as a full one: comparing notes
+            // needs answers both ways.
+            Some(b) => (a.contains(&x) && b.contains(&y)) || (b.contains(&x) && a.contains(&y)),
+        }
+    }
+
+    fn active_at(&self, t: Millis) -> bool {
+        self.from <= t && self.until.is_none_or(|u| u > t)
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Reach {
+    cuts: Vec<Cut>,
+}
+
+fn members(names: &[String]) -> BTreeSet<MemberId> {
+    names
+        .iter()
+        .filter_map(|n| match Peer::parse(n) {
+            Some(Peer::Member(m)) => Some(m),
+            _ => None,
+        })
+        .collect()
+}
+
+impl Reach {
+    /// Notes one `fault` record. Faults that do not separate members are
+    /// ignored; an end closes the open cut of the same fault and hosts.
+    pub fn note(
+        &mut self,
+        t: Millis,
+        fault: &str,
+        hosts: &[String],
+        sides: &[Vec<String>],
+        begin: bool,
+    ) {
+        let separating = matches!(
+            fault,
+            "offline" | "crash" | "partition" | "partition_oneway"
+        );
+        if !separating {
+            return;
+        }
+        if !begin {
+            if let Some(open) = self
+                .cuts
+                .iter_mut()
+                .find(|c| c.fault == fault && c.hosts == hosts && c.until.is_none())
+            {
+                open.until = Some(t);
+            }
+            return;
+        }
+        let sides = match sides {
+            [a, b] => (members(a), Some(members(b))),
+            _ => (members(hosts), None),
+        };
+        if sides.0.is_empty() {
+            return;
+        }
+        self.cuts.push(Cut {
+            fault: fault.to_owned(),
+            hosts: hosts.to_vec(),
+            from: t,
+            until: None,
+            sides,
+        });
+    }
+
+    /// Whether some fault cut `m` off from any member during [from, to].
+    pub fn touched(&self, m: MemberId, from: Millis, to: Millis) -> bool {
+        self.cuts.iter().any(|c| {
+            c.from <= to
+                && c.until.is_none_or(|u| u >= from)
+                && (c.sides.0.contains(&m) || c.sides.1.as_ref().is_some_and(|b| b.contains(&m)))
+        })
+    }
+
+    fn in_contact(&self, m: MemberId, with: &BTreeSet<MemberId>, t: Millis) -> bool {
+        with.iter().any(|o| {
+            !self
+                .cuts
+                .iter()
+                .any(|c| c.active_at(t) && c.separates(m, *o))
+        })
+    }
+
+    /// The earliest time at or after `from` that starts `need` ms during
+    /// which `m` could reach at least one member of `with` throughout:
+    /// the start of the first chance it had to compare notes. `None` when
+    /// faults never left it such a window.
+    pub fn first_window(
+        &self,
+        m: MemberId,
+        with: &BTreeSet<MemberId>,
+        from: Millis,
+        need: Millis,
+    ) -> Option<Millis> {
+        let mut marks: Vec<Millis> = self
+            .cuts
+            .iter()
+            .flat_map(|c| [Some(c.from), c.until])
+            .flatten()
+            .filter(|t| *t > from)
+            .collect();
+        marks.push(from);
+        marks.sort_unstable();
+        marks.dedup();
+        let mut start: Option<Millis> = None;
+        for (i, &p) in marks.iter().enumerate() {
+            if self.in_contact(m, with, p) {
+                let s = *start.get_or_insert(p);
+                let next = marks.get(i + 1).copied();
+                if next.is_none_or(|q| q.saturating_sub(s) >= need) {
+                    return Some(s);
+                }
+            } else {
+                start = None;
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(ns: &[u32]) -> Vec<String> {
+        ns.iter().map(|n| format!("m{n}")).collect()
+    }
+
+    fn set(ns: &[u32]) -> BTreeSet<MemberId> {
+        ns.iter().map(|n| MemberId(*n)).collect()
+    }
+
+    #[test]
+    fn a_partition_leaves_each_side_its_own() {
+        let mut r = Reach::default();
+        let sides = [names(&[0, 1]), names(&[2, 3])];
+        r.note(100, "partition", &names(&[0, 1, 2, 3]), &sides, true);
+        r.note(5_000, "partition", &names(&[0, 1, 2, 3]), &sides, false);
+        // m0 can reach m1 throughout: its window starts at once.
+        assert_eq!(
+            r.first_window(MemberId(0), &set(&[1]), 200, 1_000),
+            Some(200)
+        );
+        // m0 cannot reach m2 or m3 until the partition heals.
+        assert_eq!(
+            r.first_window(MemberId(0), &set(&[2, 3]), 200, 1_000),
+            Some(5_000)
+        );
+        assert!(r.touched(MemberId(0), 0, 200));
+    }
+
+    #[test]
+    fn offline_cuts_a_member_off_from_everyone_until_it_ends() {
+        let mut r = Reach::default();
+        r.note(100, "offline", &names(&[0]), &[], true);
+        assert_eq!(r.first_window(MemberId(0), &set(&[1, 2]), 200, 1_000), None);
+        assert_eq!(
+            r.first_window(MemberId(1), &set(&[2]), 200, 1_000),
+            Some(200)
+        );
+        r.note(3_000, "offline", &names(&[0]), &[], false);
+        assert_eq!(
+            r.first_window(MemberId(0), &set(&[1, 2]), 200, 1_000),
+            Some(3_000)
+        );
+    }
+
+    #[test]
+    fn a_window_too_short_does_not_count() {
+        let mut r = Reach::default();
+        r.note(1_000, "offline", &names(&[0]), &[], true);
+        r.note(1_500, "offline", &names(&[0]), &[], false);
+        // Contact from 200 lasts only 800 ms before the cut.
+        assert_eq!(
+            r.first_window(MemberId(0), &set(&[1]), 200, 1_000),
+            Some(1_500)
+        );
+        assert_eq!(r.first_window(MemberId(0), &set(&[1]), 200, 500), Some(200));
+    }
+
+    #[test]
+    fn faults_that_do_not_separate_are_ignored() {
+        let mut r = Reach::default();
+        r.note(100, "loss", &[], &[], true);
+        r.note(100, "crash", &["c0".to_owned()], &[], true);
+        assert_eq!(
+            r.first_window(MemberId(0), &set(&[1]), 200, 1_000),
+            Some(200)
+        );
+    }
+}
