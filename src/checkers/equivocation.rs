@@ -81,7 +81,10 @@ pub fn check(h: &History) -> Verdict {
     let others = |m: MemberId, lie: &Lie| -> std::collections::BTreeSet<MemberId> {
         h.finals
             .keys()
-            .filter(|o| **o != m && h.reachable(**o) && !lie.to.contains(o))
+            .filter(|o| **o != m && h.reachable(**o))
+            // Told the same other story, a fellow victim of an equivocation
+            // shows nothing; a replay or a drop any other member can show.
+            .filter(|o| lie.mode != "equivocate" || !lie.to.contains(o))
             .copied()
             .collect()
     };
@@ -101,7 +104,7 @@ pub fn check(h: &History) -> Verdict {
         let why = if !h.reachable(m) {
             Some("not live at the end")
         } else if with.is_empty() {
-            Some("no other live member, not told the same lie, to compare with")
+            Some("no other live member that could show the lie")
         } else if chance.is_none() {
             Some("faults cut it off from every member it could compare with")
         } else {

@@ -19,6 +19,7 @@ use crate::core::mls::MlsClient;
 use crate::core::server::sequencer::Rejection;
 use crate::core::wire::{Datagram, Ordered};
 use crate::trace::Event;
+use crate::trace::event::OpKind;
 
 /// Ordered messages of a generation not yet joined, kept until the
 /// Welcome arrives; beyond this the oldest are dropped.
@@ -395,7 +396,31 @@ impl Member {
     /// A Welcome into a generation: joined if it ranks above the one this
     /// member is in (or last fell back from); a better generation replaces
     /// a worse one, which is how dual nominations settle.
+    ///
+    /// A Welcome from a nominator this member counts out of the group, and
+    /// holds the announcement of its removal for, is refused: a removed member that missed its removal (offline, or able
+    /// to send but not receive) would otherwise take the group over with
+    /// a generation that includes itself. The refusal skips the
+    /// generation's number, so that the group's own next nomination is not
+    /// turned away by a candidate that accepted the hijack, and hands the
+    /// nominator the announcement of its removal, so that it learns it is
+    /// out.
     pub(super) fn on_invite(&mut self, now: Millis, from: MemberId, inv: Invite, fx: &mut Effects) {
+        if self.in_group()
+            && !self.membership.contains(inv.nominator)
+            && self.removal_of(inv.nominator).is_some()
+        {
+            self.generation = self.generation.max(inv.generation);
+            self.tell_removed(now, inv.nominator, fx);
+            return self.reject(
+                Peer::Member(from),
+                format!(
+                    "a Welcome into generation {} formed by {}, not a member",
+                    inv.generation, inv.nominator
+                ),
+                fx,
+            );
+        }
         let offered = rank(inv.generation, inv.server, inv.nominator);
         let current = self.coord.as_ref().map(Coordinated::rank);
         if current.or(self.fell_rank).is_some_and(|r| r >= offered) {
@@ -458,6 +483,34 @@ impl Member {
         }
         // The key package the Welcome used is gone: publish another.
         self.publish_key_packages(now, 1, fx);
+    }
+
+    /// Hands `who`, which this member counts out of the group, the latest
+    /// announcement of its removal that this member holds; at most once per
+    /// ack timeout, however often `who` writes.
+    pub(super) fn tell_removed(&mut self, now: Millis, who: MemberId, fx: &mut Effects) {
+        if self
+            .told_removed
+            .get(&who)
+            .is_some_and(|t| now < t.saturating_add(self.cfg.ack_timeout_ms))
+        {
+            return;
+        }
+        if let Some(removal) = self.removal_of(who) {
+            self.told_removed.insert(who, now);
+            self.backfill(now, who, &[removal], fx);
+        }
+    }
+
+    /// The latest announcement this member holds of `who`'s removal:
+    /// what tells a member out of the group from one merely not brought
+    /// into a generation yet (a dual nomination's other side).
+    fn removal_of(&self, who: MemberId) -> Option<crate::core::ids::MessageId> {
+        self.archive
+            .values()
+            .filter(|m| m.op == Some((OpKind::Remove, who)))
+            .max_by_key(|m| m.hlc)
+            .map(|m| m.id)
     }
 
     pub(super) fn hold_early(&mut self, item: Ordered) {

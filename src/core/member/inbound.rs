@@ -9,6 +9,7 @@ use crate::core::ids::{AgentId, MemberId, MessageId, Millis, Peer};
 use crate::core::io::Effects;
 use crate::core::wire::{Datagram, Envelope, Stored};
 use crate::trace::Event;
+use crate::trace::event::OpKind;
 use std::collections::{BTreeMap, BTreeSet};
 
 impl Member {
@@ -260,6 +261,19 @@ impl Member {
         fx: &mut Effects,
     ) {
         self.clock.observe(now, msg.hlc);
+        // Told over the pairwise channels that it was removed, a member in
+        // a generation leaves it: it can only be one it formed or joined
+        // after missing its removal, which nobody else follows.
+        if self.coord.is_some() && slot.is_none() && msg.op == Some((OpKind::Remove, self.id)) {
+            let reason = format!("removed from the group in {}", msg.id);
+            self.fall_back(now, reason, false, fx);
+        }
+        // A member that still writes to the group after its removal missed
+        // it (offline, or able to send but not receive): it is handed the
+        // announcement, which was addressed to it.
+        if from != self.id && self.in_group() && !self.membership.contains(from) {
+            self.tell_removed(now, from, fx);
+        }
         if let Some(c) = self.particle.others.get_mut(&from) {
             // Messages can arrive out of order: keep the newest address of
             // each kind (a wiped agent's new incarnation issues larger tokens).
@@ -348,6 +362,21 @@ impl Member {
             self.learn_contact(*m);
         }
         let recipients: BTreeSet<MemberId> = msg.recipients.iter().copied().collect();
+        // A removal made by MLS commit is announced without an LWW set (the
+        // roster was the membership): the removed member applies it as its
+        // author stamped it.
+        if self.coord.is_none()
+            && msg.membership.is_none()
+            && msg.op == Some((OpKind::Remove, self.id))
+            && self.in_group()
+        {
+            self.membership.remove(self.id, msg.hlc);
+            fx.record(Event::MembershipChanged {
+                view: self.view(),
+                in_group: self.in_group(),
+                cause: Some(msg.id),
+            });
+        }
         // In a coordinated group the MLS roster alone is the membership.
         if self.coord.is_none()
             && self

@@ -145,6 +145,9 @@ pub struct Member {
     early: Vec<crate::core::wire::Ordered>,
     /// Stale servers already told that the group moved on.
     told_stale: BTreeSet<(ServerId, u32)>,
+    /// When each member this one counts out was last handed its removal
+    /// (volatile).
+    told_removed: BTreeMap<MemberId, Millis>,
     /// What this member was shown of the servers' orders (`audit.rs`).
     audit: audit::Auditor,
     next_fetch: Millis,
@@ -192,6 +195,7 @@ impl Member {
             takeover_at: None,
             early: Vec::new(),
             told_stale: BTreeSet::new(),
+            told_removed: BTreeMap::new(),
             audit: audit::Auditor::default(),
             next_fetch: 0,
             next_rotate: 0,

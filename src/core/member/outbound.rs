@@ -2,6 +2,7 @@
 //! recipient, delivered to the recipient's mailboxes; every request to an
 //! agent is retried until answered.
 
+use super::membership::Variant;
 use super::message::{GroupMessage, Payload, body_for};
 use super::{ARCHIVE, MAX_PARENTS, Member, RECENT};
 use crate::core::clock::Hlc;
@@ -248,7 +249,12 @@ impl Member {
             });
         }
         let mut recipients = self.membership.view();
-        if let (Some((OpKind::Remove, target)), Some(_)) = (op, self.membership.carried()) {
+        // Under LWW the removed member is sent its removal, in either mode:
+        // in a coordinated group the server no longer fans out to it, but
+        // a member can hand it the announcement over Olm (see `on_invite`).
+        if let (Some((OpKind::Remove, target)), false) =
+            (op, self.cfg.variant == Variant::RecipientList)
+        {
             recipients.insert(target);
         }
         let recipients: Vec<MemberId> = recipients.into_iter().collect();
