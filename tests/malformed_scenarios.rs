@@ -1,6 +1,7 @@
 //! Scenario files that must be rejected, each with the exact field and
-//! position of the error; a complete valid file and its model; and a
-//! property test that no input makes the loader panic.
+//! position of the error; a complete valid file and its model; a property
+//! test that no input makes the loader panic; and, in `bounds.rs`, the
+//! absurd numbers fuzzing found.
 
 use commsim::core::ids::MemberId;
 use commsim::core::member::membership::Variant;
@@ -9,6 +10,10 @@ use commsim::trace::Claim;
 use commsim::trace::event::OpKind;
 use proptest::prelude::*;
 use std::path::Path;
+
+#[path = "malformed_scenarios/bounds.rs"]
+mod bounds;
+mod common;
 
 /// A small valid scenario that the tests below break in one place each.
 const BASE: &str = r#"variants = ["lww"]

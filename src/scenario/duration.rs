@@ -2,8 +2,11 @@
 //! carries a unit, as in "250ms", "10s", "2m" or "1h".
 //!
 //! Both types deserialise straight from TOML, so a malformed duration is
-//! reported by the `toml` crate at the exact span of the value.
+//! reported by the `toml` crate at the exact span of the value. Both are
+//! bounded by [`MAX_TIME_MS`] in magnitude, here, so that no field can
+//! forget to be.
 
+use super::limits::{MAX_TIME_MS, show};
 use crate::core::ids::Millis;
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 use std::fmt;
@@ -56,10 +59,17 @@ pub(crate) fn parse_duration(s: &str) -> Result<i64, String> {
             ));
         }
     };
-    let too_large = || format!("duration \"{s}\" is too large");
+    let too_large = || beyond(&format_args!("\"{s}\""));
     let n: i64 = number.parse().map_err(|_| too_large())?;
     let ms = n.checked_mul(factor).ok_or_else(too_large)?;
     Ok(if negative { -ms } else { ms })
+}
+
+fn beyond(shown: &dyn fmt::Display) -> String {
+    format!(
+        "duration {shown} is beyond the limit of {} for every time and duration in a scenario",
+        show(MAX_TIME_MS)
+    )
 }
 
 struct DurVisitor {
@@ -72,6 +82,8 @@ impl DurVisitor {
             Err(E::custom(format!(
                 "duration {shown} is negative; only clock_skew offsets may be negative"
             )))
+        } else if ms.unsigned_abs() > MAX_TIME_MS {
+            Err(E::custom(beyond(shown)))
         } else {
             Ok(ms)
         }
@@ -90,7 +102,8 @@ impl<'de> Visitor<'de> for DurVisitor {
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<i64, E> {
-        i64::try_from(v).map_err(|_| E::custom(format!("duration {v} is too large")))
+        let ms = i64::try_from(v).map_err(|_| E::custom(beyond(&v)))?;
+        self.check(ms, &v)
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<i64, E> {

@@ -2,6 +2,7 @@
 //! fault plans and membership ops from each seed.
 
 use super::duration::Dur;
+use super::limits::MAX_EXPLORE;
 use super::load::{Cx, Res};
 use super::locate::Field;
 use super::model::{ExploreBounds, GroupKind, Workload};
@@ -88,7 +89,7 @@ impl Cx<'_> {
         let hosts = match &raw.hosts {
             Some(list) => {
                 for (i, h) in list.iter().enumerate() {
-                    if !super::faults::is_host(h, topo) {
+                    if !super::hosts::is_host(h, topo) {
                         let msg = format!("unknown host `{h}`");
                         return Err(self.err(&e.key("hosts").index(i), msg));
                     }
@@ -137,10 +138,6 @@ impl Cx<'_> {
     }
 
     fn small(&self, v: i64, field: &Field) -> Res<u32> {
-        if (0..=64).contains(&v) {
-            Ok(v as u32)
-        } else {
-            Err(self.err(field, format!("must be in 0..=64, got {v}")))
-        }
+        self.count(v, field, 0, MAX_EXPLORE, "the limit of a plan")
     }
 }

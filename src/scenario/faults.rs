@@ -1,14 +1,13 @@
-//! Host names and faults in scenario files: resolving `m3`/`s1` and the
-//! `members`/`agents` shorthands, and checking each `[[faults]]` table
-//! against the fields its kind allows.
+//! Faults in scenario files: checking each `[[faults]]` table against the
+//! fields its kind allows.
 
 use super::duration::{Dur, SignedDur};
+use super::limits::MAX_FAULTS;
 use super::load::{Cx, Res};
 use super::locate::Field;
 use super::model::*;
-use crate::core::ids::{MemberId, ServerId};
+use crate::core::ids::{MemberId, Millis};
 use serde::Deserialize;
-use std::collections::BTreeSet;
 
 /// Every fault's fields in one struct, so that a field of the wrong kind
 /// gets a message naming it rather than serde's generic one.
@@ -64,70 +63,50 @@ fn fault_fields(kind: &str) -> Option<&'static [&'static str]> {
 }
 
 impl Cx<'_> {
-    pub(super) fn member(&self, name: &str, topo: &Topology, field: &Field) -> Res<MemberId> {
-        match index_of(name, 'm') {
-            Some(n) if n < topo.members => Ok(MemberId(n)),
-            _ => {
-                let what = match index_of(name, 's') {
-                    Some(n) if n < topo.agents => format!("`{name}` is an agent"),
-                    _ => format!("unknown member `{name}`"),
-                };
-                let last = topo.members - 1;
-                Err(self.err(
-                    field,
-                    format!("{what}; a member (m0..m{last}) is needed here"),
-                ))
-            }
+    /// Every `[[faults]]` entry, at most [`MAX_FAULTS`] of them.
+    pub(super) fn faults(&self, raw: &[RawFault], topo: &Topology) -> Res<Vec<Fault>> {
+        let field = Field::root().key("faults");
+        if raw.len() > MAX_FAULTS {
+            let msg = format!(
+                "at most {MAX_FAULTS} faults (the simulator's limit), got {}",
+                raw.len()
+            );
+            return Err(self.err(&field.index(MAX_FAULTS), msg));
         }
+        let faults = (raw.iter().enumerate())
+            .map(|(i, f)| self.fault(f, &field.index(i), topo))
+            .collect::<Res<Vec<_>>>()?;
+        self.one_lie_at_a_time(&faults)?;
+        Ok(faults)
     }
 
-    pub(super) fn server(&self, name: &str, topo: &Topology, field: &Field) -> Res<ServerId> {
-        match self.host(name, topo, field)? {
-            (2, n) => Ok(ServerId(n)),
-            _ => Err(self.err(
-                field,
-                format!("`{name}` is not a server agent ({})", known_hosts(topo)),
-            )),
-        }
-    }
-
-    /// A host as a sort key: members first, then agents, then server
-    /// agents, each by number.
-    fn host(&self, name: &str, topo: &Topology, field: &Field) -> Res<(u8, u32)> {
-        match (
-            index_of(name, 'm'),
-            index_of(name, 's'),
-            index_of(name, 'c'),
-        ) {
-            (Some(n), _, _) if n < topo.members => Ok((0, n)),
-            (_, Some(n), _) if n < topo.agents => Ok((1, n)),
-            (_, _, Some(n)) if n < topo.servers => Ok((2, n)),
-            _ => {
-                let msg = format!("unknown host `{name}` ({})", known_hosts(topo));
-                Err(self.err(field, msg))
+    /// A server agent lies in one way at a time: a second `dishonest`
+    /// fault would replace the first, and the first's end would then end
+    /// the second too, so a file that overlaps them cannot mean what it
+    /// says. Back to back is fine: ends come before begins.
+    fn one_lie_at_a_time(&self, faults: &[Fault]) -> Res<()> {
+        let lie = |f: &Fault| match f.kind {
+            FaultKind::Dishonest { server, .. } => Some(server),
+            _ => None,
+        };
+        let end = |f: &Fault| f.until_ms.unwrap_or(Millis::MAX);
+        for (j, later) in faults.iter().enumerate() {
+            let Some(server) = lie(later) else { continue };
+            let earlier = faults[..j].iter().enumerate().find(|(_, f)| {
+                lie(f) == Some(server) && f.at_ms < end(later) && later.at_ms < end(f)
+            });
+            if let Some((i, f)) = earlier {
+                let until = f.until_ms.map_or("the end".into(), |u| format!("{u}ms"));
+                let msg = format!(
+                    "this `dishonest` fault on {server} overlaps faults[{i}] (also on {server}, \
+                     {}ms to {until}); a server agent lies one way at a time, so end one \
+                     before the other begins",
+                    f.at_ms
+                );
+                return Err(self.err(&Field::root().key("faults").index(j).key("at"), msg));
             }
         }
-    }
-
-    /// A non-empty host list with "members"/"agents"/"servers" expanded,
-    /// sorted and deduplicated.
-    fn hosts(&self, names: &[String], topo: &Topology, field: &Field) -> Res<Vec<HostName>> {
-        let mut set = BTreeSet::new();
-        for (i, name) in names.iter().enumerate() {
-            match name.as_str() {
-                "members" => set.extend((0..topo.members).map(|n| (0, n))),
-                "agents" => set.extend((0..topo.agents).map(|n| (1, n))),
-                "servers" => set.extend((0..topo.servers).map(|n| (2, n))),
-                _ => {
-                    set.insert(self.host(name, topo, &field.index(i))?);
-                }
-            }
-        }
-        if set.is_empty() {
-            return Err(self.err(field, "must name at least one host"));
-        }
-        let name = |(kind, n): (u8, u32)| format!("{}{n}", ['m', 's', 'c'][usize::from(kind)]);
-        Ok(set.into_iter().map(name).collect())
+        Ok(())
     }
 
     fn need<'v, T>(&self, v: &'v Option<T>, f: &Field, key: &str, kind: &str) -> Res<&'v T> {
@@ -153,7 +132,7 @@ impl Cx<'_> {
         Ok((x, y))
     }
 
-    pub(super) fn fault(&self, raw: &RawFault, f: &Field, topo: &Topology) -> Res<Fault> {
+    fn fault(&self, raw: &RawFault, f: &Field, topo: &Topology) -> Res<Fault> {
         let kind = raw.kind.as_str();
         let Some(allowed) = fault_fields(kind) else {
             let msg = format!(
@@ -220,7 +199,10 @@ impl Cx<'_> {
                 below_one,
             )
         };
-        let extra = |cx: &Self| cx.need(&raw.extra, f, "extra", kind).map(|d| d.0);
+        let extra = |cx: &Self| {
+            let given = cx.need(&raw.extra, f, "extra", kind)?;
+            cx.delay(Some(*given), 0, &f.key("extra"))
+        };
         let kind = match kind {
             "refuse" => {
                 let host = self.need(&raw.host, f, "host", kind)?;
@@ -249,7 +231,7 @@ impl Cx<'_> {
             },
             "latency" => FaultKind::Latency {
                 extra_ms: extra(self)?,
-                jitter_ms: raw.jitter.map_or(0, |d| d.0),
+                jitter_ms: self.delay(raw.jitter, 0, &f.key("jitter"))?,
             },
             "crash" => self.crash(raw, f, topo)?,
             "offline" => FaultKind::Offline {
@@ -335,32 +317,4 @@ impl Cx<'_> {
             state,
         })
     }
-}
-
-/// `m<n>` / `s<n>` / `c<n>` in canonical form (no sign, no leading zeros).
-/// Whether `name` is one of the topology's hosts.
-pub(super) fn is_host(name: &str, topo: &Topology) -> bool {
-    matches!(index_of(name, 'm'), Some(n) if n < topo.members)
-        || matches!(index_of(name, 's'), Some(n) if n < topo.agents)
-        || matches!(index_of(name, 'c'), Some(n) if n < topo.servers)
-}
-
-fn index_of(name: &str, prefix: char) -> Option<u32> {
-    let digits = name.strip_prefix(prefix)?;
-    let canonical = !digits.is_empty()
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && (digits == "0" || !digits.starts_with('0'));
-    canonical.then(|| digits.parse().ok()).flatten()
-}
-
-fn known_hosts(topo: &Topology) -> String {
-    let servers = match topo.servers {
-        0 => String::new(),
-        n => format!(", server agents c0..c{}", n - 1),
-    };
-    format!(
-        "members are m0..m{}, agents s0..s{}{servers}",
-        topo.members - 1,
-        topo.agents - 1
-    )
 }

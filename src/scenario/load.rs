@@ -9,12 +9,14 @@
 use super::SeedRange;
 use super::duration::Dur;
 use super::faults::RawFault;
+use super::limits::{MAX_TICK_MS, show};
 use super::locate::{Field, field_at, line_col, span_of};
 use super::model::*;
+use super::params::{RawNetwork, RawProtocol, RawTopology};
+use super::workload::RawWorkload;
 use crate::core::ids::Millis;
 use crate::core::member::membership::Variant;
 use crate::trace::Claim;
-use crate::trace::event::OpKind;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -120,83 +122,10 @@ struct RawSim {
     tick: Option<Dur>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a [topology] table")]
-struct RawTopology {
-    members: i64,
-    agents: i64,
-    agents_per_member: Option<i64>,
-    founders: Option<i64>,
-    servers: Option<i64>,
-}
-
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, expecting = "a [group] table")]
 struct RawGroup {
     kind: Option<GroupKind>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, expecting = "a [network] table")]
-struct RawNetwork {
-    latency: Option<Dur>,
-    jitter: Option<Dur>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, expecting = "a [protocol] table")]
-struct RawProtocol {
-    fetch_interval: Option<Dur>,
-    retry: Option<Dur>,
-    max_attempts: Option<i64>,
-    ephemeral_ttl: Option<Dur>,
-    rotate_every: Option<Dur>,
-    long_term_ttl: Option<Dur>,
-    parent_timeout: Option<Dur>,
-    ack_timeout: Option<Dur>,
-    takeover_after: Option<Dur>,
-    audit_every: Option<Dur>,
-    deliver_to: Option<DeliverTo>,
-}
-
-#[derive(Deserialize, Clone, Copy, PartialEq)]
-#[serde(rename_all = "lowercase")]
-enum DeliverTo {
-    All,
-    First,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a [workload] table")]
-struct RawWorkload {
-    start: Option<Dur>,
-    stop: Dur,
-    messages_per_s: Option<f64>,
-    reply_probability: Option<f64>,
-    #[serde(default)]
-    ops: Vec<RawOp>,
-}
-
-#[derive(Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    expecting = "a table with at, by, op and target or server"
-)]
-struct RawOp {
-    at: Dur,
-    by: String,
-    op: RawOpKind,
-    target: Option<String>,
-    server: Option<String>,
-}
-
-#[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "snake_case")]
-enum RawOpKind {
-    Add,
-    Remove,
-    Update,
-    Nominate,
 }
 
 #[derive(Deserialize)]
@@ -280,8 +209,8 @@ impl Cx<'_> {
         let variants = self.variants(raw.variants)?;
         let tick = root.key("sim").key("tick");
         let tick_ms = self.positive(raw.sim.tick, 5, &tick)?;
-        if tick_ms > 100 {
-            let msg = format!("must be at most 100ms, got {tick_ms}ms");
+        if tick_ms > MAX_TICK_MS {
+            let msg = format!("must be at most {}, got {tick_ms}ms", show(MAX_TICK_MS));
             return Err(self.err(&tick, msg));
         }
         let topology = self.topology(&raw.topology)?;
@@ -290,15 +219,10 @@ impl Cx<'_> {
             let msg = "a coordinated group needs at least one server agent (topology.servers)";
             return Err(self.err(&root.key("group").key("kind"), msg));
         }
-        let network = NetworkParams {
-            latency_ms: raw.network.latency.map_or(20, |d| d.0),
-            jitter_ms: raw.network.jitter.map_or(10, |d| d.0),
-        };
+        let network = self.network(&raw.network)?;
         let protocol = self.protocol(&raw.protocol)?;
         let workload = self.workload(&raw.workload, &topology)?;
-        let faults = (raw.faults.iter().enumerate())
-            .map(|(i, f)| self.fault(f, &root.key("faults").index(i), &topology))
-            .collect::<Res<Vec<_>>>()?;
+        let faults = self.faults(&raw.faults, &topology)?;
         let healing_ms = self.positive(
             Some(raw.healing.period),
             0,
@@ -318,7 +242,7 @@ impl Cx<'_> {
             &variants,
             &topology,
         )?;
-        Ok(Scenario {
+        let scenario = Scenario {
             name,
             description: raw.description,
             seed,
@@ -336,7 +260,9 @@ impl Cx<'_> {
             expect,
             explore,
             source_sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(self.text)),
-        })
+        };
+        self.affordable(&scenario)?;
+        Ok(scenario)
     }
 
     /// The seed range, and the seed `run` uses: the file's `seed`, else
@@ -356,7 +282,12 @@ impl Cx<'_> {
         Ok((seed, range))
     }
 
-    fn positive(&self, value: Option<Dur>, default: Millis, field: &Field) -> Res<Millis> {
+    pub(super) fn positive(
+        &self,
+        value: Option<Dur>,
+        default: Millis,
+        field: &Field,
+    ) -> Res<Millis> {
         match value.map_or(default, |d| d.0) {
             0 => Err(self.err(field, "must be greater than zero")),
             ms => Ok(ms),
@@ -364,7 +295,7 @@ impl Cx<'_> {
     }
 
     /// An integer in `min..=max`; `limit` says what `max` is.
-    fn count(&self, v: i64, field: &Field, min: u32, max: u32, limit: &str) -> Res<u32> {
+    pub(super) fn count(&self, v: i64, field: &Field, min: u32, max: u32, limit: &str) -> Res<u32> {
         if v < i64::from(min) {
             Err(self.err(field, format!("must be at least {min}, got {v}")))
         } else if v > i64::from(max) {
@@ -405,158 +336,6 @@ impl Cx<'_> {
         Ok(out)
     }
 
-    fn topology(&self, raw: &RawTopology) -> Res<Topology> {
-        let t = Field::root().key("topology");
-        let members = self.count(
-            raw.members,
-            &t.key("members"),
-            2,
-            500,
-            "the simulator's limit",
-        )?;
-        let agents = self.count(raw.agents, &t.key("agents"), 2, u32::MAX, "u32")?;
-        let per = raw.agents_per_member.unwrap_or(2);
-        let per = self.count(
-            per,
-            &t.key("agents_per_member"),
-            2,
-            agents,
-            "the number of agents",
-        )?;
-        let founders = raw.founders.unwrap_or(i64::from(members));
-        let founders = self.count(
-            founders,
-            &t.key("founders"),
-            2,
-            members,
-            "the number of members",
-        )?;
-        let servers = self.count(
-            raw.servers.unwrap_or(0),
-            &t.key("servers"),
-            0,
-            16,
-            "16 server agents",
-        )?;
-        Ok(Topology {
-            members,
-            agents,
-            agents_per_member: per,
-            founders,
-            servers,
-        })
-    }
-
-    fn protocol(&self, raw: &RawProtocol) -> Res<ProtocolParams> {
-        let p = Field::root().key("protocol");
-        let ephemeral_ttl_ms = self.positive(raw.ephemeral_ttl, 30_000, &p.key("ephemeral_ttl"))?;
-        let rotate_every_ms = self.positive(raw.rotate_every, 20_000, &p.key("rotate_every"))?;
-        if rotate_every_ms >= ephemeral_ttl_ms {
-            let key = if raw.rotate_every.is_some() {
-                "rotate_every"
-            } else {
-                "ephemeral_ttl"
-            };
-            let msg = format!(
-                "rotate_every ({rotate_every_ms}ms) must be shorter than ephemeral_ttl \
-                 ({ephemeral_ttl_ms}ms), or addresses expire before they are replaced"
-            );
-            return Err(self.err(&p.key(key), msg));
-        }
-        let attempts = raw.max_attempts.unwrap_or(30);
-        Ok(ProtocolParams {
-            fetch_interval_ms: self.positive(raw.fetch_interval, 500, &p.key("fetch_interval"))?,
-            retry_ms: self.positive(raw.retry, 1_000, &p.key("retry"))?,
-            max_attempts: self.count(attempts, &p.key("max_attempts"), 1, u32::MAX, "u32")?,
-            ephemeral_ttl_ms,
-            rotate_every_ms,
-            long_term_ttl_ms: self.positive(
-                raw.long_term_ttl,
-                3_600_000,
-                &p.key("long_term_ttl"),
-            )?,
-            parent_timeout_ms: self.positive(
-                raw.parent_timeout,
-                10_000,
-                &p.key("parent_timeout"),
-            )?,
-            ack_timeout_ms: self.positive(raw.ack_timeout, 5_000, &p.key("ack_timeout"))?,
-            takeover_after_ms: raw.takeover_after.map_or(2_000, |d| d.0),
-            audit_every_ms: raw.audit_every.map_or(5_000, |d| d.0),
-            deliver_to_all: raw.deliver_to != Some(DeliverTo::First),
-        })
-    }
-
-    fn workload(&self, raw: &RawWorkload, topo: &Topology) -> Res<Workload> {
-        let w = Field::root().key("workload");
-        let start_ms = raw.start.map_or(1_000, |d| d.0);
-        let stop_ms = raw.stop.0;
-        if stop_ms <= start_ms {
-            let msg = format!("stop ({stop_ms}ms) must be after start ({start_ms}ms)");
-            return Err(self.err(&w.key("stop"), msg));
-        }
-        let rate = raw.messages_per_s.unwrap_or(2.0);
-        if !(rate.is_finite() && rate >= 0.0) {
-            let msg = format!("must be a finite number >= 0, got {rate}");
-            return Err(self.err(&w.key("messages_per_s"), msg));
-        }
-        let reply = raw.reply_probability.unwrap_or(0.5);
-        let reply_probability = self.rate(reply, &w.key("reply_probability"), false)?;
-        let mut ops = Vec::new();
-        for (i, op) in raw.ops.iter().enumerate() {
-            let f = w.key("ops").index(i);
-            let by = self.member(&op.by, topo, &f.key("by"))?;
-            let (needs, kind) = match op.op {
-                RawOpKind::Add => ("target", Some(OpKind::Add)),
-                RawOpKind::Remove => ("target", Some(OpKind::Remove)),
-                RawOpKind::Update => ("", None),
-                RawOpKind::Nominate => ("server", None),
-            };
-            for (key, given) in [("target", &op.target), ("server", &op.server)] {
-                if given.is_some() && key != needs {
-                    let msg = format!("`{}` takes no {key}", verb(op.op));
-                    return Err(self.err(&f.key(key), msg));
-                }
-            }
-            let missing = |cx: &Self| {
-                let msg = format!("`{}` needs a {needs}", verb(op.op));
-                cx.err(&f, msg)
-            };
-            let action = match (kind, op.op) {
-                (Some(kind), _) => {
-                    let name = op.target.as_deref().ok_or_else(|| missing(self))?;
-                    let target = self.member(name, topo, &f.key("target"))?;
-                    if target == by {
-                        let msg = format!(
-                            "`{}` cannot {} itself; target must differ from by",
-                            op.by,
-                            verb(op.op)
-                        );
-                        return Err(self.err(&f.key("target"), msg));
-                    }
-                    Action::Membership(kind, target)
-                }
-                (None, RawOpKind::Nominate) => {
-                    let name = op.server.as_deref().ok_or_else(|| missing(self))?;
-                    Action::Nominate(self.server(name, topo, &f.key("server"))?)
-                }
-                (None, _) => Action::Update,
-            };
-            ops.push(ScheduledOp {
-                at_ms: op.at.0,
-                by,
-                action,
-            });
-        }
-        Ok(Workload {
-            start_ms,
-            stop_ms,
-            messages_per_s: rate,
-            reply_probability,
-            ops,
-        })
-    }
-
     fn expect(
         &self,
         raw: &BTreeMap<String, BTreeMap<String, Claim>>,
@@ -595,14 +374,3 @@ impl Cx<'_> {
         Ok(out)
     }
 }
-
-fn verb(op: RawOpKind) -> &'static str {
-    match op {
-        RawOpKind::Add => "add",
-        RawOpKind::Remove => "remove",
-        RawOpKind::Update => "update",
-        RawOpKind::Nominate => "nominate",
-    }
-}
-
-// ---- host names and faults ----

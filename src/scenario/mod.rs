@@ -1,14 +1,20 @@
 //! Scenario files: the format, its parser and validator, and the checked
 //! model the simulator runs.
 
+mod cost;
 mod duration;
 mod explore;
 mod faults;
+mod hosts;
+pub mod limits;
 mod load;
 mod locate;
 pub mod model;
+mod params;
 mod seeds;
+mod workload;
 
+pub use cost::Cost;
 pub use explore::{FAULT_KINDS, OP_KINDS};
 pub use load::{CHECKERS, ScenarioError, load_file, parse_str};
 pub use model::*;

@@ -226,7 +226,8 @@ pub enum FaultKind {
     Offline { member: MemberId },
     /// The member's ephemeral addresses are expired at every agent.
     ExpireAddresses { member: MemberId },
-    /// The member's clock reads `offset_ms` off true time.
+    /// The member's clock reads `offset_ms` off the others' (see
+    /// [`Scenario::clock_epoch`]).
     ClockSkew { member: MemberId, offset_ms: i64 },
 }
 
@@ -263,6 +264,24 @@ impl Scenario {
         self.faults
             .iter()
             .map(|f| f.until_ms.unwrap_or(f.at_ms))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// How far ahead of simulated time every host's clock reads: the
+    /// largest negative clock offset, so that a member set back by it reads
+    /// zero at worst. A clock clamped at zero would stand still and stop
+    /// its member's timers; a common epoch keeps every clock moving and
+    /// every difference between clocks what the scenario says. 0 without
+    /// a negative offset, so that such scenarios run exactly as before.
+    pub fn clock_epoch(&self) -> Millis {
+        (self.faults.iter())
+            .filter_map(|f| match f.kind {
+                FaultKind::ClockSkew { offset_ms, .. } if offset_ms < 0 => {
+                    Some(offset_ms.unsigned_abs())
+                }
+                _ => None,
+            })
             .max()
             .unwrap_or(0)
     }

@@ -1,5 +1,6 @@
 //! Seed ranges: the seeds a scenario's claims are made over.
 
+use super::limits::MAX_SEEDS;
 use std::fmt;
 use std::str::FromStr;
 
@@ -56,6 +57,11 @@ impl FromStr for SeedRange {
                 "the range \"{s}\" is empty: {last} is below {first}"
             ));
         }
+        if last - first >= MAX_SEEDS {
+            return Err(format!(
+                "the range \"{s}\" has more than {MAX_SEEDS} seeds, the limit of a seed range"
+            ));
+        }
         Ok(SeedRange { first, last })
     }
 }
@@ -75,13 +81,15 @@ mod tests {
         let r: SeedRange = "3..=7".parse().unwrap();
         assert_eq!((r.first, r.last, r.len()), (3, 7, 5));
         assert_eq!(r.to_string(), "3..=7");
+        let widest: SeedRange = "1..=1000000".parse().unwrap();
+        assert_eq!(widest.len(), MAX_SEEDS);
         let one: SeedRange = "42".parse().unwrap();
         assert_eq!(one.iter().collect::<Vec<_>>(), vec![42]);
     }
 
     #[test]
     fn rejects_what_it_cannot_mean() {
-        for bad in ["", "1..5", "a..=3", "9..=2", "-1..=3"] {
+        for bad in ["", "1..5", "a..=3", "9..=2", "-1..=3", "0..=1000000"] {
             assert!(bad.parse::<SeedRange>().is_err(), "{bad}");
         }
     }

@@ -83,7 +83,7 @@ fn run_here(s: &Scenario, seed: u64, variant: Variant) -> Result<RunOutput, RunE
     let mut sim = turmoil::Builder::new()
         .epoch(UNIX_EPOCH + Duration::from_secs(1_800_000_000))
         .tick_duration(Duration::from_millis(s.sim.tick_ms))
-        .simulation_duration(Duration::from_millis(end + 60_000))
+        .simulation_duration(Duration::from_millis(end.saturating_add(60_000)))
         .min_message_latency(Duration::ZERO)
         .max_message_latency(Duration::ZERO)
         .udp_capacity(1 << 16)
@@ -272,8 +272,9 @@ impl FaultState {
                 (vec![host.clone()], format!("{state:?}"))
             }
             FaultKind::Refuse { server } => {
+                let local = w.local_time(Peer::Server(*server), now);
                 if let Some(agent) = w.servers.get_mut(server) {
-                    agent.handle(now, Input::Command(Command::RefuseService(begin)));
+                    agent.handle(local, Input::Command(Command::RefuseService(begin)));
                 }
                 (vec![server.to_string()], String::new())
             }
@@ -286,16 +287,21 @@ impl FaultState {
                     mode: *mode,
                     victim: *victim,
                 };
+                let local = w.local_time(Peer::Server(*server), now);
                 if let Some(agent) = w.servers.get_mut(server) {
-                    agent.handle(now, Input::Command(Command::Dishonest(begin.then_some(d))));
+                    agent.handle(
+                        local,
+                        Input::Command(Command::Dishonest(begin.then_some(d))),
+                    );
                 }
                 let to = victim.map(|v| format!(" to {v}")).unwrap_or_default();
                 (vec![server.to_string()], format!("{mode}{to}"))
             }
             FaultKind::ExpireAddresses { member } => {
                 if begin {
+                    let local = w.clock_epoch.saturating_add(now);
                     for a in w.agents.values_mut() {
-                        a.handle(now, Input::Command(Command::ExpireAddresses(*member)));
+                        a.handle(local, Input::Command(Command::ExpireAddresses(*member)));
                     }
                 }
                 (vec![member.to_string()], String::new())

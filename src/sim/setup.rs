@@ -36,7 +36,8 @@ pub const GROUP_ID: u64 = 1;
 const DOMAIN: &str = "example.com";
 
 pub fn build_world(s: &Scenario, seed: u64, variant: Variant) -> World {
-    let mut world = World::new(s.network.latency_ms, s.network.jitter_ms);
+    let epoch = s.clock_epoch();
+    let mut world = World::new(s.network.latency_ms, s.network.jitter_ms, epoch);
     let p = &s.protocol;
     for a in s.topology.agent_ids() {
         let config = AgentConfig {
@@ -75,7 +76,7 @@ pub fn build_world(s: &Scenario, seed: u64, variant: Variant) -> World {
                     .agents
                     .get_mut(&a)
                     .expect("agent exists")
-                    .register(m, 0);
+                    .register(m, epoch);
                 ServiceAgent {
                     agent: a,
                     url: format!("https://{a}.{DOMAIN}{WELL_KNOWN}"),

@@ -52,6 +52,9 @@ pub struct World {
     pub net: NetFaults,
     pub net_rngs: BTreeMap<Peer, ChaCha20Rng>,
     pub skew: BTreeMap<MemberId, i64>,
+    /// What every host's clock reads at simulated time 0
+    /// ([`crate::scenario::Scenario::clock_epoch`]).
+    pub clock_epoch: Millis,
     pub latency_ms: Millis,
     pub jitter_ms: Millis,
     pub counters: Counters,
@@ -77,7 +80,7 @@ pub struct World {
 }
 
 impl World {
-    pub fn new(latency_ms: Millis, jitter_ms: Millis) -> Self {
+    pub fn new(latency_ms: Millis, jitter_ms: Millis, clock_epoch: Millis) -> Self {
         World {
             trace: Trace::default(),
             founding: Vec::new(),
@@ -90,6 +93,7 @@ impl World {
             net: NetFaults::default(),
             net_rngs: BTreeMap::new(),
             skew: BTreeMap::new(),
+            clock_epoch,
             latency_ms,
             jitter_ms,
             counters: Counters::default(),
@@ -112,21 +116,29 @@ impl World {
         });
     }
 
-    /// What the host's own clock reads at simulated time `now`.
-    pub fn local_time(&self, host: Peer, now: Millis) -> Millis {
-        match host {
-            Peer::Member(m) => now.saturating_add_signed(self.skew.get(&m).copied().unwrap_or(0)),
-            Peer::Agent(_) | Peer::Server(_) => now,
-        }
+    /// The host's clock offset from simulated time: the epoch, plus a
+    /// member's skew. Never negative: the epoch covers the largest
+    /// negative skew.
+    fn offset(&self, host: Peer) -> i64 {
+        let skew = match host {
+            Peer::Member(m) => self.skew.get(&m).copied().unwrap_or(0),
+            Peer::Agent(_) | Peer::Server(_) => 0,
+        };
+        i64::try_from(self.clock_epoch)
+            .unwrap_or(i64::MAX)
+            .saturating_add(skew)
     }
 
+    /// What the host's own clock reads at simulated time `now`.
+    pub fn local_time(&self, host: Peer, now: Millis) -> Millis {
+        now.saturating_add_signed(self.offset(host))
+    }
+
+    /// When, in simulated time, the host's clock reads `local`; saturating
+    /// so that a time the clock has passed (it was just set back) is due
+    /// at once rather than wrapped.
     fn sim_time(&self, host: Peer, local: Millis) -> Millis {
-        match host {
-            Peer::Member(m) => {
-                local.saturating_add_signed(-self.skew.get(&m).copied().unwrap_or(0))
-            }
-            Peer::Agent(_) | Peer::Server(_) => local,
-        }
+        local.saturating_add_signed(self.offset(host).saturating_neg())
     }
 
     /// Feeds one input to a host's state machine and carries out its
@@ -260,7 +272,7 @@ impl World {
             }
         }
         for delay in fate.copies {
-            out.push((now + delay, to, bytes.clone()));
+            out.push((now.saturating_add(delay), to, bytes.clone()));
         }
     }
 
@@ -333,5 +345,29 @@ impl crate::checkers::secrecy::Oracle for World {
             }
         }
         Some((opened, handed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clock_set_back_reads_behind_the_others_and_never_below_zero() {
+        let mut w = World::new(20, 10, 120_000);
+        let (m0, m1, s0) = (
+            Peer::Member(MemberId(0)),
+            Peer::Member(MemberId(1)),
+            Peer::Agent(AgentId(0)),
+        );
+        w.skew.insert(MemberId(1), -120_000);
+        assert_eq!(w.local_time(m1, 0), 0);
+        assert_eq!(w.local_time(m0, 0), 120_000);
+        assert_eq!(w.local_time(s0, 5), 120_005);
+        // A timer m1 sets for its 1 s mark fires at 1 s of simulated time.
+        assert_eq!(w.sim_time(m1, 1_000), 1_000);
+        assert_eq!(w.sim_time(m0, 121_000), 1_000);
+        w.skew.insert(MemberId(1), 30_000);
+        assert_eq!(w.local_time(m1, 0), 150_000);
     }
 }

@@ -126,7 +126,13 @@ impl Member {
             .iter()
             .position(|m| *m == self.id)
             .unwrap_or(0) as u64;
-        self.takeover_at = Some(now + self.cfg.takeover_after_ms * (1 + rank));
+        // Saturating: a stagger too long to represent means never, as a
+        // stagger longer than the run does, rather than wrapping to soon.
+        let wait = self
+            .cfg
+            .takeover_after_ms
+            .saturating_mul(rank.saturating_add(1));
+        self.takeover_at = Some(now.saturating_add(wait));
     }
 
     /// Asks `server` to take on the next generation: a takeover, a move,

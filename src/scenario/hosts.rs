@@ -1,0 +1,109 @@
+//! Host names in scenario files: resolving `m3`, `s1` and `c0`, and the
+//! `members`/`agents`/`servers` shorthands of host lists.
+
+use super::load::{Cx, Res};
+use super::locate::Field;
+use super::model::*;
+use crate::core::ids::{MemberId, ServerId};
+use std::collections::BTreeSet;
+
+impl Cx<'_> {
+    pub(super) fn member(&self, name: &str, topo: &Topology, field: &Field) -> Res<MemberId> {
+        match index_of(name, 'm') {
+            Some(n) if n < topo.members => Ok(MemberId(n)),
+            _ => {
+                let what = match index_of(name, 's') {
+                    Some(n) if n < topo.agents => format!("`{name}` is an agent"),
+                    _ => format!("unknown member `{name}`"),
+                };
+                let last = topo.members - 1;
+                Err(self.err(
+                    field,
+                    format!("{what}; a member (m0..m{last}) is needed here"),
+                ))
+            }
+        }
+    }
+
+    pub(super) fn server(&self, name: &str, topo: &Topology, field: &Field) -> Res<ServerId> {
+        match self.host(name, topo, field)? {
+            (2, n) => Ok(ServerId(n)),
+            _ => Err(self.err(
+                field,
+                format!("`{name}` is not a server agent ({})", known_hosts(topo)),
+            )),
+        }
+    }
+
+    /// A host as a sort key: members first, then agents, then server
+    /// agents, each by number.
+    pub(super) fn host(&self, name: &str, topo: &Topology, field: &Field) -> Res<(u8, u32)> {
+        match (
+            index_of(name, 'm'),
+            index_of(name, 's'),
+            index_of(name, 'c'),
+        ) {
+            (Some(n), _, _) if n < topo.members => Ok((0, n)),
+            (_, Some(n), _) if n < topo.agents => Ok((1, n)),
+            (_, _, Some(n)) if n < topo.servers => Ok((2, n)),
+            _ => {
+                let msg = format!("unknown host `{name}` ({})", known_hosts(topo));
+                Err(self.err(field, msg))
+            }
+        }
+    }
+
+    /// A non-empty host list with "members"/"agents"/"servers" expanded,
+    /// sorted and deduplicated.
+    pub(super) fn hosts(
+        &self,
+        names: &[String],
+        topo: &Topology,
+        field: &Field,
+    ) -> Res<Vec<HostName>> {
+        let mut set = BTreeSet::new();
+        for (i, name) in names.iter().enumerate() {
+            match name.as_str() {
+                "members" => set.extend((0..topo.members).map(|n| (0, n))),
+                "agents" => set.extend((0..topo.agents).map(|n| (1, n))),
+                "servers" => set.extend((0..topo.servers).map(|n| (2, n))),
+                _ => {
+                    set.insert(self.host(name, topo, &field.index(i))?);
+                }
+            }
+        }
+        if set.is_empty() {
+            return Err(self.err(field, "must name at least one host"));
+        }
+        let name = |(kind, n): (u8, u32)| format!("{}{n}", ['m', 's', 'c'][usize::from(kind)]);
+        Ok(set.into_iter().map(name).collect())
+    }
+}
+
+/// Whether `name` is one of the topology's hosts.
+pub(super) fn is_host(name: &str, topo: &Topology) -> bool {
+    matches!(index_of(name, 'm'), Some(n) if n < topo.members)
+        || matches!(index_of(name, 's'), Some(n) if n < topo.agents)
+        || matches!(index_of(name, 'c'), Some(n) if n < topo.servers)
+}
+
+/// `m<n>` / `s<n>` / `c<n>` in canonical form (no sign, no leading zeros).
+fn index_of(name: &str, prefix: char) -> Option<u32> {
+    let digits = name.strip_prefix(prefix)?;
+    let canonical = !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'));
+    canonical.then(|| digits.parse().ok()).flatten()
+}
+
+fn known_hosts(topo: &Topology) -> String {
+    let servers = match topo.servers {
+        0 => String::new(),
+        n => format!(", server agents c0..c{}", n - 1),
+    };
+    format!(
+        "members are m0..m{}, agents s0..s{}{servers}",
+        topo.members - 1,
+        topo.agents - 1
+    )
+}
