@@ -14,6 +14,20 @@
 //!   shrinking.
 //! - [`cli`]: the `commsim` command.
 
+// Without these flags a build still succeeds, and runs quietly stop being
+// reproducible: tokio schedules from the OS's randomness and vodozemac's
+// keys come from the OS. Cargo sets them from .cargo/config.toml only when
+// it runs inside this folder, so a build from elsewhere must fail, loudly.
+#[cfg(not(all(tokio_unstable, getrandom_backend = "custom")))]
+compile_error!(
+    "commsim must be built with `--cfg tokio_unstable --cfg getrandom_backend=\"custom\"`, \
+     or its runs are not deterministic. Its .cargo/config.toml sets both, but cargo reads that \
+     file only when run from inside the commsim folder (or by `cargo install --path <commsim \
+     folder>`), and a RUSTFLAGS variable replaces it. Build from the commsim folder, or set \
+     RUSTFLAGS='--cfg tokio_unstable --cfg getrandom_backend=\"custom\"' (plus any flags of \
+     your own). See README.md, \"Building and installing\"."
+);
+
 pub mod checkers;
 pub mod cli;
 pub mod core;

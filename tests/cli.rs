@@ -5,6 +5,7 @@ use commsim as _;
 mod common;
 
 use common::commsim;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 #[test]
@@ -85,12 +86,10 @@ fn run_then_check_the_saved_trace_gives_the_same_verdicts() {
     }
 }
 
-#[test]
-fn an_unmet_expectation_exits_1() {
-    // Islands expects recipient-list to miss the fork; asking lww to be judged
-    // against the literal rule's expectations is a mismatch.
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("s.toml");
+/// lightweight-islands, claiming that lww (its second variant) fails to
+/// converge, which it does not: a run whose verdict is FAIL.
+fn wrong_claim(dir: &Path) -> PathBuf {
+    let path = dir.join("s.toml");
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/scenarios/lightweight-islands.toml"
@@ -100,7 +99,15 @@ fn an_unmet_expectation_exits_1() {
         "[expect.lww]\nconvergence = \"pass\"",
         "[expect.lww]\nconvergence = \"fail\"",
     );
+    assert!(text.contains("convergence = \"fail\""));
     std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn an_unmet_expectation_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = wrong_claim(dir.path());
     let out = commsim(&["run", path.to_str().unwrap(), "--variant", "lww"]);
     assert_eq!(
         out.status.code(),
@@ -145,4 +152,199 @@ fn a_reader_that_leaves_early_is_not_a_panic() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(out.status.code(), Some(0), "{err}");
+}
+
+/// `commsim run … | head -1` on a failing run: the reader leaves after the
+/// first variant's first line, the second variant's output meets a closed
+/// pipe, and the exit code must still be the verdict's.
+#[test]
+fn a_reader_that_leaves_early_does_not_hide_a_fail() {
+    use std::io::BufRead as _;
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let path = wrong_claim(dir.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_commsim"))
+        .args(["run", path.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("commsim runs");
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("piped"))
+        .read_line(&mut first)
+        .expect("some output");
+    assert!(first.contains("variant recipient-list"), "{first}");
+    let out = child.wait_with_output().expect("commsim ends");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+}
+
+fn run_traced(scenario: &str, variant: &str, trace: &Path) -> std::process::Output {
+    commsim(&[
+        "run",
+        scenario,
+        "--variant",
+        variant,
+        "--trace",
+        trace.to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn check_skips_what_a_trace_cannot_judge_and_gives_a_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.jsonl");
+    let run = run_traced("scenarios/lightweight-partition-heal.toml", "lww", &trace);
+    assert_eq!(run.status.code(), Some(0));
+    let out = commsim(&["check", trace.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("-- server_blindness       skipped"), "{text}");
+    assert!(
+        text.contains("verdict: PASS (9 claims met; not judged, a trace cannot: post_removal_secrecy, server_blindness)"),
+        "{text}"
+    );
+
+    // A trace whose claims are missed fails.
+    let missed = dir.path().join("missed.jsonl");
+    let scenario = wrong_claim(dir.path());
+    assert_eq!(
+        run_traced(scenario.to_str().unwrap(), "lww", &missed)
+            .status
+            .code(),
+        Some(1)
+    );
+    let out = commsim(&["check", missed.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("!! convergence") && text.contains("verdict: FAIL"));
+}
+
+#[test]
+fn a_variant_with_nothing_claimed_is_not_a_pass() {
+    let args = [
+        "run",
+        "scenarios/lightweight-islands.toml",
+        "--variant",
+        "lww-wallclock",
+    ];
+    let out = commsim(&args);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("verdict: NOTHING CLAIMED"), "{text}");
+    assert!(!text.contains("PASS"), "{text}");
+    let out = commsim(&[&args[..], &["--json"]].concat());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["verdict"], "unknown");
+}
+
+#[test]
+fn the_trace_never_overwrites_the_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = wrong_claim(dir.path());
+    let before = std::fs::read(&scenario).unwrap();
+    // The same file, spelt another way.
+    let other = dir.path().join(".").join("s.toml");
+    let out = run_traced(scenario.to_str().unwrap(), "lww", &other);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("that is the scenario file"), "{err}");
+    assert_eq!(std::fs::read(&scenario).unwrap(), before);
+}
+
+#[test]
+fn an_unwritable_trace_path_fails_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("no such folder").join("t.jsonl");
+    let out = run_traced("scenarios/lightweight-islands.toml", "lww", &trace);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot write there"), "{err}");
+    assert!(out.stdout.is_empty(), "the run should not have started");
+}
+
+/// A trace of lightweight-islands under lww, saved in `dir`: its path and
+/// text.
+fn islands_trace(dir: &Path) -> (PathBuf, String) {
+    let path = dir.join("t.jsonl");
+    let run = run_traced("scenarios/lightweight-islands.toml", "lww", &path);
+    assert_eq!(run.status.code(), Some(0));
+    let text = std::fs::read_to_string(&path).unwrap();
+    (path, text)
+}
+
+/// Every way of tampering with a saved trace that `check` used to accept.
+#[test]
+fn a_tampered_trace_is_refused_naming_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, text) = islands_trace(dir.path());
+    let lines: Vec<&str> = text.lines().collect();
+    let n = lines.len();
+    let first = lines[0];
+    let emptied = format!(
+        "{}\"expect\":{{}}}}",
+        &first[..first.find("\"expect\":{").unwrap()]
+    );
+    let cases = [
+        (
+            "joined",
+            format!("{text}{text}"),
+            format!(":{}: text after the seal", n + 1),
+        ),
+        (
+            "acks deleted",
+            lines
+                .iter()
+                .filter(|l| !l.contains(r#""kind":"delivery_acked""#))
+                .map(|l| format!("{l}\n"))
+                .collect(),
+            "the seal counts".into(),
+        ),
+        (
+            "expectations emptied",
+            text.replacen(first, &emptied, 1),
+            format!(":{n}: the {} lines before the seal do not give", n - 1),
+        ),
+        (
+            "cut short",
+            text[..text.len() - lines[n - 1].len() - 1].to_owned(),
+            format!(":{}: the trace ends without its seal", n - 1),
+        ),
+    ];
+    for (what, tampered, message) in cases {
+        let path = dir.path().join("tampered.jsonl");
+        std::fs::write(&path, tampered).unwrap();
+        let out = commsim(&["check", path.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+        assert!(err.contains(&message), "{what}: {err}");
+    }
+}
+
+/// Resealing does not launder a join, and a trace that claims nothing is
+/// not a pass.
+#[test]
+fn a_resealed_trace_still_holds_one_run_and_its_claims() {
+    use commsim::trace::{Event, Trace};
+    let dir = tempfile::tempdir().unwrap();
+    let (path, text) = islands_trace(dir.path());
+    let mut trace = Trace::read("t", text.as_bytes()).unwrap().trace;
+    let check = |t: &Trace| {
+        std::fs::write(&path, t.to_sealed_jsonl()).unwrap();
+        commsim(&["check", path.to_str().unwrap()])
+    };
+
+    let mut joined = trace.clone();
+    joined.records.extend(trace.records.clone());
+    let out = check(&joined);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a second `run_started`"));
+
+    if let Event::RunStarted { expect, .. } = &mut trace.records[0].event {
+        expect.clear();
+    }
+    let out = check(&trace);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("verdict: NOTHING CLAIMED"), "{text}");
 }

@@ -1,9 +1,12 @@
 //! The README and docs/ stay true to the code: every `commsim` command in
 //! their shell examples parses with today's command line and names files
-//! that exist, and every complete scenario in their TOML examples loads.
+//! that exist, every complete scenario in their TOML examples loads, the
+//! README's table names every shipped scenario, and `run --help` every
+//! variant.
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use commsim::cli::Cli;
+use commsim::core::member::membership::Variant;
 use commsim::scenario::parse_str;
 use std::path::Path;
 
@@ -107,4 +110,41 @@ fn every_complete_scenario_example_loads() {
         }
     }
     assert!(seen >= 2, "only {seen} complete scenarios found");
+}
+
+#[test]
+fn the_readme_table_names_every_shipped_scenario() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let mut missing = Vec::new();
+    for e in std::fs::read_dir(root.join("scenarios")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "toml") {
+            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+            if !readme.contains(&format!("\n| `{name}` |")) {
+                missing.push(name);
+            }
+        }
+    }
+    missing.sort();
+    assert!(
+        missing.is_empty(),
+        "README's scenario table lacks {missing:?}"
+    );
+    for folder in ["scenarios/regressions/", "scenarios/open-defects/"] {
+        assert!(readme.contains(folder), "README does not mention {folder}");
+    }
+}
+
+#[test]
+fn run_help_names_every_variant() {
+    let mut cli = Cli::command();
+    let help = cli
+        .find_subcommand_mut("run")
+        .unwrap()
+        .render_long_help()
+        .to_string();
+    for v in Variant::ALL {
+        assert!(help.contains(v.name()), "`run --help` lacks {v}:\n{help}");
+    }
 }

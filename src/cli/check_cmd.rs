@@ -1,38 +1,74 @@
 //! `commsim check`: the checkers on a saved trace.
 
 use super::BadInput;
-use super::summary::print_verdicts;
-use crate::checkers;
-use crate::trace::{Event, Trace};
+use super::summary::{Row, Tally, print_rows};
+use crate::checkers::{self, Verdict};
+use crate::trace::event::Status;
+use crate::trace::{Claim, Event, Sealed, Trace};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::BufReader;
 use std::path::Path;
 
 pub fn check(path: &Path, json: bool) -> Result<bool, BadInput> {
     let shown = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|e| BadInput(format!("{shown}: {e}")))?;
-    let trace = Trace::read(&shown, BufReader::new(file)).map_err(|e| BadInput(e.to_string()))?;
-    let Some(expect) = trace.records.iter().find_map(|r| match &r.event {
-        Event::RunStarted { expect, .. } => Some(expect.clone()),
-        _ => None,
-    }) else {
-        return Err(BadInput(format!(
-            "{shown}: no run_started event; is this a commsim trace?"
-        )));
+    let Sealed { trace, digest } =
+        Trace::read(&shown, BufReader::new(file)).map_err(|e| BadInput(e.to_string()))?;
+    // A sealed trace opens with its run_started (the seal checks it).
+    let Some(Event::RunStarted {
+        expect, variant, ..
+    }) = trace.records.first().map(|r| &r.event)
+    else {
+        return Err(BadInput(format!("{shown}: no run_started")));
     };
     let verdicts = checkers::check_saved(&trace);
-    let mismatches = checkers::compare(&verdicts, &expect);
+    let skipped = skipped(&verdicts);
+    // Claims on skipped checkers are shown but not held to an answer.
+    let judged: BTreeMap<String, Claim> = expect
+        .iter()
+        .filter(|(check, _)| !skipped.contains(check.as_str()))
+        .map(|(check, claim)| (check.clone(), *claim))
+        .collect();
+    let mismatches = checkers::compare(&verdicts, &judged);
+    let rows: Vec<Row> = verdicts
+        .iter()
+        .map(|v| Row {
+            verdict: v,
+            expected: expect.get(&v.check).copied(),
+            skipped: skipped.contains(v.check.as_str()),
+        })
+        .collect();
+    let tally = Tally::of(*variant, &rows, !mismatches.is_empty());
     if json {
         let out = serde_json::json!({
             "trace": shown,
-            "digest": trace.digest(),
-            "verdict": if mismatches.is_empty() { "pass" } else { "fail" },
+            "digest": digest,
+            "verdict": checkers::status_name(tally.status()),
             "checks": verdicts,
+            "skipped": tally.skipped,
             "mismatches": mismatches,
         });
         say!("{out}");
     } else {
-        say!("{shown}: digest {}", trace.digest());
-        print_verdicts(&verdicts, &expect);
+        say!("{shown}: digest {digest} (sealed, verified)");
+        print_rows(&rows);
+        say!("  verdict: {}", tally.line());
     }
-    Ok(mismatches.is_empty())
+    Ok(tally.status() == Status::Pass)
+}
+
+/// Checkers that need what only a live run holds (key material, the
+/// datagrams): they are the ones `check_saved` adds to the trace checkers,
+/// and on a trace they answer `unknown` for want of it, which says nothing
+/// about the run.
+fn skipped(verdicts: &[Verdict]) -> BTreeSet<&str> {
+    let from_trace: BTreeSet<String> = checkers::check_trace(&Trace::default())
+        .into_iter()
+        .map(|v| v.check)
+        .collect();
+    verdicts
+        .iter()
+        .filter(|v| v.status == Status::Unknown && !from_trace.contains(&v.check))
+        .map(|v| v.check.as_str())
+        .collect()
 }

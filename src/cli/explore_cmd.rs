@@ -3,7 +3,7 @@
 //! distinct failure shrunk to a scenario file.
 
 use super::BadInput;
-use super::sweep_cmd::{Selection, parse_variant, progress, run_with_progress, threads};
+use super::sweep_cmd::{Selection, progress, run_with_progress, threads};
 use crate::explore::generate::plan;
 use crate::explore::outcome::RunLine;
 use crate::explore::runner::Job;
@@ -47,7 +47,7 @@ pub fn run(o: Options) -> Result<bool, BadInput> {
         Some(s) => s.parse().map_err(|e| BadInput(format!("--seeds: {e}")))?,
         None => base.seeds,
     };
-    let only = parse_variant(o.select.variant.as_deref())?;
+    let only = o.select.variant;
     if let Some(v) = only
         && !base.variants.contains(&v)
     {

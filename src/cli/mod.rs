@@ -1,28 +1,27 @@
 //! The `commsim` command line.
 //!
-//! Exit codes: 0 when every checker meets the scenario's expectation, 1 when
-//! one does not, 2 for bad input (an unusable scenario, trace or option).
+//! Exit codes: 0 when every claim judged was met (and at least one was
+//! judged), 1 when one was not or when nothing was claimed, 2 for bad input
+//! (an unusable scenario, trace or option, or a trace that does not verify).
 
-/// Prints a line to standard output. A reader that goes away early (`| head`)
-/// ends the program quietly instead of panicking, as Unix tools do.
+/// Prints a line to standard output; a reader that leaves early (`| head`)
+/// stops the output but not the command, whose exit code stays the verdict's.
 macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                std::process::exit(0);
-            }
-        }
-    }};
+    ($($arg:tt)*) => {
+        $crate::cli::out::line(format_args!($($arg)*))
+    };
 }
 
 mod check_cmd;
 mod explore_cmd;
+mod out;
 mod run_cmd;
 mod shrink_cmd;
 mod summary;
 mod sweep_cmd;
 
+use crate::core::member::membership::Variant;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,11 +49,13 @@ enum Cmd {
         /// Seed for every random choice; defaults to the scenario's.
         #[arg(long)]
         seed: Option<u64>,
-        /// Protocol variant to run (recipient-list, lww).
-        #[arg(long)]
-        variant: Option<String>,
-        /// Write the trace (JSON Lines) here. With several variants the
-        /// variant name goes before the extension.
+        /// Protocol variant to run; defaults to every variant the scenario
+        /// lists. Another variant runs with nothing claimed for it.
+        #[arg(long, value_parser = variant_arg())]
+        variant: Option<Variant>,
+        /// Write the trace (JSON Lines, sealed) here. With several variants
+        /// the variant name goes before the extension. Never the scenario
+        /// file itself.
         #[arg(long)]
         trace: Option<PathBuf>,
         /// Print one JSON summary object per run instead of text.
@@ -85,12 +86,21 @@ enum Cmd {
     /// scenario file that `commsim run` reproduces.
     Shrink(shrink_cmd::Options),
     /// Re-run the checkers on a saved trace.
+    ///
+    /// The trace must verify against its seal (its last line); checkers
+    /// that need the live run (key material, datagrams) are skipped.
     Check {
         /// A trace written by `commsim run --trace`.
         trace: PathBuf,
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `--variant`'s values, taken from the one list of variants so that
+/// `--help` names them all and clap refuses any other.
+pub(crate) fn variant_arg() -> impl TypedValueParser<Value = Variant> {
+    PossibleValuesParser::new(Variant::ALL.map(Variant::name)).try_map(|s| s.parse::<Variant>())
 }
 
 /// Bad input: reported on stderr, exit code 2.
@@ -115,7 +125,7 @@ pub fn main() -> ExitCode {
             variant,
             trace,
             json,
-        } => run_cmd::run(&file, seed, variant.as_deref(), trace.as_deref(), json),
+        } => run_cmd::run(&file, seed, variant, trace.as_deref(), json),
         Cmd::Check { trace, json } => check_cmd::check(&trace, json),
         Cmd::Sweep(options) => sweep_cmd::sweep(options),
         Cmd::Explore(options) => explore_cmd::run(options),

@@ -1,38 +1,41 @@
 //! `commsim run`.
 
 use super::BadInput;
-use super::summary::print_text;
+use super::summary::{print_text, settle};
 use crate::core::member::membership::Variant;
 use crate::explore::runner::judge;
 use crate::scenario::load_file;
+use crate::trace::Trace;
+use std::fs::File;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub fn run(
     file: &Path,
     seed: Option<u64>,
-    variant: Option<&str>,
+    variant: Option<Variant>,
     trace: Option<&Path>,
     json: bool,
 ) -> Result<bool, BadInput> {
     let scenario = load_file(file).map_err(|e| BadInput(e.to_string()))?;
     let variants: Vec<Variant> = match variant {
-        Some(v) => vec![
-            v.parse()
-                .map_err(|e: String| BadInput(format!("--variant: {e}")))?,
-        ],
+        Some(v) => vec![v],
         None => scenario.variants.clone(),
+    };
+    let mut sinks = match trace {
+        Some(path) => open_traces(file, path, &variants)?,
+        None => Vec::new(),
     };
     let seed = seed.unwrap_or(scenario.seed);
     let mut all_met = true;
     let shown = file.display().to_string();
-    for v in &variants {
-        let (summary, out) =
+    for (i, v) in variants.iter().enumerate() {
+        let (mut summary, out) =
             judge(&shown, &scenario, seed, *v).map_err(|e| BadInput(e.to_string()))?;
+        settle(&mut summary);
         all_met &= summary.met();
-        if let Some(path) = trace {
-            let path = trace_path(path, *v, variants.len() > 1);
-            std::fs::write(&path, out.trace.to_jsonl())
-                .map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
+        if let Some(sink) = sinks.get_mut(i) {
+            sink.write(&out.trace)?;
         }
         if json {
             say!("{}", serde_json::to_string(&summary).unwrap_or_default());
@@ -41,6 +44,72 @@ pub fn run(
         }
     }
     Ok(all_met)
+}
+
+/// A trace file, opened before the run.
+struct Sink {
+    path: PathBuf,
+    file: File,
+}
+
+impl Sink {
+    fn write(&mut self, trace: &Trace) -> Result<(), BadInput> {
+        let fail = |e: std::io::Error| BadInput(format!("{}: {e}", self.path.display()));
+        self.file.set_len(0).map_err(fail)?;
+        self.file
+            .write_all(trace.to_sealed_jsonl().as_bytes())
+            .map_err(fail)
+    }
+}
+
+/// Opens every trace file before the first run, so that a path that cannot
+/// be written fails at once rather than after a long run, and refuses the
+/// scenario file itself, which writing the trace would destroy. An existing
+/// trace keeps its contents until the new one is written.
+fn open_traces(scenario: &Path, path: &Path, variants: &[Variant]) -> Result<Vec<Sink>, BadInput> {
+    if path == Path::new("-") {
+        return Err(BadInput(
+            "--trace -: stdout holds the summary; give the trace a file".into(),
+        ));
+    }
+    let input = scenario.canonicalize().ok();
+    variants
+        .iter()
+        .map(|v| {
+            let path = trace_path(path, *v, variants.len() > 1);
+            if input.is_some() && canonical(&path) == input {
+                return Err(BadInput(format!(
+                    "--trace {}: that is the scenario file; writing the trace would overwrite it",
+                    path.display()
+                )));
+            }
+            let file = File::options()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(|e| {
+                    BadInput(format!(
+                        "--trace {}: cannot write there: {e}",
+                        path.display()
+                    ))
+                })?;
+            Ok(Sink { path, file })
+        })
+        .collect()
+}
+
+/// The path with every link and `..` resolved, also for a file that does
+/// not exist yet (through its folder).
+fn canonical(path: &Path) -> Option<PathBuf> {
+    if let Ok(p) = path.canonicalize() {
+        return Some(p);
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    Some(parent.canonicalize().ok()?.join(path.file_name()?))
 }
 
 fn trace_path(path: &Path, v: Variant, several: bool) -> PathBuf {

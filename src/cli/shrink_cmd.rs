@@ -2,7 +2,8 @@
 //! fails the same check.
 
 use super::BadInput;
-use super::sweep_cmd::{parse_variant, progress, threads};
+use super::sweep_cmd::{progress, threads};
+use crate::core::member::membership::Variant;
 use crate::explore::shrink::{ShrinkError, ShrinkSpec, shrink};
 use crate::scenario::load_file;
 use std::path::PathBuf;
@@ -16,8 +17,8 @@ pub struct Options {
     pub seed: u64,
     /// The failing run's variant; defaults to the first listed variant
     /// that fails on this seed.
-    #[arg(long)]
-    pub variant: Option<String>,
+    #[arg(long, value_parser = super::variant_arg())]
+    pub variant: Option<Variant>,
     /// The check that must keep failing; defaults to the first that fails
     /// where the scenario claims `pass`.
     #[arg(long)]
@@ -41,7 +42,7 @@ pub struct Options {
 pub fn run(o: Options) -> Result<bool, BadInput> {
     let file = o.file.display().to_string();
     let scenario = load_file(&o.file).map_err(|e| BadInput(e.to_string()))?;
-    let variants = match parse_variant(o.variant.as_deref())? {
+    let variants = match o.variant {
         Some(v) => vec![v],
         None => scenario.variants.clone(),
     };

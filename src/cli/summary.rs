@@ -1,10 +1,10 @@
 //! How a run's outcome reads on a terminal.
 
 use crate::checkers::Verdict;
+use crate::core::member::membership::Variant;
 use crate::explore::outcome::Summary;
 use crate::trace::Claim;
 use crate::trace::event::Status;
-use std::collections::BTreeMap;
 
 fn status_word(s: Status) -> &'static str {
     match s {
@@ -14,31 +14,40 @@ fn status_word(s: Status) -> &'static str {
     }
 }
 
+/// One checker as printed: its answer, the claim on it, and whether the
+/// claim was judged at all (a saved trace cannot judge every checker).
+pub struct Row<'a> {
+    pub verdict: &'a Verdict,
+    pub expected: Option<Claim>,
+    pub skipped: bool,
+}
+
 /// One line per checker, then its evidence, indented.
-pub fn print_verdicts(verdicts: &[Verdict], expect: &BTreeMap<String, Claim>) {
+pub fn print_rows(rows: &[Row]) {
     // "(expected fails-sometimes)" is wider than the others; keep the
     // summaries in one column whatever the claims are.
-    let width = expect
-        .values()
+    let width = rows
+        .iter()
+        .filter_map(|r| r.expected)
         .map(|c| c.name().len() + 12)
         .max()
         .unwrap_or(0)
         .max(20);
-    for v in verdicts {
-        let expected = expect.get(&v.check).copied();
-        let mark = match expected {
-            Some(e) if e.met_by(v.status) => "ok ",
-            Some(_) => "!! ",
-            None => "   ",
+    for r in rows {
+        let v = r.verdict;
+        let (mark, status) = match r.expected {
+            _ if r.skipped => ("-- ", "skipped"),
+            Some(e) if e.met_by(v.status) => ("ok ", status_word(v.status)),
+            Some(_) => ("!! ", status_word(v.status)),
+            None => ("   ", status_word(v.status)),
         };
-        let exp = expected
+        let exp = r
+            .expected
             .map(|e| format!("(expected {e})"))
             .unwrap_or_else(|| "(no expectation)".into());
         say!(
-            "  {mark}{:<22} {:<8}{:<width$} {}",
+            "  {mark}{:<22} {status:<8}{exp:<width$} {}",
             v.check,
-            status_word(v.status),
-            exp,
             v.summary
         );
         for e in v.evidence.iter().take(5) {
@@ -50,16 +59,88 @@ pub fn print_verdicts(verdicts: &[Verdict], expect: &BTreeMap<String, Claim>) {
     }
 }
 
+/// What the claims of one run (or one saved trace) add up to.
+pub struct Tally<'a> {
+    pub variant: Variant,
+    /// A claim was not met (or named a checker that did not run).
+    pub missed: bool,
+    /// Claims held to an answer.
+    pub judged: usize,
+    /// Checkers with no claim on them.
+    pub unclaimed: usize,
+    /// Claimed checkers a saved trace cannot judge.
+    pub skipped: Vec<&'a str>,
+}
+
+impl Tally<'_> {
+    pub fn of<'a>(variant: Variant, rows: &[Row<'a>], missed: bool) -> Tally<'a> {
+        let claimed = |r: &&Row| r.expected.is_some();
+        Tally {
+            variant,
+            missed,
+            judged: rows.iter().filter(claimed).filter(|r| !r.skipped).count(),
+            unclaimed: rows.iter().filter(|r| r.expected.is_none()).count(),
+            skipped: rows
+                .iter()
+                .filter(claimed)
+                .filter(|r| r.skipped)
+                .map(|r| r.verdict.check.as_str())
+                .collect(),
+        }
+    }
+
+    /// A pass needs a judged claim: a run that claims nothing has shown
+    /// nothing, and must not read as a pass to CI (the rule a seed range
+    /// follows in `Claim::met_over`). Nothing claimed is `unknown`.
+    pub fn status(&self) -> Status {
+        match (self.missed, self.judged) {
+            (true, _) => Status::Fail,
+            (false, 0) => Status::Unknown,
+            (false, _) => Status::Pass,
+        }
+    }
+
+    pub fn line(&self) -> String {
+        let skipped = self.skipped.join(", ");
+        match self.status() {
+            Status::Fail => "FAIL (see the !! lines)".into(),
+            Status::Unknown if self.skipped.is_empty() => format!(
+                "NOTHING CLAIMED (no expectation for variant {}: no answer above was judged, so this is not a pass)",
+                self.variant
+            ),
+            Status::Unknown => format!(
+                "NOTHING JUDGED (every claim needs the live run: {skipped}; re-run the scenario)"
+            ),
+            Status::Pass if self.unclaimed == 0 && self.skipped.is_empty() => {
+                "PASS (every checker met its expectation)".into()
+            }
+            Status::Pass => {
+                let mut line = format!("PASS ({} claims met", self.judged);
+                if self.unclaimed > 0 {
+                    line += &format!("; {} checkers had no expectation", self.unclaimed);
+                }
+                if !self.skipped.is_empty() {
+                    line += &format!("; not judged, a trace cannot: {skipped}");
+                }
+                line + ")"
+            }
+        }
+    }
+}
+
 pub fn print_text(s: &Summary) {
     say!("{}  variant {}  seed {}", s.scenario, s.variant, s.seed);
     say!("  trace digest {}", s.digest);
-    let expect: BTreeMap<String, Claim> = s
+    let rows: Vec<Row> = s
         .checks
         .iter()
-        .filter_map(|c| Some((c.verdict.check.clone(), c.expected?)))
+        .map(|c| Row {
+            verdict: &c.verdict,
+            expected: c.expected,
+            skipped: false,
+        })
         .collect();
-    let verdicts: Vec<Verdict> = s.checks.iter().map(|c| c.verdict.clone()).collect();
-    print_verdicts(&verdicts, &expect);
+    print_rows(&rows);
     let c = &s.counts;
     say!(
         "  {} members, {} messages, {} deliveries; {} datagrams ({} bytes), {} lost, {} duplicated; {} audit reports ({} bytes); {} Olm ops, {} MLS encryptions, {} MLS decryptions",
@@ -82,12 +163,14 @@ pub fn print_text(s: &Summary) {
         c.wall_ms / 1000.0,
         c.sim_to_wall
     );
-    say!(
-        "  verdict: {}",
-        if s.met() {
-            "PASS (every checker met its expectation)"
-        } else {
-            "FAIL (see the !! lines)"
-        }
-    );
+    let missed = s.verdict == Status::Fail;
+    say!("  verdict: {}", Tally::of(s.variant, &rows, missed).line());
+}
+
+/// A run that claims nothing passes nothing: its verdict becomes
+/// `unknown` (exit 1), as [`Tally::status`] has it.
+pub fn settle(s: &mut Summary) {
+    if s.met() && s.checks.iter().all(|c| c.expected.is_none()) {
+        s.verdict = Status::Unknown;
+    }
 }

@@ -39,8 +39,8 @@ pub struct Selection {
     #[arg(long)]
     pub seeds: Option<String>,
     /// Only this variant, in the scenarios that list it.
-    #[arg(long)]
-    pub variant: Option<String>,
+    #[arg(long, value_parser = super::variant_arg())]
+    pub variant: Option<Variant>,
     /// Runs at once; defaults to the number of cores.
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,
@@ -58,7 +58,7 @@ pub fn sweep(o: Options) -> Result<bool, BadInput> {
             .as_deref()
             .map(|s| s.parse().map_err(|e| BadInput(format!("--seeds: {e}"))))
             .transpose()?,
-        variant: parse_variant(o.select.variant.as_deref())?,
+        variant: o.select.variant,
         shard: o.shard.as_deref().map(parse_shard).transpose()?,
     };
     let jobs = plan(&spec).map_err(|e| BadInput(e.to_string()))?;
@@ -91,14 +91,6 @@ pub fn run_with_progress(jobs: &[Job], threads: usize, json: bool, label: &str) 
     });
     bar.finish_and_clear();
     lines
-}
-
-pub fn parse_variant(v: Option<&str>) -> Result<Option<Variant>, BadInput> {
-    v.map(|v| {
-        v.parse()
-            .map_err(|e: String| BadInput(format!("--variant: {e}")))
-    })
-    .transpose()
 }
 
 /// `--jobs`, else every core.

@@ -1,6 +1,5 @@
 use super::event::Record;
 use sha2::{Digest, Sha256};
-use std::io::BufRead;
 
 /// The run's event log, in the order the simulation produced it.
 #[derive(Clone, Debug, Default)]
@@ -44,36 +43,37 @@ impl Trace {
     pub fn digest(&self) -> String {
         hex::encode(Sha256::digest(self.to_jsonl().as_bytes()))
     }
-
-    pub fn read(path: &str, reader: impl BufRead) -> Result<Trace, TraceError> {
-        let mut trace = Trace::default();
-        for (i, line) in reader.lines().enumerate() {
-            let line = line.map_err(|source| TraceError::Io {
-                path: path.to_owned(),
-                source,
-            })?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let record = serde_json::from_str(&line).map_err(|e| TraceError::Parse {
-                path: path.to_owned(),
-                line: i + 1,
-                message: e.to_string(),
-            })?;
-            trace.push(record);
-        }
-        Ok(trace)
-    }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::core::ids::{MemberId, MessageId};
+    use crate::core::member::membership::Variant;
     use crate::trace::Event;
+    use crate::trace::event::Bounds;
 
-    fn sample() -> Trace {
+    /// A run's header and one delivery.
+    pub(crate) fn sample() -> Trace {
         let mut t = Trace::default();
+        t.push(Record {
+            t: 0,
+            host: "sim".into(),
+            event: Event::RunStarted {
+                scenario: "sample".into(),
+                seed: 1,
+                variant: Variant::Lww,
+                members: vec![MemberId(0), MemberId(1)],
+                agents: vec![],
+                founders: vec![MemberId(0), MemberId(1)],
+                bounds: Bounds {
+                    heal_at: 0,
+                    convergence_ms: 1,
+                    detection_ms: 1,
+                },
+                expect: Default::default(),
+            },
+        });
         t.push(Record {
             t: 5,
             host: "m1".into(),
@@ -88,18 +88,19 @@ mod tests {
     }
 
     #[test]
-    fn jsonl_round_trips_and_keeps_the_digest() {
+    fn jsonl_is_one_fixed_line_per_record() {
         let t = sample();
         let text = t.to_jsonl();
-        assert!(text.starts_with(r#"{"t":5,"host":"m1","kind":"delivered""#));
-        let back = Trace::read("x", text.as_bytes()).unwrap();
-        assert_eq!(back.records, t.records);
-        assert_eq!(back.digest(), t.digest());
+        let second = text.lines().nth(1).unwrap();
+        assert!(second.starts_with(r#"{"t":5,"host":"m1","kind":"delivered""#));
+        let back = Trace::read("x", t.to_sealed_jsonl().as_bytes()).unwrap();
+        assert_eq!(back.trace.records, t.records);
+        assert_eq!(back.trace.digest(), t.digest());
     }
 
     #[test]
     fn a_bad_line_names_the_line() {
-        let text = format!("{}not json\n", sample().to_jsonl());
+        let text = sample().to_sealed_jsonl().replacen("\n", "\nnot json\n", 1);
         let err = Trace::read("saved.jsonl", text.as_bytes()).unwrap_err();
         assert!(err.to_string().starts_with("saved.jsonl:2:"), "{err}");
     }
