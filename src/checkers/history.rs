@@ -17,6 +17,8 @@ pub struct Start {
     pub bounds: Bounds,
     pub members: Vec<MemberId>,
     pub founders: Vec<MemberId>,
+    /// The membership changes the workload asked for.
+    pub planned: Vec<crate::trace::event::PlannedOp>,
 }
 
 #[derive(Clone, Debug)]
@@ -96,6 +98,9 @@ pub struct History {
     pub start: Option<Start>,
     /// Member hosts named in `RunEnded`; `None` when the trace has no end.
     pub running: Option<BTreeSet<MemberId>>,
+    /// Per member host, the commands it refused (`command_skipped`), by
+    /// the command's own description.
+    pub skips: Vec<At<String>>,
     /// When the run ended (the `run_ended` record's time).
     pub ended_at: Option<Millis>,
     pub finals: BTreeMap<MemberId, Final>,
@@ -198,6 +203,7 @@ impl History {
                     members,
                     founders,
                     bounds,
+                    ops,
                     ..
                 } => {
                     if h.start.is_some() {
@@ -208,7 +214,14 @@ impl History {
                             bounds: bounds.clone(),
                             members: members.clone(),
                             founders: founders.clone(),
+                            planned: ops.clone(),
                         });
+                    }
+                }
+                Event::CommandSkipped { command, .. } => {
+                    match At::on(host, t, idx, command.clone()) {
+                        Some(a) => h.skips.push(a),
+                        None => unused = true,
                     }
                 }
                 Event::RunEnded { running } => {

@@ -11,6 +11,7 @@
 use super::history::History;
 use super::{Evidence, Status, Verdict, list, measured};
 use crate::core::ids::{MemberId, MessageId};
+use crate::core::io::Command;
 use crate::trace::event::OpKind;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -32,6 +33,79 @@ fn last_changes(
         .collect()
 }
 
+/// What became of each membership change the workload asked for: made
+/// (a `membership_op` by the member asked), refused (a `command_skipped`
+/// for it: the application was told), or neither: dropped without a word.
+/// A dropped change is a failure when nothing later touched its target
+/// and the final views do not show it anyway. Returns the failures and
+/// the (made, refused, dropped) counts.
+fn dropped(h: &History) -> (Vec<Evidence>, [u64; 3]) {
+    let Some(start) = h.start.as_ref() else {
+        return (Vec::new(), [0; 3]);
+    };
+    let mut planned = start.planned.clone();
+    planned.sort_by_key(|p| p.at);
+    let (mut used_ops, mut used_skips) = (BTreeSet::new(), BTreeSet::new());
+    let mut counts = [0u64; 3];
+    let mut evidence = Vec::new();
+    let considered = h.considered();
+    for p in &planned {
+        let made = h.ops.iter().position(|o| {
+            o.host == p.by
+                && o.t >= p.at
+                && o.what.op == p.op
+                && o.what.target == p.target
+                && !used_ops.contains(&o.idx)
+        });
+        if let Some(i) = made {
+            used_ops.insert(h.ops[i].idx);
+            counts[0] += 1;
+            continue;
+        }
+        let command = match p.op {
+            OpKind::Add => Command::Add(p.target),
+            OpKind::Remove => Command::Remove(p.target),
+        }
+        .describe();
+        let refused = h.skips.iter().find(|s| {
+            s.host == p.by && s.t >= p.at && s.what == command && !used_skips.contains(&s.idx)
+        });
+        if let Some(s) = refused {
+            used_skips.insert(s.idx);
+            counts[1] += 1;
+            continue;
+        }
+        counts[2] += 1;
+        let later = start
+            .planned
+            .iter()
+            .any(|q| q.target == p.target && q.at > p.at)
+            || h.ops
+                .iter()
+                .any(|o| o.what.target == p.target && o.t > p.at);
+        let wanted_in = p.op == OpKind::Add;
+        let wrong: Vec<MemberId> = considered
+            .iter()
+            .filter(|(_, f)| f.view.contains(&p.target) != wanted_in)
+            .map(|(m, _)| *m)
+            .collect();
+        if !later && !wrong.is_empty() {
+            evidence.push(
+                Evidence::note(format!(
+                    "{} was asked at {} ms to {command}; it was neither made nor refused, \
+                     and {} do not reflect it",
+                    p.by,
+                    p.at,
+                    list(&wrong)
+                ))
+                .members(std::iter::once(p.by).chain(wrong))
+                .at(p.at),
+            );
+        }
+    }
+    (evidence, counts)
+}
+
 pub fn check(h: &History) -> Verdict {
     if h.start.is_none() || h.running.is_none() {
         return Verdict::bare(
@@ -40,6 +114,7 @@ pub fn check(h: &History) -> Verdict {
             "trace has no run_started or run_ended",
         );
     }
+    let (lost, [made, refused, silent]) = dropped(h);
     let mut by_target: BTreeMap<MemberId, Vec<(MessageId, OpKind)>> = BTreeMap::new();
     for o in &h.ops {
         by_target
@@ -47,13 +122,17 @@ pub fn check(h: &History) -> Verdict {
             .or_default()
             .push((o.what.msg, o.what.op));
     }
-    if by_target.is_empty() {
+    if by_target.is_empty() && lost.is_empty() {
         return Verdict::new(
             NAME,
             Status::Pass,
             "no membership change was made".into(),
             vec![],
-            measured([("changed_members", 0)]),
+            measured([
+                ("changed_members", 0),
+                ("planned_refused", refused),
+                ("planned_dropped", silent),
+            ]),
         );
     }
     let pasts: BTreeMap<MessageId, BTreeSet<MessageId>> =
@@ -108,11 +187,16 @@ pub fn check(h: &History) -> Verdict {
             );
         }
     }
+    let dropped_failures = lost.len();
+    evidence.extend(lost);
     let m = measured([
         ("changed_members", by_target.len() as u64),
         ("judged", judged),
         ("concurrent_add_remove", concurrent),
         ("violations", evidence.len() as u64),
+        ("planned_made", made),
+        ("planned_refused", refused),
+        ("planned_dropped", silent),
     ]);
     if evidence.is_empty() {
         Verdict::new(
@@ -128,10 +212,18 @@ pub fn check(h: &History) -> Verdict {
         Verdict::new(
             NAME,
             Status::Fail,
-            format!(
-                "{} final memberships contradict the last change made",
-                evidence.len()
-            ),
+            if dropped_failures == 0 {
+                format!(
+                    "{} final memberships contradict the last change made",
+                    evidence.len()
+                )
+            } else {
+                format!(
+                    "{} final memberships contradict the last change made; \
+                     {dropped_failures} asked-for change(s) dropped without a word",
+                    evidence.len() - dropped_failures
+                )
+            },
             evidence,
             m,
         )
@@ -225,5 +317,88 @@ mod tests {
         let v = check(&History::from_trace(&tb.build()));
         assert_eq!(v.status, Status::Pass, "{v:#?}");
         assert_eq!(v.measured["concurrent_add_remove"], 1);
+    }
+}
+
+#[cfg(test)]
+mod planned {
+    use super::*;
+    use crate::checkers::testkit::*;
+    use crate::trace::Event;
+    use crate::trace::event::PlannedOp;
+
+    /// m0 is asked to remove m2 at 50 ms.
+    fn asked() -> Tb {
+        let mut tb = Tb::start(&[0, 1, 2]);
+        if let Event::RunStarted { ops, .. } = &mut tb.trace.records[0].event {
+            ops.push(PlannedOp {
+                at: 50,
+                by: m(0),
+                op: OpKind::Remove,
+                target: m(2),
+            });
+        }
+        tb
+    }
+
+    /// The old checker saw no `membership_op` and said "no membership
+    /// change was made": a removal the protocol dropped went unnoticed.
+    #[test]
+    fn a_change_dropped_without_a_word_fails() {
+        let mut tb = asked();
+        tb.end_agreed(&[0, 1, 2], &[0, 1, 2]);
+        let v = check(&History::from_trace(&tb.build()));
+        assert_eq!(v.status, Status::Fail, "{v:#?}");
+        assert!(
+            v.summary.contains("dropped without a word"),
+            "{}",
+            v.summary
+        );
+        assert_eq!(v.measured["planned_dropped"], 1);
+    }
+
+    #[test]
+    fn a_refused_change_is_counted_not_failed() {
+        let mut tb = asked();
+        tb.at(
+            50,
+            "m0",
+            Event::CommandSkipped {
+                command: "remove m2".into(),
+                reason: "a commit of this member is still being ordered".into(),
+            },
+        );
+        tb.end_agreed(&[0, 1, 2], &[0, 1, 2]);
+        let v = check(&History::from_trace(&tb.build()));
+        assert_eq!(v.status, Status::Pass, "{v:#?}");
+        assert_eq!(v.measured["planned_refused"], 1);
+    }
+
+    #[test]
+    fn a_made_change_is_judged_as_before() {
+        let mut tb = asked();
+        tb.exchange(10, id(0, 0), &[0, 1, 2], &[]);
+        tb.remove(60, 0, 2, id(0, 1))
+            .exchange(60, id(0, 1), &[0, 1, 2], &[id(0, 0)]);
+        tb.end(100, &[0, 1, 2])
+            .final_view(0, true, &[0, 1], false)
+            .final_view(1, true, &[0, 1], false)
+            .final_view(2, false, &[0, 1], false);
+        let v = check(&History::from_trace(&tb.build()));
+        assert_eq!(v.status, Status::Pass, "{v:#?}");
+        assert_eq!(v.measured["planned_made"], 1);
+    }
+
+    /// A dropped change whose target someone changed later is moot.
+    #[test]
+    fn a_dropped_change_superseded_later_is_not_a_failure() {
+        let mut tb = asked();
+        tb.exchange(10, id(0, 0), &[0, 1, 2], &[]);
+        tb.add(80, 1, 2, id(1, 0))
+            .exchange(80, id(1, 0), &[0, 1, 2], &[id(0, 0)]);
+        tb.end_agreed(&[0, 1, 2], &[0, 1, 2]);
+        let v = check(&History::from_trace(&tb.build()));
+        assert_eq!(v.status, Status::Pass, "{v:#?}");
+        assert_eq!(v.measured["planned_dropped"], 1);
     }
 }

@@ -90,7 +90,7 @@ struct Tally {
 pub const NAME: &str = "post_removal_secrecy";
 
 /// Messages that must be secret from `removed`: those that causally follow
-/// its removal and do not causally follow a later re-add.
+/// its removal and do not causally follow a re-add that is not before it.
 fn after_removal(
     h: &History,
     pasts: &BTreeMap<MessageId, BTreeSet<MessageId>>,
@@ -102,7 +102,9 @@ fn after_removal(
         .iter()
         .filter(|o| o.what.op == OpKind::Add && o.what.target == removed)
         .map(|o| o.what.msg)
-        .filter(|a| pasts.get(a).is_some_and(|p| p.contains(&removal)))
+        // A re-add after the removal, or concurrent with it (either
+        // outcome honours someone's intent), lets the member back in.
+        .filter(|a| *a != removal && !pasts.get(&removal).is_some_and(|p| p.contains(a)))
         .collect();
     pasts
         .iter()
@@ -129,20 +131,36 @@ pub fn check(h: &History, oracle: Option<&dyn Oracle>) -> Verdict {
             measured([("removals", 0), ("mls_removals", 0)]),
         );
     }
+    let shown = shown_after_removal(h, &removals, &mls);
     let Some(oracle) = oracle else {
+        let n = shown.len() as u64;
+        let (status, summary) = if n > 0 {
+            (
+                Status::Fail,
+                format!("removed members were shown {n} messages sent after their removal"),
+            )
+        } else {
+            (
+                Status::Unknown,
+                "needs the removed members' key state, which a trace never holds: re-run the scenario"
+                    .into(),
+            )
+        };
         return Verdict::new(
             NAME,
-            Status::Unknown,
-            "needs the removed members' key state, which a trace never holds: re-run the scenario"
-                .into(),
-            Vec::new(),
+            status,
+            summary,
+            shown,
             measured([
                 ("removals", removals.len() as u64),
                 ("mls_removals", mls.len() as u64),
+                ("shown_after_removal", n),
             ]),
         );
     };
     let mut t = Tally::default();
+    let shown_n = shown.len() as u64;
+    t.evidence.extend(shown);
     try_olm(h, oracle, &removals, &mut t);
     try_mls(h, oracle, &mls, &mut t);
     let leaks = t.evidence.len() as u64;
@@ -154,12 +172,17 @@ pub fn check(h: &History, oracle: Option<&dyn Oracle>) -> Verdict {
         ("ciphertexts_not_on_wire", t.missing),
         ("mls_tried", t.mls_tried),
         ("mls_not_tried", t.mls_missing),
-        ("readable", leaks),
+        ("readable", leaks - shown_n),
+        ("shown_after_removal", shown_n),
     ]);
     let (status, summary) = if leaks > 0 {
         (
             Status::Fail,
-            format!("{leaks} ciphertexts sent after a removal are readable by the removed member"),
+            format!(
+                "{leaks} messages or ciphertexts sent after a removal reached the removed member \
+                 ({shown_n} shown to it, {} opened by its keys)",
+                leaks - shown_n
+            ),
         )
     } else if tried == 0 {
         (
@@ -190,6 +213,78 @@ pub fn check(h: &History, oracle: Option<&dyn Oracle>) -> Verdict {
         )
     };
     Verdict::new(NAME, status, summary, t.evidence, m)
+}
+
+/// What the trace itself shows: a removed member's application was shown
+/// a message that follows its removal (causally, after a lightweight
+/// removal not undone by a later add; or ordered after the commit that
+/// removed it, when the server no longer counted it). Whatever channel
+/// carried it, a fallback or an upgrade that put the member back, the
+/// member read it.
+fn shown_after_removal(
+    h: &History,
+    removals: &[(MessageId, MemberId)],
+    mls: &[MlsRemoval],
+) -> Vec<Evidence> {
+    let mut out = Vec::new();
+    if !removals.is_empty() {
+        let pasts: BTreeMap<MessageId, BTreeSet<MessageId>> =
+            h.sent.keys().map(|m| (*m, h.causal_past(*m).set)).collect();
+        for (removal, removed) in removals {
+            let later: BTreeSet<MessageId> = after_removal(h, &pasts, *removal, *removed)
+                .into_iter()
+                .collect();
+            for d in h.deliveries.get(removed).into_iter().flatten() {
+                if later.contains(&d.what) {
+                    out.push(
+                        Evidence::note(format!(
+                            "{removed}, removed in {removal}, was shown {} at {} ms, which follows its removal",
+                            d.what, d.t
+                        ))
+                        .members([*removed])
+                        .messages([*removal, d.what])
+                        .at(d.t),
+                    );
+                }
+            }
+        }
+    }
+    for r in mls {
+        for d in h.deliveries.get(&r.member).into_iter().flatten() {
+            let Some(slot) = h.slots.get(&d.what) else {
+                continue;
+            };
+            let counted = h
+                .ordered_for
+                .get(slot)
+                .is_some_and(|m| m.contains(&r.member));
+            // Its author addressed it to the member, not having applied
+            // the commit yet (a message in flight when the commit was
+            // ordered, or the announcement of the removal itself): that
+            // is the author's view, not a leak. What causally follows an
+            // announced removal is judged above.
+            let addressed = h
+                .sent
+                .get(&d.what)
+                .is_some_and(|s| s.what.recipients.contains(&r.member));
+            if slot.stream() == r.commit.stream()
+                && slot.seq > r.commit.seq
+                && !counted
+                && !addressed
+            {
+                out.push(
+                    Evidence::note(format!(
+                        "{}, removed by the commit at seq {} of generation {}, was shown {} (seq {}) at {} ms",
+                        r.member, r.commit.seq, r.commit.generation, d.what, slot.seq, d.t
+                    ))
+                    .members([r.member])
+                    .messages([d.what])
+                    .at(d.t),
+                );
+            }
+        }
+    }
+    out
 }
 
 /// Lightweight groups: every envelope of every later message, to the

@@ -55,6 +55,7 @@ impl Tb {
                     detection_ms: DETECTION,
                 },
                 expect: BTreeMap::new(),
+                ops: Vec::new(),
             },
         );
         tb

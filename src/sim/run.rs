@@ -74,6 +74,22 @@ fn run_here(s: &Scenario, seed: u64, variant: Variant) -> Result<RunOutput, RunE
                 detection_ms: s.bounds.detection_ms,
             },
             expect,
+            ops: s
+                .workload
+                .ops
+                .iter()
+                .filter_map(|o| match o.action {
+                    crate::scenario::model::Action::Membership(op, target) => {
+                        Some(crate::trace::event::PlannedOp {
+                            at: o.at_ms,
+                            by: o.by,
+                            op,
+                            target,
+                        })
+                    }
+                    _ => None,
+                })
+                .collect(),
         };
         w.record(0, "sim", started);
         for r in std::mem::take(&mut w.founding) {

@@ -70,6 +70,13 @@ pub struct World {
     /// before it applied the commit that removed it, by (member,
     /// generation, server, epoch of that commit).
     pub mls_removal_copies: BTreeMap<(MemberId, u32, ServerId, u64), MlsClient>,
+    /// The same key for a removed member that had not applied the commit
+    /// when the server ordered the next message (it was offline, say):
+    /// its MLS state as it then was, behind the commit. It is handed the
+    /// stream from the start, as it could have collected it.
+    pub mls_behind_copies: BTreeMap<(MemberId, u32, ServerId, u64), MlsClient>,
+    /// Per stream (generation, server), the last ordered message.
+    last_ordered: BTreeMap<(u32, ServerId), LastOrdered>,
     /// Members whose device was wiped during the run.
     pub wiped_members: BTreeSet<MemberId>,
     /// Datagrams sent to mailbox and server agents, and those of them that
@@ -77,6 +84,14 @@ pub struct World {
     pub to_servers: u64,
     pub plaintext_to_servers: Vec<(Millis, Peer, Peer)>,
     wire: Sha256,
+}
+
+/// What the secrecy oracle remembers of a stream's last ordered message.
+#[derive(Debug)]
+struct LastOrdered {
+    epoch: u64,
+    commit: bool,
+    members: Vec<MemberId>,
 }
 
 impl World {
@@ -101,6 +116,8 @@ impl World {
             removal_snapshots: BTreeMap::new(),
             observed_ordered: BTreeMap::new(),
             mls_removal_copies: BTreeMap::new(),
+            mls_behind_copies: BTreeMap::new(),
+            last_ordered: BTreeMap::new(),
             wiped_members: BTreeSet::new(),
             to_servers: 0,
             plaintext_to_servers: Vec::new(),
@@ -169,6 +186,9 @@ impl World {
         for effect in effects.0 {
             match effect {
                 Effect::Record(event) => {
+                    if let (Peer::Server(server), Event::Ordered { .. }) = (host, &event) {
+                        self.keep_mls_behind_copies(server, &event);
+                    }
                     if let Event::MembershipOp {
                         msg,
                         op: OpKind::Remove,
@@ -211,6 +231,55 @@ impl World {
         }
         if let Ok(copy) = kept.copy() {
             self.mls_removal_copies.insert(key, copy);
+        }
+    }
+
+    /// When the message after a commit is ordered, the commit's removals
+    /// show as members the server no longer counts. A removed member that
+    /// has not applied the commit by then keeps its state from before it,
+    /// which the secrecy checker must still be able to try.
+    fn keep_mls_behind_copies(&mut self, server: ServerId, event: &Event) {
+        let Event::Ordered {
+            generation,
+            epoch,
+            commit,
+            members,
+            ..
+        } = event
+        else {
+            return;
+        };
+        let stream = (*generation, server);
+        let now = LastOrdered {
+            epoch: *epoch,
+            commit: *commit,
+            members: members.clone(),
+        };
+        let Some(LastOrdered {
+            epoch: prev_epoch,
+            commit: true,
+            members: prev_members,
+        }) = self.last_ordered.insert(stream, now)
+        else {
+            return;
+        };
+        for m in prev_members.iter().filter(|m| !members.contains(m)) {
+            let key = (*m, *generation, server, prev_epoch);
+            if self.mls_removal_copies.contains_key(&key)
+                || self.mls_behind_copies.contains_key(&key)
+            {
+                continue;
+            }
+            let copy = self
+                .members
+                .get(m)
+                .and_then(|member| member.coordinated())
+                .filter(|c| c.generation() == *generation && c.server() == server)
+                .filter(|c| c.mls().epoch().is_some_and(|e| e <= prev_epoch))
+                .and_then(|c| c.mls().copy().ok());
+            if let Some(copy) = copy {
+                self.mls_behind_copies.insert(key, copy);
+            }
         }
     }
 
@@ -324,10 +393,22 @@ impl crate::checkers::secrecy::Oracle for World {
         epoch: u64,
         seqs: &[u64],
     ) -> Option<(BTreeSet<u64>, usize)> {
-        let kept = self
-            .mls_removal_copies
-            .get(&(member, generation, server, epoch))?;
-        let mut copy = kept.copy().ok()?;
+        let key = (member, generation, server, epoch);
+        let (mut copy, behind) = match self.mls_removal_copies.get(&key) {
+            Some(kept) => (kept.copy().ok()?, false),
+            None => (self.mls_behind_copies.get(&key)?.copy().ok()?, true),
+        };
+        if behind {
+            // Catch up as the member could have: everything ordered up to
+            // and including the commit that removed it.
+            let first = seqs.first().copied().unwrap_or(u64::MAX);
+            for (_, payload) in self
+                .observed_ordered
+                .range((generation, server, 0)..(generation, server, first))
+            {
+                let _ = copy.process(payload);
+            }
+        }
         let mut opened = BTreeSet::new();
         let mut handed = 0;
         for seq in seqs {

@@ -50,6 +50,17 @@ pub struct Bounds {
     pub detection_ms: Millis,
 }
 
+/// A membership change the workload asks a member to make, copied into
+/// the trace so that a change the protocol drops without a word can be
+/// counted: the intent is in the trace whether or not anything followed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedOp {
+    pub at: Millis,
+    pub by: MemberId,
+    pub op: OpKind,
+    pub target: MemberId,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
@@ -63,6 +74,8 @@ pub enum Event {
         founders: Vec<MemberId>,
         bounds: Bounds,
         expect: BTreeMap<String, super::Claim>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ops: Vec<PlannedOp>,
     },
     /// A fault took effect (or healed); `detail` says which, in the
     /// scenario's own words.

@@ -72,6 +72,7 @@ pub(crate) mod tests {
                     detection_ms: 1,
                 },
                 expect: Default::default(),
+                ops: Vec::new(),
             },
         });
         t.push(Record {

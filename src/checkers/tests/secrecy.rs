@@ -93,9 +93,40 @@ fn the_removal_notice_itself_is_not_a_leak() {
 }
 
 #[test]
-fn a_saved_trace_cannot_say() {
-    let h = history(&[0, 1, 2], false);
+fn a_saved_trace_cannot_say_what_keys_open() {
+    let h = history(&[0, 1], false);
     assert_eq!(check(&h, None).status, Status::Unknown);
+}
+
+/// The old checker answered `unknown` on a saved trace, and never looked
+/// at what the removed member was shown: a member put back by a fallback
+/// or an upgrade read later messages unnoticed.
+#[test]
+fn a_later_message_shown_to_the_removed_member_fails_even_on_a_trace() {
+    let h = history(&[0, 1, 2], false);
+    let v = check(&h, None);
+    assert_eq!(v.status, Status::Fail, "{v:#?}");
+    assert!(
+        mentions_member(&v, m(2)) && mentions_message(&v, id(1, 0)),
+        "{v:#?}"
+    );
+    assert_eq!(v.measured["shown_after_removal"], 1);
+}
+
+/// An add concurrent with the removal may win under LWW: what follows
+/// both is not a secret from the member.
+#[test]
+fn a_concurrent_re_add_lets_the_member_read() {
+    let mut tb = Tb::start(&[0, 1, 2]);
+    tb.exchange(10, id(0, 0), &[0, 1, 2], &[]);
+    tb.remove(20, 0, 2, id(0, 1))
+        .exchange(20, id(0, 1), &[0, 1, 2], &[id(0, 0)]);
+    tb.add(20, 1, 2, id(1, 0))
+        .exchange(20, id(1, 0), &[0, 1, 2], &[id(0, 0)]);
+    tb.exchange(40, id(1, 1), &[0, 1, 2], &[id(0, 1), id(1, 0)]);
+    let h = History::from_trace(&tb.build());
+    let v = check(&h, None);
+    assert_ne!(v.status, Status::Fail, "{v:#?}");
 }
 
 #[test]
@@ -231,4 +262,24 @@ fn an_mls_removal_with_no_state_kept_is_unknown() {
     assert_eq!(v.status, Status::Unknown, "{v:#?}");
     assert_eq!(v.measured["mls_not_tried"], 2);
     assert_eq!(check(&coordinated(), None).status, Status::Unknown);
+}
+
+/// m2, removed by the commit at seq 1, is shown m1#0 (seq 2), which the
+/// server ordered for m0 and m1 only.
+#[test]
+fn an_ordered_message_shown_after_the_removing_commit_fails() {
+    let mut h = coordinated();
+    h.deliveries
+        .entry(m(2))
+        .or_default()
+        .push(crate::checkers::history::At {
+            t: 50,
+            idx: 999,
+            host: m(2),
+            what: id(1, 0),
+        });
+    let v = check(&h, Some(&Blind));
+    assert_eq!(v.status, Status::Fail, "{v:#?}");
+    assert!(mentions_message(&v, id(1, 0)), "{v:#?}");
+    assert_eq!(check(&h, None).status, Status::Fail);
 }
