@@ -341,13 +341,17 @@ mod planned {
         tb
     }
 
+    /// Ends with everyone holding `view` and judges.
+    fn judge(mut tb: Tb, view: &[u32]) -> Verdict {
+        tb.end_agreed(&[0, 1, 2], view);
+        check(&History::from_trace(&tb.build()))
+    }
+
     /// The old checker saw no `membership_op` and said "no membership
     /// change was made": a removal the protocol dropped went unnoticed.
     #[test]
     fn a_change_dropped_without_a_word_fails() {
-        let mut tb = asked();
-        tb.end_agreed(&[0, 1, 2], &[0, 1, 2]);
-        let v = check(&History::from_trace(&tb.build()));
+        let v = judge(asked(), &[0, 1, 2]);
         assert_eq!(v.status, Status::Fail, "{v:#?}");
         assert!(
             v.summary.contains("dropped without a word"),
@@ -368,8 +372,7 @@ mod planned {
                 reason: "a commit of this member is still being ordered".into(),
             },
         );
-        tb.end_agreed(&[0, 1, 2], &[0, 1, 2]);
-        let v = check(&History::from_trace(&tb.build()));
+        let v = judge(tb, &[0, 1, 2]);
         assert_eq!(v.status, Status::Pass, "{v:#?}");
         assert_eq!(v.measured["planned_refused"], 1);
     }
@@ -396,8 +399,7 @@ mod planned {
         tb.exchange(10, id(0, 0), &[0, 1, 2], &[]);
         tb.add(80, 1, 2, id(1, 0))
             .exchange(80, id(1, 0), &[0, 1, 2], &[id(0, 0)]);
-        tb.end_agreed(&[0, 1, 2], &[0, 1, 2]);
-        let v = check(&History::from_trace(&tb.build()));
+        let v = judge(tb, &[0, 1, 2]);
         assert_eq!(v.status, Status::Pass, "{v:#?}");
         assert_eq!(v.measured["planned_dropped"], 1);
     }
