@@ -235,7 +235,7 @@ fn shown_after_removal(
                 .into_iter()
                 .collect();
             for d in h.deliveries.get(removed).into_iter().flatten() {
-                if later.contains(&d.what) {
+                if later.contains(&d.what) && !readded_by_commit(h, *removed, d.what) {
                     out.push(
                         Evidence::note(format!(
                             "{removed}, removed in {removal}, was shown {} at {} ms, which follows its removal",
@@ -285,6 +285,21 @@ fn shown_after_removal(
         }
     }
     out
+}
+
+/// Whether the server ordered `msg` for `member` after a commit of the
+/// same generation had added it back (it was counted out at an earlier
+/// slot): an MLS add needs no announcement to be causally before what
+/// follows it.
+fn readded_by_commit(h: &History, member: MemberId, msg: MessageId) -> bool {
+    let Some(slot) = h.slots.get(&msg) else {
+        return false;
+    };
+    let counted = |s: &Slot| h.ordered_for.get(s).is_some_and(|m| m.contains(&member));
+    counted(slot)
+        && h.ordered_for
+            .range(..*slot)
+            .any(|(s, _)| s.stream() == slot.stream() && !counted(s))
 }
 
 /// Lightweight groups: every envelope of every later message, to the

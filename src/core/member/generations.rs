@@ -429,7 +429,13 @@ impl Member {
         }
         let offered = rank(inv.generation, inv.server, inv.nominator);
         let current = self.coord.as_ref().map(Coordinated::rank);
-        if current.or(self.fell_rank).is_some_and(|r| r >= offered) {
+        // Added back to the generation that removed it: the same rank, but
+        // its MLS state there has ended, so the Welcome is taken.
+        let rejoin = self
+            .coord
+            .as_ref()
+            .is_some_and(|c| !c.mls.is_active() && c.rank() == offered);
+        if !rejoin && current.or(self.fell_rank).is_some_and(|r| r >= offered) {
             return;
         }
         let Some(key) = self.candidate_key(inv.server) else {
@@ -439,14 +445,21 @@ impl Member {
                 fx,
             );
         };
-        if current.is_some() {
+        if current.is_some() && !rejoin {
             let reason = format!(
                 "generation {} at {} supersedes this one",
                 inv.generation, inv.server
             );
             self.fall_back(now, reason, false, fx);
         }
-        let Some(mut mls) = self.take_mls() else {
+        // A rejoining member's key package came from the client it was
+        // removed with, which holds the package's private keys.
+        let mls = if rejoin {
+            self.coord.take().map(|c| c.mls)
+        } else {
+            self.take_mls()
+        };
+        let Some(mut mls) = mls else {
             return self.reject(
                 Peer::Member(from),
                 "a Welcome, but no MLS client".into(),

@@ -295,6 +295,11 @@ impl MlsClient {
         let MlsMessageBodyIn::Welcome(welcome) = deserialize(welcome)? else {
             return Err(MlsError("not a welcome".into()));
         };
+        // A group this client was removed from is dead; its stored state
+        // would make a Welcome back into the same group id fail.
+        if let Some(mut old) = self.group.take_if(|g| !g.is_active()) {
+            old.delete(self.provider.storage()).map_err(err)?;
+        }
         let group =
             StagedWelcome::new_from_welcome(&self.provider, &Self::join_config(), welcome, None)
                 .map_err(err)?
