@@ -144,7 +144,11 @@ fn job(spec: &ShrinkSpec, s: &Scenario, seed: u64) -> Job {
 /// The check to keep missing, and its answer: `fail`, or `unknown` where
 /// `pass` is claimed (a checker that can no longer tell is a miss too).
 fn target_check(spec: &ShrinkSpec, s: &Summary) -> Result<(String, Status), ShrinkError> {
-    let claimed_pass = |c: &super::outcome::Check| c.expected.is_none_or(|e| e == Claim::Pass);
+    // A checker claimed never to fail: `pass`, or explore's `never-fails`.
+    let claimed_pass = |c: &super::outcome::Check| {
+        c.expected
+            .is_none_or(|e| matches!(e, Claim::Pass | Claim::NeverFails))
+    };
     let missed = |c: &super::outcome::Check| {
         c.verdict.status == Status::Fail
             || (c.verdict.status == Status::Unknown && c.expected == Some(Claim::Pass))

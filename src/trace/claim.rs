@@ -21,6 +21,10 @@ pub enum Claim {
     /// the right timing (a removal lost only when a message crosses it) is
     /// stated this way, rather than as `fail` on the one seed that shows it.
     FailsSometimes,
+    /// No seed fails: each passes, or cannot be judged (a dishonest server
+    /// that never got to lie). What `commsim explore` holds a generated
+    /// plan to, since a drawn plan may leave a checker nothing to judge.
+    NeverFails,
 }
 
 impl Claim {
@@ -30,6 +34,7 @@ impl Claim {
             Claim::Fail => "fail",
             Claim::Unknown => "unknown",
             Claim::FailsSometimes => "fails-sometimes",
+            Claim::NeverFails => "never-fails",
         }
     }
 
@@ -42,6 +47,7 @@ impl Claim {
             Claim::Fail => answer == Status::Fail,
             Claim::Unknown => answer == Status::Unknown,
             Claim::FailsSometimes => true,
+            Claim::NeverFails => answer != Status::Fail,
         }
     }
 
@@ -78,6 +84,8 @@ mod tests {
         for a in [Pass, Fail, Unknown] {
             assert!(Claim::FailsSometimes.met_by(a));
         }
+        assert!(Claim::NeverFails.met_by(Pass) && Claim::NeverFails.met_by(Unknown));
+        assert!(!Claim::NeverFails.met_by(Fail));
     }
 
     #[test]

@@ -308,6 +308,16 @@ impl Member {
 
     pub fn handle(&mut self, now: Millis, input: Input) -> Effects {
         let mut fx = Effects::default();
+        // A clock set back (a skew ending, an NTP correction) would leave
+        // the periodic timers armed up to the jump in the future: a member
+        // whose clock went back two minutes would not fetch its mail for
+        // two minutes. At most one period from now, whatever the clock did.
+        self.next_fetch = self
+            .next_fetch
+            .min(now.saturating_add(self.cfg.fetch_interval_ms));
+        self.next_rotate = self
+            .next_rotate
+            .min(now.saturating_add(self.cfg.rotate_every_ms));
         match input {
             Input::Start {
                 restart,

@@ -99,6 +99,11 @@ pub struct Coordinated {
     queue: std::collections::VecDeque<What>,
     /// Own commits that lost their epoch: rebuilt after the next commit.
     to_rebase: Vec<What>,
+    /// The roster at the last sync (`None` before the first), and the
+    /// members commits took out of it since, with the first epoch they
+    /// were out in: what a fallback must not forget (see `fall_back`).
+    synced: Option<BTreeSet<MemberId>>,
+    departed: BTreeMap<MemberId, u64>,
 }
 
 impl Coordinated {
@@ -129,6 +134,8 @@ impl Coordinated {
             pending: BTreeMap::new(),
             queue: Default::default(),
             to_rebase: Vec::new(),
+            synced: None,
+            departed: BTreeMap::new(),
         }
     }
 
@@ -238,6 +245,13 @@ impl Member {
             c.forget_pending();
         }
         let view = c.roster();
+        let epoch = c.mls.epoch().unwrap_or(0);
+        if let Some(prev) = c.synced.replace(view.clone()) {
+            for m in prev.difference(&view) {
+                c.departed.entry(*m).or_insert(epoch);
+            }
+        }
+        c.departed.retain(|m, _| !view.contains(m));
         if view != self.membership.view() {
             self.membership = Membership::RecipientList { view };
             fx.record(Event::MembershipChanged {
@@ -486,6 +500,19 @@ impl Member {
                 node: MemberId(0),
             };
             self.membership = Membership::found(self.cfg.variant, &c.roster(), stamp);
+            // A member a commit removed is a tombstone stamped with the
+            // epoch it was out in, not merely absent: a member that falls
+            // back from an older epoch founds its set with the removed
+            // member in it, at that older epoch's stamp, and an absence
+            // would let the merge put the removed member back.
+            for (m, out_at) in &c.departed {
+                let tombstone = crate::core::clock::Hlc {
+                    wall: 0,
+                    logical: *out_at as u32,
+                    node: MemberId(0),
+                };
+                self.membership.remove(*m, tombstone);
+            }
         }
         let me = self.id;
         let mut c = c;
