@@ -58,6 +58,32 @@ pub fn plan(base: &Scenario, seed: u64) -> Scenario {
     }
     s.workload.ops.sort_by_key(|o| o.at_ms);
     s.expect = claims(base);
+    // The design's known weakness, as a scenario author would state it: a
+    // victim delivers an equivocating server's swapped slots in the false
+    // order before the lie is caught (`coordinated-equivocating-server`
+    // claims `total_order = "fail"`). Detection is judged by
+    // `equivocation_detected`; an explicit `[explore.expect]` still wins.
+    let equivocates = s.faults.iter().any(|f| {
+        matches!(
+            f.kind,
+            crate::scenario::FaultKind::Dishonest {
+                mode: crate::core::server::dishonest::Mode::Equivocate,
+                ..
+            }
+        )
+    });
+    if equivocates {
+        for (v, checks) in s.expect.iter_mut() {
+            let explicit = base
+                .explore
+                .expect
+                .get(v)
+                .is_some_and(|e| e.contains_key("total_order"));
+            if !explicit {
+                checks.insert("total_order".into(), Claim::FailsSometimes);
+            }
+        }
+    }
     validated(s)
 }
 
@@ -321,7 +347,10 @@ total_order = "fails-sometimes"
                 p.expect[&"lww".parse().unwrap()]["total_order"],
                 Claim::FailsSometimes
             );
-            assert_eq!(p.expect[&"lww".parse().unwrap()]["delivery"], Claim::NeverFails);
+            assert_eq!(
+                p.expect[&"lww".parse().unwrap()]["delivery"],
+                Claim::NeverFails
+            );
         }
         assert!(
             kinds.len() >= 10,

@@ -18,6 +18,7 @@ use crate::core::mls::MlsClient;
 use crate::core::server::sequencer::{Kind, Rejection, hash};
 use crate::core::wire::{Address, Datagram, Ordered, Submission};
 use crate::trace::Event;
+use crate::trace::event::OpKind;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What a submission carries.
@@ -519,6 +520,7 @@ impl Member {
         let pending = std::mem::take(&mut c.pending);
         let queue = std::mem::take(&mut c.queue);
         let unacknowledged = pending.into_values().map(|p| p.what).chain(queue);
+        let mut redo = Vec::new();
         for what in unacknowledged {
             match what {
                 What::Message { msg, .. } => {
@@ -529,6 +531,11 @@ impl Member {
                         self.seal_message(now, r, &message, fx);
                     }
                 }
+                // A membership change the application asked for outlives
+                // the server that never ordered it: it is made again in
+                // lightweight mode below, not dropped.
+                What::Remove { target } => redo.push((OpKind::Remove, target)),
+                What::Add { targets } => redo.extend(targets.into_iter().map(|t| (OpKind::Add, t))),
                 other => fx.record(Event::CommandSkipped {
                     command: format!("{other:?}").chars().take(40).collect(),
                     reason: "its commit was never ordered; the group fell back".into(),
@@ -547,6 +554,12 @@ impl Member {
         if self.in_group() {
             // Tell everyone now rather than at the next chat message.
             self.send_group(now, None, None, fx);
+            for (kind, target) in redo {
+                let wanted = self.membership.contains(target) != (kind == OpKind::Add);
+                if wanted && (kind == OpKind::Remove || self.learn_contact(target)) {
+                    self.send_group(now, Some((kind, target)), None, fx);
+                }
+            }
         }
     }
 
