@@ -5,6 +5,16 @@
 //! envelopes delivered to any of them until the member fetches them, refuses
 //! expired addresses explicitly, and hands out the member's one-time keys so
 //! that senders can start Olm sessions. It only ever sees ciphertext.
+//!
+//! A member renews its long-term address before the guarantee runs out
+//! (`RenewLongTerm`); each renewal is a new address with a new date. The
+//! addresses it replaces stay valid for as long as the newest one is: they
+//! are held where the member's announcements do not reach (contact cards
+//! handed out before, a coordinated group's server agent, which takes
+//! mailboxes once per generation, peers that were away), and recovery is
+//! for exactly those holders. A guaranteed date is a lower bound, so this
+//! breaks no promise; once the member stops renewing, every one of its
+//! long-term addresses ends at the newest date it announced.
 
 use super::ids::{AgentId, MemberId, Millis, Peer};
 use super::io::{Command, Effects, Input};
@@ -24,10 +34,14 @@ pub struct AgentConfig {
 struct AddressEntry {
     member: MemberId,
     valid_until: Millis,
+    /// Honoured while the member's newest long-term address is (see the
+    /// module documentation), and never expired early by a fault.
+    long_term: bool,
 }
 
 #[derive(Clone, Debug, Default)]
 struct Mailbox {
+    /// The newest long-term address issued to the member.
     long_term: Option<Grant>,
     items: BTreeMap<u64, Stored>,
 }
@@ -114,7 +128,7 @@ impl Agent {
         .to_string()
     }
 
-    fn issue(&mut self, member: MemberId, valid_until: Millis) -> Grant {
+    fn issue(&mut self, member: MemberId, valid_until: Millis, long_term: bool) -> Grant {
         let token = (u64::from(self.incarnation) << 32) | u64::from(self.next_token);
         self.next_token += 1;
         self.addresses.insert(
@@ -122,6 +136,7 @@ impl Agent {
             AddressEntry {
                 member,
                 valid_until,
+                long_term,
             },
         );
         Grant {
@@ -133,19 +148,37 @@ impl Agent {
         }
     }
 
-    /// Registers a member (or re-registers it): returns its long-term
-    /// address, issued once, and a fresh ephemeral one.
+    /// Registers a member (or re-registers it): returns its newest
+    /// long-term address, issued if it has none, and a fresh ephemeral one.
     pub fn register(&mut self, member: MemberId, now: Millis) -> (Grant, Grant) {
-        let long_term = match self.mailboxes.get(&member).and_then(|m| m.long_term) {
-            Some(g) => g,
-            None => {
-                let g = self.issue(member, now + self.config.long_term_ttl_ms);
-                self.mailboxes.entry(member).or_default().long_term = Some(g);
-                g
-            }
-        };
-        let ephemeral = self.issue(member, now + self.config.ephemeral_ttl_ms);
-        (long_term, ephemeral)
+        match self.mailboxes.get(&member).and_then(|m| m.long_term) {
+            Some(long_term) => (long_term, self.issue_ephemeral(member, now)),
+            None => self.renew(member, now),
+        }
+    }
+
+    /// Issues the member a new long-term address, which becomes its newest
+    /// (and so extends the ones it replaces), and a fresh ephemeral one.
+    pub fn renew(&mut self, member: MemberId, now: Millis) -> (Grant, Grant) {
+        let long_term = self.issue(member, now + self.config.long_term_ttl_ms, true);
+        self.mailboxes.entry(member).or_default().long_term = Some(long_term);
+        (long_term, self.issue_ephemeral(member, now))
+    }
+
+    fn issue_ephemeral(&mut self, member: MemberId, now: Millis) -> Grant {
+        self.issue(member, now + self.config.ephemeral_ttl_ms, false)
+    }
+
+    /// Until when a delivery to `entry` is accepted: a long-term address
+    /// for as long as the member's newest one, so that whoever still holds
+    /// a replaced one reaches the member while it keeps renewing.
+    fn valid_until(&self, entry: &AddressEntry) -> Millis {
+        let newest = entry
+            .long_term
+            .then(|| self.mailboxes.get(&entry.member)?.long_term)
+            .flatten()
+            .map_or(0, |g| g.valid_until);
+        entry.valid_until.max(newest)
     }
 
     pub fn handle(&mut self, now: Millis, input: Input) -> Effects {
@@ -172,13 +205,8 @@ impl Agent {
     }
 
     fn expire_ephemeral(&mut self, member: MemberId, now: Millis) {
-        let long_term = self
-            .mailboxes
-            .get(&member)
-            .and_then(|m| m.long_term)
-            .map(|g| g.address.token);
-        for (token, e) in &mut self.addresses {
-            if e.member == member && Some(*token) != long_term {
+        for e in self.addresses.values_mut() {
+            if e.member == member && !e.long_term {
                 e.valid_until = e.valid_until.min(now);
             }
         }
@@ -196,6 +224,14 @@ impl Agent {
             },
             Datagram::Register { req, member } | Datagram::RotateEphemeral { req, member } => {
                 let (long_term, ephemeral) = self.register(member, now);
+                Datagram::Addresses {
+                    req,
+                    long_term,
+                    ephemeral,
+                }
+            }
+            Datagram::RenewLongTerm { req, member } => {
+                let (long_term, ephemeral) = self.renew(member, now);
                 Datagram::Addresses {
                     req,
                     long_term,
@@ -313,8 +349,8 @@ impl Agent {
         fx: &mut Effects,
     ) -> Datagram {
         let to = item.to();
-        let entry = match self.addresses.get(&address.token) {
-            Some(e) if address.agent == self.id && e.member == to => e,
+        let valid_until = match self.addresses.get(&address.token) {
+            Some(e) if address.agent == self.id && e.member == to => self.valid_until(e),
             _ => {
                 self.stats.refused += 1;
                 fx.record(Event::AddressRefused {
@@ -328,9 +364,8 @@ impl Agent {
                 };
             }
         };
-        if entry.valid_until <= now {
+        if valid_until <= now {
             self.stats.refused += 1;
-            let valid_until = entry.valid_until;
             fx.record(Event::AddressRefused {
                 member: to,
                 sender: from,
@@ -341,7 +376,7 @@ impl Agent {
                 reason: Refusal::AddressExpired { valid_until },
             };
         }
-        let mailbox = self.mailboxes.entry(entry.member).or_default();
+        let mailbox = self.mailboxes.entry(to).or_default();
         // A retransmission of an envelope already stored is acknowledged
         // again but stored once.
         let key = item.dedup_key();
@@ -434,6 +469,75 @@ mod tests {
             },
         );
         assert_eq!(r, Datagram::Accepted { req: 2 });
+    }
+
+    fn deliver(a: &mut Agent, now: Millis, address: Address, seq: u64) -> Datagram {
+        send(
+            a,
+            now,
+            Datagram::Deliver {
+                req: seq,
+                address,
+                envelope: envelope(seq),
+            },
+        )
+    }
+
+    #[test]
+    fn a_renewal_is_a_new_address_and_the_old_one_lives_as_long_as_it() {
+        let mut a = agent();
+        let (old, _) = a.register(MemberId(1), 0);
+        let Datagram::Addresses { long_term: new, .. } = send(
+            &mut a,
+            50_000,
+            Datagram::RenewLongTerm {
+                req: 1,
+                member: MemberId(1),
+            },
+        ) else {
+            panic!()
+        };
+        assert_ne!(new.address, old.address);
+        assert_eq!(new.valid_until, 150_000);
+        // Re-registering hands out the newest one.
+        assert_eq!(a.register(MemberId(1), 60_000).0, new);
+        // Past its own date, the old address is honoured with the new one.
+        for (seq, address) in [(1, old.address), (2, new.address)] {
+            assert_eq!(
+                deliver(&mut a, 120_000, address, seq),
+                Datagram::Accepted { req: seq }
+            );
+        }
+        // Once the member stops renewing, both end at the newest date.
+        for (seq, address) in [(3, old.address), (4, new.address)] {
+            assert_eq!(
+                deliver(&mut a, 150_000, address, seq),
+                Datagram::Refused {
+                    req: seq,
+                    reason: Refusal::AddressExpired {
+                        valid_until: 150_000
+                    }
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn expiring_a_members_addresses_spares_every_long_term_one() {
+        let mut a = agent();
+        let (old, _) = a.register(MemberId(1), 0);
+        let (new, eph) = a.renew(MemberId(1), 10);
+        a.handle(20, Input::Command(Command::ExpireAddresses(MemberId(1))));
+        assert!(matches!(
+            deliver(&mut a, 30, eph.address, 1),
+            Datagram::Refused { .. }
+        ));
+        for (seq, address) in [(2, old.address), (3, new.address)] {
+            assert_eq!(
+                deliver(&mut a, 30, address, seq),
+                Datagram::Accepted { req: seq }
+            );
+        }
     }
 
     #[test]

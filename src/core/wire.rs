@@ -119,6 +119,13 @@ pub enum Datagram {
         req: u64,
         member: MemberId,
     },
+    /// Asks for a new long-term address (and a fresh ephemeral one) while
+    /// the current long-term one is still guaranteed: the member renews
+    /// ahead of expiry so that it is never left without a recovery path.
+    RenewLongTerm {
+        req: u64,
+        member: MemberId,
+    },
     PublishKeys {
         req: u64,
         member: MemberId,

@@ -54,6 +54,7 @@ pub fn build_world(s: &Scenario, seed: u64, variant: Variant) -> World {
         retry_ms: p.retry_ms,
         max_attempts: p.max_attempts,
         rotate_every_ms: p.rotate_every_ms,
+        long_term_ttl_ms: p.long_term_ttl_ms,
         parent_timeout_ms: p.parent_timeout_ms,
         ack_timeout_ms: p.ack_timeout_ms,
         takeover_after_ms: p.takeover_after_ms,

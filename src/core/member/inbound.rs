@@ -41,10 +41,17 @@ impl Member {
                 long_term,
                 ephemeral,
             } => {
+                let renew_at = now + self.renew_after();
                 if self.complete(req).is_some()
                     && let Some(a) = self.own.iter_mut().find(|a| a.agent == agent)
                 {
-                    a.long_term = long_term;
+                    // Replies can cross: only a newer long-term address
+                    // (a renewal, or a wiped agent's new incarnation)
+                    // replaces the one held, and restarts the renewal clock.
+                    if long_term.address.token > a.long_term.address.token {
+                        a.long_term = long_term;
+                        self.renew_at.insert(agent, renew_at);
+                    }
                     a.ephemeral = Some(ephemeral);
                     fx.record(Event::AddressRotated { agent });
                 }

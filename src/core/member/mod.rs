@@ -39,6 +39,9 @@ pub struct MemberConfig {
     pub retry_ms: Millis,
     pub max_attempts: u32,
     pub rotate_every_ms: Millis,
+    /// How long the agents guarantee a long-term address (their
+    /// configuration documents say so); the member renews at half of it.
+    pub long_term_ttl_ms: Millis,
     pub parent_timeout_ms: Millis,
     /// Coordinated groups: fall back after this long without a receipt.
     pub ack_timeout_ms: Millis,
@@ -152,6 +155,9 @@ pub struct Member {
     audit: audit::Auditor,
     next_fetch: Millis,
     next_rotate: Millis,
+    /// When to renew the long-term address at each own agent (persisted,
+    /// like the addresses themselves).
+    renew_at: BTreeMap<AgentId, Millis>,
     pub stats: MemberStats,
 }
 
@@ -199,6 +205,7 @@ impl Member {
             audit: audit::Auditor::default(),
             next_fetch: 0,
             next_rotate: 0,
+            renew_at: BTreeMap::new(),
             stats: MemberStats::default(),
         }
     }
@@ -209,10 +216,12 @@ impl Member {
 
     /// The same member after its device was wiped: new identity keys, no
     /// sessions and no group state. It keeps what its user would set up
-    /// again by hand: its configuration, its agents and its contacts.
+    /// again by hand: its configuration, its agents (with its addresses
+    /// and when they are due for renewal) and its contacts.
     pub fn wiped(&self) -> Member {
         let mut fresh = Member::new(self.id, self.cfg.clone());
         fresh.own = self.own.clone();
+        fresh.renew_at = self.renew_at.clone();
         fresh.directory = self.directory.clone();
         fresh
     }
@@ -366,6 +375,11 @@ impl Member {
             self.get_configs(now, fx);
             self.next_rotate = now + self.cfg.rotate_every_ms;
         }
+        // The addresses set up with the member were issued as it started.
+        let renew_at = now + self.renew_after();
+        for a in &self.own {
+            self.renew_at.entry(a.agent).or_insert(renew_at);
+        }
         self.next_fetch = now;
         for r in self.requests.values_mut() {
             r.next_at = now;
@@ -384,6 +398,7 @@ impl Member {
             self.rotate_addresses(now, fx);
             self.next_rotate = now + self.cfg.rotate_every_ms;
         }
+        self.renew_long_term(now, fx);
         self.report_missing_parents(now, fx);
         self.audit_tick(now, fx);
     }
@@ -400,6 +415,7 @@ impl Member {
             .chain(submits)
             .chain(self.generations_wake())
             .chain(self.audit_wake())
+            .chain(self.renewals_wake())
             .chain([self.next_fetch, self.next_rotate])
             .min()
             .unwrap_or(self.next_fetch)

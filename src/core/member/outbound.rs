@@ -4,11 +4,12 @@
 
 use super::membership::Variant;
 use super::message::{GroupMessage, Payload, body_for};
+use super::particle::ServiceAgent;
 use super::{ARCHIVE, MAX_PARENTS, Member, RECENT};
 use crate::core::clock::Hlc;
 use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Millis, Peer, ServerId};
 use crate::core::io::Effects;
-use crate::core::wire::{Datagram, Envelope, Refusal, WELL_KNOWN};
+use crate::core::wire::{Address, Datagram, Envelope, Refusal, WELL_KNOWN};
 use crate::trace::Event;
 use crate::trace::event::OpKind;
 
@@ -18,8 +19,6 @@ pub(super) enum Purpose {
     Envelope {
         env: EnvelopeId,
         to: MemberId,
-        /// Sent to the ephemeral address (which may have expired).
-        ephemeral: bool,
     },
     Claim {
         peer: MemberId,
@@ -44,6 +43,17 @@ pub(super) struct Request {
 
 /// Retransmission backs off exponentially up to this many retry periods.
 const MAX_BACKOFF: u64 = 8;
+
+/// Where to deliver to a member at one of its agents: its ephemeral
+/// address while that is valid, otherwise its newest long-term one. The
+/// ephemeral one is preferred because it is the unlinkable one; the
+/// long-term one is the recovery path.
+fn address_at(a: &ServiceAgent, now: Millis) -> Address {
+    match a.ephemeral.filter(|g| g.valid_until > now) {
+        Some(g) => g.address,
+        None => a.long_term.address,
+    }
+}
 
 impl Member {
     pub(super) fn send_request(
@@ -173,6 +183,54 @@ impl Member {
                 fx,
             );
         }
+    }
+
+    /// Half the guarantee: a member that renews on time always holds a
+    /// long-term address guaranteed for at least half a TTL more, so an
+    /// outage of up to half a TTL (starting at any moment) never leaves
+    /// senders without a valid address, and there is half a TTL for a
+    /// renewal to get through loss and for peers to hear of it. The cost
+    /// is one request per agent per half TTL.
+    pub(super) fn renew_after(&self) -> Millis {
+        (self.cfg.long_term_ttl_ms / 2).max(1)
+    }
+
+    /// Renews the long-term address at every own agent where it is due.
+    /// The new one is announced in the `contact` of every message sent
+    /// from then on, as ephemeral ones are; the agent keeps honouring the
+    /// old one meanwhile (see `agent.rs`).
+    pub(super) fn renew_long_term(&mut self, now: Millis, fx: &mut Effects) {
+        let member = self.id;
+        let due: Vec<AgentId> = self
+            .renew_at
+            .iter()
+            .filter(|(a, at)| **at <= now && !self.renewing(**a))
+            .map(|(a, _)| *a)
+            .collect();
+        for agent in due {
+            self.send_request(
+                now,
+                agent,
+                Purpose::Addresses,
+                |req| Datagram::RenewLongTerm { req, member },
+                fx,
+            );
+        }
+    }
+
+    /// A renewal in flight is retried by the request machinery; a new one
+    /// is due again only once that one is answered or given up.
+    fn renewing(&self, agent: AgentId) -> bool {
+        self.requests
+            .values()
+            .any(|r| r.agent == agent && matches!(r.datagram, Datagram::RenewLongTerm { .. }))
+    }
+
+    pub(super) fn renewals_wake(&self) -> impl Iterator<Item = Millis> + '_ {
+        self.renew_at
+            .iter()
+            .filter(|(a, _)| !self.renewing(**a))
+            .map(|(_, at)| *at)
     }
 
     pub(super) fn reregister(&mut self, now: Millis, agent: AgentId, fx: &mut Effects) {
@@ -528,21 +586,18 @@ impl Member {
         } else {
             1
         };
-        let targets: Vec<(AgentId, _, bool)> = contact
+        let targets: Vec<(AgentId, Address)> = contact
             .agents
             .iter()
             .take(take)
-            .map(|a| match a.ephemeral.filter(|g| g.valid_until > now) {
-                Some(g) => (a.agent, g.address, true),
-                None => (a.agent, a.long_term.address, false),
-            })
+            .map(|a| (a.agent, address_at(a, now)))
             .collect();
-        for (agent, address, ephemeral) in targets {
+        for (agent, address) in targets {
             let envelope = envelope.clone();
             self.send_request(
                 now,
                 agent,
-                Purpose::Envelope { env, to, ephemeral },
+                Purpose::Envelope { env, to },
                 |req| Datagram::Deliver {
                     req,
                     address,
@@ -553,13 +608,15 @@ impl Member {
         }
     }
 
-    /// An agent refused a delivery: fall back from an expired ephemeral
-    /// address to the long-term one, or give up on that mailbox.
+    /// An agent refused a delivery: try the best address at that agent
+    /// other than the refused one (a newer one may have been announced
+    /// since the envelope left, or the ephemeral one expired and the
+    /// long-term one remains), or give up on that mailbox.
     pub(super) fn refused(&mut self, now: Millis, req: u64, reason: Refusal, fx: &mut Effects) {
         let Some(mut r) = self.complete(req) else {
             return;
         };
-        let Purpose::Envelope { env, to, ephemeral } = r.purpose else {
+        let Purpose::Envelope { env, to } = r.purpose else {
             return;
         };
         self.stats.refusals += 1;
@@ -569,19 +626,23 @@ impl Member {
             agent: r.agent,
             reason: format!("{reason:?}"),
         });
-        let long_term = self.particle.others.get_mut(&to).and_then(|c| {
-            let a = c.agents.iter_mut().find(|a| a.agent == r.agent)?;
-            a.ephemeral = None;
-            Some(a.long_term.address)
-        });
-        match (ephemeral, long_term, &mut r.datagram) {
-            (true, Some(address), Datagram::Deliver { address: old, .. }) => {
+        let agent = r.agent;
+        let next = match &r.datagram {
+            Datagram::Deliver { address, .. } => {
+                let refused = *address;
+                self.particle.others.get_mut(&to).and_then(|c| {
+                    let a = c.agents.iter_mut().find(|a| a.agent == agent)?;
+                    if a.ephemeral.is_some_and(|g| g.address == refused) {
+                        a.ephemeral = None;
+                    }
+                    Some(address_at(a, now)).filter(|next| *next != refused)
+                })
+            }
+            _ => None,
+        };
+        match (next, &mut r.datagram) {
+            (Some(address), Datagram::Deliver { address: old, .. }) => {
                 *old = address;
-                r.purpose = Purpose::Envelope {
-                    env,
-                    to,
-                    ephemeral: false,
-                };
                 r.next_at = now;
                 self.requests.insert(req, r);
             }

@@ -53,7 +53,9 @@ pub struct ServiceAgent {
     pub agent: AgentId,
     /// Where the agent's configuration is served.
     pub url: String,
-    /// Valid for a long, guaranteed time: the recovery path.
+    /// Valid for a long, guaranteed time: the recovery path. The newest
+    /// one announced; its holder renews it at half its TTL, and agents
+    /// keep honouring the ones it replaced while it does.
     pub long_term: Grant,
     /// Short-lived; rotated by the member and announced in its messages.
     pub ephemeral: Option<Grant>,

@@ -385,3 +385,103 @@ fn a_message_rejected_for_a_stale_epoch_is_ordered_before_the_senders_later_ones
         }
     });
 }
+
+/// Three members whose agents guarantee long-term addresses for 10 s and
+/// ephemeral ones for 2 s, so that a short run outlives both.
+fn short_lived_addresses() -> Instant {
+    let mut s = Scenario::minimal(3, 2);
+    s.protocol.long_term_ttl_ms = 10_000;
+    s.protocol.ephemeral_ttl_ms = 2_000;
+    s.protocol.rotate_every_ms = 1_000;
+    Instant::of(s)
+}
+
+fn own_long_term(net: &Instant, m: u32) -> Vec<crate::core::wire::Grant> {
+    net.world.members[&MemberId(m)]
+        .own
+        .iter()
+        .map(|a| a.long_term)
+        .collect()
+}
+
+#[test]
+fn a_member_renews_its_long_term_addresses_at_half_their_ttl() {
+    run_seeded([7; 32], || {
+        let mut net = short_lived_addresses();
+        let set_up = own_long_term(&net, 0);
+        net.run(4_900);
+        assert_eq!(own_long_term(&net, 0), set_up, "not before half the TTL");
+        net.run(5_500);
+        let renewed = own_long_term(&net, 0);
+        for (old, new) in set_up.iter().zip(&renewed) {
+            assert!(new.address.token > old.address.token, "a new address");
+            assert!(new.valid_until >= old.valid_until + 5_000, "{new:?}");
+            assert!(net.now < old.valid_until, "before the old one expires");
+        }
+        // Three TTLs on, it still holds addresses guaranteed for a while.
+        net.run(35_000);
+        for g in own_long_term(&net, 0) {
+            assert!(g.valid_until >= 35_000 + 5_000, "{g:?}");
+        }
+    });
+}
+
+/// Delivers everything in the network queue (and what it causes) at
+/// once, returning the addresses `to`'s envelopes were delivered to.
+fn deliveries_to(net: &mut Instant, to: u32) -> Vec<crate::core::wire::Address> {
+    use crate::core::wire::Datagram;
+    let mut addresses = Vec::new();
+    while let Some((from, host, bytes)) = net.queue.pop_front() {
+        if let Ok(Datagram::Deliver {
+            address, envelope, ..
+        }) = Datagram::decode(&bytes)
+            && envelope.to == MemberId(to)
+        {
+            addresses.push(address);
+        }
+        net.input(host, Input::Datagram { from, bytes });
+    }
+    addresses
+}
+
+#[test]
+fn a_sender_delivers_to_the_renewed_long_term_address_it_was_told_of() {
+    run_seeded([8; 32], || {
+        let mut net = short_lived_addresses();
+        let set_up = own_long_term(&net, 0);
+        net.run(6_000);
+        // m0 announces its renewed addresses in its next message.
+        send(&mut net, 0);
+        net.run(7_000);
+        let renewed = own_long_term(&net, 0);
+        assert_ne!(renewed, set_up);
+        let held = |net: &Instant| -> Vec<crate::core::wire::Grant> {
+            net.world.members[&MemberId(1)].particle.others[&MemberId(0)]
+                .agents
+                .iter()
+                .map(|a| a.long_term)
+                .collect()
+        };
+        assert_eq!(held(&net), renewed);
+        // m0 stays quiet until after its first addresses expired and the
+        // ephemeral ones m1 knows for it did too; m1 uses what it was told.
+        net.run(25_000);
+        send(&mut net, 1);
+        let used = deliveries_to(&mut net, 0);
+        let expected: Vec<_> = renewed.iter().map(|g| g.address).collect();
+        assert_eq!(used, expected);
+        net.run(27_000);
+        assert_eq!(
+            net.count("m1", |e| matches!(
+                e,
+                Event::DeliveryRefused { .. } | Event::DeliveryAbandoned { .. }
+            )),
+            0
+        );
+        let msg = crate::core::ids::MessageId {
+            sender: MemberId(1),
+            seq: 0,
+        };
+        assert_eq!(delivered(&net, "m0", msg), 1);
+    });
+}
