@@ -75,10 +75,16 @@ fn run_then_check_the_saved_trace_gives_the_same_verdicts() {
         .iter()
         .zip(check["checks"].as_array().unwrap())
     {
-        if a["check"] == "post_removal_secrecy" || a["check"] == "server_blindness" {
-            assert_eq!(
-                b["status"], "unknown",
-                "a trace holds no key material or datagrams"
+        if a["check"] == "server_blindness" {
+            assert_eq!(b["status"], "unknown", "a trace holds no datagrams");
+        } else if a["check"] == "post_removal_secrecy" {
+            // No key material in a trace: it can only fail on what the
+            // removed member was shown, and never pass.
+            let from_trace = b["status"].as_str().unwrap();
+            assert!(
+                from_trace == "unknown" || from_trace == a["status"],
+                "{from_trace} on the trace, {} on the run",
+                a["status"]
             );
         } else {
             assert_eq!(a["status"], b["status"], "{}", a["check"]);
