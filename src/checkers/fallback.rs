@@ -303,6 +303,53 @@ mod tests {
         );
     }
 
+    /// The old checker started the clock at a `refuse` fault's begin, so a
+    /// refusal window that no request met made every member "late".
+    #[test]
+    fn a_refusal_counts_from_the_first_request_it_turns_away() {
+        let refuse = |tb: &mut Tb, t: Millis, what: &str| {
+            tb.at(
+                t,
+                "sim",
+                Event::Fault {
+                    fault: "refuse".into(),
+                    hosts: vec!["c0".into()],
+                    sides: vec![],
+                    detail: what.into(),
+                },
+            );
+        };
+        let start = || {
+            let mut tb = Tb::start(&[0, 1]);
+            tb.accepted(100, 0, 1, 0);
+            tb.joined(200, 0, 1, 0, 0).joined(200, 1, 1, 0, 0);
+            tb
+        };
+        let mut tb = start();
+        refuse(&mut tb, 1_000, "begin");
+        refuse(&mut tb, 1_200, "end");
+        tb.end_agreed(&[0, 1], &[0, 1]);
+        let v = check(&History::from_trace(&tb.build()));
+        assert_eq!(v.status, Status::Pass, "{v:#?}");
+        // Met by a request, the refusal is a failure from then on.
+        let mut tb = start();
+        refuse(&mut tb, 1_000, "begin");
+        tb.at(
+            1_100,
+            "c0",
+            Event::SubmitRejected {
+                sender: m(0),
+                reason: crate::core::server::sequencer::Rejection::Refused.to_string(),
+            },
+        );
+        tb.fell_back(1_150, 0);
+        refuse(&mut tb, 1_200, "end");
+        tb.end_agreed(&[0, 1], &[0, 1]);
+        let v = check(&History::from_trace(&tb.build()));
+        assert_eq!(v.status, Status::Fail, "{v:#?}");
+        assert!(mentions_member(&v, m(1)), "{v:#?}");
+    }
+
     #[test]
     fn nothing_to_judge_without_a_server_failure() {
         assert_eq!(check(&History::from_trace(&healthy())).status, Status::Pass);

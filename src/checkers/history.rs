@@ -144,6 +144,9 @@ pub struct History {
     /// Members accusing a server with proof (`equivocation_detected`), or
     /// falling back because it lied (`fell_back` "cN lied: ...").
     pub accusations: Vec<At<(ServerId, bool)>>,
+    /// Servers under a `refuse` fault, and whether it has turned a request
+    /// away yet.
+    pub refusing: BTreeMap<String, bool>,
     /// Who could reach whom, and when.
     pub reach: super::reach::Reach,
     /// Records that could not be used, in words.
@@ -416,9 +419,35 @@ impl History {
                     hosts,
                     detail,
                     ..
-                } if (fault == "crash" || fault == "refuse") && detail.starts_with("begin") => {
+                } if fault == "crash" && detail.starts_with("begin") => {
                     for server in hosts.iter().filter(|h| h.starts_with('c')) {
                         h.server_failures.push((t, server.clone()));
+                    }
+                }
+                // A refusal is a failure from the first request it turns
+                // away: one that nobody met (a short window with no
+                // traffic) gives no member anything to notice.
+                Event::Fault {
+                    fault,
+                    hosts,
+                    detail,
+                    ..
+                } if fault == "refuse" => {
+                    for server in hosts.iter().filter(|h| h.starts_with('c')) {
+                        if detail.starts_with("begin") {
+                            h.refusing.insert(server.clone(), false);
+                        } else {
+                            h.refusing.remove(server);
+                        }
+                    }
+                }
+                Event::SubmitRejected { reason, .. }
+                    if *reason
+                        == crate::core::server::sequencer::Rejection::Refused.to_string() =>
+                {
+                    if let Some(noted) = h.refusing.get_mut(&r.host).filter(|n| !**n) {
+                        *noted = true;
+                        h.server_failures.push((t, r.host.clone()));
                     }
                 }
                 _ => {}
