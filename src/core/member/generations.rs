@@ -138,7 +138,11 @@ impl Member {
     /// Asks `server` to take on the next generation: a takeover, a move,
     /// or the upgrade of a lightweight group.
     pub(super) fn nominate(&mut self, now: Millis, server: ServerId, fx: &mut Effects) {
-        let reason = if self.nomination.is_some() {
+        let reason = if !self.in_group() {
+            // A member removed after it armed its takeover timer would
+            // otherwise take the group over (see `on_invite`).
+            Some("not in the group")
+        } else if self.nomination.is_some() {
             Some("a nomination is already under way")
         } else if self.candidate_key(server).is_none() {
             Some("not one of the group's candidate server agents")

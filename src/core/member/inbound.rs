@@ -274,6 +274,18 @@ impl Member {
         if self.coord.is_some() && slot.is_none() && msg.op == Some((OpKind::Remove, self.id)) {
             let reason = format!("removed from the group in {}", msg.id);
             self.fall_back(now, reason, false, fx);
+            // Applied here, not at delivery: the announcement may be one it
+            // delivered before it formed or joined the generation, which
+            // founded its set afresh.
+            let before = self.in_group();
+            self.membership.remove(self.id, msg.hlc);
+            if before != self.in_group() {
+                fx.record(Event::MembershipChanged {
+                    view: self.view(),
+                    in_group: self.in_group(),
+                    cause: Some(msg.id),
+                });
+            }
         }
         // A member that still writes to the group after its removal missed
         // it (offline, or able to send but not receive): it is handed the
