@@ -132,6 +132,9 @@ pub struct History {
     /// members joining a generation.
     pub fallbacks: Vec<At<()>>,
     pub joins: Vec<At<u32>>,
+    /// Members restarting without their volatile state: what they had not
+    /// handed on yet is gone with it.
+    pub volatile_lost: Vec<At<()>>,
     /// Server agents that crashed, and when.
     pub server_failures: Vec<(Millis, String)>,
     pub parent_missing: Vec<At<(MessageId, Vec<MessageId>)>>,
@@ -227,6 +230,13 @@ impl History {
                         None => unused = true,
                     }
                 }
+                Event::MemberStarted {
+                    restart: true,
+                    volatile_lost: true,
+                } => match At::on(host, t, idx, ()) {
+                    Some(a) => h.volatile_lost.push(a),
+                    None => unused = true,
+                },
                 Event::RunEnded { running } => {
                     let set = running.iter().filter_map(|n| match Peer::parse(n) {
                         Some(Peer::Member(m)) => Some(m),

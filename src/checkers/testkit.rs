@@ -266,6 +266,35 @@ impl Tb {
         self.on(t, host, e)
     }
 
+    /// Member `host` restarted after a crash, with or without its
+    /// volatile state.
+    pub fn restarted(&mut self, t: Millis, host: u32, volatile_lost: bool) -> &mut Tb {
+        let e = Event::MemberStarted {
+            restart: true,
+            volatile_lost,
+        };
+        self.on(t, host, e)
+    }
+
+    /// A partition between members `a` and `b` from `t`, healed at
+    /// `until` if given.
+    pub fn partition(&mut self, t: Millis, a: &[u32], b: &[u32], until: Option<Millis>) -> &mut Tb {
+        let names = |ns: &[u32]| ns.iter().map(|n| format!("m{n}")).collect::<Vec<_>>();
+        let hosts = [names(a), names(b)].concat();
+        let sides = vec![names(a), names(b)];
+        let fault = |detail: &str| Event::Fault {
+            fault: "partition".into(),
+            hosts: hosts.clone(),
+            sides: sides.clone(),
+            detail: detail.into(),
+        };
+        self.at(t, "sim", fault("begin"));
+        if let Some(u) = until {
+            self.at(u, "sim", fault("end"));
+        }
+        self
+    }
+
     pub fn fell_back(&mut self, t: Millis, host: u32) -> &mut Tb {
         let e = Event::FellBack {
             reason: "test".into(),

@@ -1,6 +1,7 @@
 use super::*;
 use crate::checkers::history::History;
 use crate::checkers::testkit::*;
+use crate::core::ids::Millis;
 use crate::trace::{Event, Trace};
 
 fn run(t: &Trace) -> Verdict {
@@ -39,13 +40,13 @@ fn an_acknowledged_message_never_delivered_is_lost() {
 }
 
 #[test]
-fn gaps_at_unreachable_or_unacknowledged_recipients_are_counted_not_failed() {
+fn gaps_at_unreachable_recipients_are_counted_not_failed() {
     let t = Tb::start(&[0, 1, 2, 3])
         .send(100, id(0, 0), &[0, 1, 2, 3], &[])
         .envelope(100, id(0, 0), 1, true) // m1 is down at the end
         .envelope(100, id(0, 0), 2, true) // m2 lost its state
-        .envelope(100, id(0, 0), 3, false) // never acknowledged
-        .end(3_000, &[0, 2, 3])
+        .envelope(100, id(0, 0), 3, false) // never acknowledged: m3 is down too
+        .end(3_000, &[0, 2])
         .final_view(0, true, &[0, 1, 2, 3], false)
         .final_view(1, true, &[0, 1, 2, 3], false)
         .final_view(2, true, &[0, 1, 2, 3], true)
@@ -55,8 +56,200 @@ fn gaps_at_unreachable_or_unacknowledged_recipients_are_counted_not_failed() {
     assert_eq!(v.status, Status::Pass, "{v:#?}");
     assert_eq!(v.measured["acknowledged_to_unreachable"], 2);
     assert_eq!(v.measured["unacknowledged_pairs"], 1);
+    assert_eq!(v.measured["unacknowledged_to_unreachable"], 1);
     assert_eq!(v.measured["lost"], 0);
     assert!(mentions_member(&v, m(1)) && mentions_member(&v, m(2)));
+}
+
+/// m0 sends to m1 and m2; only m1's copy is acknowledged and delivered.
+/// Everyone stays up. The old checker passed this: it only counted
+/// acknowledged messages, so a sender that quietly dropped what it had not
+/// handed on yet (the fallback that forgets its unacknowledged messages)
+/// went unseen.
+#[test]
+fn an_unacknowledged_message_of_a_sender_that_stays_up_is_owed() {
+    let t = Tb::start(&[0, 1, 2])
+        .send(100, id(0, 0), &[0, 1, 2], &[])
+        .envelope(100, id(0, 0), 1, true)
+        .deliver(110, 1, id(0, 0))
+        .envelope(100, id(0, 0), 2, false)
+        .end_agreed(&[0, 1, 2], &[0, 1, 2])
+        .build();
+    let v = run(&t);
+    assert_eq!(v.status, Status::Fail, "{v:#?}");
+    assert_eq!(v.summary, "1 lost unacknowledged");
+    assert_eq!(v.measured["unacknowledged_owed"], 1);
+    let e = &v.evidence[0];
+    assert_eq!(e.members, [m(2), m(0)]);
+    assert_eq!(e.messages, [id(0, 0)]);
+    assert!(e.note.contains("due by 2000 ms"), "{}", e.note);
+}
+
+/// A coordinated group whose server stops answering: m1 submits m1#0 and
+/// gets no receipt, and everyone falls back. With `resent`, m1 sends the
+/// message on over Olm and it arrives; without, it reaches nobody.
+fn dropped_at_fallback(resent: bool) -> Trace {
+    let mut tb = Tb::start(&[0, 1, 2]);
+    for n in 0..3 {
+        tb.joined(0, n, 1, 0, 0);
+    }
+    tb.send(100, id(1, 0), &[0, 1, 2], &[]).fell_back(600, 1);
+    if resent {
+        tb.envelope(600, id(1, 0), 0, true)
+            .envelope(600, id(1, 0), 2, true)
+            .deliver(650, 0, id(1, 0))
+            .deliver(650, 2, id(1, 0));
+    }
+    tb.fell_back(700, 0).fell_back(700, 2);
+    tb.end_agreed(&[0, 1, 2], &[0, 1, 2]).build()
+}
+
+/// The server never ordered m1#0, so the old checker had nothing
+/// acknowledged to hold against anyone and passed the dropped message.
+#[test]
+fn a_message_dropped_at_fallback_is_lost() {
+    let v = run(&dropped_at_fallback(false));
+    assert_eq!(v.status, Status::Fail, "{v:#?}");
+    assert_eq!(v.summary, "2 lost unacknowledged");
+    assert!(mentions_member(&v, m(0)) && mentions_member(&v, m(2)));
+    let v = run(&dropped_at_fallback(true));
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+}
+
+/// m2 is removed after m0 addressed it; it is still owed what was sent to
+/// it while it was a member. The old checker passed this too.
+#[test]
+fn a_recipient_removed_after_the_message_is_still_owed_it() {
+    let t = Tb::start(&[0, 1, 2])
+        .send(100, id(0, 0), &[0, 1, 2], &[])
+        .envelope(100, id(0, 0), 1, true)
+        .deliver(110, 1, id(0, 0))
+        .envelope(100, id(0, 0), 2, false)
+        .remove(200, 1, 2, id(1, 0))
+        .exchange(200, id(1, 0), &[0, 1, 2], &[])
+        .end(3_000, &[0, 1, 2])
+        .final_view(0, true, &[0, 1], false)
+        .final_view(1, true, &[0, 1], false)
+        .final_view(2, false, &[], false)
+        .build();
+    let v = run(&t);
+    assert_eq!(v.status, Status::Fail, "{v:#?}");
+    assert_eq!(v.measured["lost_unacknowledged"], 1);
+    assert_eq!(v.evidence[0].members, [m(2), m(0)]);
+}
+
+/// m0 sends m0#0 to m1 and m2 at `t`; neither acknowledges or shows it.
+/// `setup` runs before the send, `later` after it; the members in
+/// `running` are up at 3 s.
+fn unacked_up(
+    t: Millis,
+    setup: impl FnOnce(&mut Tb) -> &mut Tb,
+    later: impl FnOnce(&mut Tb) -> &mut Tb,
+    running: &[u32],
+) -> Verdict {
+    let mut tb = Tb::start(&[0, 1, 2]);
+    setup(&mut tb).send(t, id(0, 0), &[0, 1, 2], &[]);
+    later(&mut tb).end(3_000, running);
+    for n in 0..3 {
+        tb.final_view(n, true, &[0, 1, 2], false);
+    }
+    run(&tb.build())
+}
+
+fn unacked(
+    t: Millis,
+    setup: impl FnOnce(&mut Tb) -> &mut Tb,
+    later: impl FnOnce(&mut Tb) -> &mut Tb,
+) -> Verdict {
+    unacked_up(t, setup, later, &[0, 1, 2])
+}
+
+fn nothing(tb: &mut Tb) -> &mut Tb {
+    tb
+}
+
+#[test]
+fn an_unacknowledged_message_is_owed_only_with_time_to_arrive() {
+    // Due at max(t, heal 1000) + detection 500 + convergence 500.
+    let v = unacked(2_000, nothing, nothing);
+    assert_eq!(v.measured["lost_unacknowledged"], 2, "{v:#?}");
+    let v = unacked(2_001, nothing, nothing);
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+    assert_eq!(v.measured["unacknowledged_not_due"], 2);
+    // A partition that never heals cuts m0 off from m2 to the end.
+    let v = unacked(100, |tb| tb.partition(50, &[0, 1], &[2], None), nothing);
+    assert_eq!(v.measured["lost_unacknowledged"], 0, "{v:#?}");
+    assert_eq!(v.measured["unacknowledged_not_due"], 2);
+    let v = unacked(
+        100,
+        |tb| tb.partition(50, &[0, 1], &[2], Some(900)),
+        nothing,
+    );
+    assert_eq!(v.measured["lost_unacknowledged"], 2, "{v:#?}");
+}
+
+#[test]
+fn a_sender_that_went_down_or_lost_its_queues_owes_nothing_unacknowledged() {
+    let v = unacked_up(100, nothing, nothing, &[1, 2]);
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+    assert_eq!(v.measured["unacknowledged_sender_gone"], 2);
+    let v = unacked(100, nothing, |tb| tb.restarted(900, 0, true));
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+    assert_eq!(v.measured["unacknowledged_sender_gone"], 2);
+    // A restart that kept everything, or one before the send, excuses nothing.
+    let v = unacked(100, nothing, |tb| tb.restarted(900, 0, false));
+    assert_eq!(v.measured["lost_unacknowledged"], 2, "{v:#?}");
+    let v = unacked(100, |tb| tb.restarted(50, 0, true), nothing);
+    assert_eq!(v.measured["lost_unacknowledged"], 2, "{v:#?}");
+}
+
+#[test]
+fn a_recipient_or_sender_removed_before_the_send_is_owed_nothing() {
+    // m1 removed m2 before m0 (not knowing) addressed it.
+    let v = unacked(100, |tb| tb.remove(50, 1, 2, id(1, 0)), nothing);
+    assert_eq!(v.measured["lost_unacknowledged"], 1, "{v:#?}");
+    assert_eq!(v.measured["unacknowledged_not_addressable"], 1);
+    assert_eq!(v.evidence[0].members, [m(1), m(0)]);
+    // Re-added since: owed again.
+    let v = unacked(
+        100,
+        |tb| tb.remove(50, 1, 2, id(1, 0)).add(60, 1, 2, id(1, 1)),
+        nothing,
+    );
+    assert_eq!(v.measured["lost_unacknowledged"], 2, "{v:#?}");
+    // m0 itself had been removed: what it still sends is owed to nobody.
+    let v = unacked(100, |tb| tb.remove(50, 1, 0, id(1, 0)), nothing);
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+    assert_eq!(v.measured["unacknowledged_not_addressable"], 2);
+}
+
+fn founders(tb: &mut Tb) -> &mut Tb {
+    tb.joined(0, 0, 1, 0, 0)
+        .joined(0, 1, 1, 0, 0)
+        .joined(0, 2, 1, 0, 0)
+}
+
+fn learns_it_was_removed(tb: &mut Tb) -> &mut Tb {
+    tb.changed(200, 0, &[0, 1, 2], true)
+        .changed(300, 0, &[], false)
+}
+
+/// m0 submits m0#0 in generation 1, then learns from the server's order
+/// that it was removed first, and drops the message: nothing of a removed
+/// member may be ordered. Had it fallen back before, it would have owed
+/// the message over Olm.
+#[test]
+fn a_coordinated_sender_removed_first_withdraws_its_unordered_messages() {
+    let v = unacked(100, founders, learns_it_was_removed);
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+    assert_eq!(v.measured["unacknowledged_not_addressable"], 2);
+    let v = unacked(100, founders, |tb| {
+        tb.fell_back(200, 0).changed(300, 0, &[], false)
+    });
+    assert_eq!(v.measured["lost_unacknowledged"], 2, "{v:#?}");
+    // Not in a generation when it sent: a lightweight sender never drops.
+    let v = unacked(100, nothing, learns_it_was_removed);
+    assert_eq!(v.measured["lost_unacknowledged"], 2, "{v:#?}");
 }
 
 #[test]
@@ -134,6 +327,7 @@ fn parent_missing_is_reported() {
     let t = Tb::start(&[0, 1])
         .send(100, id(0, 0), &[0, 1], &[])
         .parent_missing(150, 1, id(0, 1), &[id(0, 0)])
+        .deliver(200, 1, id(0, 0))
         .end_agreed(&[0, 1], &[0, 1])
         .build();
     let v = run(&t);
