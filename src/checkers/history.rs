@@ -152,8 +152,25 @@ pub struct History {
     pub refusing: BTreeMap<String, bool>,
     /// Who could reach whom, and when.
     pub reach: super::reach::Reach,
+    /// Every acknowledgement a member took for its own submission, with
+    /// the slot its receipt names.
+    pub submit_acks: Vec<At<(MessageId, Slot)>>,
+    /// Who the server agents recorded ordering in each slot.
+    pub ordered_senders: BTreeMap<Slot, BTreeSet<MemberId>>,
+    /// The attacker fault's forgeries, in trace order.
+    pub forged: Vec<Forgery>,
     /// Records that could not be used, in words.
     pub oddities: Vec<String>,
+}
+
+/// One forgery the attacker fault injected.
+#[derive(Clone, Debug)]
+pub struct Forgery {
+    pub t: Millis,
+    pub attack: String,
+    pub victim: MemberId,
+    /// The id a forged group message claims.
+    pub msg: Option<MessageId>,
 }
 
 /// Where a server agent placed a message: one server's order within one
@@ -290,13 +307,29 @@ impl History {
                     generation,
                     seq,
                 } => {
-                    h.ordered.entry(*msg).or_insert(t);
-                    h.slots.entry(*msg).or_insert(Slot {
+                    let slot = Slot {
                         generation: *generation,
                         server: *server,
                         seq: *seq,
-                    });
+                    };
+                    h.ordered.entry(*msg).or_insert(t);
+                    h.slots.entry(*msg).or_insert(slot);
+                    match At::on(host, t, idx, (*msg, slot)) {
+                        Some(a) => h.submit_acks.push(a),
+                        None => unused = true,
+                    }
                 }
+                Event::Forged {
+                    attack,
+                    victim,
+                    msg,
+                    ..
+                } => h.forged.push(Forgery {
+                    t,
+                    attack: attack.clone(),
+                    victim: *victim,
+                    msg: *msg,
+                }),
                 Event::Joined {
                     generation, server, ..
                 } => match At::on(host, t, idx, *generation) {
@@ -315,6 +348,7 @@ impl History {
                     members,
                     epoch,
                     commit,
+                    sender,
                     ..
                 } => {
                     if let Some(Peer::Server(server)) = Peer::parse(&r.host) {
@@ -323,6 +357,7 @@ impl History {
                             server,
                             seq: *seq,
                         };
+                        h.ordered_senders.entry(slot).or_default().insert(*sender);
                         if *commit {
                             h.commits.entry(slot).or_insert(*epoch);
                         }

@@ -13,6 +13,7 @@ mod delivery;
 mod epochs;
 mod equivocation;
 mod fallback;
+mod forgery;
 mod forks;
 pub mod history;
 mod intent;
@@ -125,6 +126,7 @@ pub fn check_trace(trace: &Trace) -> Vec<Verdict> {
         epochs::check(&h),
         split_brain::check(&h),
         equivocation::check(&h),
+        forgery::check(&h),
     ]
 }
 

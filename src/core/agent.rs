@@ -44,6 +44,8 @@ struct Mailbox {
     /// The newest long-term address issued to the member.
     long_term: Option<Grant>,
     items: BTreeMap<u64, Stored>,
+    /// Each stored item's [`Stored::dedup_key`], computed once.
+    keys: BTreeMap<u64, crate::core::wire::DedupKey>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -314,6 +316,7 @@ impl Agent {
             Datagram::Fetch { member, after } => match self.mailboxes.get_mut(&member) {
                 Some(mb) => {
                     mb.items = mb.items.split_off(&(after + 1));
+                    mb.keys = mb.keys.split_off(&(after + 1));
                     let items: Vec<_> = mb
                         .items
                         .iter()
@@ -380,8 +383,9 @@ impl Agent {
         // A retransmission of an envelope already stored is acknowledged
         // again but stored once.
         let key = item.dedup_key();
-        if !mailbox.items.values().any(|e| e.dedup_key() == key) {
+        if !mailbox.keys.values().any(|k| *k == key) {
             self.next_seq += 1;
+            mailbox.keys.insert(self.next_seq, key);
             mailbox.items.insert(self.next_seq, item);
             self.stats.stored += 1;
         }

@@ -5,7 +5,7 @@
 //! rather than a panic.
 
 use super::ids::{AgentId, EnvelopeId, MemberId, Millis, ServerId};
-use super::server::sequencer::{Kind, Receipt, Rejection};
+use super::server::sequencer::{self, Kind, Receipt, Rejection};
 use serde::{Deserialize, Serialize};
 
 /// The path an agent serves its configuration at (like an MX record).
@@ -60,6 +60,10 @@ pub struct Submission {
     pub joiners: Vec<(MemberId, Vec<Address>)>,
 }
 
+/// What makes two stored items the same: kind, ids, and a digest of the
+/// bytes (see [`Stored::dedup_key`]).
+pub type DedupKey = (u8, u64, u64, u64, [u8; 32]);
+
 /// What a mailbox holds for a member: a pairwise envelope from another
 /// member, or a message ordered by a coordinated group's server agent.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,18 +81,27 @@ impl Stored {
     }
 
     /// Two deliveries of the same thing have the same key, so a mailbox
-    /// stores a retransmission once. An ordered message is keyed by its
-    /// message hash too: two servers nominated for one generation each
-    /// fill the same slot numbers, and neither may shadow the other.
-    pub fn dedup_key(&self) -> (u8, u64, u64, u64, [u8; 32]) {
+    /// stores a retransmission once. The key covers the bytes, not just
+    /// the ids: a mailbox cannot check ciphertext, so a forged copy under a
+    /// genuine id (or receipt) that arrived first must not shadow the real
+    /// one; the member, which can check, drops whichever is false. Two
+    /// servers nominated for one generation likewise each fill the same
+    /// slot numbers, and neither may shadow the other.
+    pub fn dedup_key(&self) -> DedupKey {
         match self {
-            Stored::Envelope(e) => (0, u64::from(e.id.sender.0), e.id.seq, 0, [0; 32]),
+            Stored::Envelope(e) => (
+                0,
+                u64::from(e.id.sender.0),
+                e.id.seq,
+                u64::from(e.message_type),
+                sequencer::hash(&e.ciphertext),
+            ),
             Stored::Ordered { item, .. } => (
                 1,
                 item.receipt.group,
                 u64::from(item.receipt.generation),
                 item.receipt.seq,
-                item.receipt.hash,
+                sequencer::hash(&[&item.receipt.hash[..], &item.payload[..]].concat()),
             ),
         }
     }

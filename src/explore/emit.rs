@@ -179,6 +179,9 @@ fn fault_fields(t: &mut String, kind: &FaultKind) {
         FaultKind::ClockSkew { member, offset_ms } => {
             writeln!(t, "member = \"{member}\"\noffset = \"{offset_ms}ms\"")
         }
+        FaultKind::Attack { forgery, victim } => {
+            writeln!(t, "mode = \"{forgery}\"\nvictim = \"{victim}\"")
+        }
     };
 }
 

@@ -271,6 +271,13 @@ fn fault(rng: &mut ChaCha20Rng, s: &Scenario, kind: &str) -> Option<Fault> {
                 },
             )
         }
+        "attack" => (
+            until,
+            FaultKind::Attack {
+                forgery: pick(rng, &crate::scenario::Forgery::ALL)?,
+                victim: pick(rng, &members_of(&hosts))?,
+            },
+        ),
         _ => return None,
     };
     Some(Fault {

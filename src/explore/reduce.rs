@@ -192,6 +192,10 @@ fn renamed(
             member: member(*m)?,
             offset_ms: *offset_ms,
         },
+        FaultKind::Attack { forgery, victim } => FaultKind::Attack {
+            forgery: *forgery,
+            victim: member(*victim)?,
+        },
         other => other.clone(),
     };
     Some(Fault { kind, ..f.clone() })

@@ -2,6 +2,7 @@
 //! actions, and the per-datagram layer (loss, duplication, reordering,
 //! latency) that turmoil does not model per message.
 
+pub mod attack;
 mod timeline;
 
 pub use timeline::{Action, Timeline, fault_name, fault_sides};

@@ -72,6 +72,7 @@ pub fn fault_name(kind: &FaultKind) -> &'static str {
         FaultKind::Offline { .. } => "offline",
         FaultKind::ExpireAddresses { .. } => "expire_addresses",
         FaultKind::ClockSkew { .. } => "clock_skew",
+        FaultKind::Attack { .. } => "attack",
     }
 }
 

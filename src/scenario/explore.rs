@@ -12,7 +12,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// Fault kinds a plan may draw, by their scenario-file names.
-pub const FAULT_KINDS: [&str; 12] = [
+pub const FAULT_KINDS: [&str; 13] = [
     "partition",
     "partition_oneway",
     "loss",
@@ -25,6 +25,7 @@ pub const FAULT_KINDS: [&str; 12] = [
     "clock_skew",
     "refuse",
     "dishonest",
+    "attack",
 ];
 
 /// Ops a plan may add.

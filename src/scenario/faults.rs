@@ -56,6 +56,7 @@ fn fault_fields(kind: &str) -> Option<&'static [&'static str]> {
         "crash" => &["host", "state"],
         "refuse" => &["host"],
         "dishonest" => &["host", "mode", "victim"],
+        "attack" => &["mode", "victim"],
         "offline" | "expire_addresses" => &["member"],
         "clock_skew" => &["member", "offset"],
         _ => return None,
@@ -137,7 +138,7 @@ impl Cx<'_> {
         let Some(allowed) = fault_fields(kind) else {
             let msg = format!(
                 "unknown fault kind `{kind}` (expected partition, partition_oneway, loss, \
-                 duplicate, reorder, latency, crash, refuse, dishonest, offline, \
+                 duplicate, reorder, latency, crash, refuse, dishonest, attack, offline, \
                  expire_addresses or clock_skew)"
             );
             return Err(self.err(&f.key("kind"), msg));
@@ -211,6 +212,7 @@ impl Cx<'_> {
                 }
             }
             "dishonest" => self.dishonest(raw, f, topo)?,
+            "attack" => self.attack(raw, f, topo)?,
             "partition" => {
                 let (a, b) = self.sides((&raw.a, "a"), (&raw.b, "b"), kind, f, topo)?;
                 FaultKind::Partition { a, b }
@@ -284,6 +286,25 @@ impl Cx<'_> {
             server,
             mode,
             victim,
+        })
+    }
+
+    /// An attacker on the network: `mode` says what it forges, `victim`
+    /// whom it aims at. A forged receipt answers a submission to a server
+    /// agent, which only a coordinated group makes; the loader cannot see
+    /// the group kind here, so the run records the attack and the receipt
+    /// forgery simply finds nothing to answer in a lightweight group.
+    fn attack(&self, raw: &RawFault, f: &Field, topo: &Topology) -> Res<FaultKind> {
+        let mode = self.need(&raw.mode, f, "mode", "attack")?;
+        let Some(forgery) = Forgery::parse(mode) else {
+            let names: Vec<&str> = Forgery::ALL.iter().map(|g| g.name()).collect();
+            let msg = format!("unknown mode `{mode}` (expected {})", names.join(", "));
+            return Err(self.err(&f.key("mode"), msg));
+        };
+        let victim = self.need(&raw.victim, f, "victim", "attack")?;
+        Ok(FaultKind::Attack {
+            forgery,
+            victim: self.member(victim, topo, &f.key("victim"))?,
         })
     }
 

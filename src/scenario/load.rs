@@ -24,7 +24,7 @@ use std::path::Path;
 use toml_edit::Document;
 
 /// The checkers an `[expect.<variant>]` table may name.
-pub const CHECKERS: [&str; 11] = [
+pub const CHECKERS: [&str; 12] = [
     "convergence",
     "membership_intent",
     "fork_detection",
@@ -36,6 +36,7 @@ pub const CHECKERS: [&str; 11] = [
     "epoch_agreement",
     "no_split_brain",
     "equivocation_detected",
+    "forgeries_rejected",
 ];
 
 /// A scenario file that cannot be used, located as precisely as possible.

@@ -229,6 +229,54 @@ pub enum FaultKind {
     /// The member's clock reads `offset_ms` off the others' (see
     /// [`Scenario::clock_epoch`]).
     ClockSkew { member: MemberId, offset_ms: i64 },
+    /// An attacker on the network injects forgeries aimed at `victim`
+    /// until `until_ms` (see `faults/attack.rs`).
+    Attack { forgery: Forgery, victim: MemberId },
+}
+
+/// What the attacker fault forges. Each is something a member must reject
+/// without losing anything genuine (see `faults/attack.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Forgery {
+    /// Swallows the victim's submissions to its server agent and answers
+    /// each with a receipt signed by the attacker's key.
+    Receipt,
+    /// A stranger's Olm pre-key message claiming a group member's name.
+    Outsider,
+    /// Envelopes and ordered messages delivered again: into another
+    /// member's mailbox, and into the victim's own, later.
+    Replay,
+    /// A copy of each datagram for the victim's mailbox with its
+    /// ciphertext altered, arriving just ahead of the genuine one.
+    Corrupt,
+}
+
+impl Forgery {
+    pub const ALL: [Forgery; 4] = [
+        Forgery::Receipt,
+        Forgery::Outsider,
+        Forgery::Replay,
+        Forgery::Corrupt,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Forgery::Receipt => "receipt",
+            Forgery::Outsider => "outsider",
+            Forgery::Replay => "replay",
+            Forgery::Corrupt => "corrupt",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Forgery> {
+        Forgery::ALL.into_iter().find(|f| f.name() == s)
+    }
+}
+
+impl std::fmt::Display for Forgery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// What `commsim explore` may add to the scenario, per seed. Every checker

@@ -63,6 +63,7 @@ pub async fn run_host(world: Rc<RefCell<World>>, me: Peer) -> turmoil::Result {
     if start.restart {
         drop_missed_commands(&world, me, now);
     }
+    world.borrow_mut().drop_injections_before(me, now);
     out.push_all(world.borrow_mut().step(
         now,
         me,
@@ -81,7 +82,10 @@ pub async fn run_host(world: Rc<RefCell<World>>, me: Peer) -> turmoil::Result {
         out.flush(&sock, now).await;
         let deadline = {
             let w = world.borrow();
-            let wake = w.wakes.get(&me).copied();
+            let wake = [w.wakes.get(&me).copied(), w.next_injection(me)]
+                .into_iter()
+                .flatten()
+                .min();
             let cmd = match me {
                 Peer::Member(m) => w.commands.get(&m).and_then(|q| q.front()).map(|c| c.at),
                 Peer::Agent(_) | Peer::Server(_) => None,
@@ -95,7 +99,15 @@ pub async fn run_host(world: Rc<RefCell<World>>, me: Peer) -> turmoil::Result {
                 let (n, addr) = received?;
                 let from = turmoil::reverse_lookup(addr.ip()).and_then(|name| Peer::parse(&name));
                 if let Some(from) = from {
-                    let sends = world.borrow_mut().step(now_ms(), me, Input::Datagram { from, bytes: buf[..n].to_vec() });
+                    let now = now_ms();
+                    // Forgeries due by now arrived first: they were sent
+                    // to overtake this very datagram.
+                    let forged = world.borrow_mut().due_injections(me, now);
+                    for input in forged {
+                        let sends = world.borrow_mut().step(now, me, input);
+                        out.push_all(sends);
+                    }
+                    let sends = world.borrow_mut().step(now, me, Input::Datagram { from, bytes: buf[..n].to_vec() });
                     out.push_all(sends);
                 }
             }
@@ -107,7 +119,7 @@ pub async fn run_host(world: Rc<RefCell<World>>, me: Peer) -> turmoil::Result {
 /// Commands and the wake-up that are due now, in that order.
 fn due_inputs(world: &Rc<RefCell<World>>, me: Peer, now: Millis) -> Vec<Input> {
     let mut w = world.borrow_mut();
-    let mut inputs = Vec::new();
+    let mut inputs = w.due_injections(me, now);
     if let Peer::Member(m) = me
         && let Some(q) = w.commands.get_mut(&m)
     {

@@ -322,6 +322,15 @@ impl FaultState {
                 }
                 (vec![member.to_string()], String::new())
             }
+            FaultKind::Attack { forgery, victim } => {
+                if let Some(a) = w.attacker.as_mut() {
+                    a.toggle(*forgery, *victim, begin);
+                }
+                (
+                    vec![victim.to_string()],
+                    format!("{forgery} aimed at {victim}"),
+                )
+            }
             FaultKind::ClockSkew { member, offset_ms } => {
                 if begin {
                     w.skew.insert(*member, *offset_ms);

@@ -129,6 +129,15 @@ pub fn build_world(s: &Scenario, seed: u64, variant: Variant) -> World {
         commands.entry(c.member).or_default().push_back(c);
     }
     world.commands = commands;
+    if s.faults
+        .iter()
+        .any(|f| matches!(f.kind, crate::scenario::FaultKind::Attack { .. }))
+    {
+        world.attacker = Some(crate::faults::attack::Attacker::new(
+            s.network.latency_ms,
+            GROUP_ID,
+        ));
+    }
     world
 }
 

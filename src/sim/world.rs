@@ -14,6 +14,7 @@ use crate::core::mls::{MlsClient, Processed};
 use crate::core::server::ServerAgent;
 use crate::core::wire::{Datagram, Envelope};
 use crate::faults::NetFaults;
+use crate::faults::attack::{Attacker, Plan};
 use crate::trace::event::OpKind;
 use crate::trace::{Event, Record, Trace};
 use rand_chacha::ChaCha20Rng;
@@ -83,8 +84,20 @@ pub struct World {
     /// carried a plaintext marker: what server blindness is judged on.
     pub to_servers: u64,
     pub plaintext_to_servers: Vec<(Millis, Peer, Peer)>,
+    /// The attacker fault, when the scenario has one.
+    pub attacker: Option<Attacker>,
+    /// Datagrams that reach a host from the network without any host
+    /// having sent them (the attacker's), by due time and arrival order,
+    /// with the source they claim. The driver hands them over like any
+    /// datagram.
+    pub inbox: BTreeMap<Peer, Inbox>,
+    injected: u64,
     wire: Sha256,
 }
+
+/// Forged datagrams waiting for one host: (due, arrival order) to (the
+/// source they claim, bytes).
+pub type Inbox = BTreeMap<(Millis, u64), (Peer, Vec<u8>)>;
 
 /// What the secrecy oracle remembers of a stream's last ordered message.
 #[derive(Debug)]
@@ -121,6 +134,9 @@ impl World {
             wiped_members: BTreeSet::new(),
             to_servers: 0,
             plaintext_to_servers: Vec::new(),
+            attacker: None,
+            inbox: BTreeMap::new(),
+            injected: 0,
             wire: Sha256::new(),
         }
     }
@@ -305,17 +321,28 @@ impl World {
                 self.plaintext_to_servers.push((now, from, to));
             }
         }
-        match Datagram::decode(&bytes) {
-            Ok(Datagram::Deliver { envelope, .. }) => {
-                self.observed.entry(envelope.id).or_insert(envelope);
+        let decoded = Datagram::decode(&bytes).ok();
+        match &decoded {
+            Some(Datagram::Deliver { envelope, .. }) => {
+                self.observed
+                    .entry(envelope.id)
+                    .or_insert_with(|| envelope.clone());
             }
-            Ok(Datagram::DeliverOrdered { item, .. }) => {
+            Some(Datagram::DeliverOrdered { item, .. }) => {
                 if let Peer::Server(server) = from {
                     let slot = (item.receipt.generation, server, item.receipt.seq);
-                    self.observed_ordered.entry(slot).or_insert(item.payload);
+                    self.observed_ordered
+                        .entry(slot)
+                        .or_insert_with(|| item.payload.clone());
                 }
             }
             _ => {}
+        }
+        if let (Some(attacker), Some(d)) = (self.attacker.as_mut(), &decoded) {
+            let plan = attacker.observe(now, from, to, d);
+            if self.carry_out_attack(now, plan) {
+                return;
+            }
         }
         let Some(rng) = self.net_rngs.get_mut(&from) else {
             return;
@@ -342,6 +369,61 @@ impl World {
         }
         for delay in fate.copies {
             out.push((now.saturating_add(delay), to, bytes.clone()));
+        }
+    }
+
+    /// Queues the attacker's forgeries and records them; says whether the
+    /// genuine datagram is swallowed.
+    fn carry_out_attack(&mut self, now: Millis, plan: Plan) -> bool {
+        for f in plan.forged {
+            self.record(
+                now,
+                "sim",
+                Event::Forged {
+                    attack: f.forgery.name().into(),
+                    victim: f.victim,
+                    detail: f.detail,
+                    msg: f.msg,
+                },
+            );
+        }
+        for i in plan.inject {
+            self.wire.update(i.due.to_le_bytes());
+            self.wire.update(i.from.to_string().as_bytes());
+            self.wire.update(i.to.to_string().as_bytes());
+            self.wire.update(&i.bytes);
+            self.injected += 1;
+            let queue = self.inbox.entry(i.to).or_default();
+            queue.insert((i.due, self.injected), (i.from, i.bytes));
+        }
+        plan.swallow
+    }
+
+    /// The forged datagrams due at `host` by `now`, as inputs.
+    pub fn due_injections(&mut self, host: Peer, now: Millis) -> Vec<Input> {
+        let Some(queue) = self.inbox.get_mut(&host) else {
+            return Vec::new();
+        };
+        let mut due = Vec::new();
+        while let Some(entry) = queue.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let (from, bytes) = entry.remove();
+            due.push(Input::Datagram { from, bytes });
+        }
+        due
+    }
+
+    /// When the next forged datagram is due at `host`.
+    pub fn next_injection(&self, host: Peer) -> Option<Millis> {
+        self.inbox.get(&host)?.keys().next().map(|(t, _)| *t)
+    }
+
+    /// A host that was down lost what arrived meanwhile.
+    pub fn drop_injections_before(&mut self, host: Peer, now: Millis) {
+        if let Some(queue) = self.inbox.get_mut(&host) {
+            queue.retain(|(t, _), _| *t >= now);
         }
     }
 

@@ -97,6 +97,16 @@ pub enum Event {
     DatagramDuplicated {
         to: Peer,
     },
+    /// The attacker fault forged something aimed at `victim` (`attack`:
+    /// receipt, outsider, replay or corrupt). `msg` is the id a forged
+    /// group message claims: no member may deliver it.
+    Forged {
+        attack: String,
+        victim: MemberId,
+        detail: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        msg: Option<MessageId>,
+    },
     /// The end of the run: who is up, and each member's final belief.
     RunEnded {
         running: Vec<String>,

@@ -155,7 +155,9 @@ impl Member {
                 fx,
             );
         }
-        if !self.seen_envelopes.insert(envelope.id) {
+        // Seen only once it opens: a forged or corrupted copy that arrives
+        // first must not make the genuine one look like a duplicate.
+        if self.seen_envelopes.contains(&envelope.id) {
             self.stats.duplicates_dropped += 1;
             return;
         }
@@ -178,6 +180,7 @@ impl Member {
                 Ok(o) => o,
                 Err(e) => return fail(fx, e),
             };
+        self.seen_envelopes.insert(envelope.id);
         if opened.new_session {
             fx.record(Event::SessionCreated {
                 peer: from,

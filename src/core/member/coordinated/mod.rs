@@ -603,6 +603,10 @@ impl Member {
                 self.audit
                     .learn((server, c.generation), &c.server_key, &receipt, None);
             }
+            Datagram::Receipted { req, .. } => {
+                let error = format!("receipt for request {req} fails the server's signature");
+                self.reject(Peer::Server(server), error, fx)
+            }
             Datagram::SubmitRejected {
                 req,
                 rejection: Rejection::StaleEpoch { current, .. },
