@@ -937,3 +937,37 @@ fn dishonest_faults_load_into_the_model() {
         }
     ));
 }
+
+#[test]
+fn attack_with_an_unknown_mode() {
+    let text = edit(
+        &[],
+        "\n[[faults]]\nkind = \"attack\"\nat = \"1s\"\nmode = \"phish\"\nvictim = \"m1\"\n",
+    );
+    rejects(
+        &text,
+        "faults[0].mode",
+        "mode = @\"phish\"",
+        &["unknown mode `phish`", "receipt, outsider, replay, corrupt"],
+    );
+}
+
+#[test]
+fn attack_without_a_victim_or_on_a_server() {
+    let text = edit(
+        &[],
+        "\n[[faults]]\nkind = \"attack\"\nat = \"1s\"\nmode = \"corrupt\"\n",
+    );
+    let e = parse_str("bad.toml", &text).expect_err("should be rejected");
+    assert_readable(&e);
+    assert!(e.message.contains("needs `victim`"), "{e}");
+    let text = edit(
+        &[],
+        "\n[[faults]]\nkind = \"attack\"\nat = \"1s\"\nmode = \"replay\"\nvictim = \"s0\"\nhost = \"s0\"\n",
+    );
+    let e = parse_str("bad.toml", &text).expect_err("should be rejected");
+    assert!(
+        e.message.contains("does not apply to a `attack` fault"),
+        "{e}"
+    );
+}

@@ -77,11 +77,12 @@ pub fn check(h: &History) -> Verdict {
         );
         return Verdict::new(NAME, Status::Fail, summary, evidence, numbers);
     }
+    let forged = match h.forged.len() {
+        0 => "nothing was forged".to_owned(),
+        n => format!("{n} forgeries aimed at {}, none accepted", list(victims)),
+    };
     let summary = format!(
-        "{} forgeries aimed at {}, none accepted; {} acknowledgement(s) each name a \
-         slot their server gave",
-        h.forged.len(),
-        list(victims),
+        "{forged}; {} acknowledgement(s) each name a slot their server gave",
         h.submit_acks.len()
     );
     Verdict::new(NAME, Status::Pass, summary, Vec::new(), numbers)
