@@ -218,6 +218,7 @@ mod tests {
                 "epoch_agreement",
                 "no_split_brain",
                 "equivocation_detected",
+                "forgeries_rejected",
             ]
         );
         assert!(v.iter().all(|v| v.status == Status::Unknown), "{v:?}");
@@ -265,11 +266,11 @@ mod tests {
         let all = t.records.clone();
         for n in 0..=all.len() {
             t.records = all[..n].to_vec();
-            assert_eq!(check_trace(&t).len(), 9);
+            assert_eq!(check_trace(&t).len(), 10);
         }
         // Reversed order, too.
         t.records = all.into_iter().rev().collect();
-        assert_eq!(check_trace(&t).len(), 9);
+        assert_eq!(check_trace(&t).len(), 10);
     }
 
     /// Random soup of events over a few ids: no panic, same answer twice.
