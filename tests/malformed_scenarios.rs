@@ -967,7 +967,7 @@ fn attack_without_a_victim_or_on_a_server() {
     );
     let e = parse_str("bad.toml", &text).expect_err("should be rejected");
     assert!(
-        e.message.contains("does not apply to a `attack` fault"),
+        e.message.contains("does not apply to an `attack` fault"),
         "{e}"
     );
 }

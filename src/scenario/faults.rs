@@ -63,6 +63,16 @@ fn fault_fields(kind: &str) -> Option<&'static [&'static str]> {
     })
 }
 
+/// "a `loss`", "an `attack`": the kind with its article.
+fn a_kind(kind: &str) -> String {
+    let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} `{kind}`")
+}
+
 impl Cx<'_> {
     /// Every `[[faults]]` entry, at most [`MAX_FAULTS`] of them.
     pub(super) fn faults(&self, raw: &[RawFault], topo: &Topology) -> Res<Vec<Fault>> {
@@ -112,7 +122,7 @@ impl Cx<'_> {
 
     fn need<'v, T>(&self, v: &'v Option<T>, f: &Field, key: &str, kind: &str) -> Res<&'v T> {
         v.as_ref()
-            .ok_or_else(|| self.err(&f.key(key), format!("a `{kind}` fault needs `{key}`")))
+            .ok_or_else(|| self.err(&f.key(key), format!("{} fault needs `{key}`", a_kind(kind))))
     }
 
     /// Two disjoint host lists, e.g. the sides of a partition.
@@ -164,7 +174,8 @@ impl Cx<'_> {
             .find(|(k, p)| *p && !allowed.contains(k));
         if let Some((key, _)) = stray {
             let msg = format!(
-                "`{key}` does not apply to a `{kind}` fault (it takes {})",
+                "`{key}` does not apply to {} fault (it takes {})",
+                a_kind(kind),
                 allowed.join(", ")
             );
             return Err(self.err(&f.key(key), msg));
