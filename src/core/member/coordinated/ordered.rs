@@ -128,12 +128,14 @@ impl Member {
             logical: epoch as u32,
             node: MemberId(0),
         };
+        // A removal also beats what the ledger brought in (`ledger.rs`).
+        let out_stamp = stamp.max(self.clock.last());
         let (view, in_group) = (self.view(), self.in_group());
         if removed_here {
-            self.membership.remove(self.id, stamp);
+            self.membership.remove(self.id, out_stamp);
         } else {
             for m in before.difference(&after) {
-                self.membership.remove(*m, stamp);
+                self.membership.remove(*m, out_stamp);
             }
             for m in after.difference(&before) {
                 self.membership.add(*m, stamp);
@@ -220,6 +222,9 @@ impl Member {
             self.send_invites(now, receipt.seq + 1, &targets, welcome, fx);
         }
         self.sync_roster(None, fx);
+        if formed {
+            self.ledger_formed(now, fx);
+        }
         let after = self.membership.view();
         if own && !formed {
             let removed: Vec<MemberId> = before.difference(&after).copied().collect();
