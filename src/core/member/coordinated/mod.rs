@@ -250,7 +250,14 @@ impl Member {
         let epoch = c.mls.epoch().unwrap_or(0);
         let mut gone = Vec::new();
         if let Some(prev) = c.synced.replace(view.clone()) {
-            for m in prev.difference(&view) {
+            // A member a commit removed holds an empty roster: it left,
+            // the others did not (taking them for removed made it remove
+            // them once it was added back; `coordinated-adversity` 226).
+            let me = self.id;
+            let left = prev
+                .difference(&view)
+                .filter(|m| c.mls.is_active() || **m == me);
+            for m in left {
                 c.departed.entry(*m).or_insert(epoch);
                 gone.push(*m);
             }
