@@ -137,6 +137,8 @@ pub struct History {
     pub volatile_lost: Vec<At<()>>,
     /// Server agents that crashed, and when.
     pub server_failures: Vec<(Millis, String)>,
+    /// Server agents back from a crash with their state kept, and when.
+    pub server_recoveries: Vec<(Millis, String)>,
     pub parent_missing: Vec<At<(MessageId, Vec<MessageId>)>>,
     /// Coordinated groups: generations, epochs and fork reports.
     pub coord: Coordination,
@@ -467,6 +469,16 @@ impl History {
                 } if fault == "crash" && detail.starts_with("begin") => {
                     for server in hosts.iter().filter(|h| h.starts_with('c')) {
                         h.server_failures.push((t, server.clone()));
+                    }
+                }
+                Event::Fault {
+                    fault,
+                    hosts,
+                    detail,
+                    ..
+                } if fault == "crash" && detail == "end Kept" => {
+                    for server in hosts.iter().filter(|h| h.starts_with('c')) {
+                        h.server_recoveries.push((t, server.clone()));
                     }
                 }
                 // A refusal is a failure from the first request it turns

@@ -106,9 +106,18 @@ fn after_removal(
         // outcome honours someone's intent), lets the member back in.
         .filter(|a| *a != removal && !pasts.get(&removal).is_some_and(|p| p.contains(a)))
         .collect();
+    // Another announcement of the same removal (a member that learnt of
+    // it later bringing it into a generation that missed it) is addressed
+    // to the removed member as the first one is, so that it learns it.
+    let removals: BTreeSet<MessageId> = h
+        .ops
+        .iter()
+        .filter(|o| o.what.op == OpKind::Remove && o.what.target == removed)
+        .map(|o| o.what.msg)
+        .collect();
     pasts
         .iter()
-        .filter(|(m, past)| **m != removal && past.contains(&removal))
+        .filter(|(m, past)| !removals.contains(m) && past.contains(&removal))
         .filter(|(m, past)| !readds.iter().any(|a| a == *m || past.contains(a)))
         .map(|(m, _)| *m)
         .collect()

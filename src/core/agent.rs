@@ -55,10 +55,40 @@ struct KeyBundle {
     fallback: Option<[u8; 32]>,
     /// MLS key packages, opaque here: the claimer validates them.
     key_packages: VecDeque<Vec<u8>>,
+    /// Digests of the keys and key packages handed out, newest last: a
+    /// publication the member retried (its acknowledgement lost or late)
+    /// arrives again after a claim took one of its keys, and handing that
+    /// key out a second time would bring a joiner in with a key package
+    /// its owner has already used and deleted (its Welcome then fails
+    /// with no matching key package, and the nominator counts it in a
+    /// generation it can never read; `coordinated-adversity` seed 10).
+    handed_out: VecDeque<[u8; 32]>,
 }
 
 /// Key packages kept per member; the oldest go first beyond this.
 const MAX_KEY_PACKAGES: usize = 16;
+
+/// How many handed-out digests a bundle remembers: far more than a
+/// member's retried publications can hold, at 32 bytes each.
+const MAX_HANDED_OUT: usize = 256;
+
+impl KeyBundle {
+    fn was_handed_out(&self, digest: &[u8; 32]) -> bool {
+        self.handed_out.contains(digest)
+    }
+
+    fn hand_out(&mut self, digest: [u8; 32]) {
+        if self.handed_out.len() >= MAX_HANDED_OUT {
+            self.handed_out.pop_front();
+        }
+        self.handed_out.push_back(digest);
+    }
+}
+
+fn digest(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).into()
+}
 
 /// Counters for reports; not part of the protocol.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -250,7 +280,7 @@ impl Agent {
                 let bundle = self.keys.entry(member).or_default();
                 bundle.identity = identity;
                 for k in one_time_keys {
-                    if !bundle.one_time.contains(&k) {
+                    if !bundle.one_time.contains(&k) && !bundle.was_handed_out(&digest(&k)) {
                         bundle.one_time.push_back(k);
                     }
                 }
@@ -264,18 +294,23 @@ impl Agent {
                 member,
                 key_packages,
             } => {
-                let held = &mut self.keys.entry(member).or_default().key_packages;
-                held.extend(key_packages);
-                while held.len() > MAX_KEY_PACKAGES {
-                    held.pop_front();
+                let bundle = self.keys.entry(member).or_default();
+                for kp in key_packages {
+                    if !bundle.key_packages.contains(&kp) && !bundle.was_handed_out(&digest(&kp)) {
+                        bundle.key_packages.push_back(kp);
+                    }
+                }
+                while bundle.key_packages.len() > MAX_KEY_PACKAGES {
+                    bundle.key_packages.pop_front();
                 }
                 Datagram::Accepted { req }
             }
             Datagram::ClaimKeyPackage { req, member } => {
-                let key_package = self
-                    .keys
-                    .get_mut(&member)
-                    .and_then(|b| b.key_packages.pop_front());
+                let key_package = self.keys.get_mut(&member).and_then(|b| {
+                    let kp = b.key_packages.pop_front()?;
+                    b.hand_out(digest(&kp));
+                    Some(kp)
+                });
                 if key_package.is_some() {
                     self.stats.keys_claimed += 1;
                 }
@@ -292,7 +327,13 @@ impl Agent {
                         req,
                         member,
                         identity: b.identity,
-                        one_time_key: b.one_time.pop_front().or(b.fallback),
+                        one_time_key: match b.one_time.pop_front() {
+                            Some(k) => {
+                                b.hand_out(digest(&k));
+                                Some(k)
+                            }
+                            None => b.fallback,
+                        },
                     }
                 }
                 None => Datagram::KeyClaimed {
@@ -473,6 +514,55 @@ mod tests {
             },
         );
         assert_eq!(r, Datagram::Accepted { req: 2 });
+    }
+
+    /// A publication retried after its first copy arrived (the
+    /// acknowledgement was late) must not hand a key out twice: the old
+    /// agent queued the retried key packages again, and a later claim got
+    /// one its owner had already joined with (`coordinated-adversity`
+    /// seed 10: a Welcome with no matching key package).
+    #[test]
+    fn a_retried_publication_hands_no_key_out_twice() {
+        let mut a = agent();
+        let (m, kps) = (MemberId(1), vec![vec![1u8], vec![2u8]]);
+        let publish = |a: &mut Agent, req| {
+            let keys = Datagram::PublishKeys {
+                req,
+                member: m,
+                identity: [7; 32],
+                one_time_keys: vec![[1; 32], [2; 32]],
+                fallback_key: None,
+            };
+            send(a, 0, keys);
+            let key_packages = kps.clone();
+            send(
+                a,
+                0,
+                Datagram::PublishKeyPackages {
+                    req,
+                    member: m,
+                    key_packages,
+                },
+            )
+        };
+        let claim = |a: &mut Agent, req| {
+            let Datagram::KeyPackageClaimed { key_package, .. } =
+                send(a, 0, Datagram::ClaimKeyPackage { req, member: m })
+            else {
+                panic!()
+            };
+            let Datagram::KeyClaimed { one_time_key, .. } =
+                send(a, 0, Datagram::ClaimKey { req, member: m })
+            else {
+                panic!()
+            };
+            (key_package, one_time_key)
+        };
+        publish(&mut a, 1);
+        assert_eq!(claim(&mut a, 2), (Some(vec![1]), Some([1; 32])));
+        publish(&mut a, 1);
+        assert_eq!(claim(&mut a, 3), (Some(vec![2]), Some([2; 32])));
+        assert_eq!(claim(&mut a, 4), (None, None));
     }
 
     fn deliver(a: &mut Agent, now: Millis, address: Address, seq: u64) -> Datagram {

@@ -74,6 +74,29 @@ fn fails_when_the_removed_member_can_read_a_later_message() {
     );
 }
 
+/// m1, having seen m0's removal of m2, announces the removal again (it
+/// brings it into a generation that missed it) and addresses m2, as every
+/// removal announcement does. The old checker counted that second
+/// announcement as a later message the removed member could read.
+#[test]
+fn a_second_announcement_of_the_removal_is_not_a_leak() {
+    let mut tb = Tb::start(&[0, 1, 2]);
+    tb.exchange(10, id(0, 0), &[0, 1, 2], &[]);
+    tb.remove(20, 0, 2, id(0, 1))
+        .exchange(20, id(0, 1), &[0, 1, 2], &[id(0, 0)]);
+    tb.remove(30, 1, 2, id(1, 0))
+        .exchange(30, id(1, 0), &[0, 1, 2], &[id(0, 1)]);
+    tb.exchange(40, id(1, 1), &[0, 1], &[id(1, 0)]);
+    let h = History::from_trace(&tb.build());
+    let v = check(&h, Some(&AddressedTo::from(&h)));
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+    // A message of its own after the second announcement is a leak.
+    tb.exchange(50, id(1, 2), &[0, 1, 2], &[id(1, 1)]);
+    let h = History::from_trace(&tb.build());
+    let v = check(&h, Some(&AddressedTo::from(&h)));
+    assert_eq!(v.status, Status::Fail, "{v:#?}");
+}
+
 #[test]
 fn a_re_added_member_may_read_again() {
     let h = history(&[0, 1, 2], true);

@@ -388,6 +388,7 @@ impl Member {
         welcome: Vec<u8>,
         fx: &mut Effects,
     ) {
+        let ledger = self.invite_ledger(now, targets);
         let Some(c) = self.coord.as_ref() else { return };
         let invite = Payload::Welcome(Invite {
             group: self.cfg.group,
@@ -396,6 +397,7 @@ impl Member {
             nominator: c.nominator,
             next_seq,
             welcome,
+            ledger,
         })
         .encode();
         for t in targets {
@@ -427,6 +429,19 @@ impl Member {
                 format!(
                     "a Welcome into generation {} formed by {}, not a member",
                     inv.generation, inv.nominator
+                ),
+                fx,
+            );
+        }
+        // Told of its own removal, a member joins only a generation whose
+        // inviter holds a later add of it: a takeover or upgrade formed
+        // from a view that missed the removal does not undo it.
+        if self.ledger_says_removed(inv.ledger.as_ref()) {
+            return self.reject(
+                Peer::Member(from),
+                format!(
+                    "a Welcome into generation {} for a member removed from the group",
+                    inv.generation
                 ),
                 fx,
             );
@@ -470,6 +485,7 @@ impl Member {
                 fx,
             );
         };
+        let own_ledger = self.ledger_now();
         let epoch = match mls.join(&inv.welcome) {
             Ok(epoch) => epoch,
             Err(e) => {
@@ -499,6 +515,7 @@ impl Member {
         self.nomination = None;
         self.coord = Some(c);
         self.sync_roster(None, fx);
+        self.ledger_join(now, own_ledger, inv.ledger, fx);
         for item in std::mem::take(&mut self.early) {
             if item.receipt.generation == inv.generation {
                 self.on_ordered(now, item, fx);

@@ -349,12 +349,12 @@ impl Member {
                 via,
             },
         );
-        self.drain(fx);
+        self.drain(now, fx);
     }
 
     /// Delivers every buffered message whose parents have all been
     /// delivered, until none is left that can be.
-    fn drain(&mut self, fx: &mut Effects) {
+    fn drain(&mut self, now: Millis, fx: &mut Effects) {
         loop {
             let ready = self
                 .buffer
@@ -373,11 +373,11 @@ impl Member {
             let Some(b) = self.buffer.remove(&id) else {
                 break;
             };
-            self.deliver(b.msg, fx);
+            self.deliver(now, b.msg, fx);
         }
     }
 
-    fn deliver(&mut self, msg: GroupMessage, fx: &mut Effects) {
+    fn deliver(&mut self, now: Millis, msg: GroupMessage, fx: &mut Effects) {
         fx.record(Event::Delivered { msg: msg.id });
         self.stats.delivered += 1;
         for m in &msg.recipients {
@@ -399,7 +399,12 @@ impl Member {
                 cause: Some(msg.id),
             });
         }
-        // In a coordinated group the MLS roster alone is the membership.
+        // In a coordinated group the MLS roster alone is the membership,
+        // and the ledger keeps what the roster may not know.
+        if self.coord.is_some() {
+            let (carried, op) = (msg.membership.as_ref(), msg.op);
+            self.ledger_learn(now, carried, op, msg.hlc, fx);
+        }
         if self.coord.is_none()
             && self
                 .membership

@@ -118,6 +118,19 @@ impl LwwSet {
         self.entries.get(&m).is_some_and(Entry::present)
     }
 
+    /// Whether `m` was removed and no later add brought it back (a member
+    /// never heard of is not removed).
+    pub fn removed(&self, m: MemberId) -> bool {
+        self.entries
+            .get(&m)
+            .is_some_and(|e| e.removed.is_some() && !e.present())
+    }
+
+    /// Every member this set has a stamp for, in or out.
+    pub fn members_known(&self) -> Vec<MemberId> {
+        self.entries.keys().copied().collect()
+    }
+
     pub fn members(&self) -> BTreeSet<MemberId> {
         self.entries
             .iter()
@@ -217,6 +230,16 @@ impl Membership {
             }
             Membership::Lww { set } => set.remove(m, stamp),
         }
+    }
+
+    /// Merges an LWW set into this one (nothing under the literal rule,
+    /// which has no stamps to merge by); returns whether the view changed.
+    pub fn merge_set(&mut self, other: &LwwSet) -> bool {
+        let before = self.view();
+        if let Membership::Lww { set } = self {
+            set.merge(other);
+        }
+        self.view() != before
     }
 
     /// The state a message carries: the whole LWW set, or nothing (under

@@ -99,6 +99,11 @@ pub struct Invite {
     /// commit that added it.
     pub next_seq: u64,
     pub welcome: Vec<u8>,
+    /// The inviter's LWW set (its ledger, `coordinated/ledger.rs`): a
+    /// joiner that holds a removal it lacks brings it into the
+    /// generation, and one that knows itself removed joins only if this
+    /// set holds a later add of it.
+    pub ledger: Option<super::membership::LwwSet>,
 }
 
 /// What travels inside a pairwise Olm ciphertext.

@@ -128,6 +128,8 @@ pub struct Member {
     forks_reported: BTreeSet<(MemberId, MemberId)>,
     /// Set when the group is coordinated: MLS through a server agent.
     coord: Option<Coordinated>,
+    /// The LWW set kept beside the MLS roster (`coordinated/ledger.rs`).
+    ledger: Option<membership::LwwSet>,
     /// This member's MLS client while it is in no coordinated generation
     /// (it keeps the private keys of its published key packages).
     mls_spare: Option<crate::core::mls::MlsClient>,
@@ -190,6 +192,7 @@ impl Member {
             buffer: BTreeMap::new(),
             forks_reported: BTreeSet::new(),
             coord: None,
+            ledger: None,
             mls_spare: None,
             draining: None,
             candidates: Vec::new(),

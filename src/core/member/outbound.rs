@@ -290,6 +290,7 @@ impl Member {
         } else {
             hlc
         };
+        self.ledger_own_op(op, hlc);
         if let Some((kind, target)) = op {
             match kind {
                 OpKind::Add => self.membership.add(target, stamp),
@@ -307,6 +308,10 @@ impl Member {
             });
         }
         let mut recipients = self.membership.view();
+        // A member the ledger counts out is only still in the roster until
+        // the commit that removes it is ordered (`coordinated/ledger.rs`):
+        // nothing written meanwhile is for it.
+        recipients.retain(|r| !self.ledger_removed(*r));
         // Under LWW the removed member is sent its removal, in either mode:
         // in a coordinated group the server no longer fans out to it, but
         // a member can hand it the announcement over Olm (see `on_invite`).

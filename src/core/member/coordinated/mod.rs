@@ -6,6 +6,7 @@
 //! `generations.rs` (next door) forms and joins generations. The design is
 //! in docs/coordinated.md.
 
+mod ledger;
 mod ordered;
 
 use super::Member;
@@ -247,12 +248,23 @@ impl Member {
         }
         let view = c.roster();
         let epoch = c.mls.epoch().unwrap_or(0);
+        let mut gone = Vec::new();
         if let Some(prev) = c.synced.replace(view.clone()) {
-            for m in prev.difference(&view) {
+            // A member a commit removed holds an empty roster: it left,
+            // the others did not (taking them for removed made it remove
+            // them once it was added back; `coordinated-adversity` 226).
+            let me = self.id;
+            let left = prev
+                .difference(&view)
+                .filter(|m| c.mls.is_active() || **m == me);
+            for m in left {
                 c.departed.entry(*m).or_insert(epoch);
+                gone.push(*m);
             }
         }
         c.departed.retain(|m, _| !view.contains(m));
+        self.ledger_keep_lightweight();
+        self.ledger_removed_by_commit(&gone);
         if view != self.membership.view() {
             self.membership = Membership::RecipientList { view };
             fx.record(Event::MembershipChanged {
@@ -297,6 +309,14 @@ impl Member {
             command,
             reason: reason.into(),
         });
+    }
+
+    /// The generation this member is in and sends through, unless it is
+    /// still forming it or a commit has removed it.
+    pub(super) fn active_coord(&self) -> Option<&Coordinated> {
+        self.coord
+            .as_ref()
+            .filter(|c| c.sending && c.mls.is_active())
     }
 
     /// Queues `what` behind everything of this member not ordered yet,
@@ -513,6 +533,12 @@ impl Member {
                     node: MemberId(0),
                 };
                 self.membership.remove(*m, tombstone);
+            }
+            // What the roster never learnt (a removal made in lightweight
+            // mode across a partition) outlives the generation: see
+            // `ledger.rs`.
+            if let Some(ledger) = &self.ledger {
+                self.membership.merge_set(ledger);
             }
         }
         let me = self.id;

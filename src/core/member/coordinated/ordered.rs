@@ -93,7 +93,60 @@ impl Member {
                 // What the failed server had already ordered still arrives:
                 // delivered in its order, not left to backfill.
                 self.apply_ordered(now, &item.receipt, result, fx);
+            } else if let Ok(Processed::Commit { epoch }) = result {
+                self.drained_commit(epoch, fx);
             }
+        }
+    }
+
+    /// A commit drained from the generation this member fell back from
+    /// changes the lightweight set it founded from that generation's
+    /// roster, stamped as a member falling back after the commit founds
+    /// it (wall 0, the commit's epoch; see `fall_back`), so that every
+    /// member's set holds the same stamps whichever side of the commit it
+    /// fell back on, and a change made in lightweight mode since (a real
+    /// clock's stamp) still wins. Without it, a member that fell back
+    /// just before a removal commit it then drained kept the removed
+    /// member as a recipient, and what it sent after delivering the
+    /// removal's announcement reached that member (`coordinated-adversity`
+    /// seed 82). In a later generation the roster is the membership, and
+    /// this one's commits no longer count.
+    fn drained_commit(&mut self, epoch: u64, fx: &mut Effects) {
+        if self.coord.is_some() {
+            return;
+        }
+        let Some(c) = self.draining.as_mut().filter(|c| c.sending) else {
+            return;
+        };
+        let removed_here = !c.mls.is_active();
+        let after = c.roster();
+        let Some(before) = c.synced.replace(after.clone()) else {
+            return;
+        };
+        let stamp = crate::core::clock::Hlc {
+            wall: 0,
+            logical: epoch as u32,
+            node: MemberId(0),
+        };
+        // A removal also beats what the ledger brought in (`ledger.rs`).
+        let out_stamp = stamp.max(self.clock.last());
+        let (view, in_group) = (self.view(), self.in_group());
+        if removed_here {
+            self.membership.remove(self.id, out_stamp);
+        } else {
+            for m in before.difference(&after) {
+                self.membership.remove(*m, out_stamp);
+            }
+            for m in after.difference(&before) {
+                self.membership.add(*m, stamp);
+            }
+        }
+        if (self.view(), self.in_group()) != (view, in_group) {
+            fx.record(Event::MembershipChanged {
+                view: self.view(),
+                in_group: self.in_group(),
+                cause: None,
+            });
         }
     }
 
@@ -169,6 +222,9 @@ impl Member {
             self.send_invites(now, receipt.seq + 1, &targets, welcome, fx);
         }
         self.sync_roster(None, fx);
+        if formed {
+            self.ledger_formed(now, fx);
+        }
         let after = self.membership.view();
         if own && !formed {
             let removed: Vec<MemberId> = before.difference(&after).copied().collect();

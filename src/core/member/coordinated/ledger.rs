@@ -1,0 +1,234 @@
+//! The LWW set a member keeps beside its MLS roster while coordinated.
+//!
+//! In a generation the MLS roster is the membership, but the roster only
+//! knows what its commits did. A removal made in lightweight mode that the
+//! generation never heard of (made across a partition while the other side
+//! upgraded, or took over, with the removed member's key package) would be
+//! undone by it: the removed member is in the roster, reads everything
+//! ordered there, and every member that joins or falls back takes the
+//! roster for the membership (issue defect 2(c)). The rule kept here: a
+//! removal that any member applied is never undone by a fallback, takeover
+//! or upgrade, only by a causally later add.
+//!
+//! So a member keeps the LWW set it held when it entered the generation
+//! (its *ledger*), merges into it every LWW set a lightweight message
+//! brings and every add or removal a coordinated announcement makes
+//! (stamped by its author's clock, so causally later than all it had
+//! seen), hands it to each member it invites, and falls back to it. When
+//! the ledger learns of a removal of a member the roster still holds, the
+//! member commits that removal; several may, and the losers' commits are
+//! dropped on rebase once the winner's is applied. The adds that form a
+//! generation are not stamped: they repeat the nominator's view, and are
+//! no later than any removal it had not heard of.
+
+use super::What;
+use crate::core::clock::Hlc;
+use crate::core::ids::{MemberId, Millis};
+use crate::core::io::Effects;
+use crate::core::member::Member;
+use crate::core::member::membership::{LwwSet, Variant};
+use crate::trace::event::OpKind;
+
+impl Member {
+    /// What this member knows of the LWW set: its ledger and, while its
+    /// membership is still the lightweight one, that set too.
+    pub(in crate::core::member) fn ledger_now(&self) -> Option<LwwSet> {
+        let mut out = self.ledger.clone();
+        if let Some(set) = self.membership.carried() {
+            out.get_or_insert_with(LwwSet::default).merge(&set);
+        }
+        out
+    }
+
+    /// Keeps the lightweight set in the ledger before the roster replaces
+    /// it as the membership.
+    pub(super) fn ledger_keep_lightweight(&mut self) {
+        if let Some(set) = self.membership.carried() {
+            self.ledger.get_or_insert_with(LwwSet::default).merge(&set);
+        }
+    }
+
+    /// Members a commit took out of the roster: out of the ledger too,
+    /// stamped by this member's clock, which is past every add of them it
+    /// has seen (a fallback's epoch stamp is not, and the ledger's
+    /// lightweight adds would put them back).
+    pub(in crate::core::member) fn ledger_removed_by_commit(&mut self, gone: &[MemberId]) {
+        let stamp = self.clock.last();
+        if let Some(ledger) = self.ledger.as_mut() {
+            for m in gone {
+                ledger.remove(*m, stamp);
+            }
+        }
+    }
+
+    /// The nominator's first commit formed the generation from its view:
+    /// a removal it learnt of meanwhile is brought in now.
+    pub(super) fn ledger_formed(&mut self, now: Millis, fx: &mut Effects) {
+        let removed: Vec<MemberId> = self
+            .ledger
+            .as_ref()
+            .map(|l| {
+                l.members_known()
+                    .into_iter()
+                    .filter(|m| l.removed(*m))
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.enforce_removals(now, &removed, fx);
+    }
+
+    /// A group message delivered while coordinated: its LWW set (sent in
+    /// lightweight mode) or its announced change (sent in this mode) goes
+    /// into the ledger, and members it newly counts out are removed.
+    pub(in crate::core::member) fn ledger_learn(
+        &mut self,
+        now: Millis,
+        carried: Option<&LwwSet>,
+        op: Option<(OpKind, MemberId)>,
+        hlc: Hlc,
+        fx: &mut Effects,
+    ) {
+        if self.coord.is_none() || self.cfg.variant == Variant::RecipientList {
+            return;
+        }
+        let ledger = self.ledger.get_or_insert_with(LwwSet::default);
+        let before = ledger.clone();
+        match (carried, op) {
+            (Some(set), _) => {
+                ledger.merge(set);
+            }
+            (None, Some((OpKind::Add, target))) => ledger.add(target, hlc),
+            (None, Some((OpKind::Remove, target))) => ledger.remove(target, hlc),
+            (None, None) => return,
+        }
+        let newly: Vec<MemberId> = ledger
+            .members_known()
+            .into_iter()
+            .filter(|m| ledger.removed(*m) && !before.removed(*m))
+            .collect();
+        self.enforce_removals(now, &newly, fx);
+    }
+
+    /// Joined a generation with `invited`, the inviter's ledger: the ledger
+    /// becomes both, and what only this member knew of is brought in.
+    pub(in crate::core::member) fn ledger_join(
+        &mut self,
+        now: Millis,
+        own: Option<LwwSet>,
+        invited: Option<LwwSet>,
+        fx: &mut Effects,
+    ) {
+        let Some(mut ledger) = own.clone().or_else(|| invited.clone()) else {
+            return;
+        };
+        if let Some(i) = &invited {
+            ledger.merge(i);
+        }
+        let news: Vec<MemberId> = ledger
+            .members_known()
+            .into_iter()
+            .filter(|m| ledger.removed(*m) && !invited.as_ref().is_some_and(|i| i.removed(*m)))
+            .collect();
+        self.ledger = Some(ledger);
+        self.enforce_removals(now, &news, fx);
+    }
+
+    /// The ledger handed to joiners: this member's, with an add of each
+    /// joiner the application asked for, stamped now (its announcement
+    /// follows, after the Welcome), so that a member added back after its
+    /// removal may join.
+    pub(in crate::core::member) fn invite_ledger(
+        &mut self,
+        now: Millis,
+        targets: &[MemberId],
+    ) -> Option<LwwSet> {
+        let mut ledger = self.ledger_now()?;
+        let announced: Vec<MemberId> = self
+            .coord
+            .as_ref()
+            .map(|c| {
+                targets
+                    .iter()
+                    .filter(|t| c.announce.contains(t))
+                    .copied()
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !announced.is_empty() {
+            let stamp = self.clock.tick(now);
+            for t in announced {
+                ledger.add(t, stamp);
+                if let Some(own) = self.ledger.as_mut() {
+                    own.add(t, stamp);
+                }
+            }
+        }
+        Some(ledger)
+    }
+
+    /// A change this member announces while coordinated goes into its
+    /// ledger as it goes into everyone else's.
+    pub(in crate::core::member) fn ledger_own_op(
+        &mut self,
+        op: Option<(OpKind, MemberId)>,
+        hlc: Hlc,
+    ) {
+        let (Some(ledger), true) = (self.ledger.as_mut(), self.coord.is_some()) else {
+            return;
+        };
+        match op {
+            Some((OpKind::Add, t)) => ledger.add(t, hlc),
+            Some((OpKind::Remove, t)) => ledger.remove(t, hlc),
+            None => {}
+        }
+    }
+
+    /// Whether, coordinated, this member's ledger counts `m` out (the
+    /// roster may still hold it).
+    pub(in crate::core::member) fn ledger_removed(&self, m: MemberId) -> bool {
+        self.coord.is_some() && self.ledger.as_ref().is_some_and(|l| l.removed(m))
+    }
+
+    /// Whether this member, joining with `invited`, holds its own removal
+    /// with no later add of it in either set.
+    pub(in crate::core::member) fn ledger_says_removed(&self, invited: Option<&LwwSet>) -> bool {
+        let Some(mut known) = self.ledger_now() else {
+            return false;
+        };
+        if let Some(i) = invited {
+            known.merge(i);
+        }
+        known.removed(self.id)
+    }
+
+    /// Commits the removal of each of `targets` the roster still holds,
+    /// unless one is already on its way.
+    fn enforce_removals(&mut self, now: Millis, targets: &[MemberId], fx: &mut Effects) {
+        let me = self.id;
+        if let Some(c) = self.coord.as_mut() {
+            // Not to be brought in by a later add of the formation either.
+            for t in targets {
+                c.to_add.remove(t);
+                c.claimed.remove(t);
+            }
+        }
+        let Some(c) = self.active_coord() else {
+            return;
+        };
+        let roster = c.roster();
+        let under_way = |t: MemberId| {
+            let is = |w: &What| matches!(w, What::Remove { target } if *target == t);
+            c.queue.iter().any(is)
+                || c.pending.values().any(|p| is(&p.what))
+                || c.to_rebase.iter().any(is)
+        };
+        let due: Vec<MemberId> = targets
+            .iter()
+            .copied()
+            .filter(|t| *t != me && roster.contains(t) && !under_way(*t))
+            .collect();
+        for target in due {
+            self.submit_what(now, What::Remove { target }, fx);
+        }
+    }
+}
