@@ -63,11 +63,14 @@ pub fn plan(base: &Scenario, seed: u64) -> Scenario {
     // order before the lie is caught (`coordinated-equivocating-server`
     // claims `total_order = "fail"`). Detection is judged by
     // `equivocation_detected`; an explicit `[explore.expect]` still wins.
+    // A fork shows the same weakness: a member delivers, over Olm, a
+    // message of the other side that the server ordered before one it
+    // delivered (`coordinated-commit-fork` claims `fails-sometimes`).
     let equivocates = s.faults.iter().any(|f| {
         matches!(
             f.kind,
             crate::scenario::FaultKind::Dishonest {
-                mode: crate::core::server::dishonest::Mode::Equivocate,
+                mode: Mode::Equivocate | Mode::Fork,
                 ..
             }
         )
@@ -257,10 +260,18 @@ fn fault(rng: &mut ChaCha20Rng, s: &Scenario, kind: &str) -> Option<Fault> {
             },
         ),
         "dishonest" => {
-            let mode = pick(rng, &[Mode::Equivocate, Mode::Drop, Mode::Replay])?;
+            let mode = pick(
+                rng,
+                &[Mode::Equivocate, Mode::Drop, Mode::Replay, Mode::Fork],
+            )?;
+            let members = members_of(&hosts);
             let victim = match mode {
-                Mode::Replay => None,
-                _ => Some(pick(rng, &members_of(&hosts))?),
+                Mode::Replay | Mode::Fork => None,
+                _ => Some(pick(rng, &members)?),
+            };
+            let sides = match mode {
+                Mode::Fork => Some(fork_sides(rng, &members)?),
+                _ => None,
             };
             (
                 until,
@@ -268,6 +279,7 @@ fn fault(rng: &mut ChaCha20Rng, s: &Scenario, kind: &str) -> Option<Fault> {
                     server: pick(rng, &servers_of(&hosts))?,
                     mode,
                     victim,
+                    sides,
                 },
             )
         }
@@ -278,6 +290,23 @@ fn fault(rng: &mut ChaCha20Rng, s: &Scenario, kind: &str) -> Option<Fault> {
         until_ms: until,
         kind,
     })
+}
+
+/// The sides of a fork: every member on one side or the other, drawn
+/// like a partition's hosts; `None` if one side came out empty.
+fn fork_sides(
+    rng: &mut ChaCha20Rng,
+    members: &[MemberId],
+) -> Option<(Vec<MemberId>, Vec<MemberId>)> {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for m in members {
+        if rng.next_u32() & 1 == 1 {
+            a.push(*m)
+        } else {
+            b.push(*m)
+        }
+    }
+    (!a.is_empty() && !b.is_empty()).then_some((a, b))
 }
 
 fn scheduled_op(rng: &mut ChaCha20Rng, s: &Scenario, op: &str) -> Option<ScheduledOp> {
@@ -357,6 +386,32 @@ total_order = "fails-sometimes"
             "swarm draws most kinds over 60 seeds: {kinds:?}"
         );
         assert!(sizes.len() >= 4, "plans of several sizes: {sizes:?}");
+    }
+
+    #[test]
+    fn plans_draw_forks_with_two_sides_of_every_member() {
+        let text = BASE.replace("max_faults = 6", "max_faults = 3\nfaults = [\"dishonest\"]");
+        let base = parse_str("b.toml", &text).unwrap();
+        let mut forks = 0;
+        for seed in 1..=60 {
+            for f in plan(&base, seed).faults {
+                let FaultKind::Dishonest {
+                    mode: Mode::Fork,
+                    sides: Some((a, b)),
+                    victim: None,
+                    ..
+                } = f.kind
+                else {
+                    continue;
+                };
+                forks += 1;
+                let mut all: Vec<MemberId> = a.iter().chain(&b).copied().collect();
+                all.sort();
+                assert!(!a.is_empty() && !b.is_empty());
+                assert_eq!(all, (0..5).map(MemberId).collect::<Vec<_>>());
+            }
+        }
+        assert!(forks >= 5, "{forks} forks in 60 plans");
     }
 
     #[test]
