@@ -190,15 +190,7 @@ fn a_commit_fork_is_first_seen_in_the_epoch_authenticators() {
     );
     passes(&out, "equivocation_detected");
     passes(&out, "epoch_agreement");
-    for m in out.world.members.values() {
-        let c = m.coordinated().expect("in generation 2");
-        assert_eq!(
-            (c.generation(), c.server()),
-            (2, ServerId(1)),
-            "{:?}",
-            m.id()
-        );
-    }
+    taken_over_by_c1(&out);
 }
 
 /// In `coordinated-server-crash` the server dies mid-run: every member falls
@@ -214,15 +206,7 @@ fn members_fall_back_when_the_server_crashes_then_c1_takes_over() {
         .filter(|r| matches!(r.event, commsim::trace::Event::FellBack { .. }))
         .count();
     assert_eq!(fell_back, 8);
-    for m in out.world.members.values() {
-        let c = m.coordinated().expect("in generation 2");
-        assert_eq!(
-            (c.generation(), c.server()),
-            (2, ServerId(1)),
-            "{:?}",
-            m.id()
-        );
-    }
+    taken_over_by_c1(&out);
     let after: Vec<_> = out
         .trace
         .records
