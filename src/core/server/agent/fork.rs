@@ -32,7 +32,7 @@
 //! everyone: a member's next audit digests at most the last
 //! [`MAX_ENTRIES`] slots it processed, and S falls out of every digest.
 //! What still shows the fork is the epoch authenticators the members
-//! compare (docs/coordinated.md, "Dishonest server agents").
+//! compare (docs/coordinated.md, "A fork by commits").
 //!
 //! Only commits that leave the membership as it is (self-updates) are
 //! forked: an add or a removal would need Welcomes and removals on one
