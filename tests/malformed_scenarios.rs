@@ -14,6 +14,8 @@ use std::path::Path;
 #[path = "malformed_scenarios/bounds.rs"]
 mod bounds;
 mod common;
+#[path = "malformed_scenarios/fork.rs"]
+mod fork;
 
 /// A small valid scenario that the tests below break in one place each.
 const BASE: &str = r#"variants = ["lww"]
@@ -865,7 +867,7 @@ fn dishonest_needs_a_known_mode() {
         &text,
         "faults[0].mode",
         "\"lie\"",
-        &["unknown mode `lie`", "equivocate, drop or replay"],
+        &["unknown mode `lie`", "equivocate, drop, replay or fork"],
     );
     let text = dishonest("host = \"c0\"\nvictim = \"m1\"\n");
     rejects(&text, "faults[0].mode", "[[faults]]", &["needs `mode`"]);
@@ -920,6 +922,7 @@ fn dishonest_faults_load_into_the_model() {
             server: commsim::core::ids::ServerId(1),
             mode: Mode::Equivocate,
             victim: Some(MemberId(2)),
+            sides: None,
         }
     );
     assert_eq!(

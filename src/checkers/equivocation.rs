@@ -83,8 +83,9 @@ pub fn check(h: &History) -> Verdict {
             .keys()
             .filter(|o| **o != m && h.reachable(**o))
             // Told the same other story, a fellow victim of an equivocation
-            // shows nothing; a replay or a drop any other member can show.
-            .filter(|o| lie.mode != "equivocate" || !lie.to.contains(o))
+            // (or a member on the same side of a fork) shows nothing; a
+            // replay or a drop any other member can show.
+            .filter(|o| !matches!(lie.mode.as_str(), "equivocate" | "fork") || !lie.to.contains(o))
             .copied()
             .collect()
     };
@@ -187,8 +188,8 @@ mod tests {
     use crate::checkers::testkit::*;
     use crate::trace::Event;
 
-    fn history(detect: &[(u32, u64)], fall_back: &[(u32, u64)]) -> History {
-        let mut tb = Tb::start(&[0, 1, 2]);
+    /// c0 dishonest from 100 ms, lying as `how` says.
+    fn dishonest_from_100(tb: &mut Tb, how: &str) {
         tb.at(
             100,
             "sim",
@@ -196,9 +197,14 @@ mod tests {
                 fault: "dishonest".into(),
                 hosts: vec!["c0".into()],
                 sides: vec![],
-                detail: "begin equivocate to m2".into(),
+                detail: format!("begin {how}"),
             },
         );
+    }
+
+    fn history(detect: &[(u32, u64)], fall_back: &[(u32, u64)]) -> History {
+        let mut tb = Tb::start(&[0, 1, 2]);
+        dishonest_from_100(&mut tb, "equivocate to m2");
         tb.at(
             200,
             "c0",
@@ -269,6 +275,22 @@ mod tests {
         assert_eq!(check(&h).status, Status::Unknown);
     }
 
+    /// `h` with a partition between `sides` from 150 ms to 2 s passes,
+    /// each lied-to member judged from the heal.
+    #[track_caller]
+    fn passes_from_the_heal(mut h: History, hosts: &[String], sides: &[Vec<String>; 2]) {
+        h.reach.note(150, "partition", hosts, sides, true);
+        h.reach.note(2_000, "partition", hosts, sides, false);
+        let v = check(&h);
+        assert_eq!(v.status, Status::Pass, "{v:#?}");
+        assert!(
+            v.evidence[0]
+                .note
+                .contains("first able to compare at 2000 ms"),
+            "{v:#?}"
+        );
+    }
+
     /// The old checker excused any victim a partition named. One that can
     /// still reach a member not lied to is judged from the lie.
     #[test]
@@ -282,23 +304,75 @@ mod tests {
         assert_eq!(v.status, Status::Fail, "{v:#?}");
         // m2 alone on its side until 2 s: judged from the heal, detected
         // within the bound of it.
-        let mut h = history(&[(2, 2_300)], &[]);
         let sides = [vec!["m0".to_owned(), "m1".into()], vec!["m2".into()]];
-        h.reach.note(150, "partition", &hosts, &sides, true);
-        h.reach.note(2_000, "partition", &hosts, &sides, false);
-        let v = check(&h);
-        assert_eq!(v.status, Status::Pass, "{v:#?}");
-        assert!(
-            v.evidence[0]
-                .note
-                .contains("first able to compare at 2000 ms"),
-            "{v:#?}"
-        );
+        passes_from_the_heal(history(&[(2, 2_300)], &[]), &hosts, &sides);
         // The same, but never detected: a failure, not an excuse.
         let mut h = history(&[], &[]);
         h.reach.note(150, "partition", &hosts, &sides, true);
         h.reach.note(2_000, "partition", &hosts, &sides, false);
         assert_eq!(check(&h).status, Status::Fail);
+    }
+
+    /// A fork by commits: c0 told m0, m1 one history and m2, m3 another.
+    fn fork(detect: &[(u32, u64)]) -> History {
+        let mut tb = Tb::start(&[0, 1, 2, 3]);
+        dishonest_from_100(&mut tb, "fork between m0,m1 | m2,m3");
+        for to in [[0, 1], [2, 3]] {
+            tb.at(
+                200,
+                "c0",
+                Event::Lied {
+                    mode: "fork".into(),
+                    to: to.into_iter().map(m).collect(),
+                    generation: 1,
+                    seq: 7,
+                },
+            );
+        }
+        for (who, t) in detect {
+            tb.at(
+                *t,
+                &format!("m{who}"),
+                Event::FellBack {
+                    reason: "c0 lied: epoch 2 of generation 1 at c0: authenticator ...".into(),
+                },
+            );
+        }
+        tb.end_agreed(&[0, 1, 2, 3], &[0, 1, 2, 3]);
+        History::from_trace(&tb.build())
+    }
+
+    /// Both sides of a fork were lied to, and each must detect: one side
+    /// falling back alone is not enough.
+    #[test]
+    fn a_fork_must_be_detected_on_both_sides() {
+        let v = check(&fork(&[(0, 600), (1, 600)]));
+        assert_eq!(v.status, Status::Fail, "{v:#?}");
+        assert!(
+            mentions_member(&v, m(2)) && mentions_member(&v, m(3)),
+            "{v:#?}"
+        );
+        assert_eq!(v.measured["lied_to"], 4);
+        let late = 200 + DETECTION + 1;
+        let v = check(&fork(&[(0, 600), (1, 600), (2, 600), (3, late)]));
+        assert_eq!(v.status, Status::Fail, "{v:#?}");
+        assert!(v.evidence[0].note.contains("after the deadline"), "{v:#?}");
+        let v = check(&fork(&[(0, 600), (1, 600), (2, 650), (3, 650)]));
+        assert_eq!(v.status, Status::Pass, "{v:#?}");
+    }
+
+    /// A member's own side was told its story: only the other side can
+    /// show it the fork, so a partition that leaves it with its own side
+    /// alone is an excuse until it heals.
+    #[test]
+    fn a_fork_side_cut_off_from_the_other_is_judged_from_the_heal() {
+        let hosts: Vec<String> = (0..4).map(|i| format!("m{i}")).collect();
+        let sides = [
+            vec!["m0".to_owned(), "m1".into()],
+            vec!["m2".into(), "m3".into()],
+        ];
+        let h = fork(&[(0, 2_300), (1, 2_300), (2, 2_300), (3, 2_300)]);
+        passes_from_the_heal(h, &hosts, &sides);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! leave behind. Every field is written out, defaults included, so that the
 //! file reproduces the run even if a default changes later.
 
-use crate::core::ids::Millis;
+use crate::core::ids::{MemberId, Millis};
 use crate::core::member::membership::Variant;
 use crate::faults::fault_name;
 use crate::scenario::{Action, ExploreBounds, FaultKind, GroupKind, Scenario, StateOnRestart};
@@ -166,8 +166,13 @@ fn fault_fields(t: &mut String, kind: &FaultKind) {
             server,
             mode,
             victim,
+            sides,
         } => {
             let _ = writeln!(t, "host = \"{server}\"\nmode = \"{mode}\"");
+            if let Some((a, b)) = sides {
+                let list = |s: &[MemberId]| s.iter().map(|m| m.to_string()).collect::<Vec<_>>();
+                let _ = writeln!(t, "a = {}\nb = {}", names(&list(a)), names(&list(b)));
+            }
             match victim {
                 Some(v) => writeln!(t, "victim = \"{v}\""),
                 None => Ok(()),

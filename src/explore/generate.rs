@@ -47,6 +47,11 @@ pub fn plan(base: &Scenario, seed: u64) -> Scenario {
             }
         }
     }
+    let races: Vec<ScheduledOp> = (s.faults.iter())
+        .filter_map(|f| race(&mut rng, f))
+        .flatten()
+        .collect();
+    s.workload.ops.extend(races);
     let ops: Vec<&String> = e.ops.iter().filter(|_| rng.next_u32() & 1 == 1).collect();
     if !ops.is_empty() && e.max_ops > 0 {
         for _ in 0..below(&mut rng, u64::from(e.max_ops) + 1) {
@@ -63,11 +68,14 @@ pub fn plan(base: &Scenario, seed: u64) -> Scenario {
     // order before the lie is caught (`coordinated-equivocating-server`
     // claims `total_order = "fail"`). Detection is judged by
     // `equivocation_detected`; an explicit `[explore.expect]` still wins.
+    // A fork shows the same weakness: a member delivers, over Olm, a
+    // message of the other side that the server ordered before one it
+    // delivered (`coordinated-commit-fork` claims `fails-sometimes`).
     let equivocates = s.faults.iter().any(|f| {
         matches!(
             f.kind,
             crate::scenario::FaultKind::Dishonest {
-                mode: crate::core::server::dishonest::Mode::Equivocate,
+                mode: Mode::Equivocate | Mode::Fork,
                 ..
             }
         )
@@ -257,10 +265,18 @@ fn fault(rng: &mut ChaCha20Rng, s: &Scenario, kind: &str) -> Option<Fault> {
             },
         ),
         "dishonest" => {
-            let mode = pick(rng, &[Mode::Equivocate, Mode::Drop, Mode::Replay])?;
+            let mode = pick(
+                rng,
+                &[Mode::Equivocate, Mode::Drop, Mode::Replay, Mode::Fork],
+            )?;
+            let members = members_of(&hosts);
             let victim = match mode {
-                Mode::Replay => None,
-                _ => Some(pick(rng, &members_of(&hosts))?),
+                Mode::Replay | Mode::Fork => None,
+                _ => Some(pick(rng, &members)?),
+            };
+            let sides = match mode {
+                Mode::Fork => Some(fork_sides(rng, &members)?),
+                _ => None,
             };
             (
                 until,
@@ -268,6 +284,7 @@ fn fault(rng: &mut ChaCha20Rng, s: &Scenario, kind: &str) -> Option<Fault> {
                     server: pick(rng, &servers_of(&hosts))?,
                     mode,
                     victim,
+                    sides,
                 },
             )
         }
@@ -285,6 +302,47 @@ fn fault(rng: &mut ChaCha20Rng, s: &Scenario, kind: &str) -> Option<Fault> {
         until_ms: until,
         kind,
     })
+}
+
+/// The sides of a fork: every member on one side or the other, drawn
+/// like a partition's hosts; `None` if one side came out empty.
+fn fork_sides(
+    rng: &mut ChaCha20Rng,
+    members: &[MemberId],
+) -> Option<(Vec<MemberId>, Vec<MemberId>)> {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for m in members {
+        if rng.next_u32() & 1 == 1 {
+            a.push(*m)
+        } else {
+            b.push(*m)
+        }
+    }
+    (!a.is_empty() && !b.is_empty()).then_some((a, b))
+}
+
+/// A fork needs two members, one on each side, committing on one epoch,
+/// and randomly drawn updates almost never race: a plan that draws a fork
+/// also draws that race, two updates at one instant inside the fault's
+/// window, as a scenario author would (`coordinated-commit-fork`). Without
+/// it, 100 adversity plans gave the forking server no chance to lie.
+fn race(rng: &mut ChaCha20Rng, f: &Fault) -> Option<[ScheduledOp; 2]> {
+    let FaultKind::Dishonest {
+        mode: Mode::Fork,
+        sides: Some((a, b)),
+        ..
+    } = &f.kind
+    else {
+        return None;
+    };
+    let end = f.until_ms.unwrap_or(f.at_ms + 5_000);
+    let at_ms = between(rng, f.at_ms, end.saturating_sub(1).max(f.at_ms));
+    let update = |by| ScheduledOp {
+        at_ms,
+        by,
+        action: Action::Update,
+    };
+    Some([update(pick(rng, a)?), update(pick(rng, b)?)])
 }
 
 fn scheduled_op(rng: &mut ChaCha20Rng, s: &Scenario, op: &str) -> Option<ScheduledOp> {
@@ -364,6 +422,44 @@ total_order = "fails-sometimes"
             "swarm draws most kinds over 60 seeds: {kinds:?}"
         );
         assert!(sizes.len() >= 4, "plans of several sizes: {sizes:?}");
+    }
+
+    #[test]
+    fn plans_draw_forks_with_two_sides_of_every_member() {
+        let text = BASE.replace("max_faults = 6", "max_faults = 3\nfaults = [\"dishonest\"]");
+        let base = parse_str("b.toml", &text).unwrap();
+        let mut forks = 0;
+        for seed in 1..=60 {
+            let p = plan(&base, seed);
+            for f in p.faults.clone() {
+                let FaultKind::Dishonest {
+                    mode: Mode::Fork,
+                    sides: Some((a, b)),
+                    victim: None,
+                    ..
+                } = f.kind
+                else {
+                    continue;
+                };
+                forks += 1;
+                let updates: Vec<&ScheduledOp> = (p.workload.ops.iter())
+                    .filter(|o| o.action == Action::Update && o.at_ms >= f.at_ms)
+                    .filter(|o| f.until_ms.is_none_or(|u| o.at_ms < u))
+                    .collect();
+                let race = updates.iter().any(|x| {
+                    a.contains(&x.by)
+                        && updates
+                            .iter()
+                            .any(|y| y.at_ms == x.at_ms && b.contains(&y.by))
+                });
+                assert!(race, "a fork comes with a race of updates: {updates:?}");
+                let mut all: Vec<MemberId> = a.iter().chain(&b).copied().collect();
+                all.sort();
+                assert!(!a.is_empty() && !b.is_empty());
+                assert_eq!(all, (0..5).map(MemberId).collect::<Vec<_>>());
+            }
+        }
+        assert!(forks >= 5, "{forks} forks in 60 plans");
     }
 
     #[test]

@@ -171,11 +171,24 @@ fn renamed(
             server: c,
             mode,
             victim,
+            sides,
         } => FaultKind::Dishonest {
             server: server(*c)?,
             mode: *mode,
             victim: match victim {
                 Some(v) => Some(member(*v)?),
+                None => None,
+            },
+            // A fork keeps the members still there on each side; a side
+            // left empty leaves no fork to make.
+            sides: match sides {
+                Some((a, b)) => {
+                    let kept = |s: &[MemberId]| -> Option<Vec<MemberId>> {
+                        let kept: Vec<MemberId> = s.iter().filter_map(|m| member(*m)).collect();
+                        (!kept.is_empty()).then_some(kept)
+                    };
+                    Some((kept(a)?, kept(b)?))
+                }
                 None => None,
             },
         },
@@ -299,6 +312,49 @@ convergence = "pass"
         };
         assert_eq!(a, &["m0", "s0"]);
         assert_eq!(b, &["m2", "m3", "s1", "s2"]);
+    }
+
+    #[test]
+    fn a_fork_keeps_its_renamed_sides_and_goes_when_one_is_empty() {
+        let text = r#"
+variants = ["lww"]
+[group]
+kind = "coordinated"
+[topology]
+members = 4
+agents = 2
+servers = 2
+[workload]
+stop = "10s"
+[[faults]]
+kind = "dishonest"
+at = "1s"
+host = "c1"
+mode = "fork"
+a = ["m0", "m2"]
+b = ["m1", "m3"]
+[healing]
+period = "5s"
+[expect.lww]
+convergence = "pass"
+"#;
+        let s = parse_str("s.toml", text).unwrap();
+        let c = without_host(&s, 'm', 2).unwrap();
+        let sides = |c: &Scenario| match &c.faults[..] {
+            [f] => match &f.kind {
+                FaultKind::Dishonest { sides, server, .. } => (*server, sides.clone()),
+                other => panic!("{other:?}"),
+            },
+            none => panic!("{none:?}"),
+        };
+        let (a, b) = sides(&c).1.unwrap();
+        assert_eq!((a, b), (vec![MemberId(0)], vec![MemberId(1), MemberId(2)]));
+        let c = without_host(&c, 'm', 0).unwrap();
+        assert!(c.faults.is_empty(), "side a is gone, and the fork with it");
+        let c = without_host(&s, 'c', 0).unwrap();
+        let (server, kept) = sides(&c);
+        assert_eq!(server, ServerId(0), "c1 is c0 now");
+        assert!(kept.is_some(), "and still forks");
     }
 
     #[test]

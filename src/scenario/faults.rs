@@ -55,7 +55,7 @@ fn fault_fields(kind: &str) -> Option<&'static [&'static str]> {
         "latency" => &["extra", "jitter"],
         "crash" => &["host", "state"],
         "refuse" => &["host"],
-        "dishonest" => &["host", "mode", "victim"],
+        "dishonest" => &["host", "mode", "victim", "a", "b"],
         "attack" => &["mode", "victim"],
         "offline" | "expire_addresses" => &["member"],
         "clock_skew" => &["member", "offset"],
@@ -266,7 +266,9 @@ impl Cx<'_> {
     }
 
     /// A lying server: `mode` says how, `victim` to whom (equivocate and
-    /// drop need one; a replay goes to every member).
+    /// drop need one; a replay goes to every member), and `a`/`b` the two
+    /// sides a fork shows different histories (members only, disjoint,
+    /// neither empty: a fork with one side is no fork).
     fn dishonest(&self, raw: &RawFault, f: &Field, topo: &Topology) -> Res<FaultKind> {
         use crate::core::server::dishonest::Mode;
         let host = self.need(&raw.host, f, "host", "dishonest")?;
@@ -275,28 +277,54 @@ impl Cx<'_> {
             "equivocate" => Mode::Equivocate,
             "drop" => Mode::Drop,
             "replay" => Mode::Replay,
+            "fork" => Mode::Fork,
             other => {
-                let msg = format!("unknown mode `{other}` (expected equivocate, drop or replay)");
+                let msg =
+                    format!("unknown mode `{other}` (expected equivocate, drop, replay or fork)");
                 return Err(self.err(&f.key("mode"), msg));
             }
         };
         let victim = match (mode, &raw.victim) {
-            (Mode::Replay, Some(_)) => {
-                let msg = "a replay goes to every member; `victim` applies only to \
-                           equivocate and drop";
+            (Mode::Replay | Mode::Fork, Some(_)) => {
+                let msg = format!(
+                    "a {} goes to every member; `victim` applies only to equivocate and drop{}",
+                    if mode == Mode::Fork { "fork" } else { "replay" },
+                    if mode == Mode::Fork {
+                        " (a fork names its sides in `a` and `b`)"
+                    } else {
+                        ""
+                    }
+                );
                 return Err(self.err(&f.key("victim"), msg));
             }
-            (Mode::Replay, None) => None,
+            (Mode::Replay | Mode::Fork, None) => None,
             (_, None) => {
                 let msg = format!("a `dishonest` fault with mode `{mode}` needs `victim`");
                 return Err(self.err(&f.key("victim"), msg));
             }
             (_, Some(v)) => Some(self.member(v, topo, &f.key("victim"))?),
         };
+        let sides = match mode {
+            Mode::Fork => Some(self.fork_sides(raw, f, topo)?),
+            _ => {
+                if let Some(key) = [("a", &raw.a), ("b", &raw.b)]
+                    .into_iter()
+                    .find_map(|(k, v)| v.as_ref().map(|_| k))
+                {
+                    let msg = format!(
+                        "`{key}` names a side of a fork; it applies only to mode `fork`, \
+                         not `{mode}`"
+                    );
+                    return Err(self.err(&f.key(key), msg));
+                }
+                None
+            }
+        };
         Ok(FaultKind::Dishonest {
             server,
             mode,
             victim,
+            sides,
         })
     }
 
@@ -317,6 +345,50 @@ impl Cx<'_> {
             forgery,
             victim: self.member(victim, topo, &f.key("victim"))?,
         })
+    }
+
+    /// The two sides of a `fork`: lists of members, each named once.
+    fn fork_sides(
+        &self,
+        raw: &RawFault,
+        f: &Field,
+        topo: &Topology,
+    ) -> Res<(Vec<MemberId>, Vec<MemberId>)> {
+        let mut seen: Vec<(MemberId, &str)> = Vec::new();
+        let mut sides = [Vec::new(), Vec::new()];
+        for (side, (key, names)) in [("a", &raw.a), ("b", &raw.b)].into_iter().enumerate() {
+            let Some(names) = names else {
+                let msg = format!(
+                    "a `dishonest` fault with mode `fork` needs `{key}`: the members shown \
+                     one side's history"
+                );
+                return Err(self.err(&f.key(key), msg));
+            };
+            if names.is_empty() {
+                let msg = format!(
+                    "side `{key}` of the fork is empty; each side needs at least one member"
+                );
+                return Err(self.err(&f.key(key), msg));
+            }
+            for (i, name) in names.iter().enumerate() {
+                let at = f.key(key).index(i);
+                let m = self.member(name, topo, &at)?;
+                if let Some((_, other)) = seen.iter().find(|(s, _)| *s == m) {
+                    let msg = if *other == key {
+                        format!("`{m}` is listed twice in `{key}`")
+                    } else {
+                        format!(
+                            "`{m}` is in both `a` and `b`; a member is shown one side's history"
+                        )
+                    };
+                    return Err(self.err(&at, msg));
+                }
+                seen.push((m, key));
+                sides[side].push(m);
+            }
+        }
+        let [a, b] = sides;
+        Ok((a, b))
     }
 
     fn crash(&self, raw: &RawFault, f: &Field, topo: &Topology) -> Res<FaultKind> {

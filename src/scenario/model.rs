@@ -215,12 +215,16 @@ pub enum FaultKind {
     /// A server agent stays up but refuses service until `until_ms`.
     Refuse { server: ServerId },
     /// A server agent stays up and lies until `until_ms`: it equivocates
-    /// to `victim`, drops the victim's submissions, or replays old
-    /// messages (see `core/server/dishonest.rs`).
+    /// to `victim`, drops the victim's submissions, replays old messages,
+    /// or forks the group by commits between `sides` (see
+    /// `core/server/dishonest.rs` and `fork.rs`).
     Dishonest {
         server: ServerId,
         mode: crate::core::server::dishonest::Mode,
         victim: Option<MemberId>,
+        /// Mode `fork`: the members shown one history (`a`) and the
+        /// members shown the other (`b`).
+        sides: Option<(Vec<MemberId>, Vec<MemberId>)>,
     },
     /// A member is cut off from everyone and comes back at `until_ms`.
     Offline { member: MemberId },

@@ -298,10 +298,16 @@ impl FaultState {
                 server,
                 mode,
                 victim,
+                sides,
             } => {
-                let d = crate::core::server::dishonest::Dishonesty {
+                use crate::core::server::dishonest::{Dishonesty, Sides};
+                let d = Dishonesty {
                     mode: *mode,
                     victim: *victim,
+                    sides: sides.as_ref().map(|(a, b)| Sides {
+                        a: a.iter().copied().collect(),
+                        b: b.iter().copied().collect(),
+                    }),
                 };
                 let local = w.local_time(Peer::Server(*server), now);
                 if let Some(agent) = w.servers.get_mut(server) {
@@ -310,7 +316,19 @@ impl FaultState {
                         Input::Command(Command::Dishonest(begin.then_some(d))),
                     );
                 }
-                let to = victim.map(|v| format!(" to {v}")).unwrap_or_default();
+                let to = match (victim, sides) {
+                    (Some(v), _) => format!(" to {v}"),
+                    (None, Some((a, b))) => {
+                        let names = |s: &[crate::core::ids::MemberId]| {
+                            s.iter()
+                                .map(|m| m.to_string())
+                                .collect::<Vec<_>>()
+                                .join(",")
+                        };
+                        format!(" between {} | {}", names(a), names(b))
+                    }
+                    (None, None) => String::new(),
+                };
                 (vec![server.to_string()], format!("{mode}{to}"))
             }
             FaultKind::ExpireAddresses { member } => {

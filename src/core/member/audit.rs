@@ -40,8 +40,9 @@ use crate::trace::Event;
 use std::collections::BTreeSet;
 
 mod notes;
+use notes::FANOUT;
+pub use notes::MAX_ENTRIES;
 pub use notes::{AuditReport, Auditor, Finding, Stream, digest};
-use notes::{FANOUT, MAX_ENTRIES};
 
 fn short(h: &[u8]) -> String {
     hex::encode(&h[..h.len().min(4)])
@@ -208,7 +209,8 @@ impl Member {
         for f in std::mem::take(&mut self.audit.found) {
             let (stream, reason) = match f {
                 Finding::Proof { stream, a, b, from } => {
-                    let first = self.audit.reported.insert(stream);
+                    self.audit.reported.insert(stream);
+                    let first = self.audit.proved.insert(stream);
                     let told = from.map(|m| format!(" (told by {m})")).unwrap_or_default();
                     let (seq, evidence) = if a.seq == b.seq {
                         (
@@ -275,6 +277,20 @@ impl Member {
                             other_side: other.into_iter().collect(),
                             evidence: evidence.clone(),
                         });
+                        // Authenticators convince only us; the peer's own
+                        // receipt for the slot where we parted, next to
+                        // ours, is a proof it forwards to everyone.
+                        if let Some(peer) = other {
+                            let report = AuditReport {
+                                group: self.cfg.group,
+                                generation: stream.1,
+                                server: stream.0,
+                                range: None,
+                                receipts: self.audit.commit_receipts(stream),
+                                epochs: Vec::new(),
+                            };
+                            self.send_report(now, &report, [peer], fx);
+                        }
                     }
                     (stream, format!("{} lied: {evidence}", stream.0))
                 }

@@ -14,8 +14,11 @@ use crate::core::ids::{AgentId, MemberId, Millis, Peer, ServerId};
 use crate::core::io::{Command, Effects, Input};
 use crate::core::wire::{Address, Datagram, Ordered, Submission};
 use crate::trace::Event;
+use fork::Fork;
 use std::collections::{BTreeMap, BTreeSet};
 use vodozemac::Ed25519Keypair;
+
+pub(super) mod fork;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ServerConfig {
@@ -34,6 +37,9 @@ struct Served {
     /// Who nominated this generation (none when formed at setup), so that
     /// a retried nomination is answered the same way.
     nominator: Option<MemberId>,
+    /// The dishonest-server fault's fork of this generation, if any
+    /// (`agent/fork.rs`).
+    fork: Option<Fork>,
 }
 
 struct Fanout {
@@ -117,6 +123,7 @@ impl ServerAgent {
                 by_hash: BTreeMap::new(),
                 log: Vec::new(),
                 nominator: None,
+                fork: None,
             },
         );
     }
@@ -216,9 +223,13 @@ impl ServerAgent {
             Input::Start { .. } | Input::Wake => {
                 self.retry(now, &mut fx);
                 self.release_held(now, &mut fx);
+                self.release_fork(now, &mut fx);
             }
             Input::Command(Command::RefuseService(on)) => self.refusing = on,
-            Input::Command(Command::Dishonest(d)) => self.liar.set(d),
+            Input::Command(Command::Dishonest(d)) => {
+                self.liar.set(d);
+                self.release_fork(now, &mut fx);
+            }
             Input::Command(c) => fx.record(Event::CommandSkipped {
                 command: c.describe(),
                 reason: "not a server agent command".into(),
@@ -285,7 +296,8 @@ impl ServerAgent {
             },
         }
         let fanout = self.fanout.values().map(|f| f.next_at);
-        if let Some(at) = fanout.chain(self.liar.wake()).min() {
+        let forks = self.groups.values().filter_map(|g| g.fork.as_ref()?.wake());
+        if let Some(at) = fanout.chain(self.liar.wake()).chain(forks).min() {
             fx.wake_at(at);
         }
         fx
@@ -321,17 +333,10 @@ impl ServerAgent {
         &mut self,
         now: Millis,
         sender: MemberId,
-        Submission {
-            group,
-            generation,
-            epoch,
-            kind,
-            payload,
-            members_after,
-            joiners,
-        }: Submission,
+        submission: Submission,
         fx: &mut Effects,
     ) -> Result<crate::core::server::sequencer::Receipt, Rejection> {
+        let group = submission.group;
         if self.refusing {
             return Err(Rejection::Refused);
         }
@@ -341,7 +346,7 @@ impl ServerAgent {
             .filter(|_| !self.groups.contains_key(&group))
         {
             return Err(Rejection::WrongGeneration {
-                submitted: generation,
+                submitted: submission.generation,
                 current,
             });
         }
@@ -349,22 +354,34 @@ impl ServerAgent {
             .groups
             .get_mut(&group)
             .ok_or(Rejection::NotServed(group))?;
-        if let Some(receipt) = served
-            .by_hash
-            .get(&hash(&payload))
-            .filter(|r| r.sender == sender)
-        {
+        let digest = hash(&submission.payload);
+        if let Some(receipt) = served.by_hash.get(&digest).filter(|r| r.sender == sender) {
             return Ok(receipt.clone());
         }
         if let Some((receipt, lie)) =
             self.liar
-                .drop_receipt(&served.sequencer, sender, epoch, hash(&payload))
+                .drop_receipt(&served.sequencer, sender, submission.epoch, digest)
         {
             if let Some(lie) = lie {
                 self.lied(group, lie, fx);
             }
             return Ok(receipt);
         }
+        if let Some(result) = self.fork_submit(now, sender, &submission, fx) {
+            return result;
+        }
+        let Submission {
+            generation,
+            epoch,
+            kind,
+            payload,
+            members_after,
+            joiners,
+            ..
+        } = submission;
+        let Some(served) = self.groups.get_mut(&group) else {
+            return Err(Rejection::NotServed(group));
+        };
         let before: BTreeSet<MemberId> = served.sequencer.members().clone();
         let receipt = served.sequencer.submit(
             generation,
@@ -398,8 +415,9 @@ impl ServerAgent {
         served.log.push(item.clone());
         // A commit goes to everyone it concerns: those it leaves in the
         // group and those it removes, who must learn they are out.
-        let recipients: BTreeSet<MemberId> =
+        let mut recipients: BTreeSet<MemberId> =
             before.union(served.sequencer.members()).copied().collect();
+        recipients.extend(served.fork.iter().flat_map(Fork::branch_members));
         let deceived = self
             .liar
             .victim_copy(now, &served.sequencer, &item, &recipients);

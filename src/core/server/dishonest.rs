@@ -22,6 +22,9 @@
 //!   victim's receipt and that message's receipt share a slot.
 //! - **replay**: an old ordered message is ordered again under a new
 //!   sequence number with a fresh signed receipt, to every member.
+//! - **fork**: two commits for one epoch, one shown to each side of the
+//!   group, so that the sides end in different MLS groups (see
+//!   `agent/fork.rs`, which carries it out).
 //!
 //! The server records each lie as a `lied` event: simulator
 //! instrumentation for the checker, which members never see.
@@ -29,7 +32,7 @@
 use super::sequencer::{Kind, Receipt, Sequencer};
 use crate::core::ids::{MemberId, Millis};
 use crate::core::wire::Ordered;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// How long the victim's copy of a message may be held back for a swap.
 /// Under 20 ms of one-way latency, no member can have fetched a message
@@ -44,6 +47,7 @@ pub enum Mode {
     Equivocate,
     Drop,
     Replay,
+    Fork,
 }
 
 impl Mode {
@@ -52,6 +56,7 @@ impl Mode {
             Mode::Equivocate => "equivocate",
             Mode::Drop => "drop",
             Mode::Replay => "replay",
+            Mode::Fork => "fork",
         }
     }
 }
@@ -63,11 +68,28 @@ impl std::fmt::Display for Mode {
 }
 
 /// What the fault asks of the server: the way it lies and, for
-/// `equivocate` and `drop`, to whom.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// `equivocate` and `drop`, to whom; for `fork`, the two sides.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Dishonesty {
     pub mode: Mode,
     pub victim: Option<MemberId>,
+    pub sides: Option<Sides>,
+}
+
+/// The two sides a forking server shows different histories.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sides {
+    pub a: BTreeSet<MemberId>,
+    pub b: BTreeSet<MemberId>,
+}
+
+impl Sides {
+    /// Whether `m` is shown side b's history. A member on neither list
+    /// (one added after the scenario was written) is shown side a's: the
+    /// server must put every member somewhere, and the file names b.
+    pub fn in_b(&self, m: MemberId) -> bool {
+        self.b.contains(&m)
+    }
 }
 
 /// One lie, for the `lied` event.
@@ -104,8 +126,17 @@ impl Liar {
 
     fn victim(&self, mode: Mode) -> Option<MemberId> {
         self.active
+            .as_ref()
             .filter(|d| d.mode == mode)
             .and_then(|d| d.victim)
+    }
+
+    /// The sides to fork, while the fault asks for a fork.
+    pub fn fork_sides(&self) -> Option<&Sides> {
+        self.active
+            .as_ref()
+            .filter(|d| d.mode == Mode::Fork)
+            .and_then(|d| d.sides.as_ref())
     }
 
     /// Drop: a receipt for the victim's submission that orders nothing.
@@ -216,7 +247,7 @@ impl Liar {
     /// Replay: after an honest message, every [`REPLAY_EVERY`]th time,
     /// the message ordered before it is ordered again in the next slot.
     pub fn replay(&mut self, seq: &mut Sequencer, log: &[Ordered]) -> Option<Ordered> {
-        self.active.filter(|d| d.mode == Mode::Replay)?;
+        self.active.as_ref().filter(|d| d.mode == Mode::Replay)?;
         self.ordered += 1;
         if !(self.ordered - 1).is_multiple_of(REPLAY_EVERY) {
             return None;

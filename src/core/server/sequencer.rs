@@ -124,7 +124,9 @@ impl FraudProof {
     }
 }
 
-/// The order of one group generation at one server agent.
+/// The order of one group generation at one server agent. Cloned only by
+/// the forking server, which keeps a second branch of the order.
+#[derive(Clone)]
 pub struct Sequencer {
     group: u64,
     generation: u32,
@@ -217,6 +219,13 @@ impl Sequencer {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.sign_slot(seq, sender, epoch, hash)
+    }
+
+    /// Moves the next slot up to `seq` (never back). Honest servers have
+    /// one order; a forking server keeps two branches on one slot
+    /// counter, so that each side's slots follow on without a gap.
+    pub fn skip_to(&mut self, seq: u64) {
+        self.next_seq = self.next_seq.max(seq);
     }
 
     pub fn sign_slot(&self, seq: u64, sender: MemberId, epoch: u64, hash: [u8; 32]) -> Receipt {

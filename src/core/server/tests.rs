@@ -258,12 +258,13 @@ mod dishonest {
         let d = Dishonesty {
             mode,
             victim: victim.map(MemberId),
+            sides: None,
         };
         server.handle(0, Input::Command(Command::Dishonest(Some(d))));
     }
 
     /// What each member's mailbox was sent, in order.
-    fn fanned(out: &[(Peer, Datagram)], to: u32) -> Vec<Ordered> {
+    pub(super) fn fanned(out: &[(Peer, Datagram)], to: u32) -> Vec<Ordered> {
         out.iter()
             .filter_map(|(_, d)| match d {
                 Datagram::DeliverOrdered { to: t, item, .. } if *t == MemberId(to) => {
@@ -381,3 +382,5 @@ mod dishonest {
         });
     }
 }
+
+mod fork;

@@ -39,7 +39,7 @@ pub fn digest<'a>(lo: u64, hashes: impl IntoIterator<Item = &'a [u8; 32]>) -> [u
 pub(super) const FANOUT: usize = 2;
 /// Slots per digest and receipts per report; a report is dropped whole
 /// if it carries more.
-pub(super) const MAX_ENTRIES: usize = 64;
+pub const MAX_ENTRIES: usize = 64;
 /// Digests kept until this member has processed the slots they cover.
 pub(super) const WAITING: usize = 256;
 /// Slots and epochs remembered; the oldest are forgotten first.
@@ -115,6 +115,13 @@ pub struct Auditor {
     pub(super) last_fetch: Millis,
     /// Streams whose lie was reported (and its evidence forwarded).
     pub(super) reported: BTreeSet<Stream>,
+    /// Streams with a proof recorded and forwarded: a fork reported first
+    /// (authenticators prove nothing to a third party) is proved too once
+    /// the receipts arrive, and the proof still goes to every peer.
+    pub(super) proved: BTreeSet<Stream>,
+    /// Slots of the commits applied here, to show a peer that holds
+    /// another authenticator where the orders parted.
+    pub(super) commits: BTreeSet<(Stream, u64)>,
     pub found: Vec<Finding>,
 }
 
@@ -215,6 +222,27 @@ impl Auditor {
         for (peer, stream, lo, hi, theirs) in due {
             self.compare(peer, stream, (lo, hi, theirs));
         }
+    }
+
+    /// A commit applied here, from slot `seq`.
+    pub fn commit_applied(&mut self, stream: Stream, seq: u64) {
+        self.commits.insert((stream, seq));
+        while self.commits.len() > KEEP {
+            self.commits.pop_first();
+        }
+    }
+
+    /// Our signed receipts of the last commits applied in `stream`: the
+    /// answer to a peer whose authenticator differs. Its own receipt of
+    /// the slot where the orders parted then makes a proof.
+    pub(super) fn commit_receipts(&self, stream: Stream) -> Vec<Receipt> {
+        let mut out: Vec<Receipt> = (self.commits.range((stream, 0)..=(stream, u64::MAX)))
+            .rev()
+            .filter_map(|(_, seq)| self.slots.get(&(stream, *seq)).cloned())
+            .take(MAX_ENTRIES)
+            .collect();
+        out.reverse();
+        out
     }
 
     /// This member's digest of slots `lo..=hi`, if it processed them all.

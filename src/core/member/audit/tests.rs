@@ -144,6 +144,81 @@ fn digests_of_different_orders_differ_now_or_once_processed() {
     assert_eq!(ahead.next_range(STREAM), None);
 }
 
+/// Two members on the two sides of a commit fork (`agent/fork.rs`): the
+/// same slots but slot 3, commit x at one, commit y at the other, then
+/// `filler` slots both get. Each reaches epoch 1 with its own
+/// authenticator. Also the receipts of x and y, and the server's key.
+fn forked(filler: u64) -> (Auditor, Auditor, [Receipt; 2], [u8; 32]) {
+    let mut s = sequencer();
+    let key = s.public_key();
+    let shared: Vec<Receipt> = (0..3).map(|i| order(&mut s, i, &[i as u8])).collect();
+    let x = s.sign_slot(3, MemberId(0), 0, hash(b"x"));
+    let y = s.sign_slot(3, MemberId(3), 0, hash(b"y"));
+    s.skip_to(4);
+    let after: Vec<Receipt> = (0..filler)
+        .map(|i| s.sign(MemberId(0), 1, hash(&i.to_be_bytes())))
+        .collect();
+    let side = |commit: &Receipt, auth: u8| {
+        let mut a = Auditor::default();
+        for r in shared.iter().chain([commit]).chain(&after) {
+            a.learn(STREAM, &key, r, None);
+            a.processed(STREAM, r);
+        }
+        a.commit_applied(STREAM, commit.seq);
+        a.epoch(STREAM, 1, vec![auth; 32], None);
+        a
+    };
+    (side(&x, 1), side(&y, 2), [x, y], key)
+}
+
+#[test]
+fn receipts_show_a_fork_unless_its_slot_is_out_of_every_digest() {
+    // Without filler, the digest over slot 3 differs, and our receipts
+    // let the peer find the slot signed twice.
+    let (mut a, mut b, ..) = forked(0);
+    b.compare(MemberId(0), STREAM, a.next_range(STREAM).unwrap());
+    assert!(matches!(
+        &b.found[..],
+        [Finding::Differs { lo: 0, hi: 3, .. }]
+    ));
+    // With as many filler slots as a digest covers, the next digest starts
+    // after the forked slot and agrees: receipts alone see nothing.
+    let (mut a, mut b, ..) = forked(MAX_ENTRIES as u64);
+    let range = a.next_range(STREAM).unwrap();
+    assert_eq!(range.0, 4, "slots up to the fork are never digested");
+    b.compare(MemberId(0), STREAM, range);
+    assert!(b.found.is_empty());
+    // The epoch authenticators still differ.
+    for (e, auth) in std::mem::take(&mut a.unsent_epochs)
+        .into_iter()
+        .map(|(_, e, auth)| (e, auth))
+    {
+        b.epoch(STREAM, e, auth, Some(MemberId(0)));
+    }
+    assert!(matches!(
+        &b.found[..],
+        [Finding::Fork {
+            epoch: 1,
+            other: Some(MemberId(0)),
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn the_commit_receipts_sent_at_a_fork_prove_it_to_the_peer() {
+    let (a, mut b, [x, y], key) = forked(MAX_ENTRIES as u64);
+    let sent = a.commit_receipts(STREAM);
+    assert_eq!(sent, std::slice::from_ref(&x));
+    for r in &sent {
+        b.learn(STREAM, &key, r, Some(MemberId(0)));
+    }
+    assert!(matches!(
+        &b.found[..],
+        [Finding::Proof { a, b, from: Some(MemberId(0)), .. }] if *a == y && *b == x
+    ));
+}
+
 #[test]
 fn an_own_message_not_served_back_is_withheld_once_the_mailboxes_were_read() {
     let mut s = sequencer();
@@ -251,6 +326,7 @@ mod withheld {
             let lie = Dishonesty {
                 mode: Mode::Drop,
                 victim: Some(MemberId(1)),
+                sides: None,
             };
             net.input(
                 Peer::Server(ServerId(0)),

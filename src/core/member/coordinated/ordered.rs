@@ -200,6 +200,8 @@ impl Member {
         if c.mls.is_active() {
             fx.record(c.epoch_entered());
         }
+        self.audit
+            .commit_applied((c.server, c.generation), receipt.seq);
         let welcome = if own {
             c.welcomes.remove(&receipt.hash)
         } else {
