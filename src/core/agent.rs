@@ -18,6 +18,7 @@
 
 use super::ids::{AgentId, MemberId, Millis, Peer};
 use super::io::{Command, Effects, Input};
+use super::server::sequencer::hash as digest;
 use super::wire::{Address, Datagram, Grant, Refusal, Stored, WELL_KNOWN};
 use crate::trace::Event;
 use std::collections::{BTreeMap, VecDeque};
@@ -83,11 +84,6 @@ impl KeyBundle {
         }
         self.handed_out.push_back(digest);
     }
-}
-
-fn digest(bytes: &[u8]) -> [u8; 32] {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(bytes).into()
 }
 
 /// Counters for reports; not part of the protocol.
