@@ -30,6 +30,8 @@ pub struct Sent {
     pub recipients: BTreeSet<MemberId>,
     pub parents: Vec<MessageId>,
     pub control: bool,
+    /// Handed to a server agent to order (not sealed pairwise).
+    pub submitted: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -285,6 +287,7 @@ impl History {
                     recipients,
                     parents,
                     control,
+                    submitted,
                 } => {
                     let s = Sent {
                         t,
@@ -292,6 +295,7 @@ impl History {
                         recipients: recipients.iter().copied().collect(),
                         parents: parents.clone(),
                         control: *control,
+                        submitted: *submitted,
                     };
                     match At::on(host, t, idx, s) {
                         Some(a) if a.host == msg.sender && !h.sent.contains_key(msg) => {

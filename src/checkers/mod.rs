@@ -305,6 +305,7 @@ mod tests {
                         recipients: vec![mm, MemberId(1)],
                         parents: vec![msg],
                         control: next(2) == 0,
+                        submitted: next(2) == 0,
                     },
                     1 => Event::EnvelopeSent {
                         env,

@@ -105,6 +105,19 @@ impl Tb {
             recipients: ms(to),
             parents: parents.to_vec(),
             control,
+            submitted: false,
+        };
+        self.on(t, msg.sender.0, e)
+    }
+
+    /// A group message handed to the server agent to order.
+    pub fn submitted(&mut self, t: Millis, msg: MessageId, to: &[u32]) -> &mut Tb {
+        let e = Event::MessageSent {
+            msg,
+            recipients: ms(to),
+            parents: Vec::new(),
+            control: false,
+            submitted: true,
         };
         self.on(t, msg.sender.0, e)
     }

@@ -193,6 +193,18 @@ pub enum Datagram {
         server: ServerId,
     },
 
+    /// A member whose mailbox addresses changed (an agent lost its store
+    /// and issued new ones) tells its server agent, which fans out to them
+    /// from now on and sends again what it ordered from `next_seq` on:
+    /// its fan-outs to the old addresses were refused and abandoned.
+    Readdress {
+        req: u64,
+        group: u64,
+        generation: u32,
+        next_seq: u64,
+        mailboxes: Vec<Address>,
+    },
+
     // ---- server agent -> member ----
     /// The submission was ordered; the receipt says where.
     Receipted {
@@ -208,6 +220,10 @@ pub enum Datagram {
         req: u64,
         group: u64,
         generation: u32,
+    },
+    /// The new addresses are in use.
+    Readdressed {
+        req: u64,
     },
 
     // ---- server agent -> agent ----
@@ -291,6 +307,7 @@ impl Datagram {
             | Datagram::KeyClaimed { req, .. }
             | Datagram::KeyPackageClaimed { req, .. }
             | Datagram::Nominated { req, .. }
+            | Datagram::Readdressed { req }
             | Datagram::Accepted { req }
             | Datagram::Refused { req, .. }
             | Datagram::Receipted { req, .. }

@@ -139,6 +139,11 @@ pub enum Event {
         recipients: Vec<MemberId>,
         parents: Vec<MessageId>,
         control: bool,
+        /// Handed to the group's server agent to order, rather than sealed
+        /// pairwise: only such a message can show a member that its server
+        /// is down (see the fallback checker).
+        #[serde(default)]
+        submitted: bool,
     },
     /// One pairwise ciphertext of a group message.
     EnvelopeSent {

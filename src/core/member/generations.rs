@@ -324,7 +324,7 @@ impl Member {
     /// Claims a key package for every member still to be added that has
     /// none in hand and no claim under way, each round at another of its
     /// agents.
-    fn reclaim(&mut self, now: Millis, fx: &mut Effects) {
+    pub(super) fn reclaim(&mut self, now: Millis, fx: &mut Effects) {
         let Some(c) = self.coord.as_mut().filter(|c| c.next_claim_at <= now) else {
             return;
         };

@@ -48,12 +48,16 @@ impl Member {
                     // Replies can cross: only a newer long-term address
                     // (a renewal, or a wiped agent's new incarnation)
                     // replaces the one held, and restarts the renewal clock.
-                    if long_term.address.token > a.long_term.address.token {
+                    let replaced = long_term.address.token > a.long_term.address.token;
+                    if replaced {
                         a.long_term = long_term;
                         self.renew_at.insert(agent, renew_at);
                     }
                     a.ephemeral = Some(ephemeral);
                     fx.record(Event::AddressRotated { agent });
+                    if replaced {
+                        self.readdress(now, fx);
+                    }
                 }
             }
             Datagram::KeyClaimed {

@@ -322,11 +322,13 @@ impl Member {
         }
         let recipients: Vec<MemberId> = recipients.into_iter().collect();
         let parents: Vec<MessageId> = self.heads.to_vec();
+        let submitted = self.coord.as_ref().is_some_and(|c| c.sending);
         fx.record(Event::MessageSent {
             msg: id,
             recipients: recipients.clone(),
             parents: parents.clone(),
             control: false,
+            submitted,
         });
         self.stats.messages_sent += 1;
         let mut message = GroupMessage {
@@ -352,7 +354,7 @@ impl Member {
         };
         message.signature = self.sessions.sign(&message.signed_bytes());
         let me = self.id;
-        if self.coord.as_ref().is_some_and(|c| c.sending) {
+        if submitted {
             self.submit(now, &message, fx);
         } else {
             for r in recipients.iter().copied().filter(|r| *r != me) {

@@ -279,6 +279,24 @@ impl ServerAgent {
                         server,
                     }),
                 ) => self.superseded(m, group, (generation, server), &mut fx),
+                (
+                    Peer::Member(m),
+                    Ok(Datagram::Readdress {
+                        req,
+                        group,
+                        generation,
+                        next_seq,
+                        mailboxes,
+                    }),
+                ) => {
+                    // The member hears first; what it missed follows.
+                    let mut again = Effects::default();
+                    let at = (group, generation);
+                    if self.readdress(now, m, at, next_seq, mailboxes, &mut again) {
+                        fx.send(from, Datagram::Readdressed { req }.encode());
+                    }
+                    fx.0.extend(again.0);
+                }
                 (Peer::Agent(_), Ok(Datagram::Accepted { req })) => {
                     self.fanout.remove(&req);
                 }
@@ -301,6 +319,39 @@ impl ServerAgent {
             fx.wake_at(at);
         }
         fx
+    }
+
+    /// A member of the generation served gave new mailbox addresses: fan
+    /// out to them, and send again what was ordered from `next_seq` on
+    /// (see [`Datagram::Readdress`]). Anyone else is not answered: a
+    /// member of another generation, or of none, has nothing to get here.
+    fn readdress(
+        &mut self,
+        now: Millis,
+        member: MemberId,
+        (group, generation): (u64, u32),
+        next_seq: u64,
+        mailboxes: Vec<Address>,
+        fx: &mut Effects,
+    ) -> bool {
+        let Some(served) = self.groups.get_mut(&group).filter(|g| {
+            !self.refusing
+                && g.sequencer.generation() == generation
+                && g.sequencer.members().contains(&member)
+        }) else {
+            return false;
+        };
+        served.mailboxes.insert(member, mailboxes);
+        let missed: Vec<Ordered> = served
+            .log
+            .iter()
+            .filter(|o| o.receipt.seq >= next_seq)
+            .cloned()
+            .collect();
+        for item in &missed {
+            self.send_ordered(now, member, item, fx);
+        }
+        true
     }
 
     /// Records a lie of the dishonest-server fault.

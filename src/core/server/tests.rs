@@ -384,3 +384,68 @@ mod dishonest {
 }
 
 mod fork;
+
+/// `coordinated-adversity` 76: a member whose mailbox agents lost their
+/// store gets what it missed again, at the addresses it gives now.
+#[test]
+fn readdress_moves_the_fan_out_and_sends_again_what_was_missed() {
+    run_seeded([5; 32], || {
+        let Setup { mut server, .. } = setup();
+        for payload in [b"x", b"z"] {
+            submit(&mut server, 0, 0, Kind::Message, 0, payload.to_vec());
+        }
+        let new = crate::core::wire::Address {
+            agent: AgentId(0),
+            token: 99,
+        };
+        let readdress = |server: &mut ServerAgent, from: u32, generation: u32| {
+            let d = Datagram::Readdress {
+                req: 4,
+                group: 1,
+                generation,
+                next_seq: 1,
+                mailboxes: vec![new],
+            };
+            sends(server.handle(
+                10,
+                Input::Datagram {
+                    from: Peer::Member(MemberId(from)),
+                    bytes: d.encode(),
+                },
+            ))
+        };
+        // Not a member, or not of this generation: nothing to get here.
+        assert!(readdress(&mut server, 9, 1).is_empty());
+        assert!(readdress(&mut server, 1, 2).is_empty());
+        let out = readdress(&mut server, 1, 1);
+        assert!(matches!(
+            out[0],
+            (Peer::Member(MemberId(1)), Datagram::Readdressed { req: 4 })
+        ));
+        let again: Vec<u64> = out[1..]
+            .iter()
+            .map(|(_, d)| match d {
+                Datagram::DeliverOrdered { address, item, .. } => {
+                    assert_eq!(*address, new);
+                    item.receipt.seq
+                }
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(again, vec![1], "from the first slot the member lacks");
+        // Later messages go to the new address only.
+        let out = submit(&mut server, 20, 0, Kind::Message, 0, b"y".to_vec());
+        let to_m1: Vec<_> = out
+            .iter()
+            .filter_map(|(_, d)| match d {
+                Datagram::DeliverOrdered {
+                    to: MemberId(1),
+                    address,
+                    ..
+                } => Some(*address),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(to_m1, vec![new]);
+    });
+}

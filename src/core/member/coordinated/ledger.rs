@@ -53,11 +53,15 @@ impl Member {
     /// has seen (a fallback's epoch stamp is not, and the ledger's
     /// lightweight adds would put them back).
     pub(in crate::core::member) fn ledger_removed_by_commit(&mut self, gone: &[MemberId]) {
+        if gone.is_empty() || self.cfg.variant == Variant::RecipientList {
+            return;
+        }
+        // Kept even by a member with no ledger yet: one made later from a
+        // stale lightweight set would count these in, and bring them back.
         let stamp = self.clock.last();
-        if let Some(ledger) = self.ledger.as_mut() {
-            for m in gone {
-                ledger.remove(*m, stamp);
-            }
+        let ledger = self.ledger.get_or_insert_with(LwwSet::default);
+        for m in gone {
+            ledger.remove(*m, stamp);
         }
     }
 
@@ -106,7 +110,13 @@ impl Member {
             .into_iter()
             .filter(|m| ledger.removed(*m) && !before.removed(*m))
             .collect();
+        let back: Vec<MemberId> = ledger
+            .members_known()
+            .into_iter()
+            .filter(|m| ledger.contains(*m) && !before.contains(*m))
+            .collect();
         self.enforce_removals(now, &newly, fx);
+        self.enforce_adds(now, &back, fx);
     }
 
     /// Joined a generation with `invited`, the inviter's ledger: the ledger
@@ -129,8 +139,14 @@ impl Member {
             .into_iter()
             .filter(|m| ledger.removed(*m) && !invited.as_ref().is_some_and(|i| i.removed(*m)))
             .collect();
+        let adds: Vec<MemberId> = ledger
+            .members_known()
+            .into_iter()
+            .filter(|m| ledger.contains(*m) && !invited.as_ref().is_some_and(|i| i.contains(*m)))
+            .collect();
         self.ledger = Some(ledger);
         self.enforce_removals(now, &news, fx);
+        self.enforce_adds(now, &adds, fx);
     }
 
     /// The ledger handed to joiners: this member's, with an add of each
@@ -199,6 +215,33 @@ impl Member {
             known.merge(i);
         }
         known.removed(self.id)
+    }
+
+    /// Brings in each of `targets` the roster lacks: an add the generation
+    /// never heard of (made in lightweight mode while this member or its
+    /// inviter was apart) would otherwise be undone by the roster, the
+    /// added member left reading a lightweight group nobody else is in
+    /// (`coordinated-adversity` 343). Its key package is claimed and
+    /// committed as for an application add, but the add is not announced
+    /// again: it was, in lightweight mode. Several members may commit it;
+    /// the losers' adds are dropped once the winner's is applied.
+    fn enforce_adds(&mut self, now: Millis, targets: &[MemberId], fx: &mut Effects) {
+        let me = self.id;
+        let Some(roster) = self.active_coord().map(|c| c.roster()) else {
+            return;
+        };
+        let due: Vec<MemberId> = targets
+            .iter()
+            .copied()
+            .filter(|t| *t != me && !roster.contains(t))
+            .collect();
+        let Some(c) = self.coord.as_mut().filter(|_| !due.is_empty()) else {
+            return;
+        };
+        c.to_add.extend(due);
+        c.batch_until = now;
+        c.next_claim_at = now;
+        self.reclaim(now, fx);
     }
 
     /// Commits the removal of each of `targets` the roster still holds,

@@ -8,6 +8,7 @@
 
 mod ledger;
 mod ordered;
+mod readdress;
 
 use super::Member;
 use super::membership::Membership;
@@ -106,6 +107,8 @@ pub struct Coordinated {
     /// were out in: what a fallback must not forget (see `fall_back`).
     synced: Option<BTreeSet<MemberId>>,
     departed: BTreeMap<MemberId, u64>,
+    /// New mailbox addresses the server has not confirmed (`readdress.rs`).
+    readdress: Option<readdress::Readdressing>,
 }
 
 impl Coordinated {
@@ -138,6 +141,7 @@ impl Coordinated {
             to_rebase: Vec::new(),
             synced: None,
             departed: BTreeMap::new(),
+            readdress: None,
         }
     }
 
@@ -173,6 +177,7 @@ impl Coordinated {
         self.pending
             .values()
             .map(|p| p.next_at)
+            .chain(self.readdress.as_ref().map(|r| r.next_at))
             .chain(batch)
             .chain(claims)
             .min()
@@ -483,6 +488,18 @@ impl Member {
             let reason = format!("no receipt from {} within {timeout} ms", c.server);
             return self.fall_back(now, reason, true, fx);
         }
+        if c.readdress
+            .as_ref()
+            .is_some_and(|r| r.since + timeout <= now)
+        {
+            let reason = format!(
+                "no answer from {} to new addresses within {timeout} ms",
+                c.server
+            );
+            return self.fall_back(now, reason, true, fx);
+        }
+        self.retry_readdress(now, fx);
+        let Some(c) = self.coord.as_mut() else { return };
         for p in c
             .pending
             .values_mut()
@@ -545,7 +562,22 @@ impl Member {
         let mut c = c;
         let pending = std::mem::take(&mut c.pending);
         let queue = std::mem::take(&mut c.queue);
-        let unacknowledged = pending.into_values().map(|p| p.what).chain(queue);
+        // Commits that lost their epoch too, and adds the application asked
+        // for whose key packages were still being claimed: a removal
+        // rejected for an epoch this member never reached was dropped here
+        // without a word (`coordinated-adversity` 70).
+        let rebase = std::mem::take(&mut c.to_rebase);
+        let roster = c.roster();
+        let unclaimed: Vec<MemberId> = std::mem::take(&mut c.announce)
+            .into_iter()
+            .filter(|t| !roster.contains(t))
+            .collect();
+        let unacknowledged = pending
+            .into_values()
+            .map(|p| p.what)
+            .chain(queue)
+            .chain(rebase)
+            .chain((!unclaimed.is_empty()).then_some(What::Add { targets: unclaimed }));
         let mut redo = Vec::new();
         for what in unacknowledged {
             match what {
@@ -572,7 +604,6 @@ impl Member {
         // Messages the server ordered before it failed may still arrive:
         // the old generation drains until this member needs its MLS client
         // for the next one.
-        c.to_rebase.clear();
         self.draining = Some(c);
         if takeover {
             self.schedule_takeover(now);
@@ -628,6 +659,11 @@ impl Member {
                 }
                 self.audit
                     .learn((server, c.generation), &c.server_key, &receipt, None);
+            }
+            Datagram::Readdressed { req } => {
+                if c.readdress.as_ref().is_some_and(|r| r.req == req) {
+                    c.readdress = None;
+                }
             }
             Datagram::Receipted { req, .. } => {
                 let error = format!("receipt for request {req} fails the server's signature");

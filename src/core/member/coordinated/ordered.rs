@@ -224,6 +224,13 @@ impl Member {
             self.send_invites(now, receipt.seq + 1, &targets, welcome, fx);
         }
         self.sync_roster(None, fx);
+        if let Some(c) = self.coord.as_mut() {
+            // Another member's commit may have brought in one this member
+            // was adding too (see `enforce_adds`).
+            let roster = c.roster();
+            c.to_add.retain(|m| !roster.contains(m));
+            c.claimed.retain(|m, _| !roster.contains(m));
+        }
         if formed {
             self.ledger_formed(now, fx);
         }
