@@ -43,6 +43,7 @@ fn check_file(name: &str, path: &Path, every_seed: bool) -> Result<(), Failed> {
     let mut failures = Vec::new();
     for &variant in &scenario.variants {
         let job = |seed| Job {
+            engine: commsim::sim::Engine::default(),
             file: name.to_owned(),
             scenario: scenario.clone(),
             variant,

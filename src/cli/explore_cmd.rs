@@ -67,6 +67,7 @@ pub fn run(o: Options) -> Result<bool, BadInput> {
                 scenario: scenario.clone(),
                 variant,
                 seed,
+                engine: o.select.engine,
             });
         }
     }
@@ -130,6 +131,7 @@ pub fn run(o: Options) -> Result<bool, BadInput> {
                 scenario: (*job.scenario).clone(),
                 seed: job.seed,
                 variant: job.variant,
+                engine: job.engine,
                 check: Some(check.clone()),
                 threads,
                 other_seeds: 3,

@@ -21,6 +21,7 @@ mod summary;
 mod sweep_cmd;
 
 use crate::core::member::membership::Variant;
+use crate::sim::Engine;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -61,6 +62,11 @@ enum Cmd {
         /// Print one JSON summary object per run instead of text.
         #[arg(long)]
         json: bool,
+        /// The engine that drives the run: `turmoil` (every host a tokio
+        /// task with a UDP socket, polled every tick) or `events` (a queue
+        /// of timed events, far faster for large groups).
+        #[arg(long, default_value_t = Engine::default(), value_parser = engine_arg())]
+        engine: Engine,
     },
     /// Run scenarios over their seed ranges, on every core, and judge each
     /// expectation as a claim over the seeds.
@@ -103,6 +109,11 @@ pub(crate) fn variant_arg() -> impl TypedValueParser<Value = Variant> {
     PossibleValuesParser::new(Variant::ALL.map(Variant::name)).try_map(|s| s.parse::<Variant>())
 }
 
+/// `--engine`'s values, from the one list of engines.
+pub(crate) fn engine_arg() -> impl TypedValueParser<Value = Engine> {
+    PossibleValuesParser::new(Engine::ALL.map(Engine::name)).try_map(|s| s.parse::<Engine>())
+}
+
 /// Bad input: reported on stderr, exit code 2.
 pub struct BadInput(pub String);
 
@@ -125,7 +136,8 @@ pub fn main() -> ExitCode {
             variant,
             trace,
             json,
-        } => run_cmd::run(&file, seed, variant, trace.as_deref(), json),
+            engine,
+        } => run_cmd::run(&file, seed, variant, trace.as_deref(), json, engine),
         Cmd::Check { trace, json } => check_cmd::check(&trace, json),
         Cmd::Sweep(options) => sweep_cmd::sweep(options),
         Cmd::Explore(options) => explore_cmd::run(options),

@@ -5,6 +5,7 @@ use super::summary::{print_text, settle};
 use crate::core::member::membership::Variant;
 use crate::explore::runner::judge;
 use crate::scenario::load_file;
+use crate::sim::Engine;
 use crate::trace::Trace;
 use std::fs::File;
 use std::io::Write;
@@ -16,6 +17,7 @@ pub fn run(
     variant: Option<Variant>,
     trace: Option<&Path>,
     json: bool,
+    engine: Engine,
 ) -> Result<bool, BadInput> {
     let scenario = load_file(file).map_err(|e| BadInput(e.to_string()))?;
     let variants: Vec<Variant> = match variant {
@@ -31,7 +33,7 @@ pub fn run(
     let shown = file.display().to_string();
     for (i, v) in variants.iter().enumerate() {
         let (mut summary, out) =
-            judge(&shown, &scenario, seed, *v).map_err(|e| BadInput(e.to_string()))?;
+            judge(&shown, &scenario, seed, *v, engine).map_err(|e| BadInput(e.to_string()))?;
         settle(&mut summary);
         all_met &= summary.met();
         if let Some(sink) = sinks.get_mut(i) {

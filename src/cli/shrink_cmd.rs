@@ -30,6 +30,9 @@ pub struct Options {
     /// Runs at once; defaults to the number of cores.
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,
+    /// The engine that drives each run.
+    #[arg(long, default_value_t = crate::sim::Engine::default(), value_parser = super::engine_arg())]
+    pub engine: crate::sim::Engine,
     /// Other seeds to try a smaller scenario on, when it does not fail on
     /// the current one (failures that need a particular timing).
     #[arg(long, default_value_t = 3)]
@@ -53,6 +56,7 @@ pub fn run(o: Options) -> Result<bool, BadInput> {
             scenario: scenario.clone(),
             seed: o.seed,
             variant,
+            engine: o.engine,
             check: o.check.clone(),
             threads: threads(o.jobs),
             other_seeds: o.other_seeds,

@@ -6,6 +6,7 @@ use crate::core::member::membership::Variant;
 use crate::explore::outcome::RunLine;
 use crate::explore::runner::{Job, run_all};
 use crate::explore::sweep::{Row, SweepSpec, plan, tabulate};
+use crate::sim::Engine;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -44,6 +45,9 @@ pub struct Selection {
     /// Runs at once; defaults to the number of cores.
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,
+    /// The engine that drives each run.
+    #[arg(long, default_value_t = Engine::default(), value_parser = super::engine_arg())]
+    pub engine: Engine,
 }
 
 pub fn sweep(o: Options) -> Result<bool, BadInput> {
@@ -59,6 +63,7 @@ pub fn sweep(o: Options) -> Result<bool, BadInput> {
             .map(|s| s.parse().map_err(|e| BadInput(format!("--seeds: {e}"))))
             .transpose()?,
         variant: o.select.variant,
+        engine: o.select.engine,
         shard: o.shard.as_deref().map(parse_shard).transpose()?,
     };
     let jobs = plan(&spec).map_err(|e| BadInput(e.to_string()))?;

@@ -8,7 +8,7 @@ use crate::core::member::membership::Variant;
 use crate::core::member::sessions::CryptoOps;
 use crate::core::mls::MlsOps;
 use crate::scenario::Scenario;
-use crate::sim::RunOutput;
+use crate::sim::{Engine, RunOutput};
 use crate::trace::Claim;
 use crate::trace::event::Status;
 use serde::{Deserialize, Serialize};
@@ -56,11 +56,15 @@ pub struct Provenance {
     pub git_commit: Option<String>,
     /// SHA-256 of the scenario file as loaded.
     pub scenario_sha256: String,
+    /// The engine that drove the run (digests differ between engines).
+    #[serde(default)]
+    pub engine: Engine,
 }
 
 impl Provenance {
-    pub fn of(scenario: &Scenario) -> Provenance {
+    pub fn of(scenario: &Scenario, engine: Engine) -> Provenance {
         Provenance {
+            engine,
             commsim_version: env!("CARGO_PKG_VERSION").to_owned(),
             git_commit: option_env!("COMMSIM_GIT_COMMIT").map(str::to_owned),
             scenario_sha256: scenario.source_sha256.clone(),
@@ -120,7 +124,7 @@ impl Summary {
         Summary {
             scenario: scenario.name.clone(),
             file: file.to_owned(),
-            provenance: Provenance::of(scenario),
+            provenance: Provenance::of(scenario, out.engine),
             seed,
             variant,
             digest: out.digest.clone(),
@@ -209,6 +213,12 @@ impl RunLine {
         match self {
             RunLine::Done(s) => s.seed,
             RunLine::Panicked(p) => p.seed,
+        }
+    }
+    pub fn engine(&self) -> Engine {
+        match self {
+            RunLine::Done(s) => s.provenance.engine,
+            RunLine::Panicked(p) => p.provenance.engine,
         }
     }
 }

@@ -7,7 +7,7 @@ use super::outcome::{Panicked, Provenance, RunLine, Summary};
 use crate::checkers;
 use crate::core::member::membership::Variant;
 use crate::scenario::Scenario;
-use crate::sim::{self, RunOutput};
+use crate::sim::{self, Engine, RunOutput};
 use crate::trace::event::Status;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,17 +21,23 @@ pub struct Job {
     pub scenario: Arc<Scenario>,
     pub variant: Variant,
     pub seed: u64,
+    pub engine: Engine,
 }
 
 impl Job {
     /// The command that reproduces this run on its own.
     pub fn replay(&self) -> String {
-        replay_command(&self.file, self.seed, self.variant)
+        replay_command(&self.file, self.seed, self.variant, self.engine)
     }
 }
 
-pub fn replay_command(file: &str, seed: u64, variant: Variant) -> String {
-    format!("commsim run {file} --seed {seed} --variant {variant}")
+pub fn replay_command(file: &str, seed: u64, variant: Variant, engine: Engine) -> String {
+    let on = if engine == Engine::default() {
+        String::new()
+    } else {
+        format!(" --engine {engine}")
+    };
+    format!("commsim run {file} --seed {seed} --variant {variant}{on}")
 }
 
 /// Runs one scenario, seed and variant, and judges it. Wall time is
@@ -41,9 +47,10 @@ pub fn judge(
     scenario: &Scenario,
     seed: u64,
     variant: Variant,
+    engine: Engine,
 ) -> Result<(Summary, RunOutput), sim::RunError> {
     let started = std::time::Instant::now();
-    let out = sim::run(scenario, seed, variant)?;
+    let out = sim::run_on(scenario, seed, variant, engine)?;
     let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
     let verdicts = checkers::check_run(&out);
     let summary = Summary::new(file, scenario, seed, variant, &out, verdicts, wall_ms);
@@ -53,10 +60,11 @@ pub fn judge(
 /// Runs a job, turning a panic or a simulator error into a failed run
 /// rather than the end of the sweep.
 pub fn run_job(job: &Job) -> RunLine {
-    let failure = match guarded(|| judge(&job.file, &job.scenario, job.seed, job.variant)) {
-        Ok((summary, _)) => return RunLine::Done(Box::new(summary)),
-        Err(failure) => failure,
-    };
+    let failure =
+        match guarded(|| judge(&job.file, &job.scenario, job.seed, job.variant, job.engine)) {
+            Ok((summary, _)) => return RunLine::Done(Box::new(summary)),
+            Err(failure) => failure,
+        };
     RunLine::Panicked(Panicked {
         scenario: job.scenario.name.clone(),
         file: job.file.clone(),
@@ -64,7 +72,7 @@ pub fn run_job(job: &Job) -> RunLine {
         variant: job.variant,
         verdict: Status::Fail,
         panic: failure,
-        provenance: Provenance::of(&job.scenario),
+        provenance: Provenance::of(&job.scenario, job.engine),
     })
 }
 

@@ -20,6 +20,7 @@ pub struct ShrinkSpec {
     pub scenario: Scenario,
     pub seed: u64,
     pub variant: Variant,
+    pub engine: crate::sim::Engine,
     /// The check to keep failing; by default the first one that fails
     /// where `pass` is claimed.
     pub check: Option<String>,
@@ -138,6 +139,7 @@ fn job(spec: &ShrinkSpec, s: &Scenario, seed: u64) -> Job {
         scenario: Arc::new(s.clone()),
         variant: spec.variant,
         seed,
+        engine: spec.engine,
     }
 }
 

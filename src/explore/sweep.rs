@@ -21,6 +21,7 @@ pub struct SweepSpec {
     pub variant: Option<Variant>,
     /// `(i, n)`: keep the i-th of n shards (1-based).
     pub shard: Option<(u64, u64)>,
+    pub engine: crate::sim::Engine,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +81,7 @@ pub fn plan(spec: &SweepSpec) -> Result<Vec<Job>, PlanError> {
                         scenario: scenario.clone(),
                         variant,
                         seed,
+                        engine: spec.engine,
                     });
                 }
             }
@@ -218,7 +220,7 @@ pub fn tabulate(lines: &[RunLine]) -> Vec<Row> {
         });
         let row = &mut rows[i];
         row.runs += 1;
-        let replay = replay_command(line.file(), line.seed(), line.variant());
+        let replay = replay_command(line.file(), line.seed(), line.variant(), line.engine());
         match line {
             RunLine::Panicked(p) => {
                 row.panics += 1;

@@ -36,6 +36,11 @@ impl Timeline {
         }
     }
 
+    /// When the next action is due.
+    pub fn next_at(&self) -> Option<Millis> {
+        self.actions.get(self.next).map(|(t, _)| *t)
+    }
+
     /// Actions due at or before `now`, in order.
     pub fn due(&mut self, now: Millis) -> Vec<(Action, Fault)> {
         let mut out = Vec::new();

@@ -1,11 +1,69 @@
-//! The simulator: seeded entropy, the workload, and the turmoil driver that
-//! runs the sans-IO core over a simulated network.
+//! The simulator: seeded entropy, setup and the workload, the world every
+//! host's state machine lives in, the fault-plan executor, and two engines
+//! that drive it: `events` (a discrete-event queue, the fast one) and
+//! `turmoil` (every host a tokio task with a real UDP socket).
 
+mod activation;
 pub mod entropy;
+mod events;
+mod fault_plan;
 mod host;
 mod run;
 pub mod setup;
 pub mod workload;
 pub mod world;
 
-pub use run::{RunError, RunOutput, run};
+pub use run::{RunError, RunOutput, run, run_on};
+
+/// Which engine drives a run. Both run the same state machines, setup,
+/// workload and fault plan; they differ in how time passes (turmoil rounds
+/// it to ticks) and so in their digests, never in what a scenario claims.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// A priority queue of timed events; jumps from one to the next.
+    Events,
+    /// turmoil: polls every host every tick.
+    #[default]
+    Turmoil,
+}
+
+impl Engine {
+    pub const ALL: [Engine; 2] = [Engine::Events, Engine::Turmoil];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Events => "events",
+            Engine::Turmoil => "turmoil",
+        }
+    }
+}
+
+impl std::fmt::Display for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Engine {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Engine::ALL
+            .into_iter()
+            .find(|e| e.name() == s)
+            .ok_or_else(|| format!("unknown engine `{s}` (expected events or turmoil)"))
+    }
+}

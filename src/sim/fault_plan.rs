@@ -1,0 +1,275 @@
+//! The fault-plan executor: one place that carries out every fault of a
+//! scenario, whichever engine runs it. What an engine must do itself (cut
+//! a link, crash and restart a host) goes through [`Driver`], whose verbs
+//! are turmoil's; everything else (loss, duplication, reordering, latency,
+//! refusal, dishonesty, address expiry, clock skew, the attacker) is state
+//! in the world that its fault layer and hosts consult.
+
+use super::setup::hosts;
+use super::world::{StartKind, World};
+use crate::core::ids::{Millis, Peer};
+use crate::core::io::{Command, Input};
+use crate::faults::{Action, fault_name, fault_sides};
+use crate::scenario::{Fault, FaultKind, Scenario, StateOnRestart};
+use crate::trace::Event;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+/// What an engine does for the fault plan.
+pub trait Driver {
+    /// Datagrams from `from` to `to` are lost until repaired.
+    fn partition_oneway(&mut self, from: &str, to: &str);
+    fn repair_oneway(&mut self, from: &str, to: &str);
+    /// The host stops: what it held in memory, and what reaches it, is lost.
+    fn crash(&mut self, host: &str);
+    /// The host's software starts again (see `World::start_host`).
+    fn bounce(&mut self, host: &str);
+}
+
+impl Driver for turmoil::Sim<'_> {
+    fn partition_oneway(&mut self, from: &str, to: &str) {
+        turmoil::Sim::partition_oneway(self, from, to);
+    }
+    fn repair_oneway(&mut self, from: &str, to: &str) {
+        turmoil::Sim::repair_oneway(self, from, to);
+    }
+    fn crash(&mut self, host: &str) {
+        turmoil::Sim::crash(self, host);
+    }
+    fn bounce(&mut self, host: &str) {
+        turmoil::Sim::bounce(self, host);
+    }
+}
+
+/// Link blocks by direction, counted, so that overlapping partitions and
+/// offline periods heal only when the last of them ends.
+#[derive(Default)]
+pub struct FaultState {
+    blocked: BTreeMap<(String, String), u32>,
+}
+
+impl FaultState {
+    pub fn apply(
+        &mut self,
+        sim: &mut impl Driver,
+        world: &Rc<RefCell<World>>,
+        s: &Scenario,
+        now: Millis,
+        action: Action,
+        fault: &Fault,
+    ) {
+        let begin = matches!(action, Action::Begin(_));
+        let (hosts, detail) = self.carry_out(sim, world, s, now, begin, &fault.kind);
+        let detail = format!("{} {detail}", if begin { "begin" } else { "end" });
+        world.borrow_mut().record(
+            now,
+            "sim",
+            Event::Fault {
+                fault: fault_name(&fault.kind).into(),
+                hosts,
+                sides: fault_sides(&fault.kind),
+                detail,
+            },
+        );
+    }
+
+    fn carry_out(
+        &mut self,
+        sim: &mut impl Driver,
+        world: &Rc<RefCell<World>>,
+        s: &Scenario,
+        now: Millis,
+        begin: bool,
+        kind: &FaultKind,
+    ) -> (Vec<String>, String) {
+        let all: Vec<String> = hosts(s).iter().map(|h| h.to_string()).collect();
+        let mut w = world.borrow_mut();
+        match kind {
+            FaultKind::Partition { a, b } => {
+                self.block(sim, a, b, begin);
+                self.block(sim, b, a, begin);
+                (
+                    a.iter().chain(b).cloned().collect(),
+                    format!("{a:?} | {b:?}"),
+                )
+            }
+            FaultKind::PartitionOneway { from, to } => {
+                self.block(sim, from, to, begin);
+                (
+                    from.iter().chain(to).cloned().collect(),
+                    format!("{from:?} -> {to:?}"),
+                )
+            }
+            FaultKind::Offline { member } => {
+                let me = vec![member.to_string()];
+                let others: Vec<String> = all.iter().filter(|h| **h != me[0]).cloned().collect();
+                self.block(sim, &me, &others, begin);
+                self.block(sim, &others, &me, begin);
+                (me, String::new())
+            }
+            FaultKind::Loss { rate } => {
+                toggle(&mut w.net.loss, *rate, begin);
+                (Vec::new(), format!("rate {rate}"))
+            }
+            FaultKind::Duplicate { rate } => {
+                toggle(&mut w.net.duplicate, *rate, begin);
+                (Vec::new(), format!("rate {rate}"))
+            }
+            FaultKind::Reorder { rate, extra_ms } => {
+                toggle(&mut w.net.reorder, (*rate, *extra_ms), begin);
+                (Vec::new(), format!("rate {rate} extra {extra_ms} ms"))
+            }
+            FaultKind::Latency {
+                extra_ms,
+                jitter_ms,
+            } => {
+                toggle(&mut w.net.latency, (*extra_ms, *jitter_ms), begin);
+                (
+                    Vec::new(),
+                    format!("extra {extra_ms} ms jitter {jitter_ms} ms"),
+                )
+            }
+            FaultKind::Crash { host, state } => {
+                if begin {
+                    sim.crash(host.as_str());
+                } else {
+                    let Some(peer) = Peer::parse(host) else {
+                        return (vec![host.clone()], "unknown host".into());
+                    };
+                    let start = restart_state(&mut w, now, peer, *state);
+                    w.starts.insert(peer, start);
+                    drop(w);
+                    sim.bounce(host.as_str());
+                }
+                (vec![host.clone()], format!("{state:?}"))
+            }
+            FaultKind::Refuse { server } => {
+                let local = w.local_time(Peer::Server(*server), now);
+                if let Some(agent) = w.servers.get_mut(server) {
+                    agent.handle(local, Input::Command(Command::RefuseService(begin)));
+                }
+                (vec![server.to_string()], String::new())
+            }
+            FaultKind::Dishonest {
+                server,
+                mode,
+                victim,
+                sides,
+            } => {
+                use crate::core::server::dishonest::{Dishonesty, Sides};
+                let d = Dishonesty {
+                    mode: *mode,
+                    victim: *victim,
+                    sides: sides.as_ref().map(|(a, b)| Sides {
+                        a: a.iter().copied().collect(),
+                        b: b.iter().copied().collect(),
+                    }),
+                };
+                let local = w.local_time(Peer::Server(*server), now);
+                if let Some(agent) = w.servers.get_mut(server) {
+                    agent.handle(
+                        local,
+                        Input::Command(Command::Dishonest(begin.then_some(d))),
+                    );
+                }
+                let to = match (victim, sides) {
+                    (Some(v), _) => format!(" to {v}"),
+                    (None, Some((a, b))) => {
+                        let names = |s: &[crate::core::ids::MemberId]| {
+                            s.iter()
+                                .map(|m| m.to_string())
+                                .collect::<Vec<_>>()
+                                .join(",")
+                        };
+                        format!(" between {} | {}", names(a), names(b))
+                    }
+                    (None, None) => String::new(),
+                };
+                (vec![server.to_string()], format!("{mode}{to}"))
+            }
+            FaultKind::ExpireAddresses { member } => {
+                if begin {
+                    let local = w.clock_epoch.saturating_add(now);
+                    for a in w.agents.values_mut() {
+                        a.handle(local, Input::Command(Command::ExpireAddresses(*member)));
+                    }
+                }
+                (vec![member.to_string()], String::new())
+            }
+            FaultKind::Attack { forgery, victim } => {
+                if let Some(a) = w.attacker.as_mut() {
+                    a.toggle(*forgery, *victim, begin);
+                }
+                (
+                    vec![victim.to_string()],
+                    format!("{forgery} aimed at {victim}"),
+                )
+            }
+            FaultKind::ClockSkew { member, offset_ms } => {
+                if begin {
+                    w.skew.insert(*member, *offset_ms);
+                } else {
+                    w.skew.remove(member);
+                }
+                (vec![member.to_string()], format!("offset {offset_ms} ms"))
+            }
+        }
+    }
+
+    fn block(&mut self, sim: &mut impl Driver, from: &[String], to: &[String], begin: bool) {
+        for f in from {
+            for t in to {
+                let count = self.blocked.entry((f.clone(), t.clone())).or_insert(0);
+                if begin {
+                    *count += 1;
+                    if *count == 1 {
+                        sim.partition_oneway(f.as_str(), t.as_str());
+                    }
+                } else if *count > 0 {
+                    *count -= 1;
+                    if *count == 0 {
+                        sim.repair_oneway(f.as_str(), t.as_str());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Replaces a wiped host's state machine and says how it starts again.
+fn restart_state(w: &mut World, now: Millis, peer: Peer, state: StateOnRestart) -> StartKind {
+    let volatile_lost = state == StateOnRestart::VolatileLost;
+    match (peer, state) {
+        (Peer::Agent(a), StateOnRestart::Wiped) => {
+            if let Some(fresh) = w.agents.get(&a).map(|old| old.wiped()) {
+                w.agents.insert(a, fresh);
+                w.record(now, &peer.to_string(), Event::MailboxWiped);
+            }
+        }
+        (Peer::Member(m), StateOnRestart::Wiped) => {
+            if let Some(fresh) = w.members.get(&m).map(|old| old.wiped()) {
+                w.members.insert(m, fresh);
+                w.wiped_members.insert(m);
+                // A new device starts as if for the first time.
+                return StartKind {
+                    restart: false,
+                    volatile_lost,
+                };
+            }
+        }
+        _ => {}
+    }
+    StartKind {
+        restart: true,
+        volatile_lost,
+    }
+}
+
+fn toggle<T: PartialEq>(active: &mut Vec<T>, value: T, begin: bool) {
+    if begin {
+        active.push(value);
+    } else if let Some(i) = active.iter().position(|v| *v == value) {
+        active.remove(i);
+    }
+}
