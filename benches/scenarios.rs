@@ -2,7 +2,7 @@
 //!
 //! `partition_heal/N`: `scenarios/lightweight-partition-heal.toml` with N
 //! members (the fault schedule unchanged; members beyond m4 keep their
-//! links). `idle/N`: the same run with no traffic, which isolates turmoil's
+//! links). `engines/E/N`: the same on each engine, side by side. `idle/N`: the same run with no traffic, which isolates turmoil's
 //! per-tick cost. `olm`: one pairwise encryption and decryption, the unit
 //! of a lightweight group's crypto cost. `coordinated/*`: the shipped
 //! coordinated scenarios as they are (`steady` is fifty members with adds,
@@ -44,6 +44,21 @@ fn whole_runs(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::from_parameter(n), &s, |b, s| {
             b.iter(|| sim::run(s, 7, Variant::Lww).expect("runs"))
         });
+    }
+    g.finish();
+    // The same scenario and seed on each engine, side by side.
+    let mut g = c.benchmark_group("engines");
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(20))
+        .warm_up_time(Duration::from_secs(1));
+    for n in [10, 50, 100] {
+        let s = scaled(n, true);
+        for engine in sim::Engine::ALL {
+            let id = BenchmarkId::new(engine.name(), n);
+            g.bench_with_input(id, &s, |b, s| {
+                b.iter(|| sim::run_on(s, 7, Variant::Lww, engine).expect("runs"))
+            });
+        }
     }
     g.finish();
     let mut g = c.benchmark_group("idle");

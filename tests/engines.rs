@@ -1,7 +1,7 @@
-//! Both engines meet every shipped scenario's claims. `cargo test` runs
-//! the top-level scenarios on the events engine at each file's own seed
-//! (the corpus test runs them on the default engine);
-//! `commsim sweep scenarios/ --engine events` judges the whole ranges.
+//! Both engines meet every shipped scenario's claims. The corpus test runs
+//! every scenario on the default engine (events); this one runs the
+//! top-level scenarios on turmoil at each file's own seed.
+//! `commsim sweep scenarios/ --engine turmoil` judges the whole ranges.
 
 use commsim::explore::outcome::RunLine;
 use commsim::explore::runner::{Job, run_job};
@@ -10,11 +10,15 @@ use commsim::sim::Engine;
 use std::path::Path;
 use std::sync::Arc;
 
-/// The two 50-member scenarios belong in sweeps, not in `cargo test`.
-const HEAVY: [&str; 2] = ["coordinated-steady.toml", "lightweight-large-group.toml"];
+/// The large scenarios belong in sweeps, not in `cargo test`, on turmoil.
+const HEAVY: [&str; 3] = [
+    "coordinated-steady.toml",
+    "lightweight-large-group.toml",
+    "lightweight-large.toml",
+];
 
 #[test]
-fn every_top_level_scenario_meets_its_claims_on_the_events_engine() {
+fn every_top_level_scenario_meets_its_claims_on_turmoil() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     let mut files: Vec<_> = std::fs::read_dir(&root)
         .expect("scenarios/ is readable")
@@ -33,7 +37,7 @@ fn every_top_level_scenario_meets_its_claims_on_the_events_engine() {
                 scenario: scenario.clone(),
                 variant,
                 seed: scenario.seed,
-                engine: Engine::Events,
+                engine: Engine::Turmoil,
             };
             match run_job(&job) {
                 RunLine::Done(s) if s.met() => {}

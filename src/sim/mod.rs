@@ -33,10 +33,11 @@ pub use run::{RunError, RunOutput, run, run_on};
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
-    /// A priority queue of timed events; jumps from one to the next.
-    Events,
-    /// turmoil: polls every host every tick.
+    /// A priority queue of timed events; jumps from one to the next. The
+    /// default: it is the fast one.
     #[default]
+    Events,
+    /// turmoil: polls every host every tick, through real tokio sockets.
     Turmoil,
 }
 

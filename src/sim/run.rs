@@ -56,6 +56,11 @@ pub fn run_on(
     variant: Variant,
     engine: Engine,
 ) -> Result<RunOutput, RunError> {
+    if engine == Engine::Turmoil
+        && let Some(why) = scenario.too_costly_for_turmoil()
+    {
+        return Err(RunError(why));
+    }
     let scenario = scenario.clone();
     let mut key = [0u8; 32];
     key[..8].copy_from_slice(&seed.to_le_bytes());

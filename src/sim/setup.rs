@@ -18,6 +18,7 @@ use crate::trace::{Event, Record};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 use vodozemac::Ed25519Keypair;
 
 /// Independent random streams, one per purpose, all from the run's seed.
@@ -95,7 +96,7 @@ pub fn build_world(s: &Scenario, seed: u64, variant: Variant) -> World {
             .to_vec();
         directory.insert(
             m,
-            Contact {
+            Arc::new(Contact {
                 member: m,
                 presentation: Presentation {
                     preferred_name: format!("Member {}", m.0),
@@ -110,11 +111,12 @@ pub fn build_world(s: &Scenario, seed: u64, variant: Variant) -> World {
                     signature,
                 }),
                 agents: own,
-            },
+            }),
         );
         world.members.insert(m, member);
     }
     let founders: BTreeSet<MemberId> = (0..s.topology.founders).map(MemberId).collect();
+    let directory = Arc::new(directory);
     for member in world.members.values_mut() {
         member.found_group(&s.name, &founders, directory.clone());
     }

@@ -301,6 +301,7 @@ impl Member {
             self.tell_removed(now, from, fx);
         }
         if let Some(c) = self.particle.others.get_mut(&from) {
+            let c = std::sync::Arc::make_mut(c);
             // Messages can arrive out of order: keep the newest address of
             // each kind (a wiped agent's new incarnation issues larger tokens).
             for (long_term, ephemeral) in &msg.contact {

@@ -29,6 +29,7 @@ use sessions::Sessions;
 
 pub use coordinated::Coordinated;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// The protocol's knobs, from the scenario.
 #[derive(Clone, Debug, PartialEq)]
@@ -101,7 +102,7 @@ pub struct Member {
     cfg: MemberConfig,
     sessions: Sessions,
     particle: GroupParticle,
-    directory: Directory,
+    directory: Arc<Directory>,
     /// This member's own agents and addresses.
     own: Vec<ServiceAgent>,
     clock: HlcClock,
@@ -173,7 +174,7 @@ impl Member {
             cfg,
             sessions: Sessions::new(),
             particle: GroupParticle::default(),
-            directory: Directory::new(),
+            directory: Arc::default(),
             own: Vec::new(),
             clock: HlcClock::new(id),
             membership,
@@ -243,7 +244,12 @@ impl Member {
 
     /// Forms (or joins, for founders) the group: every founder starts from
     /// the same membership and the same contact cards.
-    pub fn found_group(&mut self, name: &str, founders: &BTreeSet<MemberId>, directory: Directory) {
+    pub fn found_group(
+        &mut self,
+        name: &str,
+        founders: &BTreeSet<MemberId>,
+        directory: Arc<Directory>,
+    ) {
         self.directory = directory;
         self.particle.name = Some(name.to_owned());
         self.membership = Membership::found(
@@ -310,7 +316,7 @@ impl Member {
     }
 
     fn contact(&self, m: MemberId) -> Option<&Contact> {
-        self.particle.others.get(&m)
+        self.particle.others.get(&m).map(|c| &**c)
     }
 
     fn next_req(&mut self) -> u64 {

@@ -638,6 +638,7 @@ impl Member {
             Datagram::Deliver { address, .. } => {
                 let refused = *address;
                 self.particle.others.get_mut(&to).and_then(|c| {
+                    let c = std::sync::Arc::make_mut(c);
                     let a = c.agents.iter_mut().find(|a| a.agent == agent)?;
                     if a.ephemeral.is_some_and(|g| g.address == refused) {
                         a.ephemeral = None;

@@ -5,6 +5,7 @@ use crate::core::ids::{AgentId, MemberId};
 use crate::core::wire::Grant;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use vodozemac::{Ed25519PublicKey, Ed25519Signature};
 
 /// How a member wants to be shown.
@@ -82,14 +83,18 @@ pub struct Contact {
 pub struct GroupParticle {
     pub name: Option<String>,
     pub picture: Option<String>,
-    /// Every *other* member of the group.
-    pub others: BTreeMap<MemberId, Contact>,
+    /// Every *other* member of the group. Shared with the directory until
+    /// the member learns something newer (copied on write), so that a
+    /// thousand founders do not hold a million copies of the same cards.
+    pub others: BTreeMap<MemberId, Arc<Contact>>,
 }
 
 /// The contact cards every member starts with: the simulation assumes the
 /// members already have 1:1 relationships (the seed builds groups on them),
-/// so a member knows how to reach anyone it may be asked to add.
-pub type Directory = BTreeMap<MemberId, Contact>;
+/// so a member knows how to reach anyone it may be asked to add. One copy,
+/// shared by every member: setup memory grows with the members, not their
+/// square.
+pub type Directory = BTreeMap<MemberId, Arc<Contact>>;
 
 #[cfg(test)]
 mod tests {
