@@ -111,6 +111,7 @@ pub fn build_world(s: &Scenario, seed: u64, variant: Variant) -> World {
                     signature,
                 }),
                 agents: own,
+                attested: Default::default(),
             }),
         );
         world.members.insert(m, member);

@@ -305,11 +305,11 @@ impl Member {
         let Some(c) = self.directory.get(&m).cloned() else {
             return false;
         };
-        if let Some(a) = &c.attestation {
+        if c.attestation.is_some() {
             self.sessions.ops.signatures_verified += 1;
-            if !a.verify(&c.ipk) {
-                return false;
-            }
+        }
+        if !c.attestation_holds() {
+            return false;
         }
         self.particle.others.insert(m, c);
         true
