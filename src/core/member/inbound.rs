@@ -407,13 +407,13 @@ impl Member {
         // In a coordinated group the MLS roster alone is the membership,
         // and the ledger keeps what the roster may not know.
         if self.coord.is_some() {
-            let (carried, op) = (msg.membership.as_ref(), msg.op);
+            let (carried, op) = (msg.membership.as_deref(), msg.op);
             self.ledger_learn(now, carried, op, msg.hlc, fx);
         }
         if self.coord.is_none()
             && self
                 .membership
-                .on_message(&recipients, msg.membership.as_ref())
+                .on_message(&recipients, msg.membership.as_deref())
         {
             fx.record(Event::MembershipChanged {
                 view: self.view(),

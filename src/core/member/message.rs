@@ -6,6 +6,7 @@ use crate::core::ids::{MemberId, MessageId, ServerId};
 use crate::core::wire::Grant;
 use crate::trace::event::OpKind;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use vodozemac::{Ed25519PublicKey, Ed25519Signature};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -28,8 +29,10 @@ pub struct GroupMessage {
     pub hlc: Hlc,
     /// The membership change this message makes, if any.
     pub op: Option<(OpKind, MemberId)>,
-    /// Under `lww`, the sender's whole membership state.
-    pub membership: Option<LwwSet>,
+    /// Under `lww`, the sender's whole membership state. Shared (it is
+    /// the same bytes on the wire): a member's archive holds thousands of
+    /// messages that mostly carry the same set (see `Member::keep`).
+    pub membership: Option<Arc<LwwSet>>,
     /// The sender's current addresses at each of its agents (long-term,
     /// ephemeral), so that others can use fresh ones and stop using expired
     /// or lost ones.

@@ -125,6 +125,8 @@ pub struct Member {
     /// sending again (persisted); `archived` is their arrival order.
     archive: BTreeMap<MessageId, GroupMessage>,
     archived: std::collections::VecDeque<MessageId>,
+    /// The LWW set the last kept message carried (see `keep`).
+    last_kept_set: Option<Arc<membership::LwwSet>>,
     buffer: BTreeMap<MessageId, Buffered>,
     forks_reported: BTreeSet<(MemberId, MemberId)>,
     /// Set when the group is coordinated: MLS through a server agent.
@@ -190,6 +192,7 @@ impl Member {
             recent: Vec::new(),
             archive: BTreeMap::new(),
             archived: Default::default(),
+            last_kept_set: None,
             buffer: BTreeMap::new(),
             forks_reported: BTreeSet::new(),
             coord: None,

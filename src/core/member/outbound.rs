@@ -340,7 +340,7 @@ impl Member {
             reply_to,
             hlc,
             op,
-            membership: self.membership.carried(),
+            membership: self.membership.carried().map(std::sync::Arc::new),
             contact: self
                 .own
                 .iter()
@@ -403,7 +403,18 @@ impl Member {
     /// Keeps a group message as its author signed it (own or received), so
     /// that it can be sent again to a recipient that misses it. The oldest
     /// kept goes first beyond the cap.
-    pub(super) fn keep(&mut self, message: GroupMessage) {
+    ///
+    /// Under `lww` every message carries its sender's whole set, so an
+    /// archive of n-member messages grew as messages × n, and a group's
+    /// as messages × n² (a 150-member fallback held 800 MB). Messages that
+    /// carry the set the last one did share its copy.
+    pub(super) fn keep(&mut self, mut message: GroupMessage) {
+        if let Some(set) = message.membership.as_mut() {
+            match &self.last_kept_set {
+                Some(last) if **last == **set => *set = last.clone(),
+                _ => self.last_kept_set = Some(set.clone()),
+            }
+        }
         let id = message.id;
         if self.archive.insert(id, message).is_none() {
             self.archived.push_back(id);

@@ -485,3 +485,29 @@ fn a_sender_delivers_to_the_renewed_long_term_address_it_was_told_of() {
         assert_eq!(delivered(&net, "m0", msg), 1);
     });
 }
+
+/// Every `lww` message carries its sender's whole set: a member's archive
+/// shares one copy among the messages that carry the same set, rather than
+/// holding messages × members entries (a 150-member fallback held 800 MB).
+#[test]
+fn archived_messages_share_the_set_they_carry() {
+    run_seeded([9; 32], || {
+        let mut net = Instant::new(3);
+        for m in [0, 1, 0] {
+            send(&mut net, m);
+        }
+        net.run(5_000);
+        let m2 = &net.world.members[&MemberId(2)];
+        let sets: Vec<_> = m2
+            .archive
+            .values()
+            .filter_map(|msg| msg.membership.clone())
+            .collect();
+        assert_eq!(sets.len(), 3, "{sets:?}");
+        assert!(
+            sets.windows(2)
+                .all(|w| std::sync::Arc::ptr_eq(&w[0], &w[1])),
+            "equal sets kept apart"
+        );
+    });
+}
