@@ -21,16 +21,41 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use vodozemac::Ed25519Keypair;
 
-/// Independent random streams, one per purpose, all from the run's seed.
-/// Adding draws to one purpose never shifts another.
-pub fn stream(seed: u64, purpose: u64) -> ChaCha20Rng {
-    let mut rng = ChaCha20Rng::seed_from_u64(seed);
-    rng.set_stream(purpose);
-    rng
+/// What a random stream is for. Each (purpose, host) pair gets its own
+/// ChaCha20 stream of the run's seed, and no two can meet: MLS keys are
+/// tagged in the stream number's high 32 bits, above every network stream
+/// (`1_000 + host index`, below 2^32 for any host count the loader takes)
+/// and the workload's (1). MLS keys used to be `2_000 + member`: with more
+/// than a thousand hosts, host 1000's network stream was member 0's MLS
+/// key stream. The workload and network numbers are kept as they were, so
+/// every run's timing, and the claims that depend on it, stay the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// The workload's command schedule.
+    Workload,
+    /// A host's network fate (loss, delay, duplication), by host index.
+    Net(u32),
+    /// A member's MLS client key.
+    MlsKey(MemberId),
 }
 
-pub const STREAM_WORKLOAD: u64 = 1;
-const STREAM_NET_BASE: u64 = 1_000;
+impl Purpose {
+    fn stream_number(self) -> u64 {
+        match self {
+            Purpose::Workload => 1,
+            Purpose::Net(i) => 1_000 + u64::from(i),
+            Purpose::MlsKey(m) => (3 << 32) | u64::from(m.0),
+        }
+    }
+}
+
+/// Independent random streams, one per purpose and host, all from the
+/// run's seed. Adding draws to one never shifts another.
+pub fn stream(seed: u64, purpose: Purpose) -> ChaCha20Rng {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    rng.set_stream(purpose.stream_number());
+    rng
+}
 
 /// The group id every member of the run shares.
 pub const GROUP_ID: u64 = 1;
@@ -122,13 +147,11 @@ pub fn build_world(s: &Scenario, seed: u64, variant: Variant) -> World {
         member.found_group(&s.name, &founders, directory.clone());
     }
     coordinate(&mut world, s, seed, &founders, &directory);
-    for (i, host) in hosts(s).into_iter().enumerate() {
-        world
-            .net_rngs
-            .insert(host, stream(seed, STREAM_NET_BASE + i as u64));
+    for (i, host) in (0u32..).zip(hosts(s)) {
+        world.net_rngs.insert(host, stream(seed, Purpose::Net(i)));
     }
     let mut commands: BTreeMap<MemberId, VecDeque<Scheduled>> = BTreeMap::new();
-    for c in workload::generate(s, &mut stream(seed, STREAM_WORKLOAD)) {
+    for c in workload::generate(s, &mut stream(seed, Purpose::Workload)) {
         commands.entry(c.member).or_default().push_back(c);
     }
     world.commands = commands;
@@ -153,8 +176,6 @@ pub fn hosts(s: &Scenario) -> Vec<Peer> {
         .chain(s.topology.server_ids().map(Peer::Server))
         .collect()
 }
-
-const STREAM_MLS_BASE: u64 = 2_000;
 
 /// Gives every member an MLS client and the candidate server agents, when
 /// the scenario has any; a coordinated group is then formed the way its
@@ -193,7 +214,7 @@ fn coordinate(
     let mut clients: BTreeMap<MemberId, MlsClient> = BTreeMap::new();
     for m in s.topology.member_ids() {
         let mut key = [0u8; 32];
-        stream(seed, STREAM_MLS_BASE + u64::from(m.0)).fill_bytes(&mut key);
+        stream(seed, Purpose::MlsKey(m)).fill_bytes(&mut key);
         let mut client =
             MlsClient::new(m.to_string().as_bytes(), key).expect("an MLS client from a seed");
         // For the post-removal secrecy checker (see `World::mls_removal_copies`).
@@ -298,4 +319,37 @@ fn found_coordinated(
             .into_iter()
             .map(|(host, event)| Record { t: 0, host, event }),
     );
+}
+
+#[cfg(test)]
+mod stream_tests {
+    use super::*;
+
+    #[test]
+    fn no_two_purposes_share_a_stream() {
+        let first = |p: Purpose| {
+            let mut r = stream(7, p);
+            let mut b = [0u8; 16];
+            r.fill_bytes(&mut b);
+            b
+        };
+        // The old numbering's collision: host 1000's network stream was
+        // member 0's MLS key stream.
+        assert_ne!(
+            first(Purpose::Net(1000)),
+            first(Purpose::MlsKey(MemberId(0)))
+        );
+        let all = [
+            Purpose::Workload,
+            Purpose::Net(0),
+            Purpose::Net(1),
+            Purpose::MlsKey(MemberId(0)),
+            Purpose::MlsKey(MemberId(1)),
+        ];
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                assert_ne!(first(*a), first(*b), "{a:?} {b:?}");
+            }
+        }
+    }
 }
