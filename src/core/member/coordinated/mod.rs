@@ -551,12 +551,16 @@ impl Member {
                 };
                 self.membership.remove(*m, tombstone);
             }
-            // What the roster never learnt (a removal made in lightweight
-            // mode across a partition) outlives the generation: see
-            // `ledger.rs`.
-            if let Some(ledger) = &self.ledger {
-                self.membership.merge_set(ledger);
-            }
+        }
+        // What the roster never learnt (a removal made in lightweight mode
+        // across a partition) outlives the generation: see `ledger.rs`. So
+        // does what a nominator learnt while still forming its generation,
+        // when its membership is the lightweight set but lightweight
+        // messages only reach the ledger (`coordinated-adversity` 61: a
+        // removal delivered then was undone by the fallback, and the
+        // removed member read what followed).
+        if let Some(ledger) = &self.ledger {
+            self.membership.merge_set(ledger);
         }
         let me = self.id;
         let mut c = c;
