@@ -316,6 +316,11 @@ impl Agent {
                     key_package,
                 }
             }
+            Datagram::LookupAddress { req, member } => Datagram::CurrentAddress {
+                req,
+                member,
+                long_term: self.mailboxes.get(&member).and_then(|m| m.long_term),
+            },
             Datagram::ClaimKey { req, member } => match self.keys.get_mut(&member) {
                 Some(b) => {
                     self.stats.keys_claimed += 1;
@@ -478,6 +483,30 @@ mod tests {
             message_type: 1,
             ciphertext: vec![1, 2, 3],
         }
+    }
+
+    #[test]
+    fn a_lookup_gives_the_newest_long_term_address_or_none() {
+        let mut a = agent();
+        let lookup = |a: &mut Agent, member| send(a, 0, Datagram::LookupAddress { req: 5, member });
+        assert_eq!(
+            lookup(&mut a, MemberId(1)),
+            Datagram::CurrentAddress {
+                req: 5,
+                member: MemberId(1),
+                long_term: None
+            }
+        );
+        a.register(MemberId(1), 0);
+        let (renewed, _) = a.renew(MemberId(1), 10);
+        assert_eq!(
+            lookup(&mut a, MemberId(1)),
+            Datagram::CurrentAddress {
+                req: 5,
+                member: MemberId(1),
+                long_term: Some(renewed)
+            }
+        );
     }
 
     #[test]

@@ -270,6 +270,22 @@ pub enum Datagram {
     UnknownMember {
         member: MemberId,
     },
+
+    // ---- member -> agent, and back: a contact card looked up again ----
+    /// Asks one of a member's agents for the member's newest long-term
+    /// address. A sender whose copy of the card was refused (the agent lost
+    /// its store and the member registered again) learns the new one the
+    /// way it learns a one-time key: from the agent the card names.
+    LookupAddress {
+        req: u64,
+        member: MemberId,
+    },
+    /// The answer: `None` while the agent does not know the member.
+    CurrentAddress {
+        req: u64,
+        member: MemberId,
+        long_term: Option<Grant>,
+    },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -306,6 +322,7 @@ impl Datagram {
             | Datagram::Addresses { req, .. }
             | Datagram::KeyClaimed { req, .. }
             | Datagram::KeyPackageClaimed { req, .. }
+            | Datagram::CurrentAddress { req, .. }
             | Datagram::Nominated { req, .. }
             | Datagram::Readdressed { req }
             | Datagram::Accepted { req }

@@ -251,6 +251,12 @@ pub enum Event {
     AddressRotated {
         agent: AgentId,
     },
+    /// A sender whose card for `member` was refused at `agent` learnt the
+    /// member's newer long-term address there.
+    AddressLookedUp {
+        member: MemberId,
+        agent: AgentId,
+    },
     CommandSkipped {
         command: String,
         reason: String,

@@ -10,7 +10,7 @@
 //! See docs/coordinated.md.
 
 use super::Member;
-use super::coordinated::{Coordinated, rank};
+use super::coordinated::{Coordinated, Welcoming, rank};
 use super::message::{Invite, Payload};
 use super::outbound::Purpose;
 use crate::core::ids::{MemberId, Millis, Peer, ServerId};
@@ -384,24 +384,25 @@ impl Member {
         &mut self,
         now: Millis,
         next_seq: u64,
-        targets: &[MemberId],
-        welcome: Vec<u8>,
+        welcoming: Welcoming,
         fx: &mut Effects,
     ) {
-        let ledger = self.invite_ledger(now, targets);
+        let ledger = self.invite_ledger(now, &welcoming.targets);
         let Some(c) = self.coord.as_ref() else { return };
-        let invite = Payload::Welcome(Invite {
+        let mut invite = Invite {
             group: self.cfg.group,
             generation: c.generation,
             server: c.server,
             nominator: c.nominator,
             next_seq,
-            welcome,
+            welcome: welcoming.welcome,
             ledger,
-        })
-        .encode();
-        for t in targets {
-            self.seal(now, *t, None, invite.clone(), fx);
+            mailboxes: Vec::new(),
+        };
+        for t in &welcoming.targets {
+            invite.mailboxes = welcoming.mailboxes.get(t).cloned().unwrap_or_default();
+            let payload = Payload::Welcome(invite.clone()).encode();
+            self.seal(now, *t, None, payload, fx);
         }
     }
 
@@ -523,6 +524,13 @@ impl Member {
         }
         // The key package the Welcome used is gone: publish another.
         self.publish_key_packages(now, 1, fx);
+        // The server fans out to the addresses on the inviter's card, which
+        // may be older than this member's (its agents lost their store
+        // since the card was handed over).
+        let own: Vec<_> = self.own.iter().map(|a| a.long_term.address).collect();
+        if inv.mailboxes != own {
+            self.readdress(now, fx);
+        }
     }
 
     /// Hands `who`, which this member counts out of the group, the latest

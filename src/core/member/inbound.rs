@@ -100,6 +100,9 @@ impl Member {
                 }
                 self.flush_awaiting(now, member, fx);
             }
+            Datagram::CurrentAddress { req, long_term, .. } => {
+                self.on_current_address(now, req, long_term, fx);
+            }
             Datagram::KeyPackageClaimed {
                 req,
                 member,

@@ -107,6 +107,9 @@ pub struct Invite {
     /// generation, and one that knows itself removed joins only if this
     /// set holds a later add of it.
     pub ledger: Option<super::membership::LwwSet>,
+    /// The joiner's long-term addresses the server was given, from the
+    /// inviter's card: a joiner holding others readdresses.
+    pub mailboxes: Vec<crate::core::wire::Address>,
 }
 
 /// What travels inside a pairwise Olm ciphertext.

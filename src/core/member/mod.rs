@@ -10,6 +10,7 @@ pub mod audit;
 mod coordinated;
 mod generations;
 mod inbound;
+mod lookup;
 pub mod membership;
 pub mod message;
 mod outbound;
@@ -393,7 +394,11 @@ impl Member {
             self.renew_at.entry(a.agent).or_insert(renew_at);
         }
         self.next_fetch = now;
-        for r in self.requests.values_mut() {
+        for r in self
+            .requests
+            .values_mut()
+            .filter(|r| r.next_at != lookup::PARKED)
+        {
             r.next_at = now;
         }
     }

@@ -30,6 +30,11 @@ pub(super) enum Purpose {
     Keys,
     Addresses,
     Config,
+    /// `peer`'s newest long-term address, at the agent of the request
+    /// (see `lookup.rs`).
+    Lookup {
+        peer: MemberId,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -42,7 +47,7 @@ pub(super) struct Request {
 }
 
 /// Retransmission backs off exponentially up to this many retry periods.
-const MAX_BACKOFF: u64 = 8;
+pub(super) const MAX_BACKOFF: u64 = 8;
 
 /// Where to deliver to a member at one of its agents: its ephemeral
 /// address while that is valid, otherwise its newest long-term one. The
@@ -114,12 +119,14 @@ impl Member {
     }
 
     fn give_up(&mut self, r: Request, fx: &mut Effects) {
-        if let Purpose::Envelope { env, to, .. } = r.purpose {
-            fx.record(Event::DeliveryAbandoned {
+        match r.purpose {
+            Purpose::Envelope { env, to, .. } => fx.record(Event::DeliveryAbandoned {
                 env,
                 to,
                 agent: r.agent,
-            });
+            }),
+            Purpose::Lookup { peer } => self.lookup_failed(peer, r.agent, fx),
+            _ => {}
         }
     }
 
@@ -659,11 +666,20 @@ impl Member {
             }
             _ => None,
         };
+        // Refused at every address the card names: the card is stale (the
+        // agent lost its store, or the member stopped renewing).
+        let stale = matches!(
+            reason,
+            Refusal::UnknownAddress | Refusal::AddressExpired { .. }
+        ) && self.contact(to).is_some();
         match (next, &mut r.datagram) {
             (Some(address), Datagram::Deliver { address: old, .. }) => {
                 *old = address;
                 r.next_at = now;
                 self.requests.insert(req, r);
+            }
+            (None, Datagram::Deliver { .. }) if stale => {
+                self.park_for_lookup(now, req, r, to, fx);
             }
             _ => fx.record(Event::DeliveryAbandoned {
                 env,

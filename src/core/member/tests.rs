@@ -511,3 +511,40 @@ fn archived_messages_share_the_set_they_carry() {
         );
     });
 }
+
+/// `coordinated-adversity` 76: a member whose agents both lost their store
+/// registers again, and stays silent, so nobody hears its new addresses.
+/// A sender refused at every address on its card looks the newest one up
+/// at the refusing agent and delivers there, rather than abandoning.
+#[test]
+fn a_sender_refused_at_a_wiped_card_looks_the_address_up() {
+    run_seeded([10; 32], || {
+        let mut net = Instant::new(3);
+        net.run(2_000);
+        let agents: Vec<_> = net.world.agents.keys().copied().collect();
+        for a in agents {
+            let fresh = net.world.agents[&a].wiped();
+            net.world.agents.insert(a, fresh);
+        }
+        // Every member fetches, is unknown, and registers again.
+        net.run(4_000);
+        let renewed = own_long_term(&net, 2);
+        assert!(
+            renewed.iter().all(|g| g.address.token >> 32 == 1),
+            "{renewed:?}"
+        );
+        send(&mut net, 0);
+        net.run(8_000);
+        let msg = crate::core::ids::MessageId {
+            sender: MemberId(0),
+            seq: 0,
+        };
+        assert_eq!(delivered(&net, "m2", msg), 1);
+        let looked_up = |e: &Event| matches!(e, Event::AddressLookedUp { member, .. } if *member == MemberId(2));
+        assert_eq!(net.count("m0", looked_up), renewed.len());
+        assert_eq!(
+            net.count("m0", |e| matches!(e, Event::DeliveryAbandoned { .. })),
+            0
+        );
+    });
+}

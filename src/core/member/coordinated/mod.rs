@@ -68,6 +68,15 @@ struct Pending {
     stale: bool,
 }
 
+/// An own add commit's Welcome, waiting for the commit to be ordered.
+pub(super) struct Welcoming {
+    pub(super) targets: Vec<MemberId>,
+    /// What the submission's `joiners` told the server: each joiner hears
+    /// it in its Invite, and readdresses if it is not what it holds now.
+    pub(super) mailboxes: BTreeMap<MemberId, Vec<Address>>,
+    pub(super) welcome: Vec<u8>,
+}
+
 pub struct Coordinated {
     pub(super) server: ServerId,
     server_key: [u8; 32],
@@ -90,8 +99,9 @@ pub struct Coordinated {
     pub(super) batch_until: Millis,
     pub(super) next_claim_at: Millis,
     pub(super) claim_round: usize,
-    /// Welcomes of own add commits not yet ordered, by commit hash.
-    welcomes: BTreeMap<[u8; 32], (Vec<MemberId>, Vec<u8>)>,
+    /// Welcomes of own add commits not yet ordered, by commit hash, with
+    /// the mailboxes the server was given for each joiner.
+    welcomes: BTreeMap<[u8; 32], Welcoming>,
     /// The next sequence number to deliver; later ones wait in `reorder`.
     next_seq: u64,
     reorder: BTreeMap<u64, Ordered>,
@@ -454,8 +464,12 @@ impl Member {
             }
         };
         if let (What::Add { targets }, Some(welcome)) = (&what, welcome) {
-            c.welcomes
-                .insert(hash(&payload), (targets.clone(), welcome));
+            let welcoming = Welcoming {
+                targets: targets.clone(),
+                mailboxes: joiners.iter().cloned().collect(),
+                welcome,
+            };
+            c.welcomes.insert(hash(&payload), welcoming);
         }
         let submission = Submission {
             group,

@@ -208,7 +208,10 @@ impl Member {
             None
         };
         c.welcomes.clear();
-        let added: Vec<MemberId> = welcome.as_ref().map(|(t, _)| t.clone()).unwrap_or_default();
+        let added: Vec<MemberId> = welcome
+            .as_ref()
+            .map(|w| w.targets.clone())
+            .unwrap_or_default();
         for t in &added {
             c.to_add.remove(t);
             c.claimed.remove(t);
@@ -220,8 +223,8 @@ impl Member {
         if own {
             c.sending = true;
         }
-        if let Some((targets, welcome)) = welcome {
-            self.send_invites(now, receipt.seq + 1, &targets, welcome, fx);
+        if let Some(welcoming) = welcome {
+            self.send_invites(now, receipt.seq + 1, welcoming, fx);
         }
         self.sync_roster(None, fx);
         if let Some(c) = self.coord.as_mut() {
