@@ -9,7 +9,7 @@
 //! Ground truth is the server's own `lied` records (simulator
 //! instrumentation: who was lied to, when, about which slot). A member
 //! detects by recording `equivocation_detected` naming that server, or by
-//! falling back because of it (`fell_back` with a reason "cN lied: ...").
+//! falling back because of it (`fell_back` naming the `liar`).
 //! A member accusing a server that never lied is a false accusation, and a
 //! failure: the proofs members exchange must not frame an honest server.
 
@@ -233,6 +233,7 @@ mod tests {
                 &format!("m{who}"),
                 Event::FellBack {
                     reason: "c0 lied: slot 4 signed twice".into(),
+                    liar: Some(ServerId(0)),
                 },
             );
         }
@@ -335,6 +336,7 @@ mod tests {
                 &format!("m{who}"),
                 Event::FellBack {
                     reason: "c0 lied: epoch 2 of generation 1 at c0: authenticator ...".into(),
+                    liar: Some(ServerId(0)),
                 },
             );
         }

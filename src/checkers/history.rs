@@ -149,7 +149,7 @@ pub struct History {
     /// What lying servers recorded of their lies, in trace order.
     pub lies: Vec<Lie>,
     /// Members accusing a server with proof (`equivocation_detected`), or
-    /// falling back because it lied (`fell_back` "cN lied: ...").
+    /// falling back because it lied (`fell_back` naming the `liar`).
     pub accusations: Vec<At<(ServerId, bool)>>,
     /// Servers under a `refuse` fault, and whether it has turned a request
     /// away yet.
@@ -412,10 +412,9 @@ impl History {
                         None => unused = true,
                     }
                 }
-                Event::FellBack { reason } => match At::on(host, t, idx, ()) {
+                Event::FellBack { liar, .. } => match At::on(host, t, idx, ()) {
                     Some(a) => {
-                        let liar = reason.split_once(" lied: ").map(|(s, _)| Peer::parse(s));
-                        if let Some(Some(Peer::Server(server))) = liar {
+                        if let Some(server) = *liar {
                             let (t, idx, host) = (a.t, a.idx, a.host);
                             let what = (server, false);
                             h.accusations.push(At { t, idx, host, what });

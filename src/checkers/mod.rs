@@ -348,6 +348,7 @@ mod tests {
                     },
                     11 => Event::FellBack {
                         reason: String::new(),
+                        liar: (next(2) == 1).then_some(ServerId(0)),
                     },
                     12 => Event::Ordered {
                         group: 1,

@@ -12,6 +12,12 @@
 //! (the delivery checker's part). The same holds before it joined the
 //! generation: what it had of it by then came over the pairwise channels.
 //!
+//! Nor is a member held to the order of slots the server did not order for
+//! it: a member a commit removed may still be sent, over the pairwise
+//! channels, a message its sender wrote before it heard of the removal
+//! (and resent at a fallback), which the server ordered after the removal
+//! for the others only (`coordinated-adversity` 783).
+//!
 //! A receipt is the server's word, not its order: a server that drops a
 //! member's message (the `drop` lie) receipts it for a slot it then fills
 //! with the next honest message, so two messages hold a receipt for one
@@ -41,6 +47,7 @@ pub fn check(h: &History) -> Verdict {
     }
     let mut evidence = Vec::new();
     let (mut checked, mut after_fallback, mut before_join) = (0u64, 0u64, 0u64);
+    let mut not_for_member = 0u64;
     let dropped = dropped_receipts(h);
     let mut not_served = 0u64;
     let fell_from = h.fell_from();
@@ -69,6 +76,13 @@ pub fn check(h: &History) -> Verdict {
             };
             if dropped.contains(&d.what) {
                 not_served += 1;
+                continue;
+            }
+            if h.ordered_for
+                .get(slot)
+                .is_some_and(|members| !members.contains(member))
+            {
+                not_for_member += 1;
                 continue;
             }
             if fell
@@ -108,6 +122,7 @@ pub fn check(h: &History) -> Verdict {
         ("deliveries_checked", checked),
         ("after_fallback", after_fallback),
         ("before_join", before_join),
+        ("not_ordered_for_member", not_for_member),
         ("dropped_receipts", dropped.len() as u64),
         ("not_served", not_served),
         ("out_of_order", evidence.len() as u64),
@@ -275,6 +290,7 @@ mod tests {
             "m2",
             Event::FellBack {
                 reason: "test".into(),
+                liar: None,
             },
         );
         tb.deliver(22, 2, id(1, 0)).deliver(23, 2, id(0, 0));
@@ -310,6 +326,32 @@ mod tests {
         }
         let v = check(&History::from_trace(&tb2.build()));
         assert_eq!(v.status, Status::Fail, "{v:#?}");
+    }
+
+    /// `coordinated-adversity` 783: m2, removed at slot 2, was sent two
+    /// messages pairwise that the server ordered after the removal, for
+    /// the others only; it delivered them the other way round. The old
+    /// checker held it to the order of slots that were never its own.
+    #[test]
+    fn slots_ordered_for_others_do_not_bind_a_removed_member() {
+        let history = |removed: bool| {
+            let mut tb = Tb::start(&[0, 1, 2]);
+            for n in 0..3 {
+                tb.joined(5, n, 1, 0, 0);
+            }
+            let members: &[u32] = if removed { &[0, 1] } else { &[0, 1, 2] };
+            for (n, sender) in [(3u64, 0u32), (4, 1)] {
+                tb.send(10, id(sender, 0), &[0, 1, 2], &[]);
+                ordered(&mut tb, 11, id(sender, 0), n);
+                tb.ordered(11, 0, 1, n, 2, sender, false, members);
+            }
+            tb.deliver(22, 2, id(1, 0)).deliver(23, 2, id(0, 0));
+            History::from_trace(&tb.build())
+        };
+        let v = check(&history(true));
+        assert_eq!(v.status, Status::Pass, "{v:#?}");
+        assert_eq!(v.measured["not_ordered_for_member"], 2);
+        assert_eq!(check(&history(false)).status, Status::Fail);
     }
 
     /// The old checker held a member to a generation's order for what it

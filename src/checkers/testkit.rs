@@ -311,6 +311,7 @@ impl Tb {
     pub fn fell_back(&mut self, t: Millis, host: u32) -> &mut Tb {
         let e = Event::FellBack {
             reason: "test".into(),
+            liar: None,
         };
         self.on(t, host, e)
     }

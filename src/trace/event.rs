@@ -176,6 +176,9 @@ pub enum Event {
     /// A coordinated group's member switched the group to lightweight mode.
     FellBack {
         reason: String,
+        /// The server agent the member holds proof of a lie against.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        liar: Option<ServerId>,
     },
     /// This member joined (or, as nominator, formed) a generation of the
     /// coordinated group: `server` orders it.

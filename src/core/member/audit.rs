@@ -32,6 +32,7 @@
 //! lie as the reason, which brings the takeover by the next candidate.
 
 use super::Member;
+use super::coordinated::Why;
 use super::message::Payload;
 use crate::core::ids::{MemberId, Millis, Peer, ServerId};
 use crate::core::io::Effects;
@@ -207,7 +208,7 @@ impl Member {
     /// this member is still in it.
     pub(super) fn act_on_audit(&mut self, now: Millis, fx: &mut Effects) {
         for f in std::mem::take(&mut self.audit.found) {
-            let (stream, reason) = match f {
+            let (stream, reason): (_, Why) = match f {
                 Finding::Proof { stream, a, b, from } => {
                     self.audit.reported.insert(stream);
                     let first = self.audit.proved.insert(stream);
@@ -254,7 +255,7 @@ impl Member {
                         let peers = self.peers();
                         self.send_report(now, &report, peers, fx);
                     }
-                    (stream, format!("{} lied: {evidence}", stream.0))
+                    (stream, Why::lie(stream.0, &evidence))
                 }
                 Finding::Fork {
                     stream,
@@ -292,7 +293,7 @@ impl Member {
                             self.send_report(now, &report, [peer], fx);
                         }
                     }
-                    (stream, format!("{} lied: {evidence}", stream.0))
+                    (stream, Why::lie(stream.0, &evidence))
                 }
                 Finding::Differs {
                     peer,
@@ -318,7 +319,8 @@ impl Member {
                         "{} receipted {msg} for slot {seq} of generation {} but has not \
                          served it back within {} ms",
                         stream.0, stream.1, self.cfg.ack_timeout_ms
-                    ),
+                    )
+                    .into(),
                 ),
             };
             if self

@@ -346,7 +346,10 @@ mod withheld {
                     .collect()
             };
             let fell = events("m1").into_iter().find_map(|e| match e {
-                Event::FellBack { reason } => Some(reason),
+                Event::FellBack { reason, liar } => {
+                    assert_eq!(liar, None, "a withheld receipt is no proof");
+                    Some(reason)
+                }
                 _ => None,
             });
             let fell = fell.expect("m1 falls back");

@@ -68,6 +68,28 @@ struct Pending {
     stale: bool,
 }
 
+/// Why a member falls back: the reason for a person, and the server it
+/// holds proof against, if any, typed for the checkers.
+pub(super) struct Why {
+    reason: String,
+    liar: Option<ServerId>,
+}
+
+impl Why {
+    pub(super) fn lie(server: ServerId, evidence: &str) -> Why {
+        Why {
+            reason: format!("{server} lied: {evidence}"),
+            liar: Some(server),
+        }
+    }
+}
+
+impl From<String> for Why {
+    fn from(reason: String) -> Why {
+        Why { reason, liar: None }
+    }
+}
+
 /// An own add commit's Welcome, waiting for the commit to be ordered.
 pub(super) struct Welcoming {
     pub(super) targets: Vec<MemberId>,
@@ -534,12 +556,13 @@ impl Member {
     pub(super) fn fall_back(
         &mut self,
         now: Millis,
-        reason: String,
+        why: impl Into<Why>,
         takeover: bool,
         fx: &mut Effects,
     ) {
         let Some(c) = self.coord.take() else { return };
-        fx.record(Event::FellBack { reason });
+        let Why { reason, liar } = why.into();
+        fx.record(Event::FellBack { reason, liar });
         self.fell_from = self.fell_from.max(c.generation);
         self.fell_rank = self.fell_rank.max(Some(c.rank()));
         self.failed_server = Some(c.server);
