@@ -8,6 +8,10 @@
 //! range. A `fails-sometimes` claim that no sampled seed shows is searched
 //! for through the rest of the range, and the test fails if no seed shows
 //! it. `COMMSIM_TEST_SEEDS=all` runs every seed of every range instead.
+//!
+//! Scenarios of more than [`SWEEP_ONLY_MEMBERS`] members (the 1,000-member
+//! coordinated group) take minutes and gigabytes a run: they are listed
+//! as ignored, judged by `commsim sweep`, and run here with `--ignored`.
 
 use commsim::explore::outcome::RunLine;
 use commsim::explore::runner::{Job, run_job};
@@ -17,6 +21,9 @@ use commsim::trace::Claim;
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::Path;
 use std::sync::Arc;
+
+/// Above this many members a scenario belongs in sweeps and benches.
+const SWEEP_ONLY_MEMBERS: u32 = 500;
 
 fn main() {
     let args = Arguments::from_args();
@@ -32,7 +39,9 @@ fn main() {
                 .unwrap_or(&path)
                 .display()
                 .to_string();
+            let heavy = load_file(&path).is_ok_and(|s| s.topology.members > SWEEP_ONLY_MEMBERS);
             Trial::test(name.clone(), move || check_file(&name, &path, every_seed))
+                .with_ignored_flag(heavy)
         })
         .collect();
     libtest_mimic::run(&args, trials).exit();

@@ -11,7 +11,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// The large scenarios belong in sweeps, not in `cargo test`, on turmoil.
-const HEAVY: [&str; 3] = [
+const HEAVY: [&str; 4] = [
+    "coordinated-large.toml",
     "coordinated-steady.toml",
     "lightweight-large-group.toml",
     "lightweight-large.toml",

@@ -435,6 +435,12 @@ impl Agent {
     }
 }
 
+impl crate::core::io::Host for Agent {
+    fn handle(&mut self, now: Millis, input: Input) -> Effects {
+        Agent::handle(self, now, input)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,9 +6,8 @@ use crate::trace::Event;
 /// Everything a host can be told.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Input {
-    /// The host (re)starts. `volatile_lost` says whether in-memory state
-    /// (unacknowledged requests) survived.
-    Start { restart: bool, volatile_lost: bool },
+    /// The host's software starts, for the first time or again.
+    Start(Start),
     /// A datagram arrived. `from` is what the network says; the bytes are
     /// untrusted.
     Datagram { from: Peer, bytes: Vec<u8> },
@@ -16,6 +15,26 @@ pub enum Input {
     Wake,
     /// The application (the workload) or a fault asks for something.
     Command(Command),
+}
+
+/// How a host's software starts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Start {
+    /// For the first time, or as a new device after a wipe.
+    #[default]
+    Fresh,
+    /// Again, with everything it held (a crash that kept its state, or the
+    /// end of an offline period).
+    Resumed,
+    /// Again, with what it held in memory (unacknowledged requests) lost.
+    VolatileLost,
+}
+
+impl Start {
+    /// Whether the host ran before, which its user would have seen.
+    pub fn restart(self) -> bool {
+        self != Start::Fresh
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -70,6 +89,13 @@ pub enum Effect {
     /// Replaces any earlier request; hosts keep their deadlines themselves.
     WakeAt(Millis),
     Record(Event),
+}
+
+/// What every host is to a driver: a state machine fed inputs at times read
+/// on its own clock, answering with effects. Members, mailbox agents and
+/// server agents are all driven through it; none does I/O or reads a clock.
+pub trait Host {
+    fn handle(&mut self, now: Millis, input: Input) -> Effects;
 }
 
 /// Effects in the order the machine produced them.

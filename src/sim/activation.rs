@@ -50,18 +50,11 @@ impl World {
     /// host are gone, and the state machine is told how it comes up.
     pub fn start_host(&mut self, me: Peer, now: Millis) -> Vec<(Millis, Peer, Vec<u8>)> {
         let start = self.starts.remove(&me).unwrap_or_default();
-        if start.restart {
+        if start.restart() {
             self.drop_missed_commands(me, now);
         }
         self.drop_injections_before(me, now);
-        self.step(
-            now,
-            me,
-            Input::Start {
-                restart: start.restart,
-                volatile_lost: start.volatile_lost,
-            },
-        )
+        self.step(now, me, Input::Start(start))
     }
 
     /// Steps the host through everything due by `now`: forgeries, then

@@ -6,8 +6,9 @@
 //! in the world that its fault layer and hosts consult.
 
 use super::setup::hosts;
-use super::world::{StartKind, World};
+use super::world::World;
 use crate::core::ids::{Millis, Peer};
+use crate::core::io::Start;
 use crate::core::io::{Command, Input};
 use crate::faults::{Action, fault_name, fault_sides};
 use crate::scenario::{Fault, FaultKind, Scenario, StateOnRestart};
@@ -238,8 +239,7 @@ impl FaultState {
 }
 
 /// Replaces a wiped host's state machine and says how it starts again.
-fn restart_state(w: &mut World, now: Millis, peer: Peer, state: StateOnRestart) -> StartKind {
-    let volatile_lost = state == StateOnRestart::VolatileLost;
+fn restart_state(w: &mut World, now: Millis, peer: Peer, state: StateOnRestart) -> Start {
     match (peer, state) {
         (Peer::Agent(a), StateOnRestart::Wiped) => {
             if let Some(fresh) = w.agents.get(&a).map(|old| old.wiped()) {
@@ -252,17 +252,15 @@ fn restart_state(w: &mut World, now: Millis, peer: Peer, state: StateOnRestart) 
                 w.members.insert(m, fresh);
                 w.wiped_members.insert(m);
                 // A new device starts as if for the first time.
-                return StartKind {
-                    restart: false,
-                    volatile_lost,
-                };
+                return Start::Fresh;
             }
         }
         _ => {}
     }
-    StartKind {
-        restart: true,
-        volatile_lost,
+    if state == StateOnRestart::VolatileLost {
+        Start::VolatileLost
+    } else {
+        Start::Resumed
     }
 }
 

@@ -7,7 +7,7 @@
 use super::workload::Scheduled;
 use crate::core::agent::Agent;
 use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Millis, Peer, ServerId};
-use crate::core::io::{Effect, Input};
+use crate::core::io::{Effect, Host, Input};
 use crate::core::member::Member;
 use crate::core::member::sessions::Sessions;
 use crate::core::mls::{MlsClient, Processed};
@@ -30,13 +30,6 @@ pub struct Counters {
     pub datagrams_duplicated: u64,
 }
 
-/// How a host comes up next time its software starts.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct StartKind {
-    pub restart: bool,
-    pub volatile_lost: bool,
-}
-
 pub struct World {
     pub trace: Trace,
     /// What setup did on the hosts' behalf (forming generation 1), kept
@@ -49,7 +42,7 @@ pub struct World {
     /// Each host's next wake-up, in simulated (not local) time.
     pub wakes: BTreeMap<Peer, Millis>,
     pub commands: BTreeMap<MemberId, VecDeque<Scheduled>>,
-    pub starts: BTreeMap<Peer, StartKind>,
+    pub starts: BTreeMap<Peer, crate::core::io::Start>,
     pub net: NetFaults,
     pub net_rngs: BTreeMap<Peer, ChaCha20Rng>,
     pub skew: BTreeMap<MemberId, i64>,
@@ -179,24 +172,18 @@ impl World {
     /// copy must wait (the fault layer has already decided their fate).
     pub fn step(&mut self, now: Millis, host: Peer, input: Input) -> Vec<(Millis, Peer, Vec<u8>)> {
         let local = self.local_time(host, now);
-        let effects = match host {
-            Peer::Member(m) => match self.members.get_mut(&m) {
-                Some(machine) => {
-                    let effects = machine.handle(local, input);
-                    self.keep_mls_removal_copy(m);
-                    effects
-                }
-                None => return Vec::new(),
-            },
-            Peer::Agent(a) => match self.agents.get_mut(&a) {
-                Some(machine) => machine.handle(local, input),
-                None => return Vec::new(),
-            },
-            Peer::Server(c) => match self.servers.get_mut(&c) {
-                Some(machine) => machine.handle(local, input),
-                None => return Vec::new(),
-            },
+        let machine: Option<&mut dyn Host> = match host {
+            Peer::Member(m) => self.members.get_mut(&m).map(|h| h as &mut dyn Host),
+            Peer::Agent(a) => self.agents.get_mut(&a).map(|h| h as &mut dyn Host),
+            Peer::Server(c) => self.servers.get_mut(&c).map(|h| h as &mut dyn Host),
         };
+        let Some(machine) = machine else {
+            return Vec::new();
+        };
+        let effects = machine.handle(local, input);
+        if let Peer::Member(m) = host {
+            self.keep_mls_removal_copy(m);
+        }
         let name = host.to_string();
         let mut sends = Vec::new();
         for effect in effects.0 {

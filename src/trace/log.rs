@@ -30,18 +30,41 @@ impl Trace {
     /// One JSON object per line. Field order is fixed by the types, so the
     /// same run always gives the same bytes.
     pub fn to_jsonl(&self) -> String {
-        let mut out = String::new();
+        let mut out = Vec::new();
+        self.write_jsonl(&mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// Writes the JSON Lines form line by line, so that the digest of a
+    /// thousand-member run's trace never holds it whole.
+    fn write_jsonl(&self, mut out: impl std::io::Write) {
         for r in &self.records {
-            // Serialising our own plain types cannot fail.
-            out.push_str(&serde_json::to_string(r).unwrap_or_default());
-            out.push('\n');
+            // Serialising our own plain types into a hasher or a vector
+            // cannot fail.
+            let _ = serde_json::to_writer(&mut out, r);
+            let _ = out.write_all(b"\n");
         }
-        out
     }
 
     /// SHA-256 of the JSON Lines form: equal digests mean equal histories.
     pub fn digest(&self) -> String {
-        hex::encode(Sha256::digest(self.to_jsonl().as_bytes()))
+        let mut hasher = Sha256::new();
+        self.write_jsonl(Hashing(&mut hasher));
+        hex::encode(hasher.finalize())
+    }
+}
+
+/// Feeds what is written to a hasher (sha2 0.11 has no `io::Write`).
+struct Hashing<'a>(&'a mut Sha256);
+
+impl std::io::Write for Hashing<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

@@ -223,6 +223,39 @@ fn a_recipient_or_sender_removed_before_the_send_is_owed_nothing() {
     assert_eq!(v.measured["unacknowledged_not_addressable"], 2);
 }
 
+/// `coordinated-removed-member-pairwise-order` seed 774: m1 removed m2;
+/// m0, not knowing, addressed m2 and its server ordered the message for a
+/// roster with m2 in it, but m2 knows it is out and refused to rejoin.
+/// The old checker called the acknowledged message lost.
+#[test]
+fn an_acknowledged_message_to_a_member_removed_before_the_send_is_not_owed() {
+    let removed_first = |first: bool, back_in: bool| {
+        let mut tb = Tb::start(&[0, 1, 2]);
+        if first {
+            tb.remove(50, 1, 2, id(1, 0));
+        }
+        tb.send(100, id(0, 0), &[0, 1, 2], &[])
+            .envelope(100, id(0, 0), 1, true)
+            .deliver(110, 1, id(0, 0))
+            .envelope(100, id(0, 0), 2, true);
+        if !first {
+            tb.remove(200, 1, 2, id(1, 0));
+        }
+        tb.end(3_000, &[0, 1, 2])
+            .final_view(0, true, &[0, 1], false)
+            .final_view(1, true, &[0, 1], false)
+            .final_view(2, back_in, &[0, 1, 2], false);
+        run(&tb.build())
+    };
+    let v = removed_first(true, false);
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+    assert_eq!(v.measured["acknowledged_to_removed"], 1);
+    // Removed after the send, it is owed what was sent to it before.
+    assert_eq!(removed_first(false, false).status, Status::Fail);
+    // A member that believes itself in the group is owed it still.
+    assert_eq!(removed_first(true, true).status, Status::Fail);
+}
+
 fn founders(tb: &mut Tb) -> &mut Tb {
     tb.joined(0, 0, 1, 0, 0)
         .joined(0, 1, 1, 0, 0)

@@ -207,8 +207,7 @@ impl Member {
                         c.sending && msg.fell_from == Some((c.generation, c.server))
                     }) =>
             {
-                let reason = format!("{from} fell back from this generation");
-                self.fall_back(now, reason, true, fx);
+                self.fall_back(now, super::coordinated::Why::told_by(from), true, fx);
                 msg
             }
             Some(Payload::Group(msg)) => msg,

@@ -341,10 +341,7 @@ impl Member {
             .next_rotate
             .min(now.saturating_add(self.cfg.rotate_every_ms));
         match input {
-            Input::Start {
-                restart,
-                volatile_lost,
-            } => self.start(now, restart, volatile_lost, &mut fx),
+            Input::Start(start) => self.start(now, start, &mut fx),
             Input::Wake => self.wake(now, &mut fx),
             Input::Command(c) => self.command(now, c, &mut fx),
             Input::Datagram { from, bytes } => match (from, Datagram::decode(&bytes)) {
@@ -368,7 +365,11 @@ impl Member {
         fx.record(Event::DatagramRejected { from, error });
     }
 
-    fn start(&mut self, now: Millis, restart: bool, volatile_lost: bool, fx: &mut Effects) {
+    fn start(&mut self, now: Millis, start: crate::core::io::Start, fx: &mut Effects) {
+        let (restart, volatile_lost) = (
+            start.restart(),
+            start == crate::core::io::Start::VolatileLost,
+        );
         fx.record(Event::MemberStarted {
             restart,
             volatile_lost,
@@ -481,6 +482,12 @@ impl Member {
                 skip(fx, "not a member command")
             }
         }
+    }
+}
+
+impl crate::core::io::Host for Member {
+    fn handle(&mut self, now: Millis, input: Input) -> Effects {
+        Member::handle(self, now, input)
     }
 }
 

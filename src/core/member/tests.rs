@@ -16,6 +16,8 @@ struct Instant {
     world: World,
     queue: VecDeque<(Peer, Peer, Vec<u8>)>,
     now: Millis,
+    /// Hosts that are down: what is sent to them is lost.
+    down: std::collections::BTreeSet<Peer>,
 }
 
 impl Instant {
@@ -38,15 +40,10 @@ impl Instant {
             world,
             queue: VecDeque::new(),
             now: 0,
+            down: Default::default(),
         };
         for h in hosts(&s) {
-            net.input(
-                h,
-                Input::Start {
-                    restart: false,
-                    volatile_lost: false,
-                },
-            );
+            net.input(h, Input::Start(crate::core::io::Start::Fresh));
         }
         net
     }
@@ -61,7 +58,9 @@ impl Instant {
     fn run(&mut self, until: Millis) {
         loop {
             while let Some((from, to, bytes)) = self.queue.pop_front() {
-                self.input(to, Input::Datagram { from, bytes });
+                if !self.down.contains(&to) {
+                    self.input(to, Input::Datagram { from, bytes });
+                }
             }
             let Some((host, at)) = self
                 .world
@@ -80,6 +79,15 @@ impl Instant {
             self.input(host, Input::Wake);
         }
         self.now = until;
+    }
+
+    fn count_all(&self, pred: impl Fn(&Event) -> bool) -> usize {
+        self.world
+            .trace
+            .records
+            .iter()
+            .filter(|r| pred(&r.event))
+            .count()
     }
 
     fn count(&self, host: &str, pred: impl Fn(&Event) -> bool) -> usize {
@@ -546,5 +554,26 @@ fn a_sender_refused_at_a_wiped_card_looks_the_address_up() {
             net.count("m0", |e| matches!(e, Event::DeliveryAbandoned { .. })),
             0
         );
+    });
+}
+
+/// A member that learns of a fallback from a peer's message does not tell
+/// everyone again: the peer did. When every member passed it on, a
+/// fallback cost members squared pairwise sessions (33,000 in five seconds
+/// in a 150-member group, most of the run's memory).
+#[test]
+fn a_member_told_of_a_fallback_does_not_tell_everyone_again() {
+    run_seeded([11; 32], || {
+        let mut net = Instant::coordinated(6);
+        net.run(2_000);
+        net.down.insert(Peer::Server(crate::core::ids::ServerId(0)));
+        let sent_before = net.count_all(|e| matches!(e, Event::MessageSent { .. }));
+        send(&mut net, 0);
+        net.run(20_000);
+        let fell = net.count_all(|e| matches!(e, Event::FellBack { .. }));
+        assert_eq!(fell, 6, "every member falls back");
+        // m0's chat message, and its announcement of the fallback.
+        let sent = net.count_all(|e| matches!(e, Event::MessageSent { .. })) - sent_before;
+        assert_eq!(sent, 2, "only the member that noticed tells everyone");
     });
 }

@@ -559,3 +559,9 @@ impl ServerAgent {
         }
     }
 }
+
+impl crate::core::io::Host for ServerAgent {
+    fn handle(&mut self, now: Millis, input: Input) -> Effects {
+        ServerAgent::handle(self, now, input)
+    }
+}

@@ -316,10 +316,7 @@ mod withheld {
                 queue: VecDeque::new(),
                 now: 0,
             };
-            let start = Input::Start {
-                restart: false,
-                volatile_lost: false,
-            };
+            let start = Input::Start(crate::core::io::Start::Fresh);
             for h in hosts(&s) {
                 net.input(h, start.clone());
             }

@@ -68,11 +68,14 @@ struct Pending {
     stale: bool,
 }
 
-/// Why a member falls back: the reason for a person, and the server it
-/// holds proof against, if any, typed for the checkers.
+/// Why a member falls back: the reason for a person, the server it holds
+/// proof against, if any, typed for the checkers, and whether it learnt
+/// of the fallback first-hand.
 pub(super) struct Why {
     reason: String,
     liar: Option<ServerId>,
+    /// Told by a peer that fell back: that peer has told everyone already.
+    told: bool,
 }
 
 impl Why {
@@ -80,13 +83,27 @@ impl Why {
         Why {
             reason: format!("{server} lied: {evidence}"),
             liar: Some(server),
+            told: false,
+        }
+    }
+
+    /// A peer's message said it fell back from this generation.
+    pub(super) fn told_by(peer: MemberId) -> Why {
+        Why {
+            reason: format!("{peer} fell back from this generation"),
+            liar: None,
+            told: true,
         }
     }
 }
 
 impl From<String> for Why {
     fn from(reason: String) -> Why {
-        Why { reason, liar: None }
+        Why {
+            reason,
+            liar: None,
+            told: false,
+        }
     }
 }
 
@@ -561,7 +578,7 @@ impl Member {
         fx: &mut Effects,
     ) {
         let Some(c) = self.coord.take() else { return };
-        let Why { reason, liar } = why.into();
+        let Why { reason, liar, told } = why.into();
         fx.record(Event::FellBack { reason, liar });
         self.fell_from = self.fell_from.max(c.generation);
         self.fell_rank = self.fell_rank.max(Some(c.rank()));
@@ -650,8 +667,14 @@ impl Member {
             self.schedule_takeover(now);
         }
         if self.in_group() {
-            // Tell everyone now rather than at the next chat message.
-            self.send_group(now, None, None, fx);
+            // Tell everyone now rather than at the next chat message. A
+            // member told by a peer does not tell everyone again: that
+            // peer has, and every member passing it on made a fallback
+            // cost members squared pairwise sessions (a 150-member group
+            // created 33,000 in five seconds, most of a run's memory).
+            if !told {
+                self.send_group(now, None, None, fx);
+            }
             for (kind, target) in redo {
                 let wanted = self.membership.contains(target) != (kind == OpKind::Add);
                 if wanted && (kind == OpKind::Remove || self.learn_contact(target)) {
