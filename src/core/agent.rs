@@ -92,7 +92,6 @@ pub struct AgentStats {
     pub stored: u64,
     pub refused: u64,
     pub rejected_datagrams: u64,
-    pub keys_claimed: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -307,9 +306,7 @@ impl Agent {
                     b.hand_out(digest(&kp));
                     Some(kp)
                 });
-                if key_package.is_some() {
-                    self.stats.keys_claimed += 1;
-                }
+                if key_package.is_some() {}
                 Datagram::KeyPackageClaimed {
                     req,
                     member,
@@ -322,21 +319,18 @@ impl Agent {
                 long_term: self.mailboxes.get(&member).and_then(|m| m.long_term),
             },
             Datagram::ClaimKey { req, member } => match self.keys.get_mut(&member) {
-                Some(b) => {
-                    self.stats.keys_claimed += 1;
-                    Datagram::KeyClaimed {
-                        req,
-                        member,
-                        identity: b.identity,
-                        one_time_key: match b.one_time.pop_front() {
-                            Some(k) => {
-                                b.hand_out(digest(&k));
-                                Some(k)
-                            }
-                            None => b.fallback,
-                        },
-                    }
-                }
+                Some(b) => Datagram::KeyClaimed {
+                    req,
+                    member,
+                    identity: b.identity,
+                    one_time_key: match b.one_time.pop_front() {
+                        Some(k) => {
+                            b.hand_out(digest(&k));
+                            Some(k)
+                        }
+                        None => b.fallback,
+                    },
+                },
                 None => Datagram::KeyClaimed {
                     req,
                     member,

@@ -165,7 +165,6 @@ impl Member {
         // Seen only once it opens: a forged or corrupted copy that arrives
         // first must not make the genuine one look like a duplicate.
         if self.seen_envelopes.contains(&envelope.id) {
-            self.stats.duplicates_dropped += 1;
             return;
         }
         let fail = |fx: &mut Effects, error: String| {
@@ -326,7 +325,6 @@ impl Member {
             }
         }
         if self.delivered.contains_key(&msg.id) || self.buffer.contains_key(&msg.id) {
-            self.stats.duplicates_dropped += 1;
             return;
         }
         // A parent that something here was already waiting (and asked) for:

@@ -70,11 +70,8 @@ const ARCHIVE: usize = 2048;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MemberStats {
     pub messages_sent: u64,
-    pub envelopes_sent: u64,
     pub delivered: u64,
-    pub duplicates_dropped: u64,
     pub rejected_datagrams: u64,
-    pub refusals: u64,
     /// Audit reports sent to peers, and their plaintext bytes.
     pub audits_sent: u64,
     pub audit_bytes: u64,

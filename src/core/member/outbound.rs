@@ -602,7 +602,6 @@ impl Member {
                 bytes,
             });
         }
-        self.stats.envelopes_sent += 1;
         let Some(contact) = self.contact(to) else {
             return;
         };
@@ -644,7 +643,6 @@ impl Member {
         let Purpose::Envelope { env, to } = r.purpose else {
             return;
         };
-        self.stats.refusals += 1;
         fx.record(Event::DeliveryRefused {
             env,
             to,

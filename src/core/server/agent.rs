@@ -53,8 +53,6 @@ struct Fanout {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ServerStats {
     pub ordered: u64,
-    pub rejected: u64,
-    pub fanned_out: u64,
     pub fanout_abandoned: u64,
     pub rejected_datagrams: u64,
 }
@@ -241,7 +239,6 @@ impl ServerAgent {
                     let reply = match self.submit(now, m, submission, &mut fan_out) {
                         Ok(receipt) => Datagram::Receipted { req, receipt },
                         Err(rejection) => {
-                            self.stats.rejected += 1;
                             fx.record(Event::SubmitRejected {
                                 sender: m,
                                 reason: rejection.to_string(),
@@ -523,7 +520,6 @@ impl ServerAgent {
                 item: item.clone(),
             };
             fx.send(Peer::Agent(address.agent), datagram.encode());
-            self.stats.fanned_out += 1;
             self.fanout.insert(
                 req,
                 Fanout {
