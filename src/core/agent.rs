@@ -306,7 +306,6 @@ impl Agent {
                     b.hand_out(digest(&kp));
                     Some(kp)
                 });
-                if key_package.is_some() {}
                 Datagram::KeyPackageClaimed {
                     req,
                     member,
