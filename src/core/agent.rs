@@ -211,7 +211,7 @@ impl Agent {
     pub fn handle(&mut self, now: Millis, input: Input) -> Effects {
         let mut fx = Effects::default();
         match input {
-            Input::Start { .. } | Input::Wake => {}
+            Input::Start(_) | Input::Wake => {}
             Input::Command(Command::ExpireAddresses(member)) => self.expire_ephemeral(member, now),
             Input::Command(c) => fx.record(Event::CommandSkipped {
                 command: c.describe(),

@@ -218,7 +218,7 @@ impl ServerAgent {
     pub fn handle(&mut self, now: Millis, input: Input) -> Effects {
         let mut fx = Effects::default();
         match input {
-            Input::Start { .. } | Input::Wake => {
+            Input::Start(_) | Input::Wake => {
                 self.retry(now, &mut fx);
                 self.release_held(now, &mut fx);
                 self.release_fork(now, &mut fx);
