@@ -6,10 +6,10 @@
 //! tokio or turmoil or reads a clock, so the same code runs under any driver
 //! and under proptest.
 
-pub mod agent;
 pub mod clock;
 pub mod ids;
 pub mod io;
+pub mod mailbox;
 pub mod member;
 pub mod mls;
 pub mod server;

@@ -4,9 +4,9 @@
 
 use super::workload::{self, Scheduled};
 use super::world::World;
-use crate::core::agent::{Agent, AgentConfig};
 use crate::core::ids::ServerId;
 use crate::core::ids::{MemberId, Peer};
+use crate::core::mailbox::{MailboxAgent, MailboxConfig};
 use crate::core::member::membership::Variant;
 use crate::core::member::particle::{Attestation, Contact, Directory, Presentation, ServiceAgent};
 use crate::core::member::{Coordinated, Member, MemberConfig};
@@ -66,12 +66,12 @@ pub fn build_world(s: &Scenario, seed: u64, variant: Variant) -> World {
     let mut world = World::new(s.network.latency_ms, s.network.jitter_ms, epoch);
     let p = &s.protocol;
     for a in s.topology.agent_ids() {
-        let config = AgentConfig {
+        let config = MailboxConfig {
             ephemeral_ttl_ms: p.ephemeral_ttl_ms,
             long_term_ttl_ms: p.long_term_ttl_ms,
             max_batch: 32,
         };
-        world.agents.insert(a, Agent::new(a, config, 0));
+        world.agents.insert(a, MailboxAgent::new(a, config, 0));
     }
     let member_cfg = MemberConfig {
         variant,

@@ -5,9 +5,9 @@
 //! `Rc<RefCell<World>>` is enough and no lock order can reach the outcome.
 
 use super::workload::Scheduled;
-use crate::core::agent::Agent;
 use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Millis, Peer, ServerId};
 use crate::core::io::{Effect, Host, Input};
+use crate::core::mailbox::MailboxAgent;
 use crate::core::member::Member;
 use crate::core::member::sessions::Sessions;
 use crate::core::mls::{MlsClient, Processed};
@@ -37,7 +37,7 @@ pub struct World {
     /// hosts had done it themselves at time 0.
     pub founding: Vec<Record>,
     pub members: BTreeMap<MemberId, Member>,
-    pub agents: BTreeMap<AgentId, Agent>,
+    pub agents: BTreeMap<AgentId, MailboxAgent>,
     pub servers: BTreeMap<ServerId, ServerAgent>,
     /// Each host's next wake-up, in simulated (not local) time.
     pub wakes: BTreeMap<Peer, Millis>,

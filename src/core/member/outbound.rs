@@ -205,7 +205,7 @@ impl Member {
     /// Renews the long-term address at every own agent where it is due.
     /// The new one is announced in the `contact` of every message sent
     /// from then on, as ephemeral ones are; the agent keeps honouring the
-    /// old one meanwhile (see `agent.rs`).
+    /// old one meanwhile (see `core/mailbox.rs`).
     pub(super) fn renew_long_term(&mut self, now: Millis, fx: &mut Effects) {
         let member = self.id;
         let due: Vec<AgentId> = self

@@ -2,9 +2,9 @@
 
 use super::sequencer::{Kind, Rejection};
 use super::{ServerAgent, ServerConfig};
-use crate::core::agent::{Agent, AgentConfig};
 use crate::core::ids::{AgentId, MemberId, Peer, ServerId};
 use crate::core::io::{Command, Effect, Effects, Input};
+use crate::core::mailbox::{MailboxAgent, MailboxConfig};
 use crate::core::member::message::MARKER;
 use crate::core::mls::MlsClient;
 use crate::core::wire::{Datagram, Stored, Submission};
@@ -24,13 +24,13 @@ fn sends(fx: Effects) -> Vec<(Peer, Datagram)> {
 
 struct Setup {
     server: ServerAgent,
-    mailbox: Agent,
+    mailbox: MailboxAgent,
 }
 
 fn setup() -> Setup {
-    let mut mailbox = Agent::new(
+    let mut mailbox = MailboxAgent::new(
         AgentId(0),
-        AgentConfig {
+        MailboxConfig {
             ephemeral_ttl_ms: 10_000,
             long_term_ttl_ms: 1_000_000,
             max_batch: 32,

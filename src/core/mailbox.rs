@@ -24,7 +24,7 @@ use crate::trace::Event;
 use std::collections::{BTreeMap, VecDeque};
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct AgentConfig {
+pub struct MailboxConfig {
     pub ephemeral_ttl_ms: Millis,
     pub long_term_ttl_ms: Millis,
     /// Envelopes per fetch reply, so that a reply fits a datagram.
@@ -88,16 +88,16 @@ impl KeyBundle {
 
 /// Counters for reports; not part of the protocol.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AgentStats {
+pub struct MailboxStats {
     pub stored: u64,
     pub refused: u64,
     pub rejected_datagrams: u64,
 }
 
 #[derive(Clone, Debug)]
-pub struct Agent {
+pub struct MailboxAgent {
     id: AgentId,
-    config: AgentConfig,
+    config: MailboxConfig,
     /// Distinguishes address tokens issued before and after a wipe, so an
     /// old token can never name a new member's mailbox.
     incarnation: u32,
@@ -106,12 +106,12 @@ pub struct Agent {
     addresses: BTreeMap<u64, AddressEntry>,
     mailboxes: BTreeMap<MemberId, Mailbox>,
     keys: BTreeMap<MemberId, KeyBundle>,
-    pub stats: AgentStats,
+    pub stats: MailboxStats,
 }
 
-impl Agent {
-    pub fn new(id: AgentId, config: AgentConfig, incarnation: u32) -> Self {
-        Agent {
+impl MailboxAgent {
+    pub fn new(id: AgentId, config: MailboxConfig, incarnation: u32) -> Self {
+        MailboxAgent {
             id,
             config,
             incarnation,
@@ -120,7 +120,7 @@ impl Agent {
             addresses: BTreeMap::new(),
             mailboxes: BTreeMap::new(),
             keys: BTreeMap::new(),
-            stats: AgentStats::default(),
+            stats: MailboxStats::default(),
         }
     }
 
@@ -128,7 +128,7 @@ impl Agent {
         self.id
     }
 
-    pub fn config(&self) -> &AgentConfig {
+    pub fn config(&self) -> &MailboxConfig {
         &self.config
     }
 
@@ -138,8 +138,8 @@ impl Agent {
 
     /// The same agent after losing its whole store: a new incarnation, so
     /// that the addresses it issues now never collide with old ones.
-    pub fn wiped(&self) -> Agent {
-        Agent::new(self.id, self.config.clone(), self.incarnation + 1)
+    pub fn wiped(&self) -> MailboxAgent {
+        MailboxAgent::new(self.id, self.config.clone(), self.incarnation + 1)
     }
 
     /// The configuration document served at [`WELL_KNOWN`].
@@ -428,9 +428,9 @@ impl Agent {
     }
 }
 
-impl crate::core::io::Host for Agent {
+impl crate::core::io::Host for MailboxAgent {
     fn handle(&mut self, now: Millis, input: Input) -> Effects {
-        Agent::handle(self, now, input)
+        MailboxAgent::handle(self, now, input)
     }
 }
 
@@ -441,10 +441,10 @@ mod tests {
     use crate::core::io::Effect;
     use crate::core::wire::Envelope;
 
-    fn agent() -> Agent {
-        Agent::new(
+    fn agent() -> MailboxAgent {
+        MailboxAgent::new(
             AgentId(0),
-            AgentConfig {
+            MailboxConfig {
                 ephemeral_ttl_ms: 1_000,
                 long_term_ttl_ms: 100_000,
                 max_batch: 2,
@@ -462,7 +462,7 @@ mod tests {
             .expect("a reply")
     }
 
-    fn send(a: &mut Agent, now: Millis, d: Datagram) -> Datagram {
+    fn send(a: &mut MailboxAgent, now: Millis, d: Datagram) -> Datagram {
         reply(a.handle(
             now,
             Input::Datagram {
@@ -487,7 +487,8 @@ mod tests {
     #[test]
     fn a_lookup_gives_the_newest_long_term_address_or_none() {
         let mut a = agent();
-        let lookup = |a: &mut Agent, member| send(a, 0, Datagram::LookupAddress { req: 5, member });
+        let lookup =
+            |a: &mut MailboxAgent, member| send(a, 0, Datagram::LookupAddress { req: 5, member });
         assert_eq!(
             lookup(&mut a, MemberId(1)),
             Datagram::CurrentAddress {
@@ -549,7 +550,7 @@ mod tests {
     fn a_retried_publication_hands_no_key_out_twice() {
         let mut a = agent();
         let (m, kps) = (MemberId(1), vec![vec![1u8], vec![2u8]]);
-        let publish = |a: &mut Agent, req| {
+        let publish = |a: &mut MailboxAgent, req| {
             let keys = Datagram::PublishKeys {
                 req,
                 member: m,
@@ -569,7 +570,7 @@ mod tests {
                 },
             )
         };
-        let claim = |a: &mut Agent, req| {
+        let claim = |a: &mut MailboxAgent, req| {
             let Datagram::KeyPackageClaimed { key_package, .. } =
                 send(a, 0, Datagram::ClaimKeyPackage { req, member: m })
             else {
@@ -589,7 +590,7 @@ mod tests {
         assert_eq!(claim(&mut a, 4), (None, None));
     }
 
-    fn deliver(a: &mut Agent, now: Millis, address: Address, seq: u64) -> Datagram {
+    fn deliver(a: &mut MailboxAgent, now: Millis, address: Address, seq: u64) -> Datagram {
         send(
             a,
             now,
@@ -744,7 +745,7 @@ mod tests {
                 fallback_key: Some([2; 32]),
             },
         );
-        let claim = |a: &mut Agent| match send(
+        let claim = |a: &mut MailboxAgent| match send(
             a,
             0,
             Datagram::ClaimKey {
