@@ -13,8 +13,10 @@ pub enum Input {
     Datagram { from: Peer, bytes: Vec<u8> },
     /// The deadline from the last `WakeAt` has passed.
     Wake,
-    /// The application (the workload) or a fault asks for something.
+    /// The application (the workload) asks for something.
     Command(Command),
+    /// The fault plan changes how the host's software behaves.
+    Fault(FaultCommand),
 }
 
 /// How a host's software starts.
@@ -54,12 +56,28 @@ pub enum Command {
     /// takeover, or, in a lightweight group, the upgrade to a coordinated
     /// one.
     Nominate(ServerId),
-    /// Agents: expire this member's ephemeral addresses now.
+}
+
+/// What the fault plan tells a host's software, apart from crashing it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FaultCommand {
+    /// Mailbox agents: expire this member's ephemeral addresses now.
     ExpireAddresses(MemberId),
     /// Server agents: refuse (or resume) service while staying up.
     RefuseService(bool),
     /// Server agents: lie (the dishonest-server fault), or stop lying.
     Dishonest(Option<crate::core::server::dishonest::Dishonesty>),
+}
+
+impl FaultCommand {
+    pub fn describe(&self) -> String {
+        match self {
+            FaultCommand::ExpireAddresses(m) => format!("expire addresses of {m}"),
+            FaultCommand::RefuseService(on) => format!("refuse service: {on}"),
+            FaultCommand::Dishonest(Some(d)) => format!("lie: {}", d.mode),
+            FaultCommand::Dishonest(None) => "stop lying".to_owned(),
+        }
+    }
 }
 
 impl Command {
@@ -70,10 +88,6 @@ impl Command {
             Command::Remove(m) => format!("remove {m}"),
             Command::Update => "update".to_owned(),
             Command::Nominate(c) => format!("nominate {c}"),
-            Command::ExpireAddresses(m) => format!("expire addresses of {m}"),
-            Command::RefuseService(on) => format!("refuse service: {on}"),
-            Command::Dishonest(Some(d)) => format!("lie: {}", d.mode),
-            Command::Dishonest(None) => "stop lying".to_owned(),
         }
     }
 }

@@ -17,7 +17,7 @@
 //! long-term addresses ends at the newest date it announced.
 
 use super::ids::{AgentId, MemberId, Millis, Peer};
-use super::io::{Command, Effects, Input};
+use super::io::{Effects, FaultCommand, Input};
 use super::server::sequencer::hash as digest;
 use super::wire::{Address, Datagram, Grant, Refusal, Stored, WELL_KNOWN};
 use crate::trace::Event;
@@ -212,7 +212,13 @@ impl MailboxAgent {
         let mut fx = Effects::default();
         match input {
             Input::Start(_) | Input::Wake => {}
-            Input::Command(Command::ExpireAddresses(member)) => self.expire_ephemeral(member, now),
+            Input::Fault(FaultCommand::ExpireAddresses(member)) => {
+                self.expire_ephemeral(member, now)
+            }
+            Input::Fault(f) => fx.record(Event::CommandSkipped {
+                command: f.describe(),
+                reason: "not an agent command".into(),
+            }),
             Input::Command(c) => fx.record(Event::CommandSkipped {
                 command: c.describe(),
                 reason: "not an agent command".into(),
@@ -646,7 +652,7 @@ mod tests {
         let mut a = agent();
         let (old, _) = a.register(MemberId(1), 0);
         let (new, eph) = a.renew(MemberId(1), 10);
-        a.handle(20, Input::Command(Command::ExpireAddresses(MemberId(1))));
+        a.handle(20, Input::Fault(FaultCommand::ExpireAddresses(MemberId(1))));
         assert!(matches!(
             deliver(&mut a, 30, eph.address, 1),
             Datagram::Refused { .. }

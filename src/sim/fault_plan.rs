@@ -9,7 +9,7 @@ use super::setup::hosts;
 use super::world::World;
 use crate::core::ids::{Millis, Peer};
 use crate::core::io::Start;
-use crate::core::io::{Command, Input};
+use crate::core::io::{FaultCommand, Input};
 use crate::faults::{Action, fault_name, fault_sides};
 use crate::scenario::{Fault, FaultKind, Scenario, StateOnRestart};
 use crate::trace::Event;
@@ -148,7 +148,7 @@ impl FaultState {
             FaultKind::Refuse { server } => {
                 let local = w.local_time(Peer::Server(*server), now);
                 if let Some(agent) = w.servers.get_mut(server) {
-                    agent.handle(local, Input::Command(Command::RefuseService(begin)));
+                    agent.handle(local, Input::Fault(FaultCommand::RefuseService(begin)));
                 }
                 (vec![server.to_string()], String::new())
             }
@@ -171,7 +171,7 @@ impl FaultState {
                 if let Some(agent) = w.servers.get_mut(server) {
                     agent.handle(
                         local,
-                        Input::Command(Command::Dishonest(begin.then_some(d))),
+                        Input::Fault(FaultCommand::Dishonest(begin.then_some(d))),
                     );
                 }
                 let to = match (victim, sides) {
@@ -193,7 +193,7 @@ impl FaultState {
                 if begin {
                     let local = w.clock_epoch.saturating_add(now);
                     for a in w.agents.values_mut() {
-                        a.handle(local, Input::Command(Command::ExpireAddresses(*member)));
+                        a.handle(local, Input::Fault(FaultCommand::ExpireAddresses(*member)));
                     }
                 }
                 (vec![member.to_string()], String::new())

@@ -341,6 +341,10 @@ impl Member {
             Input::Start(start) => self.start(now, start, &mut fx),
             Input::Wake => self.wake(now, &mut fx),
             Input::Command(c) => self.command(now, c, &mut fx),
+            Input::Fault(f) => fx.record(Event::CommandSkipped {
+                command: f.describe(),
+                reason: "not a member command".into(),
+            }),
             Input::Datagram { from, bytes } => match (from, Datagram::decode(&bytes)) {
                 (Peer::Agent(a), Ok(d)) => self.on_agent_datagram(now, a, d, &mut fx),
                 (Peer::Server(c), Ok(d)) => self.on_server_datagram(now, c, d, &mut fx),
@@ -475,9 +479,6 @@ impl Member {
                 None,
                 fx,
             ),
-            Command::ExpireAddresses(_) | Command::RefuseService(_) | Command::Dishonest(_) => {
-                skip(fx, "not a member command")
-            }
         }
     }
 }

@@ -11,7 +11,7 @@
 use super::dishonest::{Liar, Lie};
 use super::sequencer::{Kind, Rejection, Sequencer, hash};
 use crate::core::ids::{AgentId, MemberId, Millis, Peer, ServerId};
-use crate::core::io::{Command, Effects, Input};
+use crate::core::io::{Effects, FaultCommand, Input};
 use crate::core::wire::{Address, Datagram, Ordered, Submission};
 use crate::trace::Event;
 use fork::Fork;
@@ -223,11 +223,15 @@ impl ServerAgent {
                 self.release_held(now, &mut fx);
                 self.release_fork(now, &mut fx);
             }
-            Input::Command(Command::RefuseService(on)) => self.refusing = on,
-            Input::Command(Command::Dishonest(d)) => {
+            Input::Fault(FaultCommand::RefuseService(on)) => self.refusing = on,
+            Input::Fault(FaultCommand::Dishonest(d)) => {
                 self.liar.set(d);
                 self.release_fork(now, &mut fx);
             }
+            Input::Fault(f) => fx.record(Event::CommandSkipped {
+                command: f.describe(),
+                reason: "not a server agent command".into(),
+            }),
             Input::Command(c) => fx.record(Event::CommandSkipped {
                 command: c.describe(),
                 reason: "not a server agent command".into(),

@@ -3,7 +3,7 @@
 use super::sequencer::{Kind, Rejection};
 use super::{ServerAgent, ServerConfig};
 use crate::core::ids::{AgentId, MemberId, Peer, ServerId};
-use crate::core::io::{Command, Effect, Effects, Input};
+use crate::core::io::{Effect, Effects, FaultCommand, Input};
 use crate::core::mailbox::{MailboxAgent, MailboxConfig};
 use crate::core::member::message::MARKER;
 use crate::core::mls::MlsClient;
@@ -177,7 +177,7 @@ fn a_commit_on_an_old_epoch_is_rejected_with_the_current_one() {
 fn a_refusing_server_says_so_and_resumes() {
     run_seeded([3; 32], || {
         let Setup { mut server, .. } = setup();
-        server.handle(0, Input::Command(Command::RefuseService(true)));
+        server.handle(0, Input::Fault(FaultCommand::RefuseService(true)));
         let out = submit(&mut server, 0, 0, Kind::Message, 0, b"x".to_vec());
         assert!(matches!(
             &out[0].1,
@@ -186,7 +186,7 @@ fn a_refusing_server_says_so_and_resumes() {
                 ..
             }
         ));
-        server.handle(0, Input::Command(Command::RefuseService(false)));
+        server.handle(0, Input::Fault(FaultCommand::RefuseService(false)));
         let out = submit(&mut server, 0, 0, Kind::Message, 0, b"x".to_vec());
         assert!(matches!(&out[0].1, Datagram::Receipted { .. }));
     });
@@ -260,7 +260,7 @@ mod dishonest {
             victim: victim.map(MemberId),
             sides: None,
         };
-        server.handle(0, Input::Command(Command::Dishonest(Some(d))));
+        server.handle(0, Input::Fault(FaultCommand::Dishonest(Some(d))));
     }
 
     /// What each member's mailbox was sent, in order.

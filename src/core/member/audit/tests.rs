@@ -257,7 +257,7 @@ fn an_own_message_not_served_back_is_withheld_once_the_mailboxes_were_read() {
 /// messages.
 mod withheld {
     use crate::core::ids::{MemberId, Millis, Peer, ServerId};
-    use crate::core::io::{Command, Input};
+    use crate::core::io::{Command, FaultCommand, Input};
     use crate::core::member::membership::Variant;
     use crate::core::server::dishonest::{Dishonesty, Mode};
     use crate::scenario::{GroupKind, Scenario};
@@ -327,7 +327,7 @@ mod withheld {
             };
             net.input(
                 Peer::Server(ServerId(0)),
-                Input::Command(Command::Dishonest(Some(lie))),
+                Input::Fault(FaultCommand::Dishonest(Some(lie))),
             );
             let send = Command::Send {
                 reply: false,

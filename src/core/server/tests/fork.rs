@@ -19,7 +19,7 @@ fn forking() -> Setup {
         }),
     };
     s.server
-        .handle(0, Input::Command(Command::Dishonest(Some(d))));
+        .handle(0, Input::Fault(FaultCommand::Dishonest(Some(d))));
     s
 }
 
@@ -154,7 +154,7 @@ fn commits_of_one_side_do_not_fork() {
         assert!(lies.is_empty());
         assert!(receipt(&same_side).is_err());
         // The fault ends while a commit is held: it goes out at once.
-        let out = sends(server.handle(20, Input::Command(Command::Dishonest(None))));
+        let out = sends(server.handle(20, Input::Fault(FaultCommand::Dishonest(None))));
         assert_eq!(fanned(&out, 0).len(), 1);
     });
 }
