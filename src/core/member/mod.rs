@@ -490,4 +490,6 @@ impl crate::core::io::Host for Member {
 }
 
 #[cfg(test)]
+pub(crate) mod testnet;
+#[cfg(test)]
 mod tests;

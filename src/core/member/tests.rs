@@ -1,104 +1,11 @@
-//! Member tests over an instant network: every datagram arrives at once,
-//! time jumps to the next wake-up. No turmoil, so failures point straight
-//! at the protocol.
+//! Member tests over the instant network of `testnet.rs`.
 
-use crate::core::ids::{MemberId, Millis, Peer};
+use super::testnet::Instant;
+use crate::core::ids::{MemberId, Peer};
 use crate::core::io::{Command, Input};
-use crate::core::member::membership::Variant;
 use crate::scenario::Scenario;
 use crate::sim::entropy::run_seeded;
-use crate::sim::setup::{build_world, hosts};
-use crate::sim::world::World;
 use crate::trace::Event;
-use std::collections::VecDeque;
-
-struct Instant {
-    world: World,
-    queue: VecDeque<(Peer, Peer, Vec<u8>)>,
-    now: Millis,
-    /// Hosts that are down: what is sent to them is lost.
-    down: std::collections::BTreeSet<Peer>,
-}
-
-impl Instant {
-    fn new(members: u32) -> Instant {
-        Instant::of(Scenario::minimal(members, 2))
-    }
-
-    /// A coordinated group of `members`, ordered by server agent c0.
-    fn coordinated(members: u32) -> Instant {
-        let mut s = Scenario::minimal(members, 2);
-        s.group_kind = crate::scenario::GroupKind::Coordinated;
-        s.topology.servers = 1;
-        Instant::of(s)
-    }
-
-    fn of(s: Scenario) -> Instant {
-        let mut world = build_world(&s, 1, Variant::Lww);
-        world.commands.clear();
-        let mut net = Instant {
-            world,
-            queue: VecDeque::new(),
-            now: 0,
-            down: Default::default(),
-        };
-        for h in hosts(&s) {
-            net.input(h, Input::Start(crate::core::io::Start::Fresh));
-        }
-        net
-    }
-
-    fn input(&mut self, host: Peer, input: Input) {
-        for (_, to, bytes) in self.world.step(self.now, host, input) {
-            self.queue.push_back((host, to, bytes));
-        }
-    }
-
-    /// Runs until `until`, delivering everything at once.
-    fn run(&mut self, until: Millis) {
-        loop {
-            while let Some((from, to, bytes)) = self.queue.pop_front() {
-                if !self.down.contains(&to) {
-                    self.input(to, Input::Datagram { from, bytes });
-                }
-            }
-            let Some((host, at)) = self
-                .world
-                .wakes
-                .iter()
-                .min_by_key(|(_, t)| **t)
-                .map(|(h, t)| (*h, *t))
-            else {
-                break;
-            };
-            if at > until {
-                break;
-            }
-            self.now = self.now.max(at);
-            self.world.wakes.remove(&host);
-            self.input(host, Input::Wake);
-        }
-        self.now = until;
-    }
-
-    fn count_all(&self, pred: impl Fn(&Event) -> bool) -> usize {
-        self.world
-            .trace
-            .records
-            .iter()
-            .filter(|r| pred(&r.event))
-            .count()
-    }
-
-    fn count(&self, host: &str, pred: impl Fn(&Event) -> bool) -> usize {
-        self.world
-            .trace
-            .records
-            .iter()
-            .filter(|r| r.host == host && pred(&r.event))
-            .count()
-    }
-}
 
 fn send(net: &mut Instant, m: u32) {
     net.input(
@@ -197,7 +104,8 @@ fn the_frontier_keeps_a_head_until_something_names_it() {
     use super::{Member, MemberConfig};
     use crate::core::ids::MessageId;
     let s = Scenario::minimal(3, 2);
-    let world = build_world(&s, 1, Variant::Lww);
+    let world =
+        crate::sim::setup::build_world(&s, 1, crate::core::member::membership::Variant::Lww);
     let cfg: MemberConfig = world.members[&MemberId(0)].cfg.clone();
     let mut m = Member::new(MemberId(0), cfg);
     let id = |sender, seq| MessageId {

@@ -256,49 +256,13 @@ fn an_own_message_not_served_back_is_withheld_once_the_mailboxes_were_read() {
 /// once, time jumps to the next wake-up), with c0 dropping `victim`'s
 /// messages.
 mod withheld {
-    use crate::core::ids::{MemberId, Millis, Peer, ServerId};
+    use crate::core::ids::{MemberId, Peer, ServerId};
     use crate::core::io::{Command, FaultCommand, Input};
-    use crate::core::member::membership::Variant;
+    use crate::core::member::testnet::Instant;
     use crate::core::server::dishonest::{Dishonesty, Mode};
     use crate::scenario::{GroupKind, Scenario};
     use crate::sim::entropy::run_seeded;
-    use crate::sim::setup::{build_world, hosts};
-    use crate::sim::world::World;
     use crate::trace::Event;
-    use std::collections::VecDeque;
-
-    struct Net {
-        world: World,
-        queue: VecDeque<(Peer, Peer, Vec<u8>)>,
-        now: Millis,
-    }
-
-    impl Net {
-        fn input(&mut self, host: Peer, input: Input) {
-            for (_, to, bytes) in self.world.step(self.now, host, input) {
-                self.queue.push_back((host, to, bytes));
-            }
-        }
-
-        fn run(&mut self, until: Millis) {
-            loop {
-                while let Some((from, to, bytes)) = self.queue.pop_front() {
-                    self.input(to, Input::Datagram { from, bytes });
-                }
-                let next = self.world.wakes.iter().min_by_key(|(_, t)| **t);
-                let Some((host, at)) = next.map(|(h, t)| (*h, *t)) else {
-                    break;
-                };
-                if at > until {
-                    break;
-                }
-                self.now = self.now.max(at);
-                self.world.wakes.remove(&host);
-                self.input(host, Input::Wake);
-            }
-            self.now = until;
-        }
-    }
 
     /// Only the victim speaks, so no other message ever takes the slot its
     /// receipt names: no proof, but its message never comes back. It falls
@@ -309,17 +273,7 @@ mod withheld {
             let mut s = Scenario::minimal(3, 2);
             s.topology.servers = 2;
             s.group_kind = GroupKind::Coordinated;
-            let mut world = build_world(&s, 1, Variant::Lww);
-            world.commands.clear();
-            let mut net = Net {
-                world,
-                queue: VecDeque::new(),
-                now: 0,
-            };
-            let start = Input::Start(crate::core::io::Start::Fresh);
-            for h in hosts(&s) {
-                net.input(h, start.clone());
-            }
+            let mut net = Instant::of(s);
             let lie = Dishonesty {
                 mode: Mode::Drop,
                 victim: Some(MemberId(1)),

@@ -1,0 +1,101 @@
+//! An instant network for protocol tests: every datagram arrives at once,
+//! time jumps to the next wake-up, and hosts listed as down lose what is
+//! sent to them. No engine, so a failure points straight at the protocol.
+//! The member tests and the audit tests share it.
+
+use crate::core::ids::{Millis, Peer};
+use crate::core::io::Input;
+use crate::core::member::membership::Variant;
+use crate::scenario::Scenario;
+use crate::sim::setup::{build_world, hosts};
+use crate::sim::world::World;
+use crate::trace::Event;
+use std::collections::VecDeque;
+
+pub(crate) struct Instant {
+    pub(crate) world: World,
+    pub(crate) queue: VecDeque<(Peer, Peer, Vec<u8>)>,
+    pub(crate) now: Millis,
+    /// Hosts that are down: what is sent to them is lost.
+    pub(crate) down: std::collections::BTreeSet<Peer>,
+}
+
+impl Instant {
+    pub(crate) fn new(members: u32) -> Instant {
+        Instant::of(Scenario::minimal(members, 2))
+    }
+
+    /// A coordinated group of `members`, ordered by server agent c0.
+    pub(crate) fn coordinated(members: u32) -> Instant {
+        let mut s = Scenario::minimal(members, 2);
+        s.group_kind = crate::scenario::GroupKind::Coordinated;
+        s.topology.servers = 1;
+        Instant::of(s)
+    }
+
+    pub(crate) fn of(s: Scenario) -> Instant {
+        let mut world = build_world(&s, 1, Variant::Lww);
+        world.commands.clear();
+        let mut net = Instant {
+            world,
+            queue: VecDeque::new(),
+            now: 0,
+            down: Default::default(),
+        };
+        for h in hosts(&s) {
+            net.input(h, Input::Start(crate::core::io::Start::Fresh));
+        }
+        net
+    }
+
+    pub(crate) fn input(&mut self, host: Peer, input: Input) {
+        for (_, to, bytes) in self.world.step(self.now, host, input) {
+            self.queue.push_back((host, to, bytes));
+        }
+    }
+
+    /// Runs until `until`, delivering everything at once.
+    pub(crate) fn run(&mut self, until: Millis) {
+        loop {
+            while let Some((from, to, bytes)) = self.queue.pop_front() {
+                if !self.down.contains(&to) {
+                    self.input(to, Input::Datagram { from, bytes });
+                }
+            }
+            let Some((host, at)) = self
+                .world
+                .wakes
+                .iter()
+                .min_by_key(|(_, t)| **t)
+                .map(|(h, t)| (*h, *t))
+            else {
+                break;
+            };
+            if at > until {
+                break;
+            }
+            self.now = self.now.max(at);
+            self.world.wakes.remove(&host);
+            self.input(host, Input::Wake);
+        }
+        self.now = until;
+    }
+
+    pub(crate) fn count_all(&self, pred: impl Fn(&Event) -> bool) -> usize {
+        self.world
+            .trace
+            .records
+            .iter()
+            .filter(|r| pred(&r.event))
+            .count()
+    }
+
+    pub(crate) fn count(&self, host: &str, pred: impl Fn(&Event) -> bool) -> usize {
+        self.world
+            .trace
+            .records
+            .iter()
+            .filter(|r| r.host == host && pred(&r.event))
+            .count()
+    }
+}
