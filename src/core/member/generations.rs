@@ -389,7 +389,10 @@ impl Member {
     ) {
         let ledger = self.invite_ledger(now, &welcoming.targets);
         let Some(c) = self.coord.as_ref() else { return };
-        let mut invite = Invite {
+        // One invite, its `mailboxes` set for each target in turn: the
+        // Welcome carries the whole ratchet tree, and copying it once per
+        // joiner was a large part of a 1,000-member takeover.
+        let mut payload = Payload::Welcome(Invite {
             group: self.cfg.group,
             generation: c.generation,
             server: c.server,
@@ -398,11 +401,13 @@ impl Member {
             welcome: welcoming.welcome,
             ledger,
             mailboxes: Vec::new(),
-        };
+        });
         for t in &welcoming.targets {
-            invite.mailboxes = welcoming.mailboxes.get(t).cloned().unwrap_or_default();
-            let payload = Payload::Welcome(invite.clone()).encode();
-            self.seal(now, *t, None, payload, fx);
+            if let Payload::Welcome(invite) = &mut payload {
+                invite.mailboxes = welcoming.mailboxes.get(t).cloned().unwrap_or_default();
+            }
+            let bytes = payload.encode();
+            self.seal(now, *t, None, bytes, fx);
         }
     }
 
