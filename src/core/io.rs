@@ -58,6 +58,23 @@ pub enum Command {
     Nominate(ServerId),
 }
 
+impl Input {
+    /// The record of a command or fault command this host does not take.
+    pub fn skipped(&self, reason: &str) -> Event {
+        let command = match self {
+            Input::Command(c) => c.describe(),
+            Input::Fault(f) => f.describe(),
+            Input::Start(_) => "start".into(),
+            Input::Wake => "wake".into(),
+            Input::Datagram { .. } => "datagram".into(),
+        };
+        Event::CommandSkipped {
+            command,
+            reason: reason.into(),
+        }
+    }
+}
+
 /// What the fault plan tells a host's software, apart from crashing it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FaultCommand {

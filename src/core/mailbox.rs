@@ -215,14 +215,9 @@ impl MailboxAgent {
             Input::Fault(FaultCommand::ExpireAddresses(member)) => {
                 self.expire_ephemeral(member, now)
             }
-            Input::Fault(f) => fx.record(Event::CommandSkipped {
-                command: f.describe(),
-                reason: "not an agent command".into(),
-            }),
-            Input::Command(c) => fx.record(Event::CommandSkipped {
-                command: c.describe(),
-                reason: "not an agent command".into(),
-            }),
+            other @ (Input::Fault(_) | Input::Command(_)) => {
+                fx.record(other.skipped("not an agent command"))
+            }
             Input::Datagram { from, bytes } => match Datagram::decode(&bytes) {
                 Ok(d) => self.on_datagram(now, from, d, &mut fx),
                 Err(e) => {

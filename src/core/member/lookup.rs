@@ -80,8 +80,7 @@ impl Member {
         let Some(grant) = renewed else {
             // Not registered again yet: ask again once the back-off is up,
             // and give up (abandoning what is parked) with the attempts.
-            r.next_at =
-                now + self.cfg.retry_ms * u64::from(r.attempts).min(super::outbound::MAX_BACKOFF);
+            r.next_at = now + super::outbound::backoff(self.cfg.retry_ms, r.attempts);
             self.requests.insert(req, r);
             return;
         };

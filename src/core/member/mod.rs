@@ -341,10 +341,7 @@ impl Member {
             Input::Start(start) => self.start(now, start, &mut fx),
             Input::Wake => self.wake(now, &mut fx),
             Input::Command(c) => self.command(now, c, &mut fx),
-            Input::Fault(f) => fx.record(Event::CommandSkipped {
-                command: f.describe(),
-                reason: "not a member command".into(),
-            }),
+            fault @ Input::Fault(_) => fx.record(fault.skipped("not a member command")),
             Input::Datagram { from, bytes } => match (from, Datagram::decode(&bytes)) {
                 (Peer::Agent(a), Ok(d)) => self.on_agent_datagram(now, a, d, &mut fx),
                 (Peer::Server(c), Ok(d)) => self.on_server_datagram(now, c, d, &mut fx),

@@ -47,7 +47,7 @@ pub(super) struct Request {
 }
 
 /// Retransmission backs off exponentially up to this many retry periods.
-pub(super) const MAX_BACKOFF: u64 = 8;
+const MAX_BACKOFF: u64 = 8;
 
 /// Where to deliver to a member at one of its agents: its ephemeral
 /// address while that is valid, otherwise its newest long-term one. The
@@ -58,6 +58,11 @@ fn address_at(a: &ServiceAgent, now: Millis) -> Address {
         Some(g) => g.address,
         None => a.long_term.address,
     }
+}
+
+/// How long after its `attempts`-th try a request is tried again.
+pub(super) fn backoff(retry_ms: Millis, attempts: u32) -> Millis {
+    retry_ms * u64::from(attempts).min(MAX_BACKOFF)
 }
 
 impl Member {
@@ -101,7 +106,7 @@ impl Member {
                 continue;
             }
             r.attempts += 1;
-            r.next_at = now + self.cfg.retry_ms * u64::from(r.attempts).min(MAX_BACKOFF);
+            r.next_at = now + backoff(self.cfg.retry_ms, r.attempts);
             // A key claim that gets no answer tries the peer's next agent.
             if let Purpose::Claim { peer } | Purpose::ClaimKeyPackage { peer } = r.purpose {
                 let agents: Vec<AgentId> = self

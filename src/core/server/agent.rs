@@ -228,14 +228,9 @@ impl ServerAgent {
                 self.liar.set(d);
                 self.release_fork(now, &mut fx);
             }
-            Input::Fault(f) => fx.record(Event::CommandSkipped {
-                command: f.describe(),
-                reason: "not a server agent command".into(),
-            }),
-            Input::Command(c) => fx.record(Event::CommandSkipped {
-                command: c.describe(),
-                reason: "not a server agent command".into(),
-            }),
+            other @ (Input::Fault(_) | Input::Command(_)) => {
+                fx.record(other.skipped("not a server agent command"))
+            }
             Input::Datagram { from, bytes } => match (from, Datagram::decode(&bytes)) {
                 (Peer::Member(m), Ok(Datagram::Submit { req, submission })) => {
                     // The submitter hears first; the fan-out follows.
