@@ -33,6 +33,7 @@ pub mod cli;
 pub mod core;
 pub mod explore;
 pub mod faults;
+pub mod observations;
 pub mod scenario;
 pub mod sim;
 pub mod trace;

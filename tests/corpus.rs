@@ -121,7 +121,7 @@ fn wants_a_failure(
             !lines.iter().any(|l| match l {
                 RunLine::Done(s) => s.checks.iter().any(|c| {
                     &c.verdict.check == check
-                        && c.verdict.status == commsim::trace::event::Status::Fail
+                        && c.verdict.status == commsim::core::event::Status::Fail
                 }),
                 RunLine::Panicked(_) => false,
             })

@@ -3,11 +3,11 @@
 //! test that no input makes the loader panic; and, in `bounds.rs`, the
 //! absurd numbers fuzzing found.
 
+use commsim::core::event::OpKind;
 use commsim::core::ids::MemberId;
 use commsim::core::member::membership::Variant;
 use commsim::scenario::{Action, FaultKind, ScenarioError, StateOnRestart, load_file, parse_str};
 use commsim::trace::Claim;
-use commsim::trace::event::OpKind;
 use proptest::prelude::*;
 use std::path::Path;
 

@@ -2,10 +2,10 @@
 //! `tests/corpus.rs` checks for every file).
 
 use commsim::checkers::check_run;
+use commsim::core::event::Status;
 use commsim::core::ids::ServerId;
 use commsim::scenario::load_file;
 use commsim::sim;
-use commsim::trace::event::Status;
 use std::path::Path;
 
 /// Loads `scenarios/<name>.toml` and runs it with the lww variant.
@@ -25,7 +25,7 @@ fn passes(out: &sim::RunOutput, check: &str) {
 
 /// The verdict of one checker on a live run.
 fn verdict(out: &sim::RunOutput, check: &str) -> commsim::checkers::Verdict {
-    check_run(out)
+    check_run(&out.trace, &out.observations)
         .into_iter()
         .find(|v| v.check == check)
         .unwrap_or_else(|| panic!("no {check} verdict"))
@@ -67,7 +67,7 @@ fn no_plaintext_in_the_trace_or_on_the_wire() {
     let marker = String::from_utf8_lossy(commsim::core::member::message::MARKER).into_owned();
     assert!(out.messages_sent > 10);
     assert!(!out.trace.to_jsonl().contains(&marker));
-    for envelope in out.world.observed.values() {
+    for (envelope, _) in out.observations.envelopes.values() {
         assert!(
             !envelope
                 .ciphertext
@@ -101,7 +101,7 @@ fn a_parent_lost_in_a_crash_is_asked_for_again() {
         .records
         .iter()
         .filter(|r| {
-            r.host == "m0"
+            r.host.to_string() == "m0"
                 && matches!(&r.event, commsim::trace::Event::Delivered { msg } if *msg == lost)
         })
         .count();
@@ -110,13 +110,13 @@ fn a_parent_lost_in_a_crash_is_asked_for_again() {
 }
 
 /// A coordinated group's server agent orders MLS ciphertext and public
-/// handshake messages only: marker plaintexts never reach what it stores.
+/// handshake messages only: marker plaintexts never reach what it stores,
+/// and so never what it fans out.
 #[test]
 fn the_server_agent_never_holds_plaintext() {
     let out = run_lww("coordinated-steady-small", Some(5));
     let marker = commsim::core::member::message::MARKER;
-    let server = out.world.servers.values().next().expect("a server agent");
-    let stored: Vec<&[u8]> = server.stored_payloads().collect();
+    let stored: Vec<&Vec<u8>> = out.observations.ordered.values().collect();
     assert!(stored.len() > 10, "{}", stored.len());
     assert!(
         stored
@@ -146,8 +146,16 @@ fn the_losing_commit_is_rejected_then_rebased() {
         })
         .count();
     assert_eq!(commits, 2, "exactly the two removals were ordered");
-    for m in out.world.members.values().filter(|m| m.in_group()) {
-        assert_eq!(m.view().len(), 4, "{:?}", m.id());
+    for r in &out.trace.records {
+        if let commsim::trace::Event::FinalView {
+            member,
+            in_group: true,
+            view,
+            ..
+        } = &r.event
+        {
+            assert_eq!(view.len(), 4, "{member}");
+        }
     }
 }
 
@@ -269,7 +277,7 @@ fn a_message_that_lost_its_epoch_is_encrypted_again() {
 fn removed_members_mls_copies_are_live_but_read_nothing_later() {
     use commsim::core::ids::MemberId;
     let out = run_lww("coordinated-concurrent-commits", None);
-    let kept: Vec<_> = out.world.mls_removal_copies.iter().collect();
+    let kept: Vec<_> = out.observations.mls_removal_copies.iter().collect();
     let removed: Vec<MemberId> = kept.iter().map(|((m, ..), _)| *m).collect();
     assert_eq!(removed, [MemberId(4), MemberId(5)]);
     for ((member, generation, server, epoch), copy) in kept {
@@ -280,11 +288,13 @@ fn removed_members_mls_copies_are_live_but_read_nothing_later() {
                 epoch: e,
                 commit: true,
                 ..
-            } if g == generation && e == epoch && r.host == server.to_string() => Some(*seq),
+            } if g == generation && e == epoch && r.host.to_string() == server.to_string() => {
+                Some(*seq)
+            }
             _ => None,
         });
         let commit = commit.expect("the removing commit was ordered");
-        let payload = &out.world.observed_ordered[&(*generation, *server, commit)];
+        let payload = &out.observations.ordered[&(*generation, *server, commit)];
         let mut live = copy.copy().unwrap();
         assert!(
             live.process(payload).is_ok(),
@@ -310,7 +320,7 @@ fn detections(out: &sim::RunOutput) -> Vec<(String, u64, String)> {
                 ..
             } => {
                 assert_eq!(*server, ServerId(0), "only c0 lies");
-                Some((r.host.clone(), *seq, evidence.clone()))
+                Some((r.host.to_string(), *seq, evidence.clone()))
             }
             _ => None,
         })
@@ -331,16 +341,32 @@ fn lies(out: &sim::RunOutput) -> Vec<(Vec<u32>, u64)> {
         .collect()
 }
 
-/// Every member ends in generation 2 at c1.
+/// Every member ends in generation 2 at c1: the last generation it joined,
+/// with no fallback after it.
 fn taken_over_by_c1(out: &sim::RunOutput) {
-    for m in out.world.members.values() {
-        let c = m.coordinated().expect("in generation 2");
-        assert_eq!(
-            (c.generation(), c.server()),
-            (2, ServerId(1)),
-            "{:?}",
-            m.id()
-        );
+    use commsim::trace::{Event, Origin};
+    let mut last: std::collections::BTreeMap<Origin, Option<(u32, ServerId)>> =
+        std::collections::BTreeMap::new();
+    for r in &out.trace.records {
+        match &r.event {
+            Event::Joined {
+                generation, server, ..
+            } => {
+                last.insert(r.host, Some((*generation, *server)));
+            }
+            Event::FellBack { .. } => {
+                last.insert(r.host, None);
+            }
+            _ => {}
+        }
+    }
+    let members = out.trace.records.iter().filter_map(|r| match &r.event {
+        Event::FinalView { member, .. } => Some(*member),
+        _ => None,
+    });
+    for m in members {
+        let at = last.get(&Origin::from(m)).copied().flatten();
+        assert_eq!(at, Some((2, ServerId(1))), "{m}");
     }
 }
 

@@ -7,7 +7,7 @@
 
 use super::history::At;
 use crate::core::ids::{MemberId, Millis, Peer, ServerId};
-use crate::trace::event::{Event, Record};
+use crate::trace::{Event, Record};
 
 /// Member reports that show a fork or an equivocating server was noticed.
 /// Matched by kind name, so that a report kind added to `Event` later
@@ -59,7 +59,7 @@ impl Coordination {
     /// Notes one record, whatever its kind; returns false when a member
     /// event it needs came from a host that is not a member.
     pub(super) fn note(&mut self, idx: usize, r: &Record) -> bool {
-        let peer = Peer::parse(&r.host);
+        let peer = r.host.peer();
         let member = match peer {
             Some(Peer::Member(m)) => Some(m),
             _ => None,

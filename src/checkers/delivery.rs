@@ -16,8 +16,8 @@
 
 use super::history::{At, History, Sent};
 use super::{Evidence, Status, Verdict, measured};
+use crate::core::event::OpKind;
 use crate::core::ids::{MemberId, MessageId, Millis};
-use crate::trace::event::OpKind;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub const NAME: &str = "delivery";

@@ -11,7 +11,7 @@
 use super::coordination::Switch;
 use super::history::{At, History};
 use super::{Evidence, Status, Verdict, list, measured};
-use crate::core::ids::{MemberId, Millis, Peer, ServerId};
+use crate::core::ids::{MemberId, Millis, ServerId};
 use std::collections::BTreeSet;
 
 pub const NAME: &str = "fallback";
@@ -46,11 +46,11 @@ struct Failure {
 /// seeds 261 and 310, was held against every member.) Only a message
 /// handed to the server counts: one that a member forming a generation
 /// sealed pairwise never went near it (`coordinated-adversity` 310 again).
-fn unnoticeable(h: &History, at: Millis, server: &str, owed: &BTreeSet<MemberId>) -> bool {
+fn unnoticeable(h: &History, at: Millis, server: ServerId, owed: &BTreeSet<MemberId>) -> bool {
     let Some(back) = h
         .server_recoveries
         .iter()
-        .find(|(t, s)| *t >= at && s == server)
+        .find(|(t, s)| *t >= at && *s == server)
         .map(|(t, _)| *t)
     else {
         return false;
@@ -59,10 +59,7 @@ fn unnoticeable(h: &History, at: Millis, server: &str, owed: &BTreeSet<MemberId>
     let crashed_again = h
         .server_failures
         .iter()
-        .any(|(t, s)| *t > at && *t < back && s == server);
-    let Some(Peer::Server(id)) = Peer::parse(server) else {
-        return false;
-    };
+        .any(|(t, s)| *t > at && *t < back && *s == server);
     !crashed_again
         && h.sent.iter().all(|(msg, s)| {
             !owed.contains(&msg.sender)
@@ -70,29 +67,22 @@ fn unnoticeable(h: &History, at: Millis, server: &str, owed: &BTreeSet<MemberId>
                 || !s.what.submitted
                 || s.t < at
                 || s.t > back
-                || h.slots.get(msg).is_some_and(|slot| slot.server == id)
+                || h.slots.get(msg).is_some_and(|slot| slot.server == server)
         })
 }
 
 fn failures(h: &History) -> (Vec<Failure>, u64) {
     let mut idle = 0;
     let mut out = Vec::new();
-    for (at, name) in &h.server_failures {
-        let Some(Peer::Server(server)) = Peer::parse(name) else {
-            continue;
-        };
-        let owed: BTreeSet<MemberId> = served_by(h, server, *at)
+    for &(at, server) in &h.server_failures {
+        let owed: BTreeSet<MemberId> = served_by(h, server, at)
             .into_iter()
             .filter(|m| h.reachable(*m) && h.finals.get(m).is_some_and(|f| f.in_group))
             .collect();
-        if owed.is_empty() || unnoticeable(h, *at, name, &owed) {
+        if owed.is_empty() || unnoticeable(h, at, server, &owed) {
             idle += 1;
         } else {
-            out.push(Failure {
-                at: *at,
-                server,
-                owed,
-            });
+            out.push(Failure { at, server, owed });
         }
     }
     (out, idle)

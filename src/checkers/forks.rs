@@ -7,8 +7,8 @@
 
 use super::history::{Agreement, History, Past};
 use super::{Evidence, Status, Verdict, list, measured, set};
+use crate::core::event::OpKind;
 use crate::core::ids::{MemberId, MessageId, Millis};
-use crate::trace::event::OpKind;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub const NAME: &str = "fork_detection";

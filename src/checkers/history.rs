@@ -6,9 +6,9 @@
 //! answer `Unknown` with a reason rather than panic on a truncated trace.
 
 use super::coordination::Coordination;
+use crate::core::event::{Bounds, Event, OpKind};
 use crate::core::ids::{EnvelopeId, MemberId, MessageId, Millis, Peer, ServerId};
 use crate::trace::Trace;
-use crate::trace::event::{Bounds, Event, OpKind};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What `RunStarted` promised.
@@ -18,7 +18,7 @@ pub struct Start {
     pub members: Vec<MemberId>,
     pub founders: Vec<MemberId>,
     /// The membership changes the workload asked for.
-    pub planned: Vec<crate::trace::event::PlannedOp>,
+    pub planned: Vec<crate::core::event::PlannedOp>,
 }
 
 #[derive(Clone, Debug)]
@@ -138,9 +138,9 @@ pub struct History {
     /// handed on yet is gone with it.
     pub volatile_lost: Vec<At<()>>,
     /// Server agents that crashed, and when.
-    pub server_failures: Vec<(Millis, String)>,
+    pub server_failures: Vec<(Millis, ServerId)>,
     /// Server agents back from a crash with their state kept, and when.
-    pub server_recoveries: Vec<(Millis, String)>,
+    pub server_recoveries: Vec<(Millis, ServerId)>,
     pub parent_missing: Vec<At<(MessageId, Vec<MessageId>)>>,
     /// Coordinated groups: generations, epochs and fork reports.
     pub coord: Coordination,
@@ -153,7 +153,7 @@ pub struct History {
     pub accusations: Vec<At<(ServerId, bool)>>,
     /// Servers under a `refuse` fault, and whether it has turned a request
     /// away yet.
-    pub refusing: BTreeMap<String, bool>,
+    pub refusing: BTreeMap<ServerId, bool>,
     /// Who could reach whom, and when.
     pub reach: super::reach::Reach,
     /// Every acknowledgement a member took for its own submission, with
@@ -205,11 +205,19 @@ impl Slot {
     }
 }
 
+/// The server agents among a fault's hosts.
+fn servers(hosts: &[String]) -> impl Iterator<Item = ServerId> + '_ {
+    hosts.iter().filter_map(|h| match Peer::parse(h) {
+        Some(Peer::Server(c)) => Some(c),
+        _ => None,
+    })
+}
+
 impl History {
     pub fn from_trace(trace: &Trace) -> History {
         let mut h = History::default();
         for (idx, r) in trace.records.iter().enumerate() {
-            let host = match Peer::parse(&r.host) {
+            let host = match r.host.peer() {
                 Some(Peer::Member(m)) => Some(m),
                 _ => None,
             };
@@ -357,7 +365,7 @@ impl History {
                     sender,
                     ..
                 } => {
-                    if let Some(Peer::Server(server)) = Peer::parse(&r.host) {
+                    if let Some(Peer::Server(server)) = r.host.peer() {
                         let slot = Slot {
                             generation: *generation,
                             server,
@@ -434,12 +442,12 @@ impl History {
                     to,
                     generation,
                     seq,
-                } => match Peer::parse(&r.host) {
+                } => match r.host.peer() {
                     Some(Peer::Server(server)) => {
                         // A server that lies has failed as far as fallback
                         // is concerned, from its first lie.
                         if !h.lies.iter().any(|l| l.server == server) {
-                            h.server_failures.push((t, server.to_string()));
+                            h.server_failures.push((t, server));
                         }
                         h.lies.push(Lie {
                             t,
@@ -470,8 +478,8 @@ impl History {
                     detail,
                     ..
                 } if fault == "crash" && detail.starts_with("begin") => {
-                    for server in hosts.iter().filter(|h| h.starts_with('c')) {
-                        h.server_failures.push((t, server.clone()));
+                    for server in servers(hosts) {
+                        h.server_failures.push((t, server));
                     }
                 }
                 Event::Fault {
@@ -480,8 +488,8 @@ impl History {
                     detail,
                     ..
                 } if fault == "crash" && detail == "end Kept" => {
-                    for server in hosts.iter().filter(|h| h.starts_with('c')) {
-                        h.server_recoveries.push((t, server.clone()));
+                    for server in servers(hosts) {
+                        h.server_recoveries.push((t, server));
                     }
                 }
                 // A refusal is a failure from the first request it turns
@@ -493,11 +501,11 @@ impl History {
                     detail,
                     ..
                 } if fault == "refuse" => {
-                    for server in hosts.iter().filter(|h| h.starts_with('c')) {
+                    for server in servers(hosts) {
                         if detail.starts_with("begin") {
-                            h.refusing.insert(server.clone(), false);
+                            h.refusing.insert(server, false);
                         } else {
-                            h.refusing.remove(server);
+                            h.refusing.remove(&server);
                         }
                     }
                 }
@@ -505,9 +513,11 @@ impl History {
                     if *reason
                         == crate::core::server::sequencer::Rejection::Refused.to_string() =>
                 {
-                    if let Some(noted) = h.refusing.get_mut(&r.host).filter(|n| !**n) {
+                    if let Some(Peer::Server(server)) = r.host.peer()
+                        && let Some(noted) = h.refusing.get_mut(&server).filter(|n| !**n)
+                    {
                         *noted = true;
-                        h.server_failures.push((t, r.host.clone()));
+                        h.server_failures.push((t, server));
                     }
                 }
                 _ => {}

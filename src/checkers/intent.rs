@@ -10,9 +10,9 @@
 
 use super::history::History;
 use super::{Evidence, Status, Verdict, list, measured};
+use crate::core::event::OpKind;
 use crate::core::ids::{MemberId, MessageId};
 use crate::core::io::Command;
-use crate::trace::event::OpKind;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub const NAME: &str = "membership_intent";
@@ -324,8 +324,8 @@ mod tests {
 mod planned {
     use super::*;
     use crate::checkers::testkit::*;
+    use crate::core::event::PlannedOp;
     use crate::trace::Event;
-    use crate::trace::event::PlannedOp;
 
     /// m0 is asked to remove m2 at 50 ms.
     fn asked() -> Tb {

@@ -11,8 +11,8 @@
 
 use super::history::{History, Slot};
 use super::{Evidence, Status, Verdict, measured};
+use crate::core::event::OpKind;
 use crate::core::ids::{EnvelopeId, MemberId, MessageId, ServerId};
-use crate::trace::event::OpKind;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Access to what the run put on the wire and to members' key state.
@@ -121,6 +121,29 @@ fn after_removal(
         .filter(|(m, past)| !readds.iter().any(|a| a == *m || past.contains(a)))
         .map(|(m, _)| *m)
         .collect()
+}
+
+/// What a run observed answers the oracle's questions by replaying it to
+/// the removed member's kept state.
+impl Oracle for crate::observations::Observations {
+    fn readable(
+        &self,
+        member: MemberId,
+        removal: MessageId,
+        envs: &[EnvelopeId],
+    ) -> Option<(BTreeSet<EnvelopeId>, usize)> {
+        self.olm_readable(member, removal, envs)
+    }
+
+    fn mls_readable(
+        &self,
+        member: MemberId,
+        stream: (u32, ServerId),
+        epoch: u64,
+        seqs: &[u64],
+    ) -> Option<(BTreeSet<u64>, usize)> {
+        crate::observations::Observations::mls_readable(self, member, stream, epoch, seqs)
+    }
 }
 
 pub fn check(h: &History, oracle: Option<&dyn Oracle>) -> Verdict {

@@ -2,10 +2,11 @@
 //! built with the same event types the simulator writes.
 
 use super::Verdict;
+use crate::core::event::{Bounds, Event, OpKind};
 use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Millis, ServerId};
 use crate::core::member::membership::Variant;
+use crate::trace::Record;
 use crate::trace::Trace;
-use crate::trace::event::{Bounds, Event, OpKind, Record};
 use std::collections::BTreeMap;
 
 pub const HEAL: Millis = 1_000;
@@ -72,7 +73,7 @@ impl Tb {
     pub fn at(&mut self, t: Millis, host: &str, event: Event) -> &mut Tb {
         self.trace.push(Record {
             t,
-            host: host.to_owned(),
+            host: host.parse().expect("a host name"),
             event,
         });
         self

@@ -1,11 +1,11 @@
 //! `commsim check`: the checkers on a saved trace.
 
 use super::BadInput;
-use super::summary::{Row, Tally, print_rows};
+use super::summary::{Tally, print_rows};
 use crate::checkers::{self, Verdict};
-use crate::trace::event::Status;
-use crate::trace::{Claim, Event, Sealed, Trace};
-use std::collections::{BTreeMap, BTreeSet};
+use crate::core::event::Status;
+use crate::trace::{Event, Sealed, Trace};
+use std::collections::BTreeSet;
 use std::io::BufReader;
 use std::path::Path;
 
@@ -24,34 +24,22 @@ pub fn check(path: &Path, json: bool) -> Result<bool, BadInput> {
     let verdicts = checkers::check_saved(&trace);
     let skipped = skipped(&verdicts);
     // Claims on skipped checkers are shown but not held to an answer.
-    let judged: BTreeMap<String, Claim> = expect
-        .iter()
-        .filter(|(check, _)| !skipped.contains(check.as_str()))
-        .map(|(check, claim)| (check.clone(), *claim))
-        .collect();
-    let mismatches = checkers::compare(&verdicts, &judged);
-    let rows: Vec<Row> = verdicts
-        .iter()
-        .map(|v| Row {
-            verdict: v,
-            expected: expect.get(&v.check).copied(),
-            skipped: skipped.contains(v.check.as_str()),
-        })
-        .collect();
-    let tally = Tally::of(*variant, &rows, !mismatches.is_empty());
+    let judged = checkers::judge(verdicts, expect, |v| skipped.contains(&v.check));
+    let mismatches = judged.mismatches();
+    let tally = Tally::of(*variant, &judged.checks, !judged.met());
     if json {
         let out = serde_json::json!({
             "trace": shown,
             "digest": digest,
             "verdict": checkers::status_name(tally.status()),
-            "checks": verdicts,
+            "checks": judged.checks.iter().map(|c| &c.verdict).collect::<Vec<_>>(),
             "skipped": tally.skipped,
             "mismatches": mismatches,
         });
         say!("{out}");
     } else {
         say!("{shown}: digest {digest} (sealed, verified)");
-        print_rows(&rows);
+        print_rows(&judged.checks);
         say!("  verdict: {}", tally.line());
     }
     Ok(tally.status() == Status::Pass)
@@ -61,7 +49,7 @@ pub fn check(path: &Path, json: bool) -> Result<bool, BadInput> {
 /// datagrams): they are the ones `check_saved` adds to the trace checkers,
 /// and on a trace they answer `unknown` for want of it, which says nothing
 /// about the run.
-fn skipped(verdicts: &[Verdict]) -> BTreeSet<&str> {
+fn skipped(verdicts: &[Verdict]) -> BTreeSet<String> {
     let from_trace: BTreeSet<String> = checkers::check_trace(&Trace::default())
         .into_iter()
         .map(|v| v.check)
@@ -69,6 +57,6 @@ fn skipped(verdicts: &[Verdict]) -> BTreeSet<&str> {
     verdicts
         .iter()
         .filter(|v| v.status == Status::Unknown && !from_trace.contains(&v.check))
-        .map(|v| v.check.as_str())
+        .map(|v| v.check.clone())
         .collect()
 }

@@ -1,10 +1,9 @@
 //! How a run's outcome reads on a terminal.
 
-use crate::checkers::Verdict;
+use crate::checkers::Check;
+use crate::core::event::Status;
 use crate::core::member::membership::Variant;
 use crate::explore::outcome::Summary;
-use crate::trace::Claim;
-use crate::trace::event::Status;
 
 fn status_word(s: Status) -> &'static str {
     match s {
@@ -14,16 +13,8 @@ fn status_word(s: Status) -> &'static str {
     }
 }
 
-/// One checker as printed: its answer, the claim on it, and whether the
-/// claim was judged at all (a saved trace cannot judge every checker).
-pub struct Row<'a> {
-    pub verdict: &'a Verdict,
-    pub expected: Option<Claim>,
-    pub skipped: bool,
-}
-
 /// One line per checker, then its evidence, indented.
-pub fn print_rows(rows: &[Row]) {
+pub fn print_rows(rows: &[Check]) {
     // "(expected fails-sometimes)" is wider than the others; keep the
     // summaries in one column whatever the claims are.
     let width = rows
@@ -34,10 +25,10 @@ pub fn print_rows(rows: &[Row]) {
         .unwrap_or(0)
         .max(20);
     for r in rows {
-        let v = r.verdict;
+        let v = &r.verdict;
         let (mark, status) = match r.expected {
             _ if r.skipped => ("-- ", "skipped"),
-            Some(e) if e.met_by(v.status) => ("ok ", status_word(v.status)),
+            Some(_) if r.met => ("ok ", status_word(v.status)),
             Some(_) => ("!! ", status_word(v.status)),
             None => ("   ", status_word(v.status)),
         };
@@ -73,8 +64,8 @@ pub struct Tally<'a> {
 }
 
 impl Tally<'_> {
-    pub fn of<'a>(variant: Variant, rows: &[Row<'a>], missed: bool) -> Tally<'a> {
-        let claimed = |r: &&Row| r.expected.is_some();
+    pub fn of<'a>(variant: Variant, rows: &'a [Check], missed: bool) -> Tally<'a> {
+        let claimed = |r: &&Check| r.expected.is_some();
         Tally {
             variant,
             missed,
@@ -131,16 +122,7 @@ impl Tally<'_> {
 pub fn print_text(s: &Summary) {
     say!("{}  variant {}  seed {}", s.scenario, s.variant, s.seed);
     say!("  trace digest {}", s.digest);
-    let rows: Vec<Row> = s
-        .checks
-        .iter()
-        .map(|c| Row {
-            verdict: &c.verdict,
-            expected: c.expected,
-            skipped: false,
-        })
-        .collect();
-    print_rows(&rows);
+    print_rows(&s.checks);
     let c = &s.counts;
     say!(
         "  {} members, {} messages, {} deliveries; {} datagrams ({} bytes), {} lost, {} duplicated; {} audit reports ({} bytes); {} Olm ops, {} MLS encryptions, {} MLS decryptions",
@@ -164,7 +146,10 @@ pub fn print_text(s: &Summary) {
         c.sim_to_wall
     );
     let missed = s.verdict == Status::Fail;
-    say!("  verdict: {}", Tally::of(s.variant, &rows, missed).line());
+    say!(
+        "  verdict: {}",
+        Tally::of(s.variant, &s.checks, missed).line()
+    );
 }
 
 /// A run that claims nothing passes nothing: its verdict becomes

@@ -1,7 +1,7 @@
 //! The sans-IO boundary: what goes into a state machine and what comes out.
 
 use super::ids::{MemberId, Millis, Peer, ServerId};
-use crate::trace::Event;
+use crate::core::event::Event;
 
 /// Everything a host can be told.
 #[derive(Clone, Debug, PartialEq)]

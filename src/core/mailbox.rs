@@ -20,7 +20,7 @@ use super::ids::{AgentId, MemberId, Millis, Peer};
 use super::io::{Effects, FaultCommand, Input};
 use super::server::sequencer::hash as digest;
 use super::wire::{Address, Datagram, Grant, Refusal, Stored, WELL_KNOWN};
-use crate::trace::Event;
+use crate::core::event::Event;
 use std::collections::{BTreeMap, VecDeque};
 
 #[derive(Clone, Debug, PartialEq)]

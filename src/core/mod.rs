@@ -7,6 +7,7 @@
 //! and under proptest.
 
 pub mod clock;
+pub mod event;
 pub mod ids;
 pub mod io;
 pub mod mailbox;

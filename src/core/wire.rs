@@ -306,6 +306,20 @@ impl Datagram {
         }
     }
 
+    /// Whether encoded `bytes` are a `Deliver` or a `DeliverOrdered`, read
+    /// off postcard's leading variant index (one byte below 128 variants),
+    /// so that an observer of the wire that wants only those need not
+    /// decode, and copy, everything else.
+    pub fn carries_ciphertext(bytes: &[u8]) -> bool {
+        matches!(
+            bytes.first(),
+            Some(&(Self::DELIVER | Self::DELIVER_ORDERED))
+        )
+    }
+
+    const DELIVER: u8 = 8;
+    const DELIVER_ORDERED: u8 = 18;
+
     /// The variant's name, for error messages.
     pub fn name(&self) -> String {
         format!("{self:?}")
@@ -371,6 +385,57 @@ mod tests {
             after: 99,
         };
         assert_eq!(Datagram::decode(&d.encode()), Ok(d));
+    }
+
+    #[test]
+    fn deliveries_are_told_apart_without_decoding() {
+        let address = Address {
+            agent: AgentId(0),
+            token: 7,
+        };
+        let deliver = Datagram::Deliver {
+            req: 1,
+            address,
+            envelope: Envelope {
+                id: EnvelopeId {
+                    sender: MemberId(0),
+                    seq: 1,
+                },
+                to: MemberId(1),
+                message_type: 0,
+                ciphertext: vec![1, 2, 3],
+            },
+        };
+        let ordered = Datagram::DeliverOrdered {
+            req: 2,
+            address,
+            to: MemberId(1),
+            item: Ordered {
+                receipt: Receipt {
+                    group: 1,
+                    generation: 1,
+                    seq: 3,
+                    epoch: 1,
+                    sender: MemberId(0),
+                    hash: [0; 32],
+                    signature: Vec::new(),
+                },
+                kind: Kind::Commit,
+                payload: vec![4],
+            },
+        };
+        assert!(Datagram::carries_ciphertext(&deliver.encode()));
+        assert!(Datagram::carries_ciphertext(&ordered.encode()));
+        for other in [
+            Datagram::Accepted { req: 1 },
+            Datagram::Fetch {
+                member: MemberId(3),
+                after: 99,
+            },
+        ] {
+            assert!(!Datagram::carries_ciphertext(&other.encode()));
+        }
+        assert!(!Datagram::carries_ciphertext(&[]));
     }
 
     #[test]

@@ -2,12 +2,12 @@
 //! leave behind. Every field is written out, defaults included, so that the
 //! file reproduces the run even if a default changes later.
 
+use crate::core::event::OpKind;
 use crate::core::ids::{MemberId, Millis};
 use crate::core::member::membership::Variant;
 use crate::faults::fault_name;
 use crate::scenario::{Action, ExploreBounds, FaultKind, GroupKind, Scenario, StateOnRestart};
 use crate::trace::Claim;
-use crate::trace::event::OpKind;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 

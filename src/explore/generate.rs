@@ -4,13 +4,13 @@
 //! hides the bugs that one kind alone shows), then draws faults and extra
 //! membership ops from those.
 
+use crate::core::event::OpKind;
 use crate::core::ids::{MemberId, Millis, ServerId};
 use crate::core::server::dishonest::Mode;
 use crate::scenario::{
     Action, Fault, FaultKind, HostName, Scenario, ScheduledOp, StateOnRestart, parse_str,
 };
 use crate::trace::Claim;
-use crate::trace::event::OpKind;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 use std::collections::BTreeMap;

@@ -3,24 +3,16 @@
 //! seed). Results from two builds are told apart by the version, commit
 //! and scenario hash each one carries.
 
-use crate::checkers::Verdict;
+pub use crate::checkers::Check;
+use crate::checkers::{Verdict, judge};
+use crate::core::event::Status;
 use crate::core::member::membership::Variant;
 use crate::core::member::sessions::CryptoOps;
 use crate::core::mls::MlsOps;
 use crate::scenario::Scenario;
 use crate::sim::{Engine, RunOutput};
-use crate::trace::Claim;
-use crate::trace::event::Status;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Check {
-    #[serde(flatten)]
-    pub verdict: Verdict,
-    pub expected: Option<Claim>,
-    pub met: bool,
-}
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Counts {
@@ -104,23 +96,13 @@ impl Summary {
         wall_ms: f64,
     ) -> Summary {
         let empty = BTreeMap::new();
-        let expect = scenario.expect.get(&variant).unwrap_or(&empty);
-        let checks: Vec<Check> = verdicts
-            .into_iter()
-            .map(|v| {
-                let expected = expect.get(&v.check).copied();
-                Check {
-                    met: expected.is_none_or(|e| e.met_by(v.status)),
-                    expected,
-                    verdict: v,
-                }
-            })
-            .collect();
-        // An expectation for a checker that did not run is not met.
-        let all_ran = expect
-            .keys()
-            .all(|k| checks.iter().any(|c| &c.verdict.check == k));
-        let met = all_ran && checks.iter().all(|c| c.met);
+        let judged = judge(
+            verdicts,
+            scenario.expect.get(&variant).unwrap_or(&empty),
+            |_| false,
+        );
+        let met = judged.met();
+        let checks = judged.checks;
         Summary {
             scenario: scenario.name.clone(),
             file: file.to_owned(),
@@ -132,25 +114,15 @@ impl Summary {
             verdict: if met { Status::Pass } else { Status::Fail },
             checks,
             counts: Counts {
-                members: out.world.members.len(),
+                members: out.members,
                 messages_sent: out.messages_sent,
                 deliveries: out.deliveries,
                 datagrams_sent: out.counters.datagrams_sent,
                 bytes_on_wire: out.counters.bytes_sent,
                 datagrams_lost: out.counters.datagrams_lost,
                 datagrams_duplicated: out.counters.datagrams_duplicated,
-                audit_reports: out
-                    .world
-                    .members
-                    .values()
-                    .map(|m| m.stats.audits_sent)
-                    .sum(),
-                audit_bytes: out
-                    .world
-                    .members
-                    .values()
-                    .map(|m| m.stats.audit_bytes)
-                    .sum(),
+                audit_reports: out.audits.0,
+                audit_bytes: out.audits.1,
                 crypto_ops_total: out.crypto.total(),
                 crypto_ops: out.crypto,
                 mls_ops: out.mls,

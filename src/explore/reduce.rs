@@ -256,8 +256,8 @@ impl std::fmt::Display for Size {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::event::OpKind;
     use crate::scenario::parse_str;
-    use crate::trace::event::OpKind;
 
     const S: &str = r#"
 variants = ["lww"]

@@ -5,10 +5,10 @@
 
 use super::outcome::{Panicked, Provenance, RunLine, Summary};
 use crate::checkers;
+use crate::core::event::Status;
 use crate::core::member::membership::Variant;
 use crate::scenario::Scenario;
 use crate::sim::{self, Engine, RunOutput};
-use crate::trace::event::Status;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -52,7 +52,7 @@ pub fn judge(
     let started = std::time::Instant::now();
     let out = sim::run_on(scenario, seed, variant, engine)?;
     let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let verdicts = checkers::check_run(&out);
+    let verdicts = checkers::check_run(&out.trace, &out.observations);
     let summary = Summary::new(file, scenario, seed, variant, &out, verdicts, wall_ms);
     Ok((summary, out))
 }

@@ -8,10 +8,10 @@ use super::emit::to_toml;
 use super::outcome::{RunLine, Summary};
 use super::reduce::{Size, candidates};
 use super::runner::{Job, run_all, run_job};
+use crate::core::event::Status;
 use crate::core::member::membership::Variant;
 use crate::scenario::Scenario;
 use crate::trace::Claim;
-use crate::trace::event::Status;
 use std::sync::Arc;
 
 pub struct ShrinkSpec {

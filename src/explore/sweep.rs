@@ -3,10 +3,10 @@
 
 use super::outcome::RunLine;
 use super::runner::{Job, replay_command};
+use crate::core::event::Status;
 use crate::core::member::membership::Variant;
 use crate::scenario::{ScenarioError, SeedRange, load_file};
 use crate::trace::Claim;
-use crate::trace::event::Status;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -240,7 +240,7 @@ pub fn tabulate(lines: &[RunLine]) -> Vec<Row> {
                         .or_insert((claim, Vec::new()))
                         .1;
                     answers.push((s.seed, c.verdict.status));
-                    if !claim.met_by(c.verdict.status) {
+                    if !c.met {
                         why.push(format!(
                             "{} {} (claimed {claim}): {}",
                             c.verdict.check,

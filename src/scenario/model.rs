@@ -5,10 +5,10 @@
 //! times are ordered, rates are in range.
 
 use super::SeedRange;
+use crate::core::event::OpKind;
 use crate::core::ids::{AgentId, MemberId, Millis, ServerId};
 use crate::core::member::membership::Variant;
 use crate::trace::Claim;
-use crate::trace::event::OpKind;
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, PartialEq)]

@@ -6,7 +6,7 @@ use super::limits::{MAX_MESSAGES_PER_S, MAX_OPS};
 use super::load::{Cx, Res};
 use super::locate::Field;
 use super::model::*;
-use crate::trace::event::OpKind;
+use crate::core::event::OpKind;
 use serde::Deserialize;
 
 #[derive(Deserialize)]

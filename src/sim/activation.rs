@@ -131,7 +131,7 @@ impl World {
         for c in missed {
             self.record(
                 now,
-                &me.to_string(),
+                me,
                 Event::CommandSkipped {
                     command: c.command.describe(),
                     reason: "host was down".into(),

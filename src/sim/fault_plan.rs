@@ -12,7 +12,7 @@ use crate::core::io::Start;
 use crate::core::io::{FaultCommand, Input};
 use crate::faults::{Action, fault_name, fault_sides};
 use crate::scenario::{Fault, FaultKind, Scenario, StateOnRestart};
-use crate::trace::Event;
+use crate::trace::{Event, Origin};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -65,7 +65,7 @@ impl FaultState {
         let detail = format!("{} {detail}", if begin { "begin" } else { "end" });
         world.borrow_mut().record(
             now,
-            "sim",
+            Origin::Sim,
             Event::Fault {
                 fault: fault_name(&fault.kind).into(),
                 hosts,
@@ -244,7 +244,7 @@ fn restart_state(w: &mut World, now: Millis, peer: Peer, state: StateOnRestart) 
         (Peer::Agent(a), StateOnRestart::Wiped) => {
             if let Some(fresh) = w.agents.get(&a).map(|old| old.wiped()) {
                 w.agents.insert(a, fresh);
-                w.record(now, &peer.to_string(), Event::MailboxWiped);
+                w.record(now, peer, Event::MailboxWiped);
             }
         }
         (Peer::Member(m), StateOnRestart::Wiped) => {

@@ -7,13 +7,15 @@ use super::fault_plan::FaultState;
 use super::host::run_host;
 use super::setup::{build_world, hosts};
 use super::world::{Counters, World};
+use crate::core::event::Bounds;
 use crate::core::ids::Millis;
 use crate::core::member::membership::Variant;
 use crate::core::member::sessions::CryptoOps;
 use crate::core::mls::MlsOps;
 use crate::faults::Timeline;
+use crate::observations::Observations;
 use crate::scenario::Scenario;
-use crate::trace::event::Bounds;
+use crate::trace::Origin;
 use crate::trace::{Event, Trace};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -34,8 +36,12 @@ pub struct RunOutput {
     pub simulated_ms: Millis,
     /// getrandom draws that did not come from the seed; must be zero.
     pub unseeded_draws: u64,
-    /// The world as it ended, for checks that need live state.
-    pub world: World,
+    /// Members in the scenario.
+    pub members: usize,
+    /// Audit reports members sent each other, and their bytes.
+    pub audits: (u64, u64),
+    /// What the secrecy and blindness checkers judge besides the trace.
+    pub observations: Observations,
     pub engine: Engine,
 }
 
@@ -103,7 +109,7 @@ fn run_here(
                 .iter()
                 .filter_map(|o| match o.action {
                     crate::scenario::model::Action::Membership(op, target) => {
-                        Some(crate::trace::event::PlannedOp {
+                        Some(crate::core::event::PlannedOp {
                             at: o.at_ms,
                             by: o.by,
                             op,
@@ -114,7 +120,7 @@ fn run_here(
                 })
                 .collect(),
         };
-        w.record(0, "sim", started);
+        w.record(0, Origin::Sim, started);
         for r in std::mem::take(&mut w.founding) {
             w.trace.push(r);
         }
@@ -126,7 +132,7 @@ fn run_here(
     let mut w = Rc::try_unwrap(world)
         .map_err(|_| RunError("hosts still hold the world".into()))?
         .into_inner();
-    w.record(now, "sim", Event::RunEnded { running });
+    w.record(now, Origin::Sim, Event::RunEnded { running });
     let views: Vec<_> = w
         .members
         .values()
@@ -136,7 +142,7 @@ fn run_here(
         let state_lost = w.wiped_members.contains(&member);
         w.record(
             now,
-            "sim",
+            Origin::Sim,
             Event::FinalView {
                 member,
                 in_group,
@@ -176,7 +182,11 @@ fn run_here(
         deliveries,
         simulated_ms: now,
         unseeded_draws: entropy::unseeded_draws(),
-        world: w,
+        members: w.members.len(),
+        audits: w.members.values().fold((0, 0), |(n, b), m| {
+            (n + m.stats.audits_sent, b + m.stats.audit_bytes)
+        }),
+        observations: std::mem::take(&mut w.observations),
         engine,
     })
 }

@@ -14,7 +14,7 @@ use crate::core::mls::MlsClient;
 use crate::core::server::{ServerAgent, ServerConfig};
 use crate::core::wire::WELL_KNOWN;
 use crate::scenario::{GroupKind, Scenario};
-use crate::trace::{Event, Record};
+use crate::trace::{Event, Origin, Record};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -280,8 +280,8 @@ fn found_coordinated(
         return;
     };
     agent.serve(GROUP_ID, 1, epoch, mailboxes);
-    let mut founding = vec![(
-        server.to_string(),
+    let mut founding: Vec<(Origin, Event)> = vec![(
+        Peer::Server(server).into(),
         Event::GenerationAccepted {
             group: GROUP_ID,
             generation: 1,
@@ -294,7 +294,7 @@ fn found_coordinated(
             // generation 1 is as visible to the checkers as later ones.
             let authenticator = client.epoch_authenticator().unwrap_or_default();
             founding.push((
-                m.to_string(),
+                (*m).into(),
                 Event::Joined {
                     generation: 1,
                     server,
@@ -303,7 +303,7 @@ fn found_coordinated(
                 },
             ));
             founding.push((
-                m.to_string(),
+                (*m).into(),
                 Event::EpochEntered {
                     generation: 1,
                     server,

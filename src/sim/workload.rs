@@ -7,12 +7,12 @@
 //! Choices that depend on what a member has seen (which message a reply
 //! answers) are made by the member, from a seeded number it is handed.
 
+use crate::core::event::OpKind;
 use crate::core::ids::{MemberId, Millis};
 use crate::core::io::Command;
 use crate::faults::unit;
 use crate::scenario::Scenario;
 use crate::scenario::model::Action;
-use crate::trace::event::OpKind;
 use rand_chacha::ChaCha20Rng;
 use rand_core::Rng;
 

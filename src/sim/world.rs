@@ -5,18 +5,16 @@
 //! `Rc<RefCell<World>>` is enough and no lock order can reach the outcome.
 
 use super::workload::Scheduled;
-use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Millis, Peer, ServerId};
+use crate::core::ids::{AgentId, MemberId, Millis, Peer, ServerId};
 use crate::core::io::{Effect, Host, Input};
 use crate::core::mailbox::MailboxAgent;
 use crate::core::member::Member;
-use crate::core::member::sessions::Sessions;
-use crate::core::mls::{MlsClient, Processed};
 use crate::core::server::ServerAgent;
-use crate::core::wire::{Datagram, Envelope};
+use crate::core::wire::Datagram;
 use crate::faults::NetFaults;
 use crate::faults::attack::{Attacker, Plan};
-use crate::trace::event::OpKind;
-use crate::trace::{Event, Record, Trace};
+use crate::observations::Observations;
+use crate::trace::{Event, Origin, Record, Trace};
 use rand_chacha::ChaCha20Rng;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -52,31 +50,10 @@ pub struct World {
     pub latency_ms: Millis,
     pub jitter_ms: Millis,
     pub counters: Counters,
-    /// Every envelope that went on the wire (first copy): what an observer
-    /// of the network, or a removed member, could collect.
-    pub observed: BTreeMap<EnvelopeId, Envelope>,
-    /// The removed member's key state at the moment of each removal.
-    pub removal_snapshots: BTreeMap<MessageId, (MemberId, Sessions)>,
-    /// Every payload a server agent fanned out, by (generation, server,
-    /// seq): what a removed member could collect from the wire.
-    pub observed_ordered: BTreeMap<(u32, ServerId, u64), Vec<u8>>,
-    /// Coordinated groups: each removed member's MLS state from just
-    /// before it applied the commit that removed it, by (member,
-    /// generation, server, epoch of that commit).
-    pub mls_removal_copies: BTreeMap<(MemberId, u32, ServerId, u64), MlsClient>,
-    /// The same key for a removed member that had not applied the commit
-    /// when the server ordered the next message (it was offline, say):
-    /// its MLS state as it then was, behind the commit. It is handed the
-    /// stream from the start, as it could have collected it.
-    pub mls_behind_copies: BTreeMap<(MemberId, u32, ServerId, u64), MlsClient>,
-    /// Per stream (generation, server), the last ordered message.
-    last_ordered: BTreeMap<(u32, ServerId), LastOrdered>,
+    /// What the secrecy and blindness checkers judge besides the trace.
+    pub observations: Observations,
     /// Members whose device was wiped during the run.
     pub wiped_members: BTreeSet<MemberId>,
-    /// Datagrams sent to mailbox and server agents, and those of them that
-    /// carried a plaintext marker: what server blindness is judged on.
-    pub to_servers: u64,
-    pub plaintext_to_servers: Vec<(Millis, Peer, Peer)>,
     /// The attacker fault, when the scenario has one.
     pub attacker: Option<Attacker>,
     /// Datagrams that reach a host from the network without any host
@@ -91,14 +68,6 @@ pub struct World {
 /// Forged datagrams waiting for one host: (due, arrival order) to (the
 /// source they claim, bytes).
 pub type Inbox = BTreeMap<(Millis, u64), (Peer, Vec<u8>)>;
-
-/// What the secrecy oracle remembers of a stream's last ordered message.
-#[derive(Debug)]
-struct LastOrdered {
-    epoch: u64,
-    commit: bool,
-    members: Vec<MemberId>,
-}
 
 impl World {
     pub fn new(latency_ms: Millis, jitter_ms: Millis, clock_epoch: Millis) -> Self {
@@ -118,15 +87,8 @@ impl World {
             latency_ms,
             jitter_ms,
             counters: Counters::default(),
-            observed: BTreeMap::new(),
-            removal_snapshots: BTreeMap::new(),
-            observed_ordered: BTreeMap::new(),
-            mls_removal_copies: BTreeMap::new(),
-            mls_behind_copies: BTreeMap::new(),
-            last_ordered: BTreeMap::new(),
+            observations: Observations::default(),
             wiped_members: BTreeSet::new(),
-            to_servers: 0,
-            plaintext_to_servers: Vec::new(),
             attacker: None,
             inbox: BTreeMap::new(),
             injected: 0,
@@ -134,10 +96,10 @@ impl World {
         }
     }
 
-    pub fn record(&mut self, t: Millis, host: &str, event: Event) {
+    pub fn record(&mut self, t: Millis, host: impl Into<Origin>, event: Event) {
         self.trace.push(Record {
             t,
-            host: host.to_owned(),
+            host: host.into(),
             event,
         });
     }
@@ -181,28 +143,17 @@ impl World {
             return Vec::new();
         };
         let effects = machine.handle(local, input);
-        if let Peer::Member(m) = host {
-            self.keep_mls_removal_copy(m);
+        if let Peer::Member(m) = host
+            && let Some(member) = self.members.get(&m)
+        {
+            self.observations.stepped(member);
         }
-        let name = host.to_string();
         let mut sends = Vec::new();
         for effect in effects.0 {
             match effect {
                 Effect::Record(event) => {
-                    if let (Peer::Server(server), Event::Ordered { .. }) = (host, &event) {
-                        self.keep_mls_behind_copies(server, &event);
-                    }
-                    if let Event::MembershipOp {
-                        msg,
-                        op: OpKind::Remove,
-                        target,
-                    } = &event
-                        && let Some(removed) = self.members.get(target)
-                    {
-                        self.removal_snapshots
-                            .insert(*msg, (*target, removed.sessions().snapshot()));
-                    }
-                    self.record(now, &name, event)
+                    self.observations.recorded(host, &event, &self.members);
+                    self.record(now, host, event)
                 }
                 Effect::WakeAt(at) => {
                     let at = self.sim_time(host, at);
@@ -212,78 +163,6 @@ impl World {
             }
         }
         sends
-    }
-
-    /// Takes the copy a member's MLS client kept when it applied a commit
-    /// removing it, once per removal. Checked after every step because the
-    /// client may move on (a later generation) soon after.
-    fn keep_mls_removal_copy(&mut self, m: MemberId) {
-        let Some(c) = self.members.get(&m).and_then(|member| member.coordinated()) else {
-            return;
-        };
-        let Some(kept) = c
-            .mls()
-            .removal_copy()
-            .filter(|k| k.group_id() == c.mls().group_id())
-        else {
-            return;
-        };
-        let key = (m, c.generation(), c.server(), kept.epoch().unwrap_or(0));
-        if self.mls_removal_copies.contains_key(&key) {
-            return;
-        }
-        if let Ok(copy) = kept.copy() {
-            self.mls_removal_copies.insert(key, copy);
-        }
-    }
-
-    /// When the message after a commit is ordered, the commit's removals
-    /// show as members the server no longer counts. A removed member that
-    /// has not applied the commit by then keeps its state from before it,
-    /// which the secrecy checker must still be able to try.
-    fn keep_mls_behind_copies(&mut self, server: ServerId, event: &Event) {
-        let Event::Ordered {
-            generation,
-            epoch,
-            commit,
-            members,
-            ..
-        } = event
-        else {
-            return;
-        };
-        let stream = (*generation, server);
-        let now = LastOrdered {
-            epoch: *epoch,
-            commit: *commit,
-            members: members.clone(),
-        };
-        let Some(LastOrdered {
-            epoch: prev_epoch,
-            commit: true,
-            members: prev_members,
-        }) = self.last_ordered.insert(stream, now)
-        else {
-            return;
-        };
-        for m in prev_members.iter().filter(|m| !members.contains(m)) {
-            let key = (*m, *generation, server, prev_epoch);
-            if self.mls_removal_copies.contains_key(&key)
-                || self.mls_behind_copies.contains_key(&key)
-            {
-                continue;
-            }
-            let copy = self
-                .members
-                .get(m)
-                .and_then(|member| member.coordinated())
-                .filter(|c| c.generation() == *generation && c.server() == server)
-                .filter(|c| c.mls().epoch().is_some_and(|e| e <= prev_epoch))
-                .and_then(|c| c.mls().copy().ok());
-            if let Some(copy) = copy {
-                self.mls_behind_copies.insert(key, copy);
-            }
-        }
     }
 
     fn fault_layer(
@@ -301,30 +180,11 @@ impl World {
         self.wire.update(to.to_string().as_bytes());
         self.wire.update((bytes.len() as u64).to_le_bytes());
         self.wire.update(&bytes);
-        if matches!(to, Peer::Agent(_) | Peer::Server(_)) {
-            self.to_servers += 1;
-            let marker = crate::core::member::message::MARKER;
-            if bytes.windows(marker.len()).any(|w| w == marker) {
-                self.plaintext_to_servers.push((now, from, to));
-            }
-        }
-        let decoded = Datagram::decode(&bytes).ok();
-        match &decoded {
-            Some(Datagram::Deliver { envelope, .. }) => {
-                self.observed
-                    .entry(envelope.id)
-                    .or_insert_with(|| envelope.clone());
-            }
-            Some(Datagram::DeliverOrdered { item, .. }) => {
-                if let Peer::Server(server) = from {
-                    let slot = (item.receipt.generation, server, item.receipt.seq);
-                    self.observed_ordered
-                        .entry(slot)
-                        .or_insert_with(|| item.payload.clone());
-                }
-            }
-            _ => {}
-        }
+        // Only what the observations or the attacker read is decoded.
+        let decoded = (self.attacker.is_some() || Datagram::carries_ciphertext(&bytes))
+            .then(|| Datagram::decode(&bytes).ok())
+            .flatten();
+        (self.observations).sent(now, from, to, decoded.as_ref(), &bytes, &self.members);
         if let (Some(attacker), Some(d)) = (self.attacker.as_mut(), &decoded) {
             let plan = attacker.observe(now, from, to, d);
             if self.carry_out_attack(now, plan) {
@@ -335,13 +195,12 @@ impl World {
             return;
         };
         let fate = self.net.fate(rng, self.latency_ms, self.jitter_ms);
-        let name = from.to_string();
         match fate.copies.len() {
             0 => {
                 self.counters.datagrams_lost += 1;
                 self.record(
                     now,
-                    &name,
+                    from,
                     Event::DatagramLost {
                         to,
                         bytes: bytes.len(),
@@ -351,7 +210,7 @@ impl World {
             1 => {}
             _ => {
                 self.counters.datagrams_duplicated += 1;
-                self.record(now, &name, Event::DatagramDuplicated { to });
+                self.record(now, from, Event::DatagramDuplicated { to });
             }
         }
         for delay in fate.copies {
@@ -365,7 +224,7 @@ impl World {
         for f in plan.forged {
             self.record(
                 now,
-                "sim",
+                Origin::Sim,
                 Event::Forged {
                     attack: f.forgery.name().into(),
                     victim: f.victim,
@@ -419,82 +278,6 @@ impl World {
     /// ciphertexts included, which only seeded randomness can give.
     pub fn wire_digest(&self) -> String {
         hex::encode(self.wire.clone().finalize())
-    }
-}
-
-impl crate::checkers::secrecy::Oracle for World {
-    fn readable(
-        &self,
-        member: MemberId,
-        removal: MessageId,
-        envs: &[EnvelopeId],
-    ) -> Option<(BTreeSet<EnvelopeId>, usize)> {
-        let (_, snapshot) = self
-            .removal_snapshots
-            .get(&removal)
-            .filter(|(m, _)| *m == member)?;
-        let mut state = snapshot.snapshot();
-        let mut opened = BTreeSet::new();
-        let mut handed = 0;
-        for env in envs {
-            let (Some(envelope), Some(sender)) =
-                (self.observed.get(env), self.members.get(&env.sender))
-            else {
-                continue;
-            };
-            handed += 1;
-            if state.try_open(
-                env.sender,
-                sender.curve25519(),
-                envelope.message_type,
-                &envelope.ciphertext,
-            ) {
-                opened.insert(*env);
-            }
-        }
-        Some((opened, handed))
-    }
-
-    fn mls_readable(
-        &self,
-        member: MemberId,
-        (generation, server): (u32, ServerId),
-        epoch: u64,
-        seqs: &[u64],
-    ) -> Option<(BTreeSet<u64>, usize)> {
-        let key = (member, generation, server, epoch);
-        let (mut copy, behind) = match self.mls_removal_copies.get(&key) {
-            Some(kept) => (kept.copy().ok()?, false),
-            None => (self.mls_behind_copies.get(&key)?.copy().ok()?, true),
-        };
-        if behind {
-            // Catch up as the member could have: everything ordered up to
-            // and including the commit that removed it.
-            let first = seqs.first().copied().unwrap_or(u64::MAX);
-            for (_, payload) in self
-                .observed_ordered
-                .range((generation, server, 0)..(generation, server, first))
-            {
-                let _ = copy.process(payload);
-            }
-        }
-        let mut opened = BTreeSet::new();
-        let mut handed = 0;
-        for seq in seqs {
-            let Some(payload) = self.observed_ordered.get(&(generation, server, *seq)) else {
-                continue;
-            };
-            handed += 1;
-            // Its own messages it could not read anyway; anything else that
-            // processes (a message, or a commit it could follow) is a leak.
-            if matches!(
-                copy.process(payload),
-                Ok(Processed::Application(_) | Processed::Commit { .. } | Processed::Proposal)
-            ) {
-                opened.insert(*seq);
-            }
-        }
-        Some((opened, handed))
     }
 }
 

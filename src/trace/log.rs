@@ -1,4 +1,4 @@
-use super::event::Record;
+use super::record::Record;
 use sha2::{Digest, Sha256};
 
 /// The run's event log, in the order the simulation produced it.
@@ -71,17 +71,17 @@ impl std::io::Write for Hashing<'_> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::core::event::Bounds;
     use crate::core::ids::{MemberId, MessageId};
     use crate::core::member::membership::Variant;
     use crate::trace::Event;
-    use crate::trace::event::Bounds;
 
     /// A run's header and one delivery.
     pub(crate) fn sample() -> Trace {
         let mut t = Trace::default();
         t.push(Record {
             t: 0,
-            host: "sim".into(),
+            host: crate::trace::Origin::Sim,
             event: Event::RunStarted {
                 scenario: "sample".into(),
                 seed: 1,
@@ -100,7 +100,7 @@ pub(crate) mod tests {
         });
         t.push(Record {
             t: 5,
-            host: "m1".into(),
+            host: MemberId(1).into(),
             event: Event::Delivered {
                 msg: MessageId {
                     sender: MemberId(0),

@@ -2,12 +2,11 @@
 //! form, the digest that identifies the run, and the seal that lets a saved
 //! trace be trusted.
 
-pub mod claim;
-pub mod event;
 mod log;
+mod record;
 mod seal;
 
-pub use claim::Claim;
-pub use event::{Event, Record};
+pub use crate::core::event::{Claim, Event};
 pub use log::{Trace, TraceError};
+pub use record::{Origin, Record};
 pub use seal::Sealed;

@@ -9,8 +9,9 @@
 //! a checksum, not a signature: it catches edits, cuts and joins, not
 //! someone who recomputes it.
 
-use super::event::{Event, Record};
 use super::log::{Trace, TraceError};
+use super::record::Record;
+use crate::core::event::Event;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::io::BufRead;

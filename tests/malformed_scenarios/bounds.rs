@@ -257,7 +257,7 @@ fn a_clock_set_back_two_minutes_runs_and_passes() {
     assert_eq!(s.clock_epoch(), 120_000);
     let out = commsim::sim::run(&s, s.seed, "lww".parse().unwrap()).unwrap();
     assert!(out.messages_sent > 0);
-    for v in check_run(&out) {
+    for v in check_run(&out.trace, &out.observations) {
         assert_eq!(v.status, Status::Pass, "{v:#?}");
     }
 }

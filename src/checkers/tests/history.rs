@@ -92,7 +92,7 @@ fn acks_take_the_earliest_envelope_and_odd_hosts_are_noted() {
         .at(40, "sim", Event::Delivered { msg: id(0, 0) })
         // A message "sent" by someone other than its sender.
         .send(50, id(0, 1), &[0, 1], &[]);
-    tb.trace.records.last_mut().unwrap().host = "m1".into();
+    tb.trace.records.last_mut().unwrap().host = "m1".parse().unwrap();
     let h = History::from_trace(&tb.build());
     assert_eq!(h.acked_pairs().get(&(id(0, 0), m(1))), Some(&16));
     assert!(h.deliveries.is_empty());

@@ -34,10 +34,10 @@
 use super::Member;
 use super::coordinated::Why;
 use super::message::Payload;
+use crate::core::event::Event;
 use crate::core::ids::{MemberId, Millis, Peer, ServerId};
 use crate::core::io::Effects;
 use crate::core::wire::Ordered;
-use crate::trace::Event;
 use std::collections::BTreeSet;
 
 mod notes;

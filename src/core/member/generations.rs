@@ -13,13 +13,13 @@ use super::Member;
 use super::coordinated::{Coordinated, Welcoming, rank};
 use super::message::{Invite, Payload};
 use super::outbound::Purpose;
+use crate::core::event::Event;
+use crate::core::event::OpKind;
 use crate::core::ids::{MemberId, Millis, Peer, ServerId};
 use crate::core::io::Effects;
 use crate::core::mls::MlsClient;
 use crate::core::server::sequencer::Rejection;
 use crate::core::wire::{Datagram, Ordered};
-use crate::trace::Event;
-use crate::trace::event::OpKind;
 
 /// Ordered messages of a generation not yet joined, kept until the
 /// Welcome arrives; beyond this the oldest are dropped.

@@ -5,11 +5,11 @@
 use super::message::{GroupMessage, Payload};
 use super::outbound::Purpose;
 use super::{Buffered, Member};
+use crate::core::event::Event;
+use crate::core::event::OpKind;
 use crate::core::ids::{AgentId, MemberId, MessageId, Millis, Peer};
 use crate::core::io::Effects;
 use crate::core::wire::{Datagram, Envelope, Stored};
-use crate::trace::Event;
-use crate::trace::event::OpKind;
 use std::collections::{BTreeMap, BTreeSet};
 
 impl Member {

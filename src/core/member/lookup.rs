@@ -15,10 +15,10 @@
 
 use super::Member;
 use super::outbound::{Purpose, Request};
+use crate::core::event::Event;
 use crate::core::ids::{AgentId, MemberId, Millis, Peer};
 use crate::core::io::Effects;
 use crate::core::wire::{Datagram, Grant};
-use crate::trace::Event;
 
 /// `next_at` of a delivery parked until its recipient's address is known
 /// again: never due, so the request machinery leaves it alone.

@@ -2,9 +2,9 @@
 
 use super::membership::LwwSet;
 use crate::core::clock::Hlc;
+use crate::core::event::OpKind;
 use crate::core::ids::{MemberId, MessageId, ServerId};
 use crate::core::wire::Grant;
-use crate::trace::event::OpKind;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use vodozemac::{Ed25519PublicKey, Ed25519Signature};

@@ -18,10 +18,10 @@ pub mod particle;
 pub mod sessions;
 
 use crate::core::clock::HlcClock;
+use crate::core::event::Event;
 use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Millis, Peer, ServerId};
 use crate::core::io::{Command, Effects, Input};
 use crate::core::wire::Datagram;
-use crate::trace::Event;
 use membership::{Membership, Variant};
 use message::GroupMessage;
 use outbound::Request;
@@ -468,14 +468,11 @@ impl Member {
             Command::Update => skip(fx, "only a coordinated group has MLS keys to update"),
             Command::Nominate(server) => self.nominate(now, server, fx),
             Command::Add(m) => {
-                self.send_group(now, Some((crate::trace::event::OpKind::Add, m)), None, fx)
+                self.send_group(now, Some((crate::core::event::OpKind::Add, m)), None, fx)
             }
-            Command::Remove(m) => self.send_group(
-                now,
-                Some((crate::trace::event::OpKind::Remove, m)),
-                None,
-                fx,
-            ),
+            Command::Remove(m) => {
+                self.send_group(now, Some((crate::core::event::OpKind::Remove, m)), None, fx)
+            }
         }
     }
 }

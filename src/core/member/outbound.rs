@@ -7,11 +7,11 @@ use super::message::{GroupMessage, Payload, body_for};
 use super::particle::ServiceAgent;
 use super::{ARCHIVE, MAX_PARENTS, Member, RECENT};
 use crate::core::clock::Hlc;
+use crate::core::event::Event;
+use crate::core::event::OpKind;
 use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Millis, Peer, ServerId};
 use crate::core::io::Effects;
 use crate::core::wire::{Address, Datagram, Envelope, Refusal, WELL_KNOWN};
-use crate::trace::Event;
-use crate::trace::event::OpKind;
 
 /// What a request is for, so that its reply (or its failure) is handled.
 #[derive(Clone, Debug, PartialEq)]

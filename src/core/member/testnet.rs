@@ -3,13 +3,13 @@
 //! sent to them. No engine, so a failure points straight at the protocol.
 //! The member tests and the audit tests share it.
 
+use crate::core::event::Event;
 use crate::core::ids::{Millis, Peer};
 use crate::core::io::Input;
 use crate::core::member::membership::Variant;
 use crate::scenario::Scenario;
 use crate::sim::setup::{build_world, hosts};
 use crate::sim::world::World;
-use crate::trace::Event;
 use std::collections::VecDeque;
 
 pub(crate) struct Instant {
@@ -95,7 +95,7 @@ impl Instant {
             .trace
             .records
             .iter()
-            .filter(|r| r.host == host && pred(&r.event))
+            .filter(|r| r.host.to_string() == host && pred(&r.event))
             .count()
     }
 }

@@ -1,11 +1,11 @@
 //! Member tests over the instant network of `testnet.rs`.
 
 use super::testnet::Instant;
+use crate::core::event::Event;
 use crate::core::ids::{MemberId, Peer};
 use crate::core::io::{Command, Input};
 use crate::scenario::Scenario;
 use crate::sim::entropy::run_seeded;
-use crate::trace::Event;
 
 fn send(net: &mut Instant, m: u32) {
     net.input(

@@ -10,10 +10,10 @@
 
 use super::dishonest::{Liar, Lie};
 use super::sequencer::{Kind, Rejection, Sequencer, hash};
+use crate::core::event::Event;
 use crate::core::ids::{AgentId, MemberId, Millis, Peer, ServerId};
 use crate::core::io::{Effects, FaultCommand, Input};
 use crate::core::wire::{Address, Datagram, Ordered, Submission};
-use crate::trace::Event;
 use fork::Fork;
 use std::collections::{BTreeMap, BTreeSet};
 use vodozemac::Ed25519Keypair;

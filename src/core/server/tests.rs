@@ -249,10 +249,10 @@ fn a_retried_submission_gets_its_first_receipt_and_no_second_slot() {
 
 mod dishonest {
     use super::*;
+    use crate::core::event::Event;
     use crate::core::server::dishonest::{Dishonesty, Mode};
     use crate::core::server::sequencer::{FraudProof, Receipt};
     use crate::core::wire::Ordered;
-    use crate::trace::Event;
 
     fn lie(server: &mut ServerAgent, mode: Mode, victim: Option<u32>) {
         let d = Dishonesty {

@@ -256,13 +256,13 @@ fn an_own_message_not_served_back_is_withheld_once_the_mailboxes_were_read() {
 /// once, time jumps to the next wake-up), with c0 dropping `victim`'s
 /// messages.
 mod withheld {
+    use crate::core::event::Event;
     use crate::core::ids::{MemberId, Peer, ServerId};
     use crate::core::io::{Command, FaultCommand, Input};
     use crate::core::member::testnet::Instant;
     use crate::core::server::dishonest::{Dishonesty, Mode};
     use crate::scenario::{GroupKind, Scenario};
     use crate::sim::entropy::run_seeded;
-    use crate::trace::Event;
 
     /// Only the victim speaks, so no other message ever takes the slot its
     /// receipt names: no proof, but its message never comes back. It falls
@@ -292,7 +292,7 @@ mod withheld {
             let events = |host: &str| -> Vec<Event> {
                 let records = net.world.trace.records.iter();
                 records
-                    .filter(|r| r.host == host)
+                    .filter(|r| r.host.to_string() == host)
                     .map(|r| r.event.clone())
                     .collect()
             };

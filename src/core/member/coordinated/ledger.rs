@@ -23,11 +23,11 @@
 
 use super::What;
 use crate::core::clock::Hlc;
+use crate::core::event::OpKind;
 use crate::core::ids::{MemberId, Millis};
 use crate::core::io::Effects;
 use crate::core::member::Member;
 use crate::core::member::membership::{LwwSet, Variant};
-use crate::trace::event::OpKind;
 
 impl Member {
     /// What this member knows of the LWW set: its ledger and, while its

@@ -14,13 +14,13 @@ use super::Member;
 use super::membership::Membership;
 use super::message::{GroupMessage, Payload};
 use super::outbound::Purpose;
+use crate::core::event::Event;
+use crate::core::event::OpKind;
 use crate::core::ids::{MemberId, MessageId, Millis, Peer, ServerId};
 use crate::core::io::Effects;
 use crate::core::mls::MlsClient;
 use crate::core::server::sequencer::{Kind, Rejection, hash};
 use crate::core::wire::{Address, Datagram, Ordered, Submission};
-use crate::trace::Event;
-use crate::trace::event::OpKind;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What a submission carries.

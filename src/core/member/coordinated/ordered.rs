@@ -4,6 +4,8 @@
 //! commit changes.
 
 use super::{Coordinated, What};
+use crate::core::event::Event;
+use crate::core::event::OpKind;
 use crate::core::ids::{EnvelopeId, MemberId, Millis, Peer, ServerId};
 use crate::core::io::Effects;
 use crate::core::member::Member;
@@ -11,8 +13,6 @@ use crate::core::member::message::Payload;
 use crate::core::mls::{MlsError, Processed};
 use crate::core::server::sequencer::{Receipt, hash};
 use crate::core::wire::Ordered;
-use crate::trace::Event;
-use crate::trace::event::OpKind;
 
 impl Member {
     /// The generation an ordered message belongs to: the current one, or

@@ -41,11 +41,11 @@
 use super::super::dishonest::{Lie, Mode, Sides};
 use super::super::sequencer::{Kind, Receipt, Rejection, Sequencer, hash};
 use super::ServerAgent;
+use crate::core::event::Event;
 use crate::core::ids::{MemberId, Millis};
 use crate::core::io::Effects;
 use crate::core::member::audit::MAX_ENTRIES;
 use crate::core::wire::{Ordered, Submission};
-use crate::trace::Event;
 use std::collections::BTreeSet;
 
 /// How long the other side's copy of a first commit is held back, waiting

@@ -2,10 +2,10 @@
 
 use super::dishonest::fanned;
 use super::*;
+use crate::core::event::Event;
 use crate::core::server::agent::fork::{FORK_WINDOW_MS, PADDING};
 use crate::core::server::dishonest::{Dishonesty, Mode, Sides};
 use crate::core::server::sequencer::{FraudProof, Receipt};
-use crate::trace::Event;
 
 /// c0 forks m0 (side a) from m1 and m2 (side b).
 fn forking() -> Setup {

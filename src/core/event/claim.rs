@@ -2,10 +2,10 @@
 //! seed of the scenario's range.
 //!
 //! A claim lives in the trace (so `commsim check` can judge a saved trace
-//! on its own) and in the scenario model, which is why it sits here rather
-//! than beside the loader.
+//! on its own) and in the scenario model, which is why it sits beside the
+//! events rather than beside the loader.
 
-use super::event::Status;
+use super::Status;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

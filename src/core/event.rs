@@ -1,24 +1,19 @@
-//! The events of a run. One enum for every host kind, so that a trace is one
-//! ordered log and a checker can read it without knowing who wrote what.
+//! The events of a run, as hosts and the simulator report them. One enum
+//! for every host kind, so that a trace is one ordered log and a checker
+//! can read it without knowing who wrote what. It is the trace's
+//! vocabulary, but it lives in the core, which reports it, so that the core
+//! depends on nothing above it.
 //!
 //! Nothing here may hold plaintext or key material: events name messages by
 //! id and give sizes, never contents.
 
+mod claim;
+
 use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Millis, Peer, ServerId};
 use crate::core::member::membership::Variant;
+pub use claim::Claim;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// One line of the trace.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Record {
-    /// Simulated milliseconds since the start of the run.
-    pub t: Millis,
-    /// The host it happened on ("m3", "s0"), or "sim" for the simulator.
-    pub host: String,
-    #[serde(flatten)]
-    pub event: Event,
-}
 
 /// A membership change requested by the application.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -73,7 +68,7 @@ pub enum Event {
         agents: Vec<AgentId>,
         founders: Vec<MemberId>,
         bounds: Bounds,
-        expect: BTreeMap<String, super::Claim>,
+        expect: BTreeMap<String, Claim>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         ops: Vec<PlannedOp>,
     },

@@ -1,0 +1,130 @@
+//! Verdicts held to the claims a scenario makes on them: the one place
+//! that says whether an expectation was met, for a live run, a saved trace
+//! and a sweep alike.
+
+use super::{Verdict, status_name};
+use crate::core::event::Claim;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One checker's verdict and the claim on it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Check {
+    #[serde(flatten)]
+    pub verdict: Verdict,
+    pub expected: Option<Claim>,
+    /// The claim holds, or there is none, or it was not judged.
+    pub met: bool,
+    /// The claim could not be judged here: a saved trace lacks what the
+    /// checker needs. It is shown, but holds the run to nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skipped: bool,
+}
+
+/// Every verdict of one run, judged.
+#[derive(Clone, Debug, Default)]
+pub struct Judged {
+    pub checks: Vec<Check>,
+    /// Claims on checkers that did not run: never met.
+    pub unran: Vec<(String, Claim)>,
+}
+
+/// Holds each verdict to its claim in `expect`; `skip` names verdicts
+/// whose claims cannot be judged here.
+pub fn judge(
+    verdicts: Vec<Verdict>,
+    expect: &BTreeMap<String, Claim>,
+    skip: impl Fn(&Verdict) -> bool,
+) -> Judged {
+    let unran = expect
+        .iter()
+        .filter(|(check, _)| !verdicts.iter().any(|v| &v.check == *check))
+        .map(|(check, claim)| (check.clone(), *claim))
+        .collect();
+    let checks = verdicts
+        .into_iter()
+        .map(|verdict| {
+            let expected = expect.get(&verdict.check).copied();
+            let skipped = expected.is_some() && skip(&verdict);
+            Check {
+                met: skipped || expected.is_none_or(|e| e.met_by(verdict.status)),
+                expected,
+                skipped,
+                verdict,
+            }
+        })
+        .collect();
+    Judged { checks, unran }
+}
+
+impl Judged {
+    /// Every claim was met (and every claimed checker ran).
+    pub fn met(&self) -> bool {
+        self.unran.is_empty() && self.checks.iter().all(|c| c.met)
+    }
+
+    /// Claims held to an answer.
+    pub fn judged(&self) -> usize {
+        (self.checks.iter())
+            .filter(|c| c.expected.is_some() && !c.skipped)
+            .count()
+    }
+
+    /// One line per claim not met; empty when all were.
+    pub fn mismatches(&self) -> Vec<String> {
+        let missed = self.checks.iter().filter(|c| !c.met).filter_map(|c| {
+            let want = c.expected?;
+            Some(format!(
+                "{}: expected {want}, got {}",
+                c.verdict.check,
+                status_name(c.verdict.status)
+            ))
+        });
+        let unran = (self.unran.iter())
+            .map(|(check, want)| format!("{check}: expected {want}, but no such check ran"));
+        missed.chain(unran).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkers::check_trace;
+    use crate::trace::Trace;
+
+    fn expect() -> BTreeMap<String, Claim> {
+        BTreeMap::from([
+            ("delivery".to_owned(), Claim::Pass),
+            ("convergence".to_owned(), Claim::Unknown),
+            ("fork_detection".to_owned(), Claim::FailsSometimes),
+            ("nonsense".to_owned(), Claim::Fail),
+        ])
+    }
+
+    #[test]
+    fn each_claim_not_met_is_named() {
+        let j = judge(check_trace(&Trace::default()), &expect(), |_| false);
+        assert!(!j.met());
+        assert_eq!(
+            j.mismatches(),
+            [
+                "delivery: expected pass, got unknown",
+                "nonsense: expected fail, but no such check ran",
+            ]
+        );
+        assert_eq!(j.judged(), 3);
+    }
+
+    #[test]
+    fn a_skipped_claim_is_shown_but_holds_nothing() {
+        let mut want = expect();
+        want.remove("nonsense");
+        let j = judge(check_trace(&Trace::default()), &want, |v| {
+            v.check == "delivery"
+        });
+        assert!(j.met(), "{:?}", j.mismatches());
+        assert_eq!(j.judged(), 2);
+        let delivery = j.checks.iter().find(|c| c.verdict.check == "delivery");
+        assert!(delivery.is_some_and(|c| c.skipped && c.met));
+    }
+}
