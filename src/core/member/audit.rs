@@ -51,7 +51,8 @@ fn short(h: &[u8]) -> String {
 
 impl Member {
     fn server_key(&self, server: ServerId) -> Option<[u8; 32]> {
-        self.candidates
+        self.gens
+            .candidates
             .iter()
             .find(|(s, _)| *s == server)
             .map(|(_, k)| *k)
@@ -352,7 +353,7 @@ impl Member {
         let window = self.cfg.ack_timeout_ms;
         let me = self.id;
         for msg in self.audit.take_unconfirmed(now, window) {
-            let Some(message) = self.archive.get(&msg).cloned() else {
+            let Some(message) = self.causal.archive.get(&msg).cloned() else {
                 continue;
             };
             for r in message.recipients.iter().copied().filter(|r| *r != me) {

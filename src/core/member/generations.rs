@@ -53,28 +53,30 @@ impl Member {
     /// Gives this member its MLS identity and the group's candidate server
     /// agents, in the order the group prefers them.
     pub fn set_mls(&mut self, candidates: Vec<(ServerId, [u8; 32])>, mls: Option<MlsClient>) {
-        self.candidates = candidates;
+        self.gens.candidates = candidates;
         if self.coord.is_none() {
-            self.mls_spare = mls;
+            self.gens.mls_spare = mls;
         }
     }
 
     fn mls_client(&mut self) -> Option<&mut MlsClient> {
-        match (self.coord.as_mut(), self.draining.as_mut()) {
+        match (self.coord.as_mut(), self.gens.draining.as_mut()) {
             (Some(c), _) | (None, Some(c)) => Some(&mut c.mls),
-            (None, None) => self.mls_spare.as_mut(),
+            (None, None) => self.gens.mls_spare.as_mut(),
         }
     }
 
     /// The MLS client for a new generation, ending any drain of the old.
     fn take_mls(&mut self) -> Option<MlsClient> {
-        self.mls_spare
+        self.gens
+            .mls_spare
             .take()
-            .or_else(|| self.draining.take().map(|c| c.mls))
+            .or_else(|| self.gens.draining.take().map(|c| c.mls))
     }
 
     fn candidate_key(&self, server: ServerId) -> Option<[u8; 32]> {
-        self.candidates
+        self.gens
+            .candidates
             .iter()
             .find(|(s, _)| *s == server)
             .map(|(_, k)| *k)
@@ -82,8 +84,9 @@ impl Member {
 
     /// The next candidate after the server that failed last.
     fn next_candidate(&self) -> Option<ServerId> {
-        let failed = self.failed_server?;
-        self.candidates
+        let failed = self.gens.failed_server?;
+        self.gens
+            .candidates
             .iter()
             .map(|(s, _)| *s)
             .skip_while(|s| *s != failed)
@@ -132,7 +135,7 @@ impl Member {
             .cfg
             .takeover_after_ms
             .saturating_mul(rank.saturating_add(1));
-        self.takeover_at = Some(now.saturating_add(wait));
+        self.gens.takeover_at = Some(now.saturating_add(wait));
     }
 
     /// Asks `server` to take on the next generation: a takeover, a move,
@@ -142,7 +145,7 @@ impl Member {
             // A member removed after it armed its takeover timer would
             // otherwise take the group over (see `on_invite`).
             Some("not in the group")
-        } else if self.nomination.is_some() {
+        } else if self.gens.nomination.is_some() {
             Some("a nomination is already under way")
         } else if self.candidate_key(server).is_none() {
             Some("not one of the group's candidate server agents")
@@ -162,7 +165,7 @@ impl Member {
         if self.coord.is_some() {
             self.fall_back(now, format!("moving the group to {server}"), false, fx);
         }
-        let generation = self.generation + 1;
+        let generation = self.gens.generation + 1;
         let req = self.next_req();
         let datagram = Datagram::Nominate {
             req,
@@ -172,8 +175,8 @@ impl Member {
         };
         fx.send(Peer::Server(server), datagram.encode());
         fx.record(Event::Nominating { generation, server });
-        self.takeover_at = None;
-        self.nomination = Some(Nomination {
+        self.gens.takeover_at = None;
+        self.gens.nomination = Some(Nomination {
             req,
             server,
             generation,
@@ -186,21 +189,21 @@ impl Member {
     /// Retries the nomination, gives up on a silent candidate for the next
     /// one, and nominates when the takeover timer fires.
     pub(super) fn drive_generations(&mut self, now: Millis, fx: &mut Effects) {
-        if self.takeover_at.is_some_and(|at| at <= now) {
-            self.takeover_at = None;
+        if self.gens.takeover_at.is_some_and(|at| at <= now) {
+            self.gens.takeover_at = None;
             if self.coord.is_none()
-                && self.nomination.is_none()
+                && self.gens.nomination.is_none()
                 && let Some(next) = self.next_candidate()
             {
                 self.nominate(now, next, fx);
             }
         }
         let timeout = self.cfg.ack_timeout_ms;
-        if let Some(n) = self.nomination.as_mut() {
+        if let Some(n) = self.gens.nomination.as_mut() {
             if n.since + timeout <= now {
                 let server = n.server;
-                self.nomination = None;
-                self.failed_server = Some(server);
+                self.gens.nomination = None;
+                self.gens.failed_server = Some(server);
                 fx.record(Event::CommandSkipped {
                     command: format!("nominate {server}"),
                     reason: format!("no answer within {timeout} ms"),
@@ -219,10 +222,14 @@ impl Member {
 
     pub(super) fn generations_wake(&self) -> Option<Millis> {
         let nomination = self
+            .gens
             .nomination
             .as_ref()
             .map(|n| n.next_at.min(n.since + self.cfg.ack_timeout_ms));
-        [nomination, self.takeover_at].into_iter().flatten().min()
+        [nomination, self.gens.takeover_at]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     pub(super) fn on_nomination_reply(
@@ -232,7 +239,7 @@ impl Member {
         d: Datagram,
         fx: &mut Effects,
     ) {
-        let Some(n) = self.nomination.take() else {
+        let Some(n) = self.gens.nomination.take() else {
             return;
         };
         match d {
@@ -248,16 +255,16 @@ impl Member {
                 // claiming this member's key package). Nominating past it
                 // would tear down a working generation; if its server
                 // fails, its members' next generation brings us in.
-                self.generation = self.generation.max(current);
+                self.gens.generation = self.gens.generation.max(current);
             }
             Datagram::SubmitRejected { .. } => {
-                self.failed_server = Some(server);
+                self.gens.failed_server = Some(server);
                 if let Some(next) = self.next_candidate() {
                     self.nominate(now, next, fx);
                 }
             }
             other => {
-                self.nomination = Some(n);
+                self.gens.nomination = Some(n);
                 self.reject(
                     Peer::Server(server),
                     format!("unexpected answer to a nomination: {}", other.name()),
@@ -285,7 +292,7 @@ impl Member {
             return;
         };
         if let Err(e) = mls.create_group(&group_id(self.cfg.group, generation, server, self.id)) {
-            self.mls_spare = Some(mls);
+            self.gens.mls_spare = Some(mls);
             return fx.record(Event::CommandSkipped {
                 command: format!("form generation {generation}"),
                 reason: e.to_string(),
@@ -304,8 +311,8 @@ impl Member {
             epoch: 0,
         });
         fx.record(c.epoch_entered());
-        self.generation = self.generation.max(generation);
-        self.takeover_at = None;
+        self.gens.generation = self.gens.generation.max(generation);
+        self.gens.takeover_at = None;
         self.coord = Some(c);
         self.reclaim(now, fx);
     }
@@ -340,6 +347,7 @@ impl Member {
             .collect();
         for m in wanted {
             let claiming = self
+                .out
                 .requests
                 .values()
                 .any(|r| r.purpose == Purpose::ClaimKeyPackage { peer: m });
@@ -428,7 +436,7 @@ impl Member {
             && !self.membership.contains(inv.nominator)
             && self.removal_of(inv.nominator).is_some()
         {
-            self.generation = self.generation.max(inv.generation);
+            self.gens.generation = self.gens.generation.max(inv.generation);
             self.tell_removed(now, inv.nominator, fx);
             return self.reject(
                 Peer::Member(from),
@@ -460,7 +468,11 @@ impl Member {
             .coord
             .as_ref()
             .is_some_and(|c| !c.mls.is_active() && c.rank() == offered);
-        if !rejoin && current.or(self.fell_rank).is_some_and(|r| r >= offered) {
+        if !rejoin
+            && current
+                .or(self.gens.fell_rank)
+                .is_some_and(|r| r >= offered)
+        {
             return;
         }
         let Some(key) = self.candidate_key(inv.server) else {
@@ -495,7 +507,7 @@ impl Member {
         let epoch = match mls.join(&inv.welcome) {
             Ok(epoch) => epoch,
             Err(e) => {
-                self.mls_spare = Some(mls);
+                self.gens.mls_spare = Some(mls);
                 return self.reject(Peer::Member(from), format!("Welcome: {e}"), fx);
             }
         };
@@ -516,13 +528,13 @@ impl Member {
         for m in c.roster() {
             self.learn_contact(m);
         }
-        self.generation = self.generation.max(inv.generation);
-        self.takeover_at = None;
-        self.nomination = None;
+        self.gens.generation = self.gens.generation.max(inv.generation);
+        self.gens.takeover_at = None;
+        self.gens.nomination = None;
         self.coord = Some(c);
         self.sync_roster(None, fx);
         self.ledger_join(now, own_ledger, inv.ledger, fx);
-        for item in std::mem::take(&mut self.early) {
+        for item in std::mem::take(&mut self.gens.early) {
             if item.receipt.generation == inv.generation {
                 self.on_ordered(now, item, fx);
             }
@@ -543,6 +555,7 @@ impl Member {
     /// ack timeout, however often `who` writes.
     pub(super) fn tell_removed(&mut self, now: Millis, who: MemberId, fx: &mut Effects) {
         if self
+            .gens
             .told_removed
             .get(&who)
             .is_some_and(|t| now < t.saturating_add(self.cfg.ack_timeout_ms))
@@ -550,7 +563,7 @@ impl Member {
             return;
         }
         if let Some(removal) = self.removal_of(who) {
-            self.told_removed.insert(who, now);
+            self.gens.told_removed.insert(who, now);
             self.backfill(now, who, &[removal], fx);
         }
     }
@@ -559,7 +572,8 @@ impl Member {
     /// what tells a member out of the group from one merely not brought
     /// into a generation yet (a dual nomination's other side).
     fn removal_of(&self, who: MemberId) -> Option<crate::core::ids::MessageId> {
-        self.archive
+        self.causal
+            .archive
             .values()
             .filter(|m| m.op == Some((OpKind::Remove, who)))
             .max_by_key(|m| m.hlc)
@@ -567,10 +581,10 @@ impl Member {
     }
 
     pub(super) fn hold_early(&mut self, item: Ordered) {
-        if self.early.len() >= EARLY {
-            self.early.remove(0);
+        if self.gens.early.len() >= EARLY {
+            self.gens.early.remove(0);
         }
-        self.early.push(item);
+        self.gens.early.push(item);
     }
 
     /// A server of a generation the group has left sent us something: it
@@ -581,11 +595,11 @@ impl Member {
             .coord
             .as_ref()
             .map(|c| (c.generation, c.server))
-            .or(self.fell_rank.map(|(g, s, _)| (g, ServerId(s.0))))
+            .or(self.gens.fell_rank.map(|(g, s, _)| (g, ServerId(s.0))))
         else {
             return;
         };
-        if !self.told_stale.insert((server, generation)) {
+        if !self.gens.told_stale.insert((server, generation)) {
             return;
         }
         fx.send(

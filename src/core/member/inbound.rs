@@ -51,7 +51,7 @@ impl Member {
                     let replaced = long_term.address.token > a.long_term.address.token;
                     if replaced {
                         a.long_term = long_term;
-                        self.renew_at.insert(agent, renew_at);
+                        self.due.renew_at.insert(agent, renew_at);
                     }
                     a.ephemeral = Some(ephemeral);
                     fx.record(Event::AddressRotated { agent });
@@ -164,7 +164,7 @@ impl Member {
         }
         // Seen only once it opens: a forged or corrupted copy that arrives
         // first must not make the genuine one look like a duplicate.
-        if self.seen_envelopes.contains(&envelope.id) {
+        if self.causal.seen_envelopes.contains(&envelope.id) {
             return;
         }
         let fail = |fx: &mut Effects, error: String| {
@@ -186,7 +186,7 @@ impl Member {
                 Ok(o) => o,
                 Err(e) => return fail(fx, e),
             };
-        self.seen_envelopes.insert(envelope.id);
+        self.causal.seen_envelopes.insert(envelope.id);
         if opened.new_session {
             fx.record(Event::SessionCreated {
                 peer: from,
@@ -324,7 +324,7 @@ impl Member {
                 }
             }
         }
-        if self.delivered.contains_key(&msg.id) || self.buffer.contains_key(&msg.id) {
+        if self.causal.delivered.contains_key(&msg.id) || self.causal.buffer.contains_key(&msg.id) {
             return;
         }
         // A parent that something here was already waiting (and asked) for:
@@ -333,6 +333,7 @@ impl Member {
         // full timeout (a chain of k missing messages then costs k round
         // trips, not k timeouts).
         let asked_for = self
+            .causal
             .buffer
             .values()
             .any(|b| b.asked_at.is_some() && b.msg.parents.contains(&msg.id));
@@ -344,7 +345,7 @@ impl Member {
         self.keep(msg.clone());
         msg.parents = msg.parents_for(self.id);
         msg.unsent.clear();
-        self.buffer.insert(
+        self.causal.buffer.insert(
             msg.id,
             Buffered {
                 msg,
@@ -362,12 +363,17 @@ impl Member {
     fn drain(&mut self, now: Millis, fx: &mut Effects) {
         loop {
             let ready = self
+                .causal
                 .buffer
                 .iter()
                 .find(|(_, b)| {
-                    b.msg.parents.iter().all(|p| self.delivered.contains_key(p))
+                    b.msg
+                        .parents
+                        .iter()
+                        .all(|p| self.causal.delivered.contains_key(p))
                         && b.slot.is_none_or(|(g, s)| {
                             !self
+                                .causal
                                 .buffer
                                 .values()
                                 .any(|o| o.slot.is_some_and(|(og, os)| og == g && os < s))
@@ -375,7 +381,7 @@ impl Member {
                 })
                 .map(|(id, _)| *id);
             let Some(id) = ready else { break };
-            let Some(b) = self.buffer.remove(&id) else {
+            let Some(b) = self.causal.buffer.remove(&id) else {
                 break;
             };
             self.deliver(now, b.msg, fx);
@@ -455,8 +461,8 @@ impl Member {
     pub(super) fn report_missing_parents(&mut self, now: Millis, fx: &mut Effects) {
         let timeout = self.cfg.parent_timeout_ms;
         let mut ask: BTreeMap<MemberId, BTreeSet<MessageId>> = BTreeMap::new();
-        let held: BTreeSet<MessageId> = self.buffer.keys().copied().collect();
-        for (id, b) in self.buffer.iter_mut() {
+        let held: BTreeSet<MessageId> = self.causal.buffer.keys().copied().collect();
+        for (id, b) in self.causal.buffer.iter_mut() {
             if b.asked_at.unwrap_or(b.since) + timeout > now {
                 continue;
             }
@@ -465,7 +471,7 @@ impl Member {
                 .parents
                 .iter()
                 .copied()
-                .filter(|p| !self.delivered.contains_key(p))
+                .filter(|p| !self.causal.delivered.contains_key(p))
                 .collect();
             if b.asked_at.is_none() {
                 fx.record(Event::ParentMissing {

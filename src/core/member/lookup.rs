@@ -38,8 +38,9 @@ impl Member {
     ) {
         let agent = r.agent;
         r.next_at = PARKED;
-        self.requests.insert(req, r);
+        self.out.requests.insert(req, r);
         let looking = self
+            .out
             .requests
             .values()
             .any(|l| l.agent == agent && l.purpose == Purpose::Lookup { peer: to });
@@ -81,7 +82,7 @@ impl Member {
             // Not registered again yet: ask again once the back-off is up,
             // and give up (abandoning what is parked) with the attempts.
             r.next_at = now + super::outbound::backoff(self.cfg.retry_ms, r.attempts);
-            self.requests.insert(req, r);
+            self.out.requests.insert(req, r);
             return;
         };
         if let Some(c) = self.particle.others.get_mut(&peer) {
@@ -110,7 +111,7 @@ impl Member {
         let parked: Vec<u64> = self.parked_for(peer, agent).map(|(req, _)| req).collect();
         for req in parked {
             if let Some(Purpose::Envelope { env, to }) =
-                self.requests.remove(&req).map(|r| r.purpose)
+                self.out.requests.remove(&req).map(|r| r.purpose)
             {
                 fx.record(Event::DeliveryAbandoned { env, to, agent });
             }
@@ -122,7 +123,7 @@ impl Member {
         peer: MemberId,
         agent: AgentId,
     ) -> impl Iterator<Item = (u64, &mut Request)> {
-        self.requests.iter_mut().filter_map(move |(req, r)| {
+        self.out.requests.iter_mut().filter_map(move |(req, r)| {
             let waiting = r.next_at == PARKED
                 && r.agent == agent
                 && matches!(r.purpose, Purpose::Envelope { to, .. } if to == peer);

@@ -105,6 +105,27 @@ pub struct Member {
     own: Vec<ServiceAgent>,
     clock: HlcClock,
     membership: Membership,
+    /// What this member sends and waits on (`outbound.rs`).
+    out: Outbox,
+    /// The group messages it has seen (`inbound.rs`, `outbound.rs`).
+    causal: Causal,
+    cursors: BTreeMap<AgentId, u64>,
+    forks_reported: BTreeSet<(MemberId, MemberId)>,
+    /// Set when the group is coordinated: MLS through a server agent.
+    coord: Option<Coordinated>,
+    /// The LWW set kept beside the MLS roster (`coordinated/ledger.rs`).
+    ledger: Option<membership::LwwSet>,
+    /// Generations known, fallen from and nominated (`generations.rs`).
+    gens: Generations,
+    /// What this member was shown of the servers' orders (`audit.rs`).
+    audit: audit::Auditor,
+    due: Timers,
+    pub stats: MemberStats,
+}
+
+/// What a member sends and is waiting on.
+#[derive(Default)]
+struct Outbox {
     next_msg: u32,
     next_env: u64,
     next_req: u64,
@@ -112,7 +133,11 @@ pub struct Member {
     requests: BTreeMap<u64, Request>,
     /// Plaintexts waiting for a session with their recipient (volatile).
     awaiting_session: BTreeMap<MemberId, Vec<Parked>>,
-    cursors: BTreeMap<AgentId, u64>,
+}
+
+/// The group messages a member has seen, delivered or not.
+#[derive(Default)]
+struct Causal {
     seen_envelopes: BTreeSet<EnvelopeId>,
     /// Delivered messages (including own) with their recipients.
     delivered: BTreeMap<MessageId, Vec<MemberId>>,
@@ -125,12 +150,13 @@ pub struct Member {
     archived: std::collections::VecDeque<MessageId>,
     /// The LWW set the last kept message carried (see `keep`).
     last_kept_set: Option<Arc<membership::LwwSet>>,
+    /// Received messages waiting for their parents.
     buffer: BTreeMap<MessageId, Buffered>,
-    forks_reported: BTreeSet<(MemberId, MemberId)>,
-    /// Set when the group is coordinated: MLS through a server agent.
-    coord: Option<Coordinated>,
-    /// The LWW set kept beside the MLS roster (`coordinated/ledger.rs`).
-    ledger: Option<membership::LwwSet>,
+}
+
+/// A coordinated group's generations, as far as this member knows them.
+#[derive(Default)]
+struct Generations {
     /// This member's MLS client while it is in no coordinated generation
     /// (it keeps the private keys of its published key packages).
     mls_spare: Option<crate::core::mls::MlsClient>,
@@ -154,14 +180,16 @@ pub struct Member {
     /// When each member this one counts out was last handed its removal
     /// (volatile).
     told_removed: BTreeMap<MemberId, Millis>,
-    /// What this member was shown of the servers' orders (`audit.rs`).
-    audit: audit::Auditor,
+}
+
+/// The deadlines a member keeps for itself; it reports only the earliest.
+#[derive(Default)]
+struct Timers {
     next_fetch: Millis,
     next_rotate: Millis,
     /// When to renew the long-term address at each own agent (persisted,
     /// like the addresses themselves).
     renew_at: BTreeMap<AgentId, Millis>,
-    pub stats: MemberStats,
 }
 
 impl Member {
@@ -178,39 +206,15 @@ impl Member {
             own: Vec::new(),
             clock: HlcClock::new(id),
             membership,
-            next_msg: 0,
-            next_env: 0,
-            next_req: 0,
-            requests: BTreeMap::new(),
-            awaiting_session: BTreeMap::new(),
+            out: Outbox::default(),
+            causal: Causal::default(),
             cursors: BTreeMap::new(),
-            seen_envelopes: BTreeSet::new(),
-            delivered: BTreeMap::new(),
-            heads: Vec::new(),
-            recent: Vec::new(),
-            archive: BTreeMap::new(),
-            archived: Default::default(),
-            last_kept_set: None,
-            buffer: BTreeMap::new(),
             forks_reported: BTreeSet::new(),
             coord: None,
             ledger: None,
-            mls_spare: None,
-            draining: None,
-            candidates: Vec::new(),
-            generation: 0,
-            fell_from: 0,
-            fell_rank: None,
-            failed_server: None,
-            nomination: None,
-            takeover_at: None,
-            early: Vec::new(),
-            told_stale: BTreeSet::new(),
-            told_removed: BTreeMap::new(),
+            gens: Generations::default(),
             audit: audit::Auditor::default(),
-            next_fetch: 0,
-            next_rotate: 0,
-            renew_at: BTreeMap::new(),
+            due: Timers::default(),
             stats: MemberStats::default(),
         }
     }
@@ -226,7 +230,7 @@ impl Member {
     pub fn wiped(&self) -> Member {
         let mut fresh = Member::new(self.id, self.cfg.clone());
         fresh.own = self.own.clone();
-        fresh.renew_at = self.renew_at.clone();
+        fresh.due.renew_at = self.due.renew_at.clone();
         fresh.directory = self.directory.clone();
         fresh
     }
@@ -276,10 +280,10 @@ impl Member {
     /// MLS operations so far, including those of a group that fell back.
     pub fn mls_ops(&self) -> crate::core::mls::MlsOps {
         let mut ops = crate::core::mls::MlsOps::default();
-        for c in self.coord.iter().chain(&self.draining) {
+        for c in self.coord.iter().chain(&self.gens.draining) {
             ops += c.mls().ops;
         }
-        if let Some(m) = &self.mls_spare {
+        if let Some(m) = &self.gens.mls_spare {
             ops += m.ops;
         }
         ops
@@ -321,8 +325,8 @@ impl Member {
     }
 
     fn next_req(&mut self) -> u64 {
-        self.next_req += 1;
-        self.next_req
+        self.out.next_req += 1;
+        self.out.next_req
     }
 
     pub fn handle(&mut self, now: Millis, input: Input) -> Effects {
@@ -331,10 +335,12 @@ impl Member {
         // the periodic timers armed up to the jump in the future: a member
         // whose clock went back two minutes would not fetch its mail for
         // two minutes. At most one period from now, whatever the clock did.
-        self.next_fetch = self
+        self.due.next_fetch = self
+            .due
             .next_fetch
             .min(now.saturating_add(self.cfg.fetch_interval_ms));
-        self.next_rotate = self
+        self.due.next_rotate = self
+            .due
             .next_rotate
             .min(now.saturating_add(self.cfg.rotate_every_ms));
         match input {
@@ -373,27 +379,28 @@ impl Member {
             volatile_lost,
         });
         if volatile_lost {
-            self.requests.clear();
-            self.awaiting_session.clear();
+            self.out.requests.clear();
+            self.out.awaiting_session.clear();
             if let Some(c) = self.coord.as_mut() {
                 c.forget_pending();
             }
-            self.nomination = None;
-            self.early.clear();
+            self.gens.nomination = None;
+            self.gens.early.clear();
         }
         if !restart {
             self.publish_prekeys(now, fx);
             self.publish_key_packages(now, self.cfg.key_packages_per_agent, fx);
             self.get_configs(now, fx);
-            self.next_rotate = now + self.cfg.rotate_every_ms;
+            self.due.next_rotate = now + self.cfg.rotate_every_ms;
         }
         // The addresses set up with the member were issued as it started.
         let renew_at = now + self.renew_after();
         for a in &self.own {
-            self.renew_at.entry(a.agent).or_insert(renew_at);
+            self.due.renew_at.entry(a.agent).or_insert(renew_at);
         }
-        self.next_fetch = now;
+        self.due.next_fetch = now;
         for r in self
+            .out
             .requests
             .values_mut()
             .filter(|r| r.next_at != lookup::PARKED)
@@ -406,13 +413,13 @@ impl Member {
         self.retry_requests(now, fx);
         self.retry_submits(now, fx);
         self.drive_generations(now, fx);
-        if now >= self.next_fetch {
+        if now >= self.due.next_fetch {
             self.fetch_all(fx);
-            self.next_fetch = now + self.cfg.fetch_interval_ms;
+            self.due.next_fetch = now + self.cfg.fetch_interval_ms;
         }
-        if now >= self.next_rotate {
+        if now >= self.due.next_rotate {
             self.rotate_addresses(now, fx);
-            self.next_rotate = now + self.cfg.rotate_every_ms;
+            self.due.next_rotate = now + self.cfg.rotate_every_ms;
         }
         self.renew_long_term(now, fx);
         self.report_missing_parents(now, fx);
@@ -420,8 +427,9 @@ impl Member {
     }
 
     fn next_wake(&self) -> Millis {
-        let requests = self.requests.values().map(|r| r.next_at);
+        let requests = self.out.requests.values().map(|r| r.next_at);
         let parents = self
+            .causal
             .buffer
             .values()
             .map(|b| b.asked_at.unwrap_or(b.since) + self.cfg.parent_timeout_ms);
@@ -432,9 +440,9 @@ impl Member {
             .chain(self.generations_wake())
             .chain(self.audit_wake())
             .chain(self.renewals_wake())
-            .chain([self.next_fetch, self.next_rotate])
+            .chain([self.due.next_fetch, self.due.next_rotate])
             .min()
-            .unwrap_or(self.next_fetch)
+            .unwrap_or(self.due.next_fetch)
     }
 
     fn command(&mut self, now: Millis, c: Command, fx: &mut Effects) {
@@ -449,8 +457,8 @@ impl Member {
         }
         match c {
             Command::Send { reply, pick } => {
-                let reply_to = (reply && !self.recent.is_empty())
-                    .then(|| self.recent[(pick % self.recent.len() as u64) as usize]);
+                let reply_to = (reply && !self.causal.recent.is_empty())
+                    .then(|| self.causal.recent[(pick % self.causal.recent.len() as u64) as usize]);
                 self.send_group(now, None, reply_to, fx);
             }
             Command::Add(m) if self.membership.contains(m) => skip(fx, "already a member"),

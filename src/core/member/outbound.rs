@@ -77,7 +77,7 @@ impl Member {
         let req = self.next_req();
         let datagram = build(req);
         fx.send(Peer::Agent(agent), datagram.encode());
-        self.requests.insert(
+        self.out.requests.insert(
             req,
             Request {
                 agent,
@@ -91,17 +91,18 @@ impl Member {
 
     pub(super) fn retry_requests(&mut self, now: Millis, fx: &mut Effects) {
         let due: Vec<u64> = self
+            .out
             .requests
             .iter()
             .filter(|(_, r)| r.next_at <= now)
             .map(|(k, _)| *k)
             .collect();
         for req in due {
-            let Some(r) = self.requests.get_mut(&req) else {
+            let Some(r) = self.out.requests.get_mut(&req) else {
                 continue;
             };
             if r.attempts >= self.cfg.max_attempts {
-                let r = self.requests.remove(&req).expect("present");
+                let r = self.out.requests.remove(&req).expect("present");
                 self.give_up(r, fx);
                 continue;
             }
@@ -114,11 +115,11 @@ impl Member {
                     .map(|c| c.agents.iter().map(|a| a.agent).collect())
                     .unwrap_or_default();
                 if !agents.is_empty() {
-                    let r = self.requests.get_mut(&req).expect("present");
+                    let r = self.out.requests.get_mut(&req).expect("present");
                     r.agent = agents[r.attempts as usize % agents.len()];
                 }
             }
-            let r = &self.requests[&req];
+            let r = &self.out.requests[&req];
             fx.send(Peer::Agent(r.agent), r.datagram.encode());
         }
     }
@@ -138,7 +139,7 @@ impl Member {
     /// Handles the reply to request `req`; returns the request if it was
     /// still outstanding.
     pub(super) fn complete(&mut self, req: u64) -> Option<Request> {
-        self.requests.remove(&req)
+        self.out.requests.remove(&req)
     }
 
     pub(super) fn publish_prekeys(&mut self, now: Millis, fx: &mut Effects) {
@@ -214,6 +215,7 @@ impl Member {
     pub(super) fn renew_long_term(&mut self, now: Millis, fx: &mut Effects) {
         let member = self.id;
         let due: Vec<AgentId> = self
+            .due
             .renew_at
             .iter()
             .filter(|(a, at)| **at <= now && !self.renewing(**a))
@@ -233,13 +235,15 @@ impl Member {
     /// A renewal in flight is retried by the request machinery; a new one
     /// is due again only once that one is answered or given up.
     fn renewing(&self, agent: AgentId) -> bool {
-        self.requests
+        self.out
+            .requests
             .values()
             .any(|r| r.agent == agent && matches!(r.datagram, Datagram::RenewLongTerm { .. }))
     }
 
     pub(super) fn renewals_wake(&self) -> impl Iterator<Item = Millis> + '_ {
-        self.renew_at
+        self.due
+            .renew_at
             .iter()
             .filter(|(a, _)| !self.renewing(**a))
             .map(|(_, at)| *at)
@@ -248,6 +252,7 @@ impl Member {
     pub(super) fn reregister(&mut self, now: Millis, agent: AgentId, fx: &mut Effects) {
         let member = self.id;
         let pending = self
+            .out
             .requests
             .values()
             .any(|r| r.agent == agent && r.purpose == Purpose::Addresses);
@@ -289,9 +294,9 @@ impl Member {
     ) {
         let id = MessageId {
             sender: self.id,
-            seq: self.next_msg,
+            seq: self.out.next_msg,
         };
-        self.next_msg += 1;
+        self.out.next_msg += 1;
         let hlc = self.clock.tick(now);
         let stamp = if self.cfg.variant.wallclock_stamps() {
             Hlc {
@@ -333,7 +338,7 @@ impl Member {
             recipients.insert(target);
         }
         let recipients: Vec<MemberId> = recipients.into_iter().collect();
-        let parents: Vec<MessageId> = self.heads.to_vec();
+        let parents: Vec<MessageId> = self.causal.heads.to_vec();
         let submitted = self.coord.as_ref().is_some_and(|c| c.sending);
         fx.record(Event::MessageSent {
             msg: id,
@@ -359,6 +364,7 @@ impl Member {
                 .map(|a| (a.long_term, a.ephemeral))
                 .collect(),
             fell_from: self
+                .gens
                 .fell_rank
                 .map(|(generation, server, _)| (generation, ServerId(server.0))),
             body: body_for(id),
@@ -388,7 +394,7 @@ impl Member {
         parents
             .iter()
             .map(|p| {
-                let to = self.delivered.get(p);
+                let to = self.causal.delivered.get(p);
                 let not_sent = recipients
                     .iter()
                     .filter(|r| **r != p.sender && to.is_none_or(|to| !to.contains(r)))
@@ -422,18 +428,18 @@ impl Member {
     /// carry the set the last one did share its copy.
     pub(super) fn keep(&mut self, mut message: GroupMessage) {
         if let Some(set) = message.membership.as_mut() {
-            match &self.last_kept_set {
+            match &self.causal.last_kept_set {
                 Some(last) if **last == **set => *set = last.clone(),
-                _ => self.last_kept_set = Some(set.clone()),
+                _ => self.causal.last_kept_set = Some(set.clone()),
             }
         }
         let id = message.id;
-        if self.archive.insert(id, message).is_none() {
-            self.archived.push_back(id);
+        if self.causal.archive.insert(id, message).is_none() {
+            self.causal.archived.push_back(id);
         }
-        while self.archived.len() > ARCHIVE {
-            if let Some(old) = self.archived.pop_front() {
-                self.archive.remove(&old);
+        while self.causal.archived.len() > ARCHIVE {
+            if let Some(old) = self.causal.archived.pop_front() {
+                self.causal.archive.remove(&old);
             }
         }
     }
@@ -454,7 +460,7 @@ impl Member {
         fx: &mut Effects,
     ) {
         for id in want {
-            let Some(message) = self.archive.get(id).cloned() else {
+            let Some(message) = self.causal.archive.get(id).cloned() else {
                 continue;
             };
             if !message.recipients.contains(&from) || id.sender == from {
@@ -505,15 +511,15 @@ impl Member {
         parents: &[MessageId],
         recipients: Vec<MemberId>,
     ) {
-        self.delivered.insert(id, recipients);
-        self.heads.retain(|h| !parents.contains(h));
-        self.heads.push(id);
-        if self.heads.len() > MAX_PARENTS {
-            self.heads.remove(0);
+        self.causal.delivered.insert(id, recipients);
+        self.causal.heads.retain(|h| !parents.contains(h));
+        self.causal.heads.push(id);
+        if self.causal.heads.len() > MAX_PARENTS {
+            self.causal.heads.remove(0);
         }
-        self.recent.push(id);
-        if self.recent.len() > RECENT {
-            self.recent.remove(0);
+        self.causal.recent.push(id);
+        if self.causal.recent.len() > RECENT {
+            self.causal.recent.remove(0);
         }
     }
 
@@ -540,11 +546,13 @@ impl Member {
         if self.sessions.has_session(to) {
             return self.encrypt_and_deliver(now, to, msg, &plaintext, fx);
         }
-        self.awaiting_session
+        self.out
+            .awaiting_session
             .entry(to)
             .or_default()
             .push((msg, plaintext));
         let claiming = self
+            .out
             .requests
             .values()
             .any(|r| r.purpose == Purpose::Claim { peer: to });
@@ -567,7 +575,7 @@ impl Member {
 
     /// Sends everything parked for `peer` now that a session exists.
     pub(super) fn flush_awaiting(&mut self, now: Millis, peer: MemberId, fx: &mut Effects) {
-        for (msg, plaintext) in self.awaiting_session.remove(&peer).unwrap_or_default() {
+        for (msg, plaintext) in self.out.awaiting_session.remove(&peer).unwrap_or_default() {
             self.encrypt_and_deliver(now, peer, msg, &plaintext, fx);
         }
     }
@@ -588,9 +596,9 @@ impl Member {
         };
         let env = EnvelopeId {
             sender: self.id,
-            seq: self.next_env,
+            seq: self.out.next_env,
         };
-        self.next_env += 1;
+        self.out.next_env += 1;
         let envelope = Envelope {
             id: env,
             to,
@@ -679,7 +687,7 @@ impl Member {
             (Some(address), Datagram::Deliver { address: old, .. }) => {
                 *old = address;
                 r.next_at = now;
-                self.requests.insert(req, r);
+                self.out.requests.insert(req, r);
             }
             (None, Datagram::Deliver { .. }) if stale => {
                 self.park_for_lookup(now, req, r, to, fx);

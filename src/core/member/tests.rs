@@ -117,9 +117,9 @@ fn the_frontier_keeps_a_head_until_something_names_it() {
         let parents: Vec<MessageId> = (seq > 0).then(|| id(9, seq - 1)).into_iter().collect();
         m.mark_delivered(id(9, seq), &parents, vec![]);
     }
-    assert_eq!(m.heads, vec![id(0, 0), id(9, 11)]);
+    assert_eq!(m.causal.heads, vec![id(0, 0), id(9, 11)]);
     m.mark_delivered(id(1, 0), &[id(0, 0), id(9, 11)], vec![]);
-    assert_eq!(m.heads, vec![id(1, 0)]);
+    assert_eq!(m.causal.heads, vec![id(1, 0)]);
 }
 
 /// Drops the envelopes of `from` addressed to `to` that are still in the
@@ -235,7 +235,7 @@ fn a_held_message_goes_only_to_its_recipients_and_only_as_signed() {
         assert_eq!(delivered(&net, "m2", first), 1, "once");
         // m1 alters its copy: m2 refuses what m0 did not sign.
         let m1 = net.world.members.get_mut(&MemberId(1)).expect("m1");
-        m1.archive.get_mut(&first).expect("held").body = b"forged".to_vec();
+        m1.causal.archive.get_mut(&first).expect("held").body = b"forged".to_vec();
         ask(&mut net, first);
         net.run(10_000);
         assert_eq!(forwarded(&net, "m1", first, 2), 2);
@@ -415,6 +415,7 @@ fn archived_messages_share_the_set_they_carry() {
         net.run(5_000);
         let m2 = &net.world.members[&MemberId(2)];
         let sets: Vec<_> = m2
+            .causal
             .archive
             .values()
             .filter_map(|msg| msg.membership.clone())

@@ -281,7 +281,7 @@ pub(super) fn rank(generation: u32, server: ServerId, nominator: MemberId) -> Ra
 impl Member {
     /// Joins the coordinated group this member's MLS client is already in.
     pub fn coordinate(&mut self, c: Coordinated) {
-        self.generation = self.generation.max(c.generation);
+        self.gens.generation = self.gens.generation.max(c.generation);
         self.coord = Some(c);
         self.sync_roster(None, &mut Effects::default());
     }
@@ -425,6 +425,7 @@ impl Member {
     /// been answered or the batch time is up.
     pub(super) fn maybe_commit_adds(&mut self, now: Millis, fx: &mut Effects) {
         let claiming = self
+            .out
             .requests
             .values()
             .any(|r| matches!(r.purpose, Purpose::ClaimKeyPackage { .. }));
@@ -580,9 +581,9 @@ impl Member {
         let Some(c) = self.coord.take() else { return };
         let Why { reason, liar, told } = why.into();
         fx.record(Event::FellBack { reason, liar });
-        self.fell_from = self.fell_from.max(c.generation);
-        self.fell_rank = self.fell_rank.max(Some(c.rank()));
-        self.failed_server = Some(c.server);
+        self.gens.fell_from = self.gens.fell_from.max(c.generation);
+        self.gens.fell_rank = self.gens.fell_rank.max(Some(c.rank()));
+        self.gens.failed_server = Some(c.server);
         if c.sending {
             // The same founding stamp at every member that fell back from
             // the same epoch, so that their sets merge as one.
@@ -640,7 +641,7 @@ impl Member {
         for what in unacknowledged {
             match what {
                 What::Message { msg, .. } => {
-                    let Some(message) = self.archive.get(&msg).cloned() else {
+                    let Some(message) = self.causal.archive.get(&msg).cloned() else {
                         continue;
                     };
                     for r in message.recipients.iter().copied().filter(|r| *r != me) {
@@ -662,7 +663,7 @@ impl Member {
         // Messages the server ordered before it failed may still arrive:
         // the old generation drains until this member needs its MLS client
         // for the next one.
-        self.draining = Some(c);
+        self.gens.draining = Some(c);
         if takeover {
             self.schedule_takeover(now);
         }
@@ -692,7 +693,8 @@ impl Member {
         fx: &mut Effects,
     ) {
         if d.reply_to().is_some_and(|req| {
-            self.nomination
+            self.gens
+                .nomination
                 .as_ref()
                 .is_some_and(|n| n.req == req && n.server == server)
         }) {
@@ -762,7 +764,7 @@ impl Member {
                 rejection: Rejection::WrongGeneration { current, .. },
                 ..
             } if current > c.generation => {
-                self.generation = self.generation.max(current);
+                self.gens.generation = self.gens.generation.max(current);
                 let reason = format!("{server} was fenced: the group is at generation {current}");
                 self.fall_back(now, reason, true, fx);
             }

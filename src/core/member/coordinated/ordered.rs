@@ -19,7 +19,7 @@ impl Member {
     /// the one being drained after a fallback.
     fn stream(&mut self, draining: bool) -> Option<&mut Coordinated> {
         if draining {
-            self.draining.as_mut()
+            self.gens.draining.as_mut()
         } else {
             self.coord.as_mut()
         }
@@ -37,6 +37,7 @@ impl Member {
     ) {
         let r = &item.receipt;
         let signer = self
+            .gens
             .candidates
             .iter()
             .find(|(_, k)| r.verify(k))
@@ -52,7 +53,7 @@ impl Member {
             c.as_ref()
                 .is_some_and(|c| (c.generation, c.server) == (r.generation, server))
         };
-        let draining = match (ours(&self.coord), ours(&self.draining)) {
+        let draining = match (ours(&self.coord), ours(&self.gens.draining)) {
             (true, _) => false,
             (false, true) => true,
             _ => {
@@ -60,8 +61,8 @@ impl Member {
                 // of this generation, it waits for a Welcome; otherwise it
                 // is stale, and its server is told.
                 let current = self.coord.as_ref().map(|c| (c.generation, c.server));
-                let ahead = r.generation > self.generation
-                    || (r.generation == self.generation
+                let ahead = r.generation > self.gens.generation
+                    || (r.generation == self.gens.generation
                         && current.is_none_or(|(g, s)| g < r.generation || server < s));
                 return if ahead {
                     self.hold_early(item)
@@ -115,7 +116,7 @@ impl Member {
         if self.coord.is_some() {
             return;
         }
-        let Some(c) = self.draining.as_mut().filter(|c| c.sending) else {
+        let Some(c) = self.gens.draining.as_mut().filter(|c| c.sending) else {
             return;
         };
         let removed_here = !c.mls.is_active();
