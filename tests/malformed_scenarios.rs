@@ -4,7 +4,7 @@
 //! absurd numbers fuzzing found.
 
 use commsim::core::event::OpKind;
-use commsim::core::ids::MemberId;
+use commsim::core::ids::{AgentId, MemberId, Peer};
 use commsim::core::member::membership::Variant;
 use commsim::scenario::{Action, FaultKind, ScenarioError, StateOnRestart, load_file, parse_str};
 use commsim::trace::Claim;
@@ -464,7 +464,7 @@ fn wiped_state_on_a_member_is_a_new_device() {
     let s = parse_str("s.toml", &text).unwrap();
     assert!(matches!(
         &s.faults[0].kind,
-        FaultKind::Crash { host, state: StateOnRestart::Wiped } if host == "m1"
+        FaultKind::Crash { host, state: StateOnRestart::Wiped } if *host == Peer::Member(MemberId(1))
     ));
 }
 
@@ -678,7 +678,11 @@ fn complete_example() {
         )
     );
     assert_eq!(s.faults.len(), 4);
-    let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let names = |v: &[&str]| {
+        v.iter()
+            .map(|s| Peer::parse(s).unwrap())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(
         s.faults[0].kind,
         FaultKind::Partition {
@@ -694,7 +698,7 @@ fn complete_example() {
     assert_eq!(
         s.faults[2].kind,
         FaultKind::Crash {
-            host: "s1".into(),
+            host: Peer::Agent(AgentId(1)),
             state: StateOnRestart::Wiped
         }
     );

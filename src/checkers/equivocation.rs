@@ -186,6 +186,7 @@ pub fn check(h: &History) -> Verdict {
 mod tests {
     use super::*;
     use crate::checkers::testkit::*;
+    use crate::core::ids::Peer;
     use crate::trace::Event;
 
     /// c0 dishonest from 100 ms, lying as `how` says.
@@ -195,7 +196,7 @@ mod tests {
             "sim",
             Event::Fault {
                 fault: "dishonest".into(),
-                hosts: vec!["c0".into()],
+                hosts: vec![Peer::named("c0")],
                 sides: vec![],
                 detail: format!("begin {how}"),
             },
@@ -272,14 +273,15 @@ mod tests {
         assert_eq!(check(&h).status, Status::Unknown);
         // Offline past the end of the run (which ends at 3 s).
         let mut h = history(&[], &[]);
-        h.reach.note(150, "offline", &["m2".into()], &[], true);
+        h.reach
+            .note(150, "offline", &[Peer::named("m2")], &[], true);
         assert_eq!(check(&h).status, Status::Unknown);
     }
 
     /// `h` with a partition between `sides` from 150 ms to 2 s passes,
     /// each lied-to member judged from the heal.
     #[track_caller]
-    fn passes_from_the_heal(mut h: History, hosts: &[String], sides: &[Vec<String>; 2]) {
+    fn passes_from_the_heal(mut h: History, hosts: &[Peer], sides: &[Vec<Peer>; 2]) {
         h.reach.note(150, "partition", hosts, sides, true);
         h.reach.note(2_000, "partition", hosts, sides, false);
         let v = check(&h);
@@ -296,16 +298,22 @@ mod tests {
     /// still reach a member not lied to is judged from the lie.
     #[test]
     fn a_partition_excuses_only_a_victim_cut_off_from_every_witness() {
-        let hosts = ["m0".to_owned(), "m1".into(), "m2".into()];
+        let hosts = ["m0", "m1", "m2"].map(Peer::named);
         // m2 keeps m1 on its side: no excuse, and it never detected.
         let mut h = history(&[], &[]);
-        let sides = [vec!["m0".to_owned()], vec!["m1".into(), "m2".into()]];
+        let sides = [
+            vec![Peer::named("m0")],
+            vec![Peer::named("m1"), Peer::named("m2")],
+        ];
         h.reach.note(150, "partition", &hosts, &sides, true);
         let v = check(&h);
         assert_eq!(v.status, Status::Fail, "{v:#?}");
         // m2 alone on its side until 2 s: judged from the heal, detected
         // within the bound of it.
-        let sides = [vec!["m0".to_owned(), "m1".into()], vec!["m2".into()]];
+        let sides = [
+            vec![Peer::named("m0"), Peer::named("m1")],
+            vec![Peer::named("m2")],
+        ];
         passes_from_the_heal(history(&[(2, 2_300)], &[]), &hosts, &sides);
         // The same, but never detected: a failure, not an excuse.
         let mut h = history(&[], &[]);
@@ -368,10 +376,10 @@ mod tests {
     /// alone is an excuse until it heals.
     #[test]
     fn a_fork_side_cut_off_from_the_other_is_judged_from_the_heal() {
-        let hosts: Vec<String> = (0..4).map(|i| format!("m{i}")).collect();
+        let hosts = ["m0", "m1", "m2", "m3"].map(Peer::named);
         let sides = [
-            vec!["m0".to_owned(), "m1".into()],
-            vec!["m2".into(), "m3".into()],
+            vec![Peer::named("m0"), Peer::named("m1")],
+            vec![Peer::named("m2"), Peer::named("m3")],
         ];
         let h = fork(&[(0, 2_300), (1, 2_300), (2, 2_300), (3, 2_300)]);
         passes_from_the_heal(h, &hosts, &sides);

@@ -214,6 +214,7 @@ pub fn check(h: &History) -> Verdict {
 mod tests {
     use super::*;
     use crate::checkers::testkit::*;
+    use crate::core::ids::Peer;
     use crate::trace::Event;
 
     fn crash(tb: &mut Tb, t: Millis, server: &str) {
@@ -222,7 +223,7 @@ mod tests {
             "sim",
             Event::Fault {
                 fault: "crash".into(),
-                hosts: vec![server.into()],
+                hosts: vec![Peer::named(server)],
                 sides: vec![],
                 detail: "begin Kept".into(),
             },
@@ -294,7 +295,7 @@ mod tests {
                 "sim",
                 Event::Fault {
                     fault: "crash".into(),
-                    hosts: vec!["c0".into()],
+                    hosts: vec![Peer::named("c0")],
                     sides: vec![],
                     detail: "end Kept".into(),
                 },
@@ -387,7 +388,7 @@ mod tests {
                 "sim",
                 Event::Fault {
                     fault: "refuse".into(),
-                    hosts: vec!["c0".into()],
+                    hosts: vec![Peer::named("c0")],
                     sides: vec![],
                     detail: what.into(),
                 },

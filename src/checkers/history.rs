@@ -206,9 +206,9 @@ impl Slot {
 }
 
 /// The server agents among a fault's hosts.
-fn servers(hosts: &[String]) -> impl Iterator<Item = ServerId> + '_ {
-    hosts.iter().filter_map(|h| match Peer::parse(h) {
-        Some(Peer::Server(c)) => Some(c),
+fn servers(hosts: &[Peer]) -> impl Iterator<Item = ServerId> + '_ {
+    hosts.iter().filter_map(|h| match h {
+        Peer::Server(c) => Some(*c),
         _ => None,
     })
 }
@@ -267,8 +267,8 @@ impl History {
                     None => unused = true,
                 },
                 Event::RunEnded { running } => {
-                    let set = running.iter().filter_map(|n| match Peer::parse(n) {
-                        Some(Peer::Member(m)) => Some(m),
+                    let set = running.iter().filter_map(|n| match n {
+                        Peer::Member(m) => Some(*m),
                         _ => None,
                     });
                     h.running.get_or_insert_with(BTreeSet::new).extend(set);
@@ -466,11 +466,7 @@ impl History {
                     detail,
                     ..
                 } if fault == "dishonest" && detail.starts_with("begin") => {
-                    let servers = hosts.iter().filter_map(|n| match Peer::parse(n) {
-                        Some(Peer::Server(c)) => Some(c),
-                        _ => None,
-                    });
-                    h.dishonest_faults.extend(servers.map(|c| (t, c)));
+                    h.dishonest_faults.extend(servers(hosts).map(|c| (t, c)));
                 }
                 Event::Fault {
                     fault,

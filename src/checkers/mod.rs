@@ -186,6 +186,7 @@ fn measured<const N: usize>(pairs: [(&str, u64); N]) -> BTreeMap<String, u64> {
 mod tests {
     use super::testkit::*;
     use super::*;
+    use crate::core::ids::Peer;
 
     #[test]
     fn runs_the_trace_checkers_in_order_on_an_empty_trace() {
@@ -328,7 +329,10 @@ mod tests {
                         members: vec![mm, MemberId(1)],
                     },
                     7 => Event::RunEnded {
-                        running: vec![format!("m{}", next(4)), "zz".into()],
+                        running: vec![
+                            Peer::Member(MemberId(next(4) as u32)),
+                            Peer::Agent(AgentId(0)),
+                        ],
                     },
                     _ => Event::FinalView {
                         member: mm,

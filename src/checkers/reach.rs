@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 #[derive(Clone, Debug, PartialEq)]
 struct Cut {
     fault: String,
-    hosts: Vec<String>,
+    hosts: Vec<Peer>,
     from: Millis,
     until: Option<Millis>,
     /// Two sides that cannot talk; one side alone is cut off from
@@ -42,11 +42,11 @@ pub struct Reach {
     cuts: Vec<Cut>,
 }
 
-fn members(names: &[String]) -> BTreeSet<MemberId> {
-    names
+fn members(hosts: &[Peer]) -> BTreeSet<MemberId> {
+    hosts
         .iter()
-        .filter_map(|n| match Peer::parse(n) {
-            Some(Peer::Member(m)) => Some(m),
+        .filter_map(|h| match h {
+            Peer::Member(m) => Some(*m),
             _ => None,
         })
         .collect()
@@ -59,8 +59,8 @@ impl Reach {
         &mut self,
         t: Millis,
         fault: &str,
-        hosts: &[String],
-        sides: &[Vec<String>],
+        hosts: &[Peer],
+        sides: &[Vec<Peer>],
         begin: bool,
     ) {
         let separating = matches!(
@@ -155,8 +155,8 @@ impl Reach {
 mod tests {
     use super::*;
 
-    fn names(ns: &[u32]) -> Vec<String> {
-        ns.iter().map(|n| format!("m{n}")).collect()
+    fn names(ns: &[u32]) -> Vec<Peer> {
+        ns.iter().map(|n| Peer::Member(MemberId(*n))).collect()
     }
 
     fn set(ns: &[u32]) -> BTreeSet<MemberId> {
@@ -215,7 +215,7 @@ mod tests {
     fn faults_that_do_not_separate_are_ignored() {
         let mut r = Reach::default();
         r.note(100, "loss", &[], &[], true);
-        r.note(100, "crash", &["c0".to_owned()], &[], true);
+        r.note(100, "crash", &[Peer::named("c0")], &[], true);
         assert_eq!(
             r.first_window(MemberId(0), &set(&[1]), 200, 1_000),
             Some(200)

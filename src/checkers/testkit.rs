@@ -3,7 +3,7 @@
 
 use super::Verdict;
 use crate::core::event::{Bounds, Event, OpKind};
-use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Millis, ServerId};
+use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Millis, Peer, ServerId};
 use crate::core::member::membership::Variant;
 use crate::trace::Record;
 use crate::trace::Trace;
@@ -293,7 +293,7 @@ impl Tb {
     /// A partition between members `a` and `b` from `t`, healed at
     /// `until` if given.
     pub fn partition(&mut self, t: Millis, a: &[u32], b: &[u32], until: Option<Millis>) -> &mut Tb {
-        let names = |ns: &[u32]| ns.iter().map(|n| format!("m{n}")).collect::<Vec<_>>();
+        let names = |ns: &[u32]| ns.iter().map(|n| Peer::Member(m(*n))).collect::<Vec<_>>();
         let hosts = [names(a), names(b)].concat();
         let sides = vec![names(a), names(b)];
         let fault = |detail: &str| Event::Fault {
@@ -330,8 +330,8 @@ impl Tb {
     pub fn end(&mut self, t: Millis, running: &[u32]) -> &mut Tb {
         let running = running
             .iter()
-            .map(|n| format!("m{n}"))
-            .chain(["s0".to_owned()]);
+            .map(|n| Peer::Member(m(*n)))
+            .chain([Peer::Agent(AgentId(0))]);
         let e = Event::RunEnded {
             running: running.collect(),
         };

@@ -76,11 +76,16 @@ pub enum Event {
     /// scenario's own words.
     Fault {
         fault: String,
-        hosts: Vec<String>,
+        #[serde(with = "crate::core::ids::host_names")]
+        hosts: Vec<Peer>,
         /// A partition's two sides (`from` and `to` for a one-way one), so
         /// that checkers can tell who could still reach whom.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        sides: Vec<Vec<String>>,
+        #[serde(
+            default,
+            skip_serializing_if = "Vec::is_empty",
+            with = "crate::core::ids::host_name_lists"
+        )]
+        sides: Vec<Vec<Peer>>,
         detail: String,
     },
     /// A datagram removed by the per-message loss fault.
@@ -104,7 +109,8 @@ pub enum Event {
     },
     /// The end of the run: who is up, and each member's final belief.
     RunEnded {
-        running: Vec<String>,
+        #[serde(with = "crate::core::ids::host_names")]
+        running: Vec<Peer>,
     },
     FinalView {
         member: MemberId,

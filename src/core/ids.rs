@@ -95,6 +95,12 @@ impl fmt::Display for Peer {
 }
 
 impl Peer {
+    /// A host by name, for tests that write hosts as a trace does.
+    #[cfg(test)]
+    pub fn named(name: &str) -> Peer {
+        Peer::parse(name).unwrap_or_else(|| panic!("{name:?} names no host"))
+    }
+
     /// Parses a host name as printed by `Display` ("m3", "s1", "c0").
     pub fn parse(name: &str) -> Option<Peer> {
         let (kind, num) = name.split_at_checked(1)?;
@@ -105,6 +111,48 @@ impl Peer {
             "c" => Some(Peer::Server(ServerId(n))),
             _ => None,
         }
+    }
+}
+
+/// Serde for a list of hosts by name (`["m3", "s0"]`), the way traces
+/// and scenario files write them, read back typed.
+pub mod host_names {
+    use super::Peer;
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(hosts: &[Peer], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(hosts.iter().map(Peer::to_string))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Peer>, D::Error> {
+        let names = Vec::<String>::deserialize(d)?;
+        names.iter().map(|n| parse(n)).collect()
+    }
+
+    pub(super) fn parse<E: Error>(name: &str) -> Result<Peer, E> {
+        Peer::parse(name).ok_or_else(|| E::custom(format!("{name:?} names no host")))
+    }
+}
+
+/// The same for lists of host lists (a partition's sides).
+pub mod host_name_lists {
+    use super::Peer;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(lists: &[Vec<Peer>], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(
+            lists
+                .iter()
+                .map(|l| l.iter().map(Peer::to_string).collect::<Vec<_>>()),
+        )
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<Peer>>, D::Error> {
+        let lists = Vec::<Vec<String>>::deserialize(d)?;
+        (lists.iter())
+            .map(|l| l.iter().map(|n| super::host_names::parse(n)).collect())
+            .collect()
     }
 }
 

@@ -3,7 +3,7 @@
 //! file reproduces the run even if a default changes later.
 
 use crate::core::event::OpKind;
-use crate::core::ids::{MemberId, Millis};
+use crate::core::ids::Millis;
 use crate::core::member::membership::Variant;
 use crate::faults::fault_name;
 use crate::scenario::{Action, ExploreBounds, FaultKind, GroupKind, Scenario, StateOnRestart};
@@ -170,8 +170,7 @@ fn fault_fields(t: &mut String, kind: &FaultKind) {
         } => {
             let _ = writeln!(t, "host = \"{server}\"\nmode = \"{mode}\"");
             if let Some((a, b)) = sides {
-                let list = |s: &[MemberId]| s.iter().map(|m| m.to_string()).collect::<Vec<_>>();
-                let _ = writeln!(t, "a = {}\nb = {}", names(&list(a)), names(&list(b)));
+                let _ = writeln!(t, "a = {}\nb = {}", names(a), names(b));
             }
             match victim {
                 Some(v) => writeln!(t, "victim = \"{v}\""),
@@ -198,8 +197,8 @@ fn quote(s: &str) -> String {
     toml::Value::String(s.to_owned()).to_string()
 }
 
-fn names(hosts: &[String]) -> String {
-    let quoted: Vec<String> = hosts.iter().map(|h| quote(h)).collect();
+fn names(items: &[impl ToString]) -> String {
+    let quoted: Vec<String> = items.iter().map(|h| quote(&h.to_string())).collect();
     format!("[{}]", quoted.join(", "))
 }
 

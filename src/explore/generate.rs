@@ -5,11 +5,9 @@
 //! membership ops from those.
 
 use crate::core::event::OpKind;
-use crate::core::ids::{MemberId, Millis, ServerId};
+use crate::core::ids::{MemberId, Millis, Peer, ServerId};
 use crate::core::server::dishonest::Mode;
-use crate::scenario::{
-    Action, Fault, FaultKind, HostName, Scenario, ScheduledOp, StateOnRestart, parse_str,
-};
+use crate::scenario::{Action, Fault, FaultKind, Scenario, ScheduledOp, StateOnRestart, parse_str};
 use crate::trace::Claim;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
@@ -145,14 +143,14 @@ fn unit(rng: &mut ChaCha20Rng) -> f64 {
 }
 
 /// Hosts faults may name.
-fn hosts(s: &Scenario) -> Vec<HostName> {
+fn hosts(s: &Scenario) -> Vec<Peer> {
     if let Some(h) = &s.explore.hosts {
         return h.clone();
     }
     let t = &s.topology;
-    (t.member_ids().map(|m| m.to_string()))
-        .chain(t.agent_ids().map(|a| a.to_string()))
-        .chain(t.server_ids().map(|c| c.to_string()))
+    (t.member_ids().map(Peer::Member))
+        .chain(t.agent_ids().map(Peer::Agent))
+        .chain(t.server_ids().map(Peer::Server))
         .collect()
 }
 
@@ -160,17 +158,23 @@ fn pick<T: Clone>(rng: &mut ChaCha20Rng, items: &[T]) -> Option<T> {
     (!items.is_empty()).then(|| items[below(rng, items.len() as u64) as usize].clone())
 }
 
-fn members_of(hosts: &[HostName]) -> Vec<MemberId> {
+fn members_of(hosts: &[Peer]) -> Vec<MemberId> {
     hosts
         .iter()
-        .filter_map(|h| h.strip_prefix('m')?.parse().ok().map(MemberId))
+        .filter_map(|h| match h {
+            Peer::Member(m) => Some(*m),
+            _ => None,
+        })
         .collect()
 }
 
-fn servers_of(hosts: &[HostName]) -> Vec<ServerId> {
+fn servers_of(hosts: &[Peer]) -> Vec<ServerId> {
     hosts
         .iter()
-        .filter_map(|h| h.strip_prefix('c')?.parse().ok().map(ServerId))
+        .filter_map(|h| match h {
+            Peer::Server(c) => Some(*c),
+            _ => None,
+        })
         .collect()
 }
 
@@ -184,9 +188,9 @@ fn fault(rng: &mut ChaCha20Rng, s: &Scenario, kind: &str) -> Option<Fault> {
         |rng: &mut ChaCha20Rng| ((unit(rng) * max_rate * 1000.0).round() / 1000.0).max(0.001);
     let (until, kind) = match kind {
         "partition" | "partition_oneway" => {
-            let net: Vec<HostName> = hosts
+            let net: Vec<Peer> = hosts
                 .iter()
-                .filter(|h| !h.starts_with('c'))
+                .filter(|h| !matches!(h, Peer::Server(_)))
                 .cloned()
                 .collect();
             let (mut a, mut b) = (Vec::new(), Vec::new());
@@ -224,13 +228,13 @@ fn fault(rng: &mut ChaCha20Rng, s: &Scenario, kind: &str) -> Option<Fault> {
         ),
         "crash" => {
             let host = pick(rng, &hosts)?;
-            let states: &[StateOnRestart] = match host.as_bytes()[0] {
-                b'm' => &[
+            let states: &[StateOnRestart] = match host {
+                Peer::Member(_) => &[
                     StateOnRestart::Kept,
                     StateOnRestart::VolatileLost,
                     StateOnRestart::Wiped,
                 ],
-                b's' => &[StateOnRestart::Kept, StateOnRestart::Wiped],
+                Peer::Agent(_) => &[StateOnRestart::Kept, StateOnRestart::Wiped],
                 _ => &[StateOnRestart::Kept],
             };
             let state = pick(rng, states)?;

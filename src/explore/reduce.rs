@@ -2,7 +2,7 @@
 //! Removing a host renames the hosts above it, so that a shrunk scenario
 //! reads like one written by hand (m0..m3, not m0, m2, m5, m7).
 
-use crate::core::ids::{MemberId, ServerId};
+use crate::core::ids::{AgentId, MemberId, Peer, ServerId};
 use crate::scenario::{Action, Fault, FaultKind, Scenario};
 
 /// Every one-step reduction of `s`, in the order worth trying: the ones
@@ -115,12 +115,15 @@ pub fn without_host(s: &Scenario, kind: char, k: u32) -> Option<Scenario> {
             _ => Some(c),
         }
     };
-    let host = |name: &str| -> Option<String> {
-        let n: u32 = name.get(1..)?.parse().ok()?;
-        match name.starts_with(kind) {
-            true if n == k => None,
-            true if n > k => Some(format!("{kind}{}", n - 1)),
-            _ => Some(name.to_owned()),
+    let host = |p: Peer| -> Option<Peer> {
+        match p {
+            Peer::Member(m) => member(m).map(Peer::Member),
+            Peer::Server(c) => server(c).map(Peer::Server),
+            Peer::Agent(a) => match kind {
+                's' if a.0 == k => None,
+                's' if a.0 > k => Some(Peer::Agent(AgentId(a.0 - 1))),
+                _ => Some(p),
+            },
         }
     };
     c.workload.ops = (s.workload.ops.iter())
@@ -145,10 +148,10 @@ fn renamed(
     f: &Fault,
     member: &impl Fn(MemberId) -> Option<MemberId>,
     server: &impl Fn(ServerId) -> Option<ServerId>,
-    host: &impl Fn(&str) -> Option<String>,
+    host: &impl Fn(Peer) -> Option<Peer>,
 ) -> Option<Fault> {
-    let side = |hosts: &[String]| -> Option<Vec<String>> {
-        let kept: Vec<String> = hosts.iter().filter_map(|h| host(h)).collect();
+    let side = |hosts: &[Peer]| -> Option<Vec<Peer>> {
+        let kept: Vec<Peer> = hosts.iter().filter_map(|h| host(*h)).collect();
         (!kept.is_empty()).then_some(kept)
     };
     let kind = match &f.kind {
@@ -161,7 +164,7 @@ fn renamed(
             to: side(to)?,
         },
         FaultKind::Crash { host: h, state } => FaultKind::Crash {
-            host: host(h)?,
+            host: host(*h)?,
             state: *state,
         },
         FaultKind::Refuse { server: c } => FaultKind::Refuse {
@@ -310,8 +313,8 @@ convergence = "pass"
         let FaultKind::Partition { a, b } = &c.faults[0].kind else {
             panic!("{:?}", c.faults[0]);
         };
-        assert_eq!(a, &["m0", "s0"]);
-        assert_eq!(b, &["m2", "m3", "s1", "s2"]);
+        assert_eq!(a, &["m0", "s0"].map(Peer::named));
+        assert_eq!(b, &["m2", "m3", "s1", "s2"].map(Peer::named));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The fault schedule as an ordered list of actions: each fault begins at
 //! its `at` and, if it has one, ends at its `until`.
 
-use crate::core::ids::Millis;
+use crate::core::ids::{Millis, Peer};
 use crate::scenario::{Fault, FaultKind};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -82,7 +82,7 @@ pub fn fault_name(kind: &FaultKind) -> &'static str {
 }
 
 /// A partition's sides, for the trace: who could not reach whom.
-pub fn fault_sides(kind: &FaultKind) -> Vec<Vec<String>> {
+pub fn fault_sides(kind: &FaultKind) -> Vec<Vec<Peer>> {
     match kind {
         FaultKind::Partition { a, b } => vec![a.clone(), b.clone()],
         FaultKind::PartitionOneway { from, to } => vec![from.clone(), to.clone()],

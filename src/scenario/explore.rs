@@ -87,16 +87,13 @@ impl Cx<'_> {
             None => (workload.start_ms, workload.stop_ms),
         };
         let max_rate = self.rate(raw.max_rate.unwrap_or(0.2), &e.key("max_rate"), true)?;
+        // In the order given: the generator draws from this list.
         let hosts = match &raw.hosts {
-            Some(list) => {
-                for (i, h) in list.iter().enumerate() {
-                    if !super::hosts::is_host(h, topo) {
-                        let msg = format!("unknown host `{h}`");
-                        return Err(self.err(&e.key("hosts").index(i), msg));
-                    }
-                }
-                Some(list.clone())
-            }
+            Some(list) => Some(
+                (list.iter().enumerate())
+                    .map(|(i, h)| self.host(h, topo, &e.key("hosts").index(i)))
+                    .collect::<Res<Vec<_>>>()?,
+            ),
             None => None,
         };
         let max_faults = self.small(raw.max_faults.unwrap_or(4), &e.key("max_faults"))?;

@@ -6,7 +6,7 @@ use super::limits::MAX_FAULTS;
 use super::load::{Cx, Res};
 use super::locate::Field;
 use super::model::*;
-use crate::core::ids::{MemberId, Millis};
+use crate::core::ids::{MemberId, Millis, Peer};
 use serde::Deserialize;
 
 /// Every fault's fields in one struct, so that a field of the wrong kind
@@ -133,7 +133,7 @@ impl Cx<'_> {
         kind: &str,
         f: &Field,
         topo: &Topology,
-    ) -> Res<(Vec<HostName>, Vec<HostName>)> {
+    ) -> Res<(Vec<Peer>, Vec<Peer>)> {
         let x = self.hosts(self.need(x, f, xk, kind)?, topo, &f.key(xk))?;
         let y = self.hosts(self.need(y, f, yk, kind)?, topo, &f.key(yk))?;
         if let Some(h) = x.iter().find(|h| y.contains(h)) {
@@ -397,11 +397,11 @@ impl Cx<'_> {
             let msg = format!("`{host}` names a group; a crash takes one host, e.g. \"s0\"");
             return Err(self.err(&f.key("host"), msg));
         }
-        let (kind, _) = self.host(host, topo, &f.key("host"))?;
-        let state = match (raw.state.unwrap_or(RawState::Kept), kind) {
+        let peer = self.host(host, topo, &f.key("host"))?;
+        let state = match (raw.state.unwrap_or(RawState::Kept), peer) {
             (RawState::Kept, _) => StateOnRestart::Kept,
-            (RawState::VolatileLost, 0) => StateOnRestart::VolatileLost,
-            (RawState::Wiped, 0 | 1) => StateOnRestart::Wiped,
+            (RawState::VolatileLost, Peer::Member(_)) => StateOnRestart::VolatileLost,
+            (RawState::Wiped, Peer::Member(_) | Peer::Agent(_)) => StateOnRestart::Wiped,
             (RawState::VolatileLost, _) => {
                 let msg = format!(
                     "\"volatile-lost\" applies only to members, and `{host}` is not one \
@@ -416,9 +416,6 @@ impl Cx<'_> {
                 return Err(self.err(&f.key("state"), msg));
             }
         };
-        Ok(FaultKind::Crash {
-            host: host.clone(),
-            state,
-        })
+        Ok(FaultKind::Crash { host: peer, state })
     }
 }

@@ -4,7 +4,7 @@
 use super::load::{Cx, Res};
 use super::locate::Field;
 use super::model::*;
-use crate::core::ids::{MemberId, ServerId};
+use crate::core::ids::{AgentId, MemberId, Peer, ServerId};
 use std::collections::BTreeSet;
 
 impl Cx<'_> {
@@ -27,7 +27,7 @@ impl Cx<'_> {
 
     pub(super) fn server(&self, name: &str, topo: &Topology, field: &Field) -> Res<ServerId> {
         match self.host(name, topo, field)? {
-            (2, n) => Ok(ServerId(n)),
+            Peer::Server(c) => Ok(c),
             _ => Err(self.err(
                 field,
                 format!("`{name}` is not a server agent ({})", known_hosts(topo)),
@@ -35,17 +35,17 @@ impl Cx<'_> {
         }
     }
 
-    /// A host as a sort key: members first, then agents, then server
-    /// agents, each by number.
-    pub(super) fn host(&self, name: &str, topo: &Topology, field: &Field) -> Res<(u8, u32)> {
+    /// One of the topology's hosts; they sort members first, then agents,
+    /// then server agents, each by number.
+    pub(super) fn host(&self, name: &str, topo: &Topology, field: &Field) -> Res<Peer> {
         match (
             index_of(name, 'm'),
             index_of(name, 's'),
             index_of(name, 'c'),
         ) {
-            (Some(n), _, _) if n < topo.members => Ok((0, n)),
-            (_, Some(n), _) if n < topo.agents => Ok((1, n)),
-            (_, _, Some(n)) if n < topo.servers => Ok((2, n)),
+            (Some(n), _, _) if n < topo.members => Ok(Peer::Member(MemberId(n))),
+            (_, Some(n), _) if n < topo.agents => Ok(Peer::Agent(AgentId(n))),
+            (_, _, Some(n)) if n < topo.servers => Ok(Peer::Server(ServerId(n))),
             _ => {
                 let msg = format!("unknown host `{name}` ({})", known_hosts(topo));
                 Err(self.err(field, msg))
@@ -55,18 +55,13 @@ impl Cx<'_> {
 
     /// A non-empty host list with "members"/"agents"/"servers" expanded,
     /// sorted and deduplicated.
-    pub(super) fn hosts(
-        &self,
-        names: &[String],
-        topo: &Topology,
-        field: &Field,
-    ) -> Res<Vec<HostName>> {
+    pub(super) fn hosts(&self, names: &[String], topo: &Topology, field: &Field) -> Res<Vec<Peer>> {
         let mut set = BTreeSet::new();
         for (i, name) in names.iter().enumerate() {
             match name.as_str() {
-                "members" => set.extend((0..topo.members).map(|n| (0, n))),
-                "agents" => set.extend((0..topo.agents).map(|n| (1, n))),
-                "servers" => set.extend((0..topo.servers).map(|n| (2, n))),
+                "members" => set.extend(topo.member_ids().map(Peer::Member)),
+                "agents" => set.extend(topo.agent_ids().map(Peer::Agent)),
+                "servers" => set.extend((0..topo.servers).map(|n| Peer::Server(ServerId(n)))),
                 _ => {
                     set.insert(self.host(name, topo, &field.index(i))?);
                 }
@@ -75,16 +70,8 @@ impl Cx<'_> {
         if set.is_empty() {
             return Err(self.err(field, "must name at least one host"));
         }
-        let name = |(kind, n): (u8, u32)| format!("{}{n}", ['m', 's', 'c'][usize::from(kind)]);
-        Ok(set.into_iter().map(name).collect())
+        Ok(set.into_iter().collect())
     }
-}
-
-/// Whether `name` is one of the topology's hosts.
-pub(super) fn is_host(name: &str, topo: &Topology) -> bool {
-    matches!(index_of(name, 'm'), Some(n) if n < topo.members)
-        || matches!(index_of(name, 's'), Some(n) if n < topo.agents)
-        || matches!(index_of(name, 'c'), Some(n) if n < topo.servers)
 }
 
 /// `m<n>` / `s<n>` / `c<n>` in canonical form (no sign, no leading zeros).

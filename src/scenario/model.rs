@@ -6,7 +6,7 @@
 
 use super::SeedRange;
 use crate::core::event::OpKind;
-use crate::core::ids::{AgentId, MemberId, Millis, ServerId};
+use crate::core::ids::{AgentId, MemberId, Millis, Peer, ServerId};
 use crate::core::member::membership::Variant;
 use crate::trace::Claim;
 use std::collections::BTreeMap;
@@ -165,9 +165,6 @@ pub enum Action {
     Nominate(ServerId),
 }
 
-/// A host by its trace name.
-pub type HostName = String;
-
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fault {
     pub at_ms: Millis,
@@ -192,12 +189,9 @@ pub enum StateOnRestart {
 #[derive(Clone, Debug, PartialEq)]
 pub enum FaultKind {
     /// No datagram crosses between `a` and `b` in either direction.
-    Partition { a: Vec<HostName>, b: Vec<HostName> },
+    Partition { a: Vec<Peer>, b: Vec<Peer> },
     /// Datagrams from `from` to `to` are dropped; the reverse still flows.
-    PartitionOneway {
-        from: Vec<HostName>,
-        to: Vec<HostName>,
-    },
+    PartitionOneway { from: Vec<Peer>, to: Vec<Peer> },
     /// Each datagram is lost independently with this probability.
     Loss { rate: f64 },
     /// Each datagram is sent twice with this probability.
@@ -208,10 +202,7 @@ pub enum FaultKind {
     /// Extra latency and jitter on every datagram.
     Latency { extra_ms: Millis, jitter_ms: Millis },
     /// The host stops; it restarts at `until_ms` if given.
-    Crash {
-        host: HostName,
-        state: StateOnRestart,
-    },
+    Crash { host: Peer, state: StateOnRestart },
     /// A server agent stays up but refuses service until `until_ms`.
     Refuse { server: ServerId },
     /// A server agent stays up and lies until `until_ms`: it equivocates
@@ -297,7 +288,7 @@ pub struct ExploreBounds {
     /// Upper bound of loss, duplication and reordering rates.
     pub max_rate: f64,
     /// Hosts faults may name; `None` for every host.
-    pub hosts: Option<Vec<HostName>>,
+    pub hosts: Option<Vec<Peer>>,
     /// Op kinds to add (add, remove, update, nominate).
     pub ops: Vec<String>,
     pub max_ops: u32,

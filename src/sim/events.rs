@@ -93,31 +93,23 @@ impl Engine {
 }
 
 impl Driver for Engine {
-    fn partition_oneway(&mut self, from: &str, to: &str) {
-        if let (Some(f), Some(t)) = (Peer::parse(from), Peer::parse(to)) {
-            self.blocked.insert((f, t));
-        }
+    fn partition_oneway(&mut self, from: Peer, to: Peer) {
+        self.blocked.insert((from, to));
     }
 
-    fn repair_oneway(&mut self, from: &str, to: &str) {
-        if let (Some(f), Some(t)) = (Peer::parse(from), Peer::parse(to)) {
-            self.blocked.remove(&(f, t));
-        }
+    fn repair_oneway(&mut self, from: Peer, to: Peer) {
+        self.blocked.remove(&(from, to));
     }
 
-    fn crash(&mut self, host: &str) {
-        if let Some(h) = Peer::parse(host) {
-            self.up.remove(&h);
-            self.out.remove(&h);
-            self.armed.remove(&h);
-        }
+    fn crash(&mut self, host: Peer) {
+        self.up.remove(&host);
+        self.out.remove(&host);
+        self.armed.remove(&host);
     }
 
-    fn bounce(&mut self, host: &str) {
-        if let Some(h) = Peer::parse(host) {
-            self.up.insert(h);
-            self.push(self.now, Ev::Start(h));
-        }
+    fn bounce(&mut self, host: Peer) {
+        self.up.insert(host);
+        self.push(self.now, Ev::Start(host));
     }
 }
 
@@ -127,7 +119,7 @@ pub fn drive(
     world: &Rc<RefCell<World>>,
     s: &Scenario,
     end: Millis,
-) -> Result<(Millis, Vec<String>), RunError> {
+) -> Result<(Millis, Vec<Peer>), RunError> {
     let all = hosts(s);
     let mut e = Engine {
         queue: BTreeMap::new(),
@@ -188,10 +180,6 @@ pub fn drive(
             _ => {}
         }
     }
-    let running = all
-        .iter()
-        .filter(|h| e.up.contains(h))
-        .map(|h| h.to_string())
-        .collect();
+    let running = all.iter().filter(|h| e.up.contains(h)).copied().collect();
     Ok((end, running))
 }

@@ -20,26 +20,27 @@ use std::rc::Rc;
 /// What an engine does for the fault plan.
 pub trait Driver {
     /// Datagrams from `from` to `to` are lost until repaired.
-    fn partition_oneway(&mut self, from: &str, to: &str);
-    fn repair_oneway(&mut self, from: &str, to: &str);
+    fn partition_oneway(&mut self, from: Peer, to: Peer);
+    fn repair_oneway(&mut self, from: Peer, to: Peer);
     /// The host stops: what it held in memory, and what reaches it, is lost.
-    fn crash(&mut self, host: &str);
+    fn crash(&mut self, host: Peer);
     /// The host's software starts again (see `World::start_host`).
-    fn bounce(&mut self, host: &str);
+    fn bounce(&mut self, host: Peer);
 }
 
+/// turmoil names its hosts; they are registered under their trace names.
 impl Driver for turmoil::Sim<'_> {
-    fn partition_oneway(&mut self, from: &str, to: &str) {
-        turmoil::Sim::partition_oneway(self, from, to);
+    fn partition_oneway(&mut self, from: Peer, to: Peer) {
+        turmoil::Sim::partition_oneway(self, from.to_string(), to.to_string());
     }
-    fn repair_oneway(&mut self, from: &str, to: &str) {
-        turmoil::Sim::repair_oneway(self, from, to);
+    fn repair_oneway(&mut self, from: Peer, to: Peer) {
+        turmoil::Sim::repair_oneway(self, from.to_string(), to.to_string());
     }
-    fn crash(&mut self, host: &str) {
-        turmoil::Sim::crash(self, host);
+    fn crash(&mut self, host: Peer) {
+        turmoil::Sim::crash(self, host.to_string());
     }
-    fn bounce(&mut self, host: &str) {
-        turmoil::Sim::bounce(self, host);
+    fn bounce(&mut self, host: Peer) {
+        turmoil::Sim::bounce(self, host.to_string());
     }
 }
 
@@ -47,7 +48,7 @@ impl Driver for turmoil::Sim<'_> {
 /// offline periods heal only when the last of them ends.
 #[derive(Default)]
 pub struct FaultState {
-    blocked: BTreeMap<(String, String), u32>,
+    blocked: BTreeMap<(Peer, Peer), u32>,
 }
 
 impl FaultState {
@@ -83,28 +84,28 @@ impl FaultState {
         now: Millis,
         begin: bool,
         kind: &FaultKind,
-    ) -> (Vec<String>, String) {
-        let all: Vec<String> = hosts(s).iter().map(|h| h.to_string()).collect();
+    ) -> (Vec<Peer>, String) {
+        let all = hosts(s);
         let mut w = world.borrow_mut();
         match kind {
             FaultKind::Partition { a, b } => {
                 self.block(sim, a, b, begin);
                 self.block(sim, b, a, begin);
                 (
-                    a.iter().chain(b).cloned().collect(),
-                    format!("{a:?} | {b:?}"),
+                    a.iter().chain(b).copied().collect(),
+                    format!("{} | {}", quoted(a), quoted(b)),
                 )
             }
             FaultKind::PartitionOneway { from, to } => {
                 self.block(sim, from, to, begin);
                 (
-                    from.iter().chain(to).cloned().collect(),
-                    format!("{from:?} -> {to:?}"),
+                    from.iter().chain(to).copied().collect(),
+                    format!("{} -> {}", quoted(from), quoted(to)),
                 )
             }
             FaultKind::Offline { member } => {
-                let me = vec![member.to_string()];
-                let others: Vec<String> = all.iter().filter(|h| **h != me[0]).cloned().collect();
+                let me = vec![Peer::Member(*member)];
+                let others: Vec<Peer> = all.iter().filter(|h| **h != me[0]).copied().collect();
                 self.block(sim, &me, &others, begin);
                 self.block(sim, &others, &me, begin);
                 (me, String::new())
@@ -133,24 +134,21 @@ impl FaultState {
             }
             FaultKind::Crash { host, state } => {
                 if begin {
-                    sim.crash(host.as_str());
+                    sim.crash(*host);
                 } else {
-                    let Some(peer) = Peer::parse(host) else {
-                        return (vec![host.clone()], "unknown host".into());
-                    };
-                    let start = restart_state(&mut w, now, peer, *state);
-                    w.starts.insert(peer, start);
+                    let start = restart_state(&mut w, now, *host, *state);
+                    w.starts.insert(*host, start);
                     drop(w);
-                    sim.bounce(host.as_str());
+                    sim.bounce(*host);
                 }
-                (vec![host.clone()], format!("{state:?}"))
+                (vec![*host], format!("{state:?}"))
             }
             FaultKind::Refuse { server } => {
                 let local = w.local_time(Peer::Server(*server), now);
                 if let Some(agent) = w.servers.get_mut(server) {
                     agent.handle(local, Input::Fault(FaultCommand::RefuseService(begin)));
                 }
-                (vec![server.to_string()], String::new())
+                (vec![Peer::Server(*server)], String::new())
             }
             FaultKind::Dishonest {
                 server,
@@ -187,7 +185,7 @@ impl FaultState {
                     }
                     (None, None) => String::new(),
                 };
-                (vec![server.to_string()], format!("{mode}{to}"))
+                (vec![Peer::Server(*server)], format!("{mode}{to}"))
             }
             FaultKind::ExpireAddresses { member } => {
                 if begin {
@@ -196,14 +194,14 @@ impl FaultState {
                         a.handle(local, Input::Fault(FaultCommand::ExpireAddresses(*member)));
                     }
                 }
-                (vec![member.to_string()], String::new())
+                (vec![Peer::Member(*member)], String::new())
             }
             FaultKind::Attack { forgery, victim } => {
                 if let Some(a) = w.attacker.as_mut() {
                     a.toggle(*forgery, *victim, begin);
                 }
                 (
-                    vec![victim.to_string()],
+                    vec![Peer::Member(*victim)],
                     format!("{forgery} aimed at {victim}"),
                 )
             }
@@ -213,29 +211,40 @@ impl FaultState {
                 } else {
                     w.skew.remove(member);
                 }
-                (vec![member.to_string()], format!("offset {offset_ms} ms"))
+                (
+                    vec![Peer::Member(*member)],
+                    format!("offset {offset_ms} ms"),
+                )
             }
         }
     }
 
-    fn block(&mut self, sim: &mut impl Driver, from: &[String], to: &[String], begin: bool) {
-        for f in from {
-            for t in to {
-                let count = self.blocked.entry((f.clone(), t.clone())).or_insert(0);
+    fn block(&mut self, sim: &mut impl Driver, from: &[Peer], to: &[Peer], begin: bool) {
+        for &f in from {
+            for &t in to {
+                let count = self.blocked.entry((f, t)).or_insert(0);
                 if begin {
                     *count += 1;
                     if *count == 1 {
-                        sim.partition_oneway(f.as_str(), t.as_str());
+                        sim.partition_oneway(f, t);
                     }
                 } else if *count > 0 {
                     *count -= 1;
                     if *count == 0 {
-                        sim.repair_oneway(f.as_str(), t.as_str());
+                        sim.repair_oneway(f, t);
                     }
                 }
             }
         }
     }
+}
+
+/// Hosts as a fault's description lists them: `["m0", "s1"]`.
+fn quoted(hosts: &[Peer]) -> String {
+    format!(
+        "{:?}",
+        hosts.iter().map(Peer::to_string).collect::<Vec<_>>()
+    )
 }
 
 /// Replaces a wiped host's state machine and says how it starts again.

@@ -8,7 +8,7 @@ use super::host::run_host;
 use super::setup::{build_world, hosts};
 use super::world::{Counters, World};
 use crate::core::event::Bounds;
-use crate::core::ids::Millis;
+use crate::core::ids::{Millis, Peer};
 use crate::core::member::membership::Variant;
 use crate::core::member::sessions::CryptoOps;
 use crate::core::mls::MlsOps;
@@ -198,7 +198,7 @@ fn drive_turmoil(
     s: &Scenario,
     seed: u64,
     end: Millis,
-) -> Result<(Millis, Vec<String>), RunError> {
+) -> Result<(Millis, Vec<Peer>), RunError> {
     let mut sim = turmoil::Builder::new()
         .epoch(UNIX_EPOCH + Duration::from_secs(1_800_000_000))
         .tick_duration(Duration::from_millis(s.sim.tick_ms))
@@ -227,8 +227,7 @@ fn drive_turmoil(
     let now = sim.elapsed().as_millis() as Millis;
     let running = hosts(s)
         .into_iter()
-        .map(|h| h.to_string())
-        .filter(|h| sim.is_host_running(h.as_str()))
+        .filter(|h| sim.is_host_running(h.to_string()))
         .collect();
     Ok((now, running))
 }
