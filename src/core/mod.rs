@@ -1,10 +1,11 @@
 //! The sans-IO protocol core.
 //!
 //! Every host is a state machine: `handle(now, input) -> effects`. Drivers
-//! (turmoil today, a discrete-event driver later) own the sockets, the clock
-//! and the timers, and carry out the effects. Nothing in this module imports
+//! (the events engine and turmoil, in `sim`) own the sockets, the clock and
+//! the timers, and carry out the effects. Nothing in this module imports
 //! tokio or turmoil or reads a clock, so the same code runs under any driver
-//! and under proptest.
+//! and under proptest; and nothing here imports a module above it (the
+//! events hosts report are defined here, in `event`).
 
 pub mod clock;
 pub mod event;
