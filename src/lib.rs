@@ -34,6 +34,7 @@ pub mod core;
 pub mod explore;
 pub mod faults;
 pub mod observations;
+pub mod report;
 pub mod scenario;
 pub mod sim;
 pub mod trace;

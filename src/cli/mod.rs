@@ -13,6 +13,7 @@ macro_rules! say {
 }
 
 mod check_cmd;
+mod compare_cmd;
 mod explore_cmd;
 mod out;
 mod run_cmd;
@@ -91,6 +92,17 @@ enum Cmd {
     /// when a smaller scenario needs another timing. Writes an ordinary
     /// scenario file that `commsim run` reproduces.
     Shrink(shrink_cmd::Options),
+    /// Compare two builds on the same scenarios and seeds.
+    ///
+    /// Give it the `sweep --json` output of the build before a change and
+    /// of the build after. It prints Markdown: the claims that changed
+    /// over the matched seeds (held before, missed after, is a regression),
+    /// the runs that newly miss or meet their claims with a command to
+    /// replay each, the runs whose trace digest changed (the protocol
+    /// behaved differently), and the costs that moved. Given two traces
+    /// (`run --trace`) instead, it shows the first record where they part.
+    /// Exits 1 when a claim regressed.
+    Compare(compare_cmd::Options),
     /// Re-run the checkers on a saved trace.
     ///
     /// The trace must verify against its seal (its last line); checkers
@@ -140,6 +152,7 @@ pub fn main() -> ExitCode {
         } => run_cmd::run(&file, seed, variant, trace.as_deref(), json, engine),
         Cmd::Check { trace, json } => check_cmd::check(&trace, json),
         Cmd::Sweep(options) => sweep_cmd::sweep(options),
+        Cmd::Compare(options) => compare_cmd::compare(options),
         Cmd::Explore(options) => explore_cmd::run(options),
         Cmd::Shrink(options) => shrink_cmd::run(options),
     };
