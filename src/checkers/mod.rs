@@ -24,7 +24,7 @@ pub mod secrecy;
 mod split_brain;
 
 #[cfg(test)]
-mod testkit;
+pub(crate) mod testkit;
 
 pub use crate::core::event::Status;
 use crate::core::ids::{MemberId, MessageId, Millis};

@@ -20,6 +20,7 @@ mod run_cmd;
 mod shrink_cmd;
 mod summary;
 mod sweep_cmd;
+mod timeline_cmd;
 
 use crate::core::member::membership::Variant;
 use crate::sim::Engine;
@@ -60,6 +61,12 @@ enum Cmd {
         /// file itself.
         #[arg(long)]
         trace: Option<PathBuf>,
+        /// Write a run folder here, like Maelstrom's store: `trace.jsonl`
+        /// (sealed), `results.json` (the `--json` summary) and
+        /// `timeline.svg` (`commsim timeline`). With several variants, one
+        /// folder per variant inside it.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
         /// Print one JSON summary object per run instead of text.
         #[arg(long)]
         json: bool,
@@ -103,6 +110,14 @@ enum Cmd {
     /// (`run --trace`) instead, it shows the first record where they part.
     /// Exits 1 when a claim regressed.
     Compare(compare_cmd::Options),
+    /// Draw a saved run as an SVG picture.
+    ///
+    /// Hosts are lanes (members, mailbox agents, server agents); each group
+    /// message is an arrow from its send to each delivery; fault windows
+    /// are shaded; fallbacks, nominations, generations joined and fork and
+    /// equivocation detections are marked. A run with more than 40 hosts or
+    /// 4,000 deliveries is drawn as event density per lane, and says so.
+    Timeline(timeline_cmd::Options),
     /// Re-run the checkers on a saved trace.
     ///
     /// The trace must verify against its seal (its last line); checkers
@@ -147,12 +162,24 @@ pub fn main() -> ExitCode {
             seed,
             variant,
             trace,
+            out,
             json,
             engine,
-        } => run_cmd::run(&file, seed, variant, trace.as_deref(), json, engine),
+        } => run_cmd::run(
+            &file,
+            seed,
+            variant,
+            run_cmd::Outputs {
+                trace: trace.as_deref(),
+                folder: out.as_deref(),
+            },
+            json,
+            engine,
+        ),
         Cmd::Check { trace, json } => check_cmd::check(&trace, json),
         Cmd::Sweep(options) => sweep_cmd::sweep(options),
         Cmd::Compare(options) => compare_cmd::compare(options),
+        Cmd::Timeline(options) => timeline_cmd::run(options),
         Cmd::Explore(options) => explore_cmd::run(options),
         Cmd::Shrink(options) => shrink_cmd::run(options),
     };

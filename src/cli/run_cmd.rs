@@ -3,6 +3,7 @@
 use super::BadInput;
 use super::summary::{print_text, settle};
 use crate::core::member::membership::Variant;
+use crate::explore::outcome::Summary;
 use crate::explore::runner::judge;
 use crate::scenario::load_file;
 use crate::sim::Engine;
@@ -11,11 +12,17 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// Where a run's results go besides the terminal.
+pub struct Outputs<'a> {
+    pub trace: Option<&'a Path>,
+    pub folder: Option<&'a Path>,
+}
+
 pub fn run(
     file: &Path,
     seed: Option<u64>,
     variant: Option<Variant>,
-    trace: Option<&Path>,
+    outputs: Outputs,
     json: bool,
     engine: Engine,
 ) -> Result<bool, BadInput> {
@@ -24,8 +31,12 @@ pub fn run(
         Some(v) => vec![v],
         None => scenario.variants.clone(),
     };
-    let mut sinks = match trace {
+    let mut sinks = match outputs.trace {
         Some(path) => open_traces(file, path, &variants)?,
+        None => Vec::new(),
+    };
+    let folders = match outputs.folder {
+        Some(dir) => run_folders(dir, &variants)?,
         None => Vec::new(),
     };
     let seed = seed.unwrap_or(scenario.seed);
@@ -39,6 +50,9 @@ pub fn run(
         if let Some(sink) = sinks.get_mut(i) {
             sink.write(&out.trace)?;
         }
+        if let Some(dir) = folders.get(i) {
+            write_folder(dir, &summary, &out.trace)?;
+        }
         if json {
             say!("{}", serde_json::to_string(&summary).unwrap_or_default());
         } else {
@@ -46,6 +60,36 @@ pub fn run(
         }
     }
     Ok(all_met)
+}
+
+/// One folder per variant (the folder itself for one), made before the
+/// first run so that a path that cannot be written fails at once.
+fn run_folders(dir: &Path, variants: &[Variant]) -> Result<Vec<PathBuf>, BadInput> {
+    variants
+        .iter()
+        .map(|v| {
+            let d = if variants.len() > 1 {
+                dir.join(v.name())
+            } else {
+                dir.to_owned()
+            };
+            std::fs::create_dir_all(&d)
+                .map_err(|e| BadInput(format!("--out {}: cannot write there: {e}", d.display())))?;
+            Ok(d)
+        })
+        .collect()
+}
+
+/// A run folder: the sealed trace, the summary, the picture.
+fn write_folder(dir: &Path, summary: &Summary, trace: &Trace) -> Result<(), BadInput> {
+    let fail =
+        |name: &str, e: std::io::Error| BadInput(format!("{}: {e}", dir.join(name).display()));
+    std::fs::write(dir.join("trace.jsonl"), trace.to_sealed_jsonl())
+        .map_err(|e| fail("trace.jsonl", e))?;
+    let results = serde_json::to_string_pretty(summary).unwrap_or_default();
+    std::fs::write(dir.join("results.json"), results + "\n")
+        .map_err(|e| fail("results.json", e))?;
+    super::timeline_cmd::write(trace, &dir.join("timeline.svg"))
 }
 
 /// A trace file, opened before the run.
