@@ -354,3 +354,56 @@ fn a_resealed_trace_still_holds_one_run_and_its_claims() {
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("verdict: NOTHING CLAIMED"), "{text}");
 }
+
+/// `--trace -` puts the sealed trace on stdout, and the summary a person
+/// reads on stderr; a trace per variant would not be one trace.
+#[test]
+fn trace_to_stdout_moves_the_summary_to_stderr() {
+    let out = commsim(&[
+        "run",
+        "scenarios/lightweight-islands.toml",
+        "--variant",
+        "lww",
+        "--trace",
+        "-",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("t.jsonl");
+    std::fs::write(&saved, &out.stdout).unwrap();
+    let check = commsim(&["check", saved.to_str().unwrap()]);
+    assert_eq!(check.status.code(), Some(0), "{check:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("verdict: PASS"));
+    let both = commsim(&["run", "scenarios/lightweight-islands.toml", "--trace", "-"]);
+    assert_eq!(both.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&both.stderr).contains("name a --variant"));
+}
+
+/// -v logs what the command does to stderr; stdout is unchanged.
+#[test]
+fn verbose_logs_to_stderr_only() {
+    let args = [
+        "run",
+        "scenarios/lightweight-islands.toml",
+        "--variant",
+        "lww",
+        "--json",
+    ];
+    let quiet = commsim(&args);
+    let mut loud_args = vec!["-vv"];
+    loud_args.extend(args);
+    let loud = commsim(&loud_args);
+    assert_eq!(loud.status.code(), Some(0));
+    let digest = |o: &std::process::Output| {
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["digest"].clone()
+    };
+    assert_eq!(digest(&quiet), digest(&loud));
+    let err = String::from_utf8_lossy(&loud.stderr);
+    assert!(
+        err.contains("running scenarios/lightweight-islands.toml"),
+        "{err}"
+    );
+    assert!(err.contains("fault"), "{err}");
+    assert!(String::from_utf8_lossy(&quiet.stderr).is_empty());
+}

@@ -98,5 +98,6 @@ fn read(path: &Path) -> Result<Input, BadInput> {
     if lines.is_empty() {
         return Err(BadInput(format!("{name}: no run results in it")));
     }
+    tracing::info!("{name}: {} run results", lines.len());
     Ok(Input::Results(lines))
 }

@@ -38,6 +38,33 @@ use std::process::ExitCode;
 pub struct Cli {
     #[command(subcommand)]
     command: Cmd,
+    /// Log more to stderr: -v what each command does, -vv the runs and
+    /// faults, -vvv everything. RUST_LOG, when set, overrides it (for
+    /// example RUST_LOG=commsim::sim=debug).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Log errors only.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+}
+
+/// Logs go to stderr, so that stdout holds only results.
+fn init_logging(verbose: u8, quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .without_time()
+        .try_init();
 }
 
 #[derive(Subcommand, Debug)]
@@ -156,6 +183,7 @@ pub fn main() -> ExitCode {
             };
         }
     };
+    init_logging(cli.verbose, cli.quiet);
     let result = match cli.command {
         Cmd::Run {
             file,

@@ -43,6 +43,7 @@ pub fn run(
     let mut all_met = true;
     let shown = file.display().to_string();
     for (i, v) in variants.iter().enumerate() {
+        tracing::info!("running {shown} with seed {seed}, variant {v}, on the {engine} engine");
         let (mut summary, out) =
             judge(&shown, &scenario, seed, *v, engine).map_err(|e| BadInput(e.to_string()))?;
         settle(&mut summary);
@@ -84,6 +85,7 @@ fn run_folders(dir: &Path, variants: &[Variant]) -> Result<Vec<PathBuf>, BadInpu
 fn write_folder(dir: &Path, summary: &Summary, trace: &Trace) -> Result<(), BadInput> {
     let fail =
         |name: &str, e: std::io::Error| BadInput(format!("{}: {e}", dir.join(name).display()));
+    tracing::info!("writing the run folder {}", dir.display());
     std::fs::write(dir.join("trace.jsonl"), trace.to_sealed_jsonl())
         .map_err(|e| fail("trace.jsonl", e))?;
     let results = serde_json::to_string_pretty(summary).unwrap_or_default();
@@ -92,18 +94,24 @@ fn write_folder(dir: &Path, summary: &Summary, trace: &Trace) -> Result<(), BadI
     super::timeline_cmd::write(trace, &dir.join("timeline.svg"))
 }
 
-/// A trace file, opened before the run.
-struct Sink {
-    path: PathBuf,
-    file: File,
+/// Where a trace goes: a file opened before the run, or stdout.
+enum Sink {
+    File { path: PathBuf, file: File },
+    Stdout,
 }
 
 impl Sink {
     fn write(&mut self, trace: &Trace) -> Result<(), BadInput> {
-        let fail = |e: std::io::Error| BadInput(format!("{}: {e}", self.path.display()));
-        self.file.set_len(0).map_err(fail)?;
-        self.file
-            .write_all(trace.to_sealed_jsonl().as_bytes())
+        let (path, file) = match self {
+            Sink::Stdout => {
+                super::out::data(trace.to_sealed_jsonl().as_bytes());
+                return Ok(());
+            }
+            Sink::File { path, file } => (path, file),
+        };
+        let fail = |e: std::io::Error| BadInput(format!("{}: {e}", path.display()));
+        file.set_len(0).map_err(fail)?;
+        file.write_all(trace.to_sealed_jsonl().as_bytes())
             .map_err(fail)
     }
 }
@@ -114,9 +122,14 @@ impl Sink {
 /// trace keeps its contents until the new one is written.
 fn open_traces(scenario: &Path, path: &Path, variants: &[Variant]) -> Result<Vec<Sink>, BadInput> {
     if path == Path::new("-") {
-        return Err(BadInput(
-            "--trace -: stdout holds the summary; give the trace a file".into(),
-        ));
+        // stdout carries the trace; the summary goes to stderr.
+        if variants.len() > 1 {
+            return Err(BadInput(
+                "--trace -: stdout takes one trace; name a --variant".into(),
+            ));
+        }
+        super::out::lines_to_stderr();
+        return Ok(vec![Sink::Stdout]);
     }
     let input = scenario.canonicalize().ok();
     variants
@@ -140,7 +153,7 @@ fn open_traces(scenario: &Path, path: &Path, variants: &[Variant]) -> Result<Vec
                         path.display()
                     ))
                 })?;
-            Ok(Sink { path, file })
+            Ok(Sink::File { path, file })
         })
         .collect()
 }

@@ -68,6 +68,7 @@ pub fn sweep(o: Options) -> Result<bool, BadInput> {
     };
     let jobs = plan(&spec).map_err(|e| BadInput(e.to_string()))?;
     let threads = threads(o.select.jobs);
+    tracing::info!("{} runs planned, {threads} at once", jobs.len());
     let lines = run_with_progress(&jobs, threads, o.json, "missed");
     let rows = tabulate(&lines);
     Ok(report(

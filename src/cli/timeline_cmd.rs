@@ -28,6 +28,14 @@ pub fn run(o: Options) -> Result<bool, BadInput> {
 
 /// Draws the run and writes the picture to `out`.
 pub fn write(trace: &Trace, out: &Path) -> Result<(), BadInput> {
-    let svg = render::svg(&Timeline::of(trace));
+    let timeline = Timeline::of(trace);
+    tracing::info!(
+        lanes = timeline.lanes.len(),
+        arrows = timeline.arrows.len(),
+        dense = timeline.dense(),
+        "drawing {}",
+        out.display()
+    );
+    let svg = render::svg(&timeline);
     std::fs::write(out, svg).map_err(|e| BadInput(format!("{}: cannot write: {e}", out.display())))
 }

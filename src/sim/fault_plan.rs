@@ -64,6 +64,7 @@ impl FaultState {
         let begin = matches!(action, Action::Begin(_));
         let (hosts, detail) = self.carry_out(sim, world, s, now, begin, &fault.kind);
         let detail = format!("{} {detail}", if begin { "begin" } else { "end" });
+        tracing::debug!(at = now, fault = fault_name(&fault.kind), %detail, "fault");
         world.borrow_mut().record(
             now,
             Origin::Sim,

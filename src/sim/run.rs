@@ -125,6 +125,14 @@ fn run_here(
             w.trace.push(r);
         }
     }
+    tracing::debug!(
+        scenario = %s.name,
+        seed,
+        %variant,
+        %engine,
+        members = s.topology.members,
+        "set up; running to {end} ms"
+    );
     let (now, running) = match engine {
         Engine::Turmoil => drive_turmoil(&world, s, seed, end)?,
         Engine::Events => super::events::drive(&world, s, end)?,
@@ -132,6 +140,12 @@ fn run_here(
     let mut w = Rc::try_unwrap(world)
         .map_err(|_| RunError("hosts still hold the world".into()))?
         .into_inner();
+    tracing::debug!(
+        simulated_ms = now,
+        records = w.trace.records.len(),
+        datagrams = w.counters.datagrams_sent,
+        "run ended"
+    );
     w.record(now, Origin::Sim, Event::RunEnded { running });
     let views: Vec<_> = w
         .members
