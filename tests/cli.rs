@@ -407,3 +407,31 @@ fn verbose_logs_to_stderr_only() {
     assert!(err.contains("fault"), "{err}");
     assert!(String::from_utf8_lossy(&quiet.stderr).is_empty());
 }
+
+/// Several variants of one run end in one table: a row per checker, a
+/// column per variant, so that they compare at a glance.
+#[test]
+fn variants_are_set_side_by_side() {
+    let out = commsim(&["run", "scenarios/lightweight-islands.toml"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let table: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("all variants"))
+        .collect();
+    assert_eq!(table.len(), 1 + 12 + 1, "{text}");
+    assert!(table[0].contains("recipient-list") && table[0].contains("lww"));
+    let intent = table
+        .iter()
+        .find(|l| l.contains("membership_intent"))
+        .unwrap();
+    let cells: Vec<&str> = intent.split_whitespace().collect();
+    assert_eq!(cells, ["membership_intent", "ok", "fail", "ok", "pass"]);
+    let one = commsim(&[
+        "run",
+        "scenarios/lightweight-islands.toml",
+        "--variant",
+        "lww",
+    ]);
+    assert!(!String::from_utf8_lossy(&one.stdout).contains("all variants"));
+}

@@ -1,7 +1,7 @@
 //! `commsim run`.
 
 use super::BadInput;
-use super::summary::{print_text, settle};
+use super::summary::{print_side_by_side, print_text, settle};
 use crate::core::member::membership::Variant;
 use crate::explore::outcome::Summary;
 use crate::explore::runner::judge;
@@ -42,6 +42,7 @@ pub fn run(
     let seed = seed.unwrap_or(scenario.seed);
     let mut all_met = true;
     let shown = file.display().to_string();
+    let mut summaries = Vec::new();
     for (i, v) in variants.iter().enumerate() {
         tracing::info!("running {shown} with seed {seed}, variant {v}, on the {engine} engine");
         let (mut summary, out) =
@@ -59,6 +60,10 @@ pub fn run(
         } else {
             print_text(&summary);
         }
+        summaries.push(summary);
+    }
+    if !json && summaries.len() > 1 {
+        print_side_by_side(&summaries);
     }
     Ok(all_met)
 }

@@ -152,6 +152,48 @@ pub fn print_text(s: &Summary) {
     );
 }
 
+/// The variants of one scenario and seed side by side: one row per
+/// checker, one column per variant, each cell its answer and whether the
+/// claim on it held (`ok`, `!!`, or blank for no claim).
+pub fn print_side_by_side(runs: &[Summary]) {
+    let width = runs
+        .iter()
+        .map(|s| s.variant.name().len())
+        .max()
+        .unwrap_or(0)
+        .max(12);
+    let mut head = format!("  {:<22}", "all variants");
+    for s in runs {
+        head += &format!(" {:<width$}", s.variant.name());
+    }
+    say!("\n{}", head.trim_end());
+    let checks = runs.first().map(|s| s.checks.as_slice()).unwrap_or(&[]);
+    for (i, c) in checks.iter().enumerate() {
+        let mut row = format!("  {:<22}", c.verdict.check);
+        for s in runs {
+            let cell = s
+                .checks
+                .get(i)
+                .filter(|o| o.verdict.check == c.verdict.check)
+                .map_or("-".to_owned(), |o| {
+                    let mark = match o.expected {
+                        Some(_) if o.met => "ok ",
+                        Some(_) => "!! ",
+                        None => "   ",
+                    };
+                    format!("{mark}{}", status_word(o.verdict.status))
+                });
+            row += &format!(" {cell:<width$}");
+        }
+        say!("{}", row.trim_end());
+    }
+    let mut verdicts = format!("  {:<22}", "verdict");
+    for s in runs {
+        verdicts += &format!(" {:<width$}", status_word(s.verdict).to_uppercase());
+    }
+    say!("{}", verdicts.trim_end());
+}
+
 /// A run that claims nothing passes nothing: its verdict becomes
 /// `unknown` (exit 1), as [`Tally::status`] has it.
 pub fn settle(s: &mut Summary) {
