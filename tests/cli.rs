@@ -435,3 +435,40 @@ fn variants_are_set_side_by_side() {
     ]);
     assert!(!String::from_utf8_lossy(&one.stdout).contains("all variants"));
 }
+
+/// A scenario error opens with `path:line:col: field: message` for
+/// editors, then shows the line with a caret under the value, and
+/// suggests the name a misspelt one was meant to be.
+#[test]
+fn a_scenario_error_shows_the_line_and_suggests_a_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "[topology]\nmembrs = 5\nagents = 3\n",
+            "bad.toml:2:1: topology.membrs: unknown field `membrs`",
+            "help: did you mean `members`?",
+            "^^^^^^",
+        ),
+        (
+            "[topology]\nmembers = 5\nagents = 3\n[workload]\nstop = \"30s\"\n[healing]\nperiod = \"5s\"\n[[faults]]\nkind = \"crash\"\nat = \"1s\"\nhost = \"M01\"\n",
+            "bad.toml:11:8: faults[0].host: unknown host `M01`",
+            "did you mean `m1`?",
+            "^^^^^",
+        ),
+    ];
+    for (text, first, help, caret) in cases {
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, text).unwrap();
+        let out = commsim(&["run", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        let line1 = err.lines().next().unwrap();
+        assert!(line1.contains(first), "{err}");
+        assert!(err.contains(help), "{err}");
+        assert!(
+            err.lines()
+                .any(|l| l.trim_start().starts_with('|') && l.contains(caret)),
+            "{err}"
+        );
+    }
+}

@@ -42,7 +42,7 @@ pub struct Options {
 
 pub fn run(o: Options) -> Result<bool, BadInput> {
     let file = o.file.display().to_string();
-    let base = load_file(&o.file).map_err(|e| BadInput(e.to_string()))?;
+    let base = load_file(&o.file).map_err(|e| BadInput(e.report()))?;
     let seeds: SeedRange = match &o.select.seeds {
         Some(s) => s.parse().map_err(|e| BadInput(format!("--seeds: {e}")))?,
         None => base.seeds,

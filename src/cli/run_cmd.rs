@@ -26,7 +26,7 @@ pub fn run(
     json: bool,
     engine: Engine,
 ) -> Result<bool, BadInput> {
-    let scenario = load_file(file).map_err(|e| BadInput(e.to_string()))?;
+    let scenario = load_file(file).map_err(|e| BadInput(e.report()))?;
     let variants: Vec<Variant> = match variant {
         Some(v) => vec![v],
         None => scenario.variants.clone(),

@@ -44,7 +44,7 @@ pub struct Options {
 
 pub fn run(o: Options) -> Result<bool, BadInput> {
     let file = o.file.display().to_string();
-    let scenario = load_file(&o.file).map_err(|e| BadInput(e.to_string()))?;
+    let scenario = load_file(&o.file).map_err(|e| BadInput(e.report()))?;
     let variants = match o.variant {
         Some(v) => vec![v],
         None => scenario.variants.clone(),

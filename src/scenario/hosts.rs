@@ -47,7 +47,10 @@ impl Cx<'_> {
             (_, Some(n), _) if n < topo.agents => Ok(Peer::Agent(AgentId(n))),
             (_, _, Some(n)) if n < topo.servers => Ok(Peer::Server(ServerId(n))),
             _ => {
-                let msg = format!("unknown host `{name}` ({})", known_hosts(topo));
+                let mut msg = format!("unknown host `{name}` ({})", known_hosts(topo));
+                if let Some(meant) = respelt(name).filter(|n| self.host(n, topo, field).is_ok()) {
+                    msg += &format!("; did you mean `{meant}`?");
+                }
                 Err(self.err(field, msg))
             }
         }
@@ -72,6 +75,20 @@ impl Cx<'_> {
         }
         Ok(set.into_iter().collect())
     }
+}
+
+/// A host name as it was probably meant: lower case, no spaces, no
+/// leading zeros (`M01` is `m1`).
+fn respelt(name: &str) -> Option<String> {
+    let squeezed: String = name
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_lowercase();
+    let (kind, digits) = squeezed.split_at_checked(1)?;
+    let n: u32 = digits.parse().ok()?;
+    let meant = format!("{kind}{n}");
+    (meant != name).then_some(meant)
 }
 
 /// `m<n>` / `s<n>` / `c<n>` in canonical form (no sign, no leading zeros).

@@ -51,6 +51,10 @@ pub struct ScenarioError {
     /// be read.
     pub field: String,
     pub message: String,
+    /// The line the error points into, for `report`.
+    pub excerpt: Option<Box<super::snippet::Excerpt>>,
+    /// A suggestion, such as the name a misspelt one was meant to be.
+    pub help: Option<String>,
 }
 
 pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
@@ -60,6 +64,8 @@ pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
         column: 0,
         field: "(file)".into(),
         message: e.to_string(),
+        excerpt: None,
+        help: None,
     })?;
     parse_str(&path.display().to_string(), &text)
 }
@@ -68,13 +74,16 @@ pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
 /// the file gives no `name`, its stem becomes the scenario's name.
 pub fn parse_str(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
     let doc = Document::parse(text).map_err(|e| {
-        let (line, column) = line_col(text, e.span().map_or(0, |s| s.start));
+        let span = e.span().unwrap_or(0..0);
+        let (line, column) = line_col(text, span.start);
         ScenarioError {
             path: path.to_owned(),
             line,
             column,
             field: "(syntax)".into(),
             message: one_line(e.message()),
+            excerpt: super::snippet::Excerpt::of(text, span).map(Box::new),
+            help: None,
         }
     })?;
     let cx = Cx { path, text, doc };
@@ -154,13 +163,16 @@ pub(super) struct Cx<'a> {
 
 impl Cx<'_> {
     fn at(&self, span: Option<Range<usize>>, field: &Field, message: &str) -> ScenarioError {
-        let (line, column) = line_col(self.text, span.map_or(0, |s| s.start));
+        let (line, column) = line_col(self.text, span.as_ref().map_or(0, |s| s.start));
+        let message = one_line(message);
         ScenarioError {
             path: self.path.to_owned(),
             line,
             column,
             field: field.to_string(),
-            message: one_line(message),
+            help: super::snippet::suggestion(&message),
+            message,
+            excerpt: span.and_then(|s| super::snippet::Excerpt::of(self.text, s).map(Box::new)),
         }
     }
 

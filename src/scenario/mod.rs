@@ -12,6 +12,7 @@ mod locate;
 pub mod model;
 mod params;
 mod seeds;
+mod snippet;
 mod workload;
 
 pub use cost::Cost;
