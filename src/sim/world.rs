@@ -184,7 +184,8 @@ impl World {
         let decoded = (self.attacker.is_some() || Datagram::carries_ciphertext(&bytes))
             .then(|| Datagram::decode(&bytes).ok())
             .flatten();
-        (self.observations).sent(now, from, to, decoded.as_ref(), &bytes, &self.members);
+        self.observations
+            .sent(now, from, to, decoded.as_ref(), &bytes, &self.members);
         if let (Some(attacker), Some(d)) = (self.attacker.as_mut(), &decoded) {
             let plan = attacker.observe(now, from, to, d);
             if self.carry_out_attack(now, plan) {
