@@ -16,17 +16,32 @@ impl Excerpt {
     /// The line of `text` holding `span`, with `span` made relative to it
     /// and kept within it (a table's span can run over several lines).
     pub fn of(text: &str, span: Range<usize>) -> Option<Excerpt> {
-        let start = span.start.min(text.len());
+        let mut start = span.start.min(text.len());
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
         let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = text[line_start..]
             .find('\n')
             .map_or(text.len(), |i| line_start + i);
         let line_text = text.get(line_start..line_end)?.trim_end_matches('\r');
-        let from = start - line_start;
-        let to = span.end.clamp(start, line_start + line_text.len()) - line_start;
+        let len = line_text.len();
+        // Within the line, at least one column wide (a caret at its end
+        // for a value that is missing).
+        let mut from = (start - line_start).min(len);
+        while !line_text.is_char_boundary(from) {
+            from -= 1;
+        }
+        let mut to = span
+            .end
+            .saturating_sub(line_start)
+            .clamp(from + 1, len.max(from + 1));
+        while to < len && !line_text.is_char_boundary(to) {
+            to += 1;
+        }
         Some(Excerpt {
             line_text: line_text.to_owned(),
-            span: from..to.max(from + 1).min(line_text.len().max(from + 1)),
+            span: from..to,
         })
     }
 }
@@ -103,6 +118,29 @@ mod tests {
         let m = "unknown field `zebra`, expected one of `members`, `agents`";
         assert_eq!(suggestion(m), None);
         assert_eq!(suggestion("must be positive"), None);
+    }
+
+    proptest::proptest! {
+        /// Whatever the text and span, an excerpt and its report are made
+        /// without a panic, and the span lies within the line (or one past
+        /// its end).
+        #[test]
+        fn any_span_of_any_text_is_shown(text in "(.|\r|\n){0,60}", a in 0usize..80, b in 0usize..80) {
+            if let Some(e) = Excerpt::of(&text, a..b) {
+                proptest::prop_assert!(e.span.start < e.span.end);
+                proptest::prop_assert!(e.span.end <= e.line_text.len() + 1);
+                let err = ScenarioError {
+                    path: "p.toml".into(),
+                    line: 1,
+                    column: 1,
+                    field: "f".into(),
+                    message: "m".into(),
+                    excerpt: Some(Box::new(e)),
+                    help: None,
+                };
+                let _ = err.report();
+            }
+        }
     }
 
     #[test]
