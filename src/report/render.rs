@@ -378,6 +378,34 @@ mod tests {
     use super::*;
     use crate::checkers::testkit::{Tb, id};
 
+    proptest::proptest! {
+        /// Any trace a seal can hold is drawn without a panic: records in
+        /// any order, at any time, on any host, faults that never end or
+        /// end before they begin.
+        #[test]
+        fn any_trace_is_drawn(events in proptest::collection::vec((0u8..5, 0u64..200_000, 0u32..70, 0u32..70), 0..200)) {
+            use crate::trace::{Event, Origin, Record, Trace};
+            let mut trace = Trace::default();
+            for (kind, t, a, b) in events {
+                let host = Origin::from(Peer::Member(crate::core::ids::MemberId(a)));
+                let event = match kind {
+                    0 => Event::MessageSent { msg: id(a, b), recipients: vec![], parents: vec![], control: false, submitted: false },
+                    1 => Event::Delivered { msg: id(b, a) },
+                    2 | 3 => Event::Fault {
+                        fault: ["partition", "crash", "loss"][(b % 3) as usize].into(),
+                        hosts: vec![Peer::Member(crate::core::ids::MemberId(b))],
+                        sides: vec![],
+                        detail: if kind == 2 { "begin".into() } else { "end".into() },
+                    },
+                    _ => Event::FellBack { reason: "x".into(), liar: None },
+                };
+                trace.push(Record { t, host, event });
+            }
+            let svg = svg(&Timeline::of(&trace));
+            proptest::prop_assert!(svg.starts_with("<svg"));
+        }
+    }
+
     /// Past the limits the picture shows density and says so, instead of
     /// a tangle of arrows.
     #[test]
