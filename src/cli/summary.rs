@@ -139,6 +139,15 @@ pub fn print_text(s: &Summary) {
         c.mls_ops.encryptions,
         c.mls_ops.decryptions
     );
+    let l = &c.delivery_latency;
+    say!(
+        "  delivery latency over {} deliveries: p50 {} ms, p90 {} ms, p99 {} ms, max {} ms",
+        l.deliveries,
+        l.p50_ms,
+        l.p90_ms,
+        l.p99_ms,
+        l.max_ms
+    );
     say!(
         "  {:.1} s simulated in {:.2} s wall ({:.0}x)",
         c.simulated_ms as f64 / 1000.0,

@@ -37,6 +37,9 @@ pub struct Counts {
     /// Simulated time per unit of wall time.
     pub sim_to_wall: f64,
     pub unseeded_draws: u64,
+    /// From send to application delivery (absent from older results).
+    #[serde(default)]
+    pub delivery_latency: crate::trace::latency::Latency,
 }
 
 /// Which build produced a result, and from which scenario text.
@@ -135,6 +138,7 @@ impl Summary {
                     0.0
                 },
                 unseeded_draws: out.unseeded_draws,
+                delivery_latency: crate::trace::latency::delivery_latency(&out.trace),
             },
         }
     }

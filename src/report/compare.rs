@@ -127,7 +127,7 @@ impl Comparison {
 type Figure = (&'static str, fn(&Summary) -> f64);
 
 /// The figures compared, each summed over a row's matched runs.
-const FIGURES: [Figure; 9] = [
+const FIGURES: [Figure; 10] = [
     ("bytes on the wire", |s| s.counts.bytes_on_wire as f64),
     ("datagrams", |s| s.counts.datagrams_sent as f64),
     ("messages sent", |s| s.counts.messages_sent as f64),
@@ -138,6 +138,9 @@ const FIGURES: [Figure; 9] = [
         (m.commits + m.commits_processed + m.welcomes_joined + m.encryptions + m.decryptions) as f64
     }),
     ("trace events", |s| s.counts.trace_events as f64),
+    ("delivery latency, p99 (ms)", |s| {
+        s.counts.delivery_latency.p99_ms as f64
+    }),
     ("convergence time (ms)", |s| {
         measured(s, "convergence", "last_change_ms")
     }),

@@ -2,6 +2,7 @@
 //! form, the digest that identifies the run, and the seal that lets a saved
 //! trace be trusted.
 
+pub mod latency;
 mod log;
 mod record;
 mod seal;
