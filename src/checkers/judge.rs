@@ -57,6 +57,14 @@ pub fn judge(
     Judged { checks, unran }
 }
 
+/// How many of `checks` carry a claim that was held to an answer (not
+/// skipped): a verdict with none has shown nothing.
+pub fn claims_judged(checks: &[Check]) -> usize {
+    (checks.iter())
+        .filter(|c| c.expected.is_some() && !c.skipped)
+        .count()
+}
+
 impl Judged {
     /// Every claim was met (and every claimed checker ran).
     pub fn met(&self) -> bool {
@@ -65,9 +73,7 @@ impl Judged {
 
     /// Claims held to an answer.
     pub fn judged(&self) -> usize {
-        (self.checks.iter())
-            .filter(|c| c.expected.is_some() && !c.skipped)
-            .count()
+        claims_judged(&self.checks)
     }
 
     /// One line per claim not met; empty when all were.

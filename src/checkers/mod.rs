@@ -32,7 +32,7 @@ use crate::observations::Observations;
 pub use crate::trace::Claim;
 use crate::trace::Trace;
 use history::History;
-pub use judge::{Check, Judged, judge};
+pub use judge::{Check, Judged, claims_judged, judge};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Display;

@@ -69,7 +69,7 @@ impl Tally<'_> {
         Tally {
             variant,
             missed,
-            judged: rows.iter().filter(claimed).filter(|r| !r.skipped).count(),
+            judged: crate::checkers::claims_judged(rows),
             unclaimed: rows.iter().filter(|r| r.expected.is_none()).count(),
             skipped: rows
                 .iter()
