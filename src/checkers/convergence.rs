@@ -33,6 +33,11 @@ pub fn check(h: &History) -> Verdict {
     let last_op = h.ops.iter().map(|o| o.t).max().unwrap_or(0);
     let settle_from = bounds.heal_at.max(last_op);
     let deadline = settle_from.saturating_add(bounds.convergence_ms);
+    let last_planned = (h.start.iter())
+        .flat_map(|s| s.planned.iter().map(|p| p.at))
+        .max()
+        .unwrap_or(0);
+    let asked_from = bounds.heal_at.max(last_planned);
 
     let agreement = h.agreement();
     let diverged = matches!(agreement, Agreement::Diverged(_));
@@ -117,6 +122,10 @@ pub fn check(h: &History) -> Verdict {
         ("late_changes", late.len() as u64),
         ("stale_members", stale),
         ("last_change_ms", last_change),
+        // How long the group took to settle, from when the last change was
+        // asked for (a coordinated member records its op only once the
+        // server ordered it): what `commsim report` plots.
+        ("settled_after_ms", last_change.saturating_sub(asked_from)),
         ("last_op_ms", last_op),
         ("deadline_ms", deadline),
     ]);

@@ -120,7 +120,14 @@ pub fn check(h: &History) -> Verdict {
     let mut evidence = Vec::new();
     let mut failures = Vec::new();
     let (mut late_n, mut missing_n, mut worst, mut owed_n) = (0u64, 0u64, 0u64, 0u64);
+    // From the failure until the last member that owed a fallback joined a
+    // later generation: the takeover, when every one of them did.
+    let mut takeover = Some(0u64);
     for f in &failed {
+        for member in &f.owed {
+            let joined = h.joins.iter().find(|j| j.host == *member && j.t >= f.at);
+            takeover = takeover.zip(joined).map(|(w, j)| w.max(j.t - f.at));
+        }
         let deadline = f.at.saturating_add(bounds.detection_ms);
         let mut missing = Vec::new();
         owed_n += f.owed.len() as u64;
@@ -170,7 +177,7 @@ pub fn check(h: &History) -> Verdict {
             );
         }
     }
-    let m = measured([
+    let mut m = measured([
         ("server_failures", h.server_failures.len() as u64),
         ("idle_failures", idle),
         ("owed", owed_n),
@@ -179,6 +186,9 @@ pub fn check(h: &History) -> Verdict {
         ("missing", missing_n),
         ("fallback_latency_max_ms", worst),
     ]);
+    if let Some(t) = takeover {
+        m.insert("takeover_latency_max_ms".into(), t);
+    }
     let servers: Vec<String> = failed
         .iter()
         .map(|f| format!("{} at {} ms", f.server, f.at))
@@ -255,6 +265,25 @@ mod tests {
         let v = check(&history(&[(0, 1_100), (1, 1_200), (2, 1_300)]));
         assert_eq!(v.status, Status::Pass, "{v:#?}");
         assert_eq!(v.measured["fallback_latency_max_ms"], 300);
+        assert!(!v.measured.contains_key("takeover_latency_max_ms"));
+    }
+
+    #[test]
+    fn the_takeover_is_timed_only_when_everyone_joined_the_next_generation() {
+        for (everyone, takeover) in [(false, None), (true, Some(&2_400))] {
+            let mut tb = served(&[(0, 1_100), (1, 1_200), (2, 1_300)]);
+            tb.joined(2_500, 0, 2, 1, 0).joined(3_400, 1, 2, 1, 0);
+            if everyone {
+                tb.joined(2_900, 2, 2, 1, 0);
+            }
+            tb.end_agreed(&[0, 1, 2], &[0, 1, 2]);
+            let v = check(&History::from_trace(&tb.build()));
+            assert_eq!(
+                v.measured.get("takeover_latency_max_ms"),
+                takeover,
+                "{v:#?}"
+            );
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use super::BadInput;
 use crate::explore::outcome::RunLine;
+use crate::report::results::Report;
 use crate::report::{compare, trace_diff};
 use crate::trace::{Event, Record, Sealed, Trace};
 use std::io::{BufRead, BufReader};
@@ -11,7 +12,8 @@ use std::path::{Path, PathBuf};
 #[derive(clap::Args, Debug)]
 pub struct Options {
     /// The build before the change: the output of `sweep --json` (or of
-    /// `run --json`), or a trace written by `run --trace`.
+    /// `run --json`), a report's `results.json`, or a trace written by
+    /// `run --trace`.
     pub before: PathBuf,
     /// The build after it, of the same kind.
     pub after: PathBuf,
@@ -76,6 +78,20 @@ fn read(path: &Path) -> Result<Input, BadInput> {
         .as_deref()
         .and_then(|l| serde_json::from_str::<Record>(l).ok())
         .is_some_and(|r| matches!(r.event, Event::RunStarted { .. }));
+    // A report's `results.json` is one object over many lines.
+    if first.as_deref().is_some_and(|l| l.trim() == "{") {
+        let report: Report = serde_json::from_reader(open()?).map_err(|e| {
+            let at = format!("{name}:{}:{}", e.line(), e.column());
+            BadInput(format!("{at}: not a report's results.json: {e}"))
+        })?;
+        let lines: Vec<RunLine> = report.runs.into_iter().map(|r| r.line).collect();
+        tracing::info!(
+            "{name}: {} run results of report {}",
+            lines.len(),
+            report.spec.name
+        );
+        return Ok(Input::Results(lines));
+    }
     if is_trace {
         let Sealed { trace, .. } =
             Trace::read(&name, open()?).map_err(|e| BadInput(e.to_string()))?;

@@ -16,6 +16,7 @@ mod check_cmd;
 mod compare_cmd;
 mod explore_cmd;
 mod out;
+mod report_cmd;
 mod run_cmd;
 mod shrink_cmd;
 mod summary;
@@ -145,6 +146,15 @@ enum Cmd {
     /// equivocation detections are marked. A run with more than 40 hosts or
     /// 4,000 deliveries is drawn as event density per lane, and says so.
     Timeline(timeline_cmd::Options),
+    /// Measure a protocol across group sizes and write a report.
+    ///
+    /// A report spec names scenarios, the group sizes to reshape them to,
+    /// kinds of group, variants, engines and seeds. The runs go on every
+    /// core; the folder gets `report.md` (setup, tables, plots and a
+    /// reading of them), one SVG per plot, `results.json` (every number
+    /// behind them; `compare` reads it) and the reshaped scenario files,
+    /// each replayable with `commsim run`.
+    Report(report_cmd::Options),
     /// Re-run the checkers on a saved trace.
     ///
     /// The trace must verify against its seal (its last line); checkers
@@ -208,6 +218,7 @@ pub fn main() -> ExitCode {
         Cmd::Sweep(options) => sweep_cmd::sweep(options),
         Cmd::Compare(options) => compare_cmd::compare(options),
         Cmd::Timeline(options) => timeline_cmd::run(options),
+        Cmd::Report(options) => report_cmd::run(options),
         Cmd::Explore(options) => explore_cmd::run(options),
         Cmd::Shrink(options) => shrink_cmd::run(options),
     };

@@ -60,11 +60,14 @@ pub fn judge(
 /// Runs a job, turning a panic or a simulator error into a failed run
 /// rather than the end of the sweep.
 pub fn run_job(job: &Job) -> RunLine {
-    let failure =
-        match guarded(|| judge(&job.file, &job.scenario, job.seed, job.variant, job.engine)) {
-            Ok((summary, _)) => return RunLine::Done(Box::new(summary)),
-            Err(failure) => failure,
-        };
+    match guarded(|| judge(&job.file, &job.scenario, job.seed, job.variant, job.engine)) {
+        Ok((summary, _)) => RunLine::Done(Box::new(summary)),
+        Err(failure) => failed(job, failure),
+    }
+}
+
+/// The line of a job that did not finish, with what went wrong.
+pub fn failed(job: &Job, failure: String) -> RunLine {
     RunLine::Panicked(Panicked {
         scenario: job.scenario.name.clone(),
         file: job.file.clone(),
@@ -105,8 +108,20 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// more work meanwhile, which would run more simulations at once than
 /// asked and nest them on one stack.
 pub fn run_all(jobs: &[Job], threads: usize, done: impl Fn(&Job, &RunLine) + Sync) -> Vec<RunLine> {
+    run_each(jobs, threads, run_job, done)
+}
+
+/// [`run_all`] for any kind of work item: `commsim report` keeps more of
+/// each run than its summary. `run` should catch its own failures
+/// ([`guarded`]); a panic that escapes it is not reported twice.
+pub fn run_each<J: Sync, T: Send>(
+    jobs: &[J],
+    threads: usize,
+    run: impl Fn(&J) -> T + Sync,
+    done: impl Fn(&J, &T) + Sync,
+) -> Vec<T> {
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<RunLine>>> = Mutex::new(vec![None; jobs.len()]);
+    let results: Mutex<Vec<Option<T>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
     let quiet = QuietPanics::install();
     std::thread::scope(|scope| {
         for _ in 0..threads.clamp(1, jobs.len().max(1)) {
@@ -114,7 +129,7 @@ pub fn run_all(jobs: &[Job], threads: usize, done: impl Fn(&Job, &RunLine) + Syn
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(job) = jobs.get(i) else { break };
-                    let line = run_job(job);
+                    let line = run(job);
                     done(job, &line);
                     if let Ok(mut r) = results.lock() {
                         r[i] = Some(line);

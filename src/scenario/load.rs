@@ -387,3 +387,20 @@ impl Cx<'_> {
         Ok(out)
     }
 }
+
+/// An error about `field` of the file at `path`, located in `text`, for
+/// checks made outside the loader (reshaping, say).
+pub(super) fn error_at(path: &str, text: &str, field: &Field, message: &str) -> ScenarioError {
+    match Document::parse(text) {
+        Ok(doc) => Cx { path, text, doc }.err(field, message),
+        Err(_) => ScenarioError {
+            path: path.to_owned(),
+            line: 0,
+            column: 0,
+            field: field.to_string(),
+            message: message.to_owned(),
+            excerpt: None,
+            help: None,
+        },
+    }
+}

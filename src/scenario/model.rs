@@ -63,13 +63,24 @@ pub struct Topology {
 }
 
 /// What the application chose when it formed the group.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum GroupKind {
     /// Fully decentralised, pairwise Olm.
     Lightweight,
     /// MLS, ordered by a server agent.
     Coordinated,
+}
+
+impl GroupKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            GroupKind::Lightweight => "lightweight",
+            GroupKind::Coordinated => "coordinated",
+        }
+    }
 }
 
 impl Topology {

@@ -4,6 +4,7 @@
 
 use super::{Event, Trace};
 use crate::core::ids::{MessageId, Millis, Peer};
+use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -19,11 +20,30 @@ pub struct Latency {
 }
 
 pub fn delivery_latency(trace: &Trace) -> Latency {
+    delivery_histogram(trace).map_or_else(Latency::default, |h| Latency::of(&h))
+}
+
+impl Latency {
+    pub fn of(h: &Histogram<u64>) -> Latency {
+        if h.is_empty() {
+            return Latency::default();
+        }
+        Latency {
+            deliveries: h.len(),
+            p50_ms: h.value_at_quantile(0.50),
+            p90_ms: h.value_at_quantile(0.90),
+            p99_ms: h.value_at_quantile(0.99),
+            max_ms: h.max(),
+        }
+    }
+}
+
+/// Every delivery latency of the run, for distributions merged over
+/// seeds (`commsim report`); `None` only if the histogram cannot be made.
+pub fn delivery_histogram(trace: &Trace) -> Option<Histogram<u64>> {
     let mut sent: BTreeMap<MessageId, Millis> = BTreeMap::new();
     // Three significant figures: exact to the millisecond below a second.
-    let Ok(mut h) = hdrhistogram::Histogram::<u64>::new(3) else {
-        return Latency::default();
-    };
+    let mut h = Histogram::<u64>::new(3).ok()?;
     for r in &trace.records {
         match (&r.event, r.host.peer()) {
             (Event::MessageSent { msg, .. }, _) => {
@@ -37,16 +57,7 @@ pub fn delivery_latency(trace: &Trace) -> Latency {
             _ => {}
         }
     }
-    if h.is_empty() {
-        return Latency::default();
-    }
-    Latency {
-        deliveries: h.len(),
-        p50_ms: h.value_at_quantile(0.50),
-        p90_ms: h.value_at_quantile(0.90),
-        p99_ms: h.value_at_quantile(0.99),
-        max_ms: h.max(),
-    }
+    Some(h)
 }
 
 #[cfg(test)]

@@ -62,6 +62,8 @@ fn a_change_after_the_deadline_fails_rule_b() {
     let v = run(&tb.end_agreed(&[0, 1, 2], &[0, 1, 2]).build());
     assert_eq!(v.status, Status::Fail, "{v:#?}");
     assert_eq!(v.measured["late_changes"], 1);
+    // Settling is timed from the heal to the last change.
+    assert_eq!(v.measured["settled_after_ms"], CONVERGENCE + 1);
     let e = &v.evidence[0];
     assert_eq!(
         (e.members.as_slice(), e.at_ms),

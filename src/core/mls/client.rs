@@ -53,6 +53,17 @@ pub struct MlsOps {
     pub failures: u64,
 }
 
+impl MlsOps {
+    /// Operations that cost crypto: failures are counted apart.
+    pub fn total(&self) -> u64 {
+        self.commits
+            + self.commits_processed
+            + self.welcomes_joined
+            + self.encryptions
+            + self.decryptions
+    }
+}
+
 impl std::ops::AddAssign for MlsOps {
     fn add_assign(&mut self, o: MlsOps) {
         self.commits += o.commits;

@@ -1,0 +1,72 @@
+//! `commsim report`: a report spec's runs, on every core, written up as
+//! `report.md`, SVG plots and `results.json`.
+
+use super::BadInput;
+use super::sweep_cmd::{progress, threads};
+use crate::explore::runner::run_each;
+use crate::report::plan::plan;
+use crate::report::results::{Report, Setup, measure};
+use crate::report::spec::ReportSpec;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+#[derive(clap::Args, Debug)]
+pub struct Options {
+    /// A report spec (TOML), such as `reports/specs/quick.toml`.
+    pub spec: PathBuf,
+    /// The folder to write; defaults to `reports/<spec name>/`.
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Runs at once; defaults to the number of cores.
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+}
+
+pub fn run(o: Options) -> Result<bool, BadInput> {
+    let spec = ReportSpec::load(&o.spec).map_err(|e| BadInput(e.to_string()))?;
+    let out = o
+        .out
+        .unwrap_or_else(|| Path::new("reports").join(&spec.name));
+    let plan = plan(&spec, &out).map_err(|e| BadInput(e.to_string()))?;
+    let cannot =
+        |path: &Path, e: std::io::Error| BadInput(format!("{}: cannot write: {e}", path.display()));
+    let scenarios = out.join("scenarios");
+    // Files of an earlier report that this spec no longer makes would be
+    // read as part of it.
+    if scenarios.is_dir() {
+        std::fs::remove_dir_all(&scenarios).map_err(|e| cannot(&scenarios, e))?;
+    }
+    std::fs::create_dir_all(&scenarios).map_err(|e| cannot(&scenarios, e))?;
+    for (path, text) in &plan.files {
+        std::fs::write(path, text).map_err(|e| cannot(path, e))?;
+    }
+    let threads = threads(o.jobs);
+    tracing::info!("{} runs planned, {threads} at once", plan.jobs.len());
+    let bar = progress(plan.jobs.len() as u64);
+    let misses = AtomicUsize::new(0);
+    // Largest groups first, so that the longest runs do not start last
+    // and leave the other cores idle at the end.
+    let mut work: Vec<_> = plan.jobs.iter().zip(&plan.places).collect();
+    work.sort_by_key(|(_, place)| std::cmp::Reverse(place.size));
+    let runs = run_each(
+        &work,
+        threads,
+        |(job, place)| measure(job, place),
+        |_, r| {
+            if !r.figures.as_ref().is_some_and(|f| f.met) {
+                misses.fetch_add(1, Ordering::Relaxed);
+            }
+            bar.set_message(format!("{} missed", misses.load(Ordering::Relaxed)));
+            bar.inc(1);
+        },
+    );
+    bar.finish_and_clear();
+    let report = Report::new(&spec, plan.series.clone(), Setup::here(threads), runs);
+    crate::report::write(&report, &out).map_err(|(path, e)| cannot(&path, e))?;
+    let (met, all) = report.met();
+    say!(
+        "{}: {met} of {all} runs met every claim",
+        out.join("report.md").display()
+    );
+    Ok(met == all)
+}
