@@ -189,3 +189,48 @@ fn a_bad_spec_names_its_line_and_field() {
         assert!(!out.join("results.json").exists());
     }
 }
+
+/// The committed report is the groups spec's report: it holds exactly the
+/// runs the spec plans, and each resized scenario as the spec makes it
+/// today. (Running it takes 20 minutes; `commsim report
+/// reports/specs/groups.toml` regenerates it.)
+#[test]
+fn the_committed_report_is_the_specs() {
+    use commsim::report::{plan::plan, spec::ReportSpec};
+    // cargo runs tests in the package's root, where the spec's paths start.
+    let spec = ReportSpec::load(Path::new("reports/specs/groups.toml")).unwrap();
+    let out = Path::new("reports/groups");
+    let plan = plan(&spec, out).unwrap();
+    let report: Report = serde_json::from_str(&read(out, "results.json")).unwrap();
+    let key = |file: &str, seed: u64, variant: String, engine: String| {
+        (file.to_owned(), seed, variant, engine)
+    };
+    let mut planned: Vec<_> = (plan.jobs.iter())
+        .map(|j| key(&j.file, j.seed, j.variant.to_string(), j.engine.to_string()))
+        .collect();
+    let mut committed: Vec<_> = (report.runs.iter())
+        .map(|r| {
+            key(
+                r.line.file(),
+                r.seed,
+                r.line.variant().to_string(),
+                r.line.engine().to_string(),
+            )
+        })
+        .collect();
+    planned.sort();
+    committed.sort();
+    assert_eq!(
+        planned, committed,
+        "reports/groups/ is not the spec's report: regenerate it"
+    );
+    for (path, text) in &plan.files {
+        let saved = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            saved == *text,
+            "{} differs from the spec's resizing: regenerate the report",
+            path.display()
+        );
+    }
+    assert_eq!(report.spec.series, plan.series);
+}

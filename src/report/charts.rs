@@ -2,9 +2,11 @@
 //! convergence, recovery (fallback and takeover), latency and speed; per
 //! cost series, bytes and crypto operations per message and per commit.
 
+use super::aggregate::{Cost, Point, Spread, Unit};
 use super::plan::Place;
 use super::plots::{Chart, Line};
-use super::results::{Cost, Point, Report, Spread, Unit};
+use super::reading::show;
+use super::results::Report;
 use super::spec::Measure;
 use crate::sim::Engine;
 
@@ -121,7 +123,10 @@ pub fn run_charts(report: &Report, series: &str) -> Vec<Chart> {
                 .iter()
                 .map(|(q, ms)| ((*ms).max(1) as f64, exact(*q)))
                 .collect();
-            let mut l = Line::new(format!("{label}, {} members", p.place.size), points);
+            let mut l = Line::new(
+                format!("{label}, {} members", show(f64::from(p.place.size))),
+                points,
+            );
             l.dashed = dashed;
             latency.push(l);
         }

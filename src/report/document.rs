@@ -1,10 +1,11 @@
 //! `report.md`: the setup, then each series with its plots, a reading of
 //! them and a table of every point. Readable on its own and on GitHub.
 
+use super::aggregate::{Cost, Point, Spread, Unit};
 use super::charts;
 use super::plots::Chart;
 use super::reading::{read, show};
-use super::results::{Cost, Point, Report, Spread, Unit};
+use super::results::Report;
 use super::spec::Measure;
 use std::fmt::Write;
 

@@ -5,6 +5,7 @@
 //! protocol change: the same scenarios and seeds, run by the build before
 //! and the build after; and a picture of one run (`commsim timeline`).
 
+pub mod aggregate;
 pub mod charts;
 pub mod compare;
 pub mod document;

@@ -3,7 +3,7 @@
 //! distributions. A `Chart` is the plot as data, so that what is drawn
 //! can be tested without reading SVG.
 
-use super::results::Spread;
+use super::aggregate::Spread;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 
@@ -155,7 +155,14 @@ pub fn number(v: f64) -> String {
     } else {
         2
     };
-    format!("{v:.digits$}{suffix}")
+    let shown = format!("{v:.digits$}");
+    // 0.80 is 0.8; 12.0k is 12k.
+    let shown = if shown.contains('.') {
+        shown.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &shown
+    };
+    format!("{shown}{suffix}")
 }
 
 /// A linear axis from zero (for `from_zero`) or a little below the data,
@@ -308,10 +315,13 @@ mod tests {
 
     #[test]
     fn axis_numbers_are_short() {
-        let shown: Vec<String> = [0.0, 0.25, 2.5, 40.0, 512.4, 12_000.0, 3_400_000.0]
+        let shown: Vec<String> = [0.0, 0.25, 0.8, 2.5, 40.0, 512.4, 12_000.0, 3_400_000.0]
             .map(number)
             .into();
-        assert_eq!(shown, ["0", "0.25", "2.5", "40", "512", "12k", "3.4M"]);
+        assert_eq!(
+            shown,
+            ["0", "0.25", "0.8", "2.5", "40", "512", "12k", "3.4M"]
+        );
     }
 
     #[test]

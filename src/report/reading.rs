@@ -87,9 +87,9 @@ fn growth(line: &Line, unit: &str) -> Option<String> {
         if (0.9..=1.1).contains(&r) {
             "about the same".to_owned()
         } else if r > 1.0 {
-            format!("{} as much", ratio(r))
+            format!("grows {}", ratio(r))
         } else {
-            format!("{} as little", ratio(1.0 / r))
+            format!("falls {}", ratio(1.0 / r))
         }
     } else {
         "from or to zero".to_owned()
@@ -126,7 +126,10 @@ fn against(a: &Line, b: &Line) -> Option<String> {
         })
         .collect();
     let (first, last) = (common.first()?, common.last()?);
-    let lower = |(_, va, vb): &(f64, f64, f64)| -> Option<bool> { (va != vb).then_some(va < vb) };
+    // Within 2% is level: a crossing of two equal lines is noise.
+    let lower = |(_, va, vb): &(f64, f64, f64)| -> Option<bool> {
+        ((va - vb).abs() > 0.02 * va.abs().max(vb.abs())).then_some(va < vb)
+    };
     let at = |(x, va, vb): &(f64, f64, f64)| {
         if *vb > 0.0 {
             format!("{} at {} members", ratio(va / vb), show(*x))
@@ -134,16 +137,17 @@ fn against(a: &Line, b: &Line) -> Option<String> {
             format!("{} against 0 at {} members", show(*va), show(*x))
         }
     };
+    // Where the lower line changes, skipping points where they are level.
     let mut crossings = Vec::new();
-    for w in common.windows(2) {
-        if let (Some(p), Some(q)) = (lower(&w[0]), lower(&w[1]))
-            && p != q
-        {
-            crossings.push(format!(
-                "between {} and {} members",
-                show(w[0].0),
-                show(w[1].0)
-            ));
+    let mut seen: Option<(f64, bool)> = None;
+    for p in &common {
+        if let Some(now) = lower(p) {
+            if let Some((x, before)) = seen
+                && before != now
+            {
+                crossings.push(format!("between {} and {} members", show(x), show(p.0)));
+            }
+            seen = Some((p.0, now));
         }
     }
     let span = if common.len() == 1 {
@@ -157,10 +161,13 @@ fn against(a: &Line, b: &Line) -> Option<String> {
         format!("{}, {}", at(first), at(last))
     };
     Some(if crossings.is_empty() {
-        let word = match lower(last) {
-            Some(true) => "below",
-            Some(false) => "above",
-            None => "level with",
+        let decided: Vec<bool> = common.iter().filter_map(lower).collect();
+        let word = match (decided.first(), decided.len() == common.len()) {
+            (None, _) => "level with",
+            (Some(true), true) => "below",
+            (Some(false), true) => "above",
+            (Some(true), false) => "level with or below",
+            (Some(false), false) => "level with or above",
         };
         format!("{} stays {word} {} {span}: {ends}.", a.label, b.label)
     } else {
@@ -178,7 +185,7 @@ fn against(a: &Line, b: &Line) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::results::Spread;
+    use crate::report::aggregate::Spread;
 
     fn line(label: &str, values: &[(f64, f64)]) -> Line {
         let points = values
@@ -224,7 +231,7 @@ mod tests {
         let s = read(&chart(vec![light, coord]), "ms");
         assert_eq!(
             s[0],
-            "lightweight lww: 100 ms at 5 members, 4,000 ms at 500 members (40x as much; 3 sizes, median of 3 seeds)."
+            "lightweight lww: 100 ms at 5 members, 4,000 ms at 500 members (grows 40x; 3 sizes, median of 3 seeds)."
         );
         assert!(
             s[2].starts_with("lightweight lww and coordinated lww cross between 5 and 50 members"),
@@ -233,6 +240,40 @@ mod tests {
         );
         assert!(
             s[2].ends_with("0.3x at 5 members, 8.0x at 500 members."),
+            "{}",
+            s[2]
+        );
+    }
+
+    #[test]
+    fn lines_within_two_percent_are_level_not_crossing() {
+        let a = line(
+            "lightweight lww",
+            &[(5.0, 524.0), (50.0, 527.0), (100.0, 529.0)],
+        );
+        let b = line(
+            "coordinated lww",
+            &[(5.0, 525.0), (50.0, 526.0), (100.0, 528.0)],
+        );
+        let s = read(&chart(vec![a, b]), "ms");
+        assert!(
+            s[2].starts_with(
+                "lightweight lww stays level with coordinated lww from 5 to 100 members"
+            ),
+            "{}",
+            s[2]
+        );
+        let c = line(
+            "lightweight lww",
+            &[(5.0, 100.0), (50.0, 101.0), (100.0, 200.0)],
+        );
+        let d = line(
+            "coordinated lww",
+            &[(5.0, 100.0), (50.0, 100.0), (100.0, 100.0)],
+        );
+        let s = read(&chart(vec![c, d]), "ms");
+        assert!(
+            s[2].starts_with("lightweight lww stays level with or above coordinated lww"),
             "{}",
             s[2]
         );
