@@ -163,11 +163,28 @@ fn a_bad_spec_names_its_line_and_field() {
             "bad.toml:6:1: (spec): unknown field `engine`",
         ),
         (
+            "seeds = \"1..=2\"\nsizes = [5, 9000]",
+            "bad.toml:5:9: series[0].sizes: 9000 members: scenarios/steady-membership.toml can be resized to 3 to 5000 members",
+        ),
+        (
+            "seeds = \"1..=2\"\nsizes = [5]\n\n[[series]]\nname = \"s/t\"\nscenario = \"x\"\nseeds = \"1..=2\"\nsizes = [5]",
+            "bad.toml:8:8: series[1].name: `s/t`: use letters",
+        ),
+        (
+            "seeds = \"1..=2\"\nsizes = [5]\n\n[[series]]\nname = \"s\"\nmeasure = \"cost\"\nscenario = \"SCENARIO\"\nseeds = \"1..=2\"\nsizes = [8]",
+            "bad.toml:8:8: series[1].name: series[0] is also named `s` but measures",
+        ),
+        (
+            "seeds = \"1..=2\"\nsizes = [5]\n\n[[series]]\nname = \"t\"\nscenario = \"SCENARIO\"\nseeds = \"1..=2\"\nsizes = [5, 8]",
+            "series[1].scenario: series[0] (`s`) already resizes a file named like",
+        ),
+        (
             "seeds = \"1..=2\"\nsizes = [5]\nvariants = [\"recipient-list\"]",
             "bad.toml:6:12: series[0].variants: scenarios/steady-membership.toml has no expectations for `recipient-list`",
         ),
     ];
     for (tail, expected) in cases {
+        let tail = tail.replace("SCENARIO", &scenario.display().to_string());
         let text = format!(
             "[[series]]\nname = \"s\"\nscenario = \"{}\"\n{tail}\n",
             scenario.display()
@@ -192,7 +209,7 @@ fn a_bad_spec_names_its_line_and_field() {
 
 /// The committed report is the groups spec's report: it holds exactly the
 /// runs the spec plans, and each resized scenario as the spec makes it
-/// today. (Running it takes 20 minutes; `commsim report
+/// today. (Running it takes 12 minutes; `commsim report
 /// reports/specs/groups.toml` regenerates it.)
 #[test]
 fn the_committed_report_is_the_specs() {
@@ -233,4 +250,24 @@ fn the_committed_report_is_the_specs() {
         );
     }
     assert_eq!(report.spec.series, plan.series);
+}
+
+/// `--out` never clears a folder that is not a report's: `--out .` in the
+/// project must not delete the shipped scenarios.
+#[test]
+fn a_folder_that_is_not_a_reports_is_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let kept = dir.path().join("scenarios").join("mine.toml");
+    std::fs::create_dir_all(kept.parent().unwrap()).unwrap();
+    std::fs::write(&kept, "precious").unwrap();
+    let r = commsim(&[
+        "report",
+        "reports/specs/quick.toml",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(2), "{err}");
+    assert!(err.contains("holds files but no report"), "{err}");
+    assert_eq!(std::fs::read_to_string(&kept).unwrap(), "precious");
 }

@@ -122,13 +122,17 @@ pub fn check(h: &History) -> Verdict {
         ("late_changes", late.len() as u64),
         ("stale_members", stale),
         ("last_change_ms", last_change),
-        // How long the group took to settle, from when the last change was
-        // asked for (a coordinated member records its op only once the
-        // server ordered it): what `commsim report` plots.
-        ("settled_after_ms", last_change.saturating_sub(asked_from)),
         ("last_op_ms", last_op),
         ("deadline_ms", deadline),
     ]);
+    // How long the group took to settle, from when the last change was
+    // asked for (a coordinated member records its op only once the server
+    // ordered it): what `commsim report` plots. Views that settled before
+    // it have no such time, which is not the same as settling at once.
+    let mut measured = measured;
+    if last_change >= asked_from {
+        measured.insert("settled_after_ms".into(), last_change - asked_from);
+    }
 
     let mut problems = Vec::new();
     if diverged {

@@ -27,20 +27,35 @@ pub struct Options {
 }
 
 pub fn run(o: Options) -> Result<bool, BadInput> {
-    let spec = ReportSpec::load(&o.spec).map_err(|e| BadInput(e.to_string()))?;
-    let out = o
-        .out
-        .unwrap_or_else(|| Path::new("reports").join(&spec.name));
+    // A report's folder is named after its spec's file, so that --redraw
+    // needs nothing but the folder.
+    let stem = o
+        .spec
+        .file_stem()
+        .map_or("report".into(), |s| s.to_string_lossy());
+    let out = o.out.unwrap_or_else(|| Path::new("reports").join(&*stem));
     if o.redraw {
         return redraw(&out);
     }
+    let spec = ReportSpec::load(&o.spec).map_err(|e| BadInput(e.to_string()))?;
     let plan = plan(&spec, &out).map_err(|e| BadInput(e.to_string()))?;
     let cannot =
         |path: &Path, e: std::io::Error| BadInput(format!("{}: cannot write: {e}", path.display()));
     let scenarios = out.join("scenarios");
     // Files of an earlier report that this spec no longer makes would be
-    // read as part of it.
+    // read as part of it; but only a report's own folder is cleared, never
+    // a `scenarios/` that `--out` happens to hold (`--out .` in the
+    // project would otherwise delete the shipped scenarios).
     if scenarios.is_dir() {
+        let ours = out.join("results.json").is_file();
+        let empty = std::fs::read_dir(&scenarios).is_ok_and(|mut d| d.next().is_none());
+        if !ours && !empty {
+            return Err(BadInput(format!(
+                "{}: holds files but no report (no results.json beside it); \
+                 give --out a new folder or a report's",
+                scenarios.display()
+            )));
+        }
         std::fs::remove_dir_all(&scenarios).map_err(|e| cannot(&scenarios, e))?;
     }
     std::fs::create_dir_all(&scenarios).map_err(|e| cannot(&scenarios, e))?;

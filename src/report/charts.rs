@@ -75,7 +75,10 @@ fn add(out: &mut Vec<Chart>, name: String, title: String, y: (&str, bool), lines
 
 /// The plots of a run series; a figure nobody measured has no plot.
 pub fn run_charts(report: &Report, series: &str) -> Vec<Chart> {
-    let lines = lines_of(&report.points, series, false);
+    // Every line names its engine when the series runs more than one.
+    let here = || report.points.iter().filter(|p| p.place.series == series);
+    let several = here().any(|p| p.place.engine != Engine::default());
+    let lines = lines_of(&report.points, series, several);
     let mut out = Vec::new();
     // All zero: the group settled before the last fault healed, at every
     // size. The table says so; a flat line at zero says nothing more.
@@ -138,12 +141,6 @@ pub fn run_charts(report: &Report, series: &str) -> Vec<Chart> {
         c.x_label = "latency (ms)".into();
         c.legend_lower_right = true;
     }
-    let engines = report
-        .points
-        .iter()
-        .filter(|p| p.place.series == series)
-        .map(|p| p.place.engine);
-    let several = engines.clone().any(|e| e != Engine::default());
     let speed: Vec<Line> = lines_of(&report.points, series, several)
         .iter()
         .filter_map(|(l, ps)| figure_line(l, ps, |p| p.sim_to_wall))

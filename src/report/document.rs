@@ -152,11 +152,11 @@ fn cost_table(md: &mut String, report: &Report, series: &str) {
         md,
         "Each figure is (run with the scenario's messages, or its ops, minus the run at rest) \
          divided by the messages or ops, per seed; median and range over seeds. Crypto \
-         operations are Olm and MLS together.\n"
+         operations are Olm and MLS together, with the median of each in brackets.\n"
     );
     let _ = writeln!(
         md,
-        "| members | group | variant | bytes per message | crypto ops per message (Olm + MLS) | bytes per commit | crypto ops per commit (Olm + MLS) |\n|---|---|---|---|---|---|---|"
+        "| members | group | variant | engine | bytes per message | crypto ops per message | bytes per commit | crypto ops per commit |\n|---|---|---|---|---|---|---|---|"
     );
     let mut costs: Vec<&Cost> = report
         .costs
@@ -165,10 +165,12 @@ fn cost_table(md: &mut String, report: &Report, series: &str) {
         .collect();
     costs.sort_by_key(|c| (c.place.size, c.place.kind, c.place.variant, c.place.engine));
     let bytes = |u: &Option<Unit>| spread(&u.as_ref().map(|u| u.bytes));
+    // Medians of each kind of operation: they need not add up to the
+    // median of the total.
     let crypto = |u: &Option<Unit>| match u {
         None => "–".into(),
         Some(u) => format!(
-            "{} ({} + {})",
+            "{} (Olm {}, MLS {})",
             show(u.crypto_ops.median),
             show(u.olm_ops.median),
             show(u.mls_ops.median)
@@ -177,10 +179,11 @@ fn cost_table(md: &mut String, report: &Report, series: &str) {
     for c in costs {
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
             show(f64::from(c.place.size)),
             c.place.kind.name(),
             c.place.variant,
+            c.place.engine,
             bytes(&c.per_message),
             crypto(&c.per_message),
             bytes(&c.per_commit),

@@ -302,8 +302,8 @@ mod tests {
                     "{label} missing: {texts:?}"
                 );
             }
-            // One band: the coordinated line's first point has no spread,
-            // its second has; both lines are banded.
+            // Two bands: the coordinated line's first point has no
+            // spread but its second has, so both lines are banded.
             assert_eq!(
                 doc.descendants()
                     .filter(|n| n.has_tag_name("polygon"))

@@ -1,7 +1,7 @@
 //! The report's reading of its plots, generated from the numbers: how
-//! each line grows with the group, and where two lines that differ in one
-//! word (the kind of group, the engine, per message against per commit)
-//! stand against each other, and cross.
+//! each line grows with the group, and where two lines that differ only
+//! in the kind of group or the engine stand against each other, and
+//! cross.
 
 use super::plots::{Chart, Line};
 

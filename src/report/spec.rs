@@ -3,6 +3,7 @@
 //! described in `docs/reports.md`.
 
 use crate::core::member::membership::Variant;
+use crate::scenario::limits::MAX_MEMBERS;
 use crate::scenario::{GroupKind, Scenario, ScenarioError, SeedRange, parse_str};
 use crate::sim::Engine;
 use serde::Deserialize;
@@ -132,6 +133,12 @@ impl ReportSpec {
                     message,
                 )
             };
+            // The name becomes file names: keep it to one plain word.
+            let plain = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+            if s.name.is_empty() || !s.name.chars().all(plain) {
+                let msg = format!("`{}`: use letters, digits, `-` and `_` only", s.name);
+                return Err(fail("name", msg));
+            }
             if s.sizes.is_empty() || s.sizes.iter().any(|&n| n < 2) {
                 return Err(fail(
                     "sizes",
@@ -163,6 +170,41 @@ impl ReportSpec {
             if let Some(v) = variants.iter().find(|v| !original.variants.contains(v)) {
                 let msg = format!("{shown} has no expectations for `{v}`");
                 return Err(fail("variants", msg));
+            }
+            let t = &original.topology;
+            let least = t.members - t.founders + 2;
+            if let Some(n) = (s.sizes.iter()).find(|&&n| n < least || n > MAX_MEMBERS) {
+                let msg = format!(
+                    "{n} members: {shown} can be resized to {least} to {MAX_MEMBERS} members \
+                     (it adds {} member(s) beyond its founders, and keeps at least 2)",
+                    t.members - t.founders
+                );
+                return Err(fail("sizes", msg));
+            }
+            // One name is one series: the same scenario measured one way,
+            // and no two series resize one file to the same file.
+            for (j, other) in series.iter().enumerate() {
+                let other: &Series = other;
+                let same_name = other.name == s.name;
+                if same_name && (other.scenario != scenario || other.measure != s.measure) {
+                    let msg = format!(
+                        "series[{j}] is also named `{}` but measures {} another way",
+                        s.name,
+                        other.scenario.display()
+                    );
+                    return Err(fail("name", msg));
+                }
+                let clash = other.scenario.file_stem() == scenario.file_stem()
+                    && other.measure == s.measure
+                    && other.sizes.iter().any(|n| s.sizes.contains(n));
+                if clash && !same_name {
+                    let msg = format!(
+                        "series[{j}] (`{}`) already resizes a file named like {shown} \
+                         to one of these sizes; measure it in one series",
+                        other.name
+                    );
+                    return Err(fail("scenario", msg));
+                }
             }
             series.push(Series {
                 name: s.name,

@@ -14,6 +14,8 @@ fn agreed_view_passes() {
     assert!(v.summary.contains("hold {m0, m1, m2}"), "{}", v.summary);
     assert_eq!(v.measured["considered"], 3);
     assert_eq!(v.measured["distinct_views"], 1);
+    // Nothing changed after the heal: no settling time, rather than zero.
+    assert!(!v.measured.contains_key("settled_after_ms"));
 }
 
 #[test]
