@@ -222,7 +222,7 @@ fn the_committed_report_is_the_specs() {
     let key = |file: &str, seed: u64, variant: String, engine: String| {
         (file.to_owned(), seed, variant, engine)
     };
-    let mut planned: Vec<_> = (plan.jobs.iter())
+    let mut planned: Vec<_> = (plan.runs.iter().map(|(job, _)| job))
         .map(|j| key(&j.file, j.seed, j.variant.to_string(), j.engine.to_string()))
         .collect();
     let mut committed: Vec<_> = (report.runs.iter())

@@ -3,8 +3,8 @@
 
 use super::BadInput;
 use super::sweep_cmd::{progress, threads};
-use crate::explore::runner::run_each;
-use crate::report::plan::plan;
+use crate::explore::runner::{Job, run_each};
+use crate::report::plan::{Place, plan};
 use crate::report::results::{Report, Setup, measure};
 use crate::report::spec::ReportSpec;
 use std::path::{Path, PathBuf};
@@ -63,17 +63,17 @@ pub fn run(o: Options) -> Result<bool, BadInput> {
         std::fs::write(path, text).map_err(|e| cannot(path, e))?;
     }
     let threads = threads(o.jobs);
-    tracing::info!("{} runs planned, {threads} at once", plan.jobs.len());
-    let bar = progress(plan.jobs.len() as u64);
+    tracing::info!("{} runs planned, {threads} at once", plan.runs.len());
+    let bar = progress(plan.runs.len() as u64);
     let misses = AtomicUsize::new(0);
     // Largest groups first, so that the longest runs do not start last
     // and leave the other cores idle at the end.
-    let mut work: Vec<_> = plan.jobs.iter().zip(&plan.places).collect();
+    let mut work: Vec<&(Job, Place)> = plan.runs.iter().collect();
     work.sort_by_key(|(_, place)| std::cmp::Reverse(place.size));
     let runs = run_each(
         &work,
         threads,
-        |(job, place)| measure(job, place),
+        |(job, place): &&(Job, Place)| measure(job, place),
         |_, r| {
             if !r.figures.as_ref().is_some_and(|f| f.met) {
                 misses.fetch_add(1, Ordering::Relaxed);

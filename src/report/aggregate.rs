@@ -141,9 +141,7 @@ fn cdf(h: &Histogram<u64>) -> Vec<(f64, u64)> {
 fn cost(idle: &Place, runs: &[RunResult]) -> Cost {
     let at = |load: Load, seed: u64| {
         runs.iter()
-            .find(|r| {
-                r.seed == seed && r.place.load == load && super::plan::same_point(&r.place, idle)
-            })
+            .find(|r| r.seed == seed && r.place.load == load && r.place.same_point(idle))
             .and_then(|r| r.figures.as_ref())
     };
     let seeds: Vec<u64> = (runs.iter())

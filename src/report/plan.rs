@@ -41,9 +41,8 @@ impl Load {
 /// The runs of a report, and the reshaped scenario files they read.
 #[derive(Debug, Default)]
 pub struct Plan {
-    pub jobs: Vec<Job>,
-    /// `places[i]` is where `jobs[i]` goes.
-    pub places: Vec<Place>,
+    /// Each run, and where its figures go.
+    pub runs: Vec<(Job, Place)>,
     /// Files to write before the runs: (path, text).
     pub files: Vec<(PathBuf, String)>,
     pub series: Vec<SeriesInfo>,
@@ -106,7 +105,14 @@ pub fn plan(spec: &ReportSpec, out: &Path) -> Result<Plan, SpecError> {
                                 if !seen.insert((name.clone(), variant, engine, seed)) {
                                     continue;
                                 }
-                                p.places.push(Place {
+                                let job = Job {
+                                    file: file.display().to_string(),
+                                    scenario: scenario.clone(),
+                                    variant,
+                                    seed,
+                                    engine,
+                                };
+                                let place = Place {
                                     series: series.name.clone(),
                                     measure: series.measure,
                                     kind,
@@ -114,14 +120,8 @@ pub fn plan(spec: &ReportSpec, out: &Path) -> Result<Plan, SpecError> {
                                     load,
                                     variant,
                                     engine,
-                                });
-                                p.jobs.push(Job {
-                                    file: file.display().to_string(),
-                                    scenario: scenario.clone(),
-                                    variant,
-                                    seed,
-                                    engine,
-                                });
+                                };
+                                p.runs.push((job, place));
                             }
                         }
                     }
@@ -132,8 +132,15 @@ pub fn plan(spec: &ReportSpec, out: &Path) -> Result<Plan, SpecError> {
     Ok(p)
 }
 
-/// Whether two places are one point of a plot but for the load.
-pub fn same_point(a: &Place, b: &Place) -> bool {
-    (&a.series, a.kind, a.size, a.variant, a.engine)
-        == (&b.series, b.kind, b.size, b.variant, b.engine)
+impl Place {
+    /// Whether two places are one point of a plot but for the load.
+    pub fn same_point(&self, b: &Place) -> bool {
+        (
+            &self.series,
+            self.kind,
+            self.size,
+            self.variant,
+            self.engine,
+        ) == (&b.series, b.kind, b.size, b.variant, b.engine)
+    }
 }
