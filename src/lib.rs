@@ -28,6 +28,50 @@ compile_error!(
      your own). See README.md, \"Building and installing\"."
 );
 
+/// Names for an enum whose names strum derives (`EnumIter`, `EnumString`,
+/// `IntoStaticStr`): `name`, `parse`, `all`, and a `Display` that pads,
+/// so that tables can align it. With `ordered_by_name`, it also sorts by
+/// name, so that a map keyed by it serialises as the map keyed by the
+/// name did before it was typed.
+macro_rules! named_enum {
+    ($t:ty) => {
+        impl $t {
+            pub fn name(self) -> &'static str {
+                self.into()
+            }
+
+            pub fn parse(name: &str) -> Option<Self> {
+                name.parse().ok()
+            }
+
+            pub fn all() -> impl Iterator<Item = Self> {
+                <Self as strum::IntoEnumIterator>::iter()
+            }
+        }
+
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.pad(self.name())
+            }
+        }
+    };
+    ($t:ty, ordered_by_name) => {
+        named_enum!($t);
+
+        impl Ord for $t {
+            fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+                self.name().cmp(other.name())
+            }
+        }
+
+        impl PartialOrd for $t {
+            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+    };
+}
+
 pub mod checkers;
 pub mod cli;
 pub mod core;

@@ -120,8 +120,7 @@ fn wants_a_failure(
         .any(|(check, _)| {
             !lines.iter().any(|l| match l {
                 RunLine::Done(s) => s.checks.iter().any(|c| {
-                    &c.verdict.check == check
-                        && c.verdict.status == commsim::core::event::Status::Fail
+                    &c.verdict.check == check && c.verdict.status == commsim::trace::Status::Fail
                 }),
                 RunLine::Panicked(_) => false,
             })

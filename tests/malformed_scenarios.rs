@@ -6,7 +6,9 @@
 use commsim::core::event::OpKind;
 use commsim::core::ids::{AgentId, MemberId, Peer};
 use commsim::core::member::membership::Variant;
-use commsim::scenario::{Action, FaultKind, ScenarioError, StateOnRestart, load_file, parse_str};
+use commsim::faults::{FaultKind, StateOnRestart};
+use commsim::scenario::{Action, ScenarioError, load_file, parse_str};
+use commsim::trace::CheckId;
 use commsim::trace::Claim;
 use proptest::prelude::*;
 use std::path::Path;
@@ -361,7 +363,7 @@ fn seed_range_and_its_default() {
     let claim = BASE.replace("\"pass\"", "\"fails-sometimes\"");
     let s = parse_str("a.toml", &claim).unwrap();
     assert_eq!(
-        s.expect[&Variant::Lww]["convergence"],
+        s.expect[&Variant::Lww][&CheckId::Convergence],
         Claim::FailsSometimes
     );
 }
@@ -717,11 +719,11 @@ fn complete_example() {
     );
     assert_eq!(s.expect[&Variant::Lww].len(), 4);
     assert_eq!(
-        s.expect[&Variant::RecipientList]["convergence"],
+        s.expect[&Variant::RecipientList][&CheckId::Convergence],
         Claim::Fail
     );
     assert_eq!(
-        s.expect[&Variant::RecipientList]["fork_detection"],
+        s.expect[&Variant::RecipientList][&CheckId::ForkDetection],
         Claim::Unknown
     );
     assert_eq!(s.heal_at(), 25_000);

@@ -2,10 +2,11 @@
 //! `tests/corpus.rs` checks for every file).
 
 use commsim::checkers::check_run;
-use commsim::core::event::Status;
 use commsim::core::ids::ServerId;
 use commsim::scenario::load_file;
 use commsim::sim;
+use commsim::trace::Status;
+use commsim::trace::{Event, HostEvent};
 use std::path::Path;
 
 /// Loads `scenarios/<name>.toml` and runs it with the lww variant.
@@ -27,7 +28,7 @@ fn passes(out: &sim::RunOutput, check: &str) {
 fn verdict(out: &sim::RunOutput, check: &str) -> commsim::checkers::Verdict {
     check_run(&out.trace, &out.observations)
         .into_iter()
-        .find(|v| v.check == check)
+        .find(|v| v.check.name() == check)
         .unwrap_or_else(|| panic!("no {check} verdict"))
 }
 
@@ -91,7 +92,7 @@ fn a_parent_lost_in_a_crash_is_asked_for_again() {
         sender: commsim::core::ids::MemberId(4),
         seq: 9,
     };
-    let waited = out.trace.records.iter().any(|r| matches!(&r.event, commsim::trace::Event::ParentMissing { missing, .. } if missing.contains(&lost)));
+    let waited = out.trace.records.iter().any(|r| matches!(&r.event, Event::Host(HostEvent::ParentMissing { missing, .. }) if missing.contains(&lost)));
     assert!(
         waited,
         "the scenario no longer loses m4#9; pick another seed"
@@ -102,7 +103,7 @@ fn a_parent_lost_in_a_crash_is_asked_for_again() {
         .iter()
         .filter(|r| {
             r.host.to_string() == "m0"
-                && matches!(&r.event, commsim::trace::Event::Delivered { msg } if *msg == lost)
+                && matches!(&r.event, Event::Host(HostEvent::Delivered { msg }) if *msg == lost)
         })
         .count();
     assert_eq!(delivered_late, 1);
@@ -132,7 +133,7 @@ fn the_server_agent_never_holds_plaintext() {
 #[test]
 fn the_losing_commit_is_rejected_then_rebased() {
     let out = run_lww("coordinated-concurrent-commits", None);
-    let stale = out.trace.records.iter().filter(|r| matches!(&r.event, commsim::trace::Event::SubmitRejected { reason, .. } if reason.starts_with("stale epoch"))).count();
+    let stale = out.trace.records.iter().filter(|r| matches!(&r.event, Event::Host(HostEvent::SubmitRejected { reason, .. }) if matches!(reason, commsim::core::server::sequencer::Rejection::StaleEpoch { .. }))).count();
     assert!(stale >= 1, "no commit lost its epoch");
     let commits = out
         .trace
@@ -141,13 +142,13 @@ fn the_losing_commit_is_rejected_then_rebased() {
         .filter(|r| {
             matches!(
                 &r.event,
-                commsim::trace::Event::Ordered { commit: true, .. }
+                Event::Host(HostEvent::Ordered { commit: true, .. })
             )
         })
         .count();
     assert_eq!(commits, 2, "exactly the two removals were ordered");
     for r in &out.trace.records {
-        if let commsim::trace::Event::FinalView {
+        if let Event::FinalView {
             member,
             in_group: true,
             view,
@@ -171,7 +172,11 @@ fn a_commit_fork_is_first_seen_in_the_epoch_authenticators() {
     let events: Vec<&Event> = out.trace.records.iter().map(|r| &r.event).collect();
     let slots: Vec<u64> = (events.iter())
         .filter_map(|e| match e {
-            Event::Lied { mode, seq, .. } if mode == "fork" => Some(*seq),
+            Event::Host(HostEvent::Lied { mode, seq, .. })
+                if *mode == commsim::core::server::dishonest::Mode::Fork =>
+            {
+                Some(*seq)
+            }
             _ => None,
         })
         .collect();
@@ -179,16 +184,17 @@ fn a_commit_fork_is_first_seen_in_the_epoch_authenticators() {
     let first = (events.iter()).find(|e| {
         matches!(
             e,
-            Event::ForkDetected { .. } | Event::EquivocationDetected { .. }
+            Event::Host(HostEvent::ForkDetected { .. })
+                | Event::Host(HostEvent::EquivocationDetected { .. })
         )
     });
     assert!(
-        matches!(first, Some(Event::ForkDetected { evidence, .. }) if evidence.contains("authenticator")),
+        matches!(first, Some(Event::Host(HostEvent::ForkDetected { evidence, .. })) if evidence.contains("authenticator")),
         "{first:?}"
     );
     let proofs: Vec<u64> = (events.iter())
         .filter_map(|e| match e {
-            Event::EquivocationDetected { seq, .. } => Some(*seq),
+            Event::Host(HostEvent::EquivocationDetected { seq, .. }) => Some(*seq),
             _ => None,
         })
         .collect();
@@ -211,7 +217,7 @@ fn members_fall_back_when_the_server_crashes_then_c1_takes_over() {
         .trace
         .records
         .iter()
-        .filter(|r| matches!(r.event, commsim::trace::Event::FellBack { .. }))
+        .filter(|r| matches!(r.event, Event::Host(HostEvent::FellBack { .. })))
         .count();
     assert_eq!(fell_back, 8);
     taken_over_by_c1(&out);
@@ -219,7 +225,7 @@ fn members_fall_back_when_the_server_crashes_then_c1_takes_over() {
         .trace
         .records
         .iter()
-        .filter(|r| r.t > 15_000 && matches!(r.event, commsim::trace::Event::Delivered { .. }))
+        .filter(|r| r.t > 15_000 && matches!(r.event, Event::Host(HostEvent::Delivered { .. })))
         .collect();
     assert!(after.len() > 50, "{}", after.len());
 }
@@ -263,7 +269,7 @@ fn a_message_that_lost_its_epoch_is_encrypted_again() {
         .trace
         .records
         .iter()
-        .filter(|r| matches!(r.event, commsim::trace::Event::FellBack { .. }))
+        .filter(|r| matches!(r.event, Event::Host(HostEvent::FellBack { .. })))
         .count();
     assert_eq!(fell_back, 0);
     passes(&out, "delivery");
@@ -282,13 +288,13 @@ fn removed_members_mls_copies_are_live_but_read_nothing_later() {
     assert_eq!(removed, [MemberId(4), MemberId(5)]);
     for ((member, generation, server, epoch), copy) in kept {
         let commit = out.trace.records.iter().find_map(|r| match &r.event {
-            commsim::trace::Event::Ordered {
+            Event::Host(HostEvent::Ordered {
                 generation: g,
                 seq,
                 epoch: e,
                 commit: true,
                 ..
-            } if g == generation && e == epoch && r.host.to_string() == server.to_string() => {
+            }) if g == generation && e == epoch && r.host.to_string() == server.to_string() => {
                 Some(*seq)
             }
             _ => None,
@@ -304,7 +310,10 @@ fn removed_members_mls_copies_are_live_but_read_nothing_later() {
     }
     let secrecy = verdict(&out, "post_removal_secrecy");
     assert_eq!(secrecy.status, Status::Pass, "{secrecy:#?}");
-    assert!(secrecy.measured["mls_tried"] > 20, "{secrecy:#?}");
+    assert!(
+        secrecy.measured[commsim::checkers::Figure::MlsTried] > 20,
+        "{secrecy:#?}"
+    );
 }
 
 /// Every `equivocation_detected` in a run, as (host, seq, evidence).
@@ -313,12 +322,12 @@ fn detections(out: &sim::RunOutput) -> Vec<(String, u64, String)> {
         .records
         .iter()
         .filter_map(|r| match &r.event {
-            commsim::trace::Event::EquivocationDetected {
+            Event::Host(HostEvent::EquivocationDetected {
                 server,
                 seq,
                 evidence,
                 ..
-            } => {
+            }) => {
                 assert_eq!(*server, ServerId(0), "only c0 lies");
                 Some((r.host.to_string(), *seq, evidence.clone()))
             }
@@ -333,7 +342,7 @@ fn lies(out: &sim::RunOutput) -> Vec<(Vec<u32>, u64)> {
         .records
         .iter()
         .filter_map(|r| match &r.event {
-            commsim::trace::Event::Lied { to, seq, .. } => {
+            Event::Host(HostEvent::Lied { to, seq, .. }) => {
                 Some((to.iter().map(|m| m.0).collect(), *seq))
             }
             _ => None,
@@ -349,12 +358,12 @@ fn taken_over_by_c1(out: &sim::RunOutput) {
         std::collections::BTreeMap::new();
     for r in &out.trace.records {
         match &r.event {
-            Event::Joined {
+            Event::Host(HostEvent::Joined {
                 generation, server, ..
-            } => {
+            }) => {
                 last.insert(r.host, Some((*generation, *server)));
             }
-            Event::FellBack { .. } => {
+            Event::Host(HostEvent::FellBack { .. }) => {
                 last.insert(r.host, None);
             }
             _ => {}
@@ -439,7 +448,7 @@ fn a_replaying_server_is_caught_by_every_member() {
         .trace
         .records
         .iter()
-        .filter(|r| matches!(r.event, commsim::trace::Event::DecryptFailed { .. }))
+        .filter(|r| matches!(r.event, Event::Host(HostEvent::DecryptFailed { .. })))
         .count();
     assert_eq!(failed, 0);
     taken_over_by_c1(&out);

@@ -4,10 +4,12 @@
 //! to a receiving service agent or a server agent is searched for it. Only
 //! a live run has the datagrams: on a saved trace the answer is Unknown.
 
+use super::Figure;
 use super::{Evidence, Status, Verdict, measured};
 use crate::core::ids::{Millis, Peer};
+use crate::trace::CheckId;
 
-pub const NAME: &str = "server_blindness";
+pub const NAME: CheckId = CheckId::ServerBlindness;
 
 /// `scanned` datagrams reached agents; `hits` are those that carried a
 /// plaintext marker, with when, from and to.
@@ -20,8 +22,8 @@ pub fn check(scanned: Option<u64>, hits: &[(Millis, Peer, Peer)]) -> Verdict {
         );
     };
     let m = measured([
-        ("datagrams_scanned", scanned),
-        ("with_plaintext", hits.len() as u64),
+        (Figure::DatagramsScanned, scanned),
+        (Figure::WithPlaintext, hits.len() as u64),
     ]);
     if hits.is_empty() {
         return Verdict::new(

@@ -7,10 +7,12 @@
 //! detection checker's question. Overlapping but different views are the
 //! failure this checker exists for.
 
+use super::Figure;
 use super::history::{Agreement, History, ViewGroup};
 use super::{Evidence, Status, Verdict, list, measured, set};
+use crate::trace::CheckId;
 
-pub const NAME: &str = "convergence";
+pub const NAME: CheckId = CheckId::Convergence;
 
 pub fn check(h: &History) -> Verdict {
     let (Some(bounds), Some(_)) = (h.bounds(), h.running.as_ref()) else {
@@ -24,7 +26,7 @@ pub fn check(h: &History) -> Verdict {
             Status::Unknown,
             format!("trace has {why}: cannot judge final views"),
             vec![],
-            measured([("odd_records", h.oddities.len() as u64)]),
+            measured([(Figure::OddRecords, h.oddities.len() as u64)]),
         );
     };
     let considered = h.considered();
@@ -53,7 +55,7 @@ pub fn check(h: &History) -> Verdict {
                     h.running.as_ref().map_or(0, |r| r.len())
                 ),
                 vec![],
-                measured([("considered", 0)]),
+                measured([(Figure::Considered, 0)]),
             );
         }
         Agreement::Agreed(g) => vec![g],
@@ -116,14 +118,17 @@ pub fn check(h: &History) -> Verdict {
         .max()
         .unwrap_or(0);
     let measured = measured([
-        ("considered", considered.len() as u64),
-        ("distinct_views", groups.len() as u64),
-        ("islands", if diverged { 0 } else { groups.len() as u64 }),
-        ("late_changes", late.len() as u64),
-        ("stale_members", stale),
-        ("last_change_ms", last_change),
-        ("last_op_ms", last_op),
-        ("deadline_ms", deadline),
+        (Figure::Considered, considered.len() as u64),
+        (Figure::DistinctViews, groups.len() as u64),
+        (
+            Figure::Islands,
+            if diverged { 0 } else { groups.len() as u64 },
+        ),
+        (Figure::LateChanges, late.len() as u64),
+        (Figure::StaleMembers, stale),
+        (Figure::LastChangeMs, last_change),
+        (Figure::LastOpMs, last_op),
+        (Figure::DeadlineMs, deadline),
     ]);
     // How long the group took to settle, from when the last change was
     // asked for (a coordinated member records its op only once the server
@@ -131,7 +136,7 @@ pub fn check(h: &History) -> Verdict {
     // it have no such time, which is not the same as settling at once.
     let mut measured = measured;
     if last_change >= asked_from {
-        measured.insert("settled_after_ms".into(), last_change - asked_from);
+        measured.insert(Figure::SettledAfterMs, last_change - asked_from);
     }
 
     let mut problems = Vec::new();

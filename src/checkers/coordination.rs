@@ -7,6 +7,7 @@
 
 use super::history::At;
 use crate::core::ids::{MemberId, Millis, Peer, ServerId};
+use crate::trace::HostEvent;
 use crate::trace::{Event, Record};
 
 /// Member reports that show a fork or an equivocating server was noticed.
@@ -67,12 +68,12 @@ impl Coordination {
         let t = r.t;
         let on = |what| At::on(member, t, idx, what);
         match &r.event {
-            Event::Joined {
+            Event::Host(HostEvent::Joined {
                 generation,
                 server,
                 nominator,
                 ..
-            } => {
+            }) => {
                 let join = Join {
                     generation: *generation,
                     server: *server,
@@ -80,15 +81,15 @@ impl Coordination {
                 };
                 return on(Some(join)).map(|a| self.switches.push(a)).is_some();
             }
-            Event::FellBack { .. } => {
+            Event::Host(HostEvent::FellBack { .. }) => {
                 return on(None).map(|a| self.switches.push(a)).is_some();
             }
-            Event::EpochEntered {
+            Event::Host(HostEvent::EpochEntered {
                 generation,
                 server,
                 epoch,
                 authenticator,
-            } => {
+            }) => {
                 let e = EpochEntry {
                     generation: *generation,
                     server: *server,
@@ -99,11 +100,11 @@ impl Coordination {
                     .map(|a| self.epochs.push(a))
                     .is_some();
             }
-            Event::GenerationAccepted {
+            Event::Host(HostEvent::GenerationAccepted {
                 generation,
                 nominator,
                 ..
-            } => {
+            }) => {
                 if let Some(Peer::Server(server)) = peer {
                     self.accepted.push(Accepted {
                         t,
@@ -113,22 +114,22 @@ impl Coordination {
                     });
                 }
             }
-            Event::Fenced { generation, .. } => {
+            Event::Host(HostEvent::Fenced { generation, .. }) => {
                 if let Some(Peer::Server(server)) = peer {
                     self.fenced.push((t, server, *generation));
                 }
             }
             // The frequent kinds, which are never detections: skipped
             // without naming them.
-            Event::Delivered { .. }
-            | Event::MessageSent { .. }
-            | Event::EnvelopeSent { .. }
-            | Event::DeliveryAcked { .. }
-            | Event::SubmitAcked { .. }
-            | Event::SessionCreated { .. }
+            Event::Host(HostEvent::Delivered { .. })
+            | Event::Host(HostEvent::MessageSent { .. })
+            | Event::Host(HostEvent::EnvelopeSent { .. })
+            | Event::Host(HostEvent::DeliveryAcked { .. })
+            | Event::Host(HostEvent::SubmitAcked { .. })
+            | Event::Host(HostEvent::SessionCreated { .. })
             | Event::DatagramLost { .. }
             | Event::DatagramDuplicated { .. }
-            | Event::Ordered { .. } => {}
+            | Event::Host(HostEvent::Ordered { .. }) => {}
             other if member.is_some() => {
                 let kind = other.kind();
                 if DETECTIONS.contains(&kind.as_str()) {

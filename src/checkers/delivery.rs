@@ -14,13 +14,15 @@
 //! so such messages are owed too, with time to arrive and only to
 //! recipients the sender was right to address.
 
+use super::Figure;
 use super::history::{At, History, Sent};
 use super::{Evidence, Status, Verdict, measured};
 use crate::core::event::OpKind;
 use crate::core::ids::{MemberId, MessageId, Millis};
+use crate::trace::CheckId;
 use std::collections::{BTreeMap, BTreeSet};
 
-pub const NAME: &str = "delivery";
+pub const NAME: CheckId = CheckId::Delivery;
 
 pub fn check(h: &History) -> Verdict {
     let messages: Vec<_> = h.sent.iter().filter(|(_, s)| !s.what.control).collect();
@@ -33,7 +35,7 @@ pub fn check(h: &History) -> Verdict {
                 h.sent.len()
             ),
             vec![],
-            measured([("messages", 0)]),
+            measured([(Figure::Messages, 0)]),
         );
     }
     let acked = h.acked_pairs();
@@ -175,47 +177,53 @@ pub fn check(h: &History) -> Verdict {
         );
     }
 
-    let counts: BTreeMap<&str, u64> = BTreeMap::from([
-        ("lost", lost.len() as u64),
-        ("lost_unacknowledged", lost_unacked.len() as u64),
-        ("duplicates", duplicates.len() as u64),
-        ("causal_violations", causal.len() as u64),
+    let counts: BTreeMap<Figure, u64> = BTreeMap::from([
+        (Figure::Lost, lost.len() as u64),
+        (Figure::LostUnacknowledged, lost_unacked.len() as u64),
+        (Figure::Duplicates, duplicates.len() as u64),
+        (Figure::CausalViolations, causal.len() as u64),
     ]);
     let excused_for = |why| excused.get(&why).copied().unwrap_or(0);
     let measured = measured([
-        ("messages", messages.len() as u64),
-        ("control_messages", (h.sent.len() - messages.len()) as u64),
-        ("pairs", pairs),
-        ("acknowledged_pairs", acked_pairs),
-        ("unacknowledged_pairs", pairs - acked_pairs),
-        ("delivered_pairs", delivered_pairs),
-        ("lost", counts["lost"]),
-        ("acknowledged_to_unreachable", acked_unreachable),
-        ("acknowledged_to_removed", acked_to_removed),
-        ("unacknowledged_owed", owed_pairs),
-        ("lost_unacknowledged", counts["lost_unacknowledged"]),
+        (Figure::Messages, messages.len() as u64),
         (
-            "unacknowledged_to_unreachable",
+            Figure::ControlMessages,
+            (h.sent.len() - messages.len()) as u64,
+        ),
+        (Figure::Pairs, pairs),
+        (Figure::AcknowledgedPairs, acked_pairs),
+        (Figure::UnacknowledgedPairs, pairs - acked_pairs),
+        (Figure::DeliveredPairs, delivered_pairs),
+        (Figure::Lost, counts[&Figure::Lost]),
+        (Figure::AcknowledgedToUnreachable, acked_unreachable),
+        (Figure::AcknowledgedToRemoved, acked_to_removed),
+        (Figure::UnacknowledgedOwed, owed_pairs),
+        (
+            Figure::LostUnacknowledged,
+            counts[&Figure::LostUnacknowledged],
+        ),
+        (
+            Figure::UnacknowledgedToUnreachable,
             excused_for(Excuse::Unreachable),
         ),
         (
-            "unacknowledged_sender_gone",
+            Figure::UnacknowledgedSenderGone,
             excused_for(Excuse::SenderGone),
         ),
         (
-            "unacknowledged_not_addressable",
+            Figure::UnacknowledgedNotAddressable,
             excused_for(Excuse::NotAddressable),
         ),
-        ("unacknowledged_not_due", excused_for(Excuse::NotDue)),
-        ("duplicates", counts["duplicates"]),
-        ("causal_violations", counts["causal_violations"]),
-        ("parent_missing", h.parent_missing.len() as u64),
-        ("unknown_parents", unknown_parents),
+        (Figure::UnacknowledgedNotDue, excused_for(Excuse::NotDue)),
+        (Figure::Duplicates, counts[&Figure::Duplicates]),
+        (Figure::CausalViolations, counts[&Figure::CausalViolations]),
+        (Figure::ParentMissing, h.parent_missing.len() as u64),
+        (Figure::UnknownParents, unknown_parents),
     ]);
     let problems: Vec<String> = counts
         .iter()
         .filter(|(_, n)| **n > 0)
-        .map(|(k, n)| format!("{n} {}", k.replace('_', " ")))
+        .map(|(k, n)| format!("{n} {}", k.name().replace('_', " ")))
         .collect();
     let (status, summary) = if !problems.is_empty() {
         (Status::Fail, problems.join(", "))

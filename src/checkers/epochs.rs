@@ -10,13 +10,15 @@
 //! generation at different servers are different MLS groups, so epochs
 //! are compared per (generation, server, epoch).
 
+use super::Figure;
 use super::coordination::EpochEntry;
 use super::history::{At, History};
 use super::{Evidence, Status, Verdict, list, measured};
 use crate::core::ids::{MemberId, Millis, ServerId};
+use crate::trace::CheckId;
 use std::collections::{BTreeMap, BTreeSet};
 
-pub const NAME: &str = "epoch_agreement";
+pub const NAME: CheckId = CheckId::EpochAgreement;
 
 type Key = (u32, ServerId, u64);
 
@@ -73,7 +75,7 @@ pub fn check(h: &History) -> Verdict {
             Status::Pass,
             "no coordinated group (no epoch was entered)".into(),
             vec![],
-            measured([("epochs_compared", 0)]),
+            measured([(Figure::EpochsCompared, 0)]),
         );
     }
     let (by_key, not_entered) = entered(h);
@@ -152,13 +154,13 @@ pub fn check(h: &History) -> Verdict {
         }
     }
     let m = measured([
-        ("epochs_compared", by_key.len() as u64),
-        ("members", members.len() as u64),
-        ("split_epochs", split),
-        ("pairs_detected", detected),
-        ("pairs_undetected", undetected),
-        ("pairs_unjudged", unjudged),
-        ("records_not_entered", not_entered),
+        (Figure::EpochsCompared, by_key.len() as u64),
+        (Figure::Members, members.len() as u64),
+        (Figure::SplitEpochs, split),
+        (Figure::PairsDetected, detected),
+        (Figure::PairsUndetected, undetected),
+        (Figure::PairsUnjudged, unjudged),
+        (Figure::RecordsNotEntered, not_entered),
     ]);
     let streams: BTreeSet<(u32, ServerId)> = by_key.keys().map(|(g, s, _)| (*g, *s)).collect();
     let (status, summary) = if !failures.is_empty() {

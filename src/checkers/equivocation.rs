@@ -13,15 +13,23 @@
 //! A member accusing a server that never lied is a false accusation, and a
 //! failure: the proofs members exchange must not frame an honest server.
 
+use super::Figure;
 use super::history::{History, Lie};
 use super::{Evidence, Status, Verdict, list};
 use crate::core::ids::{MemberId, ServerId};
+use crate::core::server::dishonest::Mode;
+use crate::trace::CheckId;
 use std::collections::BTreeMap;
 
-pub const NAME: &str = "equivocation_detected";
+pub const NAME: CheckId = CheckId::EquivocationDetected;
 
-fn verdict(status: Status, summary: String, evidence: Vec<Evidence>, m: &[(&str, u64)]) -> Verdict {
-    let measured = m.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+fn verdict(
+    status: Status,
+    summary: String,
+    evidence: Vec<Evidence>,
+    m: &[(Figure, u64)],
+) -> Verdict {
+    let measured = m.iter().copied().collect();
     Verdict::new(NAME, status, summary, evidence, measured)
 }
 
@@ -62,14 +70,17 @@ pub fn check(h: &History) -> Verdict {
                 format!("{false_accusations} false accusations"),
             )
         };
-        let m = [("lies", 0), ("false_accusations", false_accusations)];
+        let m = [
+            (Figure::Lies, 0),
+            (Figure::FalseAccusations, false_accusations),
+        ];
         return verdict(status, summary, evidence, &m);
     }
     if h.lies.is_empty() && evidence.is_empty() {
         let (t, server) = h.dishonest_faults[0];
         let summary =
             format!("{server} was dishonest from {t} ms but never lied: nothing to detect");
-        return verdict(Status::Unknown, summary, vec![], &[("lies", 0)]);
+        return verdict(Status::Unknown, summary, vec![], &[(Figure::Lies, 0)]);
     }
     // The first lie to each member, per server.
     let mut first: BTreeMap<(MemberId, ServerId), &Lie> = BTreeMap::new();
@@ -85,7 +96,7 @@ pub fn check(h: &History) -> Verdict {
             // Told the same other story, a fellow victim of an equivocation
             // (or a member on the same side of a fork) shows nothing; a
             // replay or a drop any other member can show.
-            .filter(|o| !matches!(lie.mode.as_str(), "equivocate" | "fork") || !lie.to.contains(o))
+            .filter(|o| !matches!(lie.mode, Mode::Equivocate | Mode::Fork) || !lie.to.contains(o))
             .copied()
             .collect()
     };
@@ -155,12 +166,12 @@ pub fn check(h: &History) -> Verdict {
         }
     }
     let m = [
-        ("lies", h.lies.len() as u64),
-        ("lied_to", first.len() as u64),
-        ("detected", detected.len() as u64),
-        ("excused", excused.len() as u64),
-        ("false_accusations", false_accusations),
-        ("detection_latency_max_ms", worst),
+        (Figure::Lies, h.lies.len() as u64),
+        (Figure::LiedTo, first.len() as u64),
+        (Figure::Detected, detected.len() as u64),
+        (Figure::Excused, excused.len() as u64),
+        (Figure::FalseAccusations, false_accusations),
+        (Figure::DetectionLatencyMaxMs, worst),
     ];
     let missed = failures.len() as u64 - false_accusations;
     let judged = detected.len();
@@ -187,55 +198,61 @@ mod tests {
     use super::*;
     use crate::checkers::testkit::*;
     use crate::core::ids::Peer;
-    use crate::trace::Event;
+    use crate::faults::FaultKind;
+    use crate::trace::HostEvent;
+    use crate::trace::{Event, Phase};
 
-    /// c0 dishonest from 100 ms, lying as `how` says.
-    fn dishonest_from_100(tb: &mut Tb, how: &str) {
-        tb.at(
-            100,
-            "sim",
-            Event::Fault {
-                fault: "dishonest".into(),
-                hosts: vec![Peer::named("c0")],
-                sides: vec![],
-                detail: format!("begin {how}"),
-            },
-        );
+    /// c0 dishonest from 100 ms, lying in `mode`.
+    fn dishonest_from_100(tb: &mut Tb, mode: Mode) {
+        let fault = FaultKind::Dishonest {
+            server: crate::core::ids::ServerId(0),
+            mode,
+            victim: None,
+            sides: None,
+        };
+        tb.fault(100, 0, Phase::Begin, fault);
+    }
+
+    fn partition(hosts: &[Vec<Peer>; 2]) -> FaultKind {
+        FaultKind::Partition {
+            a: hosts[0].clone(),
+            b: hosts[1].clone(),
+        }
     }
 
     fn history(detect: &[(u32, u64)], fall_back: &[(u32, u64)]) -> History {
         let mut tb = Tb::start(&[0, 1, 2]);
-        dishonest_from_100(&mut tb, "equivocate to m2");
+        dishonest_from_100(&mut tb, Mode::Equivocate);
         tb.at(
             200,
             "c0",
-            Event::Lied {
-                mode: "equivocate".into(),
+            Event::Host(HostEvent::Lied {
+                mode: Mode::Equivocate,
                 to: vec![m(2)],
                 generation: 1,
                 seq: 4,
-            },
+            }),
         );
         for (who, t) in detect {
             tb.at(
                 *t,
                 &format!("m{who}"),
-                Event::EquivocationDetected {
+                Event::Host(HostEvent::EquivocationDetected {
                     server: ServerId(0),
                     generation: 1,
                     seq: 4,
                     evidence: "two receipts".into(),
-                },
+                }),
             );
         }
         for (who, t) in fall_back {
             tb.at(
                 *t,
                 &format!("m{who}"),
-                Event::FellBack {
+                Event::Host(HostEvent::FellBack {
                     reason: "c0 lied: slot 4 signed twice".into(),
                     liar: Some(ServerId(0)),
-                },
+                }),
             );
         }
         tb.end_agreed(&[0, 1, 2], &[0, 1, 2]);
@@ -261,7 +278,7 @@ mod tests {
     fn passes_when_the_victim_detects_in_time_or_falls_back_for_it() {
         let v = check(&history(&[(2, 600)], &[]));
         assert_eq!(v.status, Status::Pass, "{v:#?}");
-        assert_eq!(v.measured["detection_latency_max_ms"], 400);
+        assert_eq!(v.measured[Figure::DetectionLatencyMaxMs], 400);
         let v = check(&history(&[], &[(2, 650)]));
         assert_eq!(v.status, Status::Pass, "{v:#?}");
     }
@@ -273,17 +290,17 @@ mod tests {
         assert_eq!(check(&h).status, Status::Unknown);
         // Offline past the end of the run (which ends at 3 s).
         let mut h = history(&[], &[]);
-        h.reach
-            .note(150, "offline", &[Peer::named("m2")], &[], true);
+        let offline = FaultKind::Offline { member: m(2) };
+        h.reach.note(150, 0, &offline, Phase::Begin);
         assert_eq!(check(&h).status, Status::Unknown);
     }
 
     /// `h` with a partition between `sides` from 150 ms to 2 s passes,
     /// each lied-to member judged from the heal.
     #[track_caller]
-    fn passes_from_the_heal(mut h: History, hosts: &[Peer], sides: &[Vec<Peer>; 2]) {
-        h.reach.note(150, "partition", hosts, sides, true);
-        h.reach.note(2_000, "partition", hosts, sides, false);
+    fn passes_from_the_heal(mut h: History, sides: &[Vec<Peer>; 2]) {
+        h.reach.note(150, 0, &partition(sides), Phase::Begin);
+        h.reach.note(2_000, 0, &partition(sides), Phase::End);
         let v = check(&h);
         assert_eq!(v.status, Status::Pass, "{v:#?}");
         assert!(
@@ -298,14 +315,13 @@ mod tests {
     /// still reach a member not lied to is judged from the lie.
     #[test]
     fn a_partition_excuses_only_a_victim_cut_off_from_every_witness() {
-        let hosts = ["m0", "m1", "m2"].map(Peer::named);
         // m2 keeps m1 on its side: no excuse, and it never detected.
         let mut h = history(&[], &[]);
         let sides = [
             vec![Peer::named("m0")],
             vec![Peer::named("m1"), Peer::named("m2")],
         ];
-        h.reach.note(150, "partition", &hosts, &sides, true);
+        h.reach.note(150, 0, &partition(&sides), Phase::Begin);
         let v = check(&h);
         assert_eq!(v.status, Status::Fail, "{v:#?}");
         // m2 alone on its side until 2 s: judged from the heal, detected
@@ -314,38 +330,38 @@ mod tests {
             vec![Peer::named("m0"), Peer::named("m1")],
             vec![Peer::named("m2")],
         ];
-        passes_from_the_heal(history(&[(2, 2_300)], &[]), &hosts, &sides);
+        passes_from_the_heal(history(&[(2, 2_300)], &[]), &sides);
         // The same, but never detected: a failure, not an excuse.
         let mut h = history(&[], &[]);
-        h.reach.note(150, "partition", &hosts, &sides, true);
-        h.reach.note(2_000, "partition", &hosts, &sides, false);
+        h.reach.note(150, 0, &partition(&sides), Phase::Begin);
+        h.reach.note(2_000, 0, &partition(&sides), Phase::End);
         assert_eq!(check(&h).status, Status::Fail);
     }
 
     /// A fork by commits: c0 told m0, m1 one history and m2, m3 another.
     fn fork(detect: &[(u32, u64)]) -> History {
         let mut tb = Tb::start(&[0, 1, 2, 3]);
-        dishonest_from_100(&mut tb, "fork between m0,m1 | m2,m3");
+        dishonest_from_100(&mut tb, Mode::Fork);
         for to in [[0, 1], [2, 3]] {
             tb.at(
                 200,
                 "c0",
-                Event::Lied {
-                    mode: "fork".into(),
+                Event::Host(HostEvent::Lied {
+                    mode: Mode::Fork,
                     to: to.into_iter().map(m).collect(),
                     generation: 1,
                     seq: 7,
-                },
+                }),
             );
         }
         for (who, t) in detect {
             tb.at(
                 *t,
                 &format!("m{who}"),
-                Event::FellBack {
+                Event::Host(HostEvent::FellBack {
                     reason: "c0 lied: epoch 2 of generation 1 at c0: authenticator ...".into(),
                     liar: Some(ServerId(0)),
-                },
+                }),
             );
         }
         tb.end_agreed(&[0, 1, 2, 3], &[0, 1, 2, 3]);
@@ -362,7 +378,7 @@ mod tests {
             mentions_member(&v, m(2)) && mentions_member(&v, m(3)),
             "{v:#?}"
         );
-        assert_eq!(v.measured["lied_to"], 4);
+        assert_eq!(v.measured[Figure::LiedTo], 4);
         let late = 200 + DETECTION + 1;
         let v = check(&fork(&[(0, 600), (1, 600), (2, 600), (3, late)]));
         assert_eq!(v.status, Status::Fail, "{v:#?}");
@@ -376,13 +392,12 @@ mod tests {
     /// alone is an excuse until it heals.
     #[test]
     fn a_fork_side_cut_off_from_the_other_is_judged_from_the_heal() {
-        let hosts = ["m0", "m1", "m2", "m3"].map(Peer::named);
         let sides = [
             vec![Peer::named("m0"), Peer::named("m1")],
             vec![Peer::named("m2"), Peer::named("m3")],
         ];
         let h = fork(&[(0, 2_300), (1, 2_300), (2, 2_300), (3, 2_300)]);
-        passes_from_the_heal(h, &hosts, &sides);
+        passes_from_the_heal(h, &sides);
     }
 
     #[test]
@@ -391,12 +406,12 @@ mod tests {
         tb.at(
             50,
             "m1",
-            Event::EquivocationDetected {
+            Event::Host(HostEvent::EquivocationDetected {
                 server: ServerId(0),
                 generation: 1,
                 seq: 0,
                 evidence: "?".into(),
-            },
+            }),
         );
         tb.end_agreed(&[0, 1], &[0, 1]);
         let v = check(&History::from_trace(&tb.build()));

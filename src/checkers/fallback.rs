@@ -8,13 +8,15 @@
 //! that was never coordinated owe nothing, and demanding it would call a
 //! correct run broken.
 
+use super::Figure;
 use super::coordination::Switch;
 use super::history::{At, History};
 use super::{Evidence, Status, Verdict, list, measured};
 use crate::core::ids::{MemberId, Millis, ServerId};
+use crate::trace::CheckId;
 use std::collections::BTreeSet;
 
-pub const NAME: &str = "fallback";
+pub const NAME: CheckId = CheckId::Fallback;
 
 /// Members whose coordinated state just before `t` was a generation that
 /// `server` orders: those that must notice its failure at `t`.
@@ -112,8 +114,8 @@ pub fn check(h: &History) -> Verdict {
             summary,
             vec![],
             measured([
-                ("server_failures", h.server_failures.len() as u64),
-                ("idle_failures", idle),
+                (Figure::ServerFailures, h.server_failures.len() as u64),
+                (Figure::IdleFailures, idle),
             ]),
         );
     }
@@ -178,16 +180,16 @@ pub fn check(h: &History) -> Verdict {
         }
     }
     let mut m = measured([
-        ("server_failures", h.server_failures.len() as u64),
-        ("idle_failures", idle),
-        ("owed", owed_n),
-        ("fell_back", evidence.len() as u64),
-        ("late", late_n),
-        ("missing", missing_n),
-        ("fallback_latency_max_ms", worst),
+        (Figure::ServerFailures, h.server_failures.len() as u64),
+        (Figure::IdleFailures, idle),
+        (Figure::Owed, owed_n),
+        (Figure::FellBack, evidence.len() as u64),
+        (Figure::Late, late_n),
+        (Figure::Missing, missing_n),
+        (Figure::FallbackLatencyMaxMs, worst),
     ]);
     if let Some(t) = takeover {
-        m.insert("takeover_latency_max_ms".into(), t);
+        m.insert(Figure::TakeoverLatencyMaxMs, t);
     }
     let servers: Vec<String> = failed
         .iter()
@@ -225,19 +227,19 @@ mod tests {
     use super::*;
     use crate::checkers::testkit::*;
     use crate::core::ids::Peer;
-    use crate::trace::Event;
+    use crate::faults::{FaultKind, StateOnRestart};
+    use crate::trace::HostEvent;
+    use crate::trace::{Event, Phase};
+
+    fn crash_of(server: &str) -> FaultKind {
+        FaultKind::Crash {
+            host: Peer::named(server),
+            state: StateOnRestart::Kept,
+        }
+    }
 
     fn crash(tb: &mut Tb, t: Millis, server: &str) {
-        tb.at(
-            t,
-            "sim",
-            Event::Fault {
-                fault: "crash".into(),
-                hosts: vec![Peer::named(server)],
-                sides: vec![],
-                detail: "begin Kept".into(),
-            },
-        );
+        tb.fault(t, 0, Phase::Begin, crash_of(server));
     }
 
     /// Members 0..=2 joined generation 1 at c0, which crashes at 1 s.
@@ -264,13 +266,13 @@ mod tests {
     fn passes_when_everyone_falls_back_in_time() {
         let v = check(&history(&[(0, 1_100), (1, 1_200), (2, 1_300)]));
         assert_eq!(v.status, Status::Pass, "{v:#?}");
-        assert_eq!(v.measured["fallback_latency_max_ms"], 300);
-        assert!(!v.measured.contains_key("takeover_latency_max_ms"));
+        assert_eq!(v.measured[Figure::FallbackLatencyMaxMs], 300);
+        assert_eq!(v.measured.get(Figure::TakeoverLatencyMaxMs), None);
     }
 
     #[test]
     fn the_takeover_is_timed_only_when_everyone_joined_the_next_generation() {
-        for (everyone, takeover) in [(false, None), (true, Some(&2_400))] {
+        for (everyone, takeover) in [(false, None), (true, Some(2_400))] {
             let mut tb = served(&[(0, 1_100), (1, 1_200), (2, 1_300)]);
             tb.joined(2_500, 0, 2, 1, 0).joined(3_400, 1, 2, 1, 0);
             if everyone {
@@ -279,7 +281,7 @@ mod tests {
             tb.end_agreed(&[0, 1, 2], &[0, 1, 2]);
             let v = check(&History::from_trace(&tb.build()));
             assert_eq!(
-                v.measured.get("takeover_latency_max_ms"),
+                v.measured.get(Figure::TakeoverLatencyMaxMs),
                 takeover,
                 "{v:#?}"
             );
@@ -319,22 +321,13 @@ mod tests {
                     tb.submitted(1_100, id(0, 0), &[0, 1, 2]);
                 }
             }
-            tb.at(
-                1_300,
-                "sim",
-                Event::Fault {
-                    fault: "crash".into(),
-                    hosts: vec![Peer::named("c0")],
-                    sides: vec![],
-                    detail: "end Kept".into(),
-                },
-            );
+            tb.fault(1_300, 0, Phase::End, crash_of("c0"));
             tb.end_agreed(&[0, 1, 2], &[0, 1, 2]);
             History::from_trace(&tb.build())
         };
         let v = check(&history(Meanwhile::Nothing));
         assert_eq!(v.status, Status::Pass, "{v:#?}");
-        assert_eq!(v.measured["idle_failures"], 1);
+        assert_eq!(v.measured[Figure::IdleFailures], 1);
         let v = check(&history(Meanwhile::Submitted));
         assert_eq!(v.status, Status::Fail, "{v:#?}");
         // Sealed pairwise (forming a generation, `coordinated-adversity`
@@ -356,7 +349,7 @@ mod tests {
         tb.end_agreed(&[0, 1, 2], &[0, 1, 2]);
         let v = check(&History::from_trace(&tb.build()));
         assert_eq!(v.status, Status::Pass, "{v:#?}");
-        assert_eq!(v.measured["idle_failures"], 1);
+        assert_eq!(v.measured[Figure::IdleFailures], 1);
     }
 
     /// The old checker demanded a fallback from a member that joined the
@@ -375,7 +368,7 @@ mod tests {
         tb.end_agreed(&[0, 1, 2, 3], &[0, 1, 2, 3]);
         let v = check(&History::from_trace(&tb.build()));
         assert_eq!(v.status, Status::Pass, "{v:#?}");
-        assert_eq!(v.measured["owed"], 3);
+        assert_eq!(v.measured[Figure::Owed], 3);
     }
 
     /// The old checker demanded a fallback from a lightweight group whose
@@ -411,17 +404,9 @@ mod tests {
     /// refusal window that no request met made every member "late".
     #[test]
     fn a_refusal_counts_from_the_first_request_it_turns_away() {
-        let refuse = |tb: &mut Tb, t: Millis, what: &str| {
-            tb.at(
-                t,
-                "sim",
-                Event::Fault {
-                    fault: "refuse".into(),
-                    hosts: vec![Peer::named("c0")],
-                    sides: vec![],
-                    detail: what.into(),
-                },
-            );
+        let refuse = |tb: &mut Tb, t: Millis, phase: Phase| {
+            let server = crate::core::ids::ServerId(0);
+            tb.fault(t, 0, phase, FaultKind::Refuse { server });
         };
         let start = || {
             let mut tb = Tb::start(&[0, 1]);
@@ -430,24 +415,24 @@ mod tests {
             tb
         };
         let mut tb = start();
-        refuse(&mut tb, 1_000, "begin");
-        refuse(&mut tb, 1_200, "end");
+        refuse(&mut tb, 1_000, Phase::Begin);
+        refuse(&mut tb, 1_200, Phase::End);
         tb.end_agreed(&[0, 1], &[0, 1]);
         let v = check(&History::from_trace(&tb.build()));
         assert_eq!(v.status, Status::Pass, "{v:#?}");
         // Met by a request, the refusal is a failure from then on.
         let mut tb = start();
-        refuse(&mut tb, 1_000, "begin");
+        refuse(&mut tb, 1_000, Phase::Begin);
         tb.at(
             1_100,
             "c0",
-            Event::SubmitRejected {
+            Event::Host(HostEvent::SubmitRejected {
                 sender: m(0),
-                reason: crate::core::server::sequencer::Rejection::Refused.to_string(),
-            },
+                reason: crate::core::server::sequencer::Rejection::Refused,
+            }),
         );
         tb.fell_back(1_150, 0);
-        refuse(&mut tb, 1_200, "end");
+        refuse(&mut tb, 1_200, Phase::End);
         tb.end_agreed(&[0, 1], &[0, 1]);
         let v = check(&History::from_trace(&tb.build()));
         assert_eq!(v.status, Status::Fail, "{v:#?}");

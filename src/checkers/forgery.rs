@@ -11,11 +11,13 @@
 //!   judged on every coordinated run.
 //! - no member delivered a message the attacker made up.
 
+use super::Figure;
 use super::history::History;
 use super::{Evidence, Status, Verdict, list, measured};
+use crate::trace::CheckId;
 use std::collections::BTreeSet;
 
-pub const NAME: &str = "forgeries_rejected";
+pub const NAME: CheckId = CheckId::ForgeriesRejected;
 
 pub fn check(h: &History) -> Verdict {
     if h.start.is_none() {
@@ -65,9 +67,9 @@ pub fn check(h: &History) -> Verdict {
     let accepted = evidence.len() as u64;
     let victims: BTreeSet<_> = h.forged.iter().map(|f| f.victim).collect();
     let numbers = measured([
-        ("forged", h.forged.len() as u64),
-        ("acks_checked", h.submit_acks.len() as u64),
-        ("accepted", accepted),
+        (Figure::Forged, h.forged.len() as u64),
+        (Figure::AcksChecked, h.submit_acks.len() as u64),
+        (Figure::Accepted, accepted),
     ]);
     if accepted > 0 {
         let summary = format!(
@@ -94,14 +96,15 @@ mod tests {
     use crate::checkers::testkit::*;
     use crate::core::ids::ServerId;
     use crate::trace::Event;
+    use crate::trace::HostEvent;
 
     fn acked(tb: &mut Tb, t: u64, host: u32, msg: crate::core::ids::MessageId, seq: u64) {
-        let e = Event::SubmitAcked {
+        let e = Event::Host(HostEvent::SubmitAcked {
             msg,
             server: ServerId(0),
             generation: 1,
             seq,
-        };
+        });
         tb.at(t, &format!("m{host}"), e);
     }
 
@@ -116,7 +119,7 @@ mod tests {
         acked(&mut tb, 120, 1, id(1, 0), 4);
         let v = judge(&tb);
         assert_eq!(v.status, Status::Pass, "{v:?}");
-        assert_eq!(v.measured["acks_checked"], 1);
+        assert_eq!(v.measured[Figure::AcksChecked], 1);
     }
 
     /// The history of a member that believed a forged receipt: it took a
@@ -129,7 +132,7 @@ mod tests {
         acked(&mut tb, 130, 1, id(1, 1), 9);
         let v = judge(&tb);
         assert_eq!(v.status, Status::Fail, "{v:?}");
-        assert_eq!(v.measured["accepted"], 2);
+        assert_eq!(v.measured[Figure::Accepted], 2);
         assert!(mentions_message(&v, id(1, 1)));
     }
 
@@ -141,12 +144,12 @@ mod tests {
         tb.at(
             90,
             "c0",
-            Event::Lied {
-                mode: "drop".into(),
+            Event::Host(HostEvent::Lied {
+                mode: crate::core::server::dishonest::Mode::Drop,
                 to: vec![m(1)],
                 generation: 1,
                 seq: 4,
-            },
+            }),
         );
         tb.ordered(100, 0, 1, 4, 0, 0, false, &[0, 1]);
         acked(&mut tb, 120, 1, id(1, 0), 4);
@@ -161,7 +164,7 @@ mod tests {
             50,
             "sim",
             Event::Forged {
-                attack: "outsider".into(),
+                attack: crate::faults::Forgery::Outsider,
                 victim: m(2),
                 detail: String::new(),
                 msg: Some(fake),
@@ -169,7 +172,7 @@ mod tests {
         );
         let clean = judge(&tb);
         assert_eq!(clean.status, Status::Pass, "{clean:?}");
-        assert_eq!(clean.measured["forged"], 1);
+        assert_eq!(clean.measured[Figure::Forged], 1);
         tb.deliver(80, 2, fake);
         let v = judge(&tb);
         assert_eq!(v.status, Status::Fail, "{v:?}");

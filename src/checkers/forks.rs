@@ -5,13 +5,15 @@
 //! views of everyone), so a member's `ForkDetected` can be graded as timely,
 //! late, missing or a false alarm.
 
+use super::Figure;
 use super::history::{Agreement, History, Past};
 use super::{Evidence, Status, Verdict, list, measured, set};
 use crate::core::event::OpKind;
 use crate::core::ids::{MemberId, MessageId, Millis};
+use crate::trace::CheckId;
 use std::collections::{BTreeMap, BTreeSet};
 
-pub const NAME: &str = "fork_detection";
+pub const NAME: CheckId = CheckId::ForkDetection;
 
 /// One side of one fork: who should notice, whom they must name, by when.
 struct Side {
@@ -129,7 +131,7 @@ pub fn check(h: &History) -> Verdict {
             Status::Unknown,
             "trace has no run_started: no detection bound to hold members to".into(),
             vec![],
-            measured([("fork_reports", h.fork_reports.len() as u64)]),
+            measured([(Figure::ForkReports, h.fork_reports.len() as u64)]),
         );
     };
     let mutual = mutual_removals(h);
@@ -227,17 +229,17 @@ pub fn check(h: &History) -> Verdict {
 
     let missed = failed.len() + unreachable.len();
     let measured = measured([
-        ("forks", forks as u64),
-        ("sides", sides.len() as u64),
-        ("sides_detected", detected.len() as u64),
-        ("sides_missed", missed as u64),
-        ("sides_missed_unreachable", unreachable.len() as u64),
-        ("sides_detected_late", late),
-        ("false_alarms", alarms.len() as u64),
-        ("detection_latency_max_ms", latency_max),
-        ("ordered_removals", ordered.len() as u64),
-        ("undetermined_removals", undetermined.len() as u64),
-        ("fork_reports", h.fork_reports.len() as u64),
+        (Figure::Forks, forks as u64),
+        (Figure::Sides, sides.len() as u64),
+        (Figure::SidesDetected, detected.len() as u64),
+        (Figure::SidesMissed, missed as u64),
+        (Figure::SidesMissedUnreachable, unreachable.len() as u64),
+        (Figure::SidesDetectedLate, late),
+        (Figure::FalseAlarms, alarms.len() as u64),
+        (Figure::DetectionLatencyMaxMs, latency_max),
+        (Figure::OrderedRemovals, ordered.len() as u64),
+        (Figure::UndeterminedRemovals, undetermined.len() as u64),
+        (Figure::ForkReports, h.fork_reports.len() as u64),
     ]);
     let alarm_note = if alarms.is_empty() {
         String::new()

@@ -6,9 +6,11 @@
 //! answer `Unknown` with a reason rather than panic on a truncated trace.
 
 use super::coordination::Coordination;
-use crate::core::event::{Bounds, Event, OpKind};
 use crate::core::ids::{EnvelopeId, MemberId, MessageId, Millis, Peer, ServerId};
+use crate::core::server::dishonest::Mode;
+use crate::faults::{FaultKind, StateOnRestart};
 use crate::trace::Trace;
+use crate::trace::{Bounds, Event, HostEvent, OpKind, Phase};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What `RunStarted` promised.
@@ -18,7 +20,7 @@ pub struct Start {
     pub members: Vec<MemberId>,
     pub founders: Vec<MemberId>,
     /// The membership changes the workload asked for.
-    pub planned: Vec<crate::core::event::PlannedOp>,
+    pub planned: Vec<crate::trace::PlannedOp>,
 }
 
 #[derive(Clone, Debug)]
@@ -171,7 +173,7 @@ pub struct History {
 #[derive(Clone, Debug)]
 pub struct Forgery {
     pub t: Millis,
-    pub attack: String,
+    pub attack: crate::faults::Forgery,
     pub victim: MemberId,
     /// The id a forged group message claims.
     pub msg: Option<MessageId>,
@@ -192,7 +194,7 @@ pub struct Slot {
 pub struct Lie {
     pub t: Millis,
     pub server: ServerId,
-    pub mode: String,
+    pub mode: Mode,
     pub to: Vec<MemberId>,
     pub generation: u32,
     pub seq: u64,
@@ -203,14 +205,6 @@ impl Slot {
     pub fn stream(&self) -> (u32, crate::core::ids::ServerId) {
         (self.generation, self.server)
     }
-}
-
-/// The server agents among a fault's hosts.
-fn servers(hosts: &[Peer]) -> impl Iterator<Item = ServerId> + '_ {
-    hosts.iter().filter_map(|h| match h {
-        Peer::Server(c) => Some(*c),
-        _ => None,
-    })
 }
 
 impl History {
@@ -224,14 +218,12 @@ impl History {
             let t = r.t;
             let mut unused = !h.coord.note(idx, r);
             if let Event::Fault {
+                phase,
+                index,
                 fault,
-                hosts,
-                sides,
-                detail,
             } = &r.event
             {
-                h.reach
-                    .note(t, fault, hosts, sides, detail.starts_with("begin"));
+                h.reach.note(t, *index, fault, *phase);
             }
             match &r.event {
                 Event::RunStarted {
@@ -253,16 +245,16 @@ impl History {
                         });
                     }
                 }
-                Event::CommandSkipped { command, .. } => {
+                Event::Host(HostEvent::CommandSkipped { command, .. }) => {
                     match At::on(host, t, idx, command.clone()) {
                         Some(a) => h.skips.push(a),
                         None => unused = true,
                     }
                 }
-                Event::MemberStarted {
+                Event::Host(HostEvent::MemberStarted {
                     restart: true,
                     volatile_lost: true,
-                } => match At::on(host, t, idx, ()) {
+                }) => match At::on(host, t, idx, ()) {
                     Some(a) => h.volatile_lost.push(a),
                     None => unused = true,
                 },
@@ -290,13 +282,13 @@ impl History {
                             .push(format!("record {idx}: second final view of {member}"));
                     }
                 }
-                Event::MessageSent {
+                Event::Host(HostEvent::MessageSent {
                     msg,
                     recipients,
                     parents,
                     control,
                     submitted,
-                } => {
+                }) => {
                     let s = Sent {
                         t,
                         idx,
@@ -312,15 +304,15 @@ impl History {
                         _ => unused = true,
                     }
                 }
-                Event::EnvelopeSent { env, msg, to, .. } => {
+                Event::Host(HostEvent::EnvelopeSent { env, msg, to, .. }) => {
                     h.envelopes.entry(*env).or_insert((*msg, *to));
                 }
-                Event::SubmitAcked {
+                Event::Host(HostEvent::SubmitAcked {
                     msg,
                     server,
                     generation,
                     seq,
-                } => {
+                }) => {
                     let slot = Slot {
                         generation: *generation,
                         server: *server,
@@ -340,13 +332,13 @@ impl History {
                     ..
                 } => h.forged.push(Forgery {
                     t,
-                    attack: attack.clone(),
+                    attack: *attack,
                     victim: *victim,
                     msg: *msg,
                 }),
-                Event::Joined {
+                Event::Host(HostEvent::Joined {
                     generation, server, ..
-                } => match At::on(host, t, idx, *generation) {
+                }) => match At::on(host, t, idx, *generation) {
                     Some(a) => {
                         h.joined
                             .entry(a.host)
@@ -356,7 +348,7 @@ impl History {
                     }
                     None => unused = true,
                 },
-                Event::Ordered {
+                Event::Host(HostEvent::Ordered {
                     generation,
                     seq,
                     members,
@@ -364,7 +356,7 @@ impl History {
                     commit,
                     sender,
                     ..
-                } => {
+                }) => {
                     if let Some(Peer::Server(server)) = r.host.peer() {
                         let slot = Slot {
                             generation: *generation,
@@ -380,20 +372,20 @@ impl History {
                             .or_insert_with(|| members.iter().copied().collect());
                     }
                 }
-                Event::DeliveryAcked { env, .. } => {
+                Event::Host(HostEvent::DeliveryAcked { env, .. }) => {
                     h.acks.entry(*env).or_insert(t);
                 }
-                Event::Delivered { msg } => match At::on(host, t, idx, *msg) {
+                Event::Host(HostEvent::Delivered { msg }) => match At::on(host, t, idx, *msg) {
                     Some(a) => h.deliveries.entry(a.host).or_default().push(a),
                     None => unused = true,
                 },
-                Event::ParentMissing { msg, missing } => {
+                Event::Host(HostEvent::ParentMissing { msg, missing }) => {
                     match At::on(host, t, idx, (*msg, missing.clone())) {
                         Some(a) => h.parent_missing.push(a),
                         None => unused = true,
                     }
                 }
-                Event::MembershipChanged { view, in_group, .. } => {
+                Event::Host(HostEvent::MembershipChanged { view, in_group, .. }) => {
                     let c = Change {
                         view: view.iter().copied().collect(),
                         in_group: *in_group,
@@ -403,7 +395,7 @@ impl History {
                         None => unused = true,
                     }
                 }
-                Event::MembershipOp { msg, op, target } => {
+                Event::Host(HostEvent::MembershipOp { msg, op, target }) => {
                     let o = Op {
                         msg: *msg,
                         op: *op,
@@ -414,13 +406,13 @@ impl History {
                         None => unused = true,
                     }
                 }
-                Event::ForkDetected { other_side, .. } => {
+                Event::Host(HostEvent::ForkDetected { other_side, .. }) => {
                     match At::on(host, t, idx, other_side.iter().copied().collect()) {
                         Some(a) => h.fork_reports.push(a),
                         None => unused = true,
                     }
                 }
-                Event::FellBack { liar, .. } => match At::on(host, t, idx, ()) {
+                Event::Host(HostEvent::FellBack { liar, .. }) => match At::on(host, t, idx, ()) {
                     Some(a) => {
                         if let Some(server) = *liar {
                             let (t, idx, host) = (a.t, a.idx, a.host);
@@ -431,18 +423,18 @@ impl History {
                     }
                     None => unused = true,
                 },
-                Event::EquivocationDetected { server, .. } => {
+                Event::Host(HostEvent::EquivocationDetected { server, .. }) => {
                     match At::on(host, t, idx, (*server, true)) {
                         Some(a) => h.accusations.push(a),
                         None => unused = true,
                     }
                 }
-                Event::Lied {
+                Event::Host(HostEvent::Lied {
                     mode,
                     to,
                     generation,
                     seq,
-                } => match r.host.peer() {
+                }) => match r.host.peer() {
                     Some(Peer::Server(server)) => {
                         // A server that lies has failed as far as fallback
                         // is concerned, from its first lie.
@@ -452,7 +444,7 @@ impl History {
                         h.lies.push(Lie {
                             t,
                             server,
-                            mode: mode.clone(),
+                            mode: *mode,
                             to: to.clone(),
                             generation: *generation,
                             seq: *seq,
@@ -461,54 +453,44 @@ impl History {
                     _ => unused = true,
                 },
                 Event::Fault {
-                    fault,
-                    hosts,
-                    detail,
+                    phase: Phase::Begin,
+                    fault: FaultKind::Dishonest { server, .. },
                     ..
-                } if fault == "dishonest" && detail.starts_with("begin") => {
-                    h.dishonest_faults.extend(servers(hosts).map(|c| (t, c)));
-                }
+                } => h.dishonest_faults.push((t, *server)),
                 Event::Fault {
-                    fault,
-                    hosts,
-                    detail,
+                    phase,
+                    fault:
+                        FaultKind::Crash {
+                            host: Peer::Server(server),
+                            state,
+                        },
                     ..
-                } if fault == "crash" && detail.starts_with("begin") => {
-                    for server in servers(hosts) {
-                        h.server_failures.push((t, server));
+                } => match phase {
+                    Phase::Begin => h.server_failures.push((t, *server)),
+                    Phase::End if *state == StateOnRestart::Kept => {
+                        h.server_recoveries.push((t, *server))
                     }
-                }
-                Event::Fault {
-                    fault,
-                    hosts,
-                    detail,
-                    ..
-                } if fault == "crash" && detail == "end Kept" => {
-                    for server in servers(hosts) {
-                        h.server_recoveries.push((t, server));
-                    }
-                }
+                    Phase::End => {}
+                },
                 // A refusal is a failure from the first request it turns
                 // away: one that nobody met (a short window with no
                 // traffic) gives no member anything to notice.
                 Event::Fault {
-                    fault,
-                    hosts,
-                    detail,
+                    phase,
+                    fault: FaultKind::Refuse { server },
                     ..
-                } if fault == "refuse" => {
-                    for server in servers(hosts) {
-                        if detail.starts_with("begin") {
-                            h.refusing.insert(server, false);
-                        } else {
-                            h.refusing.remove(&server);
-                        }
+                } => match phase {
+                    Phase::Begin => {
+                        h.refusing.insert(*server, false);
                     }
-                }
-                Event::SubmitRejected { reason, .. }
-                    if *reason
-                        == crate::core::server::sequencer::Rejection::Refused.to_string() =>
-                {
+                    Phase::End => {
+                        h.refusing.remove(server);
+                    }
+                },
+                Event::Host(HostEvent::SubmitRejected {
+                    reason: crate::core::server::sequencer::Rejection::Refused,
+                    ..
+                }) => {
                     if let Some(Peer::Server(server)) = r.host.peer()
                         && let Some(noted) = h.refusing.get_mut(&server).filter(|n| !**n)
                     {

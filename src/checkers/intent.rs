@@ -8,14 +8,16 @@
 //! concurrent, either outcome honours someone's intent, and only agreement
 //! (the convergence checker) is judged.
 
+use super::Figure;
 use super::history::History;
 use super::{Evidence, Status, Verdict, list, measured};
 use crate::core::event::OpKind;
 use crate::core::ids::{MemberId, MessageId};
 use crate::core::io::Command;
+use crate::trace::CheckId;
 use std::collections::{BTreeMap, BTreeSet};
 
-pub const NAME: &str = "membership_intent";
+pub const NAME: CheckId = CheckId::MembershipIntent;
 
 /// The changes to `target` that no other change to it causally follows.
 fn last_changes(
@@ -129,9 +131,9 @@ pub fn check(h: &History) -> Verdict {
             "no membership change was made".into(),
             vec![],
             measured([
-                ("changed_members", 0),
-                ("planned_refused", refused),
-                ("planned_dropped", silent),
+                (Figure::ChangedMembers, 0),
+                (Figure::PlannedRefused, refused),
+                (Figure::PlannedDropped, silent),
             ]),
         );
     }
@@ -190,13 +192,13 @@ pub fn check(h: &History) -> Verdict {
     let dropped_failures = lost.len();
     evidence.extend(lost);
     let m = measured([
-        ("changed_members", by_target.len() as u64),
-        ("judged", judged),
-        ("concurrent_add_remove", concurrent),
-        ("violations", evidence.len() as u64),
-        ("planned_made", made),
-        ("planned_refused", refused),
-        ("planned_dropped", silent),
+        (Figure::ChangedMembers, by_target.len() as u64),
+        (Figure::Judged, judged),
+        (Figure::ConcurrentAddRemove, concurrent),
+        (Figure::Violations, evidence.len() as u64),
+        (Figure::PlannedMade, made),
+        (Figure::PlannedRefused, refused),
+        (Figure::PlannedDropped, silent),
     ]);
     if evidence.is_empty() {
         Verdict::new(
@@ -316,7 +318,7 @@ mod tests {
             .final_view(2, false, &[0, 1], false);
         let v = check(&History::from_trace(&tb.build()));
         assert_eq!(v.status, Status::Pass, "{v:#?}");
-        assert_eq!(v.measured["concurrent_add_remove"], 1);
+        assert_eq!(v.measured[Figure::ConcurrentAddRemove], 1);
     }
 }
 
@@ -324,8 +326,9 @@ mod tests {
 mod planned {
     use super::*;
     use crate::checkers::testkit::*;
-    use crate::core::event::PlannedOp;
     use crate::trace::Event;
+    use crate::trace::HostEvent;
+    use crate::trace::PlannedOp;
 
     /// m0 is asked to remove m2 at 50 ms.
     fn asked() -> Tb {
@@ -358,7 +361,7 @@ mod planned {
             "{}",
             v.summary
         );
-        assert_eq!(v.measured["planned_dropped"], 1);
+        assert_eq!(v.measured[Figure::PlannedDropped], 1);
     }
 
     #[test]
@@ -367,14 +370,14 @@ mod planned {
         tb.at(
             50,
             "m0",
-            Event::CommandSkipped {
+            Event::Host(HostEvent::CommandSkipped {
                 command: "remove m2".into(),
                 reason: "a commit of this member is still being ordered".into(),
-            },
+            }),
         );
         let v = judge(tb, &[0, 1, 2]);
         assert_eq!(v.status, Status::Pass, "{v:#?}");
-        assert_eq!(v.measured["planned_refused"], 1);
+        assert_eq!(v.measured[Figure::PlannedRefused], 1);
     }
 
     #[test]
@@ -389,7 +392,7 @@ mod planned {
             .final_view(2, false, &[0, 1], false);
         let v = check(&History::from_trace(&tb.build()));
         assert_eq!(v.status, Status::Pass, "{v:#?}");
-        assert_eq!(v.measured["planned_made"], 1);
+        assert_eq!(v.measured[Figure::PlannedMade], 1);
     }
 
     /// A dropped change whose target someone changed later is moot.
@@ -401,6 +404,6 @@ mod planned {
             .exchange(80, id(1, 0), &[0, 1, 2], &[id(0, 0)]);
         let v = judge(tb, &[0, 1, 2]);
         assert_eq!(v.status, Status::Pass, "{v:#?}");
-        assert_eq!(v.measured["planned_dropped"], 1);
+        assert_eq!(v.measured[Figure::PlannedDropped], 1);
     }
 }

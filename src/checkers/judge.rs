@@ -3,9 +3,8 @@
 //! and a sweep alike.
 
 use super::{Verdict, status_name};
-use crate::core::event::Claim;
+use crate::trace::{CheckId, Claim, Expect};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// One checker's verdict and the claim on it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -26,20 +25,16 @@ pub struct Check {
 pub struct Judged {
     pub checks: Vec<Check>,
     /// Claims on checkers that did not run: never met.
-    pub unran: Vec<(String, Claim)>,
+    pub unran: Vec<(CheckId, Claim)>,
 }
 
 /// Holds each verdict to its claim in `expect`; `skip` names verdicts
 /// whose claims cannot be judged here.
-pub fn judge(
-    verdicts: Vec<Verdict>,
-    expect: &BTreeMap<String, Claim>,
-    skip: impl Fn(&Verdict) -> bool,
-) -> Judged {
+pub fn judge(verdicts: Vec<Verdict>, expect: &Expect, skip: impl Fn(&Verdict) -> bool) -> Judged {
     let unran = expect
         .iter()
         .filter(|(check, _)| !verdicts.iter().any(|v| &v.check == *check))
-        .map(|(check, claim)| (check.clone(), *claim))
+        .map(|(check, claim)| (*check, *claim))
         .collect();
     let checks = verdicts
         .into_iter()
@@ -98,12 +93,12 @@ mod tests {
     use crate::checkers::check_trace;
     use crate::trace::Trace;
 
-    fn expect() -> BTreeMap<String, Claim> {
-        BTreeMap::from([
-            ("delivery".to_owned(), Claim::Pass),
-            ("convergence".to_owned(), Claim::Unknown),
-            ("fork_detection".to_owned(), Claim::FailsSometimes),
-            ("nonsense".to_owned(), Claim::Fail),
+    fn expect() -> Expect {
+        Expect::from([
+            (CheckId::Delivery, Claim::Pass),
+            (CheckId::Convergence, Claim::Unknown),
+            (CheckId::ForkDetection, Claim::FailsSometimes),
+            (CheckId::PostRemovalSecrecy, Claim::Fail),
         ])
     }
 
@@ -115,7 +110,7 @@ mod tests {
             j.mismatches(),
             [
                 "delivery: expected pass, got unknown",
-                "nonsense: expected fail, but no such check ran",
+                "post_removal_secrecy: expected fail, but no such check ran",
             ]
         );
         assert_eq!(j.judged(), 3);
@@ -124,13 +119,16 @@ mod tests {
     #[test]
     fn a_skipped_claim_is_shown_but_holds_nothing() {
         let mut want = expect();
-        want.remove("nonsense");
+        want.remove(&CheckId::PostRemovalSecrecy);
         let j = judge(check_trace(&Trace::default()), &want, |v| {
-            v.check == "delivery"
+            v.check == CheckId::Delivery
         });
         assert!(j.met(), "{:?}", j.mismatches());
         assert_eq!(j.judged(), 2);
-        let delivery = j.checks.iter().find(|c| c.verdict.check == "delivery");
+        let delivery = j
+            .checks
+            .iter()
+            .find(|c| c.verdict.check == CheckId::Delivery);
         assert!(delivery.is_some_and(|c| c.skipped && c.met));
     }
 }

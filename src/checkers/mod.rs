@@ -13,6 +13,7 @@ mod delivery;
 mod epochs;
 mod equivocation;
 mod fallback;
+mod figure;
 mod forgery;
 mod forks;
 pub mod history;
@@ -26,15 +27,15 @@ mod split_brain;
 #[cfg(test)]
 pub(crate) mod testkit;
 
-pub use crate::core::event::Status;
 use crate::core::ids::{MemberId, MessageId, Millis};
 use crate::observations::Observations;
 pub use crate::trace::Claim;
-use crate::trace::Trace;
+pub use crate::trace::Status;
+use crate::trace::{CheckId, Trace};
+pub use figure::{Figure, Figures};
 use history::History;
 pub use judge::{Check, Judged, claims_judged, judge};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::fmt::Display;
 
 /// Evidence lists are capped so that a pathological run still gives a
@@ -77,22 +78,22 @@ impl Evidence {
 /// What one checker concluded about one run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
-    pub check: String,
+    pub check: CheckId,
     pub status: Status,
     pub summary: String,
     pub evidence: Vec<Evidence>,
-    pub measured: BTreeMap<String, u64>,
+    pub measured: Figures,
 }
 
 impl Verdict {
     /// Builds a verdict, keeping the first `MAX_EVIDENCE - 1` items and
     /// saying how many more there were, so truncation is never silent.
     fn new(
-        check: &str,
+        check: CheckId,
         status: Status,
         summary: String,
         mut evidence: Vec<Evidence>,
-        measured: BTreeMap<String, u64>,
+        measured: Figures,
     ) -> Verdict {
         if evidence.len() > MAX_EVIDENCE {
             let more = evidence.len() - (MAX_EVIDENCE - 1);
@@ -100,7 +101,7 @@ impl Verdict {
             evidence.push(Evidence::note(format!("... and {more} more not shown")));
         }
         Verdict {
-            check: check.to_owned(),
+            check,
             status,
             summary,
             evidence,
@@ -110,8 +111,14 @@ impl Verdict {
 
     /// A verdict with nothing to show or count: the run had nothing to
     /// judge, or the trace lacks what judging needs.
-    fn bare(check: &str, status: Status, summary: impl Into<String>) -> Verdict {
-        Verdict::new(check, status, summary.into(), Vec::new(), BTreeMap::new())
+    fn bare(check: CheckId, status: Status, summary: impl Into<String>) -> Verdict {
+        Verdict::new(
+            check,
+            status,
+            summary.into(),
+            Vec::new(),
+            Figures::default(),
+        )
     }
 }
 
@@ -178,8 +185,8 @@ fn set<T: Display>(items: impl IntoIterator<Item = T>) -> String {
     format!("{{{}}}", v.join(", "))
 }
 
-fn measured<const N: usize>(pairs: [(&str, u64); N]) -> BTreeMap<String, u64> {
-    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+fn measured<const N: usize>(pairs: [(Figure, u64); N]) -> Figures {
+    Figures::from(pairs)
 }
 
 #[cfg(test)]
@@ -191,7 +198,7 @@ mod tests {
     #[test]
     fn runs_the_trace_checkers_in_order_on_an_empty_trace() {
         let v = check_trace(&Trace::default());
-        let names: Vec<&str> = v.iter().map(|v| v.check.as_str()).collect();
+        let names: Vec<&str> = v.iter().map(|v| v.check.name()).collect();
         assert_eq!(
             names,
             [
@@ -213,7 +220,13 @@ mod tests {
     #[test]
     fn evidence_is_capped_with_a_count() {
         let ev = (0..30).map(|i| Evidence::note(format!("{i}"))).collect();
-        let v = Verdict::new("x", Status::Fail, String::new(), ev, BTreeMap::new());
+        let v = Verdict::new(
+            CheckId::Delivery,
+            Status::Fail,
+            String::new(),
+            ev,
+            Figures::default(),
+        );
         assert_eq!(v.evidence.len(), MAX_EVIDENCE);
         assert_eq!(v.evidence[19].note, "... and 11 more not shown");
     }
@@ -244,9 +257,9 @@ mod tests {
     /// Random soup of events over a few ids: no panic, same answer twice.
     #[test]
     fn random_traces_never_panic_and_are_deterministic() {
-        use crate::core::event::{Event, OpKind};
         use crate::core::ids::{AgentId, EnvelopeId, ServerId};
         use crate::trace::Record;
+        use crate::trace::{Event, HostEvent, OpKind};
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut next = |n: u64| {
             x ^= x << 13;
@@ -269,57 +282,57 @@ mod tests {
                 };
                 let (g, e) = (next(3) as u32, next(4));
                 let event = match next(13) {
-                    0 => Event::MessageSent {
+                    0 => Event::Host(HostEvent::MessageSent {
                         msg,
                         recipients: vec![mm, MemberId(1)],
                         parents: vec![msg],
                         control: next(2) == 0,
                         submitted: next(2) == 0,
-                    },
-                    1 => Event::EnvelopeSent {
+                    }),
+                    1 => Event::Host(HostEvent::EnvelopeSent {
                         env,
                         msg,
                         to: mm,
                         prekey: false,
                         bytes: 1,
-                    },
-                    2 => Event::DeliveryAcked {
+                    }),
+                    2 => Event::Host(HostEvent::DeliveryAcked {
                         env,
                         to: mm,
                         agent: AgentId(0),
-                    },
-                    3 => Event::Delivered { msg },
-                    4 => Event::MembershipOp {
+                    }),
+                    3 => Event::Host(HostEvent::Delivered { msg }),
+                    4 => Event::Host(HostEvent::MembershipOp {
                         msg,
                         op: OpKind::Remove,
                         target: mm,
-                    },
-                    5 => Event::ForkDetected {
+                    }),
+                    5 => Event::Host(HostEvent::ForkDetected {
                         other_side: vec![mm],
                         evidence: String::new(),
-                    },
-                    6 => Event::MembershipChanged {
+                    }),
+                    6 => Event::Host(HostEvent::MembershipChanged {
                         view: vec![mm],
                         in_group: next(2) == 0,
                         cause: None,
-                    },
-                    9 => Event::EpochEntered {
+                    }),
+                    9 => Event::Host(HostEvent::EpochEntered {
                         generation: g,
                         server: ServerId(next(2) as u32),
                         epoch: e,
                         authenticator: format!("{}", next(3)),
-                    },
-                    10 => Event::Joined {
+                    }),
+                    10 => Event::Host(HostEvent::Joined {
                         generation: g,
                         server: ServerId(next(2) as u32),
                         nominator: mm,
                         epoch: e,
-                    },
-                    11 => Event::FellBack {
+                    }),
+                    11 => Event::Host(HostEvent::FellBack {
                         reason: String::new(),
                         liar: (next(2) == 1).then_some(ServerId(0)),
-                    },
-                    12 => Event::Ordered {
+                    }),
+                    12 => Event::Host(HostEvent::Ordered {
                         group: 1,
                         generation: g,
                         seq: next(4),
@@ -327,7 +340,7 @@ mod tests {
                         sender: mm,
                         commit: next(2) == 0,
                         members: vec![mm, MemberId(1)],
-                    },
+                    }),
                     7 => Event::RunEnded {
                         running: vec![
                             Peer::Member(MemberId(next(4) as u32)),

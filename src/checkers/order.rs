@@ -25,12 +25,15 @@
 //! one reaches members over the pairwise channels once the lie is caught,
 //! in causal order only (the delivery checker's part).
 
+use super::Figure;
 use super::history::{History, Slot};
 use super::{Evidence, Status, Verdict, measured};
 use crate::core::ids::MessageId;
+use crate::core::server::dishonest::Mode;
+use crate::trace::CheckId;
 use std::collections::{BTreeMap, BTreeSet};
 
-pub const NAME: &str = "total_order";
+pub const NAME: CheckId = CheckId::TotalOrder;
 
 pub fn check(h: &History) -> Verdict {
     if h.start.is_none() {
@@ -42,7 +45,7 @@ pub fn check(h: &History) -> Verdict {
             Status::Pass,
             "no server-ordered messages (a lightweight group)".into(),
             vec![],
-            measured([("ordered", 0)]),
+            measured([(Figure::Ordered, 0)]),
         );
     }
     let mut evidence = Vec::new();
@@ -118,14 +121,14 @@ pub fn check(h: &History) -> Verdict {
         }
     }
     let m = measured([
-        ("ordered", h.slots.len() as u64),
-        ("deliveries_checked", checked),
-        ("after_fallback", after_fallback),
-        ("before_join", before_join),
-        ("not_ordered_for_member", not_for_member),
-        ("dropped_receipts", dropped.len() as u64),
-        ("not_served", not_served),
-        ("out_of_order", evidence.len() as u64),
+        (Figure::Ordered, h.slots.len() as u64),
+        (Figure::DeliveriesChecked, checked),
+        (Figure::AfterFallback, after_fallback),
+        (Figure::BeforeJoin, before_join),
+        (Figure::NotOrderedForMember, not_for_member),
+        (Figure::DroppedReceipts, dropped.len() as u64),
+        (Figure::NotServed, not_served),
+        (Figure::OutOfOrder, evidence.len() as u64),
     ]);
     if evidence.is_empty() {
         Verdict::new(
@@ -161,7 +164,7 @@ fn dropped_receipts(h: &History) -> BTreeSet<MessageId> {
     }
     let lied = |slot: &Slot| {
         h.lies.iter().any(|l| {
-            l.mode == "drop"
+            l.mode == Mode::Drop
                 && l.server == slot.server
                 && l.generation == slot.generation
                 && l.seq == slot.seq
@@ -183,17 +186,18 @@ mod tests {
     use super::*;
     use crate::checkers::testkit::*;
     use crate::trace::Event;
+    use crate::trace::HostEvent;
 
     fn ordered(tb: &mut Tb, t: u64, msg: crate::core::ids::MessageId, seq: u64) {
         tb.at(
             t,
             &format!("m{}", msg.sender.0),
-            Event::SubmitAcked {
+            Event::Host(HostEvent::SubmitAcked {
                 msg,
                 server: crate::core::ids::ServerId(0),
                 generation: 1,
                 seq,
-            },
+            }),
         );
     }
 
@@ -216,7 +220,7 @@ mod tests {
     fn passes_in_the_servers_order() {
         let v = check(&history(false));
         assert_eq!(v.status, Status::Pass, "{v:#?}");
-        assert_eq!(v.measured["deliveries_checked"], 4);
+        assert_eq!(v.measured[Figure::DeliveriesChecked], 4);
     }
 
     #[test]
@@ -239,12 +243,12 @@ mod tests {
             tb.at(
                 5,
                 &format!("m{m}"),
-                Event::Joined {
+                Event::Host(HostEvent::Joined {
                     generation,
                     server: ServerId(server),
                     nominator: crate::core::ids::MemberId(0),
                     epoch: 1,
-                },
+                }),
             );
         };
         joined(&mut tb, 1, 1, 0);
@@ -257,12 +261,12 @@ mod tests {
             tb.at(
                 13,
                 "m0",
-                Event::SubmitAcked {
+                Event::Host(HostEvent::SubmitAcked {
                     msg: id(0, 1 + seq as u32),
                     server: ServerId(1),
                     generation: 2,
                     seq,
-                },
+                }),
             );
         }
         // m1 follows generation 1 then 2; m2 never joined generation 2 and
@@ -275,7 +279,7 @@ mod tests {
             .deliver(23, 2, id(0, 0));
         let v = check(&History::from_trace(&tb.build()));
         assert_eq!(v.status, Status::Pass, "{v:#?}");
-        assert_eq!(v.measured["deliveries_checked"], 4);
+        assert_eq!(v.measured[Figure::DeliveriesChecked], 4);
     }
 
     #[test]
@@ -288,26 +292,26 @@ mod tests {
         tb.at(
             15,
             "m2",
-            Event::FellBack {
+            Event::Host(HostEvent::FellBack {
                 reason: "test".into(),
                 liar: None,
-            },
+            }),
         );
         tb.deliver(22, 2, id(1, 0)).deliver(23, 2, id(0, 0));
         let v = check(&History::from_trace(&tb.build()));
         assert_eq!(v.status, Status::Pass, "{v:#?}");
-        assert_eq!(v.measured["after_fallback"], 2);
+        assert_eq!(v.measured[Figure::AfterFallback], 2);
         // Back in a later generation, its deliveries of that one count.
         let mut tb2 = tb;
         tb2.at(
             30,
             "m2",
-            Event::Joined {
+            Event::Host(HostEvent::Joined {
                 generation: 2,
                 server: crate::core::ids::ServerId(1),
                 nominator: m(0),
                 epoch: 1,
-            },
+            }),
         );
         for (seq, n) in [(1, 1), (0, 2)] {
             let msg = id(0, n);
@@ -315,12 +319,12 @@ mod tests {
             tb2.at(
                 41,
                 "m0",
-                Event::SubmitAcked {
+                Event::Host(HostEvent::SubmitAcked {
                     msg,
                     server: crate::core::ids::ServerId(1),
                     generation: 2,
                     seq,
-                },
+                }),
             );
             tb2.deliver(50, 2, msg);
         }
@@ -350,7 +354,7 @@ mod tests {
         };
         let v = check(&history(true));
         assert_eq!(v.status, Status::Pass, "{v:#?}");
-        assert_eq!(v.measured["not_ordered_for_member"], 2);
+        assert_eq!(v.measured[Figure::NotOrderedForMember], 2);
         assert_eq!(check(&history(false)).status, Status::Fail);
     }
 
@@ -371,7 +375,7 @@ mod tests {
         tb.joined(30, 2, 1, 0, 0);
         let v = check(&History::from_trace(&tb.build()));
         assert_eq!(v.status, Status::Pass, "{v:#?}");
-        assert_eq!(v.measured["before_join"], 2);
+        assert_eq!(v.measured[Figure::BeforeJoin], 2);
         // Delivered after joining, the same swap is a failure.
         let mut tb = Tb::start(&[0, 1, 2]);
         for n in 0..3 {
@@ -398,12 +402,12 @@ mod tests {
                 tb.at(
                     9,
                     "c0",
-                    Event::Lied {
-                        mode: "drop".into(),
+                    Event::Host(HostEvent::Lied {
+                        mode: Mode::Drop,
                         to: vec![m(0)],
                         generation: 1,
                         seq: 0,
-                    },
+                    }),
                 );
             }
             tb.send(8, id(0, 0), &[0, 1], &[]);
@@ -415,8 +419,8 @@ mod tests {
         };
         let v = check(&history(true));
         assert_eq!(v.status, Status::Pass, "{v:#?}");
-        assert_eq!(v.measured["dropped_receipts"], 1);
-        assert_eq!(v.measured["not_served"], 1);
+        assert_eq!(v.measured[Figure::DroppedReceipts], 1);
+        assert_eq!(v.measured[Figure::NotServed], 1);
         // Without a lie, two messages delivered under one slot still fail.
         let v = check(&history(false));
         assert_eq!(v.status, Status::Fail, "{v:#?}");

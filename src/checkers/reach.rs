@@ -7,13 +7,15 @@
 //! from its description.
 
 use crate::core::ids::{MemberId, Millis, Peer};
+use crate::faults::FaultKind;
+use crate::trace::Phase;
 use std::collections::BTreeSet;
 
 /// One fault that separated members while it lasted.
 #[derive(Clone, Debug, PartialEq)]
 struct Cut {
-    fault: String,
-    hosts: Vec<Peer>,
+    /// The fault's place in the plan, which its end names too.
+    index: usize,
     from: Millis,
     until: Option<Millis>,
     /// Two sides that cannot talk; one side alone is cut off from
@@ -54,42 +56,26 @@ fn members(hosts: &[Peer]) -> BTreeSet<MemberId> {
 
 impl Reach {
     /// Notes one `fault` record. Faults that do not separate members are
-    /// ignored; an end closes the open cut of the same fault and hosts.
-    pub fn note(
-        &mut self,
-        t: Millis,
-        fault: &str,
-        hosts: &[Peer],
-        sides: &[Vec<Peer>],
-        begin: bool,
-    ) {
-        let separating = matches!(
-            fault,
-            "offline" | "crash" | "partition" | "partition_oneway"
-        );
-        if !separating {
-            return;
-        }
-        if !begin {
-            if let Some(open) = self
-                .cuts
-                .iter_mut()
-                .find(|c| c.fault == fault && c.hosts == hosts && c.until.is_none())
+    /// ignored; an end closes the cut its begin opened.
+    pub fn note(&mut self, t: Millis, index: usize, fault: &FaultKind, phase: Phase) {
+        if phase == Phase::End {
+            if let Some(open) =
+                (self.cuts.iter_mut()).find(|c| c.index == index && c.until.is_none())
             {
                 open.until = Some(t);
             }
             return;
         }
-        let sides = match sides {
-            [a, b] => (members(a), Some(members(b))),
-            _ => (members(hosts), None),
+        let sides = match fault.cut() {
+            crate::faults::Cut::None => return,
+            crate::faults::Cut::Alone(host) => (members(&[host]), None),
+            crate::faults::Cut::Sides(a, b) => (members(a), Some(members(b))),
         };
         if sides.0.is_empty() {
             return;
         }
         self.cuts.push(Cut {
-            fault: fault.to_owned(),
-            hosts: hosts.to_vec(),
+            index,
             from: t,
             until: None,
             sides,
@@ -159,6 +145,12 @@ mod tests {
         ns.iter().map(|n| Peer::Member(MemberId(*n))).collect()
     }
 
+    fn offline(m: u32) -> FaultKind {
+        FaultKind::Offline {
+            member: MemberId(m),
+        }
+    }
+
     fn set(ns: &[u32]) -> BTreeSet<MemberId> {
         ns.iter().map(|n| MemberId(*n)).collect()
     }
@@ -166,9 +158,12 @@ mod tests {
     #[test]
     fn a_partition_leaves_each_side_its_own() {
         let mut r = Reach::default();
-        let sides = [names(&[0, 1]), names(&[2, 3])];
-        r.note(100, "partition", &names(&[0, 1, 2, 3]), &sides, true);
-        r.note(5_000, "partition", &names(&[0, 1, 2, 3]), &sides, false);
+        let cut = FaultKind::Partition {
+            a: names(&[0, 1]),
+            b: names(&[2, 3]),
+        };
+        r.note(100, 0, &cut, Phase::Begin);
+        r.note(5_000, 0, &cut, Phase::End);
         // m0 can reach m1 throughout: its window starts at once.
         assert_eq!(
             r.first_window(MemberId(0), &set(&[1]), 200, 1_000),
@@ -185,13 +180,13 @@ mod tests {
     #[test]
     fn offline_cuts_a_member_off_from_everyone_until_it_ends() {
         let mut r = Reach::default();
-        r.note(100, "offline", &names(&[0]), &[], true);
+        r.note(100, 0, &offline(0), Phase::Begin);
         assert_eq!(r.first_window(MemberId(0), &set(&[1, 2]), 200, 1_000), None);
         assert_eq!(
             r.first_window(MemberId(1), &set(&[2]), 200, 1_000),
             Some(200)
         );
-        r.note(3_000, "offline", &names(&[0]), &[], false);
+        r.note(3_000, 0, &offline(0), Phase::End);
         assert_eq!(
             r.first_window(MemberId(0), &set(&[1, 2]), 200, 1_000),
             Some(3_000)
@@ -201,8 +196,8 @@ mod tests {
     #[test]
     fn a_window_too_short_does_not_count() {
         let mut r = Reach::default();
-        r.note(1_000, "offline", &names(&[0]), &[], true);
-        r.note(1_500, "offline", &names(&[0]), &[], false);
+        r.note(1_000, 0, &offline(0), Phase::Begin);
+        r.note(1_500, 0, &offline(0), Phase::End);
         // Contact from 200 lasts only 800 ms before the cut.
         assert_eq!(
             r.first_window(MemberId(0), &set(&[1]), 200, 1_000),
@@ -214,8 +209,12 @@ mod tests {
     #[test]
     fn faults_that_do_not_separate_are_ignored() {
         let mut r = Reach::default();
-        r.note(100, "loss", &[], &[], true);
-        r.note(100, "crash", &[Peer::named("c0")], &[], true);
+        r.note(100, 0, &FaultKind::Loss { rate: 0.5 }, Phase::Begin);
+        let crash = FaultKind::Crash {
+            host: Peer::named("c0"),
+            state: crate::faults::StateOnRestart::Kept,
+        };
+        r.note(100, 1, &crash, Phase::Begin);
         assert_eq!(
             r.first_window(MemberId(0), &set(&[1]), 200, 1_000),
             Some(200)

@@ -9,10 +9,12 @@
 //! and every message the server ordered after that commit. The trace alone
 //! holds no key material, so on a saved trace the answer is Unknown.
 
+use super::Figure;
 use super::history::{History, Slot};
 use super::{Evidence, Status, Verdict, measured};
 use crate::core::event::OpKind;
 use crate::core::ids::{EnvelopeId, MemberId, MessageId, ServerId};
+use crate::trace::CheckId;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Access to what the run put on the wire and to members' key state.
@@ -87,7 +89,7 @@ struct Tally {
     evidence: Vec<Evidence>,
 }
 
-pub const NAME: &str = "post_removal_secrecy";
+pub const NAME: CheckId = CheckId::PostRemovalSecrecy;
 
 /// Messages that must be secret from `removed`: those that causally follow
 /// its removal and do not causally follow a re-add that is not before it.
@@ -160,7 +162,7 @@ pub fn check(h: &History, oracle: Option<&dyn Oracle>) -> Verdict {
             Status::Pass,
             "no member was removed".into(),
             Vec::new(),
-            measured([("removals", 0), ("mls_removals", 0)]),
+            measured([(Figure::Removals, 0), (Figure::MlsRemovals, 0)]),
         );
     }
     let shown = shown_after_removal(h, &removals, &mls);
@@ -184,9 +186,9 @@ pub fn check(h: &History, oracle: Option<&dyn Oracle>) -> Verdict {
             summary,
             shown,
             measured([
-                ("removals", removals.len() as u64),
-                ("mls_removals", mls.len() as u64),
-                ("shown_after_removal", n),
+                (Figure::Removals, removals.len() as u64),
+                (Figure::MlsRemovals, mls.len() as u64),
+                (Figure::ShownAfterRemoval, n),
             ]),
         );
     };
@@ -198,14 +200,14 @@ pub fn check(h: &History, oracle: Option<&dyn Oracle>) -> Verdict {
     let leaks = t.evidence.len() as u64;
     let tried = t.tried + t.mls_tried;
     let m = measured([
-        ("removals", removals.len() as u64),
-        ("mls_removals", mls.len() as u64),
-        ("ciphertexts_tried", tried),
-        ("ciphertexts_not_on_wire", t.missing),
-        ("mls_tried", t.mls_tried),
-        ("mls_not_tried", t.mls_missing),
-        ("readable", leaks - shown_n),
-        ("shown_after_removal", shown_n),
+        (Figure::Removals, removals.len() as u64),
+        (Figure::MlsRemovals, mls.len() as u64),
+        (Figure::CiphertextsTried, tried),
+        (Figure::CiphertextsNotOnWire, t.missing),
+        (Figure::MlsTried, t.mls_tried),
+        (Figure::MlsNotTried, t.mls_missing),
+        (Figure::Readable, leaks - shown_n),
+        (Figure::ShownAfterRemoval, shown_n),
     ]);
     let (status, summary) = if leaks > 0 {
         (

@@ -7,13 +7,15 @@
 //! ordered by its own server and each believing it is the group, because
 //! then nothing one side says reaches the other and neither notices.
 
+use super::Figure;
 use super::coordination::Join;
 use super::history::History;
 use super::{Evidence, Status, Verdict, list, measured};
 use crate::core::ids::{MemberId, ServerId};
+use crate::trace::CheckId;
 use std::collections::{BTreeMap, BTreeSet};
 
-pub const NAME: &str = "no_split_brain";
+pub const NAME: CheckId = CheckId::NoSplitBrain;
 
 /// One coordinated sub-group: a generation at a server, formed by one
 /// nominator (a server accepts one nomination per generation, so two
@@ -48,7 +50,7 @@ pub fn check(h: &History) -> Verdict {
             Status::Pass,
             "no coordinated group (no generation was accepted or joined)".into(),
             vec![],
-            measured([("generations_accepted", 0)]),
+            measured([(Figure::GenerationsAccepted, 0)]),
         );
     }
     if h.running.is_none() {
@@ -72,19 +74,13 @@ pub fn check(h: &History) -> Verdict {
         .filter(|(_, servers)| servers.len() > 1)
         .map(|(g, s)| (*g, s))
         .collect();
-    let mut m = measured([
-        ("generations_accepted", h.coord.accepted.len() as u64),
-        ("contested_generations", contested.len() as u64),
-        ("coordinated_sides", sides.len() as u64),
-        ("lightweight_members", lightweight.len() as u64),
-        ("fenced", h.coord.fenced.len() as u64),
+    let m = measured([
+        (Figure::GenerationsAccepted, h.coord.accepted.len() as u64),
+        (Figure::ContestedGenerations, contested.len() as u64),
+        (Figure::CoordinatedSides, sides.len() as u64),
+        (Figure::LightweightMembers, lightweight.len() as u64),
+        (Figure::Fenced, h.coord.fenced.len() as u64),
     ]);
-    for (g, servers) in &accepted {
-        m.insert(format!("accepted_g{g}"), servers.len() as u64);
-    }
-    for ((g, s, _), members) in &sides {
-        *m.entry(format!("members_g{g}_{s}")).or_insert(0) += members.len() as u64;
-    }
     let mut evidence: Vec<Evidence> = sides
         .iter()
         .map(|((g, s, n), members)| {

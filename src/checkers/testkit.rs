@@ -2,11 +2,12 @@
 //! built with the same event types the simulator writes.
 
 use super::Verdict;
-use crate::core::event::{Bounds, Event, OpKind};
 use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Millis, Peer, ServerId};
 use crate::core::member::membership::Variant;
+use crate::faults::FaultKind;
 use crate::trace::Record;
 use crate::trace::Trace;
+use crate::trace::{Bounds, Event, HostEvent, OpKind, Phase};
 use std::collections::BTreeMap;
 
 pub const HEAL: Millis = 1_000;
@@ -56,6 +57,7 @@ impl Tb {
                     detection_ms: DETECTION,
                 },
                 expect: BTreeMap::new(),
+                format: crate::trace::TRACE_FORMAT,
                 ops: Vec::new(),
             },
         );
@@ -101,25 +103,25 @@ impl Tb {
         parents: &[MessageId],
         control: bool,
     ) -> &mut Tb {
-        let e = Event::MessageSent {
+        let e = Event::Host(HostEvent::MessageSent {
             msg,
             recipients: ms(to),
             parents: parents.to_vec(),
             control,
             submitted: false,
-        };
+        });
         self.on(t, msg.sender.0, e)
     }
 
     /// A group message handed to the server agent to order.
     pub fn submitted(&mut self, t: Millis, msg: MessageId, to: &[u32]) -> &mut Tb {
-        let e = Event::MessageSent {
+        let e = Event::Host(HostEvent::MessageSent {
             msg,
             recipients: ms(to),
             parents: Vec::new(),
             control: false,
             submitted: true,
-        };
+        });
         self.on(t, msg.sender.0, e)
     }
 
@@ -130,27 +132,27 @@ impl Tb {
             seq: self.next_env,
         };
         self.next_env += 1;
-        let sent = Event::EnvelopeSent {
+        let sent = Event::Host(HostEvent::EnvelopeSent {
             env,
             msg,
             to: m(to),
             prekey: false,
             bytes: 100,
-        };
+        });
         self.on(t, msg.sender.0, sent);
         if ack {
-            let acked = Event::DeliveryAcked {
+            let acked = Event::Host(HostEvent::DeliveryAcked {
                 env,
                 to: m(to),
                 agent: AgentId(0),
-            };
+            });
             self.on(t + 1, msg.sender.0, acked);
         }
         self
     }
 
     pub fn deliver(&mut self, t: Millis, host: u32, msg: MessageId) -> &mut Tb {
-        self.on(t, host, Event::Delivered { msg })
+        self.on(t, host, Event::Host(HostEvent::Delivered { msg }))
     }
 
     /// Send to `to`, acknowledge and deliver at every other recipient.
@@ -178,28 +180,28 @@ impl Tb {
     }
 
     fn op(&mut self, t: Millis, host: u32, op: OpKind, target: u32, msg: MessageId) -> &mut Tb {
-        let e = Event::MembershipOp {
+        let e = Event::Host(HostEvent::MembershipOp {
             msg,
             op,
             target: m(target),
-        };
+        });
         self.on(t, host, e)
     }
 
     pub fn changed(&mut self, t: Millis, host: u32, view: &[u32], in_group: bool) -> &mut Tb {
-        let e = Event::MembershipChanged {
+        let e = Event::Host(HostEvent::MembershipChanged {
             view: ms(view),
             in_group,
             cause: None,
-        };
+        });
         self.on(t, host, e)
     }
 
     pub fn fork(&mut self, t: Millis, host: u32, other: &[u32]) -> &mut Tb {
-        let e = Event::ForkDetected {
+        let e = Event::Host(HostEvent::ForkDetected {
             other_side: ms(other),
             evidence: "test".into(),
-        };
+        });
         self.on(t, host, e)
     }
 
@@ -210,10 +212,10 @@ impl Tb {
         msg: MessageId,
         missing: &[MessageId],
     ) -> &mut Tb {
-        let e = Event::ParentMissing {
+        let e = Event::Host(HostEvent::ParentMissing {
             msg,
             missing: missing.to_vec(),
-        };
+        });
         self.on(t, host, e)
     }
 
@@ -231,7 +233,7 @@ impl Tb {
         commit: bool,
         members: &[u32],
     ) -> &mut Tb {
-        let e = Event::Ordered {
+        let e = Event::Host(HostEvent::Ordered {
             group: 1,
             generation,
             seq,
@@ -239,7 +241,7 @@ impl Tb {
             sender: m(sender),
             commit,
             members: ms(members),
-        };
+        });
         self.at(t, &format!("c{server}"), e)
     }
 
@@ -253,12 +255,12 @@ impl Tb {
         server: u32,
         nominator: u32,
     ) -> &mut Tb {
-        let e = Event::Joined {
+        let e = Event::Host(HostEvent::Joined {
             generation,
             server: ServerId(server),
             nominator: m(nominator),
             epoch: 0,
-        };
+        });
         self.on(t, host, e)
     }
 
@@ -271,59 +273,68 @@ impl Tb {
         epoch: u64,
         authenticator: &str,
     ) -> &mut Tb {
-        let e = Event::EpochEntered {
+        let e = Event::Host(HostEvent::EpochEntered {
             generation,
             server: ServerId(server),
             epoch,
             authenticator: authenticator.into(),
-        };
+        });
         self.on(t, host, e)
     }
 
     /// Member `host` restarted after a crash, with or without its
     /// volatile state.
     pub fn restarted(&mut self, t: Millis, host: u32, volatile_lost: bool) -> &mut Tb {
-        let e = Event::MemberStarted {
+        let e = Event::Host(HostEvent::MemberStarted {
             restart: true,
             volatile_lost,
-        };
+        });
         self.on(t, host, e)
+    }
+
+    /// Fault `index` of the plan begins or ends at `t`.
+    pub fn fault(&mut self, t: Millis, index: usize, phase: Phase, fault: FaultKind) -> &mut Tb {
+        self.at(
+            t,
+            "sim",
+            Event::Fault {
+                phase,
+                index,
+                fault,
+            },
+        )
     }
 
     /// A partition between members `a` and `b` from `t`, healed at
     /// `until` if given.
     pub fn partition(&mut self, t: Millis, a: &[u32], b: &[u32], until: Option<Millis>) -> &mut Tb {
         let names = |ns: &[u32]| ns.iter().map(|n| Peer::Member(m(*n))).collect::<Vec<_>>();
-        let hosts = [names(a), names(b)].concat();
-        let sides = vec![names(a), names(b)];
-        let fault = |detail: &str| Event::Fault {
-            fault: "partition".into(),
-            hosts: hosts.clone(),
-            sides: sides.clone(),
-            detail: detail.into(),
+        let fault = FaultKind::Partition {
+            a: names(a),
+            b: names(b),
         };
-        self.at(t, "sim", fault("begin"));
+        self.fault(t, 0, Phase::Begin, fault.clone());
         if let Some(u) = until {
-            self.at(u, "sim", fault("end"));
+            self.fault(u, 0, Phase::End, fault);
         }
         self
     }
 
     pub fn fell_back(&mut self, t: Millis, host: u32) -> &mut Tb {
-        let e = Event::FellBack {
+        let e = Event::Host(HostEvent::FellBack {
             reason: "test".into(),
             liar: None,
-        };
+        });
         self.on(t, host, e)
     }
 
     /// Server `c{server}` accepted `generation`, nominated by `nominator`.
     pub fn accepted(&mut self, t: Millis, server: u32, generation: u32, nominator: u32) -> &mut Tb {
-        let e = Event::GenerationAccepted {
+        let e = Event::Host(HostEvent::GenerationAccepted {
             group: 1,
             generation,
             nominator: m(nominator),
-        };
+        });
         self.at(t, &format!("c{server}"), e)
     }
 

@@ -3,7 +3,8 @@
 use super::BadInput;
 use super::summary::{Tally, print_rows};
 use crate::checkers::{self, Verdict};
-use crate::core::event::Status;
+use crate::trace::CheckId;
+use crate::trace::Status;
 use crate::trace::{Event, Sealed, Trace};
 use std::collections::BTreeSet;
 use std::io::BufReader;
@@ -49,14 +50,14 @@ pub fn check(path: &Path, json: bool) -> Result<bool, BadInput> {
 /// datagrams): they are the ones `check_saved` adds to the trace checkers,
 /// and on a trace they answer `unknown` for want of it, which says nothing
 /// about the run.
-fn skipped(verdicts: &[Verdict]) -> BTreeSet<String> {
-    let from_trace: BTreeSet<String> = checkers::check_trace(&Trace::default())
+fn skipped(verdicts: &[Verdict]) -> BTreeSet<CheckId> {
+    let from_trace: BTreeSet<CheckId> = checkers::check_trace(&Trace::default())
         .into_iter()
         .map(|v| v.check)
         .collect();
     verdicts
         .iter()
         .filter(|v| v.status == Status::Unknown && !from_trace.contains(&v.check))
-        .map(|v| v.check.clone())
+        .map(|v| v.check)
         .collect()
 }

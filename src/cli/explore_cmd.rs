@@ -10,6 +10,7 @@ use crate::explore::runner::Job;
 use crate::explore::shrink::{ShrinkSpec, shrink};
 use crate::explore::sweep::abbreviate;
 use crate::scenario::{SeedRange, load_file};
+use crate::trace::CheckId;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -75,7 +76,7 @@ pub fn run(o: Options) -> Result<bool, BadInput> {
 
     // Failures by (variant, first failing check): the first seed of each
     // is shrunk, the others listed.
-    let mut groups: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, Failed), Vec<usize>> = BTreeMap::new();
     let mut per_variant: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for (i, line) in lines.iter().enumerate() {
         let v = jobs[i].variant.name().to_owned();
@@ -83,14 +84,10 @@ pub fn run(o: Options) -> Result<bool, BadInput> {
         entry.0 += 1;
         let check = match line {
             RunLine::Done(s) if s.met() => continue,
-            RunLine::Done(s) => s
-                .checks
-                .iter()
+            RunLine::Done(s) => (s.checks.iter())
                 .find(|c| !c.met)
-                .map_or("(expected check missing)".to_owned(), |c| {
-                    c.verdict.check.clone()
-                }),
-            RunLine::Panicked(_) => "(panic)".to_owned(),
+                .map_or(Failed::Missing, |c| Failed::Check(c.verdict.check)),
+            RunLine::Panicked(_) => Failed::Panic,
         };
         entry.1 += 1;
         groups.entry((v, check)).or_default().push(i);
@@ -120,7 +117,10 @@ pub fn run(o: Options) -> Result<bool, BadInput> {
             "    replay: commsim explore {file} --seeds {s}..={s} --variant {variant} --no-shrink",
             s = job.seed
         );
-        if o.no_shrink || check.starts_with('(') {
+        let Failed::Check(check) = check else {
+            continue;
+        };
+        if o.no_shrink {
             continue;
         }
         let chosen = if o.shrink_every { &idx[..] } else { &idx[..1] };
@@ -132,7 +132,7 @@ pub fn run(o: Options) -> Result<bool, BadInput> {
                 seed: job.seed,
                 variant: job.variant,
                 engine: job.engine,
-                check: Some(check.clone()),
+                check: Some(*check),
                 threads,
                 other_seeds: 3,
                 max_runs: o.shrink_runs,
@@ -171,4 +171,23 @@ pub fn run(o: Options) -> Result<bool, BadInput> {
     let failing: usize = groups.values().map(Vec::len).sum();
     eprintln!("\n{failing} failing runs of {}", lines.len());
     Ok(false)
+}
+
+/// How a run failed, for grouping: the first checker that missed its
+/// claim, a claimed checker that did not run, or a panic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Failed {
+    Check(CheckId),
+    Missing,
+    Panic,
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failed::Check(c) => c.fmt(f),
+            Failed::Missing => f.write_str("(expected check missing)"),
+            Failed::Panic => f.write_str("(panic)"),
+        }
+    }
 }

@@ -25,6 +25,7 @@ mod timeline_cmd;
 
 use crate::core::member::membership::Variant;
 use crate::sim::Engine;
+use crate::trace::CheckId;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -171,6 +172,12 @@ enum Cmd {
 /// `--help` names them all and clap refuses any other.
 pub(crate) fn variant_arg() -> impl TypedValueParser<Value = Variant> {
     PossibleValuesParser::new(Variant::ALL.map(Variant::name)).try_map(|s| s.parse::<Variant>())
+}
+
+/// `--check`'s values, from the one list of checkers.
+pub(crate) fn check_arg() -> impl TypedValueParser<Value = CheckId> {
+    PossibleValuesParser::new(CheckId::all().map(CheckId::name))
+        .try_map(|s| CheckId::parse(&s).ok_or("no such checker"))
 }
 
 /// `--engine`'s values, from the one list of engines.

@@ -6,6 +6,7 @@ use super::sweep_cmd::{progress, threads};
 use crate::core::member::membership::Variant;
 use crate::explore::shrink::{ShrinkError, ShrinkSpec, shrink};
 use crate::scenario::load_file;
+use crate::trace::CheckId;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -21,8 +22,8 @@ pub struct Options {
     pub variant: Option<Variant>,
     /// The check that must keep failing; defaults to the first that fails
     /// where the scenario claims `pass`.
-    #[arg(long)]
-    pub check: Option<String>,
+    #[arg(long, value_parser = super::check_arg())]
+    pub check: Option<CheckId>,
     /// Where to write the shrunk scenario; defaults to
     /// `<scenario>-<check>-seed<N>.toml` in the current folder.
     #[arg(long, short = 'o')]
@@ -57,7 +58,7 @@ pub fn run(o: Options) -> Result<bool, BadInput> {
             seed: o.seed,
             variant,
             engine: o.engine,
-            check: o.check.clone(),
+            check: o.check,
             threads: threads(o.jobs),
             other_seeds: o.other_seeds,
             max_runs: o.max_runs,

@@ -1,9 +1,9 @@
 //! How a run's outcome reads on a terminal.
 
 use crate::checkers::Check;
-use crate::core::event::Status;
 use crate::core::member::membership::Variant;
 use crate::explore::outcome::Summary;
+use crate::trace::Status;
 
 fn status_word(s: Status) -> &'static str {
     match s {
@@ -75,7 +75,7 @@ impl Tally<'_> {
                 .iter()
                 .filter(claimed)
                 .filter(|r| r.skipped)
-                .map(|r| r.verdict.check.as_str())
+                .map(|r| r.verdict.check.name())
                 .collect(),
         }
     }

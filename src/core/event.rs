@@ -1,19 +1,16 @@
-//! The events of a run, as hosts and the simulator report them. One enum
-//! for every host kind, so that a trace is one ordered log and a checker
-//! can read it without knowing who wrote what. It is the trace's
-//! vocabulary, but it lives in the core, which reports it, so that the core
-//! depends on nothing above it.
+//! The events hosts report: one enum for every host kind, so that a trace
+//! is one ordered log and a checker can read it without knowing who wrote
+//! what. What only the simulator records (the run's start and end, faults,
+//! forgeries) is the trace's own vocabulary (`trace/event.rs`): no host
+//! reports it, so the core does not define it.
 //!
 //! Nothing here may hold plaintext or key material: events name messages by
 //! id and give sizes, never contents.
 
-mod claim;
-
-use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Millis, Peer, ServerId};
-use crate::core::member::membership::Variant;
-pub use claim::Claim;
+use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Peer, ServerId};
+use crate::core::server::dishonest::Mode;
+use crate::core::server::sequencer::Rejection;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// A membership change requested by the application.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -23,104 +20,9 @@ pub enum OpKind {
     Remove,
 }
 
-/// What a checker is expected to answer, as written in the scenario.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Pass,
-    Fail,
-    Unknown,
-}
-
-/// The time limits checkers hold the run to, copied into the trace so that
-/// `commsim check` can judge a saved trace without its scenario file.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Bounds {
-    /// When the last fault has healed.
-    pub heal_at: Millis,
-    /// How long after `heal_at` membership may take to settle.
-    pub convergence_ms: Millis,
-    /// How long after a fork (or after `heal_at`, whichever is later) it may
-    /// take each side to detect it.
-    pub detection_ms: Millis,
-}
-
-/// A membership change the workload asks a member to make, copied into
-/// the trace so that a change the protocol drops without a word can be
-/// counted: the intent is in the trace whether or not anything followed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlannedOp {
-    pub at: Millis,
-    pub by: MemberId,
-    pub op: OpKind,
-    pub target: MemberId,
-}
-
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
-    // ---- the simulator ----
-    RunStarted {
-        scenario: String,
-        seed: u64,
-        variant: Variant,
-        members: Vec<MemberId>,
-        agents: Vec<AgentId>,
-        founders: Vec<MemberId>,
-        bounds: Bounds,
-        expect: BTreeMap<String, Claim>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        ops: Vec<PlannedOp>,
-    },
-    /// A fault took effect (or healed); `detail` says which, in the
-    /// scenario's own words.
-    Fault {
-        fault: String,
-        #[serde(with = "crate::core::ids::host_names")]
-        hosts: Vec<Peer>,
-        /// A partition's two sides (`from` and `to` for a one-way one), so
-        /// that checkers can tell who could still reach whom.
-        #[serde(
-            default,
-            skip_serializing_if = "Vec::is_empty",
-            with = "crate::core::ids::host_name_lists"
-        )]
-        sides: Vec<Vec<Peer>>,
-        detail: String,
-    },
-    /// A datagram removed by the per-message loss fault.
-    DatagramLost {
-        to: Peer,
-        bytes: usize,
-    },
-    /// A datagram sent twice by the duplication fault.
-    DatagramDuplicated {
-        to: Peer,
-    },
-    /// The attacker fault forged something aimed at `victim` (`attack`:
-    /// receipt, outsider, replay or corrupt). `msg` is the id a forged
-    /// group message claims: no member may deliver it.
-    Forged {
-        attack: String,
-        victim: MemberId,
-        detail: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        msg: Option<MessageId>,
-    },
-    /// The end of the run: who is up, and each member's final belief.
-    RunEnded {
-        #[serde(with = "crate::core::ids::host_names")]
-        running: Vec<Peer>,
-    },
-    FinalView {
-        member: MemberId,
-        in_group: bool,
-        view: Vec<MemberId>,
-        /// Members whose state was wiped at some point; they cannot be
-        /// expected to hold anything.
-        state_lost: bool,
-    },
-
     // ---- members ----
     MemberStarted {
         restart: bool,
@@ -293,7 +195,7 @@ pub enum Event {
     },
     SubmitRejected {
         sender: MemberId,
-        reason: String,
+        reason: Rejection,
     },
     /// A nomination was accepted: this server serves `generation`.
     GenerationAccepted {
@@ -305,7 +207,7 @@ pub enum Event {
     /// `seq` of `generation` (`mode`: equivocate, drop or replay).
     /// Simulator instrumentation for the checkers: no member sees it.
     Lied {
-        mode: String,
+        mode: Mode,
         to: Vec<MemberId>,
         generation: u32,
         seq: u64,
@@ -317,14 +219,4 @@ pub enum Event {
         generation: u32,
         by: u32,
     },
-}
-
-impl Event {
-    /// The snake_case kind name as it appears in the trace.
-    pub fn kind(&self) -> String {
-        serde_json::to_value(self)
-            .ok()
-            .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_owned))
-            .unwrap_or_default()
-    }
 }

@@ -135,6 +135,20 @@ pub mod host_names {
     }
 }
 
+/// Serde for one host by name (`"c0"`).
+pub mod host_name {
+    use super::Peer;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(host: &Peer, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(host)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Peer, D::Error> {
+        super::host_names::parse(&String::deserialize(d)?)
+    }
+}
+
 /// The same for lists of host lists (a partition's sides).
 pub mod host_name_lists {
     use super::Peer;

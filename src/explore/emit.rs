@@ -5,9 +5,9 @@
 use crate::core::event::OpKind;
 use crate::core::ids::Millis;
 use crate::core::member::membership::Variant;
-use crate::faults::fault_name;
-use crate::scenario::{Action, ExploreBounds, FaultKind, GroupKind, Scenario, StateOnRestart};
-use crate::trace::Claim;
+use crate::faults::{FaultKind, StateOnRestart};
+use crate::scenario::{Action, ExploreBounds, GroupKind, Scenario};
+use crate::trace::Expect;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -90,7 +90,7 @@ pub fn to_toml(s: &Scenario, header: &str) -> String {
         let _ = write!(
             t,
             "\n[[faults]]\nkind = \"{}\"\nat = {}\n",
-            fault_name(&f.kind),
+            f.kind.fault_type(),
             ms(f.at_ms)
         );
         if let Some(u) = f.until_ms {
@@ -110,7 +110,7 @@ pub fn to_toml(s: &Scenario, header: &str) -> String {
     t
 }
 
-fn claims(t: &mut String, table: &str, expect: &BTreeMap<Variant, BTreeMap<String, Claim>>) {
+fn claims(t: &mut String, table: &str, expect: &BTreeMap<Variant, Expect>) {
     for (v, checks) in expect {
         let _ = write!(t, "\n[{table}.{}]\n", v.name());
         for (check, claim) in checks {

@@ -7,8 +7,9 @@
 use crate::core::event::OpKind;
 use crate::core::ids::{MemberId, Millis, Peer, ServerId};
 use crate::core::server::dishonest::Mode;
-use crate::scenario::{Action, Fault, FaultKind, Scenario, ScheduledOp, StateOnRestart, parse_str};
-use crate::trace::Claim;
+use crate::faults::{Fault, FaultKind, Forgery, StateOnRestart};
+use crate::scenario::{Action, Scenario, ScheduledOp, parse_str};
+use crate::trace::{CheckId, Claim, Expect};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 use std::collections::BTreeMap;
@@ -72,7 +73,7 @@ pub fn plan(base: &Scenario, seed: u64) -> Scenario {
     let equivocates = s.faults.iter().any(|f| {
         matches!(
             f.kind,
-            crate::scenario::FaultKind::Dishonest {
+            FaultKind::Dishonest {
                 mode: Mode::Equivocate | Mode::Fork,
                 ..
             }
@@ -84,9 +85,9 @@ pub fn plan(base: &Scenario, seed: u64) -> Scenario {
                 .explore
                 .expect
                 .get(v)
-                .is_some_and(|e| e.contains_key("total_order"));
+                .is_some_and(|e| e.contains_key(&CheckId::TotalOrder));
             if !explicit {
-                checks.insert("total_order".into(), Claim::FailsSometimes);
+                checks.insert(CheckId::TotalOrder, Claim::FailsSometimes);
             }
         }
     }
@@ -97,16 +98,11 @@ pub fn plan(base: &Scenario, seed: u64) -> Scenario {
 /// otherwise: a drawn plan may leave a checker nothing to judge (a
 /// dishonest server crashed before it could lie), and `unknown` there is
 /// the right answer, not a failure to shrink.
-fn claims(
-    base: &Scenario,
-) -> BTreeMap<crate::core::member::membership::Variant, BTreeMap<String, Claim>> {
+fn claims(base: &Scenario) -> BTreeMap<crate::core::member::membership::Variant, Expect> {
     base.variants
         .iter()
         .map(|v| {
-            let mut checks: BTreeMap<String, Claim> = crate::scenario::CHECKERS
-                .iter()
-                .map(|c| (c.to_string(), Claim::NeverFails))
-                .collect();
+            let mut checks: Expect = CheckId::all().map(|c| (c, Claim::NeverFails)).collect();
             if let Some(over) = base.explore.expect.get(v) {
                 checks.extend(over.clone());
             }
@@ -295,7 +291,7 @@ fn fault(rng: &mut ChaCha20Rng, s: &Scenario, kind: &str) -> Option<Fault> {
         "attack" => (
             until,
             FaultKind::Attack {
-                forgery: pick(rng, &crate::scenario::Forgery::ALL)?,
+                forgery: pick(rng, &Forgery::all().collect::<Vec<_>>())?,
                 victim: pick(rng, &members_of(&hosts))?,
             },
         ),
@@ -405,7 +401,7 @@ total_order = "fails-sometimes"
             let text = crate::explore::emit::to_toml(&p, "");
             parse_str("p.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
             sizes.insert(p.faults.len());
-            kinds.extend(p.faults.iter().map(|f| crate::faults::fault_name(&f.kind)));
+            kinds.extend(p.faults.iter().map(|f| f.kind.fault_type()));
             for f in &p.faults {
                 assert!(
                     f.at_ms >= 1_000 && f.until_ms.is_none_or(|u| u <= 20_000),
@@ -413,11 +409,11 @@ total_order = "fails-sometimes"
                 );
             }
             assert_eq!(
-                p.expect[&"lww".parse().unwrap()]["total_order"],
+                p.expect[&"lww".parse().unwrap()][&CheckId::TotalOrder],
                 Claim::FailsSometimes
             );
             assert_eq!(
-                p.expect[&"lww".parse().unwrap()]["delivery"],
+                p.expect[&"lww".parse().unwrap()][&CheckId::Delivery],
                 Claim::NeverFails
             );
         }

@@ -4,13 +4,13 @@
 //! and scenario hash each one carries.
 
 pub use crate::checkers::Check;
-use crate::checkers::{Verdict, judge};
-use crate::core::event::Status;
+use crate::checkers::{Figure, Verdict, judge};
 use crate::core::member::membership::Variant;
 use crate::core::member::sessions::CryptoOps;
 use crate::core::mls::MlsOps;
 use crate::scenario::Scenario;
 use crate::sim::{Engine, RunOutput};
+use crate::trace::{CheckId, Status};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -87,6 +87,14 @@ pub struct Summary {
 impl Summary {
     pub fn met(&self) -> bool {
         self.verdict == Status::Pass
+    }
+
+    /// A figure a checker measured on this run; `None` when that checker
+    /// did not run or did not measure it (no fork, no detection time).
+    pub fn figure(&self, check: CheckId, figure: Figure) -> Option<u64> {
+        (self.checks.iter())
+            .find(|c| c.verdict.check == check)
+            .and_then(|c| c.verdict.measured.get(figure))
     }
 
     pub fn new(

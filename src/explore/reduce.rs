@@ -3,7 +3,8 @@
 //! reads like one written by hand (m0..m3, not m0, m2, m5, m7).
 
 use crate::core::ids::{AgentId, MemberId, Peer, ServerId};
-use crate::scenario::{Action, Fault, FaultKind, Scenario};
+use crate::faults::{Fault, FaultKind};
+use crate::scenario::{Action, Scenario};
 
 /// Every one-step reduction of `s`, in the order worth trying: the ones
 /// that remove the most first.

@@ -5,10 +5,10 @@
 
 use super::outcome::{Panicked, Provenance, RunLine, Summary};
 use crate::checkers;
-use crate::core::event::Status;
 use crate::core::member::membership::Variant;
 use crate::scenario::Scenario;
 use crate::sim::{self, Engine, RunOutput};
+use crate::trace::Status;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -8,10 +8,10 @@ use super::emit::to_toml;
 use super::outcome::{RunLine, Summary};
 use super::reduce::{Size, candidates};
 use super::runner::{Job, run_all, run_job};
-use crate::core::event::Status;
 use crate::core::member::membership::Variant;
 use crate::scenario::Scenario;
-use crate::trace::Claim;
+use crate::trace::Status;
+use crate::trace::{CheckId, Claim};
 use std::sync::Arc;
 
 pub struct ShrinkSpec {
@@ -23,7 +23,7 @@ pub struct ShrinkSpec {
     pub engine: crate::sim::Engine,
     /// The check to keep failing; by default the first one that fails
     /// where `pass` is claimed.
-    pub check: Option<String>,
+    pub check: Option<CheckId>,
     /// Runs at once.
     pub threads: usize,
     /// When no smaller scenario fails on the current seed, try each on
@@ -38,7 +38,7 @@ pub struct Shrunk {
     /// The smallest scenario found, with its seed fixed.
     pub scenario: Scenario,
     pub seed: u64,
-    pub check: String,
+    pub check: CheckId,
     /// What the check answers: `fail`, or `unknown` where pass is claimed.
     pub answer: Status,
     /// The check's summary and first line of evidence on the shrunk run.
@@ -57,7 +57,7 @@ pub enum ShrinkError {
     NoFailure { seed: u64, variant: Variant },
     #[error("`{check}` does not miss its claim on seed {seed} [{variant}] (it answers {status})")]
     NotFailing {
-        check: String,
+        check: CheckId,
         seed: u64,
         variant: Variant,
         status: String,
@@ -96,7 +96,7 @@ pub fn shrink(spec: &ShrinkSpec, progress: impl Fn(usize, Size)) -> Result<Shrun
                 runs += jobs.len();
                 // The first in candidate order, whatever finished first,
                 // so the result does not depend on the number of threads.
-                if let Some(i) = lines.iter().position(|l| answers(l, &check, answer)) {
+                if let Some(i) = lines.iter().position(|l| answers(l, check, answer)) {
                     current = chunk[i].clone();
                     seed = try_seed;
                     last = lines[i].clone();
@@ -110,7 +110,7 @@ pub fn shrink(spec: &ShrinkSpec, progress: impl Fn(usize, Size)) -> Result<Shrun
         break;
     }
     let evidence = match &last {
-        RunLine::Done(s) => evidence_line(s, &check),
+        RunLine::Done(s) => evidence_line(s, check),
         RunLine::Panicked(p) => p.panic.clone(),
     };
     current.seed = seed;
@@ -145,7 +145,7 @@ fn job(spec: &ShrinkSpec, s: &Scenario, seed: u64) -> Job {
 
 /// The check to keep missing, and its answer: `fail`, or `unknown` where
 /// `pass` is claimed (a checker that can no longer tell is a miss too).
-fn target_check(spec: &ShrinkSpec, s: &Summary) -> Result<(String, Status), ShrinkError> {
+fn target_check(spec: &ShrinkSpec, s: &Summary) -> Result<(CheckId, Status), ShrinkError> {
     // A checker claimed never to fail: `pass`, or explore's `never-fails`.
     let claimed_pass = |c: &super::outcome::Check| {
         c.expected
@@ -155,15 +155,15 @@ fn target_check(spec: &ShrinkSpec, s: &Summary) -> Result<(String, Status), Shri
         c.verdict.status == Status::Fail
             || (c.verdict.status == Status::Unknown && c.expected == Some(Claim::Pass))
     };
-    match &spec.check {
+    match spec.check {
         Some(name) => {
-            let found = s.checks.iter().find(|c| &c.verdict.check == name);
+            let found = s.checks.iter().find(|c| c.verdict.check == name);
             let status = found.map_or(Status::Unknown, |c| c.verdict.status);
             if found.is_some_and(missed) {
-                Ok((name.clone(), status))
+                Ok((name, status))
             } else {
                 Err(ShrinkError::NotFailing {
-                    check: name.clone(),
+                    check: name,
                     seed: spec.seed,
                     variant: spec.variant,
                     status: crate::checkers::status_name(status).to_owned(),
@@ -174,7 +174,7 @@ fn target_check(spec: &ShrinkSpec, s: &Summary) -> Result<(String, Status), Shri
             .checks
             .iter()
             .find(|c| missed(c) && claimed_pass(c))
-            .map(|c| (c.verdict.check.clone(), c.verdict.status))
+            .map(|c| (c.verdict.check, c.verdict.status))
             .ok_or(ShrinkError::NoFailure {
                 seed: spec.seed,
                 variant: spec.variant,
@@ -182,11 +182,11 @@ fn target_check(spec: &ShrinkSpec, s: &Summary) -> Result<(String, Status), Shri
     }
 }
 
-fn answers(line: &RunLine, check: &str, answer: Status) -> bool {
+fn answers(line: &RunLine, check: CheckId, answer: Status) -> bool {
     matches!(line, RunLine::Done(s) if s.checks.iter().any(|c| c.verdict.check == check && c.verdict.status == answer))
 }
 
-fn evidence_line(s: &Summary, check: &str) -> String {
+fn evidence_line(s: &Summary, check: CheckId) -> String {
     let Some(c) = s.checks.iter().find(|c| c.verdict.check == check) else {
         return String::new();
     };

@@ -3,10 +3,10 @@
 
 use super::outcome::RunLine;
 use super::runner::{Job, replay_command};
-use crate::core::event::Status;
 use crate::core::member::membership::Variant;
 use crate::scenario::{ScenarioError, SeedRange, load_file};
-use crate::trace::Claim;
+use crate::trace::Status;
+use crate::trace::{CheckId, Claim};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -113,7 +113,7 @@ pub struct Row {
     pub runs: usize,
     pub panics: usize,
     /// Per check: its claim and each seed's answer.
-    pub checks: BTreeMap<String, (Claim, Vec<(u64, Status)>)>,
+    pub checks: BTreeMap<CheckId, (Claim, Vec<(u64, Status)>)>,
     pub wall_ms: Vec<f64>,
     /// Runs that missed a claim one seed can decide, or panicked.
     pub missed_runs: Vec<MissedRun>,
@@ -129,7 +129,7 @@ pub struct MissedRun {
 /// A claim that did not hold over the seeds that ran.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MissedClaim {
-    pub check: String,
+    pub check: CheckId,
     pub claim: Claim,
     pub note: String,
 }
@@ -165,7 +165,7 @@ impl Row {
                 }
             };
             out.push(MissedClaim {
-                check: check.clone(),
+                check: *check,
                 claim: *claim,
                 note,
             });
@@ -236,7 +236,7 @@ pub fn tabulate(lines: &[RunLine]) -> Vec<Row> {
                     let Some(claim) = c.expected else { continue };
                     let answers = &mut row
                         .checks
-                        .entry(c.verdict.check.clone())
+                        .entry(c.verdict.check)
                         .or_insert((claim, Vec::new()))
                         .1;
                     answers.push((s.seed, c.verdict.status));

@@ -23,13 +23,13 @@
 //!   genuine one: a mailbox or member that keys "seen" on the id alone
 //!   keeps the forgery and drops the real message.
 
+use super::kind::Forgery;
 use crate::core::clock::Hlc;
 use crate::core::ids::{EnvelopeId, MemberId, MessageId, Millis, Peer, ServerId};
 use crate::core::member::message::{GroupMessage, Payload, body_for};
 use crate::core::member::sessions::Sessions;
 use crate::core::server::sequencer::{Receipt, hash, statement};
 use crate::core::wire::{Address, Datagram, Envelope, Ordered, Submission};
-use crate::scenario::Forgery;
 use std::collections::BTreeMap;
 use vodozemac::Ed25519Keypair;
 

@@ -3,9 +3,12 @@
 //! latency) that turmoil does not model per message.
 
 pub mod attack;
+mod kind;
 mod timeline;
 
-pub use timeline::{Action, Timeline, fault_name, fault_sides};
+pub use kind::{Cut, Fault, FaultKind, FaultType, Forgery, StateOnRestart};
+
+pub use timeline::{Action, Timeline};
 
 use crate::core::ids::Millis;
 use rand_chacha::ChaCha20Rng;

@@ -1,8 +1,8 @@
 //! The fault schedule as an ordered list of actions: each fault begins at
 //! its `at` and, if it has one, ends at its `until`.
 
-use crate::core::ids::{Millis, Peer};
-use crate::scenario::{Fault, FaultKind};
+use super::kind::Fault;
+use crate::core::ids::Millis;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
@@ -62,37 +62,10 @@ fn action_index(a: &Action) -> usize {
     }
 }
 
-/// A short name for the trace.
-pub fn fault_name(kind: &FaultKind) -> &'static str {
-    match kind {
-        FaultKind::Partition { .. } => "partition",
-        FaultKind::PartitionOneway { .. } => "partition_oneway",
-        FaultKind::Loss { .. } => "loss",
-        FaultKind::Duplicate { .. } => "duplicate",
-        FaultKind::Reorder { .. } => "reorder",
-        FaultKind::Latency { .. } => "latency",
-        FaultKind::Crash { .. } => "crash",
-        FaultKind::Refuse { .. } => "refuse",
-        FaultKind::Dishonest { .. } => "dishonest",
-        FaultKind::Offline { .. } => "offline",
-        FaultKind::ExpireAddresses { .. } => "expire_addresses",
-        FaultKind::ClockSkew { .. } => "clock_skew",
-        FaultKind::Attack { .. } => "attack",
-    }
-}
-
-/// A partition's sides, for the trace: who could not reach whom.
-pub fn fault_sides(kind: &FaultKind) -> Vec<Vec<Peer>> {
-    match kind {
-        FaultKind::Partition { a, b } => vec![a.clone(), b.clone()],
-        FaultKind::PartitionOneway { from, to } => vec![from.clone(), to.clone()],
-        _ => Vec::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::faults::FaultKind;
 
     #[test]
     fn ends_come_before_begins_at_the_same_time() {

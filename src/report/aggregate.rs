@@ -211,7 +211,7 @@ mod tests {
             file: "s.toml".into(),
             seed,
             variant: place.variant,
-            verdict: crate::core::event::Status::Pass,
+            verdict: crate::trace::Status::Pass,
             panic: String::new(),
             provenance: crate::explore::outcome::Provenance {
                 commsim_version: String::new(),

@@ -6,11 +6,13 @@
 //! same seeds on both sides. Everything here is computed from the typed
 //! results; `markdown.rs` only lays it out.
 
+use crate::checkers::Figure;
 use crate::core::member::membership::Variant;
 use crate::explore::outcome::{RunLine, Summary};
 use crate::explore::runner::replay_command;
 use crate::explore::sweep::tabulate;
 use crate::sim::Engine;
+use crate::trace::CheckId;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What identifies a run across two builds.
@@ -48,7 +50,7 @@ pub struct Side {
 pub struct ClaimChange {
     pub scenario: String,
     pub variant: Variant,
-    pub check: String,
+    pub check: CheckId,
     pub claim: String,
     pub before: Option<String>,
     pub after: Option<String>,
@@ -123,37 +125,38 @@ impl Comparison {
     }
 }
 
-/// A cost figure: its name, and how to read it off one run.
-type Figure = (&'static str, fn(&Summary) -> f64);
+/// A cost figure: its name, and how to read it off one run (`None` when
+/// the run did not measure it).
+type Cost = (&'static str, fn(&Summary) -> Option<f64>);
 
-/// The figures compared, each summed over a row's matched runs.
-const FIGURES: [Figure; 10] = [
-    ("bytes on the wire", |s| s.counts.bytes_on_wire as f64),
-    ("datagrams", |s| s.counts.datagrams_sent as f64),
-    ("messages sent", |s| s.counts.messages_sent as f64),
-    ("deliveries", |s| s.counts.deliveries as f64),
-    ("Olm operations", |s| s.counts.crypto_ops_total as f64),
+/// The figures compared, each summed over a row's matched runs that
+/// measured it on both sides: a run with no fallback has no fallback time,
+/// and counting it as 0 would move the sum for no reason.
+const COSTS: [Cost; 10] = [
+    ("bytes on the wire", |s| Some(s.counts.bytes_on_wire as f64)),
+    ("datagrams", |s| Some(s.counts.datagrams_sent as f64)),
+    ("messages sent", |s| Some(s.counts.messages_sent as f64)),
+    ("deliveries", |s| Some(s.counts.deliveries as f64)),
+    ("Olm operations", |s| Some(s.counts.crypto_ops_total as f64)),
     ("MLS operations", |s| {
         let m = &s.counts.mls_ops;
-        (m.commits + m.commits_processed + m.welcomes_joined + m.encryptions + m.decryptions) as f64
+        let all = m.commits + m.commits_processed + m.welcomes_joined + m.encryptions;
+        Some((all + m.decryptions) as f64)
     }),
-    ("trace events", |s| s.counts.trace_events as f64),
+    ("trace events", |s| Some(s.counts.trace_events as f64)),
     ("delivery latency, p99 (ms)", |s| {
-        s.counts.delivery_latency.p99_ms as f64
+        Some(s.counts.delivery_latency.p99_ms as f64)
     }),
     ("convergence time (ms)", |s| {
-        measured(s, "convergence", "last_change_ms")
+        measured(s, CheckId::Convergence, Figure::LastChangeMs)
     }),
     ("fallback time, worst (ms)", |s| {
-        measured(s, "fallback", "fallback_latency_max_ms")
+        measured(s, CheckId::Fallback, Figure::FallbackLatencyMaxMs)
     }),
 ];
 
-fn measured(s: &Summary, check: &str, key: &str) -> f64 {
-    (s.checks.iter())
-        .find(|c| c.verdict.check == check)
-        .and_then(|c| c.verdict.measured.get(key))
-        .map_or(0.0, |v| *v as f64)
+fn measured(s: &Summary, check: CheckId, figure: Figure) -> Option<f64> {
+    s.figure(check, figure).map(|v| v as f64)
 }
 
 /// Compares `after` with `before`; a cost is reported when its sum moved
@@ -248,7 +251,7 @@ fn change(key: &RunKey, missed: &RunLine) -> RunChange {
 /// them, and those whose outcome differs.
 fn claim_changes(matched: &[(&RunKey, &RunLine, &RunLine)]) -> Vec<ClaimChange> {
     let judged = |lines: Vec<RunLine>| {
-        let mut out: BTreeMap<(String, Variant, String), (String, Option<String>)> =
+        let mut out: BTreeMap<(String, Variant, CheckId), (String, Option<String>)> =
             BTreeMap::new();
         for row in tabulate(&lines) {
             let Some(variant) = row.variant else { continue };
@@ -256,10 +259,10 @@ fn claim_changes(matched: &[(&RunKey, &RunLine, &RunLine)]) -> Vec<ClaimChange> 
             for (check, (claim, _)) in &row.checks {
                 let why = missed
                     .iter()
-                    .find(|m| &m.check == check)
+                    .find(|m| m.check == *check)
                     .map(|m| m.note.clone());
                 out.insert(
-                    (row.scenario.clone(), variant, check.clone()),
+                    (row.scenario.clone(), variant, *check),
                     (claim.to_string(), why),
                 );
             }
@@ -303,10 +306,12 @@ fn costs(
         let row = (key.scenario.clone(), key.variant);
         let s = sums
             .entry(row.clone())
-            .or_insert_with(|| vec![(0.0, 0.0); FIGURES.len()]);
-        for (i, (_, figure)) in FIGURES.iter().enumerate() {
-            s[i].0 += figure(b);
-            s[i].1 += figure(a);
+            .or_insert_with(|| vec![(0.0, 0.0); COSTS.len()]);
+        for (i, (_, cost)) in COSTS.iter().enumerate() {
+            if let (Some(before), Some(after)) = (cost(b), cost(a)) {
+                s[i].0 += before;
+                s[i].1 += after;
+            }
         }
         let w = walls.entry(row).or_default();
         w.0.push(b.counts.wall_ms);
@@ -318,7 +323,7 @@ fn costs(
             let c = CostChange {
                 scenario: scenario.clone(),
                 variant,
-                figure: FIGURES[i].0,
+                figure: COSTS[i].0,
                 before,
                 after,
             };

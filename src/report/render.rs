@@ -3,6 +3,7 @@
 
 use super::timeline::{MarkKind, Timeline};
 use crate::core::ids::{Millis, Peer};
+use crate::faults::{Cut, FaultType};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -35,16 +36,22 @@ impl Layout {
     }
 }
 
-/// The fault's colour, by kind.
-fn fault_colour(fault: &str) -> RGBColor {
+/// The fault's colour, by kind: cuts in warm colours, liars in purple,
+/// network-wide weather in yellow.
+fn fault_colour(fault: FaultType) -> RGBColor {
     match fault {
-        "partition" => RGBColor(255, 140, 0),
-        "partition_oneway" => RGBColor(230, 80, 140),
-        "crash" => RGBColor(200, 30, 30),
-        "offline" => RGBColor(120, 120, 120),
-        "dishonest" | "attack" => RGBColor(150, 40, 200),
-        "refuse" => RGBColor(140, 90, 40),
-        _ => RGBColor(220, 190, 0),
+        FaultType::Partition => RGBColor(255, 140, 0),
+        FaultType::PartitionOneway => RGBColor(230, 80, 140),
+        FaultType::Crash => RGBColor(200, 30, 30),
+        FaultType::Offline => RGBColor(120, 120, 120),
+        FaultType::Dishonest | FaultType::Attack => RGBColor(150, 40, 200),
+        FaultType::Refuse => RGBColor(140, 90, 40),
+        FaultType::Loss
+        | FaultType::Duplicate
+        | FaultType::Reorder
+        | FaultType::Latency
+        | FaultType::ExpireAddresses
+        | FaultType::ClockSkew => RGBColor(220, 190, 0),
     }
 }
 
@@ -183,9 +190,10 @@ fn windows(
 ) -> Result<(), DrawingAreaErrorKind<std::io::Error>> {
     let mut strip = 0;
     for w in &t.windows {
-        let c = fault_colour(&w.fault);
+        let c = fault_colour(w.fault.fault_type());
         let (x0, x1) = (l.x(w.from), l.x(w.until).max(l.x(w.from) + 1));
-        if w.hosts.is_empty() {
+        let hosts = w.fault.hosts();
+        if hosts.is_empty() {
             // Network-wide: a band above the lanes, one row per fault.
             let y = TOP - 22 + (strip % 3) * 6;
             strip += 1;
@@ -194,11 +202,11 @@ fn windows(
         }
         // A partition's sides in two tints, so that who was cut off from
         // whom can be read; any other fault in one.
-        let tinted: Vec<(&Peer, f64)> = match &w.sides[..] {
-            [a, b] => (a.iter().map(|h| (h, 0.15)))
+        let tinted: Vec<(&Peer, f64)> = match w.fault.cut() {
+            Cut::Sides(a, b) => (a.iter().map(|h| (h, 0.15)))
                 .chain(b.iter().map(|h| (h, 0.45)))
                 .collect(),
-            _ => w.hosts.iter().map(|h| (h, 0.25)).collect(),
+            Cut::None | Cut::Alone(_) => hosts.iter().map(|h| (h, 0.25)).collect(),
         };
         for (lane, tint) in tinted
             .into_iter()
@@ -359,14 +367,14 @@ fn legend(
         item(root, kind.name(), &mut x, y)?;
     }
     let (mut x, y) = (LEFT, y + 22);
-    let faults: std::collections::BTreeSet<&str> =
-        t.windows.iter().map(|w| w.fault.as_str()).collect();
+    let faults: std::collections::BTreeSet<FaultType> =
+        t.windows.iter().map(|w| w.fault.fault_type()).collect();
     for fault in faults {
         root.draw(&Rectangle::new(
             [(x - 4, y - 5), (x + 10, y + 5)],
             fault_colour(fault).mix(0.4).filled(),
         ))?;
-        item(root, fault, &mut x, y)?;
+        item(root, fault.name(), &mut x, y)?;
     }
     let note = "Faults shade the lanes they touch (a partition's two sides in two tints); network-wide faults (loss, latency, ...) are the bands above the lanes.";
     root.draw(&Text::new(note.to_owned(), (LEFT, y + 16), font.clone()))?;
@@ -377,6 +385,8 @@ fn legend(
 mod tests {
     use super::*;
     use crate::checkers::testkit::{Tb, id};
+    use crate::faults::{FaultKind, StateOnRestart};
+    use crate::trace::{HostEvent, Phase};
 
     proptest::proptest! {
         /// Any trace a seal can hold is drawn without a panic: records in
@@ -389,15 +399,19 @@ mod tests {
             for (kind, t, a, b) in events {
                 let host = Origin::from(Peer::Member(crate::core::ids::MemberId(a)));
                 let event = match kind {
-                    0 => Event::MessageSent { msg: id(a, b), recipients: vec![], parents: vec![], control: false, submitted: false },
-                    1 => Event::Delivered { msg: id(b, a) },
-                    2 | 3 => Event::Fault {
-                        fault: ["partition", "crash", "loss"][(b % 3) as usize].into(),
-                        hosts: vec![Peer::Member(crate::core::ids::MemberId(b))],
-                        sides: vec![],
-                        detail: if kind == 2 { "begin".into() } else { "end".into() },
-                    },
-                    _ => Event::FellBack { reason: "x".into(), liar: None },
+                    0 => Event::Host(HostEvent::MessageSent { msg: id(a, b), recipients: vec![], parents: vec![], control: false, submitted: false }),
+                    1 => Event::Host(HostEvent::Delivered { msg: id(b, a) }),
+                    2 | 3 => {
+                        let m = Peer::Member(crate::core::ids::MemberId(b));
+                        let fault = match b % 3 {
+                            0 => FaultKind::Partition { a: vec![m], b: vec![] },
+                            1 => FaultKind::Crash { host: m, state: StateOnRestart::Kept },
+                            _ => FaultKind::Loss { rate: 0.1 },
+                        };
+                        let phase = if kind == 2 { Phase::Begin } else { Phase::End };
+                        Event::Fault { phase, index: (b % 4) as usize, fault }
+                    }
+                    _ => Event::Host(HostEvent::FellBack { reason: "x".into(), liar: None }),
                 };
                 trace.push(Record { t, host, event });
             }

@@ -5,8 +5,10 @@
 use super::aggregate::{Cost, Point, aggregate};
 use super::plan::Place;
 use super::spec::Measure;
+use crate::checkers::Figure;
 use crate::explore::outcome::{RunLine, Summary};
 use crate::explore::runner::{Job, failed, guarded, judge};
+use crate::trace::CheckId;
 use crate::trace::latency::{Latency, delivery_histogram};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
@@ -55,11 +57,6 @@ pub struct Figures {
 
 impl Figures {
     pub fn of(s: &Summary, ops: u64) -> Figures {
-        let measured = |check: &str, key: &str| {
-            (s.checks.iter())
-                .find(|c| c.verdict.check == check)
-                .and_then(|c| c.verdict.measured.get(key).copied())
-        };
         let c = &s.counts;
         Figures {
             met: s.met(),
@@ -69,9 +66,9 @@ impl Figures {
             datagrams: c.datagrams_sent,
             olm_ops: c.crypto_ops_total,
             mls_ops: c.mls_ops.total(),
-            convergence_ms: measured("convergence", "settled_after_ms"),
-            fallback_ms: measured("fallback", "fallback_latency_max_ms"),
-            takeover_ms: measured("fallback", "takeover_latency_max_ms"),
+            convergence_ms: s.figure(CheckId::Convergence, Figure::SettledAfterMs),
+            fallback_ms: s.figure(CheckId::Fallback, Figure::FallbackLatencyMaxMs),
+            takeover_ms: s.figure(CheckId::Fallback, Figure::TakeoverLatencyMaxMs),
             latency: c.delivery_latency.clone(),
             simulated_ms: c.simulated_ms,
             wall_ms: c.wall_ms,

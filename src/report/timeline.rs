@@ -7,7 +7,8 @@
 //! density per lane instead, and the picture says so.
 
 use crate::core::ids::{MemberId, MessageId, Millis, Peer};
-use crate::trace::{Event, Trace};
+use crate::faults::FaultKind;
+use crate::trace::{Event, HostEvent, Phase, Trace};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Beyond these a picture of arrows is unreadable: it shows density.
@@ -27,10 +28,7 @@ pub struct Arrow {
 /// network, such as loss or latency).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Window {
-    pub fault: String,
-    pub hosts: Vec<Peer>,
-    /// A partition's two sides (`from` and `to` for a one-way one).
-    pub sides: Vec<Vec<Peer>>,
+    pub fault: FaultKind,
     pub from: Millis,
     pub until: Millis,
 }
@@ -92,7 +90,8 @@ impl Timeline {
         let mut t = Timeline::default();
         let mut lanes: BTreeSet<Peer> = BTreeSet::new();
         let mut sent: BTreeMap<MessageId, Millis> = BTreeMap::new();
-        let mut open: BTreeMap<FaultKey, Begun> = BTreeMap::new();
+        // Open faults by their place in the plan, which their end names.
+        let mut open: BTreeMap<usize, (Millis, &FaultKind)> = BTreeMap::new();
         for r in &trace.records {
             t.end = t.end.max(r.t);
             let host = r.host.peer();
@@ -116,10 +115,10 @@ impl Timeline {
                     lanes.extend(members.iter().map(|m| Peer::Member(*m)));
                     lanes.extend(agents.iter().map(|a| Peer::Agent(*a)));
                 }
-                (Event::MessageSent { msg, .. }, _) => {
+                (Event::Host(HostEvent::MessageSent { msg, .. }), _) => {
                     sent.entry(*msg).or_insert(r.t);
                 }
-                (Event::Delivered { msg }, Some(to)) => {
+                (Event::Host(HostEvent::Delivered { msg }), Some(to)) => {
                     if let Some(at) = sent.get(msg) {
                         t.arrows.push(Arrow {
                             from: Peer::Member(msg.sender),
@@ -131,46 +130,49 @@ impl Timeline {
                 }
                 (
                     Event::Fault {
+                        phase,
+                        index,
                         fault,
-                        hosts,
-                        detail,
-                        sides,
                     },
                     _,
                 ) => {
-                    lanes.extend(hosts.iter().copied());
-                    let key = (fault.clone(), hosts.clone());
-                    if detail.starts_with("begin") {
-                        open.insert(key, (r.t, sides.clone()));
-                    } else if let Some(begun) = open.remove(&key) {
-                        t.windows.push(window(key, begun, r.t));
+                    lanes.extend(fault.hosts());
+                    match phase {
+                        Phase::Begin => {
+                            open.insert(*index, (r.t, fault));
+                        }
+                        Phase::End => {
+                            if let Some(begun) = open.remove(index) {
+                                t.windows.push(window(begun, r.t));
+                            }
+                        }
                     }
                 }
-                (Event::FellBack { liar, .. }, Some(h)) => {
+                (Event::Host(HostEvent::FellBack { liar, .. }), Some(h)) => {
                     let label = match liar {
                         Some(s) => format!("fell back ({s} lied)"),
                         None => "fell back".into(),
                     };
                     t.mark(MarkKind::FellBack, h, r.t, label);
                 }
-                (Event::Nominating { generation, server }, Some(h)) => {
+                (Event::Host(HostEvent::Nominating { generation, server }), Some(h)) => {
                     let label = format!("nominates {server} for g{generation}");
                     t.mark(MarkKind::Nominating, h, r.t, label);
                 }
                 (
-                    Event::Joined {
+                    Event::Host(HostEvent::Joined {
                         generation, server, ..
-                    },
+                    }),
                     Some(h),
                 ) => {
                     let label = format!("g{generation} at {server}");
                     t.mark(MarkKind::Joined, h, r.t, label);
                 }
-                (Event::ForkDetected { other_side, .. }, Some(h)) => {
+                (Event::Host(HostEvent::ForkDetected { other_side, .. }), Some(h)) => {
                     let label = format!("fork with {}", names(other_side));
                     t.mark(MarkKind::ForkDetected, h, r.t, label);
                 }
-                (Event::EquivocationDetected { server, seq, .. }, Some(h)) => {
+                (Event::Host(HostEvent::EquivocationDetected { server, seq, .. }), Some(h)) => {
                     let label = format!("{server} lied at slot {seq}");
                     t.mark(MarkKind::EquivocationDetected, h, r.t, label);
                 }
@@ -178,9 +180,9 @@ impl Timeline {
             }
         }
         // Faults still open at the end last to the end.
-        for (key, begun) in open {
+        for begun in open.into_values() {
             let end = t.end;
-            t.windows.push(window(key, begun, end));
+            t.windows.push(window(begun, end));
         }
         t.lanes = lanes.into_iter().collect();
         t
@@ -206,16 +208,9 @@ impl Timeline {
     }
 }
 
-/// A fault is matched to its end by its kind and hosts.
-type FaultKey = (String, Vec<Peer>);
-/// When an open fault began, and its sides.
-type Begun = (Millis, Vec<Vec<Peer>>);
-
-fn window((fault, hosts): FaultKey, (from, sides): Begun, until: Millis) -> Window {
+fn window((from, fault): (Millis, &FaultKind), until: Millis) -> Window {
     Window {
-        fault,
-        hosts,
-        sides,
+        fault: fault.clone(),
         from,
         until,
     }
@@ -245,7 +240,10 @@ mod tests {
         assert_eq!((t.arrows[1].sent, t.arrows[1].delivered), (100, 900));
         assert_eq!(t.windows.len(), 1);
         assert_eq!((t.windows[0].from, t.windows[0].until), (200, 800));
-        assert_eq!(t.windows[0].sides[1], [Peer::Member(MemberId(2))]);
+        let crate::faults::Cut::Sides(_, b) = t.windows[0].fault.cut() else {
+            panic!("{:?}", t.windows[0].fault)
+        };
+        assert_eq!(b, [Peer::Member(MemberId(2))]);
         assert_eq!(t.marks.len(), 1);
         assert_eq!(t.marks[0].kind, MarkKind::FellBack);
         assert!(

@@ -60,6 +60,7 @@ pub fn markdown(labels: (&str, &str), before: &Trace, after: &Trace) -> String {
 mod tests {
     use super::*;
     use crate::core::ids::{MemberId, MessageId};
+    use crate::trace::HostEvent;
     use crate::trace::{Event, Origin};
 
     fn trace(seqs: &[u32]) -> Trace {
@@ -68,12 +69,12 @@ mod tests {
             t.push(Record {
                 t: i as u64,
                 host: Origin::from(MemberId(0)),
-                event: Event::Delivered {
+                event: Event::Host(HostEvent::Delivered {
                     msg: MessageId {
                         sender: MemberId(1),
                         seq: *seq,
                     },
-                },
+                }),
             });
         }
         t

@@ -6,8 +6,9 @@
 use super::limits::{MAX_EVENTS, MAX_HOST_PAIR_TICKS, MAX_SIMULATED_MS, show};
 use super::load::{Cx, Res};
 use super::locate::Field;
-use super::model::{FaultKind, Scenario};
+use super::model::Scenario;
 use crate::core::ids::Millis;
+use crate::faults::FaultKind;
 
 /// The figures the limits in `limits.rs` bound.
 #[derive(Clone, Debug, PartialEq)]

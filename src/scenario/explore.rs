@@ -105,13 +105,7 @@ impl Cx<'_> {
             if !variants.contains(&v) {
                 return Err(self.err(&f, format!("`{v}` is not in `variants`")));
             }
-            if let Some(c) = checks
-                .keys()
-                .find(|c| !super::CHECKERS.contains(&c.as_str()))
-            {
-                return Err(self.err(&f.key(c), format!("unknown checker `{c}`")));
-            }
-            expect.insert(v, checks.clone());
+            expect.insert(v, self.checks(checks, &f)?);
         }
         Ok(ExploreBounds {
             faults,

@@ -7,6 +7,8 @@ use super::load::{Cx, Res};
 use super::locate::Field;
 use super::model::*;
 use crate::core::ids::{MemberId, Millis, Peer};
+use crate::core::server::dishonest::Mode;
+use crate::faults::{Fault, FaultKind, FaultType, Forgery, StateOnRestart};
 use serde::Deserialize;
 
 /// Every fault's fields in one struct, so that a field of the wrong kind
@@ -46,21 +48,27 @@ const FAULT_FIELDS: [&str; 13] = [
     "victim",
 ];
 
-fn fault_fields(kind: &str) -> Option<&'static [&'static str]> {
-    Some(match kind {
-        "partition" => &["a", "b"],
-        "partition_oneway" => &["from", "to"],
-        "loss" | "duplicate" => &["rate"],
-        "reorder" => &["rate", "extra"],
-        "latency" => &["extra", "jitter"],
-        "crash" => &["host", "state"],
-        "refuse" => &["host"],
-        "dishonest" => &["host", "mode", "victim", "a", "b"],
-        "attack" => &["mode", "victim"],
-        "offline" | "expire_addresses" => &["member"],
-        "clock_skew" => &["member", "offset"],
-        _ => return None,
-    })
+fn fault_fields(kind: FaultType) -> &'static [&'static str] {
+    match kind {
+        FaultType::Partition => &["a", "b"],
+        FaultType::PartitionOneway => &["from", "to"],
+        FaultType::Loss | FaultType::Duplicate => &["rate"],
+        FaultType::Reorder => &["rate", "extra"],
+        FaultType::Latency => &["extra", "jitter"],
+        FaultType::Crash => &["host", "state"],
+        FaultType::Refuse => &["host"],
+        FaultType::Dishonest => &["host", "mode", "victim", "a", "b"],
+        FaultType::Attack => &["mode", "victim"],
+        FaultType::Offline | FaultType::ExpireAddresses => &["member"],
+        FaultType::ClockSkew => &["member", "offset"],
+    }
+}
+
+/// "a, b or c": every fault kind's name, for the unknown-kind message.
+fn kind_names() -> String {
+    let names: Vec<&str> = FaultType::all().map(FaultType::name).collect();
+    let (last, rest) = names.split_last().expect("fault kinds");
+    format!("{} or {last}", rest.join(", "))
 }
 
 /// "a `loss`", "an `attack`": the kind with its article.
@@ -145,14 +153,11 @@ impl Cx<'_> {
 
     fn fault(&self, raw: &RawFault, f: &Field, topo: &Topology) -> Res<Fault> {
         let kind = raw.kind.as_str();
-        let Some(allowed) = fault_fields(kind) else {
-            let msg = format!(
-                "unknown fault kind `{kind}` (expected partition, partition_oneway, loss, \
-                 duplicate, reorder, latency, crash, refuse, dishonest, attack, offline, \
-                 expire_addresses or clock_skew)"
-            );
+        let Some(ty) = FaultType::parse(kind) else {
+            let msg = format!("unknown fault kind `{kind}` (expected {})", kind_names());
             return Err(self.err(&f.key("kind"), msg));
         };
+        let allowed = fault_fields(ty);
         let present = [
             raw.a.is_some(),
             raw.b.is_some(),
@@ -182,12 +187,12 @@ impl Cx<'_> {
         }
         let at_ms = raw.at.0;
         let until_ms = raw.until.map(|d| d.0);
-        match (kind, until_ms) {
-            ("offline", None) => {
+        match (ty, until_ms) {
+            (FaultType::Offline, None) => {
                 let msg = "an `offline` fault needs `until` (when the member comes back)";
                 return Err(self.err(&f.key("until"), msg));
             }
-            ("expire_addresses", Some(_)) => {
+            (FaultType::ExpireAddresses, Some(_)) => {
                 let msg = "an `expire_addresses` fault happens at one instant; remove `until`";
                 return Err(self.err(&f.key("until"), msg));
             }
@@ -215,45 +220,45 @@ impl Cx<'_> {
             let given = cx.need(&raw.extra, f, "extra", kind)?;
             cx.delay(Some(*given), 0, &f.key("extra"))
         };
-        let kind = match kind {
-            "refuse" => {
+        let kind = match ty {
+            FaultType::Refuse => {
                 let host = self.need(&raw.host, f, "host", kind)?;
                 FaultKind::Refuse {
                     server: self.server(host, topo, &f.key("host"))?,
                 }
             }
-            "dishonest" => self.dishonest(raw, f, topo)?,
-            "attack" => self.attack(raw, f, topo)?,
-            "partition" => {
+            FaultType::Dishonest => self.dishonest(raw, f, topo)?,
+            FaultType::Attack => self.attack(raw, f, topo)?,
+            FaultType::Partition => {
                 let (a, b) = self.sides((&raw.a, "a"), (&raw.b, "b"), kind, f, topo)?;
                 FaultKind::Partition { a, b }
             }
-            "partition_oneway" => {
+            FaultType::PartitionOneway => {
                 let (from, to) = self.sides((&raw.from, "from"), (&raw.to, "to"), kind, f, topo)?;
                 FaultKind::PartitionOneway { from, to }
             }
-            "loss" => FaultKind::Loss {
+            FaultType::Loss => FaultKind::Loss {
                 rate: rate(self, true)?,
             },
-            "duplicate" => FaultKind::Duplicate {
+            FaultType::Duplicate => FaultKind::Duplicate {
                 rate: rate(self, false)?,
             },
-            "reorder" => FaultKind::Reorder {
+            FaultType::Reorder => FaultKind::Reorder {
                 rate: rate(self, false)?,
                 extra_ms: extra(self)?,
             },
-            "latency" => FaultKind::Latency {
+            FaultType::Latency => FaultKind::Latency {
                 extra_ms: extra(self)?,
                 jitter_ms: self.delay(raw.jitter, 0, &f.key("jitter"))?,
             },
-            "crash" => self.crash(raw, f, topo)?,
-            "offline" => FaultKind::Offline {
+            FaultType::Crash => self.crash(raw, f, topo)?,
+            FaultType::Offline => FaultKind::Offline {
                 member: member(self)?,
             },
-            "expire_addresses" => FaultKind::ExpireAddresses {
+            FaultType::ExpireAddresses => FaultKind::ExpireAddresses {
                 member: member(self)?,
             },
-            _ => FaultKind::ClockSkew {
+            FaultType::ClockSkew => FaultKind::ClockSkew {
                 member: member(self)?,
                 offset_ms: self.need(&raw.offset, f, "offset", kind)?.0,
             },
@@ -270,7 +275,6 @@ impl Cx<'_> {
     /// sides a fork shows different histories (members only, disjoint,
     /// neither empty: a fork with one side is no fork).
     fn dishonest(&self, raw: &RawFault, f: &Field, topo: &Topology) -> Res<FaultKind> {
-        use crate::core::server::dishonest::Mode;
         let host = self.need(&raw.host, f, "host", "dishonest")?;
         let server = self.server(host, topo, &f.key("host"))?;
         let mode = match self.need(&raw.mode, f, "mode", "dishonest")?.as_str() {
@@ -336,7 +340,7 @@ impl Cx<'_> {
     fn attack(&self, raw: &RawFault, f: &Field, topo: &Topology) -> Res<FaultKind> {
         let mode = self.need(&raw.mode, f, "mode", "attack")?;
         let Some(forgery) = Forgery::parse(mode) else {
-            let names: Vec<&str> = Forgery::ALL.iter().map(|g| g.name()).collect();
+            let names: Vec<&str> = Forgery::all().map(Forgery::name).collect();
             let msg = format!("unknown mode `{mode}` (expected {})", names.join(", "));
             return Err(self.err(&f.key("mode"), msg));
         };

@@ -16,28 +16,12 @@ use super::params::{RawNetwork, RawProtocol, RawTopology};
 use super::workload::RawWorkload;
 use crate::core::ids::Millis;
 use crate::core::member::membership::Variant;
-use crate::trace::Claim;
+use crate::trace::{CheckId, Claim, Expect};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
 use toml_edit::Document;
-
-/// The checkers an `[expect.<variant>]` table may name.
-pub const CHECKERS: [&str; 12] = [
-    "convergence",
-    "membership_intent",
-    "fork_detection",
-    "delivery",
-    "post_removal_secrecy",
-    "total_order",
-    "fallback",
-    "server_blindness",
-    "epoch_agreement",
-    "no_split_brain",
-    "equivocation_detected",
-    "forgeries_rejected",
-];
 
 /// A scenario file that cannot be used, located as precisely as possible.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -353,7 +337,7 @@ impl Cx<'_> {
         &self,
         raw: &BTreeMap<String, BTreeMap<String, Claim>>,
         variants: &[Variant],
-    ) -> Res<BTreeMap<Variant, BTreeMap<String, Claim>>> {
+    ) -> Res<BTreeMap<Variant, Expect>> {
         let e = Field::root().key("expect");
         let mut out = BTreeMap::new();
         for (name, checks) in raw {
@@ -370,21 +354,36 @@ impl Cx<'_> {
             if checks.is_empty() {
                 let msg = format!(
                     "names no checker; give at least one of {}",
-                    CHECKERS.join(", ")
+                    CheckId::names()
                 );
                 return Err(self.err(&f, msg));
             }
-            if let Some(c) = checks.keys().find(|c| !CHECKERS.contains(&c.as_str())) {
-                let msg = format!("unknown checker `{c}` (known: {})", CHECKERS.join(", "));
-                return Err(self.err(&f.key(c), msg));
-            }
-            out.insert(v, checks.clone());
+            out.insert(v, self.checks(checks, &f)?);
         }
         if let Some(v) = variants.iter().find(|v| !out.contains_key(v)) {
             let msg = format!("variant `{v}` has no expectations; add an [expect.{v}] table");
             return Err(self.err(&e.key(v.name()), msg));
         }
         Ok(out)
+    }
+}
+
+impl Cx<'_> {
+    /// Claims keyed by checker names, typed; an unknown name is an error
+    /// at its key that lists the known ones (and so gets a "did you mean").
+    pub(super) fn checks(&self, raw: &BTreeMap<String, Claim>, f: &Field) -> Res<Expect> {
+        raw.iter()
+            .map(|(name, claim)| match CheckId::parse(name) {
+                Some(c) => Ok((c, *claim)),
+                None => {
+                    let msg = format!(
+                        "unknown checker `{name}` (expected one of {})",
+                        CheckId::names()
+                    );
+                    Err(self.err(&f.key(name), msg))
+                }
+            })
+            .collect()
     }
 }
 

@@ -18,7 +18,7 @@ mod workload;
 
 pub use cost::Cost;
 pub use explore::{FAULT_KINDS, OP_KINDS};
-pub use load::{CHECKERS, ScenarioError, load_file, parse_str};
+pub use load::{ScenarioError, load_file, parse_str};
 pub use model::*;
 pub use reshape::{Load, Reshape, reshape};
 pub use seeds::SeedRange;

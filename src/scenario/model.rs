@@ -8,7 +8,8 @@ use super::SeedRange;
 use crate::core::event::OpKind;
 use crate::core::ids::{AgentId, MemberId, Millis, Peer, ServerId};
 use crate::core::member::membership::Variant;
-use crate::trace::Claim;
+use crate::faults::{Fault, FaultKind};
+use crate::trace::Expect;
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -39,7 +40,7 @@ pub struct Scenario {
     /// results name exactly what they ran.
     pub source_sha256: String,
     /// Per variant, per checker name: the claim over `seeds`.
-    pub expect: BTreeMap<Variant, BTreeMap<String, Claim>>,
+    pub expect: BTreeMap<Variant, Expect>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -176,115 +177,6 @@ pub enum Action {
     Nominate(ServerId),
 }
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct Fault {
-    pub at_ms: Millis,
-    /// When the fault is lifted; `None` for faults that last to the end.
-    pub until_ms: Option<Millis>,
-    pub kind: FaultKind,
-}
-
-/// What a host keeps across a crash.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StateOnRestart {
-    /// Everything survives (the process was only stopped).
-    Kept,
-    /// Members: in-memory queues (unsent retries, buffered out-of-order
-    /// messages) are lost; what a client persists survives.
-    VolatileLost,
-    /// Agents: the whole mailbox store is lost. Members: the device is
-    /// wiped and comes back with new identity keys and no group state.
-    Wiped,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum FaultKind {
-    /// No datagram crosses between `a` and `b` in either direction.
-    Partition { a: Vec<Peer>, b: Vec<Peer> },
-    /// Datagrams from `from` to `to` are dropped; the reverse still flows.
-    PartitionOneway { from: Vec<Peer>, to: Vec<Peer> },
-    /// Each datagram is lost independently with this probability.
-    Loss { rate: f64 },
-    /// Each datagram is sent twice with this probability.
-    Duplicate { rate: f64 },
-    /// Each datagram is held back by up to `extra_ms` with this probability,
-    /// so later ones overtake it.
-    Reorder { rate: f64, extra_ms: Millis },
-    /// Extra latency and jitter on every datagram.
-    Latency { extra_ms: Millis, jitter_ms: Millis },
-    /// The host stops; it restarts at `until_ms` if given.
-    Crash { host: Peer, state: StateOnRestart },
-    /// A server agent stays up but refuses service until `until_ms`.
-    Refuse { server: ServerId },
-    /// A server agent stays up and lies until `until_ms`: it equivocates
-    /// to `victim`, drops the victim's submissions, replays old messages,
-    /// or forks the group by commits between `sides` (see
-    /// `core/server/dishonest.rs` and `fork.rs`).
-    Dishonest {
-        server: ServerId,
-        mode: crate::core::server::dishonest::Mode,
-        victim: Option<MemberId>,
-        /// Mode `fork`: the members shown one history (`a`) and the
-        /// members shown the other (`b`).
-        sides: Option<(Vec<MemberId>, Vec<MemberId>)>,
-    },
-    /// A member is cut off from everyone and comes back at `until_ms`.
-    Offline { member: MemberId },
-    /// The member's ephemeral addresses are expired at every agent.
-    ExpireAddresses { member: MemberId },
-    /// The member's clock reads `offset_ms` off the others' (see
-    /// [`Scenario::clock_epoch`]).
-    ClockSkew { member: MemberId, offset_ms: i64 },
-    /// An attacker on the network injects forgeries aimed at `victim`
-    /// until `until_ms` (see `faults/attack.rs`).
-    Attack { forgery: Forgery, victim: MemberId },
-}
-
-/// What the attacker fault forges. Each is something a member must reject
-/// without losing anything genuine (see `faults/attack.rs`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Forgery {
-    /// Swallows the victim's submissions to its server agent and answers
-    /// each with a receipt signed by the attacker's key.
-    Receipt,
-    /// A stranger's Olm pre-key message claiming a group member's name.
-    Outsider,
-    /// Envelopes and ordered messages delivered again: into another
-    /// member's mailbox, and into the victim's own, later.
-    Replay,
-    /// A copy of each datagram for the victim's mailbox with its
-    /// ciphertext altered, arriving just ahead of the genuine one.
-    Corrupt,
-}
-
-impl Forgery {
-    pub const ALL: [Forgery; 4] = [
-        Forgery::Receipt,
-        Forgery::Outsider,
-        Forgery::Replay,
-        Forgery::Corrupt,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Forgery::Receipt => "receipt",
-            Forgery::Outsider => "outsider",
-            Forgery::Replay => "replay",
-            Forgery::Corrupt => "corrupt",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Forgery> {
-        Forgery::ALL.into_iter().find(|f| f.name() == s)
-    }
-}
-
-impl std::fmt::Display for Forgery {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
 /// What `commsim explore` may add to the scenario, per seed. Every checker
 /// is held to `pass` (what a correct protocol must give) unless `expect`
 /// says otherwise for a variant.
@@ -303,7 +195,7 @@ pub struct ExploreBounds {
     /// Op kinds to add (add, remove, update, nominate).
     pub ops: Vec<String>,
     pub max_ops: u32,
-    pub expect: BTreeMap<Variant, BTreeMap<String, Claim>>,
+    pub expect: BTreeMap<Variant, Expect>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

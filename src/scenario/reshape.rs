@@ -208,7 +208,7 @@ pub fn reshape(
         if let Some(expect) = doc.get_mut("expect").and_then(Item::as_table_like_mut) {
             for (_, claims) in expect.iter_mut() {
                 if let Some(claims) = claims.as_table_like_mut() {
-                    claims.remove("delivery");
+                    claims.remove(crate::trace::CheckId::Delivery.name());
                 }
             }
         }
@@ -260,7 +260,8 @@ fn rename_value(key: &str, item: &mut Item, hosts: &Hosts) {
 mod tests {
     use super::*;
     use crate::core::ids::{MemberId, Peer};
-    use crate::scenario::{Action, FaultKind, parse_str};
+    use crate::faults::FaultKind;
+    use crate::scenario::{Action, parse_str};
 
     const HEAL: &str = include_str!("../../scenarios/lightweight-partition-heal.toml");
 
@@ -354,7 +355,7 @@ mod tests {
         assert!(
             idle.expect
                 .values()
-                .all(|claims| !claims.contains_key("delivery"))
+                .all(|claims| !claims.contains_key(&crate::trace::CheckId::Delivery))
         );
         let msgs = reshaped(HEAL, &how(None, None, Load::Messages)).unwrap();
         assert_eq!(

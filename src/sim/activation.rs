@@ -8,6 +8,7 @@ use super::world::World;
 use crate::core::ids::{Millis, Peer};
 use crate::core::io::Input;
 use crate::trace::Event;
+use crate::trace::HostEvent;
 use std::collections::BTreeMap;
 
 /// Datagrams waiting out their simulated latency, keyed by due time and a
@@ -132,10 +133,10 @@ impl World {
             self.record(
                 now,
                 me,
-                Event::CommandSkipped {
+                Event::Host(HostEvent::CommandSkipped {
                     command: c.command.describe(),
                     reason: "host was down".into(),
-                },
+                }),
             );
         }
     }

@@ -10,9 +10,10 @@ use super::world::World;
 use crate::core::ids::{Millis, Peer};
 use crate::core::io::Start;
 use crate::core::io::{FaultCommand, Input};
-use crate::faults::{Action, fault_name, fault_sides};
-use crate::scenario::{Fault, FaultKind, Scenario, StateOnRestart};
-use crate::trace::{Event, Origin};
+use crate::faults::Action;
+use crate::faults::{Fault, FaultKind, StateOnRestart};
+use crate::scenario::Scenario;
+use crate::trace::{Event, HostEvent, Origin, Phase};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -61,18 +62,19 @@ impl FaultState {
         action: Action,
         fault: &Fault,
     ) {
-        let begin = matches!(action, Action::Begin(_));
-        let (hosts, detail) = self.carry_out(sim, world, s, now, begin, &fault.kind);
-        let detail = format!("{} {detail}", if begin { "begin" } else { "end" });
-        tracing::debug!(at = now, fault = fault_name(&fault.kind), %detail, "fault");
+        let (phase, index) = match action {
+            Action::Begin(i) => (Phase::Begin, i),
+            Action::End(i) => (Phase::End, i),
+        };
+        self.carry_out(sim, world, s, now, phase == Phase::Begin, &fault.kind);
+        tracing::debug!(at = now, ?phase, fault = ?fault.kind, "fault");
         world.borrow_mut().record(
             now,
             Origin::Sim,
             Event::Fault {
-                fault: fault_name(&fault.kind).into(),
-                hosts,
-                sides: fault_sides(&fault.kind),
-                detail,
+                phase,
+                index,
+                fault: fault.kind.clone(),
             },
         );
     }
@@ -85,53 +87,37 @@ impl FaultState {
         now: Millis,
         begin: bool,
         kind: &FaultKind,
-    ) -> (Vec<Peer>, String) {
+    ) {
         let all = hosts(s);
         let mut w = world.borrow_mut();
         match kind {
             FaultKind::Partition { a, b } => {
                 self.block(sim, a, b, begin);
                 self.block(sim, b, a, begin);
-                (
-                    a.iter().chain(b).copied().collect(),
-                    format!("{} | {}", quoted(a), quoted(b)),
-                )
             }
             FaultKind::PartitionOneway { from, to } => {
                 self.block(sim, from, to, begin);
-                (
-                    from.iter().chain(to).copied().collect(),
-                    format!("{} -> {}", quoted(from), quoted(to)),
-                )
             }
             FaultKind::Offline { member } => {
                 let me = vec![Peer::Member(*member)];
                 let others: Vec<Peer> = all.iter().filter(|h| **h != me[0]).copied().collect();
                 self.block(sim, &me, &others, begin);
                 self.block(sim, &others, &me, begin);
-                (me, String::new())
             }
             FaultKind::Loss { rate } => {
                 toggle(&mut w.net.loss, *rate, begin);
-                (Vec::new(), format!("rate {rate}"))
             }
             FaultKind::Duplicate { rate } => {
                 toggle(&mut w.net.duplicate, *rate, begin);
-                (Vec::new(), format!("rate {rate}"))
             }
             FaultKind::Reorder { rate, extra_ms } => {
                 toggle(&mut w.net.reorder, (*rate, *extra_ms), begin);
-                (Vec::new(), format!("rate {rate} extra {extra_ms} ms"))
             }
             FaultKind::Latency {
                 extra_ms,
                 jitter_ms,
             } => {
                 toggle(&mut w.net.latency, (*extra_ms, *jitter_ms), begin);
-                (
-                    Vec::new(),
-                    format!("extra {extra_ms} ms jitter {jitter_ms} ms"),
-                )
             }
             FaultKind::Crash { host, state } => {
                 if begin {
@@ -142,14 +128,12 @@ impl FaultState {
                     drop(w);
                     sim.bounce(*host);
                 }
-                (vec![*host], format!("{state:?}"))
             }
             FaultKind::Refuse { server } => {
                 let local = w.local_time(Peer::Server(*server), now);
                 if let Some(agent) = w.servers.get_mut(server) {
                     agent.handle(local, Input::Fault(FaultCommand::RefuseService(begin)));
                 }
-                (vec![Peer::Server(*server)], String::new())
             }
             FaultKind::Dishonest {
                 server,
@@ -173,20 +157,6 @@ impl FaultState {
                         Input::Fault(FaultCommand::Dishonest(begin.then_some(d))),
                     );
                 }
-                let to = match (victim, sides) {
-                    (Some(v), _) => format!(" to {v}"),
-                    (None, Some((a, b))) => {
-                        let names = |s: &[crate::core::ids::MemberId]| {
-                            s.iter()
-                                .map(|m| m.to_string())
-                                .collect::<Vec<_>>()
-                                .join(",")
-                        };
-                        format!(" between {} | {}", names(a), names(b))
-                    }
-                    (None, None) => String::new(),
-                };
-                (vec![Peer::Server(*server)], format!("{mode}{to}"))
             }
             FaultKind::ExpireAddresses { member } => {
                 if begin {
@@ -195,16 +165,11 @@ impl FaultState {
                         a.handle(local, Input::Fault(FaultCommand::ExpireAddresses(*member)));
                     }
                 }
-                (vec![Peer::Member(*member)], String::new())
             }
             FaultKind::Attack { forgery, victim } => {
                 if let Some(a) = w.attacker.as_mut() {
                     a.toggle(*forgery, *victim, begin);
                 }
-                (
-                    vec![Peer::Member(*victim)],
-                    format!("{forgery} aimed at {victim}"),
-                )
             }
             FaultKind::ClockSkew { member, offset_ms } => {
                 if begin {
@@ -212,10 +177,6 @@ impl FaultState {
                 } else {
                     w.skew.remove(member);
                 }
-                (
-                    vec![Peer::Member(*member)],
-                    format!("offset {offset_ms} ms"),
-                )
             }
         }
     }
@@ -240,21 +201,13 @@ impl FaultState {
     }
 }
 
-/// Hosts as a fault's description lists them: `["m0", "s1"]`.
-fn quoted(hosts: &[Peer]) -> String {
-    format!(
-        "{:?}",
-        hosts.iter().map(Peer::to_string).collect::<Vec<_>>()
-    )
-}
-
 /// Replaces a wiped host's state machine and says how it starts again.
 fn restart_state(w: &mut World, now: Millis, peer: Peer, state: StateOnRestart) -> Start {
     match (peer, state) {
         (Peer::Agent(a), StateOnRestart::Wiped) => {
             if let Some(fresh) = w.agents.get(&a).map(|old| old.wiped()) {
                 w.agents.insert(a, fresh);
-                w.record(now, peer, Event::MailboxWiped);
+                w.record(now, peer, Event::Host(HostEvent::MailboxWiped));
             }
         }
         (Peer::Member(m), StateOnRestart::Wiped) => {

@@ -7,7 +7,6 @@ use super::fault_plan::FaultState;
 use super::host::run_host;
 use super::setup::{build_world, hosts};
 use super::world::{Counters, World};
-use crate::core::event::Bounds;
 use crate::core::ids::{Millis, Peer};
 use crate::core::member::membership::Variant;
 use crate::core::member::sessions::CryptoOps;
@@ -15,10 +14,11 @@ use crate::core::mls::MlsOps;
 use crate::faults::Timeline;
 use crate::observations::Observations;
 use crate::scenario::Scenario;
+use crate::trace::Bounds;
+use crate::trace::HostEvent;
 use crate::trace::Origin;
 use crate::trace::{Event, Trace};
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -84,11 +84,9 @@ fn run_here(
     let end = s.end_at();
     {
         let mut w = world.borrow_mut();
-        let mut expect: BTreeMap<String, _> = BTreeMap::new();
-        if let Some(e) = s.expect.get(&variant) {
-            expect = e.clone();
-        }
+        let expect = s.expect.get(&variant).cloned().unwrap_or_default();
         let started = Event::RunStarted {
+            format: crate::trace::TRACE_FORMAT,
             scenario: s.name.clone(),
             seed,
             variant,
@@ -109,7 +107,7 @@ fn run_here(
                 .iter()
                 .filter_map(|o| match o.action {
                     crate::scenario::model::Action::Membership(op, target) => {
-                        Some(crate::core::event::PlannedOp {
+                        Some(crate::trace::PlannedOp {
                             at: o.at_ms,
                             by: o.by,
                             op,
@@ -183,8 +181,8 @@ fn run_here(
     // Counted from the trace, which outlives a wiped member's own counters.
     let count =
         |pred: fn(&Event) -> bool| w.trace.records.iter().filter(|r| pred(&r.event)).count() as u64;
-    let messages_sent = count(|e| matches!(e, Event::MessageSent { .. }));
-    let deliveries = count(|e| matches!(e, Event::Delivered { .. }));
+    let messages_sent = count(|e| matches!(e, Event::Host(HostEvent::MessageSent { .. })));
+    let deliveries = count(|e| matches!(e, Event::Host(HostEvent::Delivered { .. })));
     Ok(RunOutput {
         digest: w.trace.digest(),
         wire_digest: w.wire_digest(),
@@ -256,11 +254,14 @@ mod tests {
         let out = run(&s, 7, Variant::Lww).unwrap();
         assert_eq!(out.unseeded_draws, 0);
         assert!(out.messages_sent > 5, "{}", out.messages_sent);
-        let kinds: BTreeMap<String, usize> =
-            out.trace.records.iter().fold(BTreeMap::new(), |mut m, r| {
-                *m.entry(r.event.kind()).or_default() += 1;
-                m
-            });
+        let kinds: std::collections::BTreeMap<String, usize> =
+            out.trace
+                .records
+                .iter()
+                .fold(std::collections::BTreeMap::new(), |mut m, r| {
+                    *m.entry(r.event.kind()).or_default() += 1;
+                    m
+                });
         eprintln!("{kinds:?}");
         assert_eq!(out.deliveries, out.messages_sent * 3, "{kinds:?}");
         let again = run(&s, 7, Variant::Lww).unwrap();

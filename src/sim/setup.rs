@@ -14,6 +14,7 @@ use crate::core::mls::MlsClient;
 use crate::core::server::{ServerAgent, ServerConfig};
 use crate::core::wire::WELL_KNOWN;
 use crate::scenario::{GroupKind, Scenario};
+use crate::trace::HostEvent;
 use crate::trace::{Event, Origin, Record};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
@@ -157,7 +158,7 @@ pub fn build_world(s: &Scenario, seed: u64, variant: Variant) -> World {
     world.commands = commands;
     if s.faults
         .iter()
-        .any(|f| matches!(f.kind, crate::scenario::FaultKind::Attack { .. }))
+        .any(|f| matches!(f.kind, crate::faults::FaultKind::Attack { .. }))
     {
         world.attacker = Some(crate::faults::attack::Attacker::new(
             s.network.latency_ms,
@@ -282,11 +283,11 @@ fn found_coordinated(
     agent.serve(GROUP_ID, 1, epoch, mailboxes);
     let mut founding: Vec<(Origin, Event)> = vec![(
         Peer::Server(server).into(),
-        Event::GenerationAccepted {
+        Event::Host(HostEvent::GenerationAccepted {
             group: GROUP_ID,
             generation: 1,
             nominator: first,
-        },
+        }),
     )];
     for m in founders {
         if let (Some(client), Some(member)) = (clients.remove(m), world.members.get_mut(m)) {
@@ -295,21 +296,21 @@ fn found_coordinated(
             let authenticator = client.epoch_authenticator().unwrap_or_default();
             founding.push((
                 (*m).into(),
-                Event::Joined {
+                Event::Host(HostEvent::Joined {
                     generation: 1,
                     server,
                     nominator: first,
                     epoch,
-                },
+                }),
             ));
             founding.push((
                 (*m).into(),
-                Event::EpochEntered {
+                Event::Host(HostEvent::EpochEntered {
                     generation: 1,
                     server,
                     epoch,
                     authenticator: hex::encode(&authenticator[..authenticator.len().min(8)]),
-                },
+                }),
             ));
             member.coordinate(Coordinated::new((server, key), 1, first, client, 0));
         }

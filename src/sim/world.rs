@@ -153,7 +153,7 @@ impl World {
             match effect {
                 Effect::Record(event) => {
                     self.observations.recorded(host, &event, &self.members);
-                    self.record(now, host, event)
+                    self.record(now, host, event.into())
                 }
                 Effect::WakeAt(at) => {
                     let at = self.sim_time(host, at);
@@ -227,7 +227,7 @@ impl World {
                 now,
                 Origin::Sim,
                 Event::Forged {
-                    attack: f.forgery.name().into(),
+                    attack: f.forgery,
                     victim: f.victim,
                     detail: f.detail,
                     msg: f.msg,

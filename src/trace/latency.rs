@@ -4,6 +4,7 @@
 
 use super::{Event, Trace};
 use crate::core::ids::{MessageId, Millis, Peer};
+use crate::trace::HostEvent;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -46,10 +47,12 @@ pub fn delivery_histogram(trace: &Trace) -> Option<Histogram<u64>> {
     let mut h = Histogram::<u64>::new(3).ok()?;
     for r in &trace.records {
         match (&r.event, r.host.peer()) {
-            (Event::MessageSent { msg, .. }, _) => {
+            (Event::Host(HostEvent::MessageSent { msg, .. }), _) => {
                 sent.entry(*msg).or_insert(r.t);
             }
-            (Event::Delivered { msg }, Some(Peer::Member(to))) if to != msg.sender => {
+            (Event::Host(HostEvent::Delivered { msg }), Some(Peer::Member(to)))
+                if to != msg.sender =>
+            {
                 if let Some(at) = sent.get(msg) {
                     let _ = h.record(r.t.saturating_sub(*at));
                 }

@@ -71,10 +71,11 @@ impl std::io::Write for Hashing<'_> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::core::event::Bounds;
     use crate::core::ids::{MemberId, MessageId};
     use crate::core::member::membership::Variant;
+    use crate::trace::Bounds;
     use crate::trace::Event;
+    use crate::trace::HostEvent;
 
     /// A run's header and one delivery.
     pub(crate) fn sample() -> Trace {
@@ -89,6 +90,7 @@ pub(crate) mod tests {
                 members: vec![MemberId(0), MemberId(1)],
                 agents: vec![],
                 founders: vec![MemberId(0), MemberId(1)],
+                format: crate::trace::TRACE_FORMAT,
                 bounds: Bounds {
                     heal_at: 0,
                     convergence_ms: 1,
@@ -101,12 +103,12 @@ pub(crate) mod tests {
         t.push(Record {
             t: 5,
             host: MemberId(1).into(),
-            event: Event::Delivered {
+            event: Event::Host(HostEvent::Delivered {
                 msg: MessageId {
                     sender: MemberId(0),
                     seq: 3,
                 },
-            },
+            }),
         });
         t
     }

@@ -1,7 +1,7 @@
 //! One line of the trace, and who wrote it.
 
-use crate::core::event::Event;
 use crate::core::ids::{MemberId, Millis, Peer};
+use crate::trace::Event;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 

@@ -11,7 +11,7 @@
 
 use super::log::{Trace, TraceError};
 use super::record::Record;
-use crate::core::event::Event;
+use crate::trace::{Event, TRACE_FORMAT};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::io::BufRead;
@@ -82,6 +82,9 @@ impl Trace {
             }
             hash.update(line.as_bytes());
             hash.update(b"\n");
+            if i == 0 {
+                format(&line).map_err(|why| bad(n, why))?;
+            }
             let record: Record = serde_json::from_str(&line).map_err(|e| bad(n, e.to_string()))?;
             header(&trace, &record).map_err(|why| bad(n, why))?;
             trace.push(record);
@@ -113,6 +116,30 @@ fn verify(seal: &Seal, lines: usize, digest: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// The first line says which format the trace is in; one of another
+/// format is refused by name, before its records are misread.
+fn format(first: &str) -> Result<(), String> {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(first) else {
+        return Ok(()); // not JSON: the record parser says why
+    };
+    if v.get("kind").and_then(|k| k.as_str()) != Some("run_started") {
+        return Ok(()); // not a run's start: `header` says so
+    }
+    let found = v.get("format").and_then(|f| f.as_u64()).unwrap_or(1);
+    if found == u64::from(TRACE_FORMAT) {
+        return Ok(());
+    }
+    Err(format!(
+        "trace format {found}, but this build reads format {TRACE_FORMAT}{}; run the scenario \
+         again with this build to write its trace anew",
+        if found < u64::from(TRACE_FORMAT) {
+            " (format 1 described faults in words, format 2 records them typed)"
+        } else {
+            " (the trace was written by a newer commsim)"
+        }
+    ))
 }
 
 /// One run per trace, announced on its first line: a second `run_started`
@@ -210,5 +237,27 @@ mod tests {
         t.records.remove(0);
         let err = read(&t.to_sealed_jsonl()).unwrap_err();
         assert!(err.contains("not `run_started`"), "{err}");
+    }
+
+    #[test]
+    fn a_trace_of_another_format_is_refused_by_name() {
+        let text = sample().to_sealed_jsonl().replace(",\"format\":2", "");
+        let err = Trace::read("old.jsonl", text.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("old.jsonl:1") && err.contains("trace format 1"),
+            "{err}"
+        );
+        let text = sample()
+            .to_sealed_jsonl()
+            .replace("\"format\":2", "\"format\":9");
+        let err = Trace::read("new.jsonl", text.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("trace format 9") && err.contains("newer"),
+            "{err}"
+        );
     }
 }

@@ -5,7 +5,8 @@
 use super::{dishonest, rejects};
 use commsim::core::ids::{MemberId, ServerId};
 use commsim::core::server::dishonest::Mode;
-use commsim::scenario::{FaultKind, parse_str};
+use commsim::faults::FaultKind;
+use commsim::scenario::parse_str;
 
 const FORK: &str = "host = \"c0\"\nmode = \"fork\"\n";
 

@@ -12,10 +12,10 @@ fn agreed_view_passes() {
     let v = run(&healthy());
     assert_eq!(v.status, Status::Pass, "{v:#?}");
     assert!(v.summary.contains("hold {m0, m1, m2}"), "{}", v.summary);
-    assert_eq!(v.measured["considered"], 3);
-    assert_eq!(v.measured["distinct_views"], 1);
+    assert_eq!(v.measured[Figure::Considered], 3);
+    assert_eq!(v.measured[Figure::DistinctViews], 1);
     // Nothing changed after the heal: no settling time, rather than zero.
-    assert!(!v.measured.contains_key("settled_after_ms"));
+    assert_eq!(v.measured.get(Figure::SettledAfterMs), None);
 }
 
 #[test]
@@ -30,7 +30,7 @@ fn disjoint_islands_pass_but_say_forked() {
     let v = run(&t);
     assert_eq!(v.status, Status::Pass, "{v:#?}");
     assert!(v.summary.contains("forked into 2 islands"), "{}", v.summary);
-    assert_eq!(v.measured["islands"], 2);
+    assert_eq!(v.measured[Figure::Islands], 2);
 }
 
 #[test]
@@ -63,9 +63,9 @@ fn a_change_after_the_deadline_fails_rule_b() {
         .changed(deadline + 1, 1, &[0, 1, 2], true);
     let v = run(&tb.end_agreed(&[0, 1, 2], &[0, 1, 2]).build());
     assert_eq!(v.status, Status::Fail, "{v:#?}");
-    assert_eq!(v.measured["late_changes"], 1);
+    assert_eq!(v.measured[Figure::LateChanges], 1);
     // Settling is timed from the heal to the last change.
-    assert_eq!(v.measured["settled_after_ms"], CONVERGENCE + 1);
+    assert_eq!(v.measured[Figure::SettledAfterMs], CONVERGENCE + 1);
     let e = &v.evidence[0];
     assert_eq!(
         (e.members.as_slice(), e.at_ms),
@@ -96,7 +96,7 @@ fn a_stale_member_fails_rule_c() {
         .build();
     let v = run(&t);
     assert_eq!(v.status, Status::Fail, "{v:#?}");
-    assert_eq!(v.measured["stale_members"], 1);
+    assert_eq!(v.measured[Figure::StaleMembers], 1);
     assert!(v.summary.contains("stale"), "{}", v.summary);
     assert_eq!(v.evidence[0].members[0], m(2));
 }
@@ -145,7 +145,7 @@ fn the_deadline_counts_from_the_last_membership_op() {
         .changed(op_at + CONVERGENCE / 2, 2, &[0, 1], false);
     let v = run(&tb.end_agreed(&[0, 1], &[0, 1]).build());
     assert_eq!(v.status, Status::Pass, "{v:#?}");
-    assert_eq!(v.measured["deadline_ms"], op_at + CONVERGENCE);
+    assert_eq!(v.measured[Figure::DeadlineMs], op_at + CONVERGENCE);
     // A change that comes too long after the op still fails.
     let mut tb = Tb::start(&[0, 1, 2]);
     tb.remove(op_at, 0, 2, id(0, 1))

@@ -2,6 +2,7 @@ use super::*;
 use crate::checkers::history::History;
 use crate::checkers::testkit::*;
 use crate::core::ids::Millis;
+use crate::trace::HostEvent;
 use crate::trace::{Event, Trace};
 
 fn run(t: &Trace) -> Verdict {
@@ -12,10 +13,10 @@ fn run(t: &Trace) -> Verdict {
 fn a_healthy_run_passes() {
     let v = run(&healthy());
     assert_eq!(v.status, Status::Pass, "{v:#?}");
-    assert_eq!(v.measured["messages"], 4);
-    assert_eq!(v.measured["acknowledged_pairs"], 8);
-    assert_eq!(v.measured["delivered_pairs"], 8);
-    assert_eq!(v.measured["lost"], 0);
+    assert_eq!(v.measured[Figure::Messages], 4);
+    assert_eq!(v.measured[Figure::AcknowledgedPairs], 8);
+    assert_eq!(v.measured[Figure::DeliveredPairs], 8);
+    assert_eq!(v.measured[Figure::Lost], 0);
 }
 
 #[test]
@@ -54,10 +55,10 @@ fn gaps_at_unreachable_recipients_are_counted_not_failed() {
         .build();
     let v = run(&t);
     assert_eq!(v.status, Status::Pass, "{v:#?}");
-    assert_eq!(v.measured["acknowledged_to_unreachable"], 2);
-    assert_eq!(v.measured["unacknowledged_pairs"], 1);
-    assert_eq!(v.measured["unacknowledged_to_unreachable"], 1);
-    assert_eq!(v.measured["lost"], 0);
+    assert_eq!(v.measured[Figure::AcknowledgedToUnreachable], 2);
+    assert_eq!(v.measured[Figure::UnacknowledgedPairs], 1);
+    assert_eq!(v.measured[Figure::UnacknowledgedToUnreachable], 1);
+    assert_eq!(v.measured[Figure::Lost], 0);
     assert!(mentions_member(&v, m(1)) && mentions_member(&v, m(2)));
 }
 
@@ -78,7 +79,7 @@ fn an_unacknowledged_message_of_a_sender_that_stays_up_is_owed() {
     let v = run(&t);
     assert_eq!(v.status, Status::Fail, "{v:#?}");
     assert_eq!(v.summary, "1 lost unacknowledged");
-    assert_eq!(v.measured["unacknowledged_owed"], 1);
+    assert_eq!(v.measured[Figure::UnacknowledgedOwed], 1);
     let e = &v.evidence[0];
     assert_eq!(e.members, [m(2), m(0)]);
     assert_eq!(e.messages, [id(0, 0)]);
@@ -134,7 +135,7 @@ fn a_recipient_removed_after_the_message_is_still_owed_it() {
         .build();
     let v = run(&t);
     assert_eq!(v.status, Status::Fail, "{v:#?}");
-    assert_eq!(v.measured["lost_unacknowledged"], 1);
+    assert_eq!(v.measured[Figure::LostUnacknowledged], 1);
     assert_eq!(v.evidence[0].members, [m(2), m(0)]);
 }
 
@@ -172,43 +173,43 @@ fn nothing(tb: &mut Tb) -> &mut Tb {
 fn an_unacknowledged_message_is_owed_only_with_time_to_arrive() {
     // Due at max(t, heal 1000) + detection 500 + convergence 500.
     let v = unacked(2_000, nothing, nothing);
-    assert_eq!(v.measured["lost_unacknowledged"], 2, "{v:#?}");
+    assert_eq!(v.measured[Figure::LostUnacknowledged], 2, "{v:#?}");
     let v = unacked(2_001, nothing, nothing);
     assert_eq!(v.status, Status::Pass, "{v:#?}");
-    assert_eq!(v.measured["unacknowledged_not_due"], 2);
+    assert_eq!(v.measured[Figure::UnacknowledgedNotDue], 2);
     // A partition that never heals cuts m0 off from m2 to the end.
     let v = unacked(100, |tb| tb.partition(50, &[0, 1], &[2], None), nothing);
-    assert_eq!(v.measured["lost_unacknowledged"], 0, "{v:#?}");
-    assert_eq!(v.measured["unacknowledged_not_due"], 2);
+    assert_eq!(v.measured[Figure::LostUnacknowledged], 0, "{v:#?}");
+    assert_eq!(v.measured[Figure::UnacknowledgedNotDue], 2);
     let v = unacked(
         100,
         |tb| tb.partition(50, &[0, 1], &[2], Some(900)),
         nothing,
     );
-    assert_eq!(v.measured["lost_unacknowledged"], 2, "{v:#?}");
+    assert_eq!(v.measured[Figure::LostUnacknowledged], 2, "{v:#?}");
 }
 
 #[test]
 fn a_sender_that_went_down_or_lost_its_queues_owes_nothing_unacknowledged() {
     let v = unacked_up(100, nothing, nothing, &[1, 2]);
     assert_eq!(v.status, Status::Pass, "{v:#?}");
-    assert_eq!(v.measured["unacknowledged_sender_gone"], 2);
+    assert_eq!(v.measured[Figure::UnacknowledgedSenderGone], 2);
     let v = unacked(100, nothing, |tb| tb.restarted(900, 0, true));
     assert_eq!(v.status, Status::Pass, "{v:#?}");
-    assert_eq!(v.measured["unacknowledged_sender_gone"], 2);
+    assert_eq!(v.measured[Figure::UnacknowledgedSenderGone], 2);
     // A restart that kept everything, or one before the send, excuses nothing.
     let v = unacked(100, nothing, |tb| tb.restarted(900, 0, false));
-    assert_eq!(v.measured["lost_unacknowledged"], 2, "{v:#?}");
+    assert_eq!(v.measured[Figure::LostUnacknowledged], 2, "{v:#?}");
     let v = unacked(100, |tb| tb.restarted(50, 0, true), nothing);
-    assert_eq!(v.measured["lost_unacknowledged"], 2, "{v:#?}");
+    assert_eq!(v.measured[Figure::LostUnacknowledged], 2, "{v:#?}");
 }
 
 #[test]
 fn a_recipient_or_sender_removed_before_the_send_is_owed_nothing() {
     // m1 removed m2 before m0 (not knowing) addressed it.
     let v = unacked(100, |tb| tb.remove(50, 1, 2, id(1, 0)), nothing);
-    assert_eq!(v.measured["lost_unacknowledged"], 1, "{v:#?}");
-    assert_eq!(v.measured["unacknowledged_not_addressable"], 1);
+    assert_eq!(v.measured[Figure::LostUnacknowledged], 1, "{v:#?}");
+    assert_eq!(v.measured[Figure::UnacknowledgedNotAddressable], 1);
     assert_eq!(v.evidence[0].members, [m(1), m(0)]);
     // Re-added since: owed again.
     let v = unacked(
@@ -216,11 +217,11 @@ fn a_recipient_or_sender_removed_before_the_send_is_owed_nothing() {
         |tb| tb.remove(50, 1, 2, id(1, 0)).add(60, 1, 2, id(1, 1)),
         nothing,
     );
-    assert_eq!(v.measured["lost_unacknowledged"], 2, "{v:#?}");
+    assert_eq!(v.measured[Figure::LostUnacknowledged], 2, "{v:#?}");
     // m0 itself had been removed: what it still sends is owed to nobody.
     let v = unacked(100, |tb| tb.remove(50, 1, 0, id(1, 0)), nothing);
     assert_eq!(v.status, Status::Pass, "{v:#?}");
-    assert_eq!(v.measured["unacknowledged_not_addressable"], 2);
+    assert_eq!(v.measured[Figure::UnacknowledgedNotAddressable], 2);
 }
 
 /// `coordinated-removed-member-pairwise-order` seed 774: m1 removed m2;
@@ -249,7 +250,7 @@ fn an_acknowledged_message_to_a_member_removed_before_the_send_is_not_owed() {
     };
     let v = removed_first(true, false);
     assert_eq!(v.status, Status::Pass, "{v:#?}");
-    assert_eq!(v.measured["acknowledged_to_removed"], 1);
+    assert_eq!(v.measured[Figure::AcknowledgedToRemoved], 1);
     // Removed after the send, it is owed what was sent to it before.
     assert_eq!(removed_first(false, false).status, Status::Fail);
     // A member that believes itself in the group is owed it still.
@@ -275,14 +276,14 @@ fn learns_it_was_removed(tb: &mut Tb) -> &mut Tb {
 fn a_coordinated_sender_removed_first_withdraws_its_unordered_messages() {
     let v = unacked(100, founders, learns_it_was_removed);
     assert_eq!(v.status, Status::Pass, "{v:#?}");
-    assert_eq!(v.measured["unacknowledged_not_addressable"], 2);
+    assert_eq!(v.measured[Figure::UnacknowledgedNotAddressable], 2);
     let v = unacked(100, founders, |tb| {
         tb.fell_back(200, 0).changed(300, 0, &[], false)
     });
-    assert_eq!(v.measured["lost_unacknowledged"], 2, "{v:#?}");
+    assert_eq!(v.measured[Figure::LostUnacknowledged], 2, "{v:#?}");
     // Not in a generation when it sent: a lightweight sender never drops.
     let v = unacked(100, nothing, learns_it_was_removed);
-    assert_eq!(v.measured["lost_unacknowledged"], 2, "{v:#?}");
+    assert_eq!(v.measured[Figure::LostUnacknowledged], 2, "{v:#?}");
 }
 
 #[test]
@@ -292,7 +293,7 @@ fn a_second_delivery_is_a_duplicate() {
         .deliver(500, 1, id(0, 0));
     let v = run(&tb.end_agreed(&[0, 1], &[0, 1]).build());
     assert_eq!(v.status, Status::Fail, "{v:#?}");
-    assert_eq!(v.measured["duplicates"], 1);
+    assert_eq!(v.measured[Figure::Duplicates], 1);
     let e = &v.evidence[0];
     assert_eq!((e.members.as_slice(), e.at_ms), (&[m(1)][..], Some(500)));
     assert_eq!(e.messages, [id(0, 0)]);
@@ -320,7 +321,7 @@ fn delivering_before_a_parent_breaks_causal_order() {
         .build();
     let v = run(&t);
     assert_eq!(v.status, Status::Fail, "{v:#?}");
-    assert_eq!(v.measured["causal_violations"], 1);
+    assert_eq!(v.measured[Figure::CausalViolations], 1);
     let e = &v.evidence[0];
     assert_eq!(e.members[0], m(2));
     assert_eq!(e.messages, [id(1, 0), id(0, 0)]);
@@ -339,7 +340,7 @@ fn parents_not_addressed_to_the_recipient_do_not_hold_it_back() {
         .build();
     let v = run(&t);
     assert_eq!(v.status, Status::Pass, "{v:#?}");
-    assert_eq!(v.measured["causal_violations"], 0);
+    assert_eq!(v.measured[Figure::CausalViolations], 0);
 }
 
 #[test]
@@ -352,7 +353,7 @@ fn an_undelivered_control_parent_is_not_held_against_order() {
         .build();
     let v = run(&t);
     assert_eq!(v.status, Status::Pass, "{v:#?}");
-    assert_eq!(v.measured["control_messages"], 1);
+    assert_eq!(v.measured[Figure::ControlMessages], 1);
 }
 
 #[test]
@@ -365,7 +366,7 @@ fn parent_missing_is_reported() {
         .build();
     let v = run(&t);
     assert_eq!(v.status, Status::Pass, "{v:#?}");
-    assert_eq!(v.measured["parent_missing"], 1);
+    assert_eq!(v.measured[Figure::ParentMissing], 1);
     assert!(mentions_message(&v, id(0, 1)) && mentions_member(&v, m(1)));
 }
 
@@ -396,7 +397,7 @@ fn coordinated(server_members: &[u32], delivered_at_m2: bool) -> History {
     tb.at(
         11,
         "c0",
-        Event::Ordered {
+        Event::Host(HostEvent::Ordered {
             group: 1,
             generation: 1,
             seq: 0,
@@ -404,17 +405,17 @@ fn coordinated(server_members: &[u32], delivered_at_m2: bool) -> History {
             sender: m(0),
             commit: false,
             members,
-        },
+        }),
     );
     tb.at(
         12,
         "m0",
-        Event::SubmitAcked {
+        Event::Host(HostEvent::SubmitAcked {
             msg: id(0, 0),
             server: crate::core::ids::ServerId(0),
             generation: 1,
             seq: 0,
-        },
+        }),
     );
     tb.deliver(20, 1, id(0, 0));
     if delivered_at_m2 {

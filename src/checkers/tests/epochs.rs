@@ -28,8 +28,8 @@ fn end(tb: &mut Tb) -> History {
 fn passes_when_every_member_holds_the_same_authenticator() {
     let v = check(&end(&mut split("cccc")));
     assert_eq!(v.status, Status::Pass, "{v:#?}");
-    assert_eq!(v.measured["epochs_compared"], 3);
-    assert_eq!(v.measured["members"], 3);
+    assert_eq!(v.measured[Figure::EpochsCompared], 3);
+    assert_eq!(v.measured[Figure::Members], 3);
 }
 
 #[test]
@@ -41,7 +41,7 @@ fn fails_when_a_member_holds_another_authenticator_unreported() {
         "{v:#?}"
     );
     assert!(v.evidence[0].note.contains("epoch 2"), "{v:#?}");
-    assert_eq!(v.measured["pairs_undetected"], 2);
+    assert_eq!(v.measured[Figure::PairsUndetected], 2);
 }
 
 #[test]
@@ -53,7 +53,7 @@ fn a_reported_fork_passes() {
     assert_eq!(h.coord.detections[0].what, "fork_detected");
     let v = check(&h);
     assert_eq!(v.status, Status::Pass, "{v:#?}");
-    assert_eq!(v.measured["pairs_detected"], 2);
+    assert_eq!(v.measured[Figure::PairsDetected], 2);
 }
 
 #[test]
@@ -89,7 +89,7 @@ fn the_same_generation_at_two_servers_is_two_groups() {
     tb.joined(60, 2, 2, 0, 2).epoch(60, 2, (2, 0), 2, "dddd");
     let v = check(&end(&mut tb));
     assert_eq!(v.status, Status::Pass, "{v:#?}");
-    assert_eq!(v.measured["epochs_compared"], 4);
+    assert_eq!(v.measured[Figure::EpochsCompared], 4);
 }
 
 #[test]
@@ -98,7 +98,7 @@ fn a_removed_members_unchanged_authenticator_is_not_an_entry() {
     // its key schedule did not.
     let v = check(&end(&mut split("bbbb")));
     assert_eq!(v.status, Status::Pass, "{v:#?}");
-    assert_eq!(v.measured["records_not_entered"], 1);
+    assert_eq!(v.measured[Figure::RecordsNotEntered], 1);
 }
 
 #[test]

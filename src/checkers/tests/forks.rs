@@ -33,7 +33,7 @@ fn no_fork_passes() {
     let v = run(&healthy());
     assert_eq!(v.status, Status::Pass, "{v:#?}");
     assert_eq!(v.summary, "no fork occurred");
-    assert_eq!(v.measured["forks"], 0);
+    assert_eq!(v.measured[Figure::Forks], 0);
 }
 
 #[test]
@@ -44,10 +44,10 @@ fn a_mutual_removal_detected_by_both_sides_passes() {
     let v = run(&end_split(&mut tb));
     assert_eq!(v.status, Status::Pass, "{v:#?}");
     // The mutual removal, and the islands it left behind.
-    assert_eq!(v.measured["forks"], 2);
-    assert_eq!(v.measured["sides_detected"], 4);
-    assert_eq!(v.measured["false_alarms"], 0);
-    assert_eq!(v.measured["detection_latency_max_ms"], deadline - 210);
+    assert_eq!(v.measured[Figure::Forks], 2);
+    assert_eq!(v.measured[Figure::SidesDetected], 4);
+    assert_eq!(v.measured[Figure::FalseAlarms], 0);
+    assert_eq!(v.measured[Figure::DetectionLatencyMaxMs], deadline - 210);
 }
 
 #[test]
@@ -70,7 +70,8 @@ fn a_late_detection_fails_rule_a() {
     let v = run(&end_split(&mut tb));
     assert_eq!(v.status, Status::Fail, "{v:#?}");
     assert_eq!(
-        v.measured["sides_detected_late"], 2,
+        v.measured[Figure::SidesDetectedLate],
+        2,
         "pair side and island side"
     );
     assert!(
@@ -91,8 +92,8 @@ fn a_fork_after_heal_is_timed_from_the_fork() {
         .final_view(2, true, &[0, 1, 2], false);
     let v = run(&tb.build());
     assert_eq!(v.status, Status::Pass, "{v:#?}");
-    assert_eq!(v.measured["forks"], 1);
-    assert_eq!(v.measured["detection_latency_max_ms"], 500);
+    assert_eq!(v.measured[Figure::Forks], 1);
+    assert_eq!(v.measured[Figure::DetectionLatencyMaxMs], 500);
 }
 
 #[test]
@@ -105,7 +106,7 @@ fn an_undetected_side_of_an_unreachable_member_is_unknown() {
         .final_view(2, true, &[0, 2], false);
     let v = run(&tb.build());
     assert_eq!(v.status, Status::Unknown, "{v:#?}");
-    assert_eq!(v.measured["sides_missed_unreachable"], 1);
+    assert_eq!(v.measured[Figure::SidesMissedUnreachable], 1);
     assert!(
         v.evidence[0].note.contains("unreachable"),
         "{:?}",
@@ -128,8 +129,8 @@ fn causally_ordered_removals_are_no_fork_and_a_report_is_a_false_alarm() {
     let v = run(&t);
     assert_eq!(v.status, Status::Pass, "{v:#?}");
     assert_eq!(v.summary, "no fork occurred; 1 false alarm(s)");
-    assert_eq!(v.measured["ordered_removals"], 1);
-    assert_eq!(v.measured["false_alarms"], 1);
+    assert_eq!(v.measured[Figure::OrderedRemovals], 1);
+    assert_eq!(v.measured[Figure::FalseAlarms], 1);
     assert!(
         v.evidence
             .iter()
@@ -150,7 +151,7 @@ fn a_removal_after_ones_own_earlier_message_is_ordered_too() {
         .build();
     let v = run(&t);
     assert_eq!(v.status, Status::Pass, "{v:#?}");
-    assert_eq!(v.measured["ordered_removals"], 1);
+    assert_eq!(v.measured[Figure::OrderedRemovals], 1);
 }
 
 #[test]
@@ -159,7 +160,7 @@ fn islands_without_detection_fail_rule_b() {
     tb.fork(1_100, 0, &[2]);
     let v = run(&end_split_islands(&mut tb));
     assert_eq!(v.status, Status::Fail, "{v:#?}");
-    assert_eq!(v.measured["sides_detected"], 1);
+    assert_eq!(v.measured[Figure::SidesDetected], 1);
     assert_eq!(v.evidence[0].members[0], m(2), "{:?}", v.evidence[0]);
     assert!(
         v.evidence[0].note.contains("island {m2}"),
@@ -174,8 +175,8 @@ fn islands_detected_on_every_side_pass() {
     tb.fork(1_100, 0, &[2]).fork(1_200, 2, &[1]);
     let v = run(&end_split_islands(&mut tb));
     assert_eq!(v.status, Status::Pass, "{v:#?}");
-    assert_eq!(v.measured["forks"], 1);
-    assert_eq!(v.measured["detection_latency_max_ms"], 200);
+    assert_eq!(v.measured[Figure::Forks], 1);
+    assert_eq!(v.measured[Figure::DetectionLatencyMaxMs], 200);
 }
 
 fn end_split_islands(tb: &mut Tb) -> Trace {
@@ -206,5 +207,5 @@ fn unknown_without_bounds_end_or_message_order() {
         .build();
     let v = run(&t);
     assert_eq!(v.status, Status::Unknown, "{v:#?}");
-    assert_eq!(v.measured["undetermined_removals"], 1);
+    assert_eq!(v.measured[Figure::UndeterminedRemovals], 1);
 }

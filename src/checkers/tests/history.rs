@@ -1,5 +1,6 @@
 use super::*;
 use crate::checkers::testkit::*;
+use crate::trace::HostEvent;
 
 #[test]
 fn causal_past_follows_parents_transitively_and_own_earlier_messages() {
@@ -89,7 +90,11 @@ fn acks_take_the_earliest_envelope_and_odd_hosts_are_noted() {
         .envelope(20, id(0, 0), 1, true)
         .envelope(15, id(0, 0), 1, true)
         .envelope(30, id(0, 0), 1, false)
-        .at(40, "sim", Event::Delivered { msg: id(0, 0) })
+        .at(
+            40,
+            "sim",
+            Event::Host(HostEvent::Delivered { msg: id(0, 0) }),
+        )
         // A message "sent" by someone other than its sender.
         .send(50, id(0, 1), &[0, 1], &[]);
     tb.trace.records.last_mut().unwrap().host = "m1".parse().unwrap();

@@ -60,7 +60,7 @@ fn passes_when_later_messages_skip_the_removed_member() {
     let h = history(&[0, 1], false);
     let v = check(&h, Some(&AddressedTo::from(&h)));
     assert_eq!(v.status, Status::Pass, "{v:#?}");
-    assert_eq!(v.measured["ciphertexts_tried"], 1);
+    assert_eq!(v.measured[Figure::CiphertextsTried], 1);
 }
 
 #[test]
@@ -104,7 +104,7 @@ fn a_re_added_member_may_read_again() {
     // Everything it can read follows its re-add: nothing is a leak (and
     // nothing was left to try, which is not a pass either).
     assert_ne!(v.status, Status::Fail, "{v:#?}");
-    assert_eq!(v.measured["readable"], 0);
+    assert_eq!(v.measured[Figure::Readable], 0);
 }
 
 #[test]
@@ -133,7 +133,7 @@ fn a_later_message_shown_to_the_removed_member_fails_even_on_a_trace() {
         mentions_member(&v, m(2)) && mentions_message(&v, id(1, 0)),
         "{v:#?}"
     );
-    assert_eq!(v.measured["shown_after_removal"], 1);
+    assert_eq!(v.measured[Figure::ShownAfterRemoval], 1);
 }
 
 /// An add concurrent with the removal may win under LWW: what follows
@@ -237,12 +237,12 @@ fn coordinated() -> History {
     tb.at(
         31,
         "m1",
-        crate::trace::Event::SubmitAcked {
+        crate::trace::Event::Host(crate::trace::HostEvent::SubmitAcked {
             msg: id(1, 0),
             server: ServerId(0),
             generation: 1,
             seq: 2,
-        },
+        }),
     );
     tb.ordered(31, 0, 1, 2, 2, 1, false, &[0, 1]);
     tb.ordered(40, 0, 1, 3, 2, 0, false, &[0, 1]);
@@ -262,7 +262,10 @@ fn passes_when_the_removed_members_mls_state_opens_nothing_later() {
     let v = check(&coordinated(), Some(&Mls { leaky: false }));
     assert_eq!(v.status, Status::Pass, "{v:#?}");
     assert_eq!(
-        (v.measured["mls_removals"], v.measured["mls_tried"]),
+        (
+            v.measured[Figure::MlsRemovals],
+            v.measured[Figure::MlsTried]
+        ),
         (1, 2)
     );
 }
@@ -271,7 +274,7 @@ fn passes_when_the_removed_members_mls_state_opens_nothing_later() {
 fn fails_when_the_removed_members_mls_state_opens_a_later_message() {
     let v = check(&coordinated(), Some(&Mls { leaky: true }));
     assert_eq!(v.status, Status::Fail, "{v:#?}");
-    assert_eq!(v.measured["readable"], 2);
+    assert_eq!(v.measured[Figure::Readable], 2);
     assert!(
         mentions_member(&v, m(2)) && mentions_message(&v, id(1, 0)),
         "{v:#?}"
@@ -283,7 +286,7 @@ fn an_mls_removal_with_no_state_kept_is_unknown() {
     // Nothing on the wire, or no state kept: nothing was tried.
     let v = check(&coordinated(), Some(&Blind));
     assert_eq!(v.status, Status::Unknown, "{v:#?}");
-    assert_eq!(v.measured["mls_not_tried"], 2);
+    assert_eq!(v.measured[Figure::MlsNotTried], 2);
     assert_eq!(check(&coordinated(), None).status, Status::Unknown);
 }
 

@@ -86,7 +86,7 @@ impl Instant {
             .trace
             .records
             .iter()
-            .filter(|r| pred(&r.event))
+            .filter(|r| r.event.host().is_some_and(&pred))
             .count()
     }
 
@@ -95,7 +95,7 @@ impl Instant {
             .trace
             .records
             .iter()
-            .filter(|r| r.host.to_string() == host && pred(&r.event))
+            .filter(|r| r.host.to_string() == host && r.event.host().is_some_and(&pred))
             .count()
     }
 }

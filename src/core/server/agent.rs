@@ -240,7 +240,7 @@ impl ServerAgent {
                         Err(rejection) => {
                             fx.record(Event::SubmitRejected {
                                 sender: m,
-                                reason: rejection.to_string(),
+                                reason: rejection.clone(),
                             });
                             Datagram::SubmitRejected { req, rejection }
                         }
@@ -357,7 +357,7 @@ impl ServerAgent {
             .get(&group)
             .map_or(0, |g| g.sequencer.generation());
         fx.record(Event::Lied {
-            mode: lie.mode.name().into(),
+            mode: lie.mode,
             to: lie.to,
             generation,
             seq: lie.seq,

@@ -42,7 +42,10 @@ pub const SWAP_WINDOW_MS: Millis = 50;
 /// A replay is ordered after every this many honest messages.
 pub const REPLAY_EVERY: u64 = 5;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Mode {
     Equivocate,
     Drop,

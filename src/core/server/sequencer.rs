@@ -36,7 +36,10 @@ pub struct Receipt {
     pub signature: Vec<u8>,
 }
 
+/// Its serde names are the trace's; postcard, on the wire, encodes
+/// variants by position and ignores them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(rename_all = "snake_case")]
 pub enum Rejection {
     /// The commit was built on an old epoch; rebase on `current`.
     #[error("stale epoch {submitted}: the group is at epoch {current}")]

@@ -293,7 +293,7 @@ mod withheld {
                 let records = net.world.trace.records.iter();
                 records
                     .filter(|r| r.host.to_string() == host)
-                    .map(|r| r.event.clone())
+                    .filter_map(|r| r.event.host().cloned())
                     .collect()
             };
             let fell = events("m1").into_iter().find_map(|e| match e {

@@ -96,7 +96,7 @@ fn two_commits_for_one_epoch_go_to_the_two_sides_in_one_slot() {
         let to: Vec<Vec<MemberId>> = (lies.iter())
             .map(|l| match l {
                 Event::Lied { mode, to, seq, .. } => {
-                    assert_eq!((mode.as_str(), *seq), ("fork", 0));
+                    assert_eq!((*mode, *seq), (super::super::dishonest::Mode::Fork, 0));
                     to.clone()
                 }
                 _ => unreachable!(),

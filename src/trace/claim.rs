@@ -2,11 +2,19 @@
 //! seed of the scenario's range.
 //!
 //! A claim lives in the trace (so `commsim check` can judge a saved trace
-//! on its own) and in the scenario model, which is why it sits beside the
-//! events rather than beside the loader.
+//! on its own) and in the scenario model, which is why it sits in the
+//! trace's vocabulary rather than beside the loader or the checkers.
 
-use super::Status;
 use serde::{Deserialize, Serialize};
+
+/// What a checker is expected to answer, as written in the scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pass,
+    Fail,
+    Unknown,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -1,0 +1,296 @@
+//! The fault vocabulary: what a scenario can do to a run, typed once and
+//! used as it is by the loader, the executor, the trace, the checkers, the
+//! generator and the timeline. A fault's kind is an enum, never a name
+//! matched back, so that adding one is a compiler error at every place
+//! that must handle it.
+
+use crate::core::ids::{MemberId, Millis, Peer, ServerId, host_name, host_names};
+use crate::core::server::dishonest::Mode;
+use serde::{Deserialize, Serialize};
+use strum::{EnumDiscriminants, EnumIter, EnumString, IntoStaticStr};
+
+/// One fault of a plan: when it begins, when (if ever) it is lifted, and
+/// what it does.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fault {
+    pub at_ms: Millis,
+    /// When the fault is lifted; `None` for faults that last to the end.
+    pub until_ms: Option<Millis>,
+    pub kind: FaultKind,
+}
+
+/// What a host keeps across a crash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StateOnRestart {
+    /// Everything survives (the process was only stopped).
+    Kept,
+    /// Members: in-memory queues (unsent retries, buffered out-of-order
+    /// messages) are lost; what a client persists survives.
+    VolatileLost,
+    /// Agents: the whole mailbox store is lost. Members: the device is
+    /// wiped and comes back with new identity keys and no group state.
+    Wiped,
+}
+
+/// What a fault does, with its parameters. Its serde form is the one the
+/// trace records (`{"kind": "crash", "host": "c0", "state": "kept"}`), so
+/// a saved trace carries the fault itself, not a description of it.
+///
+/// [`FaultType`] is the same list without parameters: the names scenario
+/// files, `[explore]` bounds and the timeline's legend use.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, EnumDiscriminants)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[strum_discriminants(
+    name(FaultType),
+    derive(EnumIter, EnumString, IntoStaticStr, PartialOrd, Ord, Hash),
+    strum(serialize_all = "snake_case")
+)]
+pub enum FaultKind {
+    /// No datagram crosses between `a` and `b` in either direction.
+    Partition {
+        #[serde(with = "host_names")]
+        a: Vec<Peer>,
+        #[serde(with = "host_names")]
+        b: Vec<Peer>,
+    },
+    /// Datagrams from `from` to `to` are dropped; the reverse still flows.
+    PartitionOneway {
+        #[serde(with = "host_names")]
+        from: Vec<Peer>,
+        #[serde(with = "host_names")]
+        to: Vec<Peer>,
+    },
+    /// Each datagram is lost independently with this probability.
+    Loss { rate: f64 },
+    /// Each datagram is sent twice with this probability.
+    Duplicate { rate: f64 },
+    /// Each datagram is held back by up to `extra_ms` with this probability,
+    /// so later ones overtake it.
+    Reorder { rate: f64, extra_ms: Millis },
+    /// Extra latency and jitter on every datagram.
+    Latency { extra_ms: Millis, jitter_ms: Millis },
+    /// The host stops; it restarts at `until_ms` if given.
+    Crash {
+        #[serde(with = "host_name")]
+        host: Peer,
+        state: StateOnRestart,
+    },
+    /// A server agent stays up but refuses service until `until_ms`.
+    Refuse { server: ServerId },
+    /// A server agent stays up and lies until `until_ms`: it equivocates
+    /// to `victim`, drops the victim's submissions, replays old messages,
+    /// or forks the group by commits between `sides` (see
+    /// `core/server/dishonest.rs` and `fork.rs`).
+    Dishonest {
+        server: ServerId,
+        mode: Mode,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        victim: Option<MemberId>,
+        /// Mode `fork`: the members shown one history (`a`) and the
+        /// members shown the other (`b`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sides: Option<(Vec<MemberId>, Vec<MemberId>)>,
+    },
+    /// A member is cut off from everyone and comes back at `until_ms`.
+    Offline { member: MemberId },
+    /// The member's ephemeral addresses are expired at every agent.
+    ExpireAddresses { member: MemberId },
+    /// The member's clock reads `offset_ms` off the others' (see
+    /// `Scenario::clock_epoch`).
+    ClockSkew { member: MemberId, offset_ms: i64 },
+    /// An attacker on the network injects forgeries aimed at `victim`
+    /// until `until_ms` (see `faults/attack.rs`).
+    Attack { forgery: Forgery, victim: MemberId },
+}
+
+named_enum!(FaultType);
+
+/// Who a fault cuts off from whom, as checkers that excuse a member need
+/// to know it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cut<'a> {
+    /// Nobody: the fault does not separate hosts (loss, a lying server).
+    None,
+    /// This host is cut off from everyone (offline, crashed).
+    Alone(Peer),
+    /// The two sides cannot talk (a one-way partition is taken as a full
+    /// one: comparing notes needs answers both ways).
+    Sides(&'a [Peer], &'a [Peer]),
+}
+
+impl FaultKind {
+    pub fn fault_type(&self) -> FaultType {
+        self.into()
+    }
+
+    /// The hosts the fault names, in the order the scenario gives them.
+    pub fn hosts(&self) -> Vec<Peer> {
+        match self {
+            FaultKind::Partition { a, b } => a.iter().chain(b).copied().collect(),
+            FaultKind::PartitionOneway { from, to } => from.iter().chain(to).copied().collect(),
+            FaultKind::Loss { .. }
+            | FaultKind::Duplicate { .. }
+            | FaultKind::Reorder { .. }
+            | FaultKind::Latency { .. } => Vec::new(),
+            FaultKind::Crash { host, .. } => vec![*host],
+            FaultKind::Refuse { server } | FaultKind::Dishonest { server, .. } => {
+                vec![Peer::Server(*server)]
+            }
+            FaultKind::Offline { member }
+            | FaultKind::ExpireAddresses { member }
+            | FaultKind::ClockSkew { member, .. }
+            | FaultKind::Attack { victim: member, .. } => vec![Peer::Member(*member)],
+        }
+    }
+
+    /// Whom the fault separates while it lasts.
+    pub fn cut(&self) -> Cut<'_> {
+        match self {
+            FaultKind::Partition { a, b } => Cut::Sides(a, b),
+            FaultKind::PartitionOneway { from, to } => Cut::Sides(from, to),
+            FaultKind::Offline { member } => Cut::Alone(Peer::Member(*member)),
+            FaultKind::Crash { host, .. } => Cut::Alone(*host),
+            FaultKind::Loss { .. }
+            | FaultKind::Duplicate { .. }
+            | FaultKind::Reorder { .. }
+            | FaultKind::Latency { .. }
+            | FaultKind::Refuse { .. }
+            | FaultKind::Dishonest { .. }
+            | FaultKind::ExpireAddresses { .. }
+            | FaultKind::ClockSkew { .. }
+            | FaultKind::Attack { .. } => Cut::None,
+        }
+    }
+
+    /// The server agent this fault makes fail, if it does: a crash, a
+    /// refusal or a lie. What counts as noticed differs (see the fallback
+    /// checker); that it is a server failure does not.
+    pub fn failing_server(&self) -> Option<ServerId> {
+        match self {
+            FaultKind::Crash {
+                host: Peer::Server(s),
+                ..
+            } => Some(*s),
+            FaultKind::Refuse { server } | FaultKind::Dishonest { server, .. } => Some(*server),
+            _ => None,
+        }
+    }
+}
+
+/// What the attacker fault forges. Each is something a member must reject
+/// without losing anything genuine (see `faults/attack.rs`).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    EnumIter,
+    EnumString,
+    IntoStaticStr,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Forgery {
+    /// Swallows the victim's submissions to its server agent and answers
+    /// each with a receipt signed by the attacker's key.
+    Receipt,
+    /// A stranger's Olm pre-key message claiming a group member's name.
+    Outsider,
+    /// Envelopes and ordered messages delivered again: into another
+    /// member's mailbox, and into the victim's own, later.
+    Replay,
+    /// A copy of each datagram for the victim's mailbox with its
+    /// ciphertext altered, arriving just ahead of the genuine one.
+    Corrupt,
+}
+
+named_enum!(Forgery);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One name per kind: the one serde writes into the trace is the one
+    /// scenario files and `[explore]` use.
+    #[test]
+    fn serde_and_scenario_names_agree() {
+        let samples = [
+            FaultKind::Partition {
+                a: vec![Peer::named("m0")],
+                b: vec![Peer::named("s1")],
+            },
+            FaultKind::PartitionOneway {
+                from: vec![],
+                to: vec![],
+            },
+            FaultKind::Loss { rate: 0.1 },
+            FaultKind::Duplicate { rate: 0.1 },
+            FaultKind::Reorder {
+                rate: 0.1,
+                extra_ms: 3,
+            },
+            FaultKind::Latency {
+                extra_ms: 1,
+                jitter_ms: 2,
+            },
+            FaultKind::Crash {
+                host: Peer::named("c0"),
+                state: StateOnRestart::VolatileLost,
+            },
+            FaultKind::Refuse {
+                server: ServerId(0),
+            },
+            FaultKind::Dishonest {
+                server: ServerId(1),
+                mode: Mode::Fork,
+                victim: None,
+                sides: Some((vec![MemberId(0)], vec![MemberId(1)])),
+            },
+            FaultKind::Offline {
+                member: MemberId(2),
+            },
+            FaultKind::ExpireAddresses {
+                member: MemberId(2),
+            },
+            FaultKind::ClockSkew {
+                member: MemberId(2),
+                offset_ms: -40,
+            },
+            FaultKind::Attack {
+                forgery: Forgery::Corrupt,
+                victim: MemberId(3),
+            },
+        ];
+        assert_eq!(samples.len(), FaultType::all().count());
+        for k in samples {
+            let json = serde_json::to_value(&k).unwrap();
+            assert_eq!(json["kind"], k.fault_type().name(), "{json}");
+            let back: FaultKind = serde_json::from_value(json).unwrap();
+            assert_eq!(back, k);
+        }
+        for t in FaultType::all() {
+            assert_eq!(FaultType::parse(t.name()), Some(t));
+        }
+        for g in Forgery::all() {
+            assert_eq!(serde_json::to_value(g).unwrap(), g.name());
+        }
+    }
+
+    #[test]
+    fn a_crash_is_written_with_host_names() {
+        let k = FaultKind::Crash {
+            host: Peer::named("c0"),
+            state: StateOnRestart::Kept,
+        };
+        assert_eq!(
+            serde_json::to_string(&k).unwrap(),
+            r#"{"kind":"crash","host":"c0","state":"kept"}"#
+        );
+    }
+}
