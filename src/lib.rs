@@ -75,6 +75,7 @@ macro_rules! named_enum {
 pub mod checkers;
 pub mod cli;
 pub mod core;
+pub mod entropy;
 pub mod explore;
 pub mod faults;
 pub mod observations;

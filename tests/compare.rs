@@ -55,19 +55,23 @@ fn the_same_results_compare_clean() {
     assert!(md.contains("matched: 3 runs"), "{md}");
     assert!(md.contains("No claim regressed."), "{md}");
     assert!(md.contains("No claim changed"), "{md}");
-    assert!(md.contains("same trace digest"), "{md}");
+    assert!(md.contains("same wire digest"), "{md}");
     assert!(md.contains("No cost moved"), "{md}");
 }
 
-/// Seed 2 stops delivering (a claim it held is now missed), every run
-/// behaves differently, and seed 3 sends half as many bytes again: the
-/// comparison names all three, and exits 1 for the claim.
+/// Seed 2 stops delivering (a claim it held is now missed), seeds 2 and 3
+/// behave differently (seed 1 only records differently), and seed 3 sends
+/// half as many bytes again: the comparison names all of it, and exits 1
+/// for the claim.
 #[test]
 fn a_changed_build_is_flagged() {
     let dir = tempfile::tempdir().unwrap();
     let (before, mut runs) = sweep(dir.path());
     for run in &mut runs {
         run["digest"] = Value::from(format!("changed-{}", run["seed"]));
+        if run["seed"] != 1 {
+            run["wire_digest"] = Value::from(format!("changed-{}", run["seed"]));
+        }
         if run["seed"] == 2 {
             run["verdict"] = "fail".into();
             let checks = run["checks"].as_array_mut().unwrap();
@@ -95,8 +99,13 @@ fn a_changed_build_is_flagged() {
         "{md}"
     );
     assert!(md.contains("lightweight-islands [lww] seed 2 (events): `commsim run scenarios/lightweight-islands.toml --seed 2 --variant lww`"), "{md}");
+    // Seed 1's trace changed and its wire did not: recorded differently.
     assert!(
-        md.contains("3 of 3 matched runs changed their trace digest"),
+        md.contains("1 of 3 matched runs changed their trace digest but not their wire digest"),
+        "{md}"
+    );
+    assert!(
+        md.contains("2 of 3 matched runs changed their wire digest"),
         "{md}"
     );
     assert!(

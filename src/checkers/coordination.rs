@@ -5,7 +5,7 @@
 //! Kept apart from `history.rs` because only the coordinated-group
 //! checkers read it, and a lightweight trace leaves it empty.
 
-use super::history::At;
+use super::at::At;
 use crate::core::ids::{MemberId, Millis, Peer, ServerId};
 use crate::trace::HostEvent;
 use crate::trace::{Event, Record};

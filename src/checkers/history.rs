@@ -5,6 +5,7 @@
 //! and odd records are noted instead of trusted: a checker must be able to
 //! answer `Unknown` with a reason rather than panic on a truncated trace.
 
+pub use super::at::At;
 use super::coordination::Coordination;
 use crate::core::ids::{EnvelopeId, MemberId, MessageId, Millis, Peer, ServerId};
 use crate::core::server::dishonest::Mode;
@@ -41,21 +42,6 @@ pub struct Final {
     pub in_group: bool,
     pub view: BTreeSet<MemberId>,
     pub state_lost: bool,
-}
-
-/// A member-host event with its place in the trace.
-#[derive(Clone, Debug)]
-pub struct At<T> {
-    pub t: Millis,
-    pub idx: usize,
-    pub host: MemberId,
-    pub what: T,
-}
-
-impl<T> At<T> {
-    pub(super) fn on(host: Option<MemberId>, t: Millis, idx: usize, what: T) -> Option<At<T>> {
-        host.map(|host| At { t, idx, host, what })
-    }
 }
 
 #[derive(Clone, Debug)]

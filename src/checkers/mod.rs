@@ -6,6 +6,7 @@
 //! what was found and shows it (members, messages, times) because a bare
 //! pass/fail cannot be debugged. See `docs/checkers.md`.
 
+mod at;
 mod blindness;
 mod convergence;
 pub mod coordination;

@@ -3,7 +3,7 @@
 //! message and one commit as the difference between loads.
 
 use super::plan::Place;
-use super::results::{Figures, RunResult};
+use super::run_result::{Figures, RunResult};
 use super::spec::Measure;
 use crate::scenario::Load;
 use crate::trace::latency::Latency;

@@ -104,9 +104,13 @@ pub struct Comparison {
     pub claims: Vec<ClaimChange>,
     pub newly_missed: Vec<RunChange>,
     pub newly_met: Vec<RunChange>,
-    /// Matched runs whose trace digest changed: the protocol behaved
-    /// differently on them.
+    /// Matched runs whose wire digest changed: different datagrams went
+    /// on the wire, so the protocol behaved differently on them.
     pub digests_changed: Vec<RunKey>,
+    /// Matched runs whose trace changed while the wire did not: the same
+    /// protocol run, recorded differently (the trace format, an event
+    /// added or renamed).
+    pub recording_changed: Vec<RunKey>,
     /// Costs that moved by more than the threshold.
     pub costs: Vec<CostChange>,
     /// Median wall time after / before, per (scenario, variant): shown as
@@ -191,10 +195,12 @@ pub fn compare(
         } else if !bm && am {
             c.newly_met.push(change(key, b));
         }
-        if let (RunLine::Done(b), RunLine::Done(a)) = (b, a)
-            && b.digest != a.digest
-        {
-            c.digests_changed.push((*key).clone());
+        if let (RunLine::Done(b), RunLine::Done(a)) = (b, a) {
+            if b.wire_digest != a.wire_digest {
+                c.digests_changed.push((*key).clone());
+            } else if b.digest != a.digest {
+                c.recording_changed.push((*key).clone());
+            }
         }
     }
     c.claims = claim_changes(&matched);

@@ -70,17 +70,27 @@ impl Comparison {
     fn behaviour_section(&self, t: &mut String) {
         let _ = writeln!(t, "## Behaviour\n");
         let n = self.digests_changed.len();
+        let recorded = self.recording_changed.len();
+        if recorded > 0 {
+            let _ = writeln!(
+                t,
+                "{recorded} of {} matched runs changed their trace digest but not their wire \
+                 digest: the same datagrams went on the wire, and only what the trace records \
+                 of them changed (its format, or an event added or renamed).\n",
+                self.matched
+            );
+        }
         if n == 0 {
             let _ = writeln!(
                 t,
-                "Every matched run has the same trace digest: the change did not alter what \
+                "Every matched run has the same wire digest: the change did not alter what \
                  the protocol did.\n"
             );
             return;
         }
         let _ = writeln!(
             t,
-            "{n} of {} matched runs changed their trace digest: the protocol behaved \
+            "{n} of {} matched runs changed their wire digest: the protocol behaved \
              differently on them. To see where, run one with `--trace` on each build and \
              `commsim compare` the two traces.\n",
             self.matched

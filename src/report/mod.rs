@@ -15,6 +15,7 @@ pub mod plots;
 pub mod reading;
 pub mod render;
 pub mod results;
+pub mod run_result;
 pub mod spec;
 pub mod timeline;
 pub mod trace_diff;

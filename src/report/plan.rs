@@ -3,7 +3,6 @@
 //! report's `scenarios/` folder so that each run can be replayed on its
 //! own, then crossed with variants, engines and seeds.
 
-use super::results::SeriesInfo;
 use super::spec::{Measure, ReportSpec, SpecError};
 use crate::core::member::membership::Variant;
 use crate::explore::runner::Job;
@@ -143,4 +142,14 @@ impl Place {
             self.engine,
         ) == (&b.series, b.kind, b.size, b.variant, b.engine)
     }
+}
+
+/// A series as the report describes it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeriesInfo {
+    pub name: String,
+    pub measure: Measure,
+    /// The scenario file, and what it says it is.
+    pub scenario: String,
+    pub description: String,
 }

@@ -384,8 +384,8 @@ fn legend(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkers::testkit::{Tb, id};
     use crate::faults::{FaultKind, StateOnRestart};
+    use crate::trace::testkit::{Tb, id};
     use crate::trace::{HostEvent, Phase};
 
     proptest::proptest! {

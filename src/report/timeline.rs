@@ -224,7 +224,7 @@ fn names(members: &[MemberId]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkers::testkit::{Tb, id};
+    use crate::trace::testkit::{Tb, id};
 
     #[test]
     fn deliveries_become_arrows_and_faults_windows() {

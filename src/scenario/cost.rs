@@ -3,8 +3,8 @@
 //! workload schedule larger than memory) is refused with the figure that
 //! is too large rather than killed by the operating system.
 
+use super::cx::{Cx, Res};
 use super::limits::{MAX_EVENTS, MAX_HOST_PAIR_TICKS, MAX_SIMULATED_MS, show};
-use super::load::{Cx, Res};
 use super::locate::Field;
 use super::model::Scenario;
 use crate::core::ids::Millis;

@@ -1,9 +1,9 @@
 //! The `[explore]` table: the bounds within which `commsim explore` draws
 //! fault plans and membership ops from each seed.
 
+use super::cx::{Cx, Res};
 use super::duration::Dur;
 use super::limits::MAX_EXPLORE;
-use super::load::{Cx, Res};
 use super::locate::Field;
 use super::model::{ExploreBounds, GroupKind, Workload};
 use crate::core::member::membership::Variant;

@@ -1,9 +1,9 @@
 //! Faults in scenario files: checking each `[[faults]]` table against the
 //! fields its kind allows.
 
+use super::cx::{Cx, Res};
 use super::duration::{Dur, SignedDur};
 use super::limits::MAX_FAULTS;
-use super::load::{Cx, Res};
 use super::locate::Field;
 use super::model::*;
 use crate::core::ids::{MemberId, Millis, Peer};

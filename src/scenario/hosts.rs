@@ -1,7 +1,7 @@
 //! Host names in scenario files: resolving `m3`, `s1` and `c0`, and the
 //! `members`/`agents`/`servers` shorthands of host lists.
 
-use super::load::{Cx, Res};
+use super::cx::{Cx, Res};
 use super::locate::Field;
 use super::model::*;
 use crate::core::ids::{AgentId, MemberId, Peer, ServerId};

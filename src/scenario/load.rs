@@ -7,39 +7,20 @@
 //! and column, found through a `toml_edit` view of the same text.
 
 use super::SeedRange;
+use super::cx::{Cx, Res};
 use super::duration::Dur;
+use super::error::ScenarioError;
 use super::faults::RawFault;
 use super::limits::{MAX_TICK_MS, show};
-use super::locate::{Field, field_at, line_col, span_of};
+use super::locate::Field;
 use super::model::*;
 use super::params::{RawNetwork, RawProtocol, RawTopology};
 use super::workload::RawWorkload;
-use crate::core::ids::Millis;
 use crate::core::member::membership::Variant;
 use crate::trace::{CheckId, Claim, Expect};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::ops::Range;
 use std::path::Path;
-use toml_edit::Document;
-
-/// A scenario file that cannot be used, located as precisely as possible.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{path}:{line}:{column}: {field}: {message}")]
-pub struct ScenarioError {
-    pub path: String,
-    pub line: usize,
-    pub column: usize,
-    /// Dotted path of the offending field, e.g. `faults[2].rate`;
-    /// `(syntax)` when the file is not valid TOML, `(file)` when it cannot
-    /// be read.
-    pub field: String,
-    pub message: String,
-    /// The line the error points into, for `report`.
-    pub excerpt: Option<Box<super::snippet::Excerpt>>,
-    /// A suggestion, such as the name a misspelt one was meant to be.
-    pub help: Option<String>,
-}
 
 pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
     let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
@@ -57,26 +38,9 @@ pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
 /// Parses and validates scenario `text`; `path` is used in errors and, when
 /// the file gives no `name`, its stem becomes the scenario's name.
 pub fn parse_str(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
-    let doc = Document::parse(text).map_err(|e| {
-        let span = e.span().unwrap_or(0..0);
-        let (line, column) = line_col(text, span.start);
-        ScenarioError {
-            path: path.to_owned(),
-            line,
-            column,
-            field: "(syntax)".into(),
-            message: one_line(e.message()),
-            excerpt: super::snippet::Excerpt::of(text, span).map(Box::new),
-            help: None,
-        }
-    })?;
-    let cx = Cx { path, text, doc };
+    let cx = Cx::new(path, text)?;
     let raw: RawScenario = toml::from_str(text).map_err(|e| cx.serde_error(&e))?;
     cx.convert(raw)
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 // ---- the file as written ----
@@ -137,59 +101,7 @@ struct RawBounds {
 
 // ---- checking and conversion ----
 
-pub(super) type Res<T> = Result<T, ScenarioError>;
-
-pub(super) struct Cx<'a> {
-    path: &'a str,
-    text: &'a str,
-    doc: Document<&'a str>,
-}
-
 impl Cx<'_> {
-    fn at(&self, span: Option<Range<usize>>, field: &Field, message: &str) -> ScenarioError {
-        let (line, column) = line_col(self.text, span.as_ref().map_or(0, |s| s.start));
-        let message = one_line(message);
-        ScenarioError {
-            path: self.path.to_owned(),
-            line,
-            column,
-            field: field.to_string(),
-            help: super::snippet::suggestion(&message),
-            message,
-            excerpt: span.and_then(|s| super::snippet::Excerpt::of(self.text, s).map(Box::new)),
-        }
-    }
-
-    pub(super) fn err(&self, field: &Field, message: impl AsRef<str>) -> ScenarioError {
-        self.at(span_of(&self.doc, field), field, message.as_ref())
-    }
-
-    fn serde_error(&self, e: &toml::de::Error) -> ScenarioError {
-        let span = e.span();
-        let mut field = span
-            .as_ref()
-            .map_or_else(Field::root, |s| field_at(&self.doc, s));
-        let missing = e.message().strip_prefix("missing field `");
-        if let Some(name) = missing.and_then(|rest| rest.split('`').next()) {
-            field = field.key(name);
-        }
-        // serde speaks Rust; say it in TOML's words.
-        let mut message = e.message().to_owned();
-        for (rust, toml) in [
-            ("expected i64", "expected an integer"),
-            ("expected u64", "expected a non-negative integer"),
-            ("expected f64", "expected a number"),
-            ("a sequence", "an array"),
-            ("invalid type: map", "invalid type: table"),
-            ("invalid type: sequence", "invalid type: array"),
-            // "Variant" means a membership protocol here.
-            ("unknown variant `", "unknown value `"),
-        ] {
-            message = message.replace(rust, toml);
-        }
-        self.at(span, &field, &message)
-    }
-
     fn convert(&self, raw: RawScenario) -> Res<Scenario> {
         let root = Field::root();
         let name = match raw.name {
@@ -279,36 +191,6 @@ impl Cx<'_> {
         Ok((seed, range))
     }
 
-    pub(super) fn positive(
-        &self,
-        value: Option<Dur>,
-        default: Millis,
-        field: &Field,
-    ) -> Res<Millis> {
-        match value.map_or(default, |d| d.0) {
-            0 => Err(self.err(field, "must be greater than zero")),
-            ms => Ok(ms),
-        }
-    }
-
-    /// An integer in `min..=max`; `limit` says what `max` is.
-    pub(super) fn count(&self, v: i64, field: &Field, min: u32, max: u32, limit: &str) -> Res<u32> {
-        if v < i64::from(min) {
-            Err(self.err(field, format!("must be at least {min}, got {v}")))
-        } else if v > i64::from(max) {
-            Err(self.err(field, format!("must be at most {max} ({limit}), got {v}")))
-        } else {
-            Ok(v as u32)
-        }
-    }
-
-    pub(super) fn rate(&self, v: f64, field: &Field, below_one: bool) -> Res<f64> {
-        let ok = v.is_finite() && v >= 0.0 && if below_one { v < 1.0 } else { v <= 1.0 };
-        let range = if below_one { "[0, 1)" } else { "[0, 1]" };
-        ok.then_some(v)
-            .ok_or_else(|| self.err(field, format!("must be in {range}, got {v}")))
-    }
-
     fn variants(&self, raw: Option<Vec<String>>) -> Res<Vec<Variant>> {
         let field = Field::root().key("variants");
         let Some(names) = raw else {
@@ -365,41 +247,5 @@ impl Cx<'_> {
             return Err(self.err(&e.key(v.name()), msg));
         }
         Ok(out)
-    }
-}
-
-impl Cx<'_> {
-    /// Claims keyed by checker names, typed; an unknown name is an error
-    /// at its key that lists the known ones (and so gets a "did you mean").
-    pub(super) fn checks(&self, raw: &BTreeMap<String, Claim>, f: &Field) -> Res<Expect> {
-        raw.iter()
-            .map(|(name, claim)| match CheckId::parse(name) {
-                Some(c) => Ok((c, *claim)),
-                None => {
-                    let msg = format!(
-                        "unknown checker `{name}` (expected one of {})",
-                        CheckId::names()
-                    );
-                    Err(self.err(&f.key(name), msg))
-                }
-            })
-            .collect()
-    }
-}
-
-/// An error about `field` of the file at `path`, located in `text`, for
-/// checks made outside the loader (reshaping, say).
-pub(super) fn error_at(path: &str, text: &str, field: &Field, message: &str) -> ScenarioError {
-    match Document::parse(text) {
-        Ok(doc) => Cx { path, text, doc }.err(field, message),
-        Err(_) => ScenarioError {
-            path: path.to_owned(),
-            line: 0,
-            column: 0,
-            field: field.to_string(),
-            message: message.to_owned(),
-            excerpt: None,
-            help: None,
-        },
     }
 }

@@ -2,7 +2,9 @@
 //! model the simulator runs.
 
 mod cost;
+mod cx;
 mod duration;
+mod error;
 mod explore;
 mod faults;
 mod hosts;
@@ -13,12 +15,12 @@ pub mod model;
 mod params;
 mod reshape;
 mod seeds;
-mod snippet;
 mod workload;
 
 pub use cost::Cost;
+pub use error::ScenarioError;
 pub use explore::{FAULT_KINDS, OP_KINDS};
-pub use load::{ScenarioError, load_file, parse_str};
+pub use load::{load_file, parse_str};
 pub use model::*;
 pub use reshape::{Load, Reshape, reshape};
 pub use seeds::SeedRange;

@@ -1,9 +1,9 @@
 //! The `[topology]`, `[network]` and `[protocol]` tables: sizes, delays and
 //! timers, each checked against its bound in `limits.rs`.
 
+use super::cx::{Cx, Res};
 use super::duration::Dur;
 use super::limits::{MAX_AGENTS, MAX_ATTEMPTS, MAX_DELAY_MS, MAX_MEMBERS, MAX_SERVERS, show};
-use super::load::{Cx, Res};
 use super::locate::Field;
 use super::model::*;
 use crate::core::ids::Millis;

@@ -21,8 +21,8 @@
 //! - Server agents, times and rates are unchanged: the total message rate
 //!   (`messages_per_s` is over the whole group) stays what the file says.
 
+use super::error::ScenarioError;
 use super::limits::MAX_AGENTS;
-use super::load::ScenarioError;
 use super::locate::Field;
 use super::model::{GroupKind, Scenario};
 use toml_edit::{Array, DocumentMut, Item, Value};
@@ -149,7 +149,7 @@ pub fn reshape(
     scenario: &Scenario,
     how: &Reshape,
 ) -> Result<String, ScenarioError> {
-    let fail = |field: Field, message: String| super::load::error_at(path, text, &field, &message);
+    let fail = |field: Field, message: String| super::cx::error_at(path, text, &field, &message);
     let mut doc: DocumentMut = text
         .parse()
         .map_err(|_| fail(Field::root(), "the file is not valid TOML".into()))?;

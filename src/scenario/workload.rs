@@ -1,9 +1,9 @@
 //! The `[workload]` table: random traffic between `start` and `stop`, and
 //! the explicit membership ops.
 
+use super::cx::{Cx, Res};
 use super::duration::Dur;
 use super::limits::{MAX_MESSAGES_PER_S, MAX_OPS};
-use super::load::{Cx, Res};
 use super::locate::Field;
 use super::model::*;
 use crate::core::event::OpKind;

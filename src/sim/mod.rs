@@ -1,10 +1,9 @@
-//! The simulator: seeded entropy, setup and the workload, the world every
+//! The simulator: setup and the workload, the world every
 //! host's state machine lives in, the fault-plan executor, and two engines
 //! that drive it: `events` (a discrete-event queue, the fast one) and
 //! `turmoil` (every host a tokio task with a real UDP socket).
 
 mod activation;
-pub mod entropy;
 mod events;
 mod fault_plan;
 mod host;
@@ -13,7 +12,23 @@ pub mod setup;
 pub mod workload;
 pub mod world;
 
-pub use run::{RunError, RunOutput, run, run_on};
+/// The member and audit tests: members driven through a world on an
+/// instant network, where the core's unit tests cannot reach.
+#[cfg(test)]
+pub(crate) mod testnet;
+#[cfg(test)]
+mod tests {
+    mod audit;
+    mod member;
+}
+
+pub use run::{RunOutput, run, run_on};
+
+/// A run the simulator could not carry out (not a protocol failure: those
+/// are verdicts).
+#[derive(Debug, thiserror::Error)]
+#[error("the simulation failed: {0}")]
+pub struct RunError(String);
 
 /// Which engine drives a run. Both run the same state machines, setup,
 /// workload and fault plan; they differ in how time passes (turmoil rounds

@@ -1,16 +1,16 @@
 //! One run: a scenario, a seed and a variant in; a trace, its digest and
 //! the counts out.
 
-use super::Engine;
-use super::entropy;
 use super::fault_plan::FaultState;
 use super::host::run_host;
 use super::setup::{build_world, hosts};
 use super::world::{Counters, World};
+use super::{Engine, RunError};
 use crate::core::ids::{Millis, Peer};
 use crate::core::member::membership::Variant;
 use crate::core::member::sessions::CryptoOps;
 use crate::core::mls::MlsOps;
+use crate::entropy;
 use crate::faults::Timeline;
 use crate::observations::Observations;
 use crate::scenario::Scenario;
@@ -44,10 +44,6 @@ pub struct RunOutput {
     pub observations: Observations,
     pub engine: Engine,
 }
-
-#[derive(Debug, thiserror::Error)]
-#[error("the simulation failed: {0}")]
-pub struct RunError(String);
 
 /// Runs the scenario on the default engine.
 pub fn run(scenario: &Scenario, seed: u64, variant: Variant) -> Result<RunOutput, RunError> {

@@ -66,7 +66,7 @@ pub fn delivery_histogram(trace: &Trace) -> Option<Histogram<u64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkers::testkit::{Tb, id};
+    use crate::trace::testkit::{Tb, id};
 
     #[test]
     fn latency_runs_from_send_to_each_delivery_but_the_senders_own() {

@@ -9,6 +9,8 @@ pub mod latency;
 mod log;
 mod record;
 mod seal;
+#[cfg(test)]
+pub(crate) mod testkit;
 
 pub use crate::core::event::Event as HostEvent;
 pub use check_id::CheckId;

@@ -491,7 +491,37 @@ impl crate::core::io::Host for Member {
     }
 }
 
+/// What the member tests in `sim/tests/member.rs` look into and poke: they
+/// drive members through a world, which the core cannot build, and check
+/// state no event shows.
 #[cfg(test)]
-pub(crate) mod testnet;
-#[cfg(test)]
-mod tests;
+impl Member {
+    pub(crate) fn test_cfg(&self) -> &MemberConfig {
+        &self.cfg
+    }
+
+    pub(crate) fn test_heads(&self) -> &[MessageId] {
+        &self.causal.heads
+    }
+
+    pub(crate) fn test_archive(&mut self) -> &mut BTreeMap<MessageId, GroupMessage> {
+        &mut self.causal.archive
+    }
+
+    pub(crate) fn test_own(&self) -> &[ServiceAgent] {
+        &self.own
+    }
+
+    pub(crate) fn test_mark_delivered(&mut self, id: MessageId, parents: &[MessageId]) {
+        self.mark_delivered(id, parents, vec![]);
+    }
+
+    pub(crate) fn test_ask_for(
+        &mut self,
+        now: Millis,
+        ask: BTreeMap<MemberId, BTreeSet<MessageId>>,
+        fx: &mut Effects,
+    ) {
+        self.ask_for(now, ask, fx);
+    }
+}

@@ -2,7 +2,7 @@
 //! the way a server agent orders it, and determinism under a seed.
 
 use super::*;
-use crate::sim::entropy::{run_seeded, unseeded_draws};
+use crate::entropy::{run_seeded, unseeded_draws};
 
 fn client(name: &str, n: u8) -> MlsClient {
     MlsClient::new(name.as_bytes(), [n; 32]).expect("client")

@@ -8,7 +8,7 @@ use crate::core::mailbox::{MailboxAgent, MailboxConfig};
 use crate::core::member::message::MARKER;
 use crate::core::mls::MlsClient;
 use crate::core::wire::{Datagram, Stored, Submission};
-use crate::sim::entropy::run_seeded;
+use crate::entropy::run_seeded;
 use std::collections::BTreeMap;
 
 fn sends(fx: Effects) -> Vec<(Peer, Datagram)> {

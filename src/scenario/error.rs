@@ -1,9 +1,27 @@
-//! Showing a scenario error where it is: the offending line with a caret
-//! under the value, and a "did you mean" for a misspelt name. The first
-//! line of the report stays `path:line:col: field: message`, for editors.
+//! A scenario error, and showing it where it is: the offending line with a
+//! caret under the value, and a "did you mean" for a misspelt name. The
+//! first line of the report stays `path:line:col: field: message`, for
+//! editors.
 
-use super::load::ScenarioError;
 use std::ops::Range;
+
+/// A scenario file that cannot be used, located as precisely as possible.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{path}:{line}:{column}: {field}: {message}")]
+pub struct ScenarioError {
+    pub path: String,
+    pub line: usize,
+    pub column: usize,
+    /// Dotted path of the offending field, e.g. `faults[2].rate`;
+    /// `(syntax)` when the file is not valid TOML, `(file)` when it cannot
+    /// be read.
+    pub field: String,
+    pub message: String,
+    /// The line the error points into, for `report`.
+    pub excerpt: Option<Box<Excerpt>>,
+    /// A suggestion, such as the name a misspelt one was meant to be.
+    pub help: Option<String>,
+}
 
 /// The source line an error points into, and the bytes of it to underline.
 #[derive(Debug, Clone, PartialEq)]

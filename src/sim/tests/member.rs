@@ -1,11 +1,11 @@
 //! Member tests over the instant network of `testnet.rs`.
 
-use super::testnet::Instant;
 use crate::core::event::Event;
 use crate::core::ids::{MemberId, Peer};
 use crate::core::io::{Command, Input};
+use crate::entropy::run_seeded;
 use crate::scenario::Scenario;
-use crate::sim::entropy::run_seeded;
+use crate::sim::testnet::Instant;
 
 fn send(net: &mut Instant, m: u32) {
     net.input(
@@ -101,25 +101,25 @@ fn a_removed_member_learns_it_and_stops_sending() {
 /// losses were never noticed or asked for again.
 #[test]
 fn the_frontier_keeps_a_head_until_something_names_it() {
-    use super::{Member, MemberConfig};
     use crate::core::ids::MessageId;
+    use crate::core::member::{Member, MemberConfig};
     let s = Scenario::minimal(3, 2);
     let world =
         crate::sim::setup::build_world(&s, 1, crate::core::member::membership::Variant::Lww);
-    let cfg: MemberConfig = world.members[&MemberId(0)].cfg.clone();
+    let cfg: MemberConfig = world.members[&MemberId(0)].test_cfg().clone();
     let mut m = Member::new(MemberId(0), cfg);
     let id = |sender, seq| MessageId {
         sender: MemberId(sender),
         seq,
     };
-    m.mark_delivered(id(0, 0), &[], vec![]);
+    m.test_mark_delivered(id(0, 0), &[]);
     for seq in 0..12 {
         let parents: Vec<MessageId> = (seq > 0).then(|| id(9, seq - 1)).into_iter().collect();
-        m.mark_delivered(id(9, seq), &parents, vec![]);
+        m.test_mark_delivered(id(9, seq), &parents);
     }
-    assert_eq!(m.causal.heads, vec![id(0, 0), id(9, 11)]);
-    m.mark_delivered(id(1, 0), &[id(0, 0), id(9, 11)], vec![]);
-    assert_eq!(m.causal.heads, vec![id(1, 0)]);
+    assert_eq!(m.test_heads(), [id(0, 0), id(9, 11)]);
+    m.test_mark_delivered(id(1, 0), &[id(0, 0), id(9, 11)]);
+    assert_eq!(m.test_heads(), [id(1, 0)]);
 }
 
 /// Drops the envelopes of `from` addressed to `to` that are still in the
@@ -209,7 +209,7 @@ fn a_held_message_goes_only_to_its_recipients_and_only_as_signed() {
             let m2 = net.world.members.get_mut(&MemberId(2)).expect("m2");
             let mut fx = crate::core::io::Effects::default();
             let now = net.now;
-            m2.ask_for(
+            m2.test_ask_for(
                 now,
                 BTreeMap::from([(MemberId(1), BTreeSet::from([want]))]),
                 &mut fx,
@@ -235,7 +235,7 @@ fn a_held_message_goes_only_to_its_recipients_and_only_as_signed() {
         assert_eq!(delivered(&net, "m2", first), 1, "once");
         // m1 alters its copy: m2 refuses what m0 did not sign.
         let m1 = net.world.members.get_mut(&MemberId(1)).expect("m1");
-        m1.causal.archive.get_mut(&first).expect("held").body = b"forged".to_vec();
+        m1.test_archive().get_mut(&first).expect("held").body = b"forged".to_vec();
         ask(&mut net, first);
         net.run(10_000);
         assert_eq!(forwarded(&net, "m1", first, 2), 2);
@@ -314,7 +314,7 @@ fn short_lived_addresses() -> Instant {
 
 fn own_long_term(net: &Instant, m: u32) -> Vec<crate::core::wire::Grant> {
     net.world.members[&MemberId(m)]
-        .own
+        .test_own()
         .iter()
         .map(|a| a.long_term)
         .collect()
@@ -372,7 +372,7 @@ fn a_sender_delivers_to_the_renewed_long_term_address_it_was_told_of() {
         let renewed = own_long_term(&net, 0);
         assert_ne!(renewed, set_up);
         let held = |net: &Instant| -> Vec<crate::core::wire::Grant> {
-            net.world.members[&MemberId(1)].particle.others[&MemberId(0)]
+            net.world.members[&MemberId(1)].particle().others[&MemberId(0)]
                 .agents
                 .iter()
                 .map(|a| a.long_term)
@@ -413,10 +413,9 @@ fn archived_messages_share_the_set_they_carry() {
             send(&mut net, m);
         }
         net.run(5_000);
-        let m2 = &net.world.members[&MemberId(2)];
+        let m2 = net.world.members.get_mut(&MemberId(2)).expect("m2");
         let sets: Vec<_> = m2
-            .causal
-            .archive
+            .test_archive()
             .values()
             .filter_map(|msg| msg.membership.clone())
             .collect();
