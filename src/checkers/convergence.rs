@@ -15,8 +15,8 @@ use crate::trace::CheckId;
 pub const NAME: CheckId = CheckId::Convergence;
 
 pub fn check(h: &History) -> Verdict {
-    let (Some(bounds), Some(_)) = (h.bounds(), h.running.as_ref()) else {
-        let why = if h.start.is_none() {
+    let (Some(bounds), Some(_)) = (h.bounds(), h.run.running.as_ref()) else {
+        let why = if h.run.start.is_none() {
             "no run_started"
         } else {
             "no run_ended"
@@ -32,10 +32,10 @@ pub fn check(h: &History) -> Verdict {
     let considered = h.considered();
     // A membership change made after the last fault is as legitimate as
     // one made before it, and needs the same time to spread.
-    let last_op = h.ops.iter().map(|o| o.t).max().unwrap_or(0);
+    let last_op = h.membership.ops.iter().map(|o| o.t).max().unwrap_or(0);
     let settle_from = bounds.heal_at.max(last_op);
     let deadline = settle_from.saturating_add(bounds.convergence_ms);
-    let last_planned = (h.start.iter())
+    let last_planned = (h.run.start.iter())
         .flat_map(|s| s.planned.iter().map(|p| p.at))
         .max()
         .unwrap_or(0);
@@ -51,8 +51,8 @@ pub fn check(h: &History) -> Verdict {
                 format!(
                     "no reachable member is in the group at the end \
                      ({} final views, {} running members)",
-                    h.finals.len(),
-                    h.running.as_ref().map_or(0, |r| r.len())
+                    h.run.finals.len(),
+                    h.run.running.as_ref().map_or(0, |r| r.len())
                 ),
                 vec![],
                 measured([(Figure::Considered, 0)]),
@@ -75,6 +75,7 @@ pub fn check(h: &History) -> Verdict {
     }
 
     let late: Vec<_> = h
+        .membership
         .changes
         .iter()
         .filter(|c| c.t > deadline && considered.contains_key(&c.host))
@@ -95,7 +96,7 @@ pub fn check(h: &History) -> Verdict {
     let mut stale = 0u64;
     for g in &groups {
         for &v in &g.view {
-            let out = h.finals.get(&v).is_some_and(|f| !f.in_group);
+            let out = h.run.finals.get(&v).is_some_and(|f| !f.in_group);
             if out && h.reachable(v) {
                 stale += 1;
                 evidence.push(
@@ -111,6 +112,7 @@ pub fn check(h: &History) -> Verdict {
     }
 
     let last_change = h
+        .membership
         .changes
         .iter()
         .filter(|c| considered.contains_key(&c.host))

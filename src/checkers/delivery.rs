@@ -25,14 +25,19 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const NAME: CheckId = CheckId::Delivery;
 
 pub fn check(h: &History) -> Verdict {
-    let messages: Vec<_> = h.sent.iter().filter(|(_, s)| !s.what.control).collect();
+    let messages: Vec<_> = h
+        .delivery
+        .sent
+        .iter()
+        .filter(|(_, s)| !s.what.control)
+        .collect();
     if messages.is_empty() {
         return Verdict::new(
             NAME,
             Status::Unknown,
             format!(
                 "no group message was sent ({} control messages): nothing to deliver",
-                h.sent.len()
+                h.delivery.sent.len()
             ),
             vec![],
             measured([(Figure::Messages, 0)]),
@@ -85,7 +90,7 @@ pub fn check(h: &History) -> Verdict {
             // and the removed member rightly refused to rejoin for it
             // (`coordinated-removed-member-pairwise-order` seed 774). As
             // for an unacknowledged message, that is not owed.
-            if owed.removed(r, s.idx) && h.finals.get(&r).is_some_and(|f| !f.in_group) {
+            if owed.removed(r, s.idx) && h.run.finals.get(&r).is_some_and(|f| !f.in_group) {
                 acked_to_removed += 1;
                 continue;
             }
@@ -114,7 +119,7 @@ pub fn check(h: &History) -> Verdict {
     }
 
     let mut unknown_parents = 0u64;
-    for (&host, ds) in &h.deliveries {
+    for (&host, ds) in &h.delivery.deliveries {
         let mut seen = BTreeSet::new();
         for d in ds {
             let msg = d.what;
@@ -127,11 +132,13 @@ pub fn check(h: &History) -> Verdict {
                 );
                 continue;
             }
-            let Some(s) = h.sent.get(&msg) else { continue };
+            let Some(s) = h.delivery.sent.get(&msg) else {
+                continue;
+            };
             for &p in s.what.parents.iter().filter(|p| **p != msg) {
                 let before = |i: &(usize, u64)| i.0 < d.idx;
                 let got = first.get(&(host, p));
-                let ok = match h.sent.get(&p) {
+                let ok = match h.delivery.sent.get(&p) {
                     // A member's own messages are delivered to it when sent.
                     Some(ps) if p.sender == host => ps.idx < d.idx || got.is_some_and(before),
                     None if p.sender == host && got.is_some_and(before) => true,
@@ -162,7 +169,7 @@ pub fn check(h: &History) -> Verdict {
         }
     }
 
-    for pm in &h.parent_missing {
+    for pm in &h.delivery.parent_missing {
         let (msg, missing) = &pm.what;
         info.push(
             Evidence::note(format!(
@@ -188,7 +195,7 @@ pub fn check(h: &History) -> Verdict {
         (Figure::Messages, messages.len() as u64),
         (
             Figure::ControlMessages,
-            (h.sent.len() - messages.len()) as u64,
+            (h.delivery.sent.len() - messages.len()) as u64,
         ),
         (Figure::Pairs, pairs),
         (Figure::AcknowledgedPairs, acked_pairs),
@@ -217,7 +224,10 @@ pub fn check(h: &History) -> Verdict {
         (Figure::UnacknowledgedNotDue, excused_for(Excuse::NotDue)),
         (Figure::Duplicates, counts[&Figure::Duplicates]),
         (Figure::CausalViolations, counts[&Figure::CausalViolations]),
-        (Figure::ParentMissing, h.parent_missing.len() as u64),
+        (
+            Figure::ParentMissing,
+            h.delivery.parent_missing.len() as u64,
+        ),
         (Figure::UnknownParents, unknown_parents),
     ]);
     let problems: Vec<String> = counts
@@ -227,7 +237,7 @@ pub fn check(h: &History) -> Verdict {
         .collect();
     let (status, summary) = if !problems.is_empty() {
         (Status::Fail, problems.join(", "))
-    } else if h.running.is_none() {
+    } else if h.run.running.is_none() {
         let s = "trace has no run_ended: cannot tell whether acknowledged messages were lost";
         (Status::Unknown, s.to_owned())
     } else {
@@ -290,15 +300,23 @@ struct Owed<'a> {
 impl<'a> Owed<'a> {
     fn new(h: &'a History) -> Owed<'a> {
         let mut ops: BTreeMap<MemberId, Vec<(usize, OpKind)>> = BTreeMap::new();
-        for o in &h.ops {
+        for o in &h.membership.ops {
             ops.entry(o.what.target)
                 .or_default()
                 .push((o.idx, o.what.op));
         }
         let mut marks: BTreeMap<MemberId, Vec<(usize, Mark)>> = BTreeMap::new();
-        let joins = h.joins.iter().map(|a| (a.host, a.idx, Mark::Joined));
-        let falls = h.fallbacks.iter().map(|a| (a.host, a.idx, Mark::FellBack));
-        let changes = h.changes.iter().map(|a| {
+        let joins = h
+            .servers
+            .joins
+            .iter()
+            .map(|a| (a.host, a.idx, Mark::Joined));
+        let falls = h
+            .servers
+            .fallbacks
+            .iter()
+            .map(|a| (a.host, a.idx, Mark::FellBack));
+        let changes = h.membership.changes.iter().map(|a| {
             let in_group = a.what.in_group;
             (a.host, a.idx, Mark::Changed { in_group })
         });
@@ -312,12 +330,12 @@ impl<'a> Owed<'a> {
             v.sort_by_key(|(idx, _)| *idx);
         }
         let mut volatile_lost: BTreeMap<MemberId, Vec<usize>> = BTreeMap::new();
-        for a in &h.volatile_lost {
+        for a in &h.run.volatile_lost {
             volatile_lost.entry(a.host).or_default().push(a.idx);
         }
         Owed {
             h,
-            end: h.ended_at,
+            end: h.run.ended_at,
             ops,
             marks,
             volatile_lost,
@@ -351,7 +369,7 @@ impl<'a> Owed<'a> {
         }
         // Ordered, yet not acknowledged for `r`: the server no longer
         // counted it (`History::acked_pairs`).
-        let ordered = self.h.slots.contains_key(&msg);
+        let ordered = self.h.servers.slots.contains_key(&msg);
         if ordered
             || self.removed(r, s.idx)
             || self.removed(sender, s.idx)
@@ -364,7 +382,7 @@ impl<'a> Owed<'a> {
                 d <= end
                     && ![sender, r]
                         .iter()
-                        .any(|m| self.h.reach.touched(*m, end, end))
+                        .any(|m| self.h.faults.reach.touched(*m, end, end))
             }
             _ => false,
         };

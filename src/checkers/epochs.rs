@@ -66,7 +66,7 @@ fn nominator(h: &History, m: MemberId, (g, s, _): Key) -> Option<MemberId> {
 }
 
 pub fn check(h: &History) -> Verdict {
-    if h.start.is_none() {
+    if h.run.start.is_none() {
         return Verdict::bare(NAME, Status::Unknown, "trace has no run_started");
     }
     if h.coord.epochs.is_empty() {

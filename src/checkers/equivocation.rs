@@ -34,7 +34,7 @@ fn verdict(
 }
 
 pub fn check(h: &History) -> Verdict {
-    let (Some(bounds), Some(_)) = (h.bounds(), h.running.as_ref()) else {
+    let (Some(bounds), Some(_)) = (h.bounds(), h.run.running.as_ref()) else {
         return Verdict::bare(
             NAME,
             Status::Unknown,
@@ -42,8 +42,8 @@ pub fn check(h: &History) -> Verdict {
         );
     };
     let mut evidence = Vec::new();
-    let lied = |s: ServerId| h.lies.iter().any(|l| l.server == s);
-    for a in h.accusations.iter().filter(|a| !lied(a.what.0)) {
+    let lied = |s: ServerId| h.faults.lies.iter().any(|l| l.server == s);
+    for a in h.faults.accusations.iter().filter(|a| !lied(a.what.0)) {
         evidence.push(
             Evidence::note(format!(
                 "{} accused {} at {} ms ({}), which never lied",
@@ -61,7 +61,7 @@ pub fn check(h: &History) -> Verdict {
         );
     }
     let false_accusations = evidence.len() as u64;
-    if h.dishonest_faults.is_empty() {
+    if h.faults.dishonest_faults.is_empty() {
         let (status, summary) = if evidence.is_empty() {
             (Status::Pass, "no server agent was dishonest".to_owned())
         } else {
@@ -76,21 +76,22 @@ pub fn check(h: &History) -> Verdict {
         ];
         return verdict(status, summary, evidence, &m);
     }
-    if h.lies.is_empty() && evidence.is_empty() {
-        let (t, server) = h.dishonest_faults[0];
+    if h.faults.lies.is_empty() && evidence.is_empty() {
+        let (t, server) = h.faults.dishonest_faults[0];
         let summary =
             format!("{server} was dishonest from {t} ms but never lied: nothing to detect");
         return verdict(Status::Unknown, summary, vec![], &[(Figure::Lies, 0)]);
     }
     // The first lie to each member, per server.
     let mut first: BTreeMap<(MemberId, ServerId), &Lie> = BTreeMap::new();
-    for l in &h.lies {
+    for l in &h.faults.lies {
         for m in &l.to {
             first.entry((*m, l.server)).or_insert(l);
         }
     }
     let others = |m: MemberId, lie: &Lie| -> std::collections::BTreeSet<MemberId> {
-        h.finals
+        h.run
+            .finals
             .keys()
             .filter(|o| **o != m && h.reachable(**o))
             // Told the same other story, a fellow victim of an equivocation
@@ -107,10 +108,12 @@ pub fn check(h: &History) -> Verdict {
         // A chance that comes too late to finish before the run ended is
         // none: the run cannot show whether it would have been taken.
         let chance = h
+            .faults
             .reach
             .first_window(m, &with, lie.t, bounds.detection_ms)
             .filter(|from| {
-                h.ended_at
+                h.run
+                    .ended_at
                     .is_none_or(|end| from.saturating_add(bounds.detection_ms) <= end)
             });
         let why = if !h.reachable(m) {
@@ -129,6 +132,7 @@ pub fn check(h: &History) -> Verdict {
         };
         let deadline = from.saturating_add(bounds.detection_ms);
         let found = h
+            .faults
             .accusations
             .iter()
             .find(|a| a.host == m && a.what.0 == server && a.t >= lie.t);
@@ -166,7 +170,7 @@ pub fn check(h: &History) -> Verdict {
         }
     }
     let m = [
-        (Figure::Lies, h.lies.len() as u64),
+        (Figure::Lies, h.faults.lies.len() as u64),
         (Figure::LiedTo, first.len() as u64),
         (Figure::Detected, detected.len() as u64),
         (Figure::Excused, excused.len() as u64),
@@ -286,12 +290,12 @@ mod tests {
     #[test]
     fn an_unreachable_victim_cannot_be_judged() {
         let mut h = history(&[], &[]);
-        h.running.as_mut().unwrap().remove(&m(2));
+        h.run.running.as_mut().unwrap().remove(&m(2));
         assert_eq!(check(&h).status, Status::Unknown);
         // Offline past the end of the run (which ends at 3 s).
         let mut h = history(&[], &[]);
         let offline = FaultKind::Offline { member: m(2) };
-        h.reach.note(150, 0, &offline, Phase::Begin);
+        h.faults.reach.note(150, 0, &offline, Phase::Begin);
         assert_eq!(check(&h).status, Status::Unknown);
     }
 
@@ -299,8 +303,8 @@ mod tests {
     /// each lied-to member judged from the heal.
     #[track_caller]
     fn passes_from_the_heal(mut h: History, sides: &[Vec<Peer>; 2]) {
-        h.reach.note(150, 0, &partition(sides), Phase::Begin);
-        h.reach.note(2_000, 0, &partition(sides), Phase::End);
+        h.faults.reach.note(150, 0, &partition(sides), Phase::Begin);
+        h.faults.reach.note(2_000, 0, &partition(sides), Phase::End);
         let v = check(&h);
         assert_eq!(v.status, Status::Pass, "{v:#?}");
         assert!(
@@ -321,7 +325,9 @@ mod tests {
             vec![Peer::named("m0")],
             vec![Peer::named("m1"), Peer::named("m2")],
         ];
-        h.reach.note(150, 0, &partition(&sides), Phase::Begin);
+        h.faults
+            .reach
+            .note(150, 0, &partition(&sides), Phase::Begin);
         let v = check(&h);
         assert_eq!(v.status, Status::Fail, "{v:#?}");
         // m2 alone on its side until 2 s: judged from the heal, detected
@@ -333,8 +339,12 @@ mod tests {
         passes_from_the_heal(history(&[(2, 2_300)], &[]), &sides);
         // The same, but never detected: a failure, not an excuse.
         let mut h = history(&[], &[]);
-        h.reach.note(150, 0, &partition(&sides), Phase::Begin);
-        h.reach.note(2_000, 0, &partition(&sides), Phase::End);
+        h.faults
+            .reach
+            .note(150, 0, &partition(&sides), Phase::Begin);
+        h.faults
+            .reach
+            .note(2_000, 0, &partition(&sides), Phase::End);
         assert_eq!(check(&h).status, Status::Fail);
     }
 

@@ -50,6 +50,7 @@ struct Failure {
 /// sealed pairwise never went near it (`coordinated-adversity` 310 again).
 fn unnoticeable(h: &History, at: Millis, server: ServerId, owed: &BTreeSet<MemberId>) -> bool {
     let Some(back) = h
+        .faults
         .server_recoveries
         .iter()
         .find(|(t, s)| *t >= at && *s == server)
@@ -59,27 +60,31 @@ fn unnoticeable(h: &History, at: Millis, server: ServerId, owed: &BTreeSet<Membe
     };
     // A later failure of the same server before it was back is this one.
     let crashed_again = h
+        .faults
         .server_failures
         .iter()
         .any(|(t, s)| *t > at && *t < back && *s == server);
     !crashed_again
-        && h.sent.iter().all(|(msg, s)| {
+        && h.delivery.sent.iter().all(|(msg, s)| {
             !owed.contains(&msg.sender)
                 || s.what.control
                 || !s.what.submitted
                 || s.t < at
                 || s.t > back
-                || h.slots.get(msg).is_some_and(|slot| slot.server == server)
+                || h.servers
+                    .slots
+                    .get(msg)
+                    .is_some_and(|slot| slot.server == server)
         })
 }
 
 fn failures(h: &History) -> (Vec<Failure>, u64) {
     let mut idle = 0;
     let mut out = Vec::new();
-    for &(at, server) in &h.server_failures {
+    for &(at, server) in &h.faults.server_failures {
         let owed: BTreeSet<MemberId> = served_by(h, server, at)
             .into_iter()
-            .filter(|m| h.reachable(*m) && h.finals.get(m).is_some_and(|f| f.in_group))
+            .filter(|m| h.reachable(*m) && h.run.finals.get(m).is_some_and(|f| f.in_group))
             .collect();
         if owed.is_empty() || unnoticeable(h, at, server, &owed) {
             idle += 1;
@@ -91,7 +96,7 @@ fn failures(h: &History) -> (Vec<Failure>, u64) {
 }
 
 pub fn check(h: &History) -> Verdict {
-    let (Some(bounds), Some(_)) = (h.bounds(), h.running.as_ref()) else {
+    let (Some(bounds), Some(_)) = (h.bounds(), h.run.running.as_ref()) else {
         return Verdict::bare(
             NAME,
             Status::Unknown,
@@ -100,12 +105,12 @@ pub fn check(h: &History) -> Verdict {
     };
     let (failed, idle) = failures(h);
     if failed.is_empty() {
-        let summary = if h.server_failures.is_empty() {
+        let summary = if h.faults.server_failures.is_empty() {
             "no server agent failed".to_owned()
         } else {
             format!(
                 "{} server failure(s), none while serving a member that stayed in the group",
-                h.server_failures.len()
+                h.faults.server_failures.len()
             )
         };
         return Verdict::new(
@@ -114,7 +119,10 @@ pub fn check(h: &History) -> Verdict {
             summary,
             vec![],
             measured([
-                (Figure::ServerFailures, h.server_failures.len() as u64),
+                (
+                    Figure::ServerFailures,
+                    h.faults.server_failures.len() as u64,
+                ),
                 (Figure::IdleFailures, idle),
             ]),
         );
@@ -127,7 +135,11 @@ pub fn check(h: &History) -> Verdict {
     let mut takeover = Some(0u64);
     for f in &failed {
         for member in &f.owed {
-            let joined = h.joins.iter().find(|j| j.host == *member && j.t >= f.at);
+            let joined = h
+                .servers
+                .joins
+                .iter()
+                .find(|j| j.host == *member && j.t >= f.at);
             takeover = takeover.zip(joined).map(|(w, j)| w.max(j.t - f.at));
         }
         let deadline = f.at.saturating_add(bounds.detection_ms);
@@ -135,6 +147,7 @@ pub fn check(h: &History) -> Verdict {
         owed_n += f.owed.len() as u64;
         for member in &f.owed {
             match h
+                .servers
                 .fallbacks
                 .iter()
                 .find(|fb| fb.host == *member && fb.t >= f.at)
@@ -180,7 +193,10 @@ pub fn check(h: &History) -> Verdict {
         }
     }
     let mut m = measured([
-        (Figure::ServerFailures, h.server_failures.len() as u64),
+        (
+            Figure::ServerFailures,
+            h.faults.server_failures.len() as u64,
+        ),
         (Figure::IdleFailures, idle),
         (Figure::Owed, owed_n),
         (Figure::FellBack, evidence.len() as u64),

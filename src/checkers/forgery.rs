@@ -20,18 +20,20 @@ use std::collections::BTreeSet;
 pub const NAME: CheckId = CheckId::ForgeriesRejected;
 
 pub fn check(h: &History) -> Verdict {
-    if h.start.is_none() {
+    if h.run.start.is_none() {
         return Verdict::bare(NAME, Status::Unknown, "trace has no run_started");
     }
     let lied: BTreeSet<_> = h
+        .faults
         .lies
         .iter()
         .map(|l| (l.server, l.generation, l.seq))
         .collect();
     let mut evidence = Vec::new();
-    for a in &h.submit_acks {
+    for a in &h.servers.submit_acks {
         let (msg, slot) = a.what;
         let ordered = h
+            .servers
             .ordered_senders
             .get(&slot)
             .is_some_and(|s| s.contains(&a.host));
@@ -50,8 +52,8 @@ pub fn check(h: &History) -> Verdict {
         );
     }
     let bad_acks = evidence.len();
-    let made_up: BTreeSet<_> = h.forged.iter().filter_map(|f| f.msg).collect();
-    for (member, delivered) in &h.deliveries {
+    let made_up: BTreeSet<_> = h.faults.forged.iter().filter_map(|f| f.msg).collect();
+    for (member, delivered) in &h.delivery.deliveries {
         for d in delivered.iter().filter(|d| made_up.contains(&d.what)) {
             evidence.push(
                 Evidence::note(format!(
@@ -65,10 +67,10 @@ pub fn check(h: &History) -> Verdict {
         }
     }
     let accepted = evidence.len() as u64;
-    let victims: BTreeSet<_> = h.forged.iter().map(|f| f.victim).collect();
+    let victims: BTreeSet<_> = h.faults.forged.iter().map(|f| f.victim).collect();
     let numbers = measured([
-        (Figure::Forged, h.forged.len() as u64),
-        (Figure::AcksChecked, h.submit_acks.len() as u64),
+        (Figure::Forged, h.faults.forged.len() as u64),
+        (Figure::AcksChecked, h.servers.submit_acks.len() as u64),
         (Figure::Accepted, accepted),
     ]);
     if accepted > 0 {
@@ -79,13 +81,13 @@ pub fn check(h: &History) -> Verdict {
         );
         return Verdict::new(NAME, Status::Fail, summary, evidence, numbers);
     }
-    let forged = match h.forged.len() {
+    let forged = match h.faults.forged.len() {
         0 => "nothing was forged".to_owned(),
         n => format!("{n} forgeries aimed at {}, none accepted", list(victims)),
     };
     let summary = format!(
         "{forged}; {} acknowledgement(s) each name a slot their server gave",
-        h.submit_acks.len()
+        h.servers.submit_acks.len()
     );
     Verdict::new(NAME, Status::Pass, summary, Vec::new(), numbers)
 }

@@ -37,6 +37,7 @@ struct Mutual {
 
 fn mutual_removals(h: &History) -> Mutual {
     let removes: Vec<_> = h
+        .membership
         .ops
         .iter()
         .filter(|o| o.what.op == OpKind::Remove && o.what.target != o.host)
@@ -131,7 +132,7 @@ pub fn check(h: &History) -> Verdict {
             Status::Unknown,
             "trace has no run_started: no detection bound to hold members to".into(),
             vec![],
-            measured([(Figure::ForkReports, h.fork_reports.len() as u64)]),
+            measured([(Figure::ForkReports, h.membership.fork_reports.len() as u64)]),
         );
     };
     let mutual = mutual_removals(h);
@@ -144,6 +145,7 @@ pub fn check(h: &History) -> Verdict {
     let mut latency_max = 0;
     for s in &sides {
         let first = h
+            .membership
             .fork_reports
             .iter()
             .filter(|r| s.detectors.contains(&r.host) && !r.what.is_disjoint(&s.others))
@@ -185,7 +187,7 @@ pub fn check(h: &History) -> Verdict {
     }
 
     let mut alarms = Vec::new();
-    for r in &h.fork_reports {
+    for r in &h.membership.fork_reports {
         // A report is real if it names a member on the far side of a real
         // fork: from a side's own member, or from a third party that saw
         // both removals and names both sides.
@@ -239,7 +241,7 @@ pub fn check(h: &History) -> Verdict {
         (Figure::DetectionLatencyMaxMs, latency_max),
         (Figure::OrderedRemovals, ordered.len() as u64),
         (Figure::UndeterminedRemovals, undetermined.len() as u64),
-        (Figure::ForkReports, h.fork_reports.len() as u64),
+        (Figure::ForkReports, h.membership.fork_reports.len() as u64),
     ]);
     let alarm_note = if alarms.is_empty() {
         String::new()
@@ -254,7 +256,7 @@ pub fn check(h: &History) -> Verdict {
             late
         );
         (Status::Fail, s)
-    } else if h.running.is_none() {
+    } else if h.run.running.is_none() {
         let s = "trace has no run_ended: cannot tell who was reachable or whether islands formed";
         (Status::Unknown, s.to_owned())
     } else if !unreachable.is_empty() {

@@ -30,7 +30,7 @@ fn last_changes(
             !ops.iter()
                 .any(|(o, _)| o != m && pasts.get(o).is_some_and(|p| p.contains(m)))
         })
-        .filter(|(m, _)| h.sent.contains_key(m))
+        .filter(|(m, _)| h.delivery.sent.contains_key(m))
         .copied()
         .collect()
 }
@@ -42,7 +42,7 @@ fn last_changes(
 /// and the final views do not show it anyway. Returns the failures and
 /// the (made, refused, dropped) counts.
 fn dropped(h: &History) -> (Vec<Evidence>, [u64; 3]) {
-    let Some(start) = h.start.as_ref() else {
+    let Some(start) = h.run.start.as_ref() else {
         return (Vec::new(), [0; 3]);
     };
     let mut planned = start.planned.clone();
@@ -52,7 +52,7 @@ fn dropped(h: &History) -> (Vec<Evidence>, [u64; 3]) {
     let mut evidence = Vec::new();
     let considered = h.considered();
     for p in &planned {
-        let made = h.ops.iter().position(|o| {
+        let made = h.membership.ops.iter().position(|o| {
             o.host == p.by
                 && o.t >= p.at
                 && o.what.op == p.op
@@ -60,7 +60,7 @@ fn dropped(h: &History) -> (Vec<Evidence>, [u64; 3]) {
                 && !used_ops.contains(&o.idx)
         });
         if let Some(i) = made {
-            used_ops.insert(h.ops[i].idx);
+            used_ops.insert(h.membership.ops[i].idx);
             counts[0] += 1;
             continue;
         }
@@ -69,7 +69,7 @@ fn dropped(h: &History) -> (Vec<Evidence>, [u64; 3]) {
             OpKind::Remove => Command::Remove(p.target),
         }
         .describe();
-        let refused = h.skips.iter().find(|s| {
+        let refused = h.run.skips.iter().find(|s| {
             s.host == p.by && s.t >= p.at && s.what == command && !used_skips.contains(&s.idx)
         });
         if let Some(s) = refused {
@@ -82,7 +82,8 @@ fn dropped(h: &History) -> (Vec<Evidence>, [u64; 3]) {
             .planned
             .iter()
             .any(|q| q.target == p.target && q.at > p.at)
-            || h.ops
+            || h.membership
+                .ops
                 .iter()
                 .any(|o| o.what.target == p.target && o.t > p.at);
         let wanted_in = p.op == OpKind::Add;
@@ -109,7 +110,7 @@ fn dropped(h: &History) -> (Vec<Evidence>, [u64; 3]) {
 }
 
 pub fn check(h: &History) -> Verdict {
-    if h.start.is_none() || h.running.is_none() {
+    if h.run.start.is_none() || h.run.running.is_none() {
         return Verdict::bare(
             NAME,
             Status::Unknown,
@@ -118,7 +119,7 @@ pub fn check(h: &History) -> Verdict {
     }
     let (lost, [made, refused, silent]) = dropped(h);
     let mut by_target: BTreeMap<MemberId, Vec<(MessageId, OpKind)>> = BTreeMap::new();
-    for o in &h.ops {
+    for o in &h.membership.ops {
         by_target
             .entry(o.what.target)
             .or_default()
@@ -137,8 +138,12 @@ pub fn check(h: &History) -> Verdict {
             ]),
         );
     }
-    let pasts: BTreeMap<MessageId, BTreeSet<MessageId>> =
-        h.sent.keys().map(|m| (*m, h.causal_past(*m).set)).collect();
+    let pasts: BTreeMap<MessageId, BTreeSet<MessageId>> = h
+        .delivery
+        .sent
+        .keys()
+        .map(|m| (*m, h.causal_past(*m).set))
+        .collect();
     let considered = h.considered();
     let (mut judged, mut concurrent) = (0u64, 0u64);
     let mut evidence = Vec::new();
@@ -174,7 +179,8 @@ pub fn check(h: &History) -> Verdict {
             );
         }
         if h.reachable(*target)
-            && h.finals
+            && h.run
+                .finals
                 .get(target)
                 .is_some_and(|f| f.in_group != should_be_in)
         {

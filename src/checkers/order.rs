@@ -36,10 +36,10 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const NAME: CheckId = CheckId::TotalOrder;
 
 pub fn check(h: &History) -> Verdict {
-    if h.start.is_none() {
+    if h.run.start.is_none() {
         return Verdict::bare(NAME, Status::Unknown, "trace has no run_started");
     }
-    if h.slots.is_empty() {
+    if h.servers.slots.is_empty() {
         return Verdict::new(
             NAME,
             Status::Pass,
@@ -63,15 +63,16 @@ pub fn check(h: &History) -> Verdict {
                 .or_insert(s.idx);
         }
     }
-    for (member, deliveries) in &h.deliveries {
+    for (member, deliveries) in &h.delivery.deliveries {
         let mut last = std::collections::BTreeMap::new();
         let fell = fell_from.get(member).map(Vec::as_slice).unwrap_or_default();
         for d in deliveries {
             // Judged for the members of the slot's generation: another
             // member may have had it by backfill, in causal order only.
-            let Some(slot) = h.slots.get(&d.what).filter(|s| {
-                h.joined.is_empty()
-                    || h.joined
+            let Some(slot) = h.servers.slots.get(&d.what).filter(|s| {
+                h.servers.joined.is_empty()
+                    || h.servers
+                        .joined
                         .get(member)
                         .is_some_and(|j| j.contains(&s.stream()))
             }) else {
@@ -81,7 +82,8 @@ pub fn check(h: &History) -> Verdict {
                 not_served += 1;
                 continue;
             }
-            if h.ordered_for
+            if h.servers
+                .ordered_for
                 .get(slot)
                 .is_some_and(|members| !members.contains(member))
             {
@@ -121,7 +123,7 @@ pub fn check(h: &History) -> Verdict {
         }
     }
     let m = measured([
-        (Figure::Ordered, h.slots.len() as u64),
+        (Figure::Ordered, h.servers.slots.len() as u64),
         (Figure::DeliveriesChecked, checked),
         (Figure::AfterFallback, after_fallback),
         (Figure::BeforeJoin, before_join),
@@ -136,7 +138,7 @@ pub fn check(h: &History) -> Verdict {
             Status::Pass,
             format!(
                 "{checked} deliveries of {} ordered messages all follow the server's order",
-                h.slots.len()
+                h.servers.slots.len()
             ),
             evidence,
             m,
@@ -158,12 +160,12 @@ pub fn check(h: &History) -> Verdict {
 /// with (the lie reserves the slot for the next honest message).
 fn dropped_receipts(h: &History) -> BTreeSet<MessageId> {
     let mut claims: BTreeMap<Slot, Vec<(u64, MessageId)>> = BTreeMap::new();
-    for (msg, slot) in &h.slots {
-        let t = h.ordered.get(msg).copied().unwrap_or_default();
+    for (msg, slot) in &h.servers.slots {
+        let t = h.servers.ordered.get(msg).copied().unwrap_or_default();
         claims.entry(*slot).or_default().push((t, *msg));
     }
     let lied = |slot: &Slot| {
-        h.lies.iter().any(|l| {
+        h.faults.lies.iter().any(|l| {
             l.mode == Mode::Drop
                 && l.server == slot.server
                 && l.generation == slot.generation

@@ -56,14 +56,15 @@ struct MlsRemoval {
 
 fn mls_removals(h: &History) -> Vec<MlsRemoval> {
     let mut out = Vec::new();
-    for (slot, epoch) in &h.commits {
+    for (slot, epoch) in &h.servers.commits {
         let next = Slot {
             seq: slot.seq + 1,
             ..*slot
         };
         let (Some(before), Some((_, after))) = (
-            h.ordered_for.get(slot),
-            h.ordered_for
+            h.servers.ordered_for.get(slot),
+            h.servers
+                .ordered_for
                 .range(next..)
                 .next()
                 .filter(|(s, _)| s.stream() == slot.stream()),
@@ -100,6 +101,7 @@ fn after_removal(
     removed: MemberId,
 ) -> Vec<MessageId> {
     let readds: Vec<MessageId> = h
+        .membership
         .ops
         .iter()
         .filter(|o| o.what.op == OpKind::Add && o.what.target == removed)
@@ -112,6 +114,7 @@ fn after_removal(
     // it later bringing it into a generation that missed it) is addressed
     // to the removed member as the first one is, so that it learns it.
     let removals: BTreeSet<MessageId> = h
+        .membership
         .ops
         .iter()
         .filter(|o| o.what.op == OpKind::Remove && o.what.target == removed)
@@ -150,6 +153,7 @@ impl Oracle for crate::observations::Observations {
 
 pub fn check(h: &History, oracle: Option<&dyn Oracle>) -> Verdict {
     let removals: Vec<(MessageId, MemberId)> = h
+        .membership
         .ops
         .iter()
         .filter(|o| o.what.op == OpKind::Remove)
@@ -262,13 +266,17 @@ fn shown_after_removal(
 ) -> Vec<Evidence> {
     let mut out = Vec::new();
     if !removals.is_empty() {
-        let pasts: BTreeMap<MessageId, BTreeSet<MessageId>> =
-            h.sent.keys().map(|m| (*m, h.causal_past(*m).set)).collect();
+        let pasts: BTreeMap<MessageId, BTreeSet<MessageId>> = h
+            .delivery
+            .sent
+            .keys()
+            .map(|m| (*m, h.causal_past(*m).set))
+            .collect();
         for (removal, removed) in removals {
             let later: BTreeSet<MessageId> = after_removal(h, &pasts, *removal, *removed)
                 .into_iter()
                 .collect();
-            for d in h.deliveries.get(removed).into_iter().flatten() {
+            for d in h.delivery.deliveries.get(removed).into_iter().flatten() {
                 if later.contains(&d.what) && !readded_by_commit(h, *removed, d.what) {
                     out.push(
                         Evidence::note(format!(
@@ -284,11 +292,12 @@ fn shown_after_removal(
         }
     }
     for r in mls {
-        for d in h.deliveries.get(&r.member).into_iter().flatten() {
-            let Some(slot) = h.slots.get(&d.what) else {
+        for d in h.delivery.deliveries.get(&r.member).into_iter().flatten() {
+            let Some(slot) = h.servers.slots.get(&d.what) else {
                 continue;
             };
             let counted = h
+                .servers
                 .ordered_for
                 .get(slot)
                 .is_some_and(|m| m.contains(&r.member));
@@ -298,6 +307,7 @@ fn shown_after_removal(
             // is the author's view, not a leak. What causally follows an
             // announced removal is judged above.
             let addressed = h
+                .delivery
                 .sent
                 .get(&d.what)
                 .is_some_and(|s| s.what.recipients.contains(&r.member));
@@ -326,12 +336,18 @@ fn shown_after_removal(
 /// slot): an MLS add needs no announcement to be causally before what
 /// follows it.
 fn readded_by_commit(h: &History, member: MemberId, msg: MessageId) -> bool {
-    let Some(slot) = h.slots.get(&msg) else {
+    let Some(slot) = h.servers.slots.get(&msg) else {
         return false;
     };
-    let counted = |s: &Slot| h.ordered_for.get(s).is_some_and(|m| m.contains(&member));
+    let counted = |s: &Slot| {
+        h.servers
+            .ordered_for
+            .get(s)
+            .is_some_and(|m| m.contains(&member))
+    };
     counted(slot)
-        && h.ordered_for
+        && h.servers
+            .ordered_for
             .range(..*slot)
             .any(|(s, _)| s.stream() == slot.stream() && !counted(s))
 }
@@ -342,10 +358,14 @@ fn try_olm(h: &History, oracle: &dyn Oracle, removals: &[(MessageId, MemberId)],
     if removals.is_empty() {
         return;
     }
-    let pasts: BTreeMap<MessageId, BTreeSet<MessageId>> =
-        h.sent.keys().map(|m| (*m, h.causal_past(*m).set)).collect();
+    let pasts: BTreeMap<MessageId, BTreeSet<MessageId>> = h
+        .delivery
+        .sent
+        .keys()
+        .map(|m| (*m, h.causal_past(*m).set))
+        .collect();
     let mut by_msg: BTreeMap<MessageId, Vec<EnvelopeId>> = BTreeMap::new();
-    for (env, (msg, _)) in &h.envelopes {
+    for (env, (msg, _)) in &h.delivery.envelopes {
         by_msg.entry(*msg).or_default().push(*env);
     }
     for (removal, removed) in removals {
@@ -362,8 +382,13 @@ fn try_olm(h: &History, oracle: &dyn Oracle, removals: &[(MessageId, MemberId)],
         t.tried += handed as u64;
         t.missing += (envs.len() - handed) as u64;
         for env in opened {
-            let msg = h.envelopes.get(&env).map(|(m, _)| *m).unwrap_or(*removal);
-            let at = h.sent.get(&msg).map(|s| s.t).unwrap_or(0);
+            let msg = h
+                .delivery
+                .envelopes
+                .get(&env)
+                .map(|(m, _)| *m)
+                .unwrap_or(*removal);
+            let at = h.delivery.sent.get(&msg).map(|s| s.t).unwrap_or(0);
             t.evidence.push(
                 Evidence::note(format!("{removed}, removed in {removal}, can read envelope {env} of {msg}, which follows the removal"))
                     .members([*removed])
@@ -383,6 +408,7 @@ fn try_mls(h: &History, oracle: &dyn Oracle, removals: &[MlsRemoval], t: &mut Ta
     for r in removals {
         let (generation, server) = r.commit.stream();
         let seqs: Vec<u64> = h
+            .servers
             .ordered_for
             .keys()
             .filter(|s| s.stream() == r.commit.stream() && s.seq > r.commit.seq)
@@ -398,9 +424,17 @@ fn try_mls(h: &History, oracle: &dyn Oracle, removals: &[MlsRemoval], t: &mut Ta
         t.mls_missing += (seqs.len() - handed) as u64;
         for seq in opened {
             let slot = Slot { seq, ..r.commit };
-            let msg = h.slots.iter().find(|(_, s)| **s == slot).map(|(m, _)| *m);
+            let msg = h
+                .servers
+                .slots
+                .iter()
+                .find(|(_, s)| **s == slot)
+                .map(|(m, _)| *m);
             let what = msg.map_or_else(|| "a commit".to_owned(), |m| m.to_string());
-            let at = msg.and_then(|m| h.ordered.get(&m)).copied().unwrap_or(0);
+            let at = msg
+                .and_then(|m| h.servers.ordered.get(&m))
+                .copied()
+                .unwrap_or(0);
             t.evidence.push(
                 Evidence::note(format!(
                     "{}, removed by the commit at seq {} (epoch {}) of generation {generation} at {server}, can process seq {seq} ({what}), ordered after it",

@@ -37,7 +37,7 @@ fn last_state(h: &History) -> BTreeMap<MemberId, Option<Join>> {
 }
 
 pub fn check(h: &History) -> Verdict {
-    if h.start.is_none() {
+    if h.run.start.is_none() {
         return Verdict::bare(NAME, Status::Unknown, "trace has no run_started");
     }
     let mut accepted: BTreeMap<u32, BTreeSet<ServerId>> = BTreeMap::new();
@@ -53,7 +53,7 @@ pub fn check(h: &History) -> Verdict {
             measured([(Figure::GenerationsAccepted, 0)]),
         );
     }
-    if h.running.is_none() {
+    if h.run.running.is_none() {
         return Verdict::bare(
             NAME,
             Status::Unknown,

@@ -100,7 +100,7 @@ fn acks_take_the_earliest_envelope_and_odd_hosts_are_noted() {
     tb.trace.records.last_mut().unwrap().host = "m1".parse().unwrap();
     let h = History::from_trace(&tb.build());
     assert_eq!(h.acked_pairs().get(&(id(0, 0), m(1))), Some(&16));
-    assert!(h.deliveries.is_empty());
-    assert!(!h.sent.contains_key(&id(0, 1)));
+    assert!(h.delivery.deliveries.is_empty());
+    assert!(!h.delivery.sent.contains_key(&id(0, 1)));
     assert_eq!(h.oddities.len(), 2, "{:?}", h.oddities);
 }

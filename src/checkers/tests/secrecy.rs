@@ -7,7 +7,13 @@ struct AddressedTo(BTreeMap<EnvelopeId, MemberId>);
 
 impl AddressedTo {
     fn from(h: &History) -> Self {
-        AddressedTo(h.envelopes.iter().map(|(e, (_, to))| (*e, *to)).collect())
+        AddressedTo(
+            h.delivery
+                .envelopes
+                .iter()
+                .map(|(e, (_, to))| (*e, *to))
+                .collect(),
+        )
     }
 }
 
@@ -295,7 +301,8 @@ fn an_mls_removal_with_no_state_kept_is_unknown() {
 #[test]
 fn an_ordered_message_shown_after_the_removing_commit_fails() {
     let mut h = coordinated();
-    h.deliveries
+    h.delivery
+        .deliveries
         .entry(m(2))
         .or_default()
         .push(crate::checkers::history::At {

@@ -1,0 +1,141 @@
+//! What went wrong on purpose: who could reach whom, the server agents that failed or lied, the accusations members made, the attacker's forgeries.
+
+use super::*;
+
+/// What went wrong on purpose: who could reach whom, the server agents that failed or lied, the accusations members made, the attacker's forgeries.
+#[derive(Clone, Debug, Default)]
+pub struct Faults {
+    /// Server agents that crashed, and when.
+    pub server_failures: Vec<(Millis, ServerId)>,
+    /// Server agents back from a crash with their state kept, and when.
+    pub server_recoveries: Vec<(Millis, ServerId)>,
+    /// Dishonest-server faults taking effect: (time, server).
+    pub dishonest_faults: Vec<(Millis, ServerId)>,
+    /// What lying servers recorded of their lies, in trace order.
+    pub lies: Vec<Lie>,
+    /// Members accusing a server with proof (`equivocation_detected`), or
+    /// falling back because it lied (`fell_back` naming the `liar`).
+    pub accusations: Vec<At<(ServerId, bool)>>,
+    /// Servers under a `refuse` fault, and whether it has turned a request
+    /// away yet.
+    pub refusing: BTreeMap<ServerId, bool>,
+    /// Who could reach whom, and when.
+    pub reach: crate::checkers::reach::Reach,
+    /// The attacker fault's forgeries, in trace order.
+    pub forged: Vec<Forgery>,
+}
+
+impl Faults {
+    /// Takes in one record; `false` when it was this part's to use and
+    /// could not be (on the wrong host, say).
+    pub(super) fn note(&mut self, idx: usize, r: &Record, host: Option<MemberId>) -> bool {
+        let t = r.t;
+        let mut ok = true;
+        if let Event::Fault {
+            phase,
+            index,
+            fault,
+        } = &r.event
+        {
+            self.reach.note(t, *index, fault, *phase);
+        }
+        match &r.event {
+            Event::Forged {
+                attack,
+                victim,
+                msg,
+                ..
+            } => self.forged.push(Forgery {
+                t,
+                attack: *attack,
+                victim: *victim,
+                msg: *msg,
+            }),
+            Event::Host(HostEvent::FellBack {
+                liar: Some(server), ..
+            }) => {
+                if let Some(a) = At::on(host, t, idx, (*server, false)) {
+                    self.accusations.push(a);
+                }
+            }
+            Event::Host(HostEvent::EquivocationDetected { server, .. }) => {
+                match At::on(host, t, idx, (*server, true)) {
+                    Some(a) => self.accusations.push(a),
+                    None => ok = false,
+                }
+            }
+            Event::Host(HostEvent::Lied {
+                mode,
+                to,
+                generation,
+                seq,
+            }) => match r.host.peer() {
+                Some(Peer::Server(server)) => {
+                    // A server that lies has failed as far as fallback
+                    // is concerned, from its first lie.
+                    if !self.lies.iter().any(|l| l.server == server) {
+                        self.server_failures.push((t, server));
+                    }
+                    self.lies.push(Lie {
+                        t,
+                        server,
+                        mode: *mode,
+                        to: to.clone(),
+                        generation: *generation,
+                        seq: *seq,
+                    });
+                }
+                _ => ok = false,
+            },
+            Event::Fault {
+                phase: Phase::Begin,
+                fault: FaultKind::Dishonest { server, .. },
+                ..
+            } => self.dishonest_faults.push((t, *server)),
+            Event::Fault {
+                phase,
+                fault:
+                    FaultKind::Crash {
+                        host: Peer::Server(server),
+                        state,
+                    },
+                ..
+            } => match phase {
+                Phase::Begin => self.server_failures.push((t, *server)),
+                Phase::End if *state == StateOnRestart::Kept => {
+                    self.server_recoveries.push((t, *server))
+                }
+                Phase::End => {}
+            },
+            // A refusal is a failure from the first request it turns
+            // away: one that nobody met (a short window with no
+            // traffic) gives no member anything to notice.
+            Event::Fault {
+                phase,
+                fault: FaultKind::Refuse { server },
+                ..
+            } => match phase {
+                Phase::Begin => {
+                    self.refusing.insert(*server, false);
+                }
+                Phase::End => {
+                    self.refusing.remove(server);
+                }
+            },
+            Event::Host(HostEvent::SubmitRejected {
+                reason: crate::core::server::sequencer::Rejection::Refused,
+                ..
+            }) => {
+                if let Some(Peer::Server(server)) = r.host.peer()
+                    && let Some(noted) = self.refusing.get_mut(&server).filter(|n| !**n)
+                {
+                    *noted = true;
+                    self.server_failures.push((t, server));
+                }
+            }
+
+            _ => {}
+        }
+        ok
+    }
+}

@@ -1,0 +1,338 @@
+//! One pass over the trace that every checker shares.
+//!
+//! The checkers ask overlapping questions (who is reachable, which views were
+//! held, what a message causally follows), so the trace is parsed once here
+//! and odd records are noted instead of trusted: a checker must be able to
+//! answer `Unknown` with a reason rather than panic on a truncated trace.
+
+pub use super::at::At;
+use super::coordination::Coordination;
+use crate::trace::Record;
+
+mod delivery;
+mod faults;
+mod membership;
+mod run;
+mod servers;
+
+use crate::core::ids::{EnvelopeId, MemberId, MessageId, Millis, Peer, ServerId};
+use crate::core::server::dishonest::Mode;
+use crate::faults::{FaultKind, StateOnRestart};
+use crate::trace::Trace;
+use crate::trace::{Bounds, Event, HostEvent, OpKind, Phase};
+pub use delivery::Delivery;
+pub use faults::Faults;
+pub use membership::Membership;
+pub use run::Run;
+pub use servers::Servers;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What `RunStarted` promised.
+#[derive(Clone, Debug)]
+pub struct Start {
+    pub bounds: Bounds,
+    pub members: Vec<MemberId>,
+    pub founders: Vec<MemberId>,
+    /// The membership changes the workload asked for.
+    pub planned: Vec<crate::trace::PlannedOp>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Sent {
+    pub t: Millis,
+    /// Position in the trace: "already delivered" is decided by trace order,
+    /// because several events may share one millisecond.
+    pub idx: usize,
+    pub recipients: BTreeSet<MemberId>,
+    pub parents: Vec<MessageId>,
+    pub control: bool,
+    /// Handed to a server agent to order (not sealed pairwise).
+    pub submitted: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Final {
+    pub in_group: bool,
+    pub view: BTreeSet<MemberId>,
+    pub state_lost: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Op {
+    pub msg: MessageId,
+    pub op: OpKind,
+    pub target: MemberId,
+}
+
+#[derive(Clone, Debug)]
+pub struct Change {
+    pub view: BTreeSet<MemberId>,
+    pub in_group: bool,
+}
+
+/// Members holding one identical final view.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ViewGroup {
+    pub view: BTreeSet<MemberId>,
+    pub holders: Vec<MemberId>,
+}
+
+/// How the reachable in-group members' final views relate.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Agreement {
+    Nobody,
+    Agreed(ViewGroup),
+    /// Two or more groups whose views share no member: a fork.
+    Islands(Vec<ViewGroup>),
+    /// Two or more groups whose views overlap: not converged.
+    Diverged(Vec<ViewGroup>),
+}
+
+/// A causal past. `incomplete` lists messages reached whose `MessageSent` is
+/// missing, so their own parents could not be followed.
+#[derive(Clone, Debug, Default)]
+pub struct Past {
+    pub set: BTreeSet<MessageId>,
+    pub incomplete: BTreeSet<MessageId>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    pub run: Run,
+    pub delivery: Delivery,
+    pub servers: Servers,
+    pub membership: Membership,
+    pub faults: Faults,
+    /// Coordinated groups: generations, epochs and fork reports.
+    pub coord: Coordination,
+    /// Records that could not be used, in words.
+    pub oddities: Vec<String>,
+}
+
+/// One forgery the attacker fault injected.
+#[derive(Clone, Debug)]
+pub struct Forgery {
+    pub t: Millis,
+    pub attack: crate::faults::Forgery,
+    pub victim: MemberId,
+    /// The id a forged group message claims.
+    pub msg: Option<MessageId>,
+}
+
+/// Where a server agent placed a message: one server's order within one
+/// generation (two servers may both have been nominated for a generation
+/// while members could not talk).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Slot {
+    pub generation: u32,
+    pub server: crate::core::ids::ServerId,
+    pub seq: u64,
+}
+
+/// One lie of a dishonest server agent, as the server recorded it.
+#[derive(Clone, Debug)]
+pub struct Lie {
+    pub t: Millis,
+    pub server: ServerId,
+    pub mode: Mode,
+    pub to: Vec<MemberId>,
+    pub generation: u32,
+    pub seq: u64,
+}
+
+impl Slot {
+    /// The order a slot belongs to.
+    pub fn stream(&self) -> (u32, crate::core::ids::ServerId) {
+        (self.generation, self.server)
+    }
+}
+
+impl History {
+    /// Every part takes in every record it has a use for, in trace order.
+    pub fn from_trace(trace: &Trace) -> History {
+        let mut h = History::default();
+        for (idx, r) in trace.records.iter().enumerate() {
+            let host = match r.host.peer() {
+                Some(Peer::Member(m)) => Some(m),
+                _ => None,
+            };
+            let used = [
+                h.coord.note(idx, r),
+                h.run.note(idx, r, host, &mut h.oddities),
+                h.delivery.note(idx, r, host),
+                h.servers.note(idx, r, host),
+                h.membership.note(idx, r, host),
+                h.faults.note(idx, r, host),
+            ];
+            if used.contains(&false) {
+                h.oddities.push(format!(
+                    "record {idx}: {} on host {:?} ignored (not a member host, \
+                     not the sender, or a repeat)",
+                    r.event.kind(),
+                    r.host
+                ));
+            }
+        }
+        h
+    }
+
+    pub fn bounds(&self) -> Option<&Bounds> {
+        self.run.start.as_ref().map(|s| &s.bounds)
+    }
+
+    /// Up at the end and still holding its state: only such a member can be
+    /// blamed for what it does not hold.
+    pub fn reachable(&self, m: MemberId) -> bool {
+        self.run.running.as_ref().is_some_and(|r| r.contains(&m))
+            && self.run.finals.get(&m).is_some_and(|f| !f.state_lost)
+    }
+
+    /// Reachable members whose final view says they are in the group.
+    pub fn considered(&self) -> BTreeMap<MemberId, &Final> {
+        self.run
+            .finals
+            .iter()
+            .filter(|(m, f)| f.in_group && self.reachable(**m))
+            .map(|(m, f)| (*m, f))
+            .collect()
+    }
+
+    pub fn agreement(&self) -> Agreement {
+        let mut by_view: BTreeMap<&BTreeSet<MemberId>, Vec<MemberId>> = BTreeMap::new();
+        for (m, f) in self.considered() {
+            by_view.entry(&f.view).or_default().push(m);
+        }
+        let groups: Vec<ViewGroup> = by_view
+            .into_iter()
+            .map(|(view, holders)| ViewGroup {
+                view: view.clone(),
+                holders,
+            })
+            .collect();
+        match groups.len() {
+            0 => Agreement::Nobody,
+            1 => Agreement::Agreed(groups[0].clone()),
+            _ => {
+                let disjoint = groups
+                    .iter()
+                    .enumerate()
+                    .all(|(i, a)| groups[i + 1..].iter().all(|b| a.view.is_disjoint(&b.view)));
+                if disjoint {
+                    Agreement::Islands(groups)
+                } else {
+                    Agreement::Diverged(groups)
+                }
+            }
+        }
+    }
+
+    /// Everything `msg` causally follows: parents, transitively, and each
+    /// sender's own earlier messages. Following only the next-lower known
+    /// seq of a sender keeps this linear while still reaching all of them.
+    pub fn causal_past(&self, msg: MessageId) -> Past {
+        let mut past = Past::default();
+        let mut stack = vec![msg];
+        let mut seen = BTreeSet::from([msg]);
+        while let Some(m) = stack.pop() {
+            let lo = MessageId {
+                sender: m.sender,
+                seq: 0,
+            };
+            let earlier = self
+                .delivery
+                .sent
+                .range(lo..m)
+                .next_back()
+                .map(|(id, _)| *id);
+            let parents = match self.delivery.sent.get(&m) {
+                Some(s) => s.what.parents.as_slice(),
+                None => {
+                    past.incomplete.insert(m);
+                    &[]
+                }
+            };
+            for p in earlier.into_iter().chain(parents.iter().copied()) {
+                past.set.insert(p);
+                if seen.insert(p) {
+                    stack.push(p);
+                }
+            }
+        }
+        past.set.remove(&msg);
+        past
+    }
+
+    /// The earliest ack time of `msg` for recipient `to`, over all envelopes.
+    pub fn acked_pairs(&self) -> BTreeMap<(MessageId, MemberId), Millis> {
+        let mut out: BTreeMap<(MessageId, MemberId), Millis> = BTreeMap::new();
+        for (env, (msg, to)) in &self.delivery.envelopes {
+            if let Some(&t) = self.delivery.acks.get(env) {
+                let e = out.entry((*msg, *to)).or_insert(t);
+                *e = (*e).min(t);
+            }
+        }
+        for (msg, &t) in &self.servers.ordered {
+            let Some(sent) = self.delivery.sent.get(msg) else {
+                continue;
+            };
+            // Acknowledged for the recipients the server still counted as
+            // members when it ordered the message (a removal ordered first
+            // takes a recipient out); for all of them if the server's
+            // record is missing.
+            let members = self
+                .servers
+                .slots
+                .get(msg)
+                .and_then(|slot| self.servers.ordered_for.get(slot));
+            let counted =
+                |r: &&MemberId| **r != msg.sender && members.is_none_or(|m| m.contains(r));
+            for to in sent.what.recipients.iter().filter(counted) {
+                let e = out.entry((*msg, *to)).or_insert(t);
+                *e = (*e).min(t);
+            }
+        }
+        out
+    }
+
+    /// Per member, where in the trace it fell back from which generation
+    /// (founders of a coordinated group start in generation 1).
+    pub fn fell_from(&self) -> BTreeMap<MemberId, Vec<(usize, u32)>> {
+        let mut events: Vec<(usize, MemberId, Option<u32>)> = self
+            .servers
+            .joins
+            .iter()
+            .map(|j| (j.idx, j.host, Some(j.what)))
+            .chain(self.servers.fallbacks.iter().map(|f| (f.idx, f.host, None)))
+            .collect();
+        events.sort();
+        let mut current: BTreeMap<MemberId, u32> = BTreeMap::new();
+        let mut out: BTreeMap<MemberId, Vec<(usize, u32)>> = BTreeMap::new();
+        for (idx, m, joined) in events {
+            match joined {
+                Some(g) => {
+                    current.insert(m, g);
+                }
+                None => out
+                    .entry(m)
+                    .or_default()
+                    .push((idx, current.get(&m).copied().unwrap_or(1))),
+            }
+        }
+        out
+    }
+
+    /// The first `Delivered` of each message per host.
+    pub fn first_deliveries(&self) -> BTreeMap<(MemberId, MessageId), (usize, Millis)> {
+        let mut out = BTreeMap::new();
+        for (host, ds) in &self.delivery.deliveries {
+            for d in ds {
+                out.entry((*host, d.what)).or_insert((d.idx, d.t));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+#[path = "../tests/history.rs"]
+mod tests;
