@@ -148,3 +148,55 @@ fn run_help_names_every_variant() {
         assert!(help.contains(v.name()), "`run --help` lacks {v}:\n{help}");
     }
 }
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap()
+}
+
+/// docs/checkers.md has one section per checker, named as `CheckId` names
+/// it, and none for a checker that does not exist.
+#[test]
+fn the_checkers_guide_has_a_section_per_checker() {
+    use commsim::trace::CheckId;
+    let text = read("docs/checkers.md");
+    let sections: Vec<&str> = (text.lines())
+        .filter_map(|l| l.strip_prefix("## "))
+        .filter(|h| h.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        .collect();
+    let mut documented: Vec<&str> = sections.clone();
+    documented.sort_unstable();
+    let mut all: Vec<&str> = CheckId::all().map(CheckId::name).collect();
+    all.sort_unstable();
+    assert_eq!(documented, all, "sections of docs/checkers.md");
+}
+
+/// The fault table of docs/scenario-format.md and the README's list name
+/// every fault kind the loader takes, and no other.
+#[test]
+fn the_fault_kinds_documented_are_the_ones_there_are() {
+    use commsim::faults::FaultType;
+    let all: Vec<&str> = FaultType::all().map(FaultType::name).collect();
+    let format = read("docs/scenario-format.md");
+    let mut table: Vec<&str> = (format.lines())
+        .skip_while(|l| !l.starts_with("## `[[faults]]`"))
+        .skip_while(|l| !l.starts_with("| kind"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .filter_map(|l| l.split('`').nth(1))
+        .collect();
+    assert_eq!(
+        table, all,
+        "the kinds in docs/scenario-format.md's fault table"
+    );
+    let readme = read("README.md");
+    let list = &readme[readme
+        .find("Fault kinds:")
+        .expect("the README lists fault kinds")..];
+    let list = &list[..list.find("\n\n").unwrap_or(list.len())];
+    for kind in &all {
+        assert!(
+            list.contains(&format!("`{kind}`")),
+            "README's fault kinds lack `{kind}`"
+        );
+    }
+}

@@ -4,7 +4,7 @@
 
 use super::aggregate::{Cost, Point, Spread, Unit};
 use super::plan::Place;
-use super::plots::{Chart, Line};
+use super::plots::{Chart, Line, LineId, Per, Plotted};
 use super::reading::show;
 use super::results::Report;
 use super::spec::Measure;
@@ -28,7 +28,25 @@ fn exact(v: f64) -> Spread {
     }
 }
 
-/// Points of one series, grouped into lines (in order of first size).
+/// The line a place belongs to, plotting `plotted`.
+fn line_id(p: &Place, plotted: Plotted) -> LineId {
+    LineId {
+        series: p.series.clone(),
+        kind: p.kind,
+        variant: p.variant,
+        engine: p.engine,
+        plotted,
+        size: None,
+    }
+}
+
+/// Whether two places are on one line: same series, kind, variant, engine.
+fn same_line(a: &Place, b: &Place) -> bool {
+    a.series == b.series && a.kind == b.kind && a.variant == b.variant && a.engine == b.engine
+}
+
+/// Points of one series, grouped into lines (in order of first size),
+/// each with its label.
 pub fn lines_of<'a>(
     points: &'a [Point],
     series: &str,
@@ -36,10 +54,12 @@ pub fn lines_of<'a>(
 ) -> Vec<(String, Vec<&'a Point>)> {
     let mut lines: Vec<(String, Vec<&Point>)> = Vec::new();
     for p in points.iter().filter(|p| p.place.series == series) {
-        let label = line_label(&p.place, with_engine);
-        match lines.iter_mut().find(|(l, _)| *l == label) {
+        match lines
+            .iter_mut()
+            .find(|(_, ps)| same_line(&ps[0].place, &p.place))
+        {
             Some((_, ps)) => ps.push(p),
-            None => lines.push((label, vec![p])),
+            None => lines.push((line_label(&p.place, with_engine), vec![p])),
         }
     }
     for (_, ps) in &mut lines {
@@ -48,12 +68,18 @@ pub fn lines_of<'a>(
     lines
 }
 
-fn figure_line(label: &str, ps: &[&Point], f: fn(&Point) -> Option<Spread>) -> Option<Line> {
+fn figure_line(
+    label: &str,
+    ps: &[&Point],
+    plotted: Plotted,
+    f: fn(&Point) -> Option<Spread>,
+) -> Option<Line> {
     let points: Vec<(f64, Spread)> = ps
         .iter()
         .filter_map(|p| Some((f64::from(p.place.size), f(p)?)))
         .collect();
-    (!points.is_empty()).then(|| Line::new(label, points))
+    let id = line_id(&ps.first()?.place, plotted);
+    (!points.is_empty()).then(|| Line::new(id, label, points))
 }
 
 /// Adds a plot of `lines` against group size, unless there are none.
@@ -83,7 +109,7 @@ pub fn run_charts(report: &Report, series: &str) -> Vec<Chart> {
     // All zero: the group settled before the last fault healed, at every
     // size. The table says so; a flat line at zero says nothing more.
     let conv: Vec<Line> = (lines.iter())
-        .filter_map(|(l, ps)| figure_line(l, ps, |p| p.convergence_ms))
+        .filter_map(|(l, ps)| figure_line(l, ps, Plotted::Convergence, |p| p.convergence_ms))
         .filter(|l| l.points.iter().any(|(_, s)| s.max > 0.0))
         .collect();
     let title = format!("{series}: time to converge after the last change asked for");
@@ -96,10 +122,12 @@ pub fn run_charts(report: &Report, series: &str) -> Vec<Chart> {
     );
     let mut recovery = Vec::new();
     for (label, ps) in &lines {
-        recovery.extend(figure_line(&format!("fallback, {label}"), ps, |p| {
+        let fallback = format!("fallback, {label}");
+        recovery.extend(figure_line(&fallback, ps, Plotted::Fallback, |p| {
             p.fallback_ms
         }));
-        if let Some(mut l) = figure_line(&format!("takeover, {label}"), ps, |p| p.takeover_ms) {
+        let takeover = format!("takeover, {label}");
+        if let Some(mut l) = figure_line(&takeover, ps, Plotted::Takeover, |p| p.takeover_ms) {
             l.dashed = true;
             recovery.push(l);
         }
@@ -126,7 +154,12 @@ pub fn run_charts(report: &Report, series: &str) -> Vec<Chart> {
                 .iter()
                 .map(|(q, ms)| ((*ms).max(1) as f64, exact(*q)))
                 .collect();
+            let id = LineId {
+                size: Some(p.place.size),
+                ..line_id(&p.place, Plotted::Latency)
+            };
             let mut l = Line::new(
+                id,
                 format!("{label}, {} members", show(f64::from(p.place.size))),
                 points,
             );
@@ -143,7 +176,7 @@ pub fn run_charts(report: &Report, series: &str) -> Vec<Chart> {
     }
     let speed: Vec<Line> = lines_of(&report.points, series, several)
         .iter()
-        .filter_map(|(l, ps)| figure_line(l, ps, |p| p.sim_to_wall))
+        .filter_map(|(l, ps)| figure_line(l, ps, Plotted::Speed, |p| p.sim_to_wall))
         .collect();
     let title = format!("{series}: simulated seconds per wall second");
     add(
@@ -165,33 +198,36 @@ pub fn cost_charts(report: &Report, series: &str) -> Vec<Chart> {
         .collect();
     let mut bytes = Vec::new();
     let mut crypto = Vec::new();
-    let mut keys: Vec<String> = Vec::new();
+    let mut keys: Vec<&Place> = Vec::new();
     for c in &costs {
-        let label = line_label(&c.place, false);
-        if !keys.contains(&label) {
-            keys.push(label);
+        if !keys.iter().any(|k| same_line(k, &c.place)) {
+            keys.push(&c.place);
         }
     }
     for key in &keys {
-        let here: Vec<&&Cost> = costs
-            .iter()
-            .filter(|c| line_label(&c.place, false) == *key)
+        let here: Vec<&&Cost> = (costs.iter())
+            .filter(|c| same_line(&c.place, key))
             .collect();
-        for (what, dashed) in [("message", false), ("commit", true)] {
-            let unit = |c: &Cost| match what {
-                "message" => c.per_message.clone(),
-                _ => c.per_commit.clone(),
+        let label = line_label(key, false);
+        for (per, what, dashed) in [
+            (Per::Message, "message", false),
+            (Per::Commit, "commit", true),
+        ] {
+            let unit = |c: &Cost| match per {
+                Per::Message => c.per_message.clone(),
+                Per::Commit => c.per_commit.clone(),
             };
-            let line = |f: fn(&Unit) -> Spread| Line {
-                label: format!("{key}, per {what}"),
+            let line = |plotted: Plotted, f: fn(&Unit) -> Spread| Line {
+                id: line_id(key, plotted),
+                label: format!("{label}, per {what}"),
                 points: (here.iter())
                     .filter_map(|c| Some((f64::from(c.place.size), f(&unit(c)?))))
                     .collect(),
                 dashed,
             };
             for (list, line) in [
-                (&mut bytes, line(|u| u.bytes)),
-                (&mut crypto, line(|u| u.crypto_ops)),
+                (&mut bytes, line(Plotted::BytesPer(per), |u| u.bytes)),
+                (&mut crypto, line(Plotted::CryptoPer(per), |u| u.crypto_ops)),
             ] {
                 if !line.points.is_empty() {
                     list.push(line);

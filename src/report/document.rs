@@ -3,7 +3,7 @@
 
 use super::aggregate::{Cost, Point, Spread, Unit};
 use super::charts;
-use super::plots::Chart;
+use super::plots::{Chart, Plotted};
 use super::reading::{read, show};
 use super::results::Report;
 use super::spec::Measure;
@@ -90,18 +90,13 @@ pub fn markdown(report: &Report) -> String {
     md
 }
 
-/// The unit a chart's reading speaks in.
+/// A chart's reading, in the unit of what its lines plot.
 fn reading(chart: &Chart) -> Vec<String> {
-    if chart.name.ends_with("-latency") {
-        return super::reading::read_distribution(chart);
+    match chart.lines.first().map(|l| l.id.plotted) {
+        None => Vec::new(),
+        Some(Plotted::Latency) => super::reading::read_distribution(chart),
+        Some(plotted) => read(chart, plotted.unit()),
     }
-    let unit = match chart.y_label.as_str() {
-        "time (ms)" => "ms",
-        "bytes" => "bytes",
-        "crypto operations" => "operations",
-        _ => "simulated s per wall s",
-    };
-    read(chart, unit)
 }
 
 fn spread(s: &Option<Spread>) -> String {

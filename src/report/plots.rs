@@ -4,10 +4,73 @@
 //! can be tested without reading SVG.
 
 use super::aggregate::Spread;
+use crate::core::member::membership::Variant;
+use crate::scenario::GroupKind;
+use crate::sim::Engine;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 
 const SIZE: (u32, u32) = (900, 520);
+
+/// What a line gathers: the runs of one kind of group, variant and engine
+/// in one series, and which of their figures it plots.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LineId {
+    pub series: String,
+    pub kind: GroupKind,
+    pub variant: Variant,
+    pub engine: Engine,
+    pub plotted: Plotted,
+    /// A latency distribution is of one group size; lines against group
+    /// size have none.
+    pub size: Option<u32>,
+}
+
+/// A figure a line plots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Plotted {
+    Convergence,
+    Fallback,
+    Takeover,
+    /// The distribution of delivery latency at one size.
+    Latency,
+    /// Simulated seconds per wall second.
+    Speed,
+    BytesPer(Per),
+    CryptoPer(Per),
+}
+
+/// What a cost is counted per.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Per {
+    Message,
+    Commit,
+}
+
+impl Plotted {
+    /// The unit a reading of the figure speaks in.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Plotted::Convergence | Plotted::Fallback | Plotted::Takeover | Plotted::Latency => "ms",
+            Plotted::Speed => "simulated s per wall s",
+            Plotted::BytesPer(_) => "bytes",
+            Plotted::CryptoPer(_) => "operations",
+        }
+    }
+}
+
+impl LineId {
+    /// Two lines worth setting against each other: the same figure of the
+    /// same series, variant and size, on another kind of group or another
+    /// engine (not both).
+    pub fn compares_with(&self, other: &LineId) -> bool {
+        let same = self.series == other.series
+            && self.plotted == other.plotted
+            && self.variant == other.variant
+            && self.size == other.size;
+        same && ((self.kind != other.kind) != (self.engine != other.engine))
+    }
+}
 
 /// One plot.
 #[derive(Clone, Debug, PartialEq)]
@@ -29,14 +92,19 @@ pub struct Chart {
 /// spread a single value) a plain curve.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Line {
+    /// What the line is, as data: which lines compare, and the unit its
+    /// reading speaks in, come from here, never from the label.
+    pub id: LineId,
+    /// For the legend only.
     pub label: String,
     pub points: Vec<(f64, Spread)>,
     pub dashed: bool,
 }
 
 impl Line {
-    pub fn new(label: impl Into<String>, points: Vec<(f64, Spread)>) -> Line {
+    pub fn new(id: LineId, label: impl Into<String>, points: Vec<(f64, Spread)>) -> Line {
         Line {
+            id,
             label: label.into(),
             points,
             dashed: false,
@@ -256,6 +324,17 @@ mod tests {
         }
     }
 
+    fn id(kind: GroupKind) -> LineId {
+        LineId {
+            series: "s".into(),
+            kind,
+            variant: Variant::Lww,
+            engine: Engine::Events,
+            plotted: Plotted::Convergence,
+            size: None,
+        }
+    }
+
     fn chart(log: bool) -> Chart {
         Chart {
             name: "c".into(),
@@ -267,6 +346,7 @@ mod tests {
             legend_lower_right: false,
             lines: vec![
                 Line::new(
+                    id(GroupKind::Lightweight),
                     "lightweight lww",
                     vec![
                         (5.0, spread(500.0, 400.0, 600.0)),
@@ -274,6 +354,7 @@ mod tests {
                     ],
                 ),
                 Line::new(
+                    id(GroupKind::Coordinated),
                     "coordinated lww",
                     vec![
                         (5.0, spread(20.0, 20.0, 20.0)),
@@ -330,8 +411,31 @@ mod tests {
         c.lines.clear();
         assert!(svg(&c).contains("nothing measured"));
         // A log axis cannot show zero: a line of zeros is nothing to draw.
-        c.lines
-            .push(Line::new("zero", vec![(5.0, spread(0.0, 0.0, 0.0))]));
+        c.lines.push(Line::new(
+            id(GroupKind::Lightweight),
+            "zero",
+            vec![(5.0, spread(0.0, 0.0, 0.0))],
+        ));
         assert!(svg(&c).contains("nothing measured"));
+    }
+
+    #[test]
+    fn lines_compare_across_one_of_kind_or_engine() {
+        let a = id(GroupKind::Lightweight);
+        let kind = id(GroupKind::Coordinated);
+        let engine = LineId {
+            engine: Engine::Turmoil,
+            ..a.clone()
+        };
+        let both = LineId {
+            engine: Engine::Turmoil,
+            ..kind.clone()
+        };
+        let other = LineId {
+            plotted: Plotted::Speed,
+            ..kind.clone()
+        };
+        assert!(a.compares_with(&kind) && a.compares_with(&engine));
+        assert!(!a.compares_with(&both) && !a.compares_with(&other) && !a.compares_with(&a));
     }
 }

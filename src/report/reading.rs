@@ -13,25 +13,12 @@ pub fn read(chart: &Chart, unit: &str) -> Vec<String> {
     }
     for (i, a) in chart.lines.iter().enumerate() {
         for b in &chart.lines[i + 1..] {
-            if differ_in_one_word(&a.label, &b.label) {
+            if a.id.compares_with(&b.id) {
                 out.extend(against(a, b));
             }
         }
     }
     out
-}
-
-/// Two lines worth setting against each other: the same but for the kind
-/// of group, or for the engine.
-fn differ_in_one_word(a: &str, b: &str) -> bool {
-    const COMPARED: [&str; 4] = ["lightweight", "coordinated", "events", "turmoil"];
-    let (a, b): (Vec<&str>, Vec<&str>) = (a.split(' ').collect(), b.split(' ').collect());
-    let differ: Vec<(&&str, &&str)> = a.iter().zip(&b).filter(|(x, y)| x != y).collect();
-    a.len() == b.len()
-        && differ.len() == 1
-        && differ
-            .iter()
-            .all(|(x, y)| COMPARED.contains(x) && COMPARED.contains(y))
 }
 
 /// Sentences about a distribution: each line's median and 99th
@@ -185,9 +172,13 @@ fn against(a: &Line, b: &Line) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::member::membership::Variant;
     use crate::report::aggregate::Spread;
+    use crate::report::plots::{LineId, Per, Plotted};
+    use crate::scenario::GroupKind;
+    use crate::sim::Engine;
 
-    fn line(label: &str, values: &[(f64, f64)]) -> Line {
+    fn line(id: (GroupKind, Plotted), label: &str, values: &[(f64, f64)]) -> Line {
         let points = values
             .iter()
             .map(|&(x, v)| {
@@ -202,8 +193,19 @@ mod tests {
                 )
             })
             .collect();
-        Line::new(label, points)
+        let id = LineId {
+            series: "s".into(),
+            kind: id.0,
+            variant: Variant::Lww,
+            engine: Engine::Events,
+            plotted: id.1,
+            size: None,
+        };
+        Line::new(id, label, points)
     }
+
+    const LW: (GroupKind, Plotted) = (GroupKind::Lightweight, Plotted::Convergence);
+    const CO: (GroupKind, Plotted) = (GroupKind::Coordinated, Plotted::Convergence);
 
     fn chart(lines: Vec<Line>) -> Chart {
         Chart {
@@ -221,10 +223,12 @@ mod tests {
     #[test]
     fn growth_and_crossings_are_read_off_the_numbers() {
         let light = line(
+            LW,
             "lightweight lww",
             &[(5.0, 100.0), (50.0, 400.0), (500.0, 4_000.0)],
         );
         let coord = line(
+            CO,
             "coordinated lww",
             &[(5.0, 300.0), (50.0, 350.0), (500.0, 500.0)],
         );
@@ -248,10 +252,12 @@ mod tests {
     #[test]
     fn lines_within_two_percent_are_level_not_crossing() {
         let a = line(
+            LW,
             "lightweight lww",
             &[(5.0, 524.0), (50.0, 527.0), (100.0, 529.0)],
         );
         let b = line(
+            CO,
             "coordinated lww",
             &[(5.0, 525.0), (50.0, 526.0), (100.0, 528.0)],
         );
@@ -264,10 +270,12 @@ mod tests {
             s[2]
         );
         let c = line(
+            LW,
             "lightweight lww",
             &[(5.0, 100.0), (50.0, 101.0), (100.0, 200.0)],
         );
         let d = line(
+            CO,
             "coordinated lww",
             &[(5.0, 100.0), (50.0, 100.0), (100.0, 100.0)],
         );
@@ -281,9 +289,21 @@ mod tests {
 
     #[test]
     fn lines_that_do_not_cross_stay_on_one_side() {
-        let a = line("lightweight lww, per message", &[(5.0, 10.0), (10.0, 20.0)]);
-        let b = line("coordinated lww, per message", &[(5.0, 20.0), (10.0, 80.0)]);
-        let c = line("coordinated lww, per commit", &[(5.0, 20.0)]);
+        let a = line(
+            (GroupKind::Lightweight, Plotted::BytesPer(Per::Message)),
+            "lightweight lww, per message",
+            &[(5.0, 10.0), (10.0, 20.0)],
+        );
+        let b = line(
+            (GroupKind::Coordinated, Plotted::BytesPer(Per::Message)),
+            "coordinated lww, per message",
+            &[(5.0, 20.0), (10.0, 80.0)],
+        );
+        let c = line(
+            (GroupKind::Coordinated, Plotted::BytesPer(Per::Commit)),
+            "coordinated lww, per commit",
+            &[(5.0, 20.0)],
+        );
         let s = read(&chart(vec![a, b, c]), "bytes");
         assert!(s.iter().any(|l| l.starts_with("lightweight lww, per message stays below coordinated lww, per message from 5 to 10 members: 0.5x")), "{s:?}");
         // Per message against per commit, or two words apart: not compared.

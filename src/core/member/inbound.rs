@@ -51,7 +51,7 @@ impl Member {
                     let replaced = long_term.address.token > a.long_term.address.token;
                     if replaced {
                         a.long_term = long_term;
-                        self.due.renew_at.insert(agent, renew_at);
+                        self.due.renew.insert(agent, renew_at);
                     }
                     a.ephemeral = Some(ephemeral);
                     fx.record(Event::AddressRotated { agent });

@@ -16,6 +16,7 @@ pub mod message;
 mod outbound;
 pub mod particle;
 pub mod sessions;
+mod timers;
 
 use crate::core::clock::HlcClock;
 use crate::core::event::Event;
@@ -27,6 +28,7 @@ use message::GroupMessage;
 use outbound::Request;
 use particle::{Contact, Directory, GroupParticle, ServiceAgent};
 use sessions::Sessions;
+use timers::TimerTable;
 
 pub use coordinated::Coordinated;
 use std::collections::{BTreeMap, BTreeSet};
@@ -119,7 +121,7 @@ pub struct Member {
     gens: Generations,
     /// What this member was shown of the servers' orders (`audit.rs`).
     audit: audit::Auditor,
-    due: Timers,
+    due: TimerTable,
     pub stats: MemberStats,
 }
 
@@ -182,16 +184,6 @@ struct Generations {
     told_removed: BTreeMap<MemberId, Millis>,
 }
 
-/// The deadlines a member keeps for itself; it reports only the earliest.
-#[derive(Default)]
-struct Timers {
-    next_fetch: Millis,
-    next_rotate: Millis,
-    /// When to renew the long-term address at each own agent (persisted,
-    /// like the addresses themselves).
-    renew_at: BTreeMap<AgentId, Millis>,
-}
-
 impl Member {
     /// A member with a fresh identity. Its contact card is filled in by
     /// [`Member::set_own_agents`] once its agents have registered it.
@@ -214,7 +206,7 @@ impl Member {
             ledger: None,
             gens: Generations::default(),
             audit: audit::Auditor::default(),
-            due: Timers::default(),
+            due: TimerTable::default(),
             stats: MemberStats::default(),
         }
     }
@@ -230,7 +222,7 @@ impl Member {
     pub fn wiped(&self) -> Member {
         let mut fresh = Member::new(self.id, self.cfg.clone());
         fresh.own = self.own.clone();
-        fresh.due.renew_at = self.due.renew_at.clone();
+        fresh.due.renew = self.due.renew.clone();
         fresh.directory = self.directory.clone();
         fresh
     }
@@ -335,13 +327,13 @@ impl Member {
         // the periodic timers armed up to the jump in the future: a member
         // whose clock went back two minutes would not fetch its mail for
         // two minutes. At most one period from now, whatever the clock did.
-        self.due.next_fetch = self
+        self.due.fetch = self
             .due
-            .next_fetch
+            .fetch
             .min(now.saturating_add(self.cfg.fetch_interval_ms));
-        self.due.next_rotate = self
+        self.due.rotate = self
             .due
-            .next_rotate
+            .rotate
             .min(now.saturating_add(self.cfg.rotate_every_ms));
         match input {
             Input::Start(start) => self.start(now, start, &mut fx),
@@ -391,14 +383,14 @@ impl Member {
             self.publish_prekeys(now, fx);
             self.publish_key_packages(now, self.cfg.key_packages_per_agent, fx);
             self.get_configs(now, fx);
-            self.due.next_rotate = now + self.cfg.rotate_every_ms;
+            self.due.rotate = now + self.cfg.rotate_every_ms;
         }
         // The addresses set up with the member were issued as it started.
         let renew_at = now + self.renew_after();
         for a in &self.own {
-            self.due.renew_at.entry(a.agent).or_insert(renew_at);
+            self.due.renew.entry(a.agent).or_insert(renew_at);
         }
-        self.due.next_fetch = now;
+        self.due.fetch = now;
         for r in self
             .out
             .requests
@@ -407,42 +399,6 @@ impl Member {
         {
             r.next_at = now;
         }
-    }
-
-    fn wake(&mut self, now: Millis, fx: &mut Effects) {
-        self.retry_requests(now, fx);
-        self.retry_submits(now, fx);
-        self.drive_generations(now, fx);
-        if now >= self.due.next_fetch {
-            self.fetch_all(fx);
-            self.due.next_fetch = now + self.cfg.fetch_interval_ms;
-        }
-        if now >= self.due.next_rotate {
-            self.rotate_addresses(now, fx);
-            self.due.next_rotate = now + self.cfg.rotate_every_ms;
-        }
-        self.renew_long_term(now, fx);
-        self.report_missing_parents(now, fx);
-        self.audit_tick(now, fx);
-    }
-
-    fn next_wake(&self) -> Millis {
-        let requests = self.out.requests.values().map(|r| r.next_at);
-        let parents = self
-            .causal
-            .buffer
-            .values()
-            .map(|b| b.asked_at.unwrap_or(b.since) + self.cfg.parent_timeout_ms);
-        let submits = self.coord.as_ref().and_then(Coordinated::next_wake);
-        requests
-            .chain(parents)
-            .chain(submits)
-            .chain(self.generations_wake())
-            .chain(self.audit_wake())
-            .chain(self.renewals_wake())
-            .chain([self.due.next_fetch, self.due.next_rotate])
-            .min()
-            .unwrap_or(self.due.next_fetch)
     }
 
     fn command(&mut self, now: Millis, c: Command, fx: &mut Effects) {

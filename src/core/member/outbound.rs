@@ -216,7 +216,7 @@ impl Member {
         let member = self.id;
         let due: Vec<AgentId> = self
             .due
-            .renew_at
+            .renew
             .iter()
             .filter(|(a, at)| **at <= now && !self.renewing(**a))
             .map(|(a, _)| *a)
@@ -243,7 +243,7 @@ impl Member {
 
     pub(super) fn renewals_wake(&self) -> impl Iterator<Item = Millis> + '_ {
         self.due
-            .renew_at
+            .renew
             .iter()
             .filter(|(a, _)| !self.renewing(**a))
             .map(|(_, at)| *at)
