@@ -137,7 +137,7 @@ fn the_quick_report_has_every_plot_and_number() {
     assert!(c.status.success(), "{text}");
     assert!(
         text.contains("matched: 44 runs")
-            && text.contains("Every matched run has the same trace digest"),
+            && text.contains("Every matched run has the same wire digest"),
         "{text}"
     );
 }
