@@ -325,6 +325,23 @@ fn unknown_checker() {
     );
 }
 
+/// A misspelt checker gets the name it was meant to be.
+#[test]
+fn misspelt_checker_is_suggested() {
+    let text = edit(&[], "convergance = \"pass\"\n");
+    let e = rejects(
+        &text,
+        "expect.lww.convergance",
+        "convergance = @\"pass\"",
+        &["unknown checker `convergance`"],
+    );
+    assert_eq!(
+        e.help.as_deref(),
+        Some("did you mean `convergence`?"),
+        "{e:?}"
+    );
+}
+
 #[test]
 fn unknown_status() {
     let text = edit(&[("\"pass\"", "\"passes\"")], "");
