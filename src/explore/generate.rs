@@ -7,7 +7,7 @@
 use crate::core::event::OpKind;
 use crate::core::ids::{MemberId, Millis, Peer, ServerId};
 use crate::core::server::dishonest::Mode;
-use crate::faults::{Fault, FaultKind, Forgery, StateOnRestart};
+use crate::faults::{Fault, FaultKind, FaultType, Forgery, StateOnRestart};
 use crate::scenario::{Action, Scenario, ScheduledOp, parse_str};
 use crate::trace::{CheckId, Claim, Expect};
 use rand_chacha::ChaCha20Rng;
@@ -32,10 +32,11 @@ pub fn plan(base: &Scenario, seed: u64) -> Scenario {
     };
     let e = &base.explore;
     // Swarm: each kind is in this seed's repertoire with probability 1/2.
-    let kinds: Vec<&String> = e
+    let kinds: Vec<FaultType> = e
         .faults
         .iter()
         .filter(|_| rng.next_u32() & 1 == 1)
+        .copied()
         .collect();
     if !kinds.is_empty() && e.max_faults > 0 {
         let n = 1 + below(&mut rng, u64::from(e.max_faults));
@@ -174,7 +175,7 @@ fn servers_of(hosts: &[Peer]) -> Vec<ServerId> {
         .collect()
 }
 
-fn fault(rng: &mut ChaCha20Rng, s: &Scenario, kind: &str) -> Option<Fault> {
+fn fault(rng: &mut ChaCha20Rng, s: &Scenario, kind: FaultType) -> Option<Fault> {
     let (lo, hi) = s.explore.window;
     let at = between(rng, lo, hi.saturating_sub(500).max(lo));
     let until = Some(between(rng, at + 500, hi.max(at + 500)));
@@ -183,7 +184,7 @@ fn fault(rng: &mut ChaCha20Rng, s: &Scenario, kind: &str) -> Option<Fault> {
     let rate =
         |rng: &mut ChaCha20Rng| ((unit(rng) * max_rate * 1000.0).round() / 1000.0).max(0.001);
     let (until, kind) = match kind {
-        "partition" | "partition_oneway" => {
+        FaultType::Partition | FaultType::PartitionOneway => {
             let net: Vec<Peer> = hosts
                 .iter()
                 .filter(|h| !matches!(h, Peer::Server(_)))
@@ -200,29 +201,29 @@ fn fault(rng: &mut ChaCha20Rng, s: &Scenario, kind: &str) -> Option<Fault> {
             if a.is_empty() || b.is_empty() {
                 return None;
             }
-            if kind == "partition" {
+            if kind == FaultType::Partition {
                 (until, FaultKind::Partition { a, b })
             } else {
                 (until, FaultKind::PartitionOneway { from: a, to: b })
             }
         }
-        "loss" => (until, FaultKind::Loss { rate: rate(rng) }),
-        "duplicate" => (until, FaultKind::Duplicate { rate: rate(rng) }),
-        "reorder" => (
+        FaultType::Loss => (until, FaultKind::Loss { rate: rate(rng) }),
+        FaultType::Duplicate => (until, FaultKind::Duplicate { rate: rate(rng) }),
+        FaultType::Reorder => (
             until,
             FaultKind::Reorder {
                 rate: rate(rng),
                 extra_ms: between(rng, 50, 500),
             },
         ),
-        "latency" => (
+        FaultType::Latency => (
             until,
             FaultKind::Latency {
                 extra_ms: between(rng, 10, 300),
                 jitter_ms: between(rng, 0, 100),
             },
         ),
-        "crash" => {
+        FaultType::Crash => {
             let host = pick(rng, &hosts)?;
             let states: &[StateOnRestart] = match host {
                 Peer::Member(_) => &[
@@ -236,19 +237,19 @@ fn fault(rng: &mut ChaCha20Rng, s: &Scenario, kind: &str) -> Option<Fault> {
             let state = pick(rng, states)?;
             (until, FaultKind::Crash { host, state })
         }
-        "offline" => (
+        FaultType::Offline => (
             until,
             FaultKind::Offline {
                 member: pick(rng, &members_of(&hosts))?,
             },
         ),
-        "expire_addresses" => (
+        FaultType::ExpireAddresses => (
             None,
             FaultKind::ExpireAddresses {
                 member: pick(rng, &members_of(&hosts))?,
             },
         ),
-        "clock_skew" => {
+        FaultType::ClockSkew => {
             let offset = between(rng, 0, 240_000) as i64 - 120_000;
             (
                 until,
@@ -258,13 +259,13 @@ fn fault(rng: &mut ChaCha20Rng, s: &Scenario, kind: &str) -> Option<Fault> {
                 },
             )
         }
-        "refuse" => (
+        FaultType::Refuse => (
             until,
             FaultKind::Refuse {
                 server: pick(rng, &servers_of(&hosts))?,
             },
         ),
-        "dishonest" => {
+        FaultType::Dishonest => {
             let mode = pick(
                 rng,
                 &[Mode::Equivocate, Mode::Drop, Mode::Replay, Mode::Fork],
@@ -288,14 +289,13 @@ fn fault(rng: &mut ChaCha20Rng, s: &Scenario, kind: &str) -> Option<Fault> {
                 },
             )
         }
-        "attack" => (
+        FaultType::Attack => (
             until,
             FaultKind::Attack {
                 forgery: pick(rng, &Forgery::all().collect::<Vec<_>>())?,
                 victim: pick(rng, &members_of(&hosts))?,
             },
         ),
-        _ => return None,
     };
     Some(Fault {
         at_ms: at,

@@ -3,7 +3,7 @@
 //! reads like one written by hand (m0..m3, not m0, m2, m5, m7).
 
 use crate::core::ids::{AgentId, MemberId, Peer, ServerId};
-use crate::faults::{Fault, FaultKind};
+use crate::faults::Fault;
 use crate::scenario::{Action, Scenario};
 
 /// Every one-step reduction of `s`, in the order worth trying: the ones
@@ -140,81 +140,13 @@ pub fn without_host(s: &Scenario, kind: char, k: u32) -> Option<Scenario> {
         })
         .collect();
     c.faults = (s.faults.iter())
-        .filter_map(|f| renamed(f, &member, &server, &host))
+        .filter_map(|f| renamed(f, &host))
         .collect();
     Some(c)
 }
 
-fn renamed(
-    f: &Fault,
-    member: &impl Fn(MemberId) -> Option<MemberId>,
-    server: &impl Fn(ServerId) -> Option<ServerId>,
-    host: &impl Fn(Peer) -> Option<Peer>,
-) -> Option<Fault> {
-    let side = |hosts: &[Peer]| -> Option<Vec<Peer>> {
-        let kept: Vec<Peer> = hosts.iter().filter_map(|h| host(*h)).collect();
-        (!kept.is_empty()).then_some(kept)
-    };
-    let kind = match &f.kind {
-        FaultKind::Partition { a, b } => FaultKind::Partition {
-            a: side(a)?,
-            b: side(b)?,
-        },
-        FaultKind::PartitionOneway { from, to } => FaultKind::PartitionOneway {
-            from: side(from)?,
-            to: side(to)?,
-        },
-        FaultKind::Crash { host: h, state } => FaultKind::Crash {
-            host: host(*h)?,
-            state: *state,
-        },
-        FaultKind::Refuse { server: c } => FaultKind::Refuse {
-            server: server(*c)?,
-        },
-        FaultKind::Dishonest {
-            server: c,
-            mode,
-            victim,
-            sides,
-        } => FaultKind::Dishonest {
-            server: server(*c)?,
-            mode: *mode,
-            victim: match victim {
-                Some(v) => Some(member(*v)?),
-                None => None,
-            },
-            // A fork keeps the members still there on each side; a side
-            // left empty leaves no fork to make.
-            sides: match sides {
-                Some((a, b)) => {
-                    let kept = |s: &[MemberId]| -> Option<Vec<MemberId>> {
-                        let kept: Vec<MemberId> = s.iter().filter_map(|m| member(*m)).collect();
-                        (!kept.is_empty()).then_some(kept)
-                    };
-                    Some((kept(a)?, kept(b)?))
-                }
-                None => None,
-            },
-        },
-        FaultKind::Offline { member: m } => FaultKind::Offline {
-            member: member(*m)?,
-        },
-        FaultKind::ExpireAddresses { member: m } => FaultKind::ExpireAddresses {
-            member: member(*m)?,
-        },
-        FaultKind::ClockSkew {
-            member: m,
-            offset_ms,
-        } => FaultKind::ClockSkew {
-            member: member(*m)?,
-            offset_ms: *offset_ms,
-        },
-        FaultKind::Attack { forgery, victim } => FaultKind::Attack {
-            forgery: *forgery,
-            victim: member(*victim)?,
-        },
-        other => other.clone(),
-    };
+fn renamed(f: &Fault, host: &impl Fn(Peer) -> Option<Peer>) -> Option<Fault> {
+    let kind = f.kind.renamed(host)?;
     Some(Fault { kind, ..f.clone() })
 }
 
@@ -261,6 +193,7 @@ impl std::fmt::Display for Size {
 mod tests {
     use super::*;
     use crate::core::event::OpKind;
+    use crate::faults::FaultKind;
     use crate::scenario::parse_str;
 
     const S: &str = r#"

@@ -38,7 +38,9 @@ pub enum StateOnRestart {
 /// a saved trace carries the fault itself, not a description of it.
 ///
 /// [`FaultType`] is the same list without parameters: the names scenario
-/// files, `[explore]` bounds and the timeline's legend use.
+/// files, `[explore]` bounds and the timeline's legend use. The order is
+/// the order `explore` draws kinds in: a new kind goes last, or every
+/// explored plan changes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, EnumDiscriminants)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[strum_discriminants(
@@ -76,6 +78,13 @@ pub enum FaultKind {
         host: Peer,
         state: StateOnRestart,
     },
+    /// A member is cut off from everyone and comes back at `until_ms`.
+    Offline { member: MemberId },
+    /// The member's ephemeral addresses are expired at every agent.
+    ExpireAddresses { member: MemberId },
+    /// The member's clock reads `offset_ms` off the others' (see
+    /// `Scenario::clock_epoch`).
+    ClockSkew { member: MemberId, offset_ms: i64 },
     /// A server agent stays up but refuses service until `until_ms`.
     Refuse { server: ServerId },
     /// A server agent stays up and lies until `until_ms`: it equivocates
@@ -92,19 +101,52 @@ pub enum FaultKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         sides: Option<(Vec<MemberId>, Vec<MemberId>)>,
     },
-    /// A member is cut off from everyone and comes back at `until_ms`.
-    Offline { member: MemberId },
-    /// The member's ephemeral addresses are expired at every agent.
-    ExpireAddresses { member: MemberId },
-    /// The member's clock reads `offset_ms` off the others' (see
-    /// `Scenario::clock_epoch`).
-    ClockSkew { member: MemberId, offset_ms: i64 },
     /// An attacker on the network injects forgeries aimed at `victim`
     /// until `until_ms` (see `faults/attack.rs`).
     Attack { forgery: Forgery, victim: MemberId },
 }
 
 named_enum!(FaultType);
+
+/// What sort of harm a fault does, as a picture of a run tells them apart:
+/// the timeline gives each sort its colour, so a new kind of fault picks
+/// its sort here rather than a colour there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Harm {
+    /// Hosts that cannot reach each other.
+    Cut,
+    /// Datagrams lost one way only.
+    OneWayCut,
+    /// A host stopped.
+    Crash,
+    /// A member gone from the network.
+    Offline,
+    /// A server agent or an attacker lying.
+    Lie,
+    /// A server agent turning requests away.
+    Refusal,
+    /// Network-wide or clock trouble: loss, delay, duplication, skew.
+    Weather,
+}
+
+impl FaultType {
+    pub fn harm(self) -> Harm {
+        match self {
+            FaultType::Partition => Harm::Cut,
+            FaultType::PartitionOneway => Harm::OneWayCut,
+            FaultType::Crash => Harm::Crash,
+            FaultType::Offline => Harm::Offline,
+            FaultType::Dishonest | FaultType::Attack => Harm::Lie,
+            FaultType::Refuse => Harm::Refusal,
+            FaultType::Loss
+            | FaultType::Duplicate
+            | FaultType::Reorder
+            | FaultType::Latency
+            | FaultType::ExpireAddresses
+            | FaultType::ClockSkew => Harm::Weather,
+        }
+    }
+}
 
 /// Who a fault cuts off from whom, as checkers that excuse a member need
 /// to know it.
@@ -161,6 +203,87 @@ impl FaultKind {
             | FaultKind::ClockSkew { .. }
             | FaultKind::Attack { .. } => Cut::None,
         }
+    }
+
+    /// The same fault with its hosts renamed by `host` (a shrinker taking
+    /// a host out renumbers the rest); `None` when it names a host that is
+    /// gone and cannot do without it (a partition side left empty).
+    pub fn renamed(&self, host: &impl Fn(Peer) -> Option<Peer>) -> Option<FaultKind> {
+        let member = |m: MemberId| match host(Peer::Member(m))? {
+            Peer::Member(m) => Some(m),
+            _ => None,
+        };
+        let server = |c: ServerId| match host(Peer::Server(c))? {
+            Peer::Server(c) => Some(c),
+            _ => None,
+        };
+        let side = |hosts: &[Peer]| -> Option<Vec<Peer>> {
+            let kept: Vec<Peer> = hosts.iter().filter_map(|h| host(*h)).collect();
+            (!kept.is_empty()).then_some(kept)
+        };
+        Some(match self {
+            FaultKind::Partition { a, b } => FaultKind::Partition {
+                a: side(a)?,
+                b: side(b)?,
+            },
+            FaultKind::PartitionOneway { from, to } => FaultKind::PartitionOneway {
+                from: side(from)?,
+                to: side(to)?,
+            },
+            FaultKind::Crash { host: h, state } => FaultKind::Crash {
+                host: host(*h)?,
+                state: *state,
+            },
+            FaultKind::Refuse { server: c } => FaultKind::Refuse {
+                server: server(*c)?,
+            },
+            FaultKind::Dishonest {
+                server: c,
+                mode,
+                victim,
+                sides,
+            } => FaultKind::Dishonest {
+                server: server(*c)?,
+                mode: *mode,
+                victim: match victim {
+                    Some(v) => Some(member(*v)?),
+                    None => None,
+                },
+                // A fork keeps the members still there on each side; a side
+                // left empty leaves no fork to make.
+                sides: match sides {
+                    Some((a, b)) => {
+                        let kept = |s: &[MemberId]| -> Option<Vec<MemberId>> {
+                            let kept: Vec<MemberId> = s.iter().filter_map(|m| member(*m)).collect();
+                            (!kept.is_empty()).then_some(kept)
+                        };
+                        Some((kept(a)?, kept(b)?))
+                    }
+                    None => None,
+                },
+            },
+            FaultKind::Offline { member: m } => FaultKind::Offline {
+                member: member(*m)?,
+            },
+            FaultKind::ExpireAddresses { member: m } => FaultKind::ExpireAddresses {
+                member: member(*m)?,
+            },
+            FaultKind::ClockSkew {
+                member: m,
+                offset_ms,
+            } => FaultKind::ClockSkew {
+                member: member(*m)?,
+                offset_ms: *offset_ms,
+            },
+            FaultKind::Attack { forgery, victim } => FaultKind::Attack {
+                forgery: *forgery,
+                victim: member(*victim)?,
+            },
+            FaultKind::Loss { .. }
+            | FaultKind::Duplicate { .. }
+            | FaultKind::Reorder { .. }
+            | FaultKind::Latency { .. } => self.clone(),
+        })
     }
 
     /// The server agent this fault makes fail, if it does: a crash, a

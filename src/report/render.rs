@@ -3,7 +3,7 @@
 
 use super::timeline::{MarkKind, Timeline};
 use crate::core::ids::{Millis, Peer};
-use crate::faults::{Cut, FaultType};
+use crate::faults::{Cut, FaultType, Harm};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -36,22 +36,17 @@ impl Layout {
     }
 }
 
-/// The fault's colour, by kind: cuts in warm colours, liars in purple,
-/// network-wide weather in yellow.
+/// The fault's colour, by the harm it does: cuts in warm colours, liars
+/// in purple, network-wide weather in yellow.
 fn fault_colour(fault: FaultType) -> RGBColor {
-    match fault {
-        FaultType::Partition => RGBColor(255, 140, 0),
-        FaultType::PartitionOneway => RGBColor(230, 80, 140),
-        FaultType::Crash => RGBColor(200, 30, 30),
-        FaultType::Offline => RGBColor(120, 120, 120),
-        FaultType::Dishonest | FaultType::Attack => RGBColor(150, 40, 200),
-        FaultType::Refuse => RGBColor(140, 90, 40),
-        FaultType::Loss
-        | FaultType::Duplicate
-        | FaultType::Reorder
-        | FaultType::Latency
-        | FaultType::ExpireAddresses
-        | FaultType::ClockSkew => RGBColor(220, 190, 0),
+    match fault.harm() {
+        Harm::Cut => RGBColor(255, 140, 0),
+        Harm::OneWayCut => RGBColor(230, 80, 140),
+        Harm::Crash => RGBColor(200, 30, 30),
+        Harm::Offline => RGBColor(120, 120, 120),
+        Harm::Lie => RGBColor(150, 40, 200),
+        Harm::Refusal => RGBColor(140, 90, 40),
+        Harm::Weather => RGBColor(220, 190, 0),
     }
 }
 
@@ -367,9 +362,11 @@ fn legend(
         item(root, kind.name(), &mut x, y)?;
     }
     let (mut x, y) = (LEFT, y + 22);
-    let faults: std::collections::BTreeSet<FaultType> =
-        t.windows.iter().map(|w| w.fault.fault_type()).collect();
-    for fault in faults {
+    // By name, as the legend has always listed them.
+    let faults: std::collections::BTreeSet<(&str, FaultType)> = (t.windows.iter())
+        .map(|w| (w.fault.fault_type().name(), w.fault.fault_type()))
+        .collect();
+    for (_, fault) in faults {
         root.draw(&Rectangle::new(
             [(x - 4, y - 5), (x + 10, y + 5)],
             fault_colour(fault).mix(0.4).filled(),

@@ -7,26 +7,10 @@ use super::limits::MAX_EXPLORE;
 use super::locate::Field;
 use super::model::{ExploreBounds, GroupKind, Workload};
 use crate::core::member::membership::Variant;
+use crate::faults::FaultType;
 use crate::trace::Claim;
 use serde::Deserialize;
 use std::collections::BTreeMap;
-
-/// Fault kinds a plan may draw, by their scenario-file names.
-pub const FAULT_KINDS: [&str; 13] = [
-    "partition",
-    "partition_oneway",
-    "loss",
-    "duplicate",
-    "reorder",
-    "latency",
-    "crash",
-    "offline",
-    "expire_addresses",
-    "clock_skew",
-    "refuse",
-    "dishonest",
-    "attack",
-];
 
 /// Ops a plan may add.
 pub const OP_KINDS: [&str; 4] = ["add", "remove", "update", "nominate"];
@@ -58,18 +42,14 @@ impl Cx<'_> {
         let default = RawExplore::default();
         let raw = raw.unwrap_or(&default);
         let coordinated = kind == GroupKind::Coordinated;
-        let faults = match &raw.faults {
-            Some(list) => self.names(list, &FAULT_KINDS, &e.key("faults"))?,
-            None => (FAULT_KINDS.iter())
-                .filter(|k| coordinated || !matches!(**k, "refuse" | "dishonest"))
-                .map(|k| k.to_string())
+        let needs_server = |k: FaultType| matches!(k, FaultType::Refuse | FaultType::Dishonest);
+        let faults: Vec<FaultType> = match &raw.faults {
+            Some(list) => self.fault_types(list, &e.key("faults"))?,
+            None => FaultType::all()
+                .filter(|k| coordinated || !needs_server(*k))
                 .collect(),
         };
-        if !coordinated
-            && let Some(k) = faults
-                .iter()
-                .position(|k| k == "refuse" || k == "dishonest")
-        {
+        if !coordinated && let Some(k) = faults.iter().position(|k| needs_server(*k)) {
             let msg = format!("`{}` needs a coordinated group", faults[k]);
             return Err(self.err(&e.key("faults").index(k), msg));
         }
@@ -117,6 +97,12 @@ impl Cx<'_> {
             max_ops,
             expect,
         })
+    }
+
+    fn fault_types(&self, list: &[String], field: &Field) -> Res<Vec<FaultType>> {
+        let names: Vec<&str> = FaultType::all().map(FaultType::name).collect();
+        self.names(list, &names, field)?;
+        Ok(list.iter().filter_map(|k| FaultType::parse(k)).collect())
     }
 
     fn names(&self, list: &[String], known: &[&str], field: &Field) -> Res<Vec<String>> {

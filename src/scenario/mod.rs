@@ -19,7 +19,7 @@ mod workload;
 
 pub use cost::Cost;
 pub use error::ScenarioError;
-pub use explore::{FAULT_KINDS, OP_KINDS};
+pub use explore::OP_KINDS;
 pub use load::{load_file, parse_str};
 pub use model::*;
 pub use reshape::{Load, Reshape, reshape};

@@ -182,9 +182,9 @@ pub enum Action {
 /// says otherwise for a variant.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ExploreBounds {
-    /// Fault kinds to draw from (scenario-file names); each seed uses a
-    /// random subset of them (swarm testing).
-    pub faults: Vec<String>,
+    /// Fault kinds to draw from; each seed uses a random subset of them
+    /// (swarm testing).
+    pub faults: Vec<crate::faults::FaultType>,
     pub max_faults: u32,
     /// Faults begin and end inside [start, end).
     pub window: (Millis, Millis),
