@@ -419,7 +419,8 @@ fn variants_are_set_side_by_side() {
         .lines()
         .skip_while(|l| !l.trim_start().starts_with("all variants"))
         .collect();
-    assert_eq!(table.len(), 1 + 12 + 1, "{text}");
+    let checkers = commsim::trace::CheckId::all().count();
+    assert_eq!(table.len(), 1 + checkers + 1, "{text}");
     assert!(table[0].contains("recipient-list") && table[0].contains("lww"));
     let intent = table
         .iter()

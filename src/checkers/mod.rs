@@ -123,43 +123,70 @@ impl Verdict {
     }
 }
 
-/// Runs every checker that needs only the trace, in a fixed order so
-/// reports compare line by line.
-pub fn check_trace(trace: &Trace) -> Vec<Verdict> {
+/// What a checker judges from: the history alone, or the history and
+/// what only a live run observed (`None` on a saved trace).
+enum Judges {
+    Trace(fn(&History) -> Verdict),
+    Run(fn(&History, Option<&Observations>) -> Verdict),
+}
+
+/// Each checker, by its id: the one place a checker is wired in, so a new
+/// `CheckId` is a compiler error here until it is.
+fn checker(id: CheckId) -> Judges {
+    match id {
+        CheckId::Convergence => Judges::Trace(convergence::check),
+        CheckId::MembershipIntent => Judges::Trace(intent::check),
+        CheckId::ForkDetection => Judges::Trace(forks::check),
+        CheckId::Delivery => Judges::Trace(delivery::check),
+        CheckId::TotalOrder => Judges::Trace(order::check),
+        CheckId::Fallback => Judges::Trace(fallback::check),
+        CheckId::EpochAgreement => Judges::Trace(epochs::check),
+        CheckId::NoSplitBrain => Judges::Trace(split_brain::check),
+        CheckId::EquivocationDetected => Judges::Trace(equivocation::check),
+        CheckId::ForgeriesRejected => Judges::Trace(forgery::check),
+        CheckId::PostRemovalSecrecy => {
+            Judges::Run(|h, seen| secrecy::check(h, seen.map(|s| s as &dyn secrecy::Oracle)))
+        }
+        CheckId::ServerBlindness => Judges::Run(|_, seen| {
+            blindness::check(
+                seen.map(|s| s.to_servers),
+                seen.map_or(&[][..], |s| &s.plaintext_to_servers),
+            )
+        }),
+    }
+}
+
+/// The checkers `live` selects, in `CheckId` order so that reports
+/// compare line by line: with `None`, only those that need the trace
+/// alone; with `Some(seen)`, every one, given what the run observed (a
+/// saved trace passes `Some(None)`: every checker, those that need key
+/// material answering unknown).
+fn run_checkers(trace: &Trace, live: Option<Option<&Observations>>) -> Vec<Verdict> {
     let h = History::from_trace(trace);
-    vec![
-        convergence::check(&h),
-        intent::check(&h),
-        forks::check(&h),
-        delivery::check(&h),
-        order::check(&h),
-        fallback::check(&h),
-        epochs::check(&h),
-        split_brain::check(&h),
-        equivocation::check(&h),
-        forgery::check(&h),
-    ]
+    (CheckId::all())
+        .filter_map(|id| match (checker(id), live) {
+            (Judges::Trace(f), _) => Some(f(&h)),
+            (Judges::Run(f), Some(seen)) => Some(f(&h, seen)),
+            (Judges::Run(_), None) => None,
+        })
+        .collect()
+}
+
+/// Runs every checker that needs only the trace.
+pub fn check_trace(trace: &Trace) -> Vec<Verdict> {
+    run_checkers(trace, None)
 }
 
 /// Every checker, on a saved trace: those that need key material answer
 /// Unknown.
 pub fn check_saved(trace: &Trace) -> Vec<Verdict> {
-    let mut v = check_trace(trace);
-    v.push(secrecy::check(&History::from_trace(trace), None));
-    v.push(blindness::check(None, &[]));
-    v
+    run_checkers(trace, Some(None))
 }
 
 /// Every checker, on a run that just finished: its trace and what it
 /// observed on the wire and of removed members' keys.
 pub fn check_run(trace: &Trace, seen: &Observations) -> Vec<Verdict> {
-    let mut v = check_trace(trace);
-    v.push(secrecy::check(&History::from_trace(trace), Some(seen)));
-    v.push(blindness::check(
-        Some(seen.to_servers),
-        &seen.plaintext_to_servers,
-    ));
-    v
+    run_checkers(trace, Some(Some(seen)))
 }
 
 pub fn status_name(s: Status) -> &'static str {
@@ -194,6 +221,26 @@ fn measured<const N: usize>(pairs: [(Figure, u64); N]) -> Figures {
 mod tests {
     use super::testkit::*;
     use super::*;
+
+    /// How many checkers judge from the trace alone.
+    fn trace_only() -> usize {
+        (CheckId::all())
+            .filter(|id| matches!(checker(*id), Judges::Trace(_)))
+            .count()
+    }
+
+    /// Every checker runs on a live run and on a saved trace, in
+    /// `CheckId` order; the trace-only ones on a bare trace.
+    #[test]
+    fn every_checker_is_wired_in() {
+        let all: Vec<CheckId> = CheckId::all().collect();
+        let saved: Vec<CheckId> = check_saved(&Trace::default())
+            .iter()
+            .map(|v| v.check)
+            .collect();
+        assert_eq!(saved, all);
+        assert_eq!(check_trace(&Trace::default()).len(), trace_only());
+    }
     use crate::core::ids::Peer;
 
     #[test]
@@ -248,11 +295,11 @@ mod tests {
         let all = t.records.clone();
         for n in 0..=all.len() {
             t.records = all[..n].to_vec();
-            assert_eq!(check_trace(&t).len(), 10);
+            assert_eq!(check_trace(&t).len(), trace_only());
         }
         // Reversed order, too.
         t.records = all.into_iter().rev().collect();
-        assert_eq!(check_trace(&t).len(), 10);
+        assert_eq!(check_trace(&t).len(), trace_only());
     }
 
     /// Random soup of events over a few ids: no panic, same answer twice.

@@ -148,6 +148,39 @@ impl FaultType {
     }
 }
 
+/// How a fault makes a server agent fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerFailure {
+    /// It stops (a crash) from the fault's start; `recovers` when it comes
+    /// back with its state.
+    Stops { recovers: bool },
+    /// It stays up and turns requests away: a failure from the first
+    /// request it refuses.
+    Refuses,
+    /// It stays up and lies: a failure from its first lie.
+    Lies,
+}
+
+impl FaultType {
+    /// Whether the fault needs a server agent, so a coordinated group.
+    pub fn needs_server(self) -> bool {
+        match self {
+            FaultType::Refuse | FaultType::Dishonest => true,
+            FaultType::Partition
+            | FaultType::PartitionOneway
+            | FaultType::Loss
+            | FaultType::Duplicate
+            | FaultType::Reorder
+            | FaultType::Latency
+            | FaultType::Crash
+            | FaultType::Offline
+            | FaultType::ExpireAddresses
+            | FaultType::ClockSkew
+            | FaultType::Attack => false,
+        }
+    }
+}
+
 /// Who a fault cuts off from whom, as checkers that excuse a member need
 /// to know it.
 #[derive(Clone, Debug, PartialEq)]
@@ -286,17 +319,32 @@ impl FaultKind {
         })
     }
 
-    /// The server agent this fault makes fail, if it does: a crash, a
-    /// refusal or a lie. What counts as noticed differs (see the fallback
-    /// checker); that it is a server failure does not.
-    pub fn failing_server(&self) -> Option<ServerId> {
+    /// The server agent this fault makes fail, and how, for the fallback
+    /// checker: what a member can notice differs with how it fails.
+    pub fn server_failure(&self) -> Option<(ServerId, ServerFailure)> {
         match self {
             FaultKind::Crash {
                 host: Peer::Server(s),
-                ..
-            } => Some(*s),
-            FaultKind::Refuse { server } | FaultKind::Dishonest { server, .. } => Some(*server),
-            _ => None,
+                state,
+            } => Some((
+                *s,
+                ServerFailure::Stops {
+                    recovers: *state == StateOnRestart::Kept,
+                },
+            )),
+            FaultKind::Refuse { server } => Some((*server, ServerFailure::Refuses)),
+            FaultKind::Dishonest { server, .. } => Some((*server, ServerFailure::Lies)),
+            FaultKind::Crash { .. }
+            | FaultKind::Partition { .. }
+            | FaultKind::PartitionOneway { .. }
+            | FaultKind::Loss { .. }
+            | FaultKind::Duplicate { .. }
+            | FaultKind::Reorder { .. }
+            | FaultKind::Latency { .. }
+            | FaultKind::Offline { .. }
+            | FaultKind::ExpireAddresses { .. }
+            | FaultKind::ClockSkew { .. }
+            | FaultKind::Attack { .. } => None,
         }
     }
 }

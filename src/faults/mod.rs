@@ -6,7 +6,7 @@ pub mod attack;
 mod kind;
 mod timeline;
 
-pub use kind::{Cut, Fault, FaultKind, FaultType, Forgery, Harm, StateOnRestart};
+pub use kind::{Cut, Fault, FaultKind, FaultType, Forgery, Harm, ServerFailure, StateOnRestart};
 
 pub use timeline::{Action, Timeline};
 

@@ -42,7 +42,7 @@ impl Cx<'_> {
         let default = RawExplore::default();
         let raw = raw.unwrap_or(&default);
         let coordinated = kind == GroupKind::Coordinated;
-        let needs_server = |k: FaultType| matches!(k, FaultType::Refuse | FaultType::Dishonest);
+        let needs_server = FaultType::needs_server;
         let faults: Vec<FaultType> = match &raw.faults {
             Some(list) => self.fault_types(list, &e.key("faults"))?,
             None => FaultType::all()

@@ -1,8 +1,10 @@
-//! Group messages: who sent what to whom, what the mailboxes acknowledged and what members delivered.
+//! Group messages: who sent what to whom, what the mailboxes acknowledged
+//! and what members delivered.
 
 use super::*;
 
-/// Group messages: who sent what to whom, what the mailboxes acknowledged and what members delivered.
+/// Group messages: who sent what to whom, what the mailboxes acknowledged
+/// and what members delivered.
 #[derive(Clone, Debug, Default)]
 pub struct Delivery {
     pub sent: BTreeMap<MessageId, At<Sent>>,

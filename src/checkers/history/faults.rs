@@ -1,8 +1,11 @@
-//! What went wrong on purpose: who could reach whom, the server agents that failed or lied, the accusations members made, the attacker's forgeries.
+//! What went wrong on purpose: who could reach whom, the server agents that
+//! failed or lied, the accusations members made, the attacker's forgeries.
 
 use super::*;
+use crate::faults::ServerFailure;
 
-/// What went wrong on purpose: who could reach whom, the server agents that failed or lied, the accusations members made, the attacker's forgeries.
+/// What went wrong on purpose: who could reach whom, the server agents that
+/// failed or lied, the accusations members made, the attacker's forgeries.
 #[derive(Clone, Debug, Default)]
 pub struct Faults {
     /// Server agents that crashed, and when.
@@ -87,40 +90,31 @@ impl Faults {
                 }
                 _ => ok = false,
             },
-            Event::Fault {
-                phase: Phase::Begin,
-                fault: FaultKind::Dishonest { server, .. },
-                ..
-            } => self.dishonest_faults.push((t, *server)),
-            Event::Fault {
-                phase,
-                fault:
-                    FaultKind::Crash {
-                        host: Peer::Server(server),
-                        state,
-                    },
-                ..
-            } => match phase {
-                Phase::Begin => self.server_failures.push((t, *server)),
-                Phase::End if *state == StateOnRestart::Kept => {
-                    self.server_recoveries.push((t, *server))
+            Event::Fault { phase, fault, .. } => match (fault.server_failure(), phase) {
+                (Some((server, ServerFailure::Stops { .. })), Phase::Begin) => {
+                    self.server_failures.push((t, server))
                 }
-                Phase::End => {}
-            },
-            // A refusal is a failure from the first request it turns
-            // away: one that nobody met (a short window with no
-            // traffic) gives no member anything to notice.
-            Event::Fault {
-                phase,
-                fault: FaultKind::Refuse { server },
-                ..
-            } => match phase {
-                Phase::Begin => {
-                    self.refusing.insert(*server, false);
+                (Some((server, ServerFailure::Stops { recovers: true })), Phase::End) => {
+                    self.server_recoveries.push((t, server))
                 }
-                Phase::End => {
-                    self.refusing.remove(server);
+                // A refusal is a failure from the first request it turns
+                // away: one that nobody met (a short window with no
+                // traffic) gives no member anything to notice.
+                (Some((server, ServerFailure::Refuses)), Phase::Begin) => {
+                    self.refusing.insert(server, false);
                 }
+                (Some((server, ServerFailure::Refuses)), Phase::End) => {
+                    self.refusing.remove(&server);
+                }
+                // A liar fails from its first lie (`lied`, above).
+                (Some((server, ServerFailure::Lies)), Phase::Begin) => {
+                    self.dishonest_faults.push((t, server))
+                }
+                (
+                    Some((_, ServerFailure::Stops { recovers: false } | ServerFailure::Lies)),
+                    Phase::End,
+                )
+                | (None, _) => {}
             },
             Event::Host(HostEvent::SubmitRejected {
                 reason: crate::core::server::sequencer::Rejection::Refused,

@@ -1,8 +1,10 @@
-//! Membership as members saw it: the changes they asked for and the views they held, and the forks they reported.
+//! Membership as members saw it: the changes they asked for and the views
+//! they held, and the forks they reported.
 
 use super::*;
 
-/// Membership as members saw it: the changes they asked for and the views they held, and the forks they reported.
+/// Membership as members saw it: the changes they asked for and the views
+/// they held, and the forks they reported.
 #[derive(Clone, Debug, Default)]
 pub struct Membership {
     pub changes: Vec<At<Change>>,

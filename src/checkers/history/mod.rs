@@ -17,7 +17,6 @@ mod servers;
 
 use crate::core::ids::{EnvelopeId, MemberId, MessageId, Millis, Peer, ServerId};
 use crate::core::server::dishonest::Mode;
-use crate::faults::{FaultKind, StateOnRestart};
 use crate::trace::Trace;
 use crate::trace::{Bounds, Event, HostEvent, OpKind, Phase};
 pub use delivery::Delivery;

@@ -1,8 +1,10 @@
-//! The run itself: how it started and ended, each member's final view, and the commands members refused.
+//! The run itself: how it started and ended, each member's final view, and
+//! the commands members refused.
 
 use super::*;
 
-/// The run itself: how it started and ended, each member's final view, and the commands members refused.
+/// The run itself: how it started and ended, each member's final view, and
+/// the commands members refused.
 #[derive(Clone, Debug, Default)]
 pub struct Run {
     pub start: Option<Start>,

@@ -1,8 +1,10 @@
-//! Coordinated groups: what the server agents ordered, the receipts members took, and members falling back and joining generations.
+//! Coordinated groups: what the server agents ordered, the receipts members
+//! took, and members falling back and joining generations.
 
 use super::*;
 
-/// Coordinated groups: what the server agents ordered, the receipts members took, and members falling back and joining generations.
+/// Coordinated groups: what the server agents ordered, the receipts members
+/// took, and members falling back and joining generations.
 #[derive(Clone, Debug, Default)]
 pub struct Servers {
     /// Coordinated groups: when the server agent ordered each message,
