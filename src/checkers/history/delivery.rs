@@ -1,6 +1,3 @@
-//! Group messages: who sent what to whom, what the mailboxes acknowledged
-//! and what members delivered.
-
 use super::*;
 
 /// Group messages: who sent what to whom, what the mailboxes acknowledged

@@ -1,6 +1,3 @@
-//! What went wrong on purpose: who could reach whom, the server agents that
-//! failed or lied, the accusations members made, the attacker's forgeries.
-
 use super::*;
 use crate::faults::ServerFailure;
 

@@ -1,6 +1,3 @@
-//! Membership as members saw it: the changes they asked for and the views
-//! they held, and the forks they reported.
-
 use super::*;
 
 /// Membership as members saw it: the changes they asked for and the views

@@ -1,6 +1,3 @@
-//! The run itself: how it started and ended, each member's final view, and
-//! the commands members refused.
-
 use super::*;
 
 /// The run itself: how it started and ended, each member's final view, and

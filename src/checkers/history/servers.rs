@@ -1,6 +1,3 @@
-//! Coordinated groups: what the server agents ordered, the receipts members
-//! took, and members falling back and joining generations.
-
 use super::*;
 
 /// Coordinated groups: what the server agents ordered, the receipts members
