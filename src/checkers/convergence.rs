@@ -8,14 +8,29 @@
 //! failure this checker exists for.
 
 use super::Figure;
-use super::history::{Agreement, History, ViewGroup};
+use super::history::{Agreement, History, Membership, Run, ViewGroup};
 use super::{Evidence, Status, Verdict, list, measured, set};
 use crate::trace::CheckId;
 
 pub const NAME: CheckId = CheckId::Convergence;
 
+/// The parts of the history this checker reads, and no others.
+struct Parts<'a> {
+    run: &'a Run,
+    membership: &'a Membership,
+    oddities: &'a [String],
+}
+
 pub fn check(h: &History) -> Verdict {
-    let (Some(bounds), Some(_)) = (h.bounds(), h.run.running.as_ref()) else {
+    judge(&Parts {
+        run: &h.run,
+        membership: &h.membership,
+        oddities: &h.oddities,
+    })
+}
+
+fn judge(h: &Parts<'_>) -> Verdict {
+    let (Some(bounds), Some(_)) = (h.run.bounds(), h.run.running.as_ref()) else {
         let why = if h.run.start.is_none() {
             "no run_started"
         } else {
@@ -29,7 +44,7 @@ pub fn check(h: &History) -> Verdict {
             measured([(Figure::OddRecords, h.oddities.len() as u64)]),
         );
     };
-    let considered = h.considered();
+    let considered = h.run.considered();
     // A membership change made after the last fault is as legitimate as
     // one made before it, and needs the same time to spread.
     let last_op = h.membership.ops.iter().map(|o| o.t).max().unwrap_or(0);
@@ -41,7 +56,7 @@ pub fn check(h: &History) -> Verdict {
         .unwrap_or(0);
     let asked_from = bounds.heal_at.max(last_planned);
 
-    let agreement = h.agreement();
+    let agreement = h.run.agreement();
     let diverged = matches!(agreement, Agreement::Diverged(_));
     let groups: Vec<ViewGroup> = match agreement {
         Agreement::Nobody => {
@@ -97,7 +112,7 @@ pub fn check(h: &History) -> Verdict {
     for g in &groups {
         for &v in &g.view {
             let out = h.run.finals.get(&v).is_some_and(|f| !f.in_group);
-            if out && h.reachable(v) {
+            if out && h.run.reachable(v) {
                 stale += 1;
                 evidence.push(
                     Evidence::note(format!(

@@ -44,7 +44,7 @@ pub fn check(h: &History) -> Verdict {
         );
     }
     let acked = h.acked_pairs();
-    let first = h.first_deliveries();
+    let first = h.delivery.first_deliveries();
     let owed = Owed::new(h);
 
     let (mut lost, mut duplicates, mut causal, mut info) = (vec![], vec![], vec![], vec![]);
@@ -98,7 +98,7 @@ pub fn check(h: &History) -> Verdict {
                 .members([r, msg.sender])
                 .messages([msg])
                 .at(t);
-            if h.reachable(r) {
+            if h.run.reachable(r) {
                 lost.push(Evidence {
                     note: format!(
                         "{msg} was acknowledged for {r} at {t} ms but never delivered there"
@@ -347,7 +347,7 @@ impl<'a> Owed<'a> {
     /// agent and fall back, then `convergence` for the copy sent again
     /// over Olm to get through. `None` without the bounds.
     fn deadline(&self, t: Millis) -> Option<Millis> {
-        let b = self.h.bounds()?;
+        let b = self.h.run.bounds()?;
         Some(
             t.max(b.heal_at)
                 .saturating_add(b.detection_ms)
@@ -357,14 +357,14 @@ impl<'a> Owed<'a> {
 
     fn excuse(&self, msg: MessageId, s: &At<Sent>, r: MemberId) -> Option<Excuse> {
         let sender = msg.sender;
-        if !self.h.reachable(r) {
+        if !self.h.run.reachable(r) {
             return Some(Excuse::Unreachable);
         }
         let restarted = self
             .volatile_lost
             .get(&sender)
             .is_some_and(|v| v.iter().any(|i| *i > s.idx));
-        if !self.h.reachable(sender) || restarted {
+        if !self.h.run.reachable(sender) || restarted {
             return Some(Excuse::SenderGone);
         }
         // Ordered, yet not acknowledged for `r`: the server no longer

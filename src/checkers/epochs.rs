@@ -11,8 +11,9 @@
 //! are compared per (generation, server, epoch).
 
 use super::Figure;
+use super::coordination::Coordination;
 use super::coordination::EpochEntry;
-use super::history::{At, History};
+use super::history::{At, History, Run};
 use super::{Evidence, Status, Verdict, list, measured};
 use crate::core::ids::{MemberId, Millis, ServerId};
 use crate::trace::CheckId;
@@ -29,7 +30,7 @@ type Holders = BTreeMap<String, BTreeMap<MemberId, Millis>>;
 /// member's previous one in the same generation is left out: the member
 /// did not derive the new epoch's secrets (openmls leaves a removed
 /// member's key schedule where it was while the epoch number moves on).
-fn entered(h: &History) -> (BTreeMap<Key, Holders>, u64) {
+fn entered(h: &Parts<'_>) -> (BTreeMap<Key, Holders>, u64) {
     let mut last: BTreeMap<(MemberId, u32, ServerId), &EpochEntry> = BTreeMap::new();
     let mut out: BTreeMap<Key, Holders> = BTreeMap::new();
     let mut not_entered = 0;
@@ -55,7 +56,7 @@ fn entered(h: &History) -> (BTreeMap<Key, Holders>, u64) {
 
 /// The nominator of the generation `m` was in when it entered `key`, from
 /// its last `joined` of that generation and server.
-fn nominator(h: &History, m: MemberId, (g, s, _): Key) -> Option<MemberId> {
+fn nominator(h: &Parts<'_>, m: MemberId, (g, s, _): Key) -> Option<MemberId> {
     h.coord
         .switches
         .iter()
@@ -65,7 +66,20 @@ fn nominator(h: &History, m: MemberId, (g, s, _): Key) -> Option<MemberId> {
         .map(|j| j.nominator)
 }
 
+/// The parts of the history this checker reads, and no others.
+struct Parts<'a> {
+    run: &'a Run,
+    coord: &'a Coordination,
+}
+
 pub fn check(h: &History) -> Verdict {
+    judge(&Parts {
+        run: &h.run,
+        coord: &h.coord,
+    })
+}
+
+fn judge(h: &Parts<'_>) -> Verdict {
     if h.run.start.is_none() {
         return Verdict::bare(NAME, Status::Unknown, "trace has no run_started");
     }
@@ -101,9 +115,9 @@ pub fn check(h: &History) -> Verdict {
                         let since = ta.min(tb);
                         if h.coord.detected(a, since) || h.coord.detected(b, since) {
                             detected += 1;
-                        } else if h.reachable(a) || h.reachable(b) {
+                        } else if h.run.reachable(a) || h.run.reachable(b) {
                             undetected += 1;
-                            blamed.extend([a, b].into_iter().filter(|m| h.reachable(*m)));
+                            blamed.extend([a, b].into_iter().filter(|m| h.run.reachable(*m)));
                         } else {
                             unjudged += 1;
                             key_unjudged = true;

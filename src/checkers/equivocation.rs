@@ -14,7 +14,7 @@
 //! failure: the proofs members exchange must not frame an honest server.
 
 use super::Figure;
-use super::history::{History, Lie};
+use super::history::{Faults, History, Lie, Run};
 use super::{Evidence, Status, Verdict, list};
 use crate::core::ids::{MemberId, ServerId};
 use crate::core::server::dishonest::Mode;
@@ -33,8 +33,21 @@ fn verdict(
     Verdict::new(NAME, status, summary, evidence, measured)
 }
 
+/// The parts of the history this checker reads, and no others.
+struct Parts<'a> {
+    run: &'a Run,
+    faults: &'a Faults,
+}
+
 pub fn check(h: &History) -> Verdict {
-    let (Some(bounds), Some(_)) = (h.bounds(), h.run.running.as_ref()) else {
+    judge(&Parts {
+        run: &h.run,
+        faults: &h.faults,
+    })
+}
+
+fn judge(h: &Parts<'_>) -> Verdict {
+    let (Some(bounds), Some(_)) = (h.run.bounds(), h.run.running.as_ref()) else {
         return Verdict::bare(
             NAME,
             Status::Unknown,
@@ -93,7 +106,7 @@ pub fn check(h: &History) -> Verdict {
         h.run
             .finals
             .keys()
-            .filter(|o| **o != m && h.reachable(**o))
+            .filter(|o| **o != m && h.run.reachable(**o))
             // Told the same other story, a fellow victim of an equivocation
             // (or a member on the same side of a fork) shows nothing; a
             // replay or a drop any other member can show.
@@ -116,7 +129,7 @@ pub fn check(h: &History) -> Verdict {
                     .ended_at
                     .is_none_or(|end| from.saturating_add(bounds.detection_ms) <= end)
             });
-        let why = if !h.reachable(m) {
+        let why = if !h.run.reachable(m) {
             Some("not live at the end")
         } else if with.is_empty() {
             Some("no other live member that could show the lie")

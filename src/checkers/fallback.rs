@@ -84,7 +84,7 @@ fn failures(h: &History) -> (Vec<Failure>, u64) {
     for &(at, server) in &h.faults.server_failures {
         let owed: BTreeSet<MemberId> = served_by(h, server, at)
             .into_iter()
-            .filter(|m| h.reachable(*m) && h.run.finals.get(m).is_some_and(|f| f.in_group))
+            .filter(|m| h.run.reachable(*m) && h.run.finals.get(m).is_some_and(|f| f.in_group))
             .collect();
         if owed.is_empty() || unnoticeable(h, at, server, &owed) {
             idle += 1;
@@ -96,7 +96,7 @@ fn failures(h: &History) -> (Vec<Failure>, u64) {
 }
 
 pub fn check(h: &History) -> Verdict {
-    let (Some(bounds), Some(_)) = (h.bounds(), h.run.running.as_ref()) else {
+    let (Some(bounds), Some(_)) = (h.run.bounds(), h.run.running.as_ref()) else {
         return Verdict::bare(
             NAME,
             Status::Unknown,

@@ -6,7 +6,7 @@
 //! late, missing or a false alarm.
 
 use super::Figure;
-use super::history::{Agreement, History, Past};
+use super::history::{Agreement, Delivery, History, Membership, Past, Run};
 use super::{Evidence, Status, Verdict, list, measured, set};
 use crate::core::event::OpKind;
 use crate::core::ids::{MemberId, MessageId, Millis};
@@ -35,7 +35,7 @@ struct Mutual {
     undetermined: BTreeSet<(MemberId, MemberId)>,
 }
 
-fn mutual_removals(h: &History) -> Mutual {
+fn mutual_removals(h: &Parts<'_>) -> Mutual {
     let removes: Vec<_> = h
         .membership
         .ops
@@ -44,7 +44,7 @@ fn mutual_removals(h: &History) -> Mutual {
         .collect();
     let pasts: BTreeMap<MessageId, Past> = removes
         .iter()
-        .map(|o| (o.what.msg, h.causal_past(o.what.msg)))
+        .map(|o| (o.what.msg, h.delivery.causal_past(o.what.msg)))
         .collect();
     let mut out = Mutual {
         forks: BTreeMap::new(),
@@ -78,7 +78,7 @@ fn mutual_removals(h: &History) -> Mutual {
     out
 }
 
-fn sides(h: &History, mutual: &Mutual, heal_at: Millis, detection: Millis) -> Vec<Side> {
+fn sides(h: &Parts<'_>, mutual: &Mutual, heal_at: Millis, detection: Millis) -> Vec<Side> {
     let mut sides = Vec::new();
     for (&(x, y), &(t, mx, my)) in &mutual.forks {
         let deadline = t.max(heal_at).saturating_add(detection);
@@ -93,11 +93,11 @@ fn sides(h: &History, mutual: &Mutual, heal_at: Millis, detection: Millis) -> Ve
                 messages: vec![mx, my],
                 since: t,
                 deadline,
-                reachable: h.reachable(me),
+                reachable: h.run.reachable(me),
             });
         }
     }
-    if let Agreement::Islands(groups) = h.agreement() {
+    if let Agreement::Islands(groups) = h.run.agreement() {
         let deadline = heal_at.saturating_add(detection);
         for (i, g) in groups.iter().enumerate() {
             let others: BTreeSet<MemberId> = groups
@@ -125,8 +125,23 @@ fn sides(h: &History, mutual: &Mutual, heal_at: Millis, detection: Millis) -> Ve
     sides
 }
 
+/// The parts of the history this checker reads, and no others.
+struct Parts<'a> {
+    run: &'a Run,
+    delivery: &'a Delivery,
+    membership: &'a Membership,
+}
+
 pub fn check(h: &History) -> Verdict {
-    let Some(bounds) = h.bounds() else {
+    judge(&Parts {
+        run: &h.run,
+        delivery: &h.delivery,
+        membership: &h.membership,
+    })
+}
+
+fn judge(h: &Parts<'_>) -> Verdict {
+    let Some(bounds) = h.run.bounds() else {
         return Verdict::new(
             NAME,
             Status::Unknown,

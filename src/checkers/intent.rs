@@ -9,7 +9,7 @@
 //! (the convergence checker) is judged.
 
 use super::Figure;
-use super::history::History;
+use super::history::{Delivery, History, Membership, Run};
 use super::{Evidence, Status, Verdict, list, measured};
 use crate::core::event::OpKind;
 use crate::core::ids::{MemberId, MessageId};
@@ -21,7 +21,7 @@ pub const NAME: CheckId = CheckId::MembershipIntent;
 
 /// The changes to `target` that no other change to it causally follows.
 fn last_changes(
-    h: &History,
+    h: &Parts<'_>,
     pasts: &BTreeMap<MessageId, BTreeSet<MessageId>>,
     ops: &[(MessageId, OpKind)],
 ) -> Vec<(MessageId, OpKind)> {
@@ -41,7 +41,7 @@ fn last_changes(
 /// A dropped change is a failure when nothing later touched its target
 /// and the final views do not show it anyway. Returns the failures and
 /// the (made, refused, dropped) counts.
-fn dropped(h: &History) -> (Vec<Evidence>, [u64; 3]) {
+fn dropped(h: &Parts<'_>) -> (Vec<Evidence>, [u64; 3]) {
     let Some(start) = h.run.start.as_ref() else {
         return (Vec::new(), [0; 3]);
     };
@@ -50,7 +50,7 @@ fn dropped(h: &History) -> (Vec<Evidence>, [u64; 3]) {
     let (mut used_ops, mut used_skips) = (BTreeSet::new(), BTreeSet::new());
     let mut counts = [0u64; 3];
     let mut evidence = Vec::new();
-    let considered = h.considered();
+    let considered = h.run.considered();
     for p in &planned {
         let made = h.membership.ops.iter().position(|o| {
             o.host == p.by
@@ -109,7 +109,22 @@ fn dropped(h: &History) -> (Vec<Evidence>, [u64; 3]) {
     (evidence, counts)
 }
 
+/// The parts of the history this checker reads, and no others.
+struct Parts<'a> {
+    run: &'a Run,
+    delivery: &'a Delivery,
+    membership: &'a Membership,
+}
+
 pub fn check(h: &History) -> Verdict {
+    judge(&Parts {
+        run: &h.run,
+        delivery: &h.delivery,
+        membership: &h.membership,
+    })
+}
+
+fn judge(h: &Parts<'_>) -> Verdict {
     if h.run.start.is_none() || h.run.running.is_none() {
         return Verdict::bare(
             NAME,
@@ -142,9 +157,9 @@ pub fn check(h: &History) -> Verdict {
         .delivery
         .sent
         .keys()
-        .map(|m| (*m, h.causal_past(*m).set))
+        .map(|m| (*m, h.delivery.causal_past(*m).set))
         .collect();
-    let considered = h.considered();
+    let considered = h.run.considered();
     let (mut judged, mut concurrent) = (0u64, 0u64);
     let mut evidence = Vec::new();
     for (target, ops) in &by_target {
@@ -178,7 +193,7 @@ pub fn check(h: &History) -> Verdict {
                 .messages(msgs.iter().copied()),
             );
         }
-        if h.reachable(*target)
+        if h.run.reachable(*target)
             && h.run
                 .finals
                 .get(target)

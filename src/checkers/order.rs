@@ -53,7 +53,7 @@ pub fn check(h: &History) -> Verdict {
     let mut not_for_member = 0u64;
     let dropped = dropped_receipts(h);
     let mut not_served = 0u64;
-    let fell_from = h.fell_from();
+    let fell_from = h.servers.fell_from();
     // Where each member first joined each generation, in trace order.
     let mut joined_at = std::collections::BTreeMap::new();
     for s in &h.coord.switches {

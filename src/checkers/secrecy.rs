@@ -10,7 +10,7 @@
 //! holds no key material, so on a saved trace the answer is Unknown.
 
 use super::Figure;
-use super::history::{History, Slot};
+use super::history::{Delivery, History, Membership, Servers, Slot};
 use super::{Evidence, Status, Verdict, measured};
 use crate::core::event::OpKind;
 use crate::core::ids::{EnvelopeId, MemberId, MessageId, ServerId};
@@ -54,7 +54,7 @@ struct MlsRemoval {
     epoch: u64,
 }
 
-fn mls_removals(h: &History) -> Vec<MlsRemoval> {
+fn mls_removals(h: &Parts<'_>) -> Vec<MlsRemoval> {
     let mut out = Vec::new();
     for (slot, epoch) in &h.servers.commits {
         let next = Slot {
@@ -95,7 +95,7 @@ pub const NAME: CheckId = CheckId::PostRemovalSecrecy;
 /// Messages that must be secret from `removed`: those that causally follow
 /// its removal and do not causally follow a re-add that is not before it.
 fn after_removal(
-    h: &History,
+    h: &Parts<'_>,
     pasts: &BTreeMap<MessageId, BTreeSet<MessageId>>,
     removal: MessageId,
     removed: MemberId,
@@ -151,7 +151,28 @@ impl Oracle for crate::observations::Observations {
     }
 }
 
+/// The parts of the history this checker reads, and no others.
+struct Parts<'a> {
+    delivery: &'a Delivery,
+    membership: &'a Membership,
+    servers: &'a Servers,
+}
+
+impl<'a> Parts<'a> {
+    fn of(h: &'a History) -> Parts<'a> {
+        Parts {
+            delivery: &h.delivery,
+            membership: &h.membership,
+            servers: &h.servers,
+        }
+    }
+}
+
 pub fn check(h: &History, oracle: Option<&dyn Oracle>) -> Verdict {
+    judge(&Parts::of(h), oracle)
+}
+
+fn judge(h: &Parts<'_>, oracle: Option<&dyn Oracle>) -> Verdict {
     let removals: Vec<(MessageId, MemberId)> = h
         .membership
         .ops
@@ -260,7 +281,7 @@ pub fn check(h: &History, oracle: Option<&dyn Oracle>) -> Verdict {
 /// carried it, a fallback or an upgrade that put the member back, the
 /// member read it.
 fn shown_after_removal(
-    h: &History,
+    h: &Parts<'_>,
     removals: &[(MessageId, MemberId)],
     mls: &[MlsRemoval],
 ) -> Vec<Evidence> {
@@ -270,7 +291,7 @@ fn shown_after_removal(
             .delivery
             .sent
             .keys()
-            .map(|m| (*m, h.causal_past(*m).set))
+            .map(|m| (*m, h.delivery.causal_past(*m).set))
             .collect();
         for (removal, removed) in removals {
             let later: BTreeSet<MessageId> = after_removal(h, &pasts, *removal, *removed)
@@ -335,7 +356,7 @@ fn shown_after_removal(
 /// same generation had added it back (it was counted out at an earlier
 /// slot): an MLS add needs no announcement to be causally before what
 /// follows it.
-fn readded_by_commit(h: &History, member: MemberId, msg: MessageId) -> bool {
+fn readded_by_commit(h: &Parts<'_>, member: MemberId, msg: MessageId) -> bool {
     let Some(slot) = h.servers.slots.get(&msg) else {
         return false;
     };
@@ -354,7 +375,7 @@ fn readded_by_commit(h: &History, member: MemberId, msg: MessageId) -> bool {
 
 /// Lightweight groups: every envelope of every later message, to the
 /// removed member's Olm sessions.
-fn try_olm(h: &History, oracle: &dyn Oracle, removals: &[(MessageId, MemberId)], t: &mut Tally) {
+fn try_olm(h: &Parts<'_>, oracle: &dyn Oracle, removals: &[(MessageId, MemberId)], t: &mut Tally) {
     if removals.is_empty() {
         return;
     }
@@ -362,7 +383,7 @@ fn try_olm(h: &History, oracle: &dyn Oracle, removals: &[(MessageId, MemberId)],
         .delivery
         .sent
         .keys()
-        .map(|m| (*m, h.causal_past(*m).set))
+        .map(|m| (*m, h.delivery.causal_past(*m).set))
         .collect();
     let mut by_msg: BTreeMap<MessageId, Vec<EnvelopeId>> = BTreeMap::new();
     for (env, (msg, _)) in &h.delivery.envelopes {
@@ -404,7 +425,7 @@ fn try_olm(h: &History, oracle: &dyn Oracle, removals: &[(MessageId, MemberId)],
 /// just before that commit. Later generations are fresh MLS groups that
 /// the removed member is never welcomed into, so only the commit's own
 /// stream is tried.
-fn try_mls(h: &History, oracle: &dyn Oracle, removals: &[MlsRemoval], t: &mut Tally) {
+fn try_mls(h: &Parts<'_>, oracle: &dyn Oracle, removals: &[MlsRemoval], t: &mut Tally) {
     for r in removals {
         let (generation, server) = r.commit.stream();
         let seqs: Vec<u64> = h

@@ -8,8 +8,9 @@
 //! then nothing one side says reaches the other and neither notices.
 
 use super::Figure;
+use super::coordination::Coordination;
 use super::coordination::Join;
-use super::history::History;
+use super::history::{History, Run};
 use super::{Evidence, Status, Verdict, list, measured};
 use crate::core::ids::{MemberId, ServerId};
 use crate::trace::CheckId;
@@ -28,7 +29,7 @@ fn side(j: &Join) -> Side {
 
 /// Each member's state at the end: its last `joined`, unless a
 /// `fell_back` came after it.
-fn last_state(h: &History) -> BTreeMap<MemberId, Option<Join>> {
+fn last_state(h: &Parts<'_>) -> BTreeMap<MemberId, Option<Join>> {
     let mut out = BTreeMap::new();
     for s in &h.coord.switches {
         out.insert(s.host, s.what);
@@ -36,7 +37,20 @@ fn last_state(h: &History) -> BTreeMap<MemberId, Option<Join>> {
     out
 }
 
+/// The parts of the history this checker reads, and no others.
+struct Parts<'a> {
+    run: &'a Run,
+    coord: &'a Coordination,
+}
+
 pub fn check(h: &History) -> Verdict {
+    judge(&Parts {
+        run: &h.run,
+        coord: &h.coord,
+    })
+}
+
+fn judge(h: &Parts<'_>) -> Verdict {
     if h.run.start.is_none() {
         return Verdict::bare(NAME, Status::Unknown, "trace has no run_started");
     }
@@ -63,7 +77,7 @@ pub fn check(h: &History) -> Verdict {
     let state = last_state(h);
     let mut sides: BTreeMap<Side, Vec<MemberId>> = BTreeMap::new();
     let mut lightweight = Vec::new();
-    for m in h.considered().into_keys() {
+    for m in h.run.considered().into_keys() {
         match state.get(&m).copied().flatten() {
             Some(j) => sides.entry(side(&j)).or_default().push(m),
             None => lightweight.push(m),

@@ -64,3 +64,48 @@ impl Delivery {
         ok
     }
 }
+
+/// Questions the checkers ask of this part.
+impl Delivery {
+    /// Everything `msg` causally follows: parents, transitively, and each
+    /// sender's own earlier messages. Following only the next-lower known
+    /// seq of a sender keeps this linear while still reaching all of them.
+    pub fn causal_past(&self, msg: MessageId) -> Past {
+        let mut past = Past::default();
+        let mut stack = vec![msg];
+        let mut seen = BTreeSet::from([msg]);
+        while let Some(m) = stack.pop() {
+            let lo = MessageId {
+                sender: m.sender,
+                seq: 0,
+            };
+            let earlier = self.sent.range(lo..m).next_back().map(|(id, _)| *id);
+            let parents = match self.sent.get(&m) {
+                Some(s) => s.what.parents.as_slice(),
+                None => {
+                    past.incomplete.insert(m);
+                    &[]
+                }
+            };
+            for p in earlier.into_iter().chain(parents.iter().copied()) {
+                past.set.insert(p);
+                if seen.insert(p) {
+                    stack.push(p);
+                }
+            }
+        }
+        past.set.remove(&msg);
+        past
+    }
+
+    /// The first `Delivered` of each message per host.
+    pub fn first_deliveries(&self) -> BTreeMap<(MemberId, MessageId), (usize, Millis)> {
+        let mut out = BTreeMap::new();
+        for (host, ds) in &self.deliveries {
+            for d in ds {
+                out.entry((*host, d.what)).or_insert((d.idx, d.t));
+            }
+        }
+        out
+    }
+}

@@ -175,92 +175,6 @@ impl History {
         h
     }
 
-    pub fn bounds(&self) -> Option<&Bounds> {
-        self.run.start.as_ref().map(|s| &s.bounds)
-    }
-
-    /// Up at the end and still holding its state: only such a member can be
-    /// blamed for what it does not hold.
-    pub fn reachable(&self, m: MemberId) -> bool {
-        self.run.running.as_ref().is_some_and(|r| r.contains(&m))
-            && self.run.finals.get(&m).is_some_and(|f| !f.state_lost)
-    }
-
-    /// Reachable members whose final view says they are in the group.
-    pub fn considered(&self) -> BTreeMap<MemberId, &Final> {
-        self.run
-            .finals
-            .iter()
-            .filter(|(m, f)| f.in_group && self.reachable(**m))
-            .map(|(m, f)| (*m, f))
-            .collect()
-    }
-
-    pub fn agreement(&self) -> Agreement {
-        let mut by_view: BTreeMap<&BTreeSet<MemberId>, Vec<MemberId>> = BTreeMap::new();
-        for (m, f) in self.considered() {
-            by_view.entry(&f.view).or_default().push(m);
-        }
-        let groups: Vec<ViewGroup> = by_view
-            .into_iter()
-            .map(|(view, holders)| ViewGroup {
-                view: view.clone(),
-                holders,
-            })
-            .collect();
-        match groups.len() {
-            0 => Agreement::Nobody,
-            1 => Agreement::Agreed(groups[0].clone()),
-            _ => {
-                let disjoint = groups
-                    .iter()
-                    .enumerate()
-                    .all(|(i, a)| groups[i + 1..].iter().all(|b| a.view.is_disjoint(&b.view)));
-                if disjoint {
-                    Agreement::Islands(groups)
-                } else {
-                    Agreement::Diverged(groups)
-                }
-            }
-        }
-    }
-
-    /// Everything `msg` causally follows: parents, transitively, and each
-    /// sender's own earlier messages. Following only the next-lower known
-    /// seq of a sender keeps this linear while still reaching all of them.
-    pub fn causal_past(&self, msg: MessageId) -> Past {
-        let mut past = Past::default();
-        let mut stack = vec![msg];
-        let mut seen = BTreeSet::from([msg]);
-        while let Some(m) = stack.pop() {
-            let lo = MessageId {
-                sender: m.sender,
-                seq: 0,
-            };
-            let earlier = self
-                .delivery
-                .sent
-                .range(lo..m)
-                .next_back()
-                .map(|(id, _)| *id);
-            let parents = match self.delivery.sent.get(&m) {
-                Some(s) => s.what.parents.as_slice(),
-                None => {
-                    past.incomplete.insert(m);
-                    &[]
-                }
-            };
-            for p in earlier.into_iter().chain(parents.iter().copied()) {
-                past.set.insert(p);
-                if seen.insert(p) {
-                    stack.push(p);
-                }
-            }
-        }
-        past.set.remove(&msg);
-        past
-    }
-
     /// The earliest ack time of `msg` for recipient `to`, over all envelopes.
     pub fn acked_pairs(&self) -> BTreeMap<(MessageId, MemberId), Millis> {
         let mut out: BTreeMap<(MessageId, MemberId), Millis> = BTreeMap::new();
@@ -288,44 +202,6 @@ impl History {
             for to in sent.what.recipients.iter().filter(counted) {
                 let e = out.entry((*msg, *to)).or_insert(t);
                 *e = (*e).min(t);
-            }
-        }
-        out
-    }
-
-    /// Per member, where in the trace it fell back from which generation
-    /// (founders of a coordinated group start in generation 1).
-    pub fn fell_from(&self) -> BTreeMap<MemberId, Vec<(usize, u32)>> {
-        let mut events: Vec<(usize, MemberId, Option<u32>)> = self
-            .servers
-            .joins
-            .iter()
-            .map(|j| (j.idx, j.host, Some(j.what)))
-            .chain(self.servers.fallbacks.iter().map(|f| (f.idx, f.host, None)))
-            .collect();
-        events.sort();
-        let mut current: BTreeMap<MemberId, u32> = BTreeMap::new();
-        let mut out: BTreeMap<MemberId, Vec<(usize, u32)>> = BTreeMap::new();
-        for (idx, m, joined) in events {
-            match joined {
-                Some(g) => {
-                    current.insert(m, g);
-                }
-                None => out
-                    .entry(m)
-                    .or_default()
-                    .push((idx, current.get(&m).copied().unwrap_or(1))),
-            }
-        }
-        out
-    }
-
-    /// The first `Delivered` of each message per host.
-    pub fn first_deliveries(&self) -> BTreeMap<(MemberId, MessageId), (usize, Millis)> {
-        let mut out = BTreeMap::new();
-        for (host, ds) in &self.delivery.deliveries {
-            for d in ds {
-                out.entry((*host, d.what)).or_insert((d.idx, d.t));
             }
         }
         out

@@ -90,3 +90,55 @@ impl Run {
         ok
     }
 }
+
+/// Questions the checkers ask of this part.
+impl Run {
+    pub fn bounds(&self) -> Option<&Bounds> {
+        self.start.as_ref().map(|s| &s.bounds)
+    }
+
+    /// Up at the end and still holding its state: only such a member can be
+    /// blamed for what it does not hold.
+    pub fn reachable(&self, m: MemberId) -> bool {
+        self.running.as_ref().is_some_and(|r| r.contains(&m))
+            && self.finals.get(&m).is_some_and(|f| !f.state_lost)
+    }
+
+    /// Reachable members whose final view says they are in the group.
+    pub fn considered(&self) -> BTreeMap<MemberId, &Final> {
+        self.finals
+            .iter()
+            .filter(|(m, f)| f.in_group && self.reachable(**m))
+            .map(|(m, f)| (*m, f))
+            .collect()
+    }
+
+    pub fn agreement(&self) -> Agreement {
+        let mut by_view: BTreeMap<&BTreeSet<MemberId>, Vec<MemberId>> = BTreeMap::new();
+        for (m, f) in self.considered() {
+            by_view.entry(&f.view).or_default().push(m);
+        }
+        let groups: Vec<ViewGroup> = by_view
+            .into_iter()
+            .map(|(view, holders)| ViewGroup {
+                view: view.clone(),
+                holders,
+            })
+            .collect();
+        match groups.len() {
+            0 => Agreement::Nobody,
+            1 => Agreement::Agreed(groups[0].clone()),
+            _ => {
+                let disjoint = groups
+                    .iter()
+                    .enumerate()
+                    .all(|(i, a)| groups[i + 1..].iter().all(|b| a.view.is_disjoint(&b.view)));
+                if disjoint {
+                    Agreement::Islands(groups)
+                } else {
+                    Agreement::Diverged(groups)
+                }
+            }
+        }
+    }
+}

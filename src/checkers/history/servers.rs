@@ -102,3 +102,32 @@ impl Servers {
         ok
     }
 }
+
+/// Questions the checkers ask of this part.
+impl Servers {
+    /// Per member, where in the trace it fell back from which generation
+    /// (founders of a coordinated group start in generation 1).
+    pub fn fell_from(&self) -> BTreeMap<MemberId, Vec<(usize, u32)>> {
+        let mut events: Vec<(usize, MemberId, Option<u32>)> = self
+            .joins
+            .iter()
+            .map(|j| (j.idx, j.host, Some(j.what)))
+            .chain(self.fallbacks.iter().map(|f| (f.idx, f.host, None)))
+            .collect();
+        events.sort();
+        let mut current: BTreeMap<MemberId, u32> = BTreeMap::new();
+        let mut out: BTreeMap<MemberId, Vec<(usize, u32)>> = BTreeMap::new();
+        for (idx, m, joined) in events {
+            match joined {
+                Some(g) => {
+                    current.insert(m, g);
+                }
+                None => out
+                    .entry(m)
+                    .or_default()
+                    .push((idx, current.get(&m).copied().unwrap_or(1))),
+            }
+        }
+        out
+    }
+}

@@ -12,7 +12,7 @@ fn causal_past_follows_parents_transitively_and_own_earlier_messages() {
         .send(50, id(0, 1), &[0, 1, 2], &[])
         .build();
     let h = History::from_trace(&t);
-    let past = h.causal_past(id(2, 0));
+    let past = h.delivery.causal_past(id(2, 0));
     // m1#1 names no parent, but follows m1#0, which follows m0#0.
     assert_eq!(
         past.set,
@@ -21,8 +21,11 @@ fn causal_past_follows_parents_transitively_and_own_earlier_messages() {
     );
     assert!(past.incomplete.is_empty());
     // m0#1 follows its sender's m0#0 only.
-    assert_eq!(h.causal_past(id(0, 1)).set, BTreeSet::from([id(0, 0)]));
-    assert!(!h.causal_past(id(0, 1)).set.contains(&id(2, 0)));
+    assert_eq!(
+        h.delivery.causal_past(id(0, 1)).set,
+        BTreeSet::from([id(0, 0)])
+    );
+    assert!(!h.delivery.causal_past(id(0, 1)).set.contains(&id(2, 0)));
 }
 
 #[test]
@@ -31,14 +34,14 @@ fn causal_past_marks_messages_it_could_not_follow() {
         .send(10, id(1, 0), &[0, 1], &[id(0, 7)])
         .build();
     let h = History::from_trace(&t);
-    let past = h.causal_past(id(1, 0));
+    let past = h.delivery.causal_past(id(1, 0));
     assert_eq!(past.incomplete, BTreeSet::from([id(0, 7)]));
     // A parent cycle in an odd trace terminates and excludes the message.
     let t = Tb::start(&[0])
         .send(10, id(0, 0), &[0], &[id(0, 1)])
         .send(20, id(0, 1), &[0], &[id(0, 0)])
         .build();
-    let past = History::from_trace(&t).causal_past(id(0, 1));
+    let past = History::from_trace(&t).delivery.causal_past(id(0, 1));
     assert_eq!(past.set, BTreeSet::from([id(0, 0)]));
 }
 
@@ -51,11 +54,14 @@ fn reachable_needs_running_and_kept_state() {
         .final_view(2, true, &[0, 1], false)
         .build();
     let h = History::from_trace(&t);
-    assert!(h.reachable(m(0)));
-    assert!(!h.reachable(m(1)), "state lost");
-    assert!(!h.reachable(m(2)), "not running");
-    assert!(!h.reachable(m(3)), "no final view");
-    assert_eq!(h.considered().keys().copied().collect::<Vec<_>>(), [m(0)]);
+    assert!(h.run.reachable(m(0)));
+    assert!(!h.run.reachable(m(1)), "state lost");
+    assert!(!h.run.reachable(m(2)), "not running");
+    assert!(!h.run.reachable(m(3)), "no final view");
+    assert_eq!(
+        h.run.considered().keys().copied().collect::<Vec<_>>(),
+        [m(0)]
+    );
 }
 
 #[test]
@@ -66,7 +72,7 @@ fn agreement_tells_islands_from_divergence() {
         for (n, v) in vs {
             tb.final_view(*n, true, v, false);
         }
-        History::from_trace(&tb.build()).agreement()
+        History::from_trace(&tb.build()).run.agreement()
     };
     assert!(matches!(
         views(&[(0, &[0, 1]), (1, &[0, 1])]),

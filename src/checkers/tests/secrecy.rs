@@ -258,7 +258,7 @@ fn coordinated() -> History {
 #[test]
 fn mls_removals_are_read_off_the_servers_order() {
     let h = coordinated();
-    let r = mls_removals(&h);
+    let r = mls_removals(&Parts::of(&h));
     assert_eq!(r.len(), 1, "{r:?}");
     assert_eq!((r[0].member, r[0].commit.seq, r[0].epoch), (m(2), 1, 1));
 }
