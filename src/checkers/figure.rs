@@ -145,16 +145,8 @@ impl Figures {
         self.0.insert(f, value);
     }
 
-    pub fn add(&mut self, f: Figure, value: u64) {
-        *self.0.entry(f).or_insert(0) += value;
-    }
-
     pub fn iter(&self) -> impl Iterator<Item = (Figure, u64)> + '_ {
         self.0.iter().map(|(f, v)| (*f, *v))
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 }
 

@@ -153,12 +153,7 @@ fn judge(h: &Parts<'_>) -> Verdict {
             ]),
         );
     }
-    let pasts: BTreeMap<MessageId, BTreeSet<MessageId>> = h
-        .delivery
-        .sent
-        .keys()
-        .map(|m| (*m, h.delivery.causal_past(*m).set))
-        .collect();
+    let pasts: BTreeMap<MessageId, BTreeSet<MessageId>> = h.delivery.pasts();
     let considered = h.run.considered();
     let (mut judged, mut concurrent) = (0u64, 0u64);
     let mut evidence = Vec::new();

@@ -287,12 +287,7 @@ fn shown_after_removal(
 ) -> Vec<Evidence> {
     let mut out = Vec::new();
     if !removals.is_empty() {
-        let pasts: BTreeMap<MessageId, BTreeSet<MessageId>> = h
-            .delivery
-            .sent
-            .keys()
-            .map(|m| (*m, h.delivery.causal_past(*m).set))
-            .collect();
+        let pasts: BTreeMap<MessageId, BTreeSet<MessageId>> = h.delivery.pasts();
         for (removal, removed) in removals {
             let later: BTreeSet<MessageId> = after_removal(h, &pasts, *removal, *removed)
                 .into_iter()
@@ -379,12 +374,7 @@ fn try_olm(h: &Parts<'_>, oracle: &dyn Oracle, removals: &[(MessageId, MemberId)
     if removals.is_empty() {
         return;
     }
-    let pasts: BTreeMap<MessageId, BTreeSet<MessageId>> = h
-        .delivery
-        .sent
-        .keys()
-        .map(|m| (*m, h.delivery.causal_past(*m).set))
-        .collect();
+    let pasts: BTreeMap<MessageId, BTreeSet<MessageId>> = h.delivery.pasts();
     let mut by_msg: BTreeMap<MessageId, Vec<EnvelopeId>> = BTreeMap::new();
     for (env, (msg, _)) in &h.delivery.envelopes {
         by_msg.entry(*msg).or_default().push(*env);

@@ -108,4 +108,11 @@ impl Delivery {
         }
         out
     }
+
+    /// Every sent message's causal past, for checkers that ask of many.
+    pub fn pasts(&self) -> BTreeMap<MessageId, BTreeSet<MessageId>> {
+        (self.sent.keys())
+            .map(|m| (*m, self.causal_past(*m).set))
+            .collect()
+    }
 }
