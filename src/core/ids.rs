@@ -114,59 +114,131 @@ impl Peer {
     }
 }
 
-/// Serde for a list of hosts by name (`["m3", "s0"]`), the way traces
-/// and scenario files write them, read back typed.
-pub mod host_names {
-    use super::Peer;
-    use serde::de::Error;
-    use serde::{Deserialize, Deserializer, Serializer};
+/// A kind of host as scenario files and traces name it ("m3", "c0"):
+/// what lets one serde module write any of them by name and read each
+/// back as its own type, refusing a name of the wrong kind.
+pub trait Host: fmt::Display + Sized {
+    /// "member", "server agent": for the message when a name is of
+    /// another kind.
+    const WHAT: &'static str;
+    fn from_peer(p: Peer) -> Option<Self>;
+}
 
-    pub fn serialize<S: Serializer>(hosts: &[Peer], s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(hosts.iter().map(Peer::to_string))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Peer>, D::Error> {
-        let names = Vec::<String>::deserialize(d)?;
-        names.iter().map(|n| parse(n)).collect()
-    }
-
-    pub(super) fn parse<E: Error>(name: &str) -> Result<Peer, E> {
-        Peer::parse(name).ok_or_else(|| E::custom(format!("{name:?} names no host")))
+impl Host for Peer {
+    const WHAT: &'static str = "host";
+    fn from_peer(p: Peer) -> Option<Peer> {
+        Some(p)
     }
 }
 
-/// Serde for one host by name (`"c0"`).
+impl Host for MemberId {
+    const WHAT: &'static str = "member";
+    fn from_peer(p: Peer) -> Option<MemberId> {
+        match p {
+            Peer::Member(m) => Some(m),
+            _ => None,
+        }
+    }
+}
+
+impl Host for ServerId {
+    const WHAT: &'static str = "server agent";
+    fn from_peer(p: Peer) -> Option<ServerId> {
+        match p {
+            Peer::Server(c) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+fn host_by_name<H: Host, E: serde::de::Error>(name: &str) -> Result<H, E> {
+    Peer::parse(name)
+        .and_then(H::from_peer)
+        .ok_or_else(|| E::custom(format!("{name:?} names no {}", H::WHAT)))
+}
+
+/// Serde for one host by name (`"c0"`), of any [`Host`] type.
 pub mod host_name {
-    use super::Peer;
+    use super::Host;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(host: &Peer, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<H: Host, S: Serializer>(host: &H, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(host)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Peer, D::Error> {
-        super::host_names::parse(&String::deserialize(d)?)
+    pub fn deserialize<'de, H: Host, D: Deserializer<'de>>(d: D) -> Result<H, D::Error> {
+        super::host_by_name(&String::deserialize(d)?)
     }
 }
 
-/// The same for lists of host lists (a partition's sides).
-pub mod host_name_lists {
-    use super::Peer;
+/// Serde for a list of hosts by name (`["m3", "s0"]`), the way traces
+/// and scenario files write them, read back typed.
+pub mod host_names {
+    use super::Host;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(lists: &[Vec<Peer>], s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(
-            lists
-                .iter()
-                .map(|l| l.iter().map(Peer::to_string).collect::<Vec<_>>()),
-        )
+    pub fn serialize<H: Host, S: Serializer>(hosts: &[H], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(hosts.iter().map(H::to_string))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<Peer>>, D::Error> {
-        let lists = Vec::<Vec<String>>::deserialize(d)?;
-        (lists.iter())
-            .map(|l| l.iter().map(|n| super::host_names::parse(n)).collect())
-            .collect()
+    pub fn deserialize<'de, H: Host, D: Deserializer<'de>>(d: D) -> Result<Vec<H>, D::Error> {
+        let names = Vec::<String>::deserialize(d)?;
+        names.iter().map(|n| super::host_by_name(n)).collect()
+    }
+}
+
+/// Serde for a host that may be absent (`victim`).
+pub mod optional_host_name {
+    use super::Host;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<H: Host, S: Serializer>(host: &Option<H>, s: S) -> Result<S::Ok, S::Error> {
+        match host {
+            Some(h) => s.collect_str(h),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, H: Host, D: Deserializer<'de>>(d: D) -> Result<Option<H>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            Some(n) => super::host_by_name(&n).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Serde for a time span as scenario files write it (`"250ms"`), so
+/// that a fault in a trace reads like the fault in the file. Signed, for
+/// clock offsets; a field of type `Millis` gets [`millis_text`].
+pub mod signed_millis_text {
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("{ms}ms"))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        let text = String::deserialize(d)?;
+        (text.strip_suffix("ms"))
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| D::Error::custom(format!("{text:?} is not a span such as \"250ms\"")))
+    }
+}
+
+/// [`signed_millis_text`] for spans that cannot be negative.
+pub mod millis_text {
+    use super::Millis;
+    use serde::de::Error;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(ms: &Millis, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("{ms}ms"))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Millis, D::Error> {
+        let ms = super::signed_millis_text::deserialize(d)?;
+        Millis::try_from(ms).map_err(|_| D::Error::custom(format!("{ms}ms is negative")))
     }
 }
 
@@ -184,6 +256,12 @@ mod tests {
             assert_eq!(Peer::parse(&p.to_string()), Some(p));
         }
         assert_eq!(Peer::parse("x1"), None);
+        // Each kind of host reads back only a name of its own kind.
+        let member: Result<MemberId, serde_json::Error> =
+            host_name::deserialize(serde_json::json!("c0"));
+        assert_eq!(member.unwrap_err().to_string(), r#""c0" names no member"#);
+        let server: ServerId = host_name::deserialize(serde_json::json!("c2")).unwrap();
+        assert_eq!(server, ServerId(2));
         assert_eq!(Peer::parse("m"), None);
         assert_eq!(Peer::parse(""), None);
     }

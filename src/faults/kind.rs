@@ -4,7 +4,10 @@
 //! matched back, so that adding one is a compiler error at every place
 //! that must handle it.
 
-use crate::core::ids::{MemberId, Millis, Peer, ServerId, host_name, host_names};
+use crate::core::ids::{
+    MemberId, Millis, Peer, ServerId, host_name, host_names, millis_text, optional_host_name,
+    signed_millis_text,
+};
 use crate::core::server::dishonest::Mode;
 use serde::{Deserialize, Serialize};
 use strum::{EnumDiscriminants, EnumIter, EnumString, IntoStaticStr};
@@ -35,7 +38,9 @@ pub enum StateOnRestart {
 
 /// What a fault does, with its parameters. Its serde form is the one the
 /// trace records (`{"kind": "crash", "host": "c0", "state": "kept"}`), so
-/// a saved trace carries the fault itself, not a description of it.
+/// a saved trace carries the fault itself, not a description of it; and
+/// it is the `[[faults]]` table of a scenario file, field for field, so
+/// that `explore` and `shrink` write faults back without a line per kind.
 ///
 /// [`FaultType`] is the same list without parameters: the names scenario
 /// files, `[explore]` bounds and the timeline's legend use. The order is
@@ -69,9 +74,18 @@ pub enum FaultKind {
     Duplicate { rate: f64 },
     /// Each datagram is held back by up to `extra_ms` with this probability,
     /// so later ones overtake it.
-    Reorder { rate: f64, extra_ms: Millis },
+    Reorder {
+        rate: f64,
+        #[serde(rename = "extra", with = "millis_text")]
+        extra_ms: Millis,
+    },
     /// Extra latency and jitter on every datagram.
-    Latency { extra_ms: Millis, jitter_ms: Millis },
+    Latency {
+        #[serde(rename = "extra", with = "millis_text")]
+        extra_ms: Millis,
+        #[serde(rename = "jitter", with = "millis_text")]
+        jitter_ms: Millis,
+    },
     /// The host stops; it restarts at `until_ms` if given.
     Crash {
         #[serde(with = "host_name")]
@@ -79,34 +93,87 @@ pub enum FaultKind {
         state: StateOnRestart,
     },
     /// A member is cut off from everyone and comes back at `until_ms`.
-    Offline { member: MemberId },
+    Offline {
+        #[serde(with = "host_name")]
+        member: MemberId,
+    },
     /// The member's ephemeral addresses are expired at every agent.
-    ExpireAddresses { member: MemberId },
+    ExpireAddresses {
+        #[serde(with = "host_name")]
+        member: MemberId,
+    },
     /// The member's clock reads `offset_ms` off the others' (see
     /// `Scenario::clock_epoch`).
-    ClockSkew { member: MemberId, offset_ms: i64 },
+    ClockSkew {
+        #[serde(with = "host_name")]
+        member: MemberId,
+        #[serde(rename = "offset", with = "signed_millis_text")]
+        offset_ms: i64,
+    },
     /// A server agent stays up but refuses service until `until_ms`.
-    Refuse { server: ServerId },
+    Refuse {
+        #[serde(rename = "host", with = "host_name")]
+        server: ServerId,
+    },
     /// A server agent stays up and lies until `until_ms`: it equivocates
     /// to `victim`, drops the victim's submissions, replays old messages,
     /// or forks the group by commits between `sides` (see
     /// `core/server/dishonest.rs` and `fork.rs`).
     Dishonest {
+        #[serde(rename = "host", with = "host_name")]
         server: ServerId,
         mode: Mode,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "optional_host_name"
+        )]
         victim: Option<MemberId>,
         /// Mode `fork`: the members shown one history (`a`) and the
         /// members shown the other (`b`).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(flatten, with = "fork_sides")]
         sides: Option<(Vec<MemberId>, Vec<MemberId>)>,
     },
     /// An attacker on the network injects forgeries aimed at `victim`
     /// until `until_ms` (see `faults/attack.rs`).
-    Attack { forgery: Forgery, victim: MemberId },
+    Attack {
+        #[serde(rename = "mode")]
+        forgery: Forgery,
+        #[serde(with = "host_name")]
+        victim: MemberId,
+    },
 }
 
 named_enum!(FaultType);
+
+/// A fork's sides as the file writes them: two fields, `a` and `b`, beside
+/// the fault's others, and neither when the lie is not a fork.
+mod fork_sides {
+    use crate::core::ids::{MemberId, host_names};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    type Sides = Option<(Vec<MemberId>, Vec<MemberId>)>;
+
+    #[derive(Serialize, Deserialize)]
+    struct Named {
+        #[serde(with = "host_names")]
+        a: Vec<MemberId>,
+        #[serde(with = "host_names")]
+        b: Vec<MemberId>,
+    }
+
+    pub fn serialize<S: Serializer>(sides: &Sides, s: S) -> Result<S::Ok, S::Error> {
+        let named = sides.as_ref().map(|(a, b)| Named {
+            a: a.clone(),
+            b: b.clone(),
+        });
+        named.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Sides, D::Error> {
+        Ok(Option::<Named>::deserialize(d)?.map(|n| (n.a, n.b)))
+    }
+}
 
 /// What sort of harm a fault does, as a picture of a run tells them apart:
 /// the timeline gives each sort its colour, so a new kind of fault picks
@@ -384,21 +451,19 @@ pub enum Forgery {
 named_enum!(Forgery);
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// One name per kind: the one serde writes into the trace is the one
-    /// scenario files and `[explore]` use.
-    #[test]
-    fn serde_and_scenario_names_agree() {
-        let samples = [
+impl FaultKind {
+    /// One fault of every kind, on hosts that a coordinated group of four
+    /// members, two agents and two server agents has: for tests that
+    /// must cover every kind (a new kind's sample goes here).
+    pub fn samples() -> Vec<FaultKind> {
+        vec![
             FaultKind::Partition {
                 a: vec![Peer::named("m0")],
                 b: vec![Peer::named("s1")],
             },
             FaultKind::PartitionOneway {
-                from: vec![],
-                to: vec![],
+                from: vec![Peer::named("c1")],
+                to: vec![Peer::named("m2")],
             },
             FaultKind::Loss { rate: 0.1 },
             FaultKind::Duplicate { rate: 0.1 },
@@ -411,7 +476,7 @@ mod tests {
                 jitter_ms: 2,
             },
             FaultKind::Crash {
-                host: Peer::named("c0"),
+                host: Peer::named("m1"),
                 state: StateOnRestart::VolatileLost,
             },
             FaultKind::Refuse {
@@ -437,7 +502,19 @@ mod tests {
                 forgery: Forgery::Corrupt,
                 victim: MemberId(3),
             },
-        ];
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One name per kind: the one serde writes into the trace is the one
+    /// scenario files and `[explore]` use.
+    #[test]
+    fn serde_and_scenario_names_agree() {
+        let samples = FaultKind::samples();
         assert_eq!(samples.len(), FaultType::all().count());
         for k in samples {
             let json = serde_json::to_value(&k).unwrap();
@@ -462,6 +539,30 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&k).unwrap(),
             r#"{"kind":"crash","host":"c0","state":"kept"}"#
+        );
+    }
+
+    /// A lie is written as the file writes it: the server agent as
+    /// `host`, a fork's sides as `a` and `b`, spans with their unit.
+    #[test]
+    fn a_fork_is_written_as_the_file_writes_it() {
+        let fork = FaultKind::Dishonest {
+            server: ServerId(1),
+            mode: Mode::Fork,
+            victim: None,
+            sides: Some((vec![MemberId(0)], vec![MemberId(1), MemberId(2)])),
+        };
+        assert_eq!(
+            serde_json::to_string(&fork).unwrap(),
+            r#"{"kind":"dishonest","host":"c1","mode":"fork","a":["m0"],"b":["m1","m2"]}"#
+        );
+        let skew = FaultKind::ClockSkew {
+            member: MemberId(2),
+            offset_ms: -40,
+        };
+        assert_eq!(
+            serde_json::to_string(&skew).unwrap(),
+            r#"{"kind":"clock_skew","member":"m2","offset":"-40ms"}"#
         );
     }
 }

@@ -15,9 +15,10 @@ pub use crate::core::event::OpKind;
 
 /// The trace format this build writes. Format 2 records faults typed
 /// (`phase`, `index`, `fault`) where format 1 gave a name and a
-/// description; a reader refuses a trace of another format by name
-/// rather than misreading it.
-pub const TRACE_FORMAT: u32 = 2;
+/// description; format 3 writes each fault's fields as the scenario
+/// file does (`host`, `a`/`b`, `"250ms"`). A reader refuses a trace of
+/// another format by name rather than misreading it.
+pub const TRACE_FORMAT: u32 = 3;
 
 /// A fault taking effect, or being lifted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -135,7 +135,8 @@ fn format(first: &str) -> Result<(), String> {
         "trace format {found}, but this build reads format {TRACE_FORMAT}{}; run the scenario \
          again with this build to write its trace anew",
         if found < u64::from(TRACE_FORMAT) {
-            " (format 1 described faults in words, format 2 records them typed)"
+            " (format 1 described faults in words, format 2 wrote their fields its own way; \
+             format 3 writes them as the scenario file does)"
         } else {
             " (the trace was written by a newer commsim)"
         }
@@ -241,20 +242,21 @@ mod tests {
 
     #[test]
     fn a_trace_of_another_format_is_refused_by_name() {
-        let text = sample().to_sealed_jsonl().replace(",\"format\":2", "");
-        let err = Trace::read("old.jsonl", text.as_bytes())
-            .unwrap_err()
-            .to_string();
+        let this = format!(",\"format\":{TRACE_FORMAT}");
+        let with = |format: &str| sample().to_sealed_jsonl().replace(&this, format);
+        let read =
+            |name: &str, text: String| Trace::read(name, text.as_bytes()).unwrap_err().to_string();
+        let err = read("old.jsonl", with(""));
         assert!(
             err.contains("old.jsonl:1") && err.contains("trace format 1"),
             "{err}"
         );
-        let text = sample()
-            .to_sealed_jsonl()
-            .replace("\"format\":2", "\"format\":9");
-        let err = Trace::read("new.jsonl", text.as_bytes())
-            .unwrap_err()
-            .to_string();
+        let err = read("two.jsonl", with(",\"format\":2"));
+        assert!(
+            err.contains("trace format 2") && err.contains("format 3 writes them"),
+            "{err}"
+        );
+        let err = read("new.jsonl", with(",\"format\":9"));
         assert!(
             err.contains("trace format 9") && err.contains("newer"),
             "{err}"
