@@ -16,8 +16,12 @@ use std::path::Path;
 #[path = "malformed_scenarios/bounds.rs"]
 mod bounds;
 mod common;
+#[path = "malformed_scenarios/explore.rs"]
+mod explore;
 #[path = "malformed_scenarios/fork.rs"]
 mod fork;
+#[path = "malformed_scenarios/phases.rs"]
+mod phases;
 
 /// A small valid scenario that the tests below break in one place each.
 const BASE: &str = r#"variants = ["lww"]

@@ -6,7 +6,7 @@
 //! partition's sides come typed in the `fault` record, never parsed back
 //! from its description.
 
-use crate::core::ids::{MemberId, Millis, Peer};
+use crate::core::ids::{Host, MemberId, Millis, Peer};
 use crate::faults::FaultKind;
 use crate::trace::Phase;
 use std::collections::BTreeSet;
@@ -45,13 +45,7 @@ pub struct Reach {
 }
 
 fn members(hosts: &[Peer]) -> BTreeSet<MemberId> {
-    hosts
-        .iter()
-        .filter_map(|h| match h {
-            Peer::Member(m) => Some(*m),
-            _ => None,
-        })
-        .collect()
+    hosts.iter().copied().filter_map(MemberId::from_peer).collect()
 }
 
 impl Reach {

@@ -70,6 +70,15 @@ pub fn to_toml(s: &Scenario, header: &str) -> String {
         w.messages_per_s,
         w.reply_probability
     );
+    for p in &w.phases {
+        let _ = write!(
+            t,
+            "\n[[workload.phases]]\nat = {}\nuntil = {}\nmessages_per_s = {:?}\n",
+            ms(p.at_ms),
+            ms(p.until_ms),
+            p.messages_per_s
+        );
+    }
     for op in &w.ops {
         let _ = write!(
             t,
@@ -134,6 +143,24 @@ fn explore(t: &mut String, e: &ExploreBounds) {
     if let Some(hosts) = &e.hosts {
         let _ = writeln!(t, "hosts = {}", names(hosts));
     }
+    let shape = &e.shape;
+    for (key, range) in [
+        ("members", shape.members),
+        ("agents", shape.agents),
+        ("servers", shape.servers),
+    ] {
+        if let Some((lo, hi)) = range {
+            let _ = writeln!(t, "{key} = [{lo}, {hi}]");
+        }
+    }
+    if let Some((lo, hi)) = shape.messages_per_s {
+        let _ = writeln!(t, "messages_per_s = [{lo:?}, {hi:?}]");
+    }
+    let _ = writeln!(
+        t,
+        "max_phases = {}\nraces = {}\ncombos = {}",
+        shape.max_phases, e.races, e.combos
+    );
     claims(t, "explore.expect", &e.expect);
 }
 

@@ -4,8 +4,9 @@
 //! hides the bugs that one kind alone shows), then draws faults and extra
 //! membership ops from those.
 
+use super::draw::{below, between, coin, hosts, members_of, pick, servers_of, split, unit};
 use crate::core::event::OpKind;
-use crate::core::ids::{MemberId, Millis, Peer, ServerId};
+use crate::core::ids::{MemberId, Peer};
 use crate::core::server::dishonest::Mode;
 use crate::faults::{Fault, FaultKind, FaultType, Forgery, StateOnRestart};
 use crate::scenario::{Action, Scenario, ScheduledOp, parse_str};
@@ -18,18 +19,26 @@ use std::collections::BTreeMap;
 /// itself uses, so that the plan does not correlate with the run.
 const STREAM_EXPLORE: u64 = 0x6578_706c_6f72_6500;
 
+/// The stream the run's shape, races and combos are drawn from: apart
+/// from the plan's first stream, so that a file that asks for none of
+/// them draws the plan it always drew.
+const STREAM_AIM: u64 = 0x6578_706c_6f72_6501;
+
 /// The scenario `explore` runs on `seed`: the base with a drawn fault plan
 /// and ops added, and every checker claimed to pass (except where
 /// `[explore.expect]` says otherwise).
 pub fn plan(base: &Scenario, seed: u64) -> Scenario {
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
     rng.set_stream(STREAM_EXPLORE);
+    let mut aim = ChaCha20Rng::seed_from_u64(seed);
+    aim.set_stream(STREAM_AIM);
     let mut s = base.clone();
     s.seed = seed;
     s.seeds = crate::scenario::SeedRange {
         first: seed,
         last: seed,
     };
+    super::shape::draw(&mut aim, &mut s);
     let e = &base.explore;
     // Swarm: each kind is in this seed's repertoire with probability 1/2.
     let kinds: Vec<FaultType> = e
@@ -47,6 +56,9 @@ pub fn plan(base: &Scenario, seed: u64) -> Scenario {
             }
         }
     }
+    if e.combos && coin(&mut aim) {
+        super::combos::add(&mut aim, &mut s);
+    }
     let races: Vec<ScheduledOp> = (s.faults.iter())
         .filter_map(|f| race(&mut rng, f))
         .flatten()
@@ -56,7 +68,10 @@ pub fn plan(base: &Scenario, seed: u64) -> Scenario {
     if !ops.is_empty() && e.max_ops > 0 {
         for _ in 0..below(&mut rng, u64::from(e.max_ops) + 1) {
             let op = ops[below(&mut rng, ops.len() as u64) as usize];
-            if let Some(op) = scheduled_op(&mut rng, &s, op) {
+            if let Some(mut op) = scheduled_op(&mut rng, &s, op) {
+                if e.races {
+                    super::timing::aim(&mut aim, &mut op, &s);
+                }
                 s.workload.ops.push(op);
             }
         }
@@ -127,54 +142,6 @@ fn validated(mut s: Scenario) -> Scenario {
     s
 }
 
-fn below(rng: &mut ChaCha20Rng, n: u64) -> u64 {
-    if n == 0 { 0 } else { rng.next_u64() % n }
-}
-
-fn between(rng: &mut ChaCha20Rng, lo: Millis, hi: Millis) -> Millis {
-    lo + below(rng, hi.saturating_sub(lo) + 1)
-}
-
-fn unit(rng: &mut ChaCha20Rng) -> f64 {
-    crate::faults::unit(rng)
-}
-
-/// Hosts faults may name.
-fn hosts(s: &Scenario) -> Vec<Peer> {
-    if let Some(h) = &s.explore.hosts {
-        return h.clone();
-    }
-    let t = &s.topology;
-    (t.member_ids().map(Peer::Member))
-        .chain(t.agent_ids().map(Peer::Agent))
-        .chain(t.server_ids().map(Peer::Server))
-        .collect()
-}
-
-fn pick<T: Clone>(rng: &mut ChaCha20Rng, items: &[T]) -> Option<T> {
-    (!items.is_empty()).then(|| items[below(rng, items.len() as u64) as usize].clone())
-}
-
-fn members_of(hosts: &[Peer]) -> Vec<MemberId> {
-    hosts
-        .iter()
-        .filter_map(|h| match h {
-            Peer::Member(m) => Some(*m),
-            _ => None,
-        })
-        .collect()
-}
-
-fn servers_of(hosts: &[Peer]) -> Vec<ServerId> {
-    hosts
-        .iter()
-        .filter_map(|h| match h {
-            Peer::Server(c) => Some(*c),
-            _ => None,
-        })
-        .collect()
-}
-
 fn fault(rng: &mut ChaCha20Rng, s: &Scenario, kind: FaultType) -> Option<Fault> {
     let (lo, hi) = s.explore.window;
     let at = between(rng, lo, hi.saturating_sub(500).max(lo));
@@ -190,17 +157,7 @@ fn fault(rng: &mut ChaCha20Rng, s: &Scenario, kind: FaultType) -> Option<Fault> 
                 .filter(|h| !matches!(h, Peer::Server(_)))
                 .cloned()
                 .collect();
-            let (mut a, mut b) = (Vec::new(), Vec::new());
-            for h in net {
-                if rng.next_u32() & 1 == 1 {
-                    a.push(h)
-                } else {
-                    b.push(h)
-                }
-            }
-            if a.is_empty() || b.is_empty() {
-                return None;
-            }
+            let (a, b) = split(rng, &net)?;
             if kind == FaultType::Partition {
                 (until, FaultKind::Partition { a, b })
             } else {
@@ -276,7 +233,7 @@ fn fault(rng: &mut ChaCha20Rng, s: &Scenario, kind: FaultType) -> Option<Fault> 
                 _ => Some(pick(rng, &members)?),
             };
             let sides = match mode {
-                Mode::Fork => Some(fork_sides(rng, &members)?),
+                Mode::Fork => Some(split(rng, &members)?),
                 _ => None,
             };
             (
@@ -302,23 +259,6 @@ fn fault(rng: &mut ChaCha20Rng, s: &Scenario, kind: FaultType) -> Option<Fault> 
         until_ms: until,
         kind,
     })
-}
-
-/// The sides of a fork: every member on one side or the other, drawn
-/// like a partition's hosts; `None` if one side came out empty.
-fn fork_sides(
-    rng: &mut ChaCha20Rng,
-    members: &[MemberId],
-) -> Option<(Vec<MemberId>, Vec<MemberId>)> {
-    let (mut a, mut b) = (Vec::new(), Vec::new());
-    for m in members {
-        if rng.next_u32() & 1 == 1 {
-            a.push(*m)
-        } else {
-            b.push(*m)
-        }
-    }
-    (!a.is_empty() && !b.is_empty()).then_some((a, b))
 }
 
 /// A fork needs two members, one on each side, committing on one epoch,
@@ -478,5 +418,49 @@ total_order = "fails-sometimes"
             }
             assert!(plan(&base, seed).faults.len() <= 2);
         }
+    }
+
+    /// With shape ranges, races and combos, plans vary the group and its
+    /// traffic inside the bounds, ops race within milliseconds, and every
+    /// plan still loads.
+    #[test]
+    fn wide_bounds_draw_shapes_races_and_combos() {
+        let text = BASE.replace(
+            "max_faults = 6",
+            "max_faults = 3\nmembers = [3, 12]\nservers = [1, 3]\nmessages_per_s = [0.0167, 8.0]\n\
+             max_phases = 2\nraces = true\ncombos = true",
+        );
+        let base = parse_str("b.toml", &text).unwrap();
+        let (mut sizes, mut rates, mut phased, mut raced) =
+            (std::collections::BTreeSet::new(), Vec::new(), 0, 0);
+        for seed in 1..=80 {
+            let p = plan(&base, seed);
+            assert_eq!(p, plan(&base, seed));
+            let text = crate::explore::emit::to_toml(&p, "");
+            parse_str("p.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            let t = &p.topology;
+            assert!(
+                (3..=12).contains(&t.members) && (1..=3).contains(&t.servers),
+                "{t:?}"
+            );
+            sizes.insert(t.members);
+            let r = p.workload.messages_per_s;
+            assert!((0.0167..=8.0).contains(&r), "{r}");
+            rates.push(r);
+            phased += usize::from(!p.workload.phases.is_empty());
+            let ops = &p.workload.ops;
+            raced += usize::from(ops.iter().enumerate().any(|(i, x)| {
+                ops[i + 1..].iter().any(|y| {
+                    y.at_ms.abs_diff(x.at_ms) <= super::super::timing::RACE_MS && y.by != x.by
+                })
+            }));
+        }
+        assert!(sizes.len() >= 6, "group sizes {sizes:?}");
+        assert!(
+            rates.iter().any(|r| *r < 0.1) && rates.iter().any(|r| *r > 2.0),
+            "{rates:?}"
+        );
+        assert!(phased >= 20, "{phased} of 80 plans with bursts or silences");
+        assert!(raced >= 20, "{raced} of 80 plans with a race of ops");
     }
 }

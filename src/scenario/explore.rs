@@ -4,8 +4,9 @@
 use super::cx::{Cx, Res};
 use super::duration::Dur;
 use super::limits::MAX_EXPLORE;
+use super::limits::{MAX_AGENTS, MAX_MEMBERS, MAX_MESSAGES_PER_S, MAX_SERVERS};
 use super::locate::Field;
-use super::model::{ExploreBounds, GroupKind, Workload};
+use super::model::{ExploreBounds, GroupKind, PlanShape, Topology, Workload};
 use crate::core::member::membership::Variant;
 use crate::faults::FaultType;
 use crate::trace::Claim;
@@ -25,6 +26,13 @@ pub(super) struct RawExplore {
     hosts: Option<Vec<String>>,
     ops: Option<Vec<String>>,
     max_ops: Option<i64>,
+    members: Option<[i64; 2]>,
+    agents: Option<[i64; 2]>,
+    servers: Option<[i64; 2]>,
+    messages_per_s: Option<[f64; 2]>,
+    max_phases: Option<i64>,
+    races: Option<bool>,
+    combos: Option<bool>,
     #[serde(default)]
     expect: BTreeMap<String, BTreeMap<String, Claim>>,
 }
@@ -36,7 +44,7 @@ impl Cx<'_> {
         kind: GroupKind,
         workload: &Workload,
         variants: &[Variant],
-        topo: &super::model::Topology,
+        topo: &Topology,
     ) -> Res<ExploreBounds> {
         let e = Field::root().key("explore");
         let default = RawExplore::default();
@@ -78,6 +86,7 @@ impl Cx<'_> {
         };
         let max_faults = self.small(raw.max_faults.unwrap_or(4), &e.key("max_faults"))?;
         let max_ops = self.small(raw.max_ops.unwrap_or(2), &e.key("max_ops"))?;
+        let shape = self.shape(raw, kind, topo, &e)?;
         let mut expect = BTreeMap::new();
         for (name, checks) in &raw.expect {
             let f = e.key("expect").key(name);
@@ -95,8 +104,74 @@ impl Cx<'_> {
             hosts,
             ops,
             max_ops,
+            shape,
+            races: raw.races.unwrap_or(false),
+            combos: raw.combos.unwrap_or(false),
             expect,
         })
+    }
+
+    /// The ranges a plan's shape is drawn from, each inside what
+    /// `[topology]` and `[workload]` would take.
+    fn shape(
+        &self,
+        raw: &RawExplore,
+        kind: GroupKind,
+        topo: &Topology,
+        e: &Field,
+    ) -> Res<PlanShape> {
+        let least_servers = if kind == GroupKind::Coordinated { 1 } else { 0 };
+        let members = self.range(raw.members, 2, MAX_MEMBERS, &e.key("members"))?;
+        let agents = self.range(
+            raw.agents,
+            topo.agents_per_member,
+            MAX_AGENTS,
+            &e.key("agents"),
+        )?;
+        let servers = self.range(raw.servers, least_servers, MAX_SERVERS, &e.key("servers"))?;
+        let messages_per_s = match raw.messages_per_s {
+            Some([lo, hi]) => {
+                let f = e.key("messages_per_s");
+                let ok = |v: f64| v.is_finite() && (0.0..=MAX_MESSAGES_PER_S).contains(&v);
+                if !ok(lo) || !ok(hi) || hi < lo || hi == 0.0 {
+                    let msg = format!(
+                        "must be [low, high] with 0 <= low <= high <= {MAX_MESSAGES_PER_S} and \
+                         high above 0, got [{lo}, {hi}]"
+                    );
+                    return Err(self.err(&f, msg));
+                }
+                Some((lo, hi))
+            }
+            None => None,
+        };
+        let max_phases = self.small(raw.max_phases.unwrap_or(0), &e.key("max_phases"))?;
+        Ok(PlanShape {
+            members,
+            agents,
+            servers,
+            messages_per_s,
+            max_phases,
+        })
+    }
+
+    /// `[low, high]` of host counts, both within `[min, max]`.
+    fn range(
+        &self,
+        raw: Option<[i64; 2]>,
+        min: u32,
+        max: u32,
+        f: &Field,
+    ) -> Res<Option<(u32, u32)>> {
+        let Some([lo, hi]) = raw else { return Ok(None) };
+        let lo = self.count(lo, &f.index(0), min, max, "the simulator's limit")?;
+        let hi = self.count(hi, &f.index(1), min, max, "the simulator's limit")?;
+        if hi < lo {
+            return Err(self.err(
+                &f.index(1),
+                format!("the range ends ({hi}) below its start ({lo})"),
+            ));
+        }
+        Ok(Some((lo, hi)))
     }
 
     fn fault_types(&self, list: &[String], field: &Field) -> Res<Vec<FaultType>> {

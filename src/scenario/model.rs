@@ -154,8 +154,46 @@ pub struct Workload {
     pub messages_per_s: f64,
     /// Chance that a message is a reply to a recent one.
     pub reply_probability: f64,
+    /// Spans in which traffic runs at another rate (a burst, or a
+    /// silence at 0), in time order and disjoint.
+    pub phases: Vec<RatePhase>,
     /// Explicit membership changes.
     pub ops: Vec<ScheduledOp>,
+}
+
+/// From `at_ms` to `until_ms`, random traffic runs at `messages_per_s`
+/// instead of the workload's rate: how a file says "quiet for a minute,
+/// then a burst", the traffic shapes that hide or expose a withheld
+/// message.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RatePhase {
+    pub at_ms: Millis,
+    pub until_ms: Millis,
+    pub messages_per_s: f64,
+}
+
+impl Workload {
+    /// The rate over time: `(from, to, messages_per_s)` spans covering
+    /// [start, stop) in order, the phases cut into the base rate.
+    pub fn spans(&self) -> Vec<(Millis, Millis, f64)> {
+        let mut out = Vec::new();
+        let mut t = self.start_ms;
+        for p in &self.phases {
+            let (at, until) = (p.at_ms.max(t), p.until_ms.min(self.stop_ms));
+            if at >= until {
+                continue;
+            }
+            if t < at {
+                out.push((t, at, self.messages_per_s));
+            }
+            out.push((at, until, p.messages_per_s));
+            t = until;
+        }
+        if t < self.stop_ms {
+            out.push((t, self.stop_ms, self.messages_per_s));
+        }
+        out
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -195,7 +233,31 @@ pub struct ExploreBounds {
     /// Op kinds to add (add, remove, update, nominate).
     pub ops: Vec<String>,
     pub max_ops: u32,
+    /// The shape of the run itself, drawn per plan: host counts and the
+    /// traffic's rate, its bursts and silences (see [`PlanShape`]).
+    pub shape: PlanShape,
+    /// Ops placed where races are: within 50 ms of another op, or just
+    /// before or after a fault's edge or a timer's.
+    pub races: bool,
+    /// Faults combined to hit a protocol phase (a fork whose sides are
+    /// cut apart, the server on a partition's small side, a second
+    /// server failure after a takeover...; see `explore/combos.rs`).
+    pub combos: bool,
     pub expect: BTreeMap<Variant, Expect>,
+}
+
+/// Ranges the generator draws a run's shape from; `None` keeps the
+/// scenario's own value, so a file without them explores as before.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PlanShape {
+    pub members: Option<(u32, u32)>,
+    pub agents: Option<(u32, u32)>,
+    pub servers: Option<(u32, u32)>,
+    /// The base rate, drawn log-uniformly (from one a minute to a busy
+    /// group, say).
+    pub messages_per_s: Option<(f64, f64)>,
+    /// Up to this many bursts or silences (`[[workload.phases]]`).
+    pub max_phases: u32,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -283,6 +345,7 @@ impl Scenario {
                 stop_ms: 10_000,
                 messages_per_s: 2.0,
                 reply_probability: 0.5,
+                phases: Vec::new(),
                 ops: Vec::new(),
             },
             faults: Vec::new(),
@@ -300,6 +363,9 @@ impl Scenario {
                 hosts: None,
                 ops: Vec::new(),
                 max_ops: 0,
+                shape: PlanShape::default(),
+                races: false,
+                combos: false,
                 expect: BTreeMap::new(),
             },
             source_sha256: String::new(),

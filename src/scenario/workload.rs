@@ -17,7 +17,20 @@ pub(super) struct RawWorkload {
     messages_per_s: Option<f64>,
     reply_probability: Option<f64>,
     #[serde(default)]
+    phases: Vec<RawPhase>,
+    #[serde(default)]
     ops: Vec<RawOp>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table with at, until and messages_per_s"
+)]
+struct RawPhase {
+    at: Dur,
+    until: Dur,
+    messages_per_s: f64,
 }
 
 #[derive(Deserialize)]
@@ -51,19 +64,8 @@ impl Cx<'_> {
             let msg = format!("stop ({stop_ms}ms) must be after start ({start_ms}ms)");
             return Err(self.err(&w.key("stop"), msg));
         }
-        let rate = raw.messages_per_s.unwrap_or(2.0);
-        if !(rate.is_finite() && (0.0..=MAX_MESSAGES_PER_S).contains(&rate)) {
-            // `{:e}` keeps 1e300 one word long.
-            let shown = if rate.abs() < 1e16 {
-                rate.to_string()
-            } else {
-                format!("{rate:e}")
-            };
-            let msg = format!(
-                "must be a number in [0, {MAX_MESSAGES_PER_S}] (the simulator's limit), got {shown}"
-            );
-            return Err(self.err(&w.key("messages_per_s"), msg));
-        }
+        let rate = self.messages_per_s(raw.messages_per_s.unwrap_or(2.0), &w)?;
+        let phases = self.phases(&raw.phases, &w)?;
         let reply = raw.reply_probability.unwrap_or(0.5);
         let reply_probability = self.rate(reply, &w.key("reply_probability"), false)?;
         if raw.ops.len() > MAX_OPS {
@@ -124,8 +126,64 @@ impl Cx<'_> {
             stop_ms,
             messages_per_s: rate,
             reply_probability,
+            phases,
             ops,
         })
+    }
+
+    /// A rate of traffic, under the table `at`.
+    fn messages_per_s(&self, rate: f64, at: &Field) -> Res<f64> {
+        if !(rate.is_finite() && (0.0..=MAX_MESSAGES_PER_S).contains(&rate)) {
+            // `{:e}` keeps 1e300 one word long.
+            let shown = if rate.abs() < 1e16 {
+                rate.to_string()
+            } else {
+                format!("{rate:e}")
+            };
+            let msg = format!(
+                "must be a number in [0, {MAX_MESSAGES_PER_S}] (the simulator's limit), got {shown}"
+            );
+            return Err(self.err(&at.key("messages_per_s"), msg));
+        }
+        Ok(rate)
+    }
+
+    /// `[[workload.phases]]`: spans at another rate, in time order and
+    /// disjoint, so that a reader sees at a glance what rate holds when.
+    fn phases(&self, raw: &[RawPhase], w: &Field) -> Res<Vec<RatePhase>> {
+        if raw.len() > MAX_OPS {
+            let msg = format!(
+                "at most {MAX_OPS} phases (the simulator's limit), got {}",
+                raw.len()
+            );
+            return Err(self.err(&w.key("phases").index(MAX_OPS), msg));
+        }
+        let mut out: Vec<RatePhase> = Vec::new();
+        for (i, p) in raw.iter().enumerate() {
+            let f = w.key("phases").index(i);
+            let (at_ms, until_ms) = (p.at.0, p.until.0);
+            if until_ms <= at_ms {
+                let msg = format!("until ({until_ms}ms) must be after at ({at_ms}ms)");
+                return Err(self.err(&f.key("until"), msg));
+            }
+            if let Some(last) = out.last()
+                && at_ms < last.until_ms
+            {
+                let msg = format!(
+                    "this phase starts at {at_ms}ms, before phases[{}] ends ({}ms); phases \
+                     go in time order and do not overlap",
+                    i - 1,
+                    last.until_ms
+                );
+                return Err(self.err(&f.key("at"), msg));
+            }
+            out.push(RatePhase {
+                at_ms,
+                until_ms,
+                messages_per_s: self.messages_per_s(p.messages_per_s, &f)?,
+            });
+        }
+        Ok(out)
     }
 }
 
