@@ -10,6 +10,8 @@
 //! - [`faults`]: the fault schedule and the per-datagram fault layer.
 //! - [`trace`]: the recorded history and its digest.
 //! - [`checkers`]: pure functions from a trace to verdicts with evidence.
+//! - [`coverage`]: the abstract protocol states a run reached, which
+//!   guided exploration steers by.
 //! - [`explore`]: claims over seed ranges: sweeps, generated fault plans,
 //!   shrinking.
 //! - [`cli`]: the `commsim` command.
@@ -75,6 +77,7 @@ macro_rules! named_enum {
 pub mod checkers;
 pub mod cli;
 pub mod core;
+pub mod coverage;
 pub mod entropy;
 pub mod explore;
 pub mod faults;

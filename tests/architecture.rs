@@ -27,7 +27,7 @@ const FLOORS: &[&[&str]] = &[
     &["trace"],
     &["scenario"],
     &["sim"],
-    &["checkers"],
+    &["checkers", "coverage"],
     &["explore"],
     &["report"],
     &["cli"],

@@ -57,6 +57,7 @@ fn check_file(name: &str, path: &Path, every_seed: bool) -> Result<(), Failed> {
             scenario: scenario.clone(),
             variant,
             seed,
+            explored: None,
         };
         let seeds = sampled_seeds(&scenario, every_seed);
         let mut lines: Vec<RunLine> = seeds.iter().map(|&s| run_job(&job(s))).collect();

@@ -39,6 +39,7 @@ fn every_top_level_scenario_meets_its_claims_on_turmoil() {
                 variant,
                 seed: scenario.seed,
                 engine: Engine::Turmoil,
+                explored: None,
             };
             match run_job(&job) {
                 RunLine::Done(s) if s.met() => {}

@@ -139,3 +139,78 @@ fn explore_holds_lww_to_pass_and_plans_are_replayable() {
     let bad = commsim(&["explore", TINY, "--variant", "lww-wallclock"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// Guided explore is a function of the seed range: the same plans, the
+/// same runs and the same coverage whatever `--jobs` is. Its `--json`
+/// lines carry each run's exploring seed, the states it reached and the
+/// plan, and a plan written out runs again as the run it was.
+#[test]
+fn guided_explore_is_jobs_independent_and_carries_its_plans() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let run = |jobs: &str| {
+        let args = [
+            "explore",
+            TINY,
+            "--seeds",
+            "1..=40",
+            "--variant",
+            "lww",
+            "--no-shrink",
+            "--json",
+            "--jobs",
+            jobs,
+            "--out",
+            out,
+        ];
+        let o = commsim(&args);
+        let mut lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        lines.sort_by_key(|l| l["exploring_seed"].as_u64());
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        let coverage = err
+            .lines()
+            .find(|l| l.starts_with("coverage:"))
+            .map(str::to_owned);
+        (lines, coverage, err)
+    };
+    let (one, cov1, err) = run("1");
+    let (two, cov2, _) = run("2");
+    assert_eq!(one.len(), 40, "{err}");
+    let digests = |ls: &[serde_json::Value]| -> Vec<String> {
+        ls.iter()
+            .map(|l| l["digest"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(digests(&one), digests(&two));
+    assert_eq!(cov1, cov2);
+    assert!(
+        cov1.is_some_and(|c| c.contains("plans kept in the corpus")),
+        "{err}"
+    );
+    // Seeds past the first batch of 32 mutate the corpus: some run on
+    // another plan's seed.
+    assert!(
+        one.iter().any(|l| l["seed"] != l["exploring_seed"]),
+        "no mutated plan in 40 seeds"
+    );
+    assert!(
+        one.iter()
+            .all(|l| !l["features"].as_array().unwrap().is_empty())
+    );
+    // A mutated plan, written out, runs again as the run it was.
+    let l = (one.iter())
+        .find(|l| l["seed"] != l["exploring_seed"])
+        .unwrap();
+    let plan = dir.path().join("plan.toml");
+    std::fs::write(&plan, l["plan"].as_str().unwrap()).unwrap();
+    let again = commsim(&["run", plan.to_str().unwrap(), "--variant", "lww", "--json"]);
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(
+        again["digest"], l["digest"],
+        "plan of seed {}",
+        l["exploring_seed"]
+    );
+}

@@ -267,6 +267,7 @@ mod tests {
                 *t,
                 &format!("m{who}"),
                 Event::Host(HostEvent::FellBack {
+                    cause: crate::core::event::FallbackCause::Lie,
                     reason: "c0 lied: slot 4 signed twice".into(),
                     liar: Some(ServerId(0)),
                 }),
@@ -382,6 +383,7 @@ mod tests {
                 *t,
                 &format!("m{who}"),
                 Event::Host(HostEvent::FellBack {
+                    cause: crate::core::event::FallbackCause::Lie,
                     reason: "c0 lied: epoch 2 of generation 1 at c0: authenticator ...".into(),
                     liar: Some(ServerId(0)),
                 }),

@@ -377,6 +377,7 @@ mod tests {
                         epoch: e,
                     }),
                     11 => Event::Host(HostEvent::FellBack {
+                        cause: crate::core::event::FallbackCause::NoReceipt,
                         reason: String::new(),
                         liar: (next(2) == 1).then_some(ServerId(0)),
                     }),

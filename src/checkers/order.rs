@@ -295,6 +295,7 @@ mod tests {
             15,
             "m2",
             Event::Host(HostEvent::FellBack {
+                cause: crate::core::event::FallbackCause::NoReceipt,
                 reason: "test".into(),
                 liar: None,
             }),

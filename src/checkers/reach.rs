@@ -45,7 +45,11 @@ pub struct Reach {
 }
 
 fn members(hosts: &[Peer]) -> BTreeSet<MemberId> {
-    hosts.iter().copied().filter_map(MemberId::from_peer).collect()
+    hosts
+        .iter()
+        .copied()
+        .filter_map(MemberId::from_peer)
+        .collect()
 }
 
 impl Reach {

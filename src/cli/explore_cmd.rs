@@ -3,17 +3,19 @@
 //! distinct failure shrunk to a scenario file.
 
 use super::BadInput;
-use super::sweep_cmd::{Selection, progress, run_with_progress, threads};
-use crate::explore::generate::plan;
+use super::sweep_cmd::{Selection, progress, run_on_bar, threads};
+use crate::coverage::Feature;
+use crate::explore::guided::{Guide, Origin, Strategy, batches};
 use crate::explore::outcome::RunLine;
-use crate::explore::runner::Job;
+use crate::explore::runner::{Explored, Job};
 use crate::explore::shrink::{ShrinkSpec, shrink};
 use crate::explore::sweep::abbreviate;
-use crate::scenario::{SeedRange, load_file};
+use crate::scenario::{Scenario, SeedRange, load_file};
 use crate::trace::CheckId;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 
 #[derive(clap::Args, Debug)]
 pub struct Options {
@@ -39,6 +41,11 @@ pub struct Options {
     /// Simulations each shrink may use.
     #[arg(long, default_value_t = 1000)]
     pub shrink_runs: usize,
+    /// How plans are chosen: `guided` keeps the plans that reached a
+    /// protocol state no earlier one did and mostly mutates them;
+    /// `swarm` draws every plan afresh from its seed.
+    #[arg(long, value_enum, default_value_t = Strategy::Guided)]
+    pub strategy: Strategy,
 }
 
 pub fn run(o: Options) -> Result<bool, BadInput> {
@@ -55,24 +62,55 @@ pub fn run(o: Options) -> Result<bool, BadInput> {
         return Err(BadInput(format!("--variant: {file} does not list `{v}`")));
     }
     let threads = threads(o.select.jobs);
-    let mut jobs = Vec::new();
-    for seed in seeds.iter() {
-        let scenario = Arc::new(plan(&base, seed));
-        for &variant in base
-            .variants
-            .iter()
-            .filter(|v| only.is_none_or(|o| o == **v))
-        {
-            jobs.push(Job {
-                file: file.clone(),
-                scenario: scenario.clone(),
-                variant,
-                seed,
-                engine: o.select.engine,
-            });
+    let variants: Vec<_> = (base.variants.iter())
+        .filter(|v| only.is_none_or(|o| o == **v))
+        .copied()
+        .collect();
+    let mut guide = Guide::new(&base, o.strategy);
+    let bar = progress(seeds.len() * variants.len() as u64);
+    let misses = AtomicUsize::new(0);
+    let (mut jobs, mut lines, mut origins) = (Vec::new(), Vec::new(), Vec::new());
+    for batch in batches(seeds) {
+        let plans: Vec<(u64, Arc<Scenario>, Origin)> = (batch.iter())
+            .map(|&seed| {
+                let (plan, origin) = guide.plan(seed);
+                (seed, Arc::new(plan), origin)
+            })
+            .collect();
+        let batch_jobs: Vec<Job> = (plans.iter())
+            .flat_map(|(seed, plan, _)| {
+                let explored = Explored {
+                    seed: *seed,
+                    plan: crate::explore::emit::to_toml(plan, "").into(),
+                };
+                let file = &file;
+                variants.iter().map(move |&variant| Job {
+                    file: file.clone(),
+                    scenario: plan.clone(),
+                    variant,
+                    seed: plan.seed,
+                    engine: o.select.engine,
+                    explored: Some(explored.clone()),
+                })
+            })
+            .collect();
+        let batch_lines = run_on_bar(&batch_jobs, threads, o.json, "failing", &bar, &misses);
+        for (k, (seed, plan, origin)) in plans.into_iter().enumerate() {
+            let runs = &batch_lines[k * variants.len()..(k + 1) * variants.len()];
+            let reached: BTreeSet<Feature> = (runs.iter())
+                .filter_map(|l| match l {
+                    RunLine::Done(s) => s.features.clone(),
+                    RunLine::Panicked(_) => None,
+                })
+                .flatten()
+                .collect();
+            guide.learn(seed, plan, reached);
+            origins.extend(variants.iter().map(|_| (seed, origin.clone())));
         }
+        jobs.extend(batch_jobs);
+        lines.extend(batch_lines);
     }
-    let lines = run_with_progress(&jobs, threads, o.json, "failing");
+    bar.finish_and_clear();
 
     // Failures by (variant, first failing check): the first seed of each
     // is shrunk, the others listed.
@@ -96,6 +134,7 @@ pub fn run(o: Options) -> Result<bool, BadInput> {
     for (v, (runs, failing)) in &per_variant {
         eprintln!("{v:<16} {runs:>6} {failing:>8}");
     }
+    coverage(&guide, o.strategy);
     if groups.is_empty() {
         eprintln!(
             "{} seeds ({seeds}): every check met its claim on every plan",
@@ -107,16 +146,35 @@ pub fn run(o: Options) -> Result<bool, BadInput> {
     eprintln!("\nfailures, by variant and first failing check:");
     for ((variant, check), idx) in &groups {
         let job = &jobs[idx[0]];
-        let seeds_list: Vec<String> = idx.iter().map(|&i| jobs[i].seed.to_string()).collect();
+        let (first, origin) = &origins[idx[0]];
+        let seeds_list: Vec<String> = idx.iter().map(|&i| origins[i].0.to_string()).collect();
         eprintln!(
             "  [{variant}] {check}: {} seeds ({})",
             idx.len(),
             abbreviate(&seeds_list, 12)
         );
-        eprintln!(
-            "    replay: commsim explore {file} --seeds {s}..={s} --variant {variant} --no-shrink",
-            s = job.seed
-        );
+        match origin {
+            Origin::Drawn => eprintln!(
+                "    replay: commsim explore {file} --seeds {first}..={first} --variant {variant} \
+                 --no-shrink --strategy swarm"
+            ),
+            // A mutated plan depends on the corpus before it: its file is
+            // the way to run it again.
+            Origin::Mutated { .. } => {
+                let _ = std::fs::create_dir_all(&o.out);
+                let path = o.out.join(format!("{}-plan-seed{first}.toml", base.name));
+                let header = format!(
+                    "Found by `commsim explore {file}` ({}), [{variant}].",
+                    origin.describe(*first)
+                );
+                std::fs::write(&path, crate::explore::emit::to_toml(&job.scenario, &header))
+                    .map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
+                eprintln!(
+                    "    replay: commsim run {} --variant {variant}",
+                    path.display()
+                );
+            }
+        }
         let Failed::Check(check) = check else {
             continue;
         };
@@ -147,12 +205,11 @@ pub fn run(o: Options) -> Result<bool, BadInput> {
                 Ok(mut shrunk) => {
                     // Named by the exploring seed, which tells the files
                     // of one check apart; the seed inside may differ.
-                    let name = format!("{}-{check}-seed{}.toml", base.name, job.seed);
+                    let name = format!("{}-{check}-seed{first}.toml", base.name);
                     shrunk.scenario.name = name.trim_end_matches(".toml").to_owned();
                     let path = o.out.join(&name);
                     let origin = format!(
-                        "Found by `commsim explore {file}` on exploring seed {} [{variant}].",
-                        job.seed
+                        "Found by `commsim explore {file}` on exploring seed {first} [{variant}]."
                     );
                     std::fs::write(&path, shrunk.to_toml(&origin))
                         .map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
@@ -171,6 +228,26 @@ pub fn run(o: Options) -> Result<bool, BadInput> {
     let failing: usize = groups.values().map(Vec::len).sum();
     eprintln!("\n{failing} failing runs of {}", lines.len());
     Ok(false)
+}
+
+/// What the plans reached: the protocol states seen, how many more the
+/// Chao1 estimator expects, and when the last new one turned up, so a
+/// user can tell whether more seeds would pay.
+fn coverage(guide: &Guide, strategy: Strategy) {
+    let t = &guide.tally;
+    let last = t.growth.last().map_or(0, |g| g.0);
+    eprintln!(
+        "coverage: {} protocol states reached over {} plans, the last new one at plan {last}; \
+         Chao1 estimates {:.0} in all (about {:.0} unseen); {}",
+        t.observed(),
+        t.runs,
+        t.chao1(),
+        t.unseen(),
+        match strategy {
+            Strategy::Guided => format!("{} plans kept in the corpus", guide.corpus_len()),
+            Strategy::Swarm => "swarm keeps no corpus".to_owned(),
+        }
+    );
 }
 
 /// How a run failed, for grouping: the first checker that missed its

@@ -85,7 +85,22 @@ pub fn sweep(o: Options) -> Result<bool, BadInput> {
 pub fn run_with_progress(jobs: &[Job], threads: usize, json: bool, label: &str) -> Vec<RunLine> {
     let bar = progress(jobs.len() as u64);
     let misses = AtomicUsize::new(0);
-    let lines = run_all(jobs, threads, |_, line| {
+    let lines = run_on_bar(jobs, threads, json, label, &bar, &misses);
+    bar.finish_and_clear();
+    lines
+}
+
+/// [`run_with_progress`] on a bar that outlives the call: guided explore
+/// runs its batches one after another behind one bar.
+pub fn run_on_bar(
+    jobs: &[Job],
+    threads: usize,
+    json: bool,
+    label: &str,
+    bar: &ProgressBar,
+    misses: &AtomicUsize,
+) -> Vec<RunLine> {
+    run_all(jobs, threads, |_, line| {
         if json {
             bar.suspend(|| say!("{}", serde_json::to_string(line).unwrap_or_default()));
         }
@@ -94,9 +109,7 @@ pub fn run_with_progress(jobs: &[Job], threads: usize, json: bool, label: &str) 
         }
         bar.set_message(format!("{} {label}", misses.load(Ordering::Relaxed)));
         bar.inc(1);
-    });
-    bar.finish_and_clear();
-    lines
+    })
 }
 
 /// `--jobs`, else every core.

@@ -20,6 +20,34 @@ pub enum OpKind {
     Remove,
 }
 
+/// Why a member switched its group from coordinated to lightweight mode,
+/// typed for what reads it (the coverage explore steers by, the
+/// checkers); the event's `reason` says it for people.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FallbackCause {
+    /// A submission got no receipt within `ack_timeout`.
+    NoReceipt,
+    /// The server did not answer the member's new addresses in time.
+    NoReaddressAnswer,
+    /// The server refused service.
+    Refused,
+    /// The server was fenced: the group is at a later generation.
+    Fenced,
+    /// The server receipted a message and did not serve it back.
+    Withheld,
+    /// The member holds proof that the server lied.
+    Lie,
+    /// A peer said it fell back from this generation.
+    PeerNotice,
+    /// A later generation supersedes this one.
+    Superseded,
+    /// The member moves the group to another server.
+    Moving,
+    /// The member learnt it was removed from the group.
+    Removed,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
@@ -78,6 +106,7 @@ pub enum Event {
     /// acknowledged for every recipient from here on.
     /// A coordinated group's member switched the group to lightweight mode.
     FellBack {
+        cause: FallbackCause,
         reason: String,
         /// The server agent the member holds proof of a lie against.
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -52,11 +52,19 @@ pub fn hosts(s: &Scenario) -> Vec<Peer> {
 }
 
 pub fn members_of(hosts: &[Peer]) -> Vec<MemberId> {
-    hosts.iter().copied().filter_map(MemberId::from_peer).collect()
+    hosts
+        .iter()
+        .copied()
+        .filter_map(MemberId::from_peer)
+        .collect()
 }
 
 pub fn servers_of(hosts: &[Peer]) -> Vec<ServerId> {
-    hosts.iter().copied().filter_map(ServerId::from_peer).collect()
+    hosts
+        .iter()
+        .copied()
+        .filter_map(ServerId::from_peer)
+        .collect()
 }
 
 /// `items` split in two at random; `None` when a side came out empty.

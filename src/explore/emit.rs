@@ -114,13 +114,15 @@ pub fn to_toml(s: &Scenario, header: &str) -> String {
         ms(s.bounds.convergence_ms),
         ms(s.bounds.detection_ms)
     );
-    claims(&mut t, "expect", &s.expect);
-    explore(&mut t, &s.explore);
+    claims(&mut t, "expect", &s.expect, &s.variants);
+    explore(&mut t, &s.explore, &s.variants);
     t
 }
 
-fn claims(t: &mut String, table: &str, expect: &BTreeMap<Variant, Expect>) {
-    for (v, checks) in expect {
+/// Claims of the variants the file runs: a shrunk scenario runs one, and
+/// the loader refuses claims about a variant the file does not list.
+fn claims(t: &mut String, table: &str, expect: &BTreeMap<Variant, Expect>, variants: &[Variant]) {
+    for (v, checks) in expect.iter().filter(|(v, _)| variants.contains(v)) {
         let _ = write!(t, "\n[{table}.{}]\n", v.name());
         for (check, claim) in checks {
             let _ = writeln!(t, "{check} = \"{claim}\"");
@@ -128,7 +130,7 @@ fn claims(t: &mut String, table: &str, expect: &BTreeMap<Variant, Expect>) {
     }
 }
 
-fn explore(t: &mut String, e: &ExploreBounds) {
+fn explore(t: &mut String, e: &ExploreBounds, variants: &[Variant]) {
     let _ = write!(
         t,
         "\n[explore]\nfaults = {}\nmax_faults = {}\nwindow = [{}, {}]\nmax_rate = {:?}\nops = {}\nmax_ops = {}\n",
@@ -161,7 +163,7 @@ fn explore(t: &mut String, e: &ExploreBounds) {
         "max_phases = {}\nraces = {}\ncombos = {}",
         shape.max_phases, e.races, e.combos
     );
-    claims(t, "explore.expect", &e.expect);
+    claims(t, "explore.expect", &e.expect, variants);
 }
 
 /// A fault's own fields, as its serde form gives them: the file's
@@ -238,5 +240,25 @@ mod tests {
         let text = to_toml(&s, "");
         let again = parse_str("again.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert_eq!(again.faults, s.faults, "{text}");
+    }
+
+    /// A shrunk scenario runs one variant: its file keeps the claims of
+    /// that variant only, in `[expect]` and `[explore.expect]` alike, or
+    /// the loader would refuse it (found by exploring
+    /// lightweight-concurrent-add-remove, whose shrunk file did not load).
+    #[test]
+    fn a_scenario_narrowed_to_one_variant_loads_back() {
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios/lightweight-concurrent-add-remove.toml");
+        let mut s = load_file(&file).unwrap();
+        let lww: Variant = "lww".parse().unwrap();
+        assert!(
+            s.explore.expect.keys().any(|v| *v != lww),
+            "a claim to drop"
+        );
+        s.variants = vec![lww];
+        let text = to_toml(&s, "");
+        let again = parse_str("one.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(again.variants, vec![lww]);
     }
 }

@@ -129,7 +129,7 @@ fn claims(base: &Scenario) -> BTreeMap<crate::core::member::membership::Variant,
 
 /// The plan as the loader would read it: a drawn fault the loader would
 /// refuse is dropped, so that every plan can be written out and replayed.
-fn validated(mut s: Scenario) -> Scenario {
+pub(super) fn validated(mut s: Scenario) -> Scenario {
     while !s.faults.is_empty() {
         let text = super::emit::to_toml(&s, "");
         match parse_str("plan.toml", &text) {
@@ -142,7 +142,7 @@ fn validated(mut s: Scenario) -> Scenario {
     s
 }
 
-fn fault(rng: &mut ChaCha20Rng, s: &Scenario, kind: FaultType) -> Option<Fault> {
+pub(super) fn fault(rng: &mut ChaCha20Rng, s: &Scenario, kind: FaultType) -> Option<Fault> {
     let (lo, hi) = s.explore.window;
     let at = between(rng, lo, hi.saturating_sub(500).max(lo));
     let until = Some(between(rng, at + 500, hi.max(at + 500)));
@@ -266,7 +266,7 @@ fn fault(rng: &mut ChaCha20Rng, s: &Scenario, kind: FaultType) -> Option<Fault> 
 /// also draws that race, two updates at one instant inside the fault's
 /// window, as a scenario author would (`coordinated-commit-fork`). Without
 /// it, 100 adversity plans gave the forking server no chance to lie.
-fn race(rng: &mut ChaCha20Rng, f: &Fault) -> Option<[ScheduledOp; 2]> {
+pub(super) fn race(rng: &mut ChaCha20Rng, f: &Fault) -> Option<[ScheduledOp; 2]> {
     let FaultKind::Dishonest {
         mode: Mode::Fork,
         sides: Some((a, b)),
@@ -285,7 +285,7 @@ fn race(rng: &mut ChaCha20Rng, f: &Fault) -> Option<[ScheduledOp; 2]> {
     Some([update(pick(rng, a)?), update(pick(rng, b)?)])
 }
 
-fn scheduled_op(rng: &mut ChaCha20Rng, s: &Scenario, op: &str) -> Option<ScheduledOp> {
+pub(super) fn scheduled_op(rng: &mut ChaCha20Rng, s: &Scenario, op: &str) -> Option<ScheduledOp> {
     let (lo, hi) = s.explore.window;
     let members: Vec<MemberId> = s.topology.member_ids().collect();
     let by = pick(rng, &members)?;

@@ -6,6 +6,8 @@ mod combos;
 mod draw;
 pub mod emit;
 pub mod generate;
+pub mod guided;
+mod mutate;
 pub mod outcome;
 pub mod reduce;
 pub mod runner;

@@ -82,6 +82,18 @@ pub struct Summary {
     pub counts: Counts,
     #[serde(flatten)]
     pub provenance: Provenance,
+    /// The exploring seed that planned this run (explore only): a guided
+    /// plan runs on its parent's seed, so `seed` alone does not name it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exploring_seed: Option<u64>,
+    /// The protocol states the run reached (explore only; see
+    /// `coverage`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<std::collections::BTreeSet<crate::coverage::Feature>>,
+    /// The plan that ran, as a scenario file `commsim run` replays
+    /// (explore only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
 }
 
 impl Summary {
@@ -124,6 +136,9 @@ impl Summary {
             wire_digest: out.wire_digest.clone(),
             verdict: if met { Status::Pass } else { Status::Fail },
             checks,
+            exploring_seed: None,
+            features: None,
+            plan: None,
             counts: Counts {
                 members: out.members,
                 messages_sent: out.messages_sent,

@@ -20,6 +20,11 @@ pub fn candidates(s: &Scenario) -> Vec<Scenario> {
         c.workload.ops.remove(i);
         out.push(c);
     }
+    for i in (0..s.workload.phases.len()).rev() {
+        let mut c = s.clone();
+        c.workload.phases.remove(i);
+        out.push(c);
+    }
     for k in (0..s.topology.members).rev() {
         out.extend(without_host(s, 'm', k));
     }
@@ -311,5 +316,21 @@ convergence = "pass"
             let text = crate::explore::emit::to_toml(&c, "");
             parse_str("c.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
         }
+    }
+
+    /// A burst or silence is one more thing a shrunk file need not keep.
+    #[test]
+    fn each_phase_can_go() {
+        let mut s = parse_str("s.toml", S).unwrap();
+        s.workload.phases = vec![crate::scenario::RatePhase {
+            at_ms: 2_000,
+            until_ms: 4_000,
+            messages_per_s: 0.0,
+        }];
+        let fewer = candidates(&s)
+            .into_iter()
+            .filter(|c| c.workload.phases.is_empty())
+            .count();
+        assert_eq!(fewer, 1);
     }
 }

@@ -22,6 +22,19 @@ pub struct Job {
     pub variant: Variant,
     pub seed: u64,
     pub engine: Engine,
+    /// An explored plan: its run reports the protocol states it reached
+    /// and carries what planned it.
+    pub explored: Option<Explored>,
+}
+
+/// What `explore` planned a job from.
+#[derive(Clone, Debug)]
+pub struct Explored {
+    /// The exploring seed (a guided plan may run on another seed, its
+    /// parent's).
+    pub seed: u64,
+    /// The plan as a scenario file, written once for all its variants.
+    pub plan: Arc<str>,
 }
 
 impl Job {
@@ -61,7 +74,14 @@ pub fn judge(
 /// rather than the end of the sweep.
 pub fn run_job(job: &Job) -> RunLine {
     match guarded(|| judge(&job.file, &job.scenario, job.seed, job.variant, job.engine)) {
-        Ok((summary, _)) => RunLine::Done(Box::new(summary)),
+        Ok((mut summary, out)) => {
+            if let Some(e) = &job.explored {
+                summary.exploring_seed = Some(e.seed);
+                summary.features = Some(crate::coverage::features(&out.trace));
+                summary.plan = Some(e.plan.to_string());
+            }
+            RunLine::Done(Box::new(summary))
+        }
         Err(failure) => failed(job, failure),
     }
 }

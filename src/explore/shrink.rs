@@ -140,6 +140,7 @@ fn job(spec: &ShrinkSpec, s: &Scenario, seed: u64) -> Job {
         variant: spec.variant,
         seed,
         engine: spec.engine,
+        explored: None,
     }
 }
 

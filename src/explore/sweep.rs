@@ -82,6 +82,7 @@ pub fn plan(spec: &SweepSpec) -> Result<Vec<Job>, PlanError> {
                         variant,
                         seed,
                         engine: spec.engine,
+                        explored: None,
                     });
                 }
             }

@@ -50,8 +50,18 @@ pub enum StateOnRestart {
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[strum_discriminants(
     name(FaultType),
-    derive(EnumIter, EnumString, IntoStaticStr, PartialOrd, Ord, Hash),
-    strum(serialize_all = "snake_case")
+    derive(
+        EnumIter,
+        EnumString,
+        IntoStaticStr,
+        PartialOrd,
+        Ord,
+        Hash,
+        Serialize,
+        Deserialize
+    ),
+    strum(serialize_all = "snake_case"),
+    serde(rename_all = "snake_case")
 )]
 pub enum FaultKind {
     /// No datagram crosses between `a` and `b` in either direction.

@@ -110,6 +110,7 @@ pub fn plan(spec: &ReportSpec, out: &Path) -> Result<Plan, SpecError> {
                                     variant,
                                     seed,
                                     engine,
+                                    explored: None,
                                 };
                                 let place = Place {
                                     series: series.name.clone(),

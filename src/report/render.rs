@@ -408,7 +408,11 @@ mod tests {
                         let phase = if kind == 2 { Phase::Begin } else { Phase::End };
                         Event::Fault { phase, index: (b % 4) as usize, fault }
                     }
-                    _ => Event::Host(HostEvent::FellBack { reason: "x".into(), liar: None }),
+                    _ => Event::Host(HostEvent::FellBack {
+                       cause: crate::core::event::FallbackCause::NoReceipt,
+                       reason: "x".into(),
+                       liar: None,
+                   }),
                 };
                 trace.push(Record { t, host, event });
             }

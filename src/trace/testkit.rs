@@ -321,6 +321,7 @@ impl Tb {
 
     pub fn fell_back(&mut self, t: Millis, host: u32) -> &mut Tb {
         let e = Event::Host(HostEvent::FellBack {
+            cause: crate::core::event::FallbackCause::NoReceipt,
             reason: "test".into(),
             liar: None,
         });

@@ -34,7 +34,7 @@
 use super::Member;
 use super::coordinated::Why;
 use super::message::Payload;
-use crate::core::event::Event;
+use crate::core::event::{Event, FallbackCause};
 use crate::core::ids::{MemberId, Millis, Peer, ServerId};
 use crate::core::io::Effects;
 use crate::core::wire::Ordered;
@@ -316,12 +316,14 @@ impl Member {
                 }
                 Finding::Withheld { stream, seq, msg } => (
                     stream,
-                    format!(
-                        "{} receipted {msg} for slot {seq} of generation {} but has not \
+                    Why::new(
+                        FallbackCause::Withheld,
+                        format!(
+                            "{} receipted {msg} for slot {seq} of generation {} but has not \
                          served it back within {} ms",
-                        stream.0, stream.1, self.cfg.ack_timeout_ms
-                    )
-                    .into(),
+                            stream.0, stream.1, self.cfg.ack_timeout_ms
+                        ),
+                    ),
                 ),
             };
             if self

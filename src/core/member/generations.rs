@@ -10,11 +10,11 @@
 //! See docs/coordinated.md.
 
 use super::Member;
-use super::coordinated::{Coordinated, Welcoming, rank};
+use super::coordinated::{Coordinated, Welcoming, Why, rank};
 use super::message::{Invite, Payload};
 use super::outbound::Purpose;
-use crate::core::event::Event;
 use crate::core::event::OpKind;
+use crate::core::event::{Event, FallbackCause};
 use crate::core::ids::{MemberId, Millis, Peer, ServerId};
 use crate::core::io::Effects;
 use crate::core::mls::MlsClient;
@@ -163,7 +163,11 @@ impl Member {
             });
         }
         if self.coord.is_some() {
-            self.fall_back(now, format!("moving the group to {server}"), false, fx);
+            let why = Why::new(
+                FallbackCause::Moving,
+                format!("moving the group to {server}"),
+            );
+            self.fall_back(now, why, false, fx);
         }
         let generation = self.gens.generation + 1;
         let req = self.next_req();
@@ -286,7 +290,7 @@ impl Member {
                 return;
             }
             let reason = format!("generation {generation} at {server} supersedes this one");
-            self.fall_back(now, reason, false, fx);
+            self.fall_back(now, Why::new(FallbackCause::Superseded, reason), false, fx);
         }
         let Some(mut mls) = self.take_mls() else {
             return;
@@ -487,7 +491,7 @@ impl Member {
                 "generation {} at {} supersedes this one",
                 inv.generation, inv.server
             );
-            self.fall_back(now, reason, false, fx);
+            self.fall_back(now, Why::new(FallbackCause::Superseded, reason), false, fx);
         }
         // A rejoining member's key package came from the client it was
         // removed with, which holds the package's private keys.

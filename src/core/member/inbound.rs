@@ -5,8 +5,8 @@
 use super::message::{GroupMessage, Payload};
 use super::outbound::Purpose;
 use super::{Buffered, Member};
-use crate::core::event::Event;
 use crate::core::event::OpKind;
+use crate::core::event::{Event, FallbackCause};
 use crate::core::ids::{AgentId, MemberId, MessageId, Millis, Peer};
 use crate::core::io::Effects;
 use crate::core::wire::{Datagram, Envelope, Stored};
@@ -281,7 +281,8 @@ impl Member {
         // after missing its removal, which nobody else follows.
         if self.coord.is_some() && slot.is_none() && msg.op == Some((OpKind::Remove, self.id)) {
             let reason = format!("removed from the group in {}", msg.id);
-            self.fall_back(now, reason, false, fx);
+            let why = super::coordinated::Why::new(FallbackCause::Removed, reason);
+            self.fall_back(now, why, false, fx);
             // Applied here, not at delivery: the announcement may be one it
             // delivered before it formed or joined the generation, which
             // founded its set afresh.

@@ -43,8 +43,13 @@ fn a_receipted_message_that_never_comes_back_makes_its_sender_fall_back() {
                 .collect()
         };
         let fell = events("m1").into_iter().find_map(|e| match e {
-            Event::FellBack { reason, liar } => {
+            Event::FellBack {
+                cause,
+                reason,
+                liar,
+            } => {
                 assert_eq!(liar, None, "a withheld receipt is no proof");
+                assert_eq!(cause, crate::core::event::FallbackCause::Withheld);
                 Some(reason)
             }
             _ => None,

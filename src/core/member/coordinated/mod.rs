@@ -14,8 +14,8 @@ use super::Member;
 use super::membership::Membership;
 use super::message::{GroupMessage, Payload};
 use super::outbound::Purpose;
-use crate::core::event::Event;
 use crate::core::event::OpKind;
+use crate::core::event::{Event, FallbackCause};
 use crate::core::ids::{MemberId, MessageId, Millis, Peer, ServerId};
 use crate::core::io::Effects;
 use crate::core::mls::MlsClient;
@@ -72,6 +72,7 @@ struct Pending {
 /// proof against, if any, typed for the checkers, and whether it learnt
 /// of the fallback first-hand.
 pub(super) struct Why {
+    cause: FallbackCause,
     reason: String,
     liar: Option<ServerId>,
     /// Told by a peer that fell back: that peer has told everyone already.
@@ -79,8 +80,18 @@ pub(super) struct Why {
 }
 
 impl Why {
+    pub(super) fn new(cause: FallbackCause, reason: String) -> Why {
+        Why {
+            cause,
+            reason,
+            liar: None,
+            told: false,
+        }
+    }
+
     pub(super) fn lie(server: ServerId, evidence: &str) -> Why {
         Why {
+            cause: FallbackCause::Lie,
             reason: format!("{server} lied: {evidence}"),
             liar: Some(server),
             told: false,
@@ -90,19 +101,10 @@ impl Why {
     /// A peer's message said it fell back from this generation.
     pub(super) fn told_by(peer: MemberId) -> Why {
         Why {
+            cause: FallbackCause::PeerNotice,
             reason: format!("{peer} fell back from this generation"),
             liar: None,
             told: true,
-        }
-    }
-}
-
-impl From<String> for Why {
-    fn from(reason: String) -> Why {
-        Why {
-            reason,
-            liar: None,
-            told: false,
         }
     }
 }
@@ -540,7 +542,7 @@ impl Member {
         let Some(c) = self.coord.as_mut() else { return };
         if c.pending.values().any(|p| p.since + timeout <= now) {
             let reason = format!("no receipt from {} within {timeout} ms", c.server);
-            return self.fall_back(now, reason, true, fx);
+            return self.fall_back(now, Why::new(FallbackCause::NoReceipt, reason), true, fx);
         }
         if c.readdress
             .as_ref()
@@ -550,7 +552,8 @@ impl Member {
                 "no answer from {} to new addresses within {timeout} ms",
                 c.server
             );
-            return self.fall_back(now, reason, true, fx);
+            let why = Why::new(FallbackCause::NoReaddressAnswer, reason);
+            return self.fall_back(now, why, true, fx);
         }
         self.retry_readdress(now, fx);
         let Some(c) = self.coord.as_mut() else { return };
@@ -571,16 +574,19 @@ impl Member {
     /// original ids (receivers deduplicate), and the others learn of the
     /// switch from the next message they get that way. After a failure
     /// (`takeover`), the member also arms its takeover timer.
-    pub(super) fn fall_back(
-        &mut self,
-        now: Millis,
-        why: impl Into<Why>,
-        takeover: bool,
-        fx: &mut Effects,
-    ) {
+    pub(super) fn fall_back(&mut self, now: Millis, why: Why, takeover: bool, fx: &mut Effects) {
         let Some(c) = self.coord.take() else { return };
-        let Why { reason, liar, told } = why.into();
-        fx.record(Event::FellBack { reason, liar });
+        let Why {
+            cause,
+            reason,
+            liar,
+            told,
+        } = why;
+        fx.record(Event::FellBack {
+            cause,
+            reason,
+            liar,
+        });
         self.gens.fell_from = self.gens.fell_from.max(c.generation);
         self.gens.fell_rank = self.gens.fell_rank.max(Some(c.rank()));
         self.gens.failed_server = Some(c.server);
@@ -758,7 +764,7 @@ impl Member {
                 ..
             } => {
                 let reason = format!("{server} refuses service");
-                self.fall_back(now, reason, true, fx);
+                self.fall_back(now, Why::new(FallbackCause::Refused, reason), true, fx);
             }
             Datagram::SubmitRejected {
                 rejection: Rejection::WrongGeneration { current, .. },
@@ -766,7 +772,7 @@ impl Member {
             } if current > c.generation => {
                 self.gens.generation = self.gens.generation.max(current);
                 let reason = format!("{server} was fenced: the group is at generation {current}");
-                self.fall_back(now, reason, true, fx);
+                self.fall_back(now, Why::new(FallbackCause::Fenced, reason), true, fx);
             }
             Datagram::SubmitRejected {
                 req,
