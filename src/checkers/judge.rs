@@ -18,6 +18,10 @@ pub struct Check {
     /// checker needs. It is shown, but holds the run to nothing.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub skipped: bool,
+    /// The run reached what the claim is about (a fork for
+    /// `fork_detection`; see `checkers/exercised.rs`).
+    #[serde(default)]
+    pub reached: bool,
 }
 
 /// Every verdict of one run, judged.
@@ -45,6 +49,7 @@ pub fn judge(verdicts: Vec<Verdict>, expect: &Expect, skip: impl Fn(&Verdict) ->
                 met: skipped || expected.is_none_or(|e| e.met_by(verdict.status)),
                 expected,
                 skipped,
+                reached: super::precondition(verdict.check).reached(&verdict.measured),
                 verdict,
             }
         })

@@ -173,6 +173,33 @@ fn merge(files: &[PathBuf]) -> Result<bool, BadInput> {
 
 /// The summary table and replay commands, on stderr so that `--json`
 /// output stays clean. Returns whether every claim held.
+/// The claims that held without being exercised: a `pass` from a check
+/// whose situation (a fork, a lie, a server failure...) no run reached.
+/// They are not misses, but a reader should know what a sweep did not
+/// test.
+fn vacuous(rows: &[Row]) {
+    let lines: Vec<String> = (rows.iter())
+        .filter_map(|r| {
+            let v = r.vacuous();
+            (!v.is_empty()).then(|| {
+                let names: Vec<&str> = v.iter().map(|c| c.name()).collect();
+                format!(
+                    "  {} [{}]: {}",
+                    r.scenario,
+                    r.variant.map(|v| v.name()).unwrap_or("-"),
+                    names.join(", ")
+                )
+            })
+        })
+        .collect();
+    if !lines.is_empty() {
+        eprintln!("claims that held with nothing to judge (no run reached what they are about):");
+        for l in lines {
+            eprintln!("{l}");
+        }
+    }
+}
+
 fn report(rows: &[Row], partial: bool, threads: usize) -> bool {
     let mut ok = true;
     let width = rows
@@ -220,6 +247,7 @@ fn report(rows: &[Row], partial: bool, threads: usize) -> bool {
             }
         }
     }
+    vacuous(rows);
     let runs: usize = rows.iter().map(|r| r.runs).sum();
     if missed_lines.is_empty() {
         eprintln!("{runs} runs: every claim held{}", threads_note(threads));

@@ -115,6 +115,8 @@ pub struct Row {
     pub panics: usize,
     /// Per check: its claim and each seed's answer.
     pub checks: BTreeMap<CheckId, (Claim, Vec<(u64, Status)>)>,
+    /// Per claimed check: the runs that reached what it is about.
+    pub reached: BTreeMap<CheckId, usize>,
     pub wall_ms: Vec<f64>,
     /// Runs that missed a claim one seed can decide, or panicked.
     pub missed_runs: Vec<MissedRun>,
@@ -176,6 +178,16 @@ impl Row {
 
     pub fn claims(&self) -> usize {
         self.checks.len()
+    }
+
+    /// Claims of `pass` (or `never-fails`) that held on runs none of which
+    /// reached what the claim is about: true, and telling nothing.
+    pub fn vacuous(&self) -> Vec<CheckId> {
+        (self.checks.iter())
+            .filter(|(_, (claim, _))| matches!(claim, Claim::Pass | Claim::NeverFails))
+            .filter(|(check, _)| self.reached.get(check).copied().unwrap_or(0) == 0)
+            .map(|(check, _)| *check)
+            .collect()
     }
 
     pub fn median_wall_ms(&self) -> f64 {
@@ -241,6 +253,7 @@ pub fn tabulate(lines: &[RunLine]) -> Vec<Row> {
                         .or_insert((claim, Vec::new()))
                         .1;
                     answers.push((s.seed, c.verdict.status));
+                    *row.reached.entry(c.verdict.check).or_default() += usize::from(c.reached);
                     if !c.met {
                         why.push(format!(
                             "{} {} (claimed {claim}): {}",
