@@ -33,7 +33,12 @@ fn the_shipped_scenarios_exercise_every_checker() {
         let RunLine::Done(s) = run_job(&job) else {
             panic!("{file} did not run")
         };
-        reached.extend(s.checks.iter().filter(|c| c.reached).map(|c| c.verdict.check));
+        reached.extend(
+            s.checks
+                .iter()
+                .filter(|c| c.reached)
+                .map(|c| c.verdict.check),
+        );
     }
     let missing: Vec<CheckId> = CheckId::all().filter(|c| !reached.contains(c)).collect();
     assert!(missing.is_empty(), "no shipped run exercises {missing:?}");

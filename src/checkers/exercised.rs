@@ -22,7 +22,9 @@ pub struct Precondition {
 impl Precondition {
     /// Whether the checker's figures show the situation arose.
     pub fn reached(&self, measured: &Figures) -> bool {
-        measured.get(self.figure).is_some_and(|v| v >= self.at_least)
+        measured
+            .get(self.figure)
+            .is_some_and(|v| v >= self.at_least)
     }
 }
 
@@ -33,7 +35,11 @@ pub fn precondition(check: CheckId) -> Precondition {
         CheckId::Convergence => ("with members to compare", Figure::Considered, 2),
         CheckId::MembershipIntent => ("with a membership op", Figure::Judged, 1),
         CheckId::ForkDetection => ("with a fork", Figure::Forks, 1),
-        CheckId::Delivery => ("with an acknowledged delivery", Figure::AcknowledgedPairs, 1),
+        CheckId::Delivery => (
+            "with an acknowledged delivery",
+            Figure::AcknowledgedPairs,
+            1,
+        ),
         CheckId::TotalOrder => ("with an ordered message", Figure::Ordered, 1),
         CheckId::Fallback => ("with a server failure", Figure::ServerFailures, 1),
         CheckId::EpochAgreement => ("with an epoch to compare", Figure::EpochsCompared, 1),

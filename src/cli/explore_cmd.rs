@@ -4,6 +4,7 @@
 
 use super::BadInput;
 use super::sweep_cmd::{Selection, progress, run_on_bar, threads};
+use crate::core::member::membership::Variant;
 use crate::coverage::Feature;
 use crate::explore::guided::{Guide, Origin, Strategy, batches};
 use crate::explore::outcome::RunLine;
@@ -46,6 +47,10 @@ pub struct Options {
     /// `swarm` draws every plan afresh from its seed.
     #[arg(long, value_enum, default_value_t = Strategy::Guided)]
     pub strategy: Strategy,
+    /// Draw the coverage growth (protocol states reached against plans
+    /// run) into this SVG file.
+    #[arg(long, value_name = "FILE")]
+    pub coverage_plot: Option<PathBuf>,
 }
 
 pub fn run(o: Options) -> Result<bool, BadInput> {
@@ -136,6 +141,23 @@ pub fn run(o: Options) -> Result<bool, BadInput> {
     }
     coverage(&guide, o.strategy);
     exercised(&lines);
+    if let Some(path) = &o.coverage_plot {
+        let curve = crate::report::growth::Curve {
+            scenario: &base.name,
+            strategy: match o.strategy {
+                Strategy::Guided => "guided",
+                Strategy::Swarm => "swarm",
+            },
+            kind: base.group_kind,
+            variant: variants.first().copied().unwrap_or(Variant::Lww),
+            engine: o.select.engine,
+            growth: &guide.tally.growth,
+            plans: guide.tally.runs,
+        };
+        std::fs::write(path, crate::report::growth::coverage_svg(&curve))
+            .map_err(|e| BadInput(format!("--coverage-plot {}: {e}", path.display())))?;
+        eprintln!("wrote {}", path.display());
+    }
     if groups.is_empty() {
         eprintln!(
             "{} seeds ({seeds}): every check met its claim on every plan",
@@ -265,7 +287,10 @@ fn exercised(lines: &[RunLine]) {
             e.1 += usize::from(c.reached);
         }
     }
-    eprintln!("checks over {} runs (met their claim; reached what they judge):", lines.len());
+    eprintln!(
+        "checks over {} runs (met their claim; reached what they judge):",
+        lines.len()
+    );
     for (check, (met, reached)) in per {
         let with = crate::checkers::precondition(check).with;
         let note = if reached == 0 { "  (vacuous)" } else { "" };

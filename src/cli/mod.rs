@@ -117,12 +117,17 @@ enum Cmd {
     /// distinct failure to a scenario file.
     ///
     /// The scenario's `[explore]` table bounds the plans: fault kinds, how
-    /// many, rates, the time window, hosts, extra ops. Each seed uses a
-    /// random subset of the fault kinds (swarm testing).
+    /// many, rates, the time window, hosts, extra ops, and the run's shape
+    /// (group size, traffic, races, fault combinations). Each seed uses a
+    /// random subset of the fault kinds (swarm testing). By default the
+    /// search is guided: plans that reached a protocol state no earlier
+    /// plan did are kept and mutated. The summary says what the plans
+    /// reached, and what each check had to judge.
     Explore(explore_cmd::Options),
     /// Reduce a failing run to a small scenario that fails the same check.
     ///
-    /// Tries, greedily until none helps: dropping a fault or an op,
+    /// Tries, greedily until none helps: dropping half, a quarter, ... of
+    /// the faults and ops at once (ddmin), then a fault or an op,
     /// removing a member, agent or server agent (renaming the rest),
     /// halving the workload, its rate, or a fault's window, and other seeds
     /// when a smaller scenario needs another timing. Writes an ordinary

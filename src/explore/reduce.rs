@@ -9,7 +9,7 @@ use crate::scenario::{Action, Scenario};
 /// Every one-step reduction of `s`, in the order worth trying: the ones
 /// that remove the most first.
 pub fn candidates(s: &Scenario) -> Vec<Scenario> {
-    let mut out = Vec::new();
+    let mut out = chunks_dropped(s);
     for i in (0..s.faults.len()).rev() {
         let mut c = s.clone();
         c.faults.remove(i);
@@ -52,6 +52,36 @@ pub fn candidates(s: &Scenario) -> Vec<Scenario> {
     }
     for i in 0..s.faults.len() {
         out.extend(narrower(s, i));
+    }
+    out
+}
+
+/// Delta debugging's coarse steps (Zeller's ddmin): the faults and ops
+/// cut into halves, then quarters, then eighths, and each chunk dropped
+/// at once, so that a plan of many faults loses most of them in a few
+/// runs instead of one run per fault. The single removals come after.
+fn chunks_dropped(s: &Scenario) -> Vec<Scenario> {
+    // Faults and ops as one list: the failure may need one of each.
+    let items = s.faults.len() + s.workload.ops.len();
+    let mut out = Vec::new();
+    let mut parts = 2;
+    while parts <= items / 2 {
+        let size = items.div_ceil(parts);
+        for start in (0..items).step_by(size) {
+            let drop = start..(start + size).min(items);
+            let mut c = s.clone();
+            let nf = s.faults.len();
+            c.faults = (s.faults.iter().enumerate())
+                .filter(|(i, _)| !drop.contains(i))
+                .map(|(_, f)| f.clone())
+                .collect();
+            c.workload.ops = (s.workload.ops.iter().enumerate())
+                .filter(|(i, _)| !drop.contains(&(nf + i)))
+                .map(|(_, o)| o.clone())
+                .collect();
+            out.push(c);
+        }
+        parts *= 2;
     }
     out
 }
@@ -332,5 +362,29 @@ convergence = "pass"
             .filter(|c| c.workload.phases.is_empty())
             .count();
         assert_eq!(fewer, 1);
+    }
+
+    /// Eight faults and ops lose half of them in one candidate, then a
+    /// quarter, before any single one goes.
+    #[test]
+    fn chunks_go_before_single_items() {
+        let mut s = parse_str("s.toml", S).unwrap();
+        let f = s.faults[0].clone();
+        s.faults = (0..6)
+            .map(|k| Fault {
+                at_ms: 1_000 + k,
+                ..f.clone()
+            })
+            .collect();
+        s.workload.ops.truncate(2);
+        let total = s.faults.len() + s.workload.ops.len();
+        assert_eq!(total, 8, "{:?}", s.workload.ops);
+        let sizes: Vec<usize> = candidates(&s)
+            .iter()
+            .map(|c| c.faults.len() + c.workload.ops.len())
+            .take(7)
+            .collect();
+        // Halves, then quarters, then single removals.
+        assert_eq!(sizes, [4, 4, 6, 6, 6, 6, 7]);
     }
 }

@@ -9,6 +9,7 @@ pub mod aggregate;
 pub mod charts;
 pub mod compare;
 pub mod document;
+pub mod growth;
 mod markdown;
 pub mod plan;
 pub mod plots;

@@ -38,6 +38,8 @@ pub enum Plotted {
     Speed,
     BytesPer(Per),
     CryptoPer(Per),
+    /// Protocol states reached, against plans run (explore's coverage).
+    Coverage,
 }
 
 /// What a cost is counted per.
@@ -55,6 +57,7 @@ impl Plotted {
             Plotted::Speed => "simulated s per wall s",
             Plotted::BytesPer(_) => "bytes",
             Plotted::CryptoPer(_) => "operations",
+            Plotted::Coverage => "protocol states",
         }
     }
 }
