@@ -259,9 +259,11 @@ pub fn run(o: Options) -> Result<bool, BadInput> {
 fn coverage(guide: &Guide, strategy: Strategy) {
     let t = &guide.tally;
     let last = t.growth.last().map_or(0, |g| g.0);
+    let [q1, q2, q3, q4] = t.quarters();
     eprintln!(
-        "coverage: {} protocol states reached over {} plans, the last new one at plan {last}; \
-         Chao1 estimates {:.0} in all (about {:.0} unseen); {}",
+        "coverage: {} protocol states reached over {} plans ({q1}, {q2}, {q3}, {q4} after each \
+         quarter), the last new one at plan {last}; Chao1 estimates {:.0} in all (about {:.0} \
+         unseen); {}",
         t.observed(),
         t.runs,
         t.chao1(),

@@ -58,6 +58,18 @@ impl Tally {
         self.observed() as f64 + (m - 1.0) / m * q1 * (q1 - 1.0).max(0.0) / (2.0 * (q2 + 1.0))
     }
 
+    /// States seen after each quarter of the runs: a count that stops
+    /// rising between the last quarters says more seeds stopped paying.
+    pub fn quarters(&self) -> [usize; 4] {
+        let after = |runs: u64| {
+            (self.growth.iter())
+                .take_while(|(r, _)| *r <= runs)
+                .last()
+                .map_or(0, |(_, seen)| *seen)
+        };
+        [1, 2, 3, 4].map(|q| after((self.runs * q).div_ceil(4)))
+    }
+
     /// Features probably there but not reached yet.
     pub fn unseen(&self) -> f64 {
         self.chao1() - self.observed() as f64
@@ -94,6 +106,8 @@ mod tests {
         let expected = 3.0 + (2.0 / 3.0) * 2.0 * 1.0 / 2.0;
         assert!((t.chao1() - expected).abs() < 1e-9, "{}", t.chao1());
         assert_eq!(t.growth, vec![(1, 2), (3, 3)]);
+        // 3 runs: quarters end at runs 1, 2, 3 and 3.
+        assert_eq!(t.quarters(), [2, 2, 3, 3]);
         // Once everything is seen often, nothing more is expected.
         for _ in 0..5 {
             t.add(&set(&[a, b, c]));
