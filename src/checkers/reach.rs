@@ -109,6 +109,25 @@ impl Reach {
         from: Millis,
         need: Millis,
     ) -> Option<Millis> {
+        self.window(from, need, |t| self.in_contact(m, with, t))
+    }
+
+    /// The earliest time at or after `from` that starts `need` ms during
+    /// which `m` itself was up: neither crashed nor offline. A member that
+    /// is down cannot notice anything, so what it owes begins when it is
+    /// back. `None` when it never was for that long.
+    pub fn first_up(&self, m: MemberId, from: Millis, need: Millis) -> Option<Millis> {
+        let down = |t| {
+            (self.cuts.iter())
+                .any(|c| c.active_at(t) && c.sides.1.is_none() && c.sides.0.contains(&m))
+        };
+        self.window(from, need, |t| !down(t))
+    }
+
+    /// The earliest time at or after `from` that starts `need` ms during
+    /// which `ok` holds throughout (it can change only where a cut starts
+    /// or ends).
+    fn window(&self, from: Millis, need: Millis, ok: impl Fn(Millis) -> bool) -> Option<Millis> {
         let mut marks: Vec<Millis> = self
             .cuts
             .iter()
@@ -121,7 +140,7 @@ impl Reach {
         marks.dedup();
         let mut start: Option<Millis> = None;
         for (i, &p) in marks.iter().enumerate() {
-            if self.in_contact(m, with, p) {
+            if ok(p) {
                 let s = *start.get_or_insert(p);
                 let next = marks.get(i + 1).copied();
                 if next.is_none_or(|q| q.saturating_sub(s) >= need) {
