@@ -8,11 +8,11 @@ mod features;
 
 pub use features::{Feature, Gen, GroupMode, Pending, Refusal, Span, features};
 
-use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Features over many runs.
-#[derive(Clone, Debug, Default, Serialize)]
+/// Features over many runs. (Not serialisable as it stands: a feature is
+/// a struct, and JSON map keys are strings.)
+#[derive(Clone, Debug, Default)]
 pub struct Tally {
     pub runs: u64,
     /// In how many runs each feature was reached.
@@ -75,8 +75,8 @@ impl Tally {
         self.chao1() - self.observed() as f64
     }
 
-    /// Features reached by exactly one run: the rarest, which the guided
-    /// loop mutates most.
+    /// How rare a feature is, 1 / the runs that reached it: the guided
+    /// loop picks as parents the plans whose features are rarest.
     pub fn rarity(&self, f: &Feature) -> f64 {
         1.0 / self.seen.get(f).copied().unwrap_or(1).max(1) as f64
     }
