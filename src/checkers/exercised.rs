@@ -41,7 +41,7 @@ pub fn precondition(check: CheckId) -> Precondition {
             1,
         ),
         CheckId::TotalOrder => ("with an ordered message", Figure::Ordered, 1),
-        CheckId::Fallback => ("with a server failure", Figure::ServerFailures, 1),
+        CheckId::Fallback => ("with a fallback owed", Figure::Owed, 1),
         CheckId::EpochAgreement => ("with an epoch to compare", Figure::EpochsCompared, 1),
         CheckId::NoSplitBrain => ("with a takeover", Figure::GenerationsAccepted, 2),
         CheckId::EquivocationDetected => ("with a lie", Figure::Lies, 1),

@@ -104,7 +104,9 @@ pub fn check(h: &History) -> Verdict {
         );
     };
     let (failed, idle) = failures(h);
-    if failed.is_empty() {
+    let stalls = super::unanswered::stalls(h);
+    let refusals = super::refused::refusals(h);
+    if failed.is_empty() && stalls.is_empty() && refusals.is_empty() {
         let summary = if h.faults.server_failures.is_empty() {
             "no server agent failed".to_owned()
         } else {
@@ -124,6 +126,9 @@ pub fn check(h: &History) -> Verdict {
                     h.faults.server_failures.len() as u64,
                 ),
                 (Figure::IdleFailures, idle),
+                (Figure::Owed, 0),
+                (Figure::Stalls, 0),
+                (Figure::Refusals, 0),
             ]),
         );
     }
@@ -206,6 +211,67 @@ pub fn check(h: &History) -> Verdict {
             );
         }
     }
+    // Stalls and refusals: each owes one member a move by a deadline.
+    let moves = (stalls.iter())
+        .map(|s| {
+            let why = format!(
+                "its server never receipted {} it submitted at {} ms",
+                s.msg, s.at
+            );
+            (s.member, s.at, s.deadline, s.moved, why)
+        })
+        .chain(refusals.iter().map(|r| {
+            let why = format!("{} turned it away at {} ms", r.server, r.at);
+            (r.member, r.at, r.deadline, r.moved, why)
+        }));
+    for (member, at, deadline, moved, why) in moves {
+        owed_n += 1;
+        match moved {
+            Some(t) if t <= deadline => {
+                worst = worst.max(t - at);
+                evidence.push(
+                    Evidence::note(format!("{member} moved on at {t} ms: {why}"))
+                        .members([member])
+                        .at(t),
+                );
+            }
+            moved => {
+                let how = match moved {
+                    Some(t) => {
+                        late_n += 1;
+                        format!("fell back only at {t} ms")
+                    }
+                    None => {
+                        missing_n += 1;
+                        "never fell back".to_owned()
+                    }
+                };
+                failures.push(
+                    Evidence::note(format!(
+                        "{member} {how}, though {why} (deadline {deadline} ms)"
+                    ))
+                    .members([member])
+                    .at(moved.unwrap_or(deadline)),
+                );
+            }
+        }
+    }
+    let takeovers = super::takeover::owed(h, failed.iter().map(|f| (f.at, f.server, &f.owed)));
+    let mut missed_takeovers = 0u64;
+    for t in takeovers.iter().filter(|t| !t.met()) {
+        missed_takeovers += 1;
+        let when = t.joined.map_or("nobody ever took over".to_owned(), |j| {
+            format!("the first join of a later generation came only at {j} ms")
+        });
+        failures.push(
+            Evidence::note(format!(
+                "{} failed at {} ms with a later candidate and a quiet network, and {when} \
+                 (deadline {} ms)",
+                t.server, t.failed_at, t.deadline
+            ))
+            .at(t.joined.unwrap_or(t.deadline)),
+        );
+    }
     let mut m = measured([
         (
             Figure::ServerFailures,
@@ -213,26 +279,34 @@ pub fn check(h: &History) -> Verdict {
         ),
         (Figure::IdleFailures, idle),
         (Figure::Owed, owed_n),
+        (Figure::Stalls, stalls.len() as u64),
+        (Figure::Refusals, refusals.len() as u64),
         (Figure::FellBack, evidence.len() as u64),
         (Figure::Late, late_n),
         (Figure::Missing, missing_n),
         (Figure::FallbackLatencyMaxMs, worst),
+        (Figure::TakeoversOwed, takeovers.len() as u64),
+        (Figure::TakeoversMissed, missed_takeovers),
     ]);
     if let Some(t) = takeover {
         m.insert(Figure::TakeoverLatencyMaxMs, t);
     }
-    let servers: Vec<String> = failed
+    let mut causes: Vec<String> = failed
         .iter()
-        .map(|f| format!("{} at {} ms", f.server, f.at))
+        .map(|f| format!("{} failed at {} ms", f.server, f.at))
         .collect();
+    if !stalls.is_empty() {
+        causes.push(format!("{} submission(s) went unanswered", stalls.len()));
+    }
+    if !refusals.is_empty() {
+        causes.push(format!("{} refusal(s)", refusals.len()));
+    }
+    let causes = causes.join(", ");
     if failures.is_empty() {
         Verdict::new(
             NAME,
             Status::Pass,
-            format!(
-                "{} failed; all {owed_n} members it served fell back within {worst} ms",
-                servers.join(", ")
-            ),
+            format!("{causes}; all {owed_n} fallbacks owed came within {worst} ms"),
             evidence,
             m,
         )
@@ -241,11 +315,17 @@ pub fn check(h: &History) -> Verdict {
         Verdict::new(
             NAME,
             Status::Fail,
-            format!(
-                "{} of {owed_n} members did not fall back in time after {} failed",
-                late_n + missing_n,
-                servers.join(", ")
-            ),
+            if late_n + missing_n > 0 {
+                format!(
+                    "{} of {owed_n} fallbacks owed did not come in time ({causes})",
+                    late_n + missing_n,
+                )
+            } else {
+                format!(
+                    "{missed_takeovers} of {} takeovers owed did not come in time ({causes})",
+                    takeovers.len()
+                )
+            },
             failures,
             m,
         )
@@ -253,257 +333,5 @@ pub fn check(h: &History) -> Verdict {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::checkers::testkit::*;
-    use crate::core::ids::Peer;
-    use crate::faults::{FaultKind, StateOnRestart};
-    use crate::trace::HostEvent;
-    use crate::trace::{Event, Phase};
-
-    fn crash_of(server: &str) -> FaultKind {
-        FaultKind::Crash {
-            host: Peer::named(server),
-            state: StateOnRestart::Kept,
-        }
-    }
-
-    fn crash(tb: &mut Tb, t: Millis, server: &str) {
-        tb.fault(t, 0, Phase::Begin, crash_of(server));
-    }
-
-    /// Members 0..=2 joined generation 1 at c0, which crashes at 1 s.
-    fn served(fall_back: &[(u32, u64)]) -> Tb {
-        let mut tb = Tb::start(&[0, 1, 2]);
-        tb.accepted(100, 0, 1, 0);
-        for n in 0..3 {
-            tb.joined(200, n, 1, 0, 0);
-        }
-        crash(&mut tb, 1_000, "c0");
-        for (n, t) in fall_back {
-            tb.fell_back(*t, *n);
-        }
-        tb
-    }
-
-    fn history(fall_back: &[(u32, u64)]) -> History {
-        let mut tb = served(fall_back);
-        tb.end_agreed(&[0, 1, 2], &[0, 1, 2]);
-        History::from_trace(&tb.build())
-    }
-
-    #[test]
-    fn passes_when_everyone_falls_back_in_time() {
-        let v = check(&history(&[(0, 1_100), (1, 1_200), (2, 1_300)]));
-        assert_eq!(v.status, Status::Pass, "{v:#?}");
-        assert_eq!(v.measured[Figure::FallbackLatencyMaxMs], 300);
-        assert_eq!(v.measured.get(Figure::TakeoverLatencyMaxMs), None);
-    }
-
-    #[test]
-    fn the_takeover_is_timed_only_when_everyone_joined_the_next_generation() {
-        for (everyone, takeover) in [(false, None), (true, Some(2_400))] {
-            let mut tb = served(&[(0, 1_100), (1, 1_200), (2, 1_300)]);
-            tb.joined(2_500, 0, 2, 1, 0).joined(3_400, 1, 2, 1, 0);
-            if everyone {
-                tb.joined(2_900, 2, 2, 1, 0);
-            }
-            tb.end_agreed(&[0, 1, 2], &[0, 1, 2]);
-            let v = check(&History::from_trace(&tb.build()));
-            assert_eq!(
-                v.measured.get(Figure::TakeoverLatencyMaxMs),
-                takeover,
-                "{v:#?}"
-            );
-        }
-    }
-
-    #[test]
-    fn fails_when_a_member_never_falls_back_or_does_so_late() {
-        let v = check(&history(&[(0, 1_100), (1, 1_200)]));
-        assert_eq!(v.status, Status::Fail, "{v:#?}");
-        assert!(mentions_member(&v, m(2)), "{v:#?}");
-        assert!(v.summary.starts_with("1 of 3 members"), "{}", v.summary);
-        let late = check(&history(&[(0, 1_100), (1, 1_200), (2, 1_000_000)]));
-        assert_eq!(late.status, Status::Fail, "{late:#?}");
-    }
-
-    /// A member down when the server failed owes its fallback from when
-    /// it is back: m2 crashes just after c0 and falls back right after it
-    /// restarts, long past the deadline counted from c0's crash
-    /// (`coordinated-server-crash`, explored seed 31, was called late).
-    /// Down or not, one that never falls back once back is still missed.
-    #[test]
-    fn a_member_down_when_the_server_failed_owes_from_when_it_is_back() {
-        let back = 1_000 + 3 * crate::trace::testkit::DETECTION;
-        let run = |fell_back_at: Option<Millis>| {
-            let mut tb = served(&[(0, 1_100), (1, 1_200)]);
-            let m2 = FaultKind::Crash {
-                host: Peer::named("m2"),
-                state: StateOnRestart::Kept,
-            };
-            tb.fault(1_050, 1, Phase::Begin, m2.clone());
-            tb.fault(back, 1, Phase::End, m2);
-            if let Some(t) = fell_back_at {
-                tb.fell_back(t, 2);
-            }
-            tb.end(back + 2 * crate::trace::testkit::DETECTION, &[0, 1, 2]);
-            tb.final_view(0, true, &[0, 1, 2], false)
-                .final_view(1, true, &[0, 1, 2], false)
-                .final_view(2, true, &[0, 1, 2], false);
-            check(&History::from_trace(&tb.build()))
-        };
-        let v = run(Some(back + 46));
-        assert_eq!(v.status, Status::Pass, "{v:#?}");
-        let v = run(None);
-        assert_eq!(v.status, Status::Fail, "{v:#?}");
-        assert!(mentions_member(&v, m(2)), "{v:#?}");
-    }
-
-    /// c0 crashes at 1 s with its state kept and is back at 1.3 s. The old
-    /// checker demanded a fallback of every member although nothing was
-    /// sent meanwhile: nobody could tell the crash from a quiet network.
-    /// A message handed to c0 during the outage that it never ordered is a failure
-    /// to notice again.
-    #[test]
-    fn a_crash_nobody_could_notice_owes_nothing() {
-        enum Meanwhile {
-            Nothing,
-            Sealed,
-            Submitted,
-        }
-        let history = |meanwhile: Meanwhile| {
-            let mut tb = served(&[]);
-            match meanwhile {
-                Meanwhile::Nothing => {}
-                Meanwhile::Sealed => {
-                    tb.send(1_100, id(0, 0), &[0, 1, 2], &[]);
-                }
-                Meanwhile::Submitted => {
-                    tb.submitted(1_100, id(0, 0), &[0, 1, 2]);
-                }
-            }
-            tb.fault(1_300, 0, Phase::End, crash_of("c0"));
-            tb.end_agreed(&[0, 1, 2], &[0, 1, 2]);
-            History::from_trace(&tb.build())
-        };
-        let v = check(&history(Meanwhile::Nothing));
-        assert_eq!(v.status, Status::Pass, "{v:#?}");
-        assert_eq!(v.measured[Figure::IdleFailures], 1);
-        let v = check(&history(Meanwhile::Submitted));
-        assert_eq!(v.status, Status::Fail, "{v:#?}");
-        // Sealed pairwise (forming a generation, `coordinated-adversity`
-        // 310): the server never saw it, so it showed nobody the crash.
-        let v = check(&history(Meanwhile::Sealed));
-        assert_eq!(v.status, Status::Pass, "{v:#?}");
-    }
-
-    /// The old checker started the clock at any server's crash: a standby
-    /// candidate's crash made every member "late".
-    #[test]
-    fn a_standby_candidate_crashing_owes_nothing() {
-        let mut tb = Tb::start(&[0, 1, 2]);
-        tb.accepted(100, 0, 1, 0);
-        for n in 0..3 {
-            tb.joined(200, n, 1, 0, 0);
-        }
-        crash(&mut tb, 500, "c1");
-        tb.end_agreed(&[0, 1, 2], &[0, 1, 2]);
-        let v = check(&History::from_trace(&tb.build()));
-        assert_eq!(v.status, Status::Pass, "{v:#?}");
-        assert_eq!(v.measured[Figure::IdleFailures], 1);
-    }
-
-    /// The old checker demanded a fallback from a member that joined the
-    /// group (in lightweight mode) after the server had already failed.
-    #[test]
-    fn a_member_added_after_the_failure_owes_nothing() {
-        let mut tb = Tb::start(&[0, 1, 2, 3]);
-        tb.accepted(100, 0, 1, 0);
-        for n in 0..3 {
-            tb.joined(200, n, 1, 0, 0);
-        }
-        crash(&mut tb, 1_000, "c0");
-        for n in 0..3 {
-            tb.fell_back(1_200, n);
-        }
-        tb.end_agreed(&[0, 1, 2, 3], &[0, 1, 2, 3]);
-        let v = check(&History::from_trace(&tb.build()));
-        assert_eq!(v.status, Status::Pass, "{v:#?}");
-        assert_eq!(v.measured[Figure::Owed], 3);
-    }
-
-    /// The old checker demanded a fallback from a lightweight group whose
-    /// members never joined a generation.
-    #[test]
-    fn a_never_coordinated_group_owes_nothing() {
-        let mut tb = Tb::start(&[0, 1, 2]);
-        crash(&mut tb, 1_000, "c0");
-        tb.end_agreed(&[0, 1, 2], &[0, 1, 2]);
-        let v = check(&History::from_trace(&tb.build()));
-        assert_eq!(v.status, Status::Pass, "{v:#?}");
-    }
-
-    #[test]
-    fn a_second_serving_server_failing_is_judged_too() {
-        let mut tb = served(&[(0, 1_100), (1, 1_100), (2, 1_100)]);
-        tb.accepted(2_000, 1, 2, 0);
-        for n in 0..3 {
-            tb.joined(2_100, n, 2, 1, 0);
-        }
-        crash(&mut tb, 3_000, "c1");
-        tb.fell_back(3_100, 0);
-        tb.end_agreed(&[0, 1, 2], &[0, 1, 2]);
-        let v = check(&History::from_trace(&tb.build()));
-        assert_eq!(v.status, Status::Fail, "{v:#?}");
-        assert!(
-            mentions_member(&v, m(1)) && mentions_member(&v, m(2)),
-            "{v:#?}"
-        );
-    }
-
-    /// The old checker started the clock at a `refuse` fault's begin, so a
-    /// refusal window that no request met made every member "late".
-    #[test]
-    fn a_refusal_counts_from_the_first_request_it_turns_away() {
-        let refuse = |tb: &mut Tb, t: Millis, phase: Phase| {
-            let server = crate::core::ids::ServerId(0);
-            tb.fault(t, 0, phase, FaultKind::Refuse { server });
-        };
-        let start = || {
-            let mut tb = Tb::start(&[0, 1]);
-            tb.accepted(100, 0, 1, 0);
-            tb.joined(200, 0, 1, 0, 0).joined(200, 1, 1, 0, 0);
-            tb
-        };
-        let mut tb = start();
-        refuse(&mut tb, 1_000, Phase::Begin);
-        refuse(&mut tb, 1_200, Phase::End);
-        tb.end_agreed(&[0, 1], &[0, 1]);
-        let v = check(&History::from_trace(&tb.build()));
-        assert_eq!(v.status, Status::Pass, "{v:#?}");
-        // Met by a request, the refusal is a failure from then on.
-        let mut tb = start();
-        refuse(&mut tb, 1_000, Phase::Begin);
-        tb.at(
-            1_100,
-            "c0",
-            Event::Host(HostEvent::SubmitRejected {
-                sender: m(0),
-                reason: crate::core::server::sequencer::Rejection::Refused,
-            }),
-        );
-        tb.fell_back(1_150, 0);
-        refuse(&mut tb, 1_200, Phase::End);
-        tb.end_agreed(&[0, 1], &[0, 1]);
-        let v = check(&History::from_trace(&tb.build()));
-        assert_eq!(v.status, Status::Fail, "{v:#?}");
-        assert!(mentions_member(&v, m(1)), "{v:#?}");
-    }
-
-    #[test]
-    fn nothing_to_judge_without_a_server_failure() {
-        assert_eq!(check(&History::from_trace(&healthy())).status, Status::Pass);
-        assert_eq!(check(&History::default()).status, Status::Unknown);
-    }
-}
+#[path = "tests/fallback.rs"]
+mod tests;

@@ -23,8 +23,11 @@ mod intent;
 mod judge;
 mod order;
 mod reach;
+mod refused;
 pub mod secrecy;
 mod split_brain;
+mod takeover;
+mod unanswered;
 
 #[cfg(test)]
 pub(crate) mod testkit;

@@ -95,6 +95,14 @@ fn run_here(
                 heal_at: s.heal_at(),
                 convergence_ms: s.bounds.convergence_ms,
                 detection_ms: s.bounds.detection_ms,
+                servers: (s.topology.servers > 0).then_some(crate::trace::ServerBounds {
+                    servers: s.topology.servers,
+                    takeover_after_ms: s.protocol.takeover_after_ms,
+                    ack_timeout_ms: s.protocol.ack_timeout_ms,
+                    // A datagram's worst delay, a tick to send it and one to
+                    // act on it, and room for the reply's own processing.
+                    reply_ms: s.network.latency_ms + s.network.jitter_ms + 2 * s.sim.tick_ms + 100,
+                }),
             },
             expect,
             ops: s

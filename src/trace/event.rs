@@ -39,6 +39,24 @@ pub struct Bounds {
     /// How long after a fork (or after `heal_at`, whichever is later) it may
     /// take each side to detect it.
     pub detection_ms: Millis,
+    /// What a run with server agents owes in time; traces from before it
+    /// was recorded have none, and owe no takeover or prompt fallback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub servers: Option<ServerBounds>,
+}
+
+/// The protocol and network settings that bound what a coordinated
+/// member must do in time: the candidates are the servers
+/// `c0`..`c{servers-1}` in that order, each member waits
+/// `takeover_after_ms` times one plus its rank before nominating the next
+/// one, a nominee has `ack_timeout_ms` to answer, and a server's answer
+/// reaches a member on a quiet network within `reply_ms`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerBounds {
+    pub servers: u32,
+    pub takeover_after_ms: Millis,
+    pub ack_timeout_ms: Millis,
+    pub reply_ms: Millis,
 }
 
 /// A membership change the workload asks a member to make, copied into

@@ -18,7 +18,7 @@ pub use claim::{Claim, Status};
 
 /// What a scenario claims of each checker, for one variant.
 pub type Expect = std::collections::BTreeMap<CheckId, Claim>;
-pub use event::{Bounds, Event, OpKind, Phase, PlannedOp, TRACE_FORMAT};
+pub use event::{Bounds, Event, OpKind, Phase, PlannedOp, ServerBounds, TRACE_FORMAT};
 pub use log::{Trace, TraceError};
 pub use record::{Origin, Record};
 pub use seal::Sealed;

@@ -54,6 +54,7 @@ impl Tb {
                     heal_at: HEAL,
                     convergence_ms: CONVERGENCE,
                     detection_ms: DETECTION,
+                    servers: None,
                 },
                 expect: BTreeMap::new(),
                 format: crate::trace::TRACE_FORMAT,
@@ -61,6 +62,22 @@ impl Tb {
             },
         );
         tb
+    }
+
+    /// Gives the run server bounds: two candidates, a takeover wait of
+    /// 100 ms, a nominee's answer within 200 ms, a reply within 50 ms.
+    pub fn with_servers(&mut self) -> &mut Tb {
+        if let Some(Event::RunStarted { bounds, .. }) =
+            self.trace.records.first_mut().map(|r| &mut r.event)
+        {
+            bounds.servers = Some(crate::trace::ServerBounds {
+                servers: 2,
+                takeover_after_ms: 100,
+                ack_timeout_ms: 200,
+                reply_ms: 50,
+            });
+        }
+        self
     }
 
     /// A trace with no `RunStarted`.

@@ -23,6 +23,30 @@ pub struct Faults {
     pub reach: crate::checkers::reach::Reach,
     /// The attacker fault's forgeries, in trace order.
     pub forged: Vec<Forgery>,
+    /// When a member's clock jumped: a clock skew beginning or ending on
+    /// it. Its timers fire off by the jump, so a deadline that spans one
+    /// cannot be held to the other members' clock.
+    pub clock_jumps: Vec<(Millis, MemberId)>,
+    /// Every fault of the plan as it was carried out: when it began, when
+    /// it was lifted (`None` if it lasted to the end), and whom it names
+    /// (nobody for network-wide weather).
+    pub spans: Vec<Span>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Span {
+    pub index: usize,
+    pub from: Millis,
+    pub until: Option<Millis>,
+    pub hosts: Vec<Peer>,
+    pub kind: crate::faults::FaultType,
+}
+
+impl Span {
+    /// Whether the fault was in effect at some time in [from, to].
+    pub fn overlaps(&self, from: Millis, to: Millis) -> bool {
+        self.from <= to && self.until.is_none_or(|u| u > from)
+    }
 }
 
 impl Faults {
@@ -38,6 +62,25 @@ impl Faults {
         } = &r.event
         {
             self.reach.note(t, *index, fault, *phase);
+            if let crate::faults::FaultKind::ClockSkew { member, .. } = fault {
+                self.clock_jumps.push((t, *member));
+            }
+            match phase {
+                Phase::Begin => self.spans.push(Span {
+                    index: *index,
+                    from: t,
+                    until: None,
+                    hosts: fault.hosts(),
+                    kind: fault.fault_type(),
+                }),
+                Phase::End => {
+                    if let Some(open) =
+                        (self.spans.iter_mut()).find(|s| s.index == *index && s.until.is_none())
+                    {
+                        open.until = Some(t);
+                    }
+                }
+            }
         }
         match &r.event {
             Event::Forged {

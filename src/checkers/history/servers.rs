@@ -1,4 +1,5 @@
 use super::*;
+use crate::core::server::sequencer::Rejection;
 
 /// Coordinated groups: what the server agents ordered, the receipts members
 /// took, and members falling back and joining generations.
@@ -27,6 +28,9 @@ pub struct Servers {
     pub submit_acks: Vec<At<(MessageId, Slot)>>,
     /// Who the server agents recorded ordering in each slot.
     pub ordered_senders: BTreeMap<Slot, BTreeSet<MemberId>>,
+    /// Every submission or nomination a server turned away: (when, which
+    /// server, whose, why).
+    pub rejections: Vec<(Millis, ServerId, MemberId, Rejection)>,
 }
 
 impl Servers {
@@ -91,6 +95,11 @@ impl Servers {
                     self.ordered_for
                         .entry(slot)
                         .or_insert_with(|| members.iter().copied().collect());
+                }
+            }
+            Event::Host(HostEvent::SubmitRejected { sender, reason }) => {
+                if let Some(Peer::Server(server)) = r.host.peer() {
+                    self.rejections.push((t, server, *sender, reason.clone()));
                 }
             }
             Event::Host(HostEvent::FellBack { .. }) => match At::on(host, t, idx, ()) {
