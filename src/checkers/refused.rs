@@ -69,8 +69,7 @@ pub fn refusals(h: &History) -> Vec<Refusal> {
         };
         // Coordinated on that server (and generation) when turned away.
         let on_it = (h.coord.switches.iter())
-            .filter(|s| s.host == member && s.t <= at)
-            .last()
+            .rfind(|s| s.host == member && s.t <= at)
             .and_then(|s| s.what)
             .is_some_and(|j| j.server == server && from.is_none_or(|g| g == j.generation));
         let deadline = at.saturating_add(sb.reply_ms);

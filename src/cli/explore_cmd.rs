@@ -6,7 +6,7 @@ use super::BadInput;
 use super::sweep_cmd::{Selection, progress, run_on_bar, threads};
 use crate::core::member::membership::Variant;
 use crate::coverage::Feature;
-use crate::explore::guided::{Guide, Origin, Strategy, batches};
+use crate::explore::guided::{Guide, Mark, Origin, Strategy, batches};
 use crate::explore::outcome::RunLine;
 use crate::explore::runner::{Explored, Job};
 use crate::explore::shrink::{ShrinkSpec, shrink};
@@ -43,8 +43,9 @@ pub struct Options {
     #[arg(long, default_value_t = 1000)]
     pub shrink_runs: usize,
     /// How plans are chosen: `guided` keeps the plans that reached a
-    /// protocol state no earlier one did and mostly mutates them;
-    /// `swarm` draws every plan afresh from its seed.
+    /// protocol state no earlier one did, or pushed a checker's figure
+    /// further, and mostly mutates them; `swarm` draws every plan afresh
+    /// from its seed.
     #[arg(long, value_enum, default_value_t = Strategy::Guided)]
     pub strategy: Strategy,
     /// Draw the coverage growth (protocol states reached against plans
@@ -109,7 +110,18 @@ pub fn run(o: Options) -> Result<bool, BadInput> {
                 })
                 .flatten()
                 .collect();
-            guide.learn(seed, plan, reached);
+            let marks: BTreeSet<Mark> = (runs.iter())
+                .filter_map(|l| match l {
+                    RunLine::Done(s) => Some(s.checks.iter()),
+                    RunLine::Panicked(_) => None,
+                })
+                .flatten()
+                .flat_map(|c| {
+                    let check = c.verdict.check;
+                    (c.verdict.measured.iter()).filter_map(move |(f, v)| Mark::of(check, f, v))
+                })
+                .collect();
+            guide.learn(seed, plan, reached, marks);
             origins.extend(variants.iter().map(|_| (seed, origin.clone())));
         }
         jobs.extend(batch_jobs);

@@ -121,7 +121,8 @@ enum Cmd {
     /// (group size, traffic, races, fault combinations). Each seed uses a
     /// random subset of the fault kinds (swarm testing). By default the
     /// search is guided: plans that reached a protocol state no earlier
-    /// plan did are kept and mutated. The summary says what the plans
+    /// plan did, or pushed a checker's figure further (a near miss), are
+    /// kept and mutated. The summary says what the plans
     /// reached, and what each check had to judge.
     Explore(explore_cmd::Options),
     /// Reduce a failing run to a small scenario that fails the same check.

@@ -11,11 +11,13 @@
 use super::draw::{below, unit};
 use super::generate::plan as drawn;
 use super::mutate::{Mutation, mutate};
+use crate::checkers::Figure;
 use crate::coverage::{Feature, Tally};
 use crate::scenario::{Scenario, SeedRange, parse_str};
+use crate::trace::CheckId;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// Seeds planned from one state of the corpus.
@@ -67,6 +69,34 @@ struct Entry {
     seed: u64,
     plan: Arc<Scenario>,
     features: BTreeSet<Feature>,
+    marks: BTreeSet<Mark>,
+}
+
+/// How far a run pushed one checker's figure: its magnitude in half
+/// powers of two. A plan that pushed a latency, a count of late or missing
+/// things, or any other figure further than every plan before it is a
+/// near miss worth looking near, as AFL's value profile and FuzzFactory's
+/// waypoints keep inputs that move a comparison closer to failing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Mark {
+    check: CheckId,
+    figure: Figure,
+    level: u8,
+}
+
+impl Mark {
+    pub fn of(check: CheckId, figure: Figure, value: u64) -> Option<Mark> {
+        (value > 0).then(|| Mark {
+            check,
+            figure,
+            // floor(2 log2 v) + 1, from the bit length and the bit below it.
+            level: {
+                let top = 63 - value.leading_zeros();
+                let half = top > 0 && value & (1 << (top - 1)) != 0;
+                (2 * top + u32::from(half) + 1) as u8
+            },
+        })
+    }
 }
 
 /// The corpus and the coverage so far.
@@ -75,6 +105,9 @@ pub struct Guide<'a> {
     strategy: Strategy,
     corpus: Vec<Entry>,
     pub tally: Tally,
+    /// Per (check, figure), the highest level any run reached, and how
+    /// many runs reached it.
+    best: BTreeMap<(CheckId, Figure), (u8, u64)>,
 }
 
 impl<'a> Guide<'a> {
@@ -84,6 +117,7 @@ impl<'a> Guide<'a> {
             strategy,
             corpus: Vec::new(),
             tally: Tally::default(),
+            best: BTreeMap::new(),
         }
     }
 
@@ -120,9 +154,19 @@ impl<'a> Guide<'a> {
     }
 
     /// A parent, each plan weighted by how rare what it reached is: a
-    /// plan that alone reached a state is worth looking near.
+    /// plan that alone reached a state, or that alone pushed a figure as
+    /// far as any run has, is worth looking near.
     fn choose(&self, rng: &mut ChaCha20Rng) -> &Entry {
-        let weight = |e: &Entry| -> f64 { e.features.iter().map(|f| self.tally.rarity(f)).sum() };
+        let weight = |e: &Entry| -> f64 {
+            let states: f64 = e.features.iter().map(|f| self.tally.rarity(f)).sum();
+            let marks: f64 = (e.marks.iter())
+                .filter_map(|m| match self.best.get(&(m.check, m.figure)) {
+                    Some((level, runs)) if *level == m.level => Some(1.0 / *runs as f64),
+                    _ => None,
+                })
+                .sum();
+            states + marks
+        };
         let total: f64 = self.corpus.iter().map(weight).sum();
         let mut at = unit(rng) * total;
         for e in &self.corpus {
@@ -134,16 +178,35 @@ impl<'a> Guide<'a> {
         &self.corpus[self.corpus.len() - 1]
     }
 
-    /// What one plan's runs reached (every variant's, together); the plan
-    /// joins the corpus if that includes a state never reached before.
-    /// Returns how many new states it reached.
-    pub fn learn(&mut self, seed: u64, plan: Arc<Scenario>, features: BTreeSet<Feature>) -> usize {
+    /// What one plan's runs reached (every variant's, together): the
+    /// states, and the figures the checkers measured. The plan joins the
+    /// corpus if it reached a state never reached before, or pushed a
+    /// figure further than any run before it. Returns how many new states
+    /// it reached.
+    pub fn learn(
+        &mut self,
+        seed: u64,
+        plan: Arc<Scenario>,
+        features: BTreeSet<Feature>,
+        marks: BTreeSet<Mark>,
+    ) -> usize {
         let new = self.tally.add(&features).len();
-        if new > 0 {
+        let mut further = false;
+        for m in &marks {
+            let best = self.best.entry((m.check, m.figure)).or_insert((0, 0));
+            if m.level > best.0 {
+                *best = (m.level, 1);
+                further = true;
+            } else if m.level == best.0 {
+                best.1 += 1;
+            }
+        }
+        if new > 0 || further {
             self.corpus.push(Entry {
                 seed,
                 plan,
                 features,
+                marks,
             });
         }
         new
@@ -178,8 +241,11 @@ mod tests {
         let mut g = Guide::new(&base, Strategy::Guided);
         assert_eq!(g.plan(7).0, drawn(&base, 7));
         let first = Arc::new(drawn(&base, 1));
-        assert_eq!(g.learn(1, first.clone(), [Feature::Fenced].into()), 1);
-        assert_eq!(g.learn(2, first, [Feature::Fenced].into()), 0);
+        assert_eq!(
+            g.learn(1, first.clone(), [Feature::Fenced].into(), [].into()),
+            1
+        );
+        assert_eq!(g.learn(2, first, [Feature::Fenced].into(), [].into()), 0);
         assert_eq!(g.corpus_len(), 1);
         let mutated = (100..140)
             .filter(|s| matches!(g.plan(*s).1, Origin::Mutated { parent: 1, .. }))
@@ -188,6 +254,37 @@ mod tests {
         assert_eq!(g.plan(123), g.plan(123));
         let swarm = Guide::new(&base, Strategy::Swarm);
         assert_eq!(swarm.plan(123).0, drawn(&base, 123));
+    }
+
+    #[test]
+    fn a_mark_is_a_figure_in_half_powers_of_two() {
+        let level = |v| Mark::of(CheckId::Fallback, Figure::Late, v).map(|m| m.level);
+        assert_eq!(level(0), None);
+        assert_eq!(
+            [1, 2, 3, 4, 6, 7, 8].map(level),
+            [1, 3, 4, 5, 6, 6, 7].map(Some)
+        );
+        assert_eq!(level(u64::MAX), Some(128));
+    }
+
+    /// A plan that reached no new state but pushed a figure further than
+    /// any before it is kept, and one that only matched it is not.
+    #[test]
+    fn a_near_miss_joins_the_corpus() {
+        let base = parse_str("b.toml", BASE).unwrap();
+        let mut g = Guide::new(&base, Strategy::Guided);
+        let plan = Arc::new(drawn(&base, 1));
+        let late = |v| -> BTreeSet<Mark> {
+            Mark::of(CheckId::Delivery, Figure::Late, v)
+                .into_iter()
+                .collect()
+        };
+        g.learn(1, plan.clone(), [Feature::Fenced].into(), late(2));
+        g.learn(2, plan.clone(), [Feature::Fenced].into(), late(3));
+        assert_eq!(g.corpus_len(), 2);
+        g.learn(3, plan.clone(), [Feature::Fenced].into(), late(3));
+        g.learn(4, plan, [Feature::Fenced].into(), late(1));
+        assert_eq!(g.corpus_len(), 2);
     }
 
     #[test]
