@@ -144,11 +144,27 @@ fn judge(h: &Parts<'_>) -> Verdict {
             continue;
         };
         let deadline = from.saturating_add(bounds.detection_ms);
+        // The victim of a drop may notice without proof: it falls back on
+        // its own receipted submission never served back. That is
+        // detection too (it leaves the liar), though it accuses nobody;
+        // in a silent group nothing else could ever show the drop
+        // (`coordinated-withheld-commit-noticed`).
+        let noticed = (lie.mode == Mode::Drop)
+            .then(|| {
+                (h.faults.withheld.iter())
+                    .find(|w| w.host == m && w.t >= lie.t)
+                    .map(|w| w.t)
+            })
+            .flatten();
         let found = h
             .faults
             .accusations
             .iter()
-            .find(|a| a.host == m && a.what.0 == server && a.t >= lie.t);
+            .find(|a| a.host == m && a.what.0 == server && a.t >= lie.t)
+            .map(|a| a.t)
+            .into_iter()
+            .chain(noticed)
+            .min();
         let contact = if from > lie.t {
             format!(", first able to compare at {from} ms")
         } else {
@@ -159,21 +175,20 @@ fn judge(h: &Parts<'_>) -> Verdict {
             lie.mode, lie.seq, lie.generation, lie.t
         );
         match found {
-            Some(a) if a.t <= deadline => {
-                worst = worst.max(a.t - lie.t);
+            Some(t) if t <= deadline => {
+                worst = worst.max(t - lie.t);
                 detected.push(
-                    Evidence::note(format!("{what}; detected at {} ms", a.t))
+                    Evidence::note(format!("{what}; detected at {t} ms"))
                         .members([m])
-                        .at(a.t),
+                        .at(t),
                 );
             }
-            Some(a) => failures.push(
+            Some(t) => failures.push(
                 Evidence::note(format!(
-                    "{what}; detected only at {} ms, after the deadline of {deadline} ms",
-                    a.t
+                    "{what}; detected only at {t} ms, after the deadline of {deadline} ms"
                 ))
                 .members([m])
-                .at(a.t),
+                .at(t),
             ),
             None => failures.push(
                 Evidence::note(format!("{what}; never detected (deadline {deadline} ms)"))
@@ -299,6 +314,41 @@ mod tests {
         assert_eq!(v.measured[Figure::DetectionLatencyMaxMs], 400);
         let v = check(&history(&[], &[(2, 650)]));
         assert_eq!(v.status, Status::Pass, "{v:#?}");
+    }
+
+    /// c0 lies to m2 in `mode` at 200 ms; m2 falls back at 600 ms on its
+    /// own receipted submission never served back, naming nobody.
+    fn noticed_withheld(mode: Mode) -> Verdict {
+        let mut tb = Tb::start(&[0, 1, 2]);
+        dishonest_from_100(&mut tb, mode);
+        let lie = HostEvent::Lied {
+            mode,
+            to: vec![m(2)],
+            generation: 1,
+            seq: 4,
+        };
+        tb.at(200, "c0", Event::Host(lie));
+        let fell = HostEvent::FellBack {
+            cause: crate::core::event::FallbackCause::Withheld,
+            reason: "c0 receipted this member's commit for slot 4 but has not served it".into(),
+            liar: None,
+        };
+        tb.at(600, "m2", Event::Host(fell));
+        tb.end_agreed(&[0, 1, 2], &[0, 1, 2]);
+        check(&History::from_trace(&tb.build()))
+    }
+
+    /// A drop that nothing later exposes (a withheld commit in a silent
+    /// group) is detected when its victim falls back on it; an
+    /// equivocation is not, since falling back on a slow server proves
+    /// nothing about two stories.
+    #[test]
+    fn a_drop_is_detected_by_its_victim_falling_back_on_the_withholding() {
+        let v = noticed_withheld(Mode::Drop);
+        assert_eq!(v.status, Status::Pass, "{v:#?}");
+        assert_eq!(v.measured[Figure::FalseAccusations], 0);
+        let v = noticed_withheld(Mode::Equivocate);
+        assert_eq!(v.status, Status::Fail, "{v:#?}");
     }
 
     #[test]

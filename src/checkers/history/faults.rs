@@ -21,6 +21,10 @@ pub struct Faults {
     pub refusing: BTreeMap<ServerId, bool>,
     /// Who could reach whom, and when.
     pub reach: crate::checkers::reach::Reach,
+    /// Members falling back because their server withheld something of
+    /// theirs it had receipted: not an accusation (an honest server whose
+    /// fan-out is slow looks the same), but the victim of a drop noticing.
+    pub withheld: Vec<At<()>>,
     /// The attacker fault's forgeries, in trace order.
     pub forged: Vec<Forgery>,
     /// When a member's clock jumped: a clock skew beginning or ending on
@@ -94,6 +98,15 @@ impl Faults {
                 victim: *victim,
                 msg: *msg,
             }),
+            Event::Host(HostEvent::FellBack {
+                cause: crate::core::event::FallbackCause::Withheld,
+                liar: None,
+                ..
+            }) => {
+                if let Some(a) = At::on(host, t, idx, ()) {
+                    self.withheld.push(a);
+                }
+            }
             Event::Host(HostEvent::FellBack {
                 liar: Some(server), ..
             }) => {

@@ -122,6 +122,26 @@ impl Member {
         }
     }
 
+    /// A withheld own message or commit is due from the first read of the
+    /// mailboxes `ack_timeout` after its receipt, so it is looked for
+    /// after every fetch as well as at every audit: waiting for the next
+    /// audit period could miss the detection bound by up to that period
+    /// (`coordinated-withheld-commit-noticed` was found 210 ms late).
+    /// Returns whether one was found.
+    pub(super) fn look_for_withheld(&mut self) -> bool {
+        let Some(c) = (self.coord.as_ref()).filter(|c| c.sending && c.mls.is_active()) else {
+            return false;
+        };
+        let stream = (c.server, c.generation);
+        match self.audit.withheld(stream, self.cfg.ack_timeout_ms) {
+            Some(w) => {
+                self.audit.found.push(w);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Every audit period: a withheld own message is looked for, then a
     /// report of what is new goes to the next `FANOUT` peers in rotation.
     pub(super) fn audit_tick(&mut self, now: Millis, fx: &mut Effects) {
@@ -139,6 +159,9 @@ impl Member {
             return;
         }
         self.audit.next_at = Some(now + every);
+        if self.look_for_withheld() {
+            return;
+        }
         let Some(c) = self
             .coord
             .as_ref()
@@ -151,9 +174,6 @@ impl Member {
             self.audit.epoch(stream, epoch, auth, None);
         }
         let window = self.cfg.ack_timeout_ms;
-        if let Some(w) = self.audit.withheld(stream, window) {
-            return self.audit.found.push(w);
-        }
         self.audit.prune_own(now, window);
         let peers: Vec<MemberId> = c.roster().into_iter().filter(|m| *m != self.id).collect();
         let range = self.audit.next_range(stream);
@@ -319,9 +339,12 @@ impl Member {
                     Why::new(
                         FallbackCause::Withheld,
                         format!(
-                            "{} receipted {msg} for slot {seq} of generation {} but has not \
+                            "{} receipted {} for slot {seq} of generation {} but has not \
                          served it back within {} ms",
-                            stream.0, stream.1, self.cfg.ack_timeout_ms
+                            stream.0,
+                            msg.map_or("this member's commit".to_owned(), |m| m.to_string()),
+                            stream.1,
+                            self.cfg.ack_timeout_ms
                         ),
                     ),
                 ),

@@ -122,6 +122,7 @@ impl Member {
                         Stored::Ordered { item, .. } => self.on_ordered(now, item, fx),
                     }
                 }
+                self.look_for_withheld();
                 if more {
                     let after = self.cursors.get(&agent).copied().unwrap_or(0);
                     fx.send(

@@ -75,10 +75,11 @@ pub enum Finding {
         hi: u64,
     },
     /// An own message receipted but never served back.
+    /// `msg` is `None` for a commit of this member's.
     Withheld {
         stream: Stream,
         seq: u64,
-        msg: MessageId,
+        msg: Option<MessageId>,
     },
 }
 
@@ -86,7 +87,9 @@ pub enum Finding {
 /// re-sent at (receivers deduplicate by message id).
 #[derive(Clone, Debug)]
 pub(super) struct Own {
-    msg: MessageId,
+    /// `None` for a commit: a withheld commit shows a lying server as
+    /// surely as a withheld message, but it is redone, not resent.
+    msg: Option<MessageId>,
     stream: Stream,
     seq: u64,
     hash: [u8; 32],
@@ -312,7 +315,13 @@ impl Auditor {
 
     /// The receipt of an own message (which may come after the message
     /// itself was served back, when the first receipt was lost).
-    pub fn own_message(&mut self, now: Millis, stream: Stream, msg: MessageId, r: &Receipt) {
+    pub fn own_message(
+        &mut self,
+        now: Millis,
+        stream: Stream,
+        msg: Option<MessageId>,
+        r: &Receipt,
+    ) {
         let back = self.order.get(&(stream, r.seq)) == Some(&r.hash);
         self.own.push(Own {
             msg,
@@ -341,7 +350,7 @@ impl Auditor {
         std::mem::take(&mut self.own)
             .into_iter()
             .filter(|o| !o.back || o.at + window >= now)
-            .map(|o| o.msg)
+            .filter_map(|o| o.msg)
             .collect()
     }
 

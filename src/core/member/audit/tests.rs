@@ -228,7 +228,7 @@ fn an_own_message_not_served_back_is_withheld_once_the_mailboxes_were_read() {
         seq: 0,
     };
     let mut a = Auditor::default();
-    a.own_message(1_000, STREAM, msg, &mine);
+    a.own_message(1_000, STREAM, Some(msg), &mine);
     a.fetched(5_000);
     assert_eq!(a.withheld(STREAM, 5_000), None, "not long enough yet");
     a.fetched(6_000);
@@ -237,7 +237,7 @@ fn an_own_message_not_served_back_is_withheld_once_the_mailboxes_were_read() {
         Some(Finding::Withheld {
             stream: STREAM,
             seq: 0,
-            msg
+            msg: Some(msg)
         })
     );
     a.processed(STREAM, &mine);
@@ -247,7 +247,28 @@ fn an_own_message_not_served_back_is_withheld_once_the_mailboxes_were_read() {
     let late = order(&mut s, 0, b"late");
     let mut b = Auditor::default();
     b.processed(STREAM, &late);
-    b.own_message(1_000, STREAM, msg, &late);
+    b.own_message(1_000, STREAM, Some(msg), &late);
     b.fetched(60_000);
     assert_eq!(b.withheld(STREAM, 5_000), None);
+}
+
+/// A receipted commit never served back is withheld as a message is
+/// (issue 21 (1)), but a fallback has nothing of it to send again: the
+/// op is redone, not resent.
+#[test]
+fn an_own_commit_not_served_back_is_withheld_and_not_resent() {
+    let mut s = sequencer();
+    let commit = order(&mut s, 0, b"commit");
+    let mut a = Auditor::default();
+    a.own_message(1_000, STREAM, None, &commit);
+    a.fetched(6_000);
+    assert_eq!(
+        a.withheld(STREAM, 5_000),
+        Some(Finding::Withheld {
+            stream: STREAM,
+            seq: 0,
+            msg: None
+        })
+    );
+    assert_eq!(a.take_unconfirmed(6_000, 5_000), Vec::<MessageId>::new());
 }

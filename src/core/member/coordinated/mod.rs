@@ -715,19 +715,24 @@ impl Member {
         };
         match d {
             Datagram::Receipted { req, receipt } if receipt.verify(&c.server_key) => {
-                if let Some(Pending {
-                    what: What::Message { msg, .. },
-                    ..
-                }) = c.pending.remove(&req)
-                {
-                    fx.record(Event::SubmitAcked {
-                        msg,
-                        server,
-                        generation: receipt.generation,
-                        seq: receipt.seq,
-                    });
-                    self.audit
-                        .own_message(now, (server, c.generation), msg, &receipt);
+                match c.pending.remove(&req).map(|p| p.what) {
+                    Some(What::Message { msg, .. }) => {
+                        fx.record(Event::SubmitAcked {
+                            msg,
+                            server,
+                            generation: receipt.generation,
+                            seq: receipt.seq,
+                        });
+                        self.audit
+                            .own_message(now, (server, c.generation), Some(msg), &receipt);
+                    }
+                    // A receipted commit the server never serves back is
+                    // withheld as surely as a message (issue 21 (1): in a
+                    // silent group nothing else would ever show it).
+                    Some(_) => self
+                        .audit
+                        .own_message(now, (server, c.generation), None, &receipt),
+                    None => {}
                 }
                 self.audit
                     .learn((server, c.generation), &c.server_key, &receipt, None);
