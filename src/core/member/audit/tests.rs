@@ -232,14 +232,7 @@ fn an_own_message_not_served_back_is_withheld_once_the_mailboxes_were_read() {
     a.fetched(5_000);
     assert_eq!(a.withheld(STREAM, 5_000), None, "not long enough yet");
     a.fetched(6_000);
-    assert_eq!(
-        a.withheld(STREAM, 5_000),
-        Some(Finding::Withheld {
-            stream: STREAM,
-            seq: 0,
-            msg: Some(msg)
-        })
-    );
+    assert_eq!(a.withheld(STREAM, 5_000), withheld_slot_0(Some(msg)));
     a.processed(STREAM, &mine);
     assert_eq!(a.withheld(STREAM, 5_000), None, "served back");
     // A receipt that arrives after its message came back (the first
@@ -262,13 +255,14 @@ fn an_own_commit_not_served_back_is_withheld_and_not_resent() {
     let mut a = Auditor::default();
     a.own_message(1_000, STREAM, None, &commit);
     a.fetched(6_000);
-    assert_eq!(
-        a.withheld(STREAM, 5_000),
-        Some(Finding::Withheld {
-            stream: STREAM,
-            seq: 0,
-            msg: None
-        })
-    );
+    assert_eq!(a.withheld(STREAM, 5_000), withheld_slot_0(None));
     assert_eq!(a.take_unconfirmed(6_000, 5_000), Vec::<MessageId>::new());
+}
+
+fn withheld_slot_0(msg: Option<MessageId>) -> Option<Finding> {
+    Some(Finding::Withheld {
+        stream: STREAM,
+        seq: 0,
+        msg,
+    })
 }
