@@ -212,22 +212,11 @@ pub fn check(h: &History) -> Verdict {
         }
     }
     // Stalls and refusals: each owes one member a move by a deadline.
-    let moves = (stalls.iter())
-        .map(|s| {
-            let why = format!(
-                "its server never receipted {} it submitted at {} ms",
-                s.msg, s.at
-            );
-            (s.member, s.at, s.deadline, s.moved, why)
-        })
-        .chain(refusals.iter().map(|r| {
-            let why = format!("{} turned it away at {} ms", r.server, r.at);
-            (r.member, r.at, r.deadline, r.moved, why)
-        }));
-    for (member, at, deadline, moved, why) in moves {
+    for o in stalls.iter().chain(&refusals) {
+        let (member, at, deadline, moved, why) = (o.member, o.at, o.deadline, o.moved, &o.why);
         owed_n += 1;
         match moved {
-            Some(t) if t <= deadline => {
+            Some(t) if o.met() => {
                 worst = worst.max(t - at);
                 evidence.push(
                     Evidence::note(format!("{member} moved on at {t} ms: {why}"))

@@ -21,6 +21,7 @@ mod forks;
 pub mod history;
 mod intent;
 mod judge;
+mod move_owed;
 mod order;
 mod reach;
 mod refused;

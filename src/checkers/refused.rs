@@ -17,25 +17,10 @@
 //! in effect until the deadline.
 
 use super::history::History;
-use crate::core::ids::{MemberId, Millis, Peer, ServerId};
+use super::move_owed::{MoveOwed, first_move};
+use crate::core::ids::{MemberId, Peer, ServerId};
 use crate::core::server::sequencer::Rejection;
 use crate::faults::{FaultType, Harm};
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Refusal {
-    pub member: MemberId,
-    pub server: ServerId,
-    pub at: Millis,
-    pub deadline: Millis,
-    pub moved: Option<Millis>,
-}
-
-#[cfg(test)]
-impl Refusal {
-    pub fn met(&self) -> bool {
-        self.moved.is_some_and(|t| t <= self.deadline)
-    }
-}
 
 /// Whether a fault in effect could have kept the answer from `server`
 /// to `member` from arriving on time.
@@ -48,14 +33,14 @@ fn could_hide(hosts: &[Peer], kind: FaultType, member: MemberId, server: ServerI
         || (names_server && matches!(kind.harm(), Harm::Cut | Harm::OneWayCut))
 }
 
-pub fn refusals(h: &History) -> Vec<Refusal> {
+pub fn refusals(h: &History) -> Vec<MoveOwed> {
     let (Some(bounds), Some(end)) = (h.run.bounds(), h.run.ended_at) else {
         return Vec::new();
     };
     let Some(sb) = bounds.servers else {
         return Vec::new();
     };
-    let mut out: Vec<Refusal> = Vec::new();
+    let mut out: Vec<MoveOwed> = Vec::new();
     for (at, server, member, why) in &h.servers.rejections {
         let (at, server, member) = (*at, *server, *member);
         // The generation it was turned away from, and whether that proves
@@ -81,17 +66,12 @@ pub fn refusals(h: &History) -> Vec<Refusal> {
         if !on_it || !quiet || open || deadline > end || !h.run.reachable(member) {
             continue;
         }
-        let moved = (h.servers.fallbacks.iter().map(|f| (f.host, f.t)))
-            .chain(h.servers.joins.iter().map(|j| (j.host, j.t)))
-            .filter(|(m, t)| *m == member && *t >= at)
-            .map(|(_, t)| t)
-            .min();
-        out.push(Refusal {
+        out.push(MoveOwed {
             member,
-            server,
             at,
             deadline,
-            moved,
+            moved: first_move(h, member, at),
+            why: format!("{server} turned it away at {at} ms"),
         });
     }
     out
@@ -117,7 +97,7 @@ mod tests {
         tb
     }
 
-    fn judge(tb: &mut Tb) -> Vec<Refusal> {
+    fn judge(tb: &mut Tb) -> Vec<MoveOwed> {
         tb.end_agreed(&[0, 1], &[0, 1]);
         refusals(&History::from_trace(&tb.build()))
     }

@@ -20,32 +20,14 @@
 //! the run lasted past the deadline.
 
 use super::history::History;
+use super::move_owed::{MoveOwed, first_move};
 use crate::core::ids::{MemberId, MessageId, Millis};
 use std::collections::BTreeMap;
-
-/// The first unanswered submission of one stall: the member owed a move
-/// (a fallback, or a join of a later generation) by `deadline`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Stall {
-    pub member: MemberId,
-    pub msg: MessageId,
-    pub at: Millis,
-    pub deadline: Millis,
-    /// When the member did move, if it ever did.
-    pub moved: Option<Millis>,
-}
-
-#[cfg(test)]
-impl Stall {
-    pub fn met(&self) -> bool {
-        self.moved.is_some_and(|t| t <= self.deadline)
-    }
-}
 
 /// Every stall in the run, one per episode: submissions made while an
 /// earlier one was still unanswered and the member had not yet moved are
 /// the same stall, and a move that answers the first answers them too.
-pub fn stalls(h: &History) -> Vec<Stall> {
+pub fn stalls(h: &History) -> Vec<MoveOwed> {
     let (Some(bounds), Some(end)) = (h.run.bounds(), h.run.ended_at) else {
         return Vec::new();
     };
@@ -53,15 +35,6 @@ pub fn stalls(h: &History) -> Vec<Stall> {
     let mut receipted: BTreeMap<(MemberId, MessageId), Millis> = BTreeMap::new();
     for a in &h.servers.submit_acks {
         receipted.entry((a.host, a.what.0)).or_insert(a.t);
-    }
-    let mut moves: BTreeMap<MemberId, Vec<Millis>> = BTreeMap::new();
-    let switches = (h.servers.fallbacks.iter().map(|f| (f.host, f.t)))
-        .chain(h.servers.joins.iter().map(|j| (j.host, j.t)));
-    for (m, t) in switches {
-        moves.entry(m).or_default().push(t);
-    }
-    for v in moves.values_mut() {
-        v.sort_unstable();
     }
     let mut submitted: Vec<_> = (h.delivery.sent.iter())
         .filter(|(_, s)| s.what.submitted)
@@ -83,16 +56,17 @@ pub fn stalls(h: &History) -> Vec<Stall> {
         if !judged {
             continue;
         }
-        let moved = moves
-            .get(&m)
-            .and_then(|v| v.iter().copied().find(|t| *t >= s.t));
+        let moved = first_move(h, m, s.t);
         covered.insert(m, moved.unwrap_or(Millis::MAX));
-        out.push(Stall {
+        out.push(MoveOwed {
             member: m,
-            msg: *msg,
             at: s.t,
             deadline,
             moved,
+            why: format!(
+                "its server never receipted {msg} it submitted at {} ms",
+                s.t
+            ),
         });
     }
     out
@@ -125,7 +99,7 @@ mod tests {
         tb
     }
 
-    fn judge(tb: &mut Tb) -> Vec<Stall> {
+    fn judge(tb: &mut Tb) -> Vec<MoveOwed> {
         tb.end_agreed(&[0, 1], &[0, 1]);
         stalls(&History::from_trace(&tb.build()))
     }
@@ -169,7 +143,7 @@ mod tests {
         acked(&mut tb, 600, 0, id(0, 2));
         let s = judge(&mut tb);
         assert_eq!(s.len(), 1, "{s:?}");
-        assert_eq!(s[0].msg, id(0, 0));
+        assert_eq!(s[0].at, 100, "the first submission, m0#0, opens the stall");
     }
 
     #[test]
