@@ -34,7 +34,7 @@
 use super::Member;
 use super::coordinated::Why;
 use super::message::Payload;
-use crate::core::event::{Event, FallbackCause};
+use crate::core::event::{Event, FallbackCause, OpKind};
 use crate::core::ids::{MemberId, Millis, Peer, ServerId};
 use crate::core::io::Effects;
 use crate::core::wire::Ordered;
@@ -43,7 +43,7 @@ use std::collections::BTreeSet;
 mod notes;
 use notes::FANOUT;
 pub use notes::MAX_ENTRIES;
-pub use notes::{AuditReport, Auditor, Finding, Stream, digest};
+pub use notes::{AuditReport, Auditor, Finding, Owned, Stream, Unconfirmed, digest};
 
 fn short(h: &[u8]) -> String {
     hex::encode(&h[..h.len().min(4)])
@@ -374,10 +374,16 @@ impl Member {
     /// who fell back before they processed them may have missed them, go
     /// again over Olm under their ids (receivers deduplicate). A receipt from a server that
     /// is failing or lying proves nothing about who got the message.
-    pub(super) fn resend_unconfirmed(&mut self, now: Millis, fx: &mut Effects) {
+    /// Returns the changes of own commits never served back, to redo.
+    pub(super) fn resend_unconfirmed(
+        &mut self,
+        now: Millis,
+        fx: &mut Effects,
+    ) -> Vec<(OpKind, MemberId)> {
         let window = self.cfg.ack_timeout_ms;
         let me = self.id;
-        for msg in self.audit.take_unconfirmed(now, window) {
+        let Unconfirmed { messages, ops } = self.audit.take_unconfirmed(now, window);
+        for msg in messages {
             let Some(message) = self.causal.archive.get(&msg).cloned() else {
                 continue;
             };
@@ -385,6 +391,7 @@ impl Member {
                 self.seal_message(now, r, &message, fx);
             }
         }
+        ops
     }
 }
 

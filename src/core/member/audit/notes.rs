@@ -2,6 +2,7 @@
 //! comparisons that turn two of them into proof (see `audit.rs`). Pure
 //! bookkeeping: no I/O, so that every comparison is tested on its own.
 
+use crate::core::event::OpKind;
 use crate::core::ids::{MemberId, MessageId, Millis, ServerId};
 use crate::core::server::sequencer::Receipt;
 use serde::{Deserialize, Serialize};
@@ -83,13 +84,39 @@ pub enum Finding {
     },
 }
 
-/// An own message with its receipt, until the fallback it would be
-/// re-sent at (receivers deduplicate by message id).
+/// What an own receipted submission was.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Owned {
+    Message(MessageId),
+    /// A commit, with the membership changes it made: a withheld commit
+    /// shows a lying server as surely as a withheld message, but it is
+    /// redone, not resent (issue 21 (2): a receipt is not an order, and a
+    /// removal receipted then dropped was lost at the fallback).
+    Commit(Vec<(OpKind, MemberId)>),
+}
+
+impl Owned {
+    fn msg(&self) -> Option<MessageId> {
+        match self {
+            Owned::Message(m) => Some(*m),
+            Owned::Commit(_) => None,
+        }
+    }
+}
+
+/// What to do again at a fallback: messages to resend (receivers
+/// deduplicate by id) and membership changes to redo.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Unconfirmed {
+    pub messages: Vec<MessageId>,
+    pub ops: Vec<(OpKind, MemberId)>,
+}
+
+/// An own submission with its receipt, until the fallback it would be
+/// re-sent or redone at.
 #[derive(Clone, Debug)]
 pub(super) struct Own {
-    /// `None` for a commit: a withheld commit shows a lying server as
-    /// surely as a withheld message, but it is redone, not resent.
-    msg: Option<MessageId>,
+    item: Owned,
     stream: Stream,
     seq: u64,
     hash: [u8; 32],
@@ -315,16 +342,10 @@ impl Auditor {
 
     /// The receipt of an own message (which may come after the message
     /// itself was served back, when the first receipt was lost).
-    pub fn own_message(
-        &mut self,
-        now: Millis,
-        stream: Stream,
-        msg: Option<MessageId>,
-        r: &Receipt,
-    ) {
+    pub fn own_message(&mut self, now: Millis, stream: Stream, item: Owned, r: &Receipt) {
         let back = self.order.get(&(stream, r.seq)) == Some(&r.hash);
         self.own.push(Own {
-            msg,
+            item,
             stream,
             seq: r.seq,
             hash: r.hash,
@@ -345,13 +366,18 @@ impl Auditor {
     }
 
     /// Own messages to send again at a fallback: never served back, or
-    /// served back within `window` (see `resend_unconfirmed`).
-    pub(super) fn take_unconfirmed(&mut self, now: Millis, window: Millis) -> Vec<MessageId> {
-        std::mem::take(&mut self.own)
-            .into_iter()
-            .filter(|o| !o.back || o.at + window >= now)
-            .filter_map(|o| o.msg)
-            .collect()
+    /// served back within `window` (see `resend_unconfirmed`); and the
+    /// changes of own commits never served back, which no epoch applied.
+    pub(super) fn take_unconfirmed(&mut self, now: Millis, window: Millis) -> Unconfirmed {
+        let mut out = Unconfirmed::default();
+        for o in std::mem::take(&mut self.own) {
+            match o.item {
+                Owned::Message(m) if !o.back || o.at + window >= now => out.messages.push(m),
+                Owned::Commit(ops) if !o.back => out.ops.extend(ops),
+                _ => {}
+            }
+        }
+        out
     }
 
     /// An own message of `stream` that should long be back, if any.
@@ -363,7 +389,7 @@ impl Auditor {
         Some(Finding::Withheld {
             stream,
             seq: o.seq,
-            msg: o.msg,
+            msg: o.item.msg(),
         })
     }
 }

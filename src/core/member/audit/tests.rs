@@ -1,6 +1,7 @@
 //! The auditor's comparisons, on receipts a real sequencer signed.
 
 use super::*;
+use crate::core::event::OpKind;
 use crate::core::ids::MessageId;
 use crate::core::server::sequencer::{Kind, Receipt, Sequencer, hash};
 use vodozemac::Ed25519Keypair;
@@ -228,7 +229,7 @@ fn an_own_message_not_served_back_is_withheld_once_the_mailboxes_were_read() {
         seq: 0,
     };
     let mut a = Auditor::default();
-    a.own_message(1_000, STREAM, Some(msg), &mine);
+    a.own_message(1_000, STREAM, Owned::Message(msg), &mine);
     a.fetched(5_000);
     assert_eq!(a.withheld(STREAM, 5_000), None, "not long enough yet");
     a.fetched(6_000);
@@ -240,23 +241,33 @@ fn an_own_message_not_served_back_is_withheld_once_the_mailboxes_were_read() {
     let late = order(&mut s, 0, b"late");
     let mut b = Auditor::default();
     b.processed(STREAM, &late);
-    b.own_message(1_000, STREAM, Some(msg), &late);
+    b.own_message(1_000, STREAM, Owned::Message(msg), &late);
     b.fetched(60_000);
     assert_eq!(b.withheld(STREAM, 5_000), None);
 }
 
 /// A receipted commit never served back is withheld as a message is
-/// (issue 21 (1)), but a fallback has nothing of it to send again: the
-/// op is redone, not resent.
+/// (issue 21 (1)), but a fallback has nothing of it to send again: its
+/// changes are redone, not resent (issue 21 (2)). One that came back was
+/// applied, and nothing of it is redone.
 #[test]
-fn an_own_commit_not_served_back_is_withheld_and_not_resent() {
+fn an_own_commit_not_served_back_is_withheld_and_redone() {
     let mut s = sequencer();
+    let removal = vec![(OpKind::Remove, MemberId(2))];
     let commit = order(&mut s, 0, b"commit");
     let mut a = Auditor::default();
-    a.own_message(1_000, STREAM, None, &commit);
+    a.own_message(1_000, STREAM, Owned::Commit(removal.clone()), &commit);
     a.fetched(6_000);
     assert_eq!(a.withheld(STREAM, 5_000), withheld_slot_0(None));
-    assert_eq!(a.take_unconfirmed(6_000, 5_000), Vec::<MessageId>::new());
+    let redo = a.take_unconfirmed(6_000, 5_000);
+    assert_eq!(redo.messages, Vec::<MessageId>::new());
+    assert_eq!(redo.ops, removal);
+
+    let applied = order(&mut s, 1, b"applied");
+    let mut b = Auditor::default();
+    b.own_message(1_000, STREAM, Owned::Commit(removal), &applied);
+    b.processed(STREAM, &applied);
+    assert_eq!(b.take_unconfirmed(1_500, 5_000), Unconfirmed::default());
 }
 
 fn withheld_slot_0(msg: Option<MessageId>) -> Option<Finding> {

@@ -11,6 +11,7 @@ mod ordered;
 mod readdress;
 
 use super::Member;
+use super::audit::Owned;
 use super::membership::Membership;
 use super::message::{GroupMessage, Payload};
 use super::outbound::Purpose;
@@ -43,6 +44,15 @@ pub(super) enum What {
 impl What {
     fn is_commit(&self) -> bool {
         !matches!(self, What::Message { .. })
+    }
+
+    /// The membership changes a commit makes (none for an update).
+    fn changes(self) -> Vec<(OpKind, MemberId)> {
+        match self {
+            What::Remove { target } => vec![(OpKind::Remove, target)],
+            What::Add { targets } => targets.into_iter().map(|t| (OpKind::Add, t)).collect(),
+            What::Message { .. } | What::Update => Vec::new(),
+        }
     }
 }
 
@@ -657,15 +667,17 @@ impl Member {
                 // A membership change the application asked for outlives
                 // the server that never ordered it: it is made again in
                 // lightweight mode below, not dropped.
-                What::Remove { target } => redo.push((OpKind::Remove, target)),
-                What::Add { targets } => redo.extend(targets.into_iter().map(|t| (OpKind::Add, t))),
+                what @ (What::Remove { .. } | What::Add { .. }) => redo.extend(what.changes()),
                 other => fx.record(Event::CommandSkipped {
                     command: format!("{other:?}").chars().take(40).collect(),
                     reason: "its commit was never ordered; the group fell back".into(),
                 }),
             }
         }
-        self.resend_unconfirmed(now, fx);
+        // Own commits receipted but never served back are redone too: a
+        // receipt is not an order (issue 21 (2): a removal the server
+        // receipted and dropped was lost here without a word).
+        redo.extend(self.resend_unconfirmed(now, fx));
         // Messages the server ordered before it failed may still arrive:
         // the old generation drains until this member needs its MLS client
         // for the next one.
@@ -723,15 +735,18 @@ impl Member {
                             generation: receipt.generation,
                             seq: receipt.seq,
                         });
+                        let own = Owned::Message(msg);
                         self.audit
-                            .own_message(now, (server, c.generation), Some(msg), &receipt);
+                            .own_message(now, (server, c.generation), own, &receipt);
                     }
                     // A receipted commit the server never serves back is
                     // withheld as surely as a message (issue 21 (1): in a
                     // silent group nothing else would ever show it).
-                    Some(_) => self
-                        .audit
-                        .own_message(now, (server, c.generation), None, &receipt),
+                    Some(what) => {
+                        let own = Owned::Commit(what.changes());
+                        self.audit
+                            .own_message(now, (server, c.generation), own, &receipt)
+                    }
                     None => {}
                 }
                 self.audit
