@@ -16,10 +16,10 @@
 use super::Figure;
 use super::history::{Faults, History, Lie, Run};
 use super::{Evidence, Status, Verdict, list};
-use crate::core::ids::{MemberId, ServerId};
+use crate::core::ids::{MemberId, Millis, ServerId};
 use crate::core::server::dishonest::Mode;
 use crate::trace::CheckId;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub const NAME: CheckId = CheckId::EquivocationDetected;
 
@@ -44,6 +44,38 @@ pub fn check(h: &History) -> Verdict {
         run: &h.run,
         faults: &h.faults,
     })
+}
+
+/// The live members that could show `m` the lie: told the same other
+/// story, a fellow victim of an equivocation (or a member on the same side
+/// of a fork) shows nothing; a replay or a drop any other member can show.
+pub(super) fn witnesses(run: &Run, m: MemberId, lie: &Lie) -> BTreeSet<MemberId> {
+    run.finals
+        .keys()
+        .filter(|o| **o != m && run.reachable(**o))
+        .filter(|o| !matches!(lie.mode, Mode::Equivocate | Mode::Fork) || !lie.to.contains(o))
+        .copied()
+        .collect()
+}
+
+/// When `m` could first compare notes with one of `with` for `detection`
+/// on end. A chance that comes too late to finish before the run ended is
+/// none: the run cannot show whether it would have been taken.
+pub(super) fn first_chance(
+    run: &Run,
+    faults: &Faults,
+    m: MemberId,
+    with: &BTreeSet<MemberId>,
+    lie: &Lie,
+    detection: Millis,
+) -> Option<Millis> {
+    faults
+        .reach
+        .first_window(m, with, lie.t, detection)
+        .filter(|from| {
+            run.ended_at
+                .is_none_or(|end| from.saturating_add(detection) <= end)
+        })
 }
 
 fn judge(h: &Parts<'_>) -> Verdict {
@@ -102,33 +134,11 @@ fn judge(h: &Parts<'_>) -> Verdict {
             first.entry((*m, l.server)).or_insert(l);
         }
     }
-    let others = |m: MemberId, lie: &Lie| -> std::collections::BTreeSet<MemberId> {
-        h.run
-            .finals
-            .keys()
-            .filter(|o| **o != m && h.run.reachable(**o))
-            // Told the same other story, a fellow victim of an equivocation
-            // (or a member on the same side of a fork) shows nothing; a
-            // replay or a drop any other member can show.
-            .filter(|o| !matches!(lie.mode, Mode::Equivocate | Mode::Fork) || !lie.to.contains(o))
-            .copied()
-            .collect()
-    };
     let (mut detected, mut excused, mut worst) = (Vec::new(), Vec::new(), 0);
     let mut failures = evidence;
     for (&(m, server), lie) in &first {
-        let with = others(m, lie);
-        // A chance that comes too late to finish before the run ended is
-        // none: the run cannot show whether it would have been taken.
-        let chance = h
-            .faults
-            .reach
-            .first_window(m, &with, lie.t, bounds.detection_ms)
-            .filter(|from| {
-                h.run
-                    .ended_at
-                    .is_none_or(|end| from.saturating_add(bounds.detection_ms) <= end)
-            });
+        let with = witnesses(h.run, m, lie);
+        let chance = first_chance(h.run, h.faults, m, &with, lie, bounds.detection_ms);
         let why = if !h.run.reachable(m) {
             Some("not live at the end")
         } else if with.is_empty() {

@@ -10,9 +10,10 @@
 
 use super::Figure;
 use super::coordination::Switch;
-use super::history::{At, History};
+use super::history::{At, History, Lie};
 use super::{Evidence, Status, Verdict, list, measured};
 use crate::core::ids::{MemberId, Millis, ServerId};
+use crate::core::server::dishonest::Mode;
 use crate::trace::CheckId;
 use std::collections::BTreeSet;
 
@@ -76,6 +77,43 @@ fn unnoticeable(h: &History, at: Millis, server: ServerId, owed: &BTreeSet<Membe
                     .get(msg)
                     .is_some_and(|slot| slot.server == server)
         })
+}
+
+/// From when a member could notice a failure.
+enum Notice {
+    /// From the failure (or from its restart, if it was down).
+    Failure,
+    /// From a chance to compare notes.
+    From(Millis),
+    /// Never before the run ended: it owes nothing.
+    Never,
+}
+
+/// A server that forks or equivocates shows nothing wrong to a member on
+/// its own: a victim learns of the lie by comparing notes with a member
+/// told another story, and the others learn from a victim. So a member
+/// owes its fallback from the first chance to compare (its own if it was
+/// lied to, else the first any victim had), as `equivocation_detected`
+/// judges it. Counted from the lie, a fork across a partition owed the
+/// fallback before the heal, when nobody could know of it
+/// (`coordinated-fork-across-partition-recovered`).
+fn notice(h: &History, f: &Failure, member: MemberId, detection: Millis) -> Notice {
+    let lies: Vec<_> = (h.faults.lies.iter())
+        .filter(|l| l.server == f.server && l.t >= f.at)
+        .collect();
+    let hidden = |l: &Lie| matches!(l.mode, Mode::Fork | Mode::Equivocate);
+    if lies.first().is_none_or(|l| !hidden(l)) {
+        return Notice::Failure;
+    }
+    let victim = lies.iter().any(|l| hidden(l) && l.to.contains(&member));
+    let chances = (lies.iter().filter(|l| hidden(l)))
+        .flat_map(|l| l.to.iter().map(move |v| (*v, *l)))
+        .filter(|(v, _)| !victim || *v == member)
+        .filter_map(|(v, l)| {
+            let with = super::equivocation::witnesses(&h.run, v, l);
+            super::equivocation::first_chance(&h.run, &h.faults, v, &with, l, detection)
+        });
+    chances.min().map_or(Notice::Never, Notice::From)
 }
 
 fn failures(h: &History) -> (Vec<Failure>, u64) {
@@ -149,7 +187,6 @@ pub fn check(h: &History) -> Verdict {
         }
         let mut missing = Vec::new();
         let mut latest = f.at;
-        owed_n += f.owed.len() as u64;
         for member in &f.owed {
             // A member that was down when the server failed owes its
             // fallback from when it was back (coordinated-server-crash,
@@ -158,12 +195,18 @@ pub fn check(h: &History) -> Verdict {
             let back = (h.faults.reach)
                 .first_up(*member, f.at, bounds.detection_ms)
                 .unwrap_or(f.at);
+            let back = match notice(h, f, *member, bounds.detection_ms) {
+                Notice::Failure => back,
+                Notice::From(t) => back.max(t),
+                Notice::Never => continue,
+            };
             let deadline = back.saturating_add(bounds.detection_ms);
             // One back too late to notice before the run ended owes
             // nothing.
             if back > f.at && h.run.ended_at.is_some_and(|end| deadline > end) {
                 continue;
             }
+            owed_n += 1;
             latest = latest.max(deadline);
             match h
                 .servers

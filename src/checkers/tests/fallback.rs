@@ -303,3 +303,51 @@ fn a_group_that_fell_back_owes_a_takeover_when_one_could_happen() {
         assert!(v.summary.contains("takeovers owed"), "{}", v.summary);
     }
 }
+
+/// Members 0..=2 in generation 1 at c0, which forks at 1 s (m0 on one
+/// side, m1 and m2 on the other), while a partition cuts m0 off from m1
+/// and m2 until `heal`. Everyone falls back at `fall_back`.
+fn forked_across(heal: Millis, fall_back: Millis) -> Verdict {
+    let mut tb = Tb::start(&[0, 1, 2]);
+    tb.accepted(100, 0, 1, 0);
+    for n in 0..3 {
+        tb.joined(200, n, 1, 0, 0);
+    }
+    tb.partition(500, &[0], &[1, 2], Some(heal));
+    let fork = crate::core::server::dishonest::Mode::Fork;
+    for side in [vec![m(0)], vec![m(1), m(2)]] {
+        let lie = HostEvent::Lied {
+            mode: fork,
+            to: side,
+            generation: 1,
+            seq: 0,
+        };
+        tb.at(1_000, "c0", Event::Host(lie));
+    }
+    for n in 0..3 {
+        tb.fell_back(fall_back, n);
+    }
+    tb.end_agreed(&[0, 1, 2], &[0, 1, 2]);
+    check(&History::from_trace(&tb.build()))
+}
+
+/// A fork shows nothing wrong to a member on its own: its victims owe the
+/// fallback from their first chance to compare notes, here the heal.
+/// Counted from the lie, every member of a
+/// fork made across a partition was called late
+/// (`coordinated-fork-across-partition-recovered`).
+#[test]
+fn a_fork_is_owed_from_the_first_chance_to_compare() {
+    // Healed at 2 s, all fell back at 2.4 s: within 500 ms of the heal,
+    // 1.4 s after the lie.
+    let v = forked_across(2_000, 2_400);
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+    assert_eq!(v.measured[Figure::Owed], 3);
+    // Still owed, and late, when they wait too long after the heal.
+    let v = forked_across(2_000, 2_600);
+    assert_eq!(v.status, Status::Fail, "{v:#?}");
+    assert_eq!(v.measured[Figure::Late], 3);
+    // Healed too late to compare before the run ends at 3 s: nothing owed.
+    let v = forked_across(2_800, 2_900);
+    assert_eq!(v.measured[Figure::Owed], 0, "{v:#?}");
+}

@@ -193,12 +193,17 @@ impl Member {
             receipts: Vec::new(),
             epochs: epochs.into_iter().rev().take(MAX_ENTRIES).rev().collect(),
         };
+        let to = self.next_peers(&peers);
+        self.send_report(now, &report, to, fx);
+    }
+
+    /// The next `FANOUT` of `peers` in this member's rotation.
+    fn next_peers(&mut self, peers: &[MemberId]) -> BTreeSet<MemberId> {
         let start = self.audit.cursor + self.id.0 as usize;
         self.audit.cursor += FANOUT;
-        let to: BTreeSet<MemberId> = (0..FANOUT.min(peers.len()))
+        (0..FANOUT.min(peers.len()))
             .map(|i| peers[(start + i) % peers.len()])
-            .collect();
-        self.send_report(now, &report, to, fx);
+            .collect()
     }
 
     fn send_report(
@@ -357,6 +362,37 @@ impl Member {
                 self.fall_back(now, reason, true, fx);
             }
         }
+    }
+
+    /// At a fallback: the receipts of own submissions the server never
+    /// served back here go to the next `FANOUT` peers of `roster`, as an
+    /// audit would. Each side of a fork the server made across a
+    /// partition holds a receipt for the slot where the sides parted, and
+    /// the side cut off from its mailboxes processed nothing to compare:
+    /// no audit runs once both have left the generation, so without this
+    /// nobody ever set the two receipts side by side (issue 21 (3)).
+    pub(super) fn send_closing_audit(
+        &mut self,
+        now: Millis,
+        stream: Stream,
+        roster: &BTreeSet<MemberId>,
+        fx: &mut Effects,
+    ) {
+        let receipts = self.audit.unserved_receipts(stream);
+        let peers: Vec<MemberId> = roster.iter().copied().filter(|m| *m != self.id).collect();
+        if receipts.is_empty() || peers.is_empty() {
+            return;
+        }
+        let report = AuditReport {
+            group: self.cfg.group,
+            generation: stream.1,
+            server: stream.0,
+            range: None,
+            receipts,
+            epochs: Vec::new(),
+        };
+        let to = self.next_peers(&peers);
+        self.send_report(now, &report, to, fx);
     }
 
     /// Everyone this member would tell: the roster while coordinated, the

@@ -568,7 +568,7 @@ impl Member {
         }
         if let Some(removal) = self.removal_of(who) {
             self.gens.told_removed.insert(who, now);
-            self.backfill(now, who, &[removal], fx);
+            self.backfill(now, who, &[removal], None, fx);
         }
     }
 

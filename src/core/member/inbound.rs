@@ -211,8 +211,8 @@ impl Member {
                 msg
             }
             Some(Payload::Group(msg)) => msg,
-            Some(Payload::Backfill { group, want }) if group == self.cfg.group => {
-                return self.backfill(now, from, &want, fx);
+            Some(Payload::Backfill { group, want, have }) if group == self.cfg.group => {
+                return self.backfill(now, from, &want, Some(&have), fx);
             }
             Some(Payload::Forwarded(msg)) if msg.group == self.cfg.group => {
                 return self.forwarded(now, from, msg, fx);

@@ -121,9 +121,14 @@ pub enum Payload {
     /// naming it (they hold it), when that message has waited too long.
     /// Anyone holding a wanted message answers, but only to one of its
     /// recipients, and only over this authenticated pairwise channel.
+    /// `have` is the asker's highest delivered seq per author: the answer
+    /// carries the wanted messages' ancestors past it too, so that a
+    /// chain missed whole (a partition's, or another fork branch's)
+    /// crosses in one round trip, not one per link (issue 21 (3), (4)).
     Backfill {
         group: u64,
         want: Vec<MessageId>,
+        have: Vec<(MemberId, u32)>,
     },
     /// Someone else's group message, sent again by a member that holds it
     /// in answer to a `Backfill`; its author's signature proves it.

@@ -7,6 +7,7 @@
 //! receiving half (fetch, decrypt, causal delivery, membership).
 
 pub mod audit;
+mod backfill;
 mod coordinated;
 mod generations;
 mod inbound;

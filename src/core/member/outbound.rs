@@ -444,63 +444,6 @@ impl Member {
         }
     }
 
-    /// Answers a backfill request from `from`: sends again each wanted
-    /// message this member holds (its own, or one it received) that `from`
-    /// was a recipient of, and nothing else. The request came over the
-    /// pairwise Olm channel, so it is `from` asking, not a mailbox or
-    /// server in its name; and a message goes only where its author sent
-    /// it, so a member removed before a message was sent never gets it.
-    /// Others' messages go as `Forwarded`, carrying their author's
-    /// signature.
-    pub(super) fn backfill(
-        &mut self,
-        now: Millis,
-        from: MemberId,
-        want: &[MessageId],
-        fx: &mut Effects,
-    ) {
-        for id in want {
-            let Some(message) = self.causal.archive.get(id).cloned() else {
-                continue;
-            };
-            if !message.recipients.contains(&from) || id.sender == from {
-                continue;
-            }
-            if id.sender == self.id {
-                self.seal_message(now, from, &message, fx);
-            } else {
-                let plaintext = Payload::Forwarded(message).encode();
-                self.seal(now, from, Some(*id), plaintext, fx);
-            }
-        }
-    }
-
-    /// Asks for missing messages again: each member in `ask` for the
-    /// messages listed with it, in one request over the pairwise channel.
-    pub(super) fn ask_for(
-        &mut self,
-        now: Millis,
-        ask: std::collections::BTreeMap<MemberId, std::collections::BTreeSet<MessageId>>,
-        fx: &mut Effects,
-    ) {
-        for (peer, want) in ask {
-            if peer == self.id {
-                continue;
-            }
-            self.seal(
-                now,
-                peer,
-                None,
-                Payload::Backfill {
-                    group: self.cfg.group,
-                    want: want.into_iter().collect(),
-                }
-                .encode(),
-                fx,
-            );
-        }
-    }
-
     /// Records a message as delivered here and moves the causal frontier:
     /// the message replaces the parents it names. Beyond the cap the
     /// longest-standing head goes (not the smallest id, which would always

@@ -179,6 +179,46 @@ fn a_parent_whose_author_is_gone_is_served_by_the_member_that_named_it() {
     });
 }
 
+/// A chain missed whole crosses in one answer: m0's five messages never
+/// reach m2, and m0's device is gone. m1's next message names the last of
+/// them; m2 asks once, and m1 answers with the whole chain m2 lacks (its
+/// `have` says what it delivered), not one link per round trip (issue 21
+/// (3), (4): a fork branch's 76 messages took 76 round trips).
+#[test]
+fn a_chain_missed_whole_is_backfilled_in_one_answer() {
+    use crate::core::ids::MessageId;
+    run_seeded([6; 32], || {
+        let mut net = Instant::new(3);
+        for m in 0..3 {
+            send(&mut net, m);
+        }
+        net.run(3_000);
+        let chain: Vec<MessageId> = (1..=5)
+            .map(|seq| MessageId {
+                sender: MemberId(0),
+                seq,
+            })
+            .collect();
+        for (i, _) in chain.iter().enumerate() {
+            send(&mut net, 0);
+            drop_envelopes(&mut net, 0, 2);
+            net.run(3_500 + 100 * i as u64);
+        }
+        net.world.members.remove(&MemberId(0));
+        net.run(5_000);
+        assert!(chain.iter().all(|id| delivered(&net, "m1", *id) == 1));
+        assert!(chain.iter().all(|id| delivered(&net, "m2", *id) == 0));
+        send(&mut net, 1);
+        net.run(30_000);
+        for id in &chain {
+            assert_eq!(delivered(&net, "m2", *id), 1, "{id}");
+            assert_eq!(forwarded(&net, "m1", *id, 2), 1, "{id} sent once");
+        }
+        let asks = net.count("m2", |e| matches!(e, Event::ParentMissing { .. }));
+        assert_eq!(asks, 1, "one wait, one answer");
+    });
+}
+
 /// A member serves a held message only to one of its recipients: m2,
 /// removed before m0's next message, asks m1 for it and gets nothing. And
 /// a forwarded copy that its author did not sign is refused.

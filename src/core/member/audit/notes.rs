@@ -380,6 +380,15 @@ impl Auditor {
         out
     }
 
+    /// The receipts of own submissions to `stream` never served back here.
+    pub(super) fn unserved_receipts(&self, stream: Stream) -> Vec<Receipt> {
+        (self.own.iter())
+            .filter(|o| o.stream == stream && !o.back)
+            .filter_map(|o| self.slots.get(&(stream, o.seq)).cloned())
+            .take(MAX_ENTRIES)
+            .collect()
+    }
+
     /// An own message of `stream` that should long be back, if any.
     pub(super) fn withheld(&self, stream: Stream, timeout: Millis) -> Option<Finding> {
         let o = self

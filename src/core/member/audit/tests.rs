@@ -277,3 +277,27 @@ fn withheld_slot_0(msg: Option<MessageId>) -> Option<Finding> {
         msg,
     })
 }
+
+/// What a member hands its peers at a fallback: the receipts of its own
+/// submissions never served back (each side of a fork across a partition
+/// holds one for the slot where they parted), and none of those it saw
+/// come back.
+#[test]
+fn the_receipts_of_own_submissions_never_served_back_go_out_at_a_fallback() {
+    let mut s = sequencer();
+    let key = s.public_key();
+    let back = order(&mut s, 0, b"back");
+    let lost = order(&mut s, 0, b"lost");
+    let mut a = Auditor::default();
+    for (r, n) in [(&back, 1), (&lost, 2)] {
+        assert!(a.learn(STREAM, &key, r, None));
+        let msg = MessageId {
+            sender: MemberId(0),
+            seq: n,
+        };
+        a.own_message(1_000, STREAM, Owned::Message(msg), r);
+    }
+    a.processed(STREAM, &back);
+    assert_eq!(a.unserved_receipts(STREAM), vec![lost]);
+    assert_eq!(a.unserved_receipts((STREAM.0, STREAM.1 + 1)), vec![]);
+}

@@ -420,10 +420,22 @@ impl Member {
     }
 
     /// Sends the next queued submission once nothing is in flight (and the
-    /// one after it, if that one could not be built).
+    /// one after it, if that one could not be built). A commit waits, too,
+    /// while one of ours is receipted but not applied yet: MLS builds no
+    /// commit over a pending one, and the removal a forming nominator
+    /// learnt between its formation commit's receipt and its order was
+    /// skipped for that, and undone by the generation
+    /// (`coordinated-removal-while-committing-kept`). Applying the epoch
+    /// advances the queue again.
     fn advance(&mut self, now: Millis, fx: &mut Effects) {
         loop {
             let next = match self.coord.as_mut() {
+                Some(c)
+                    if c.queue.front().is_some_and(What::is_commit)
+                        && c.mls.has_pending_commit() =>
+                {
+                    None
+                }
                 Some(c) if c.pending.is_empty() => c.queue.pop_front(),
                 _ => None,
             };
@@ -674,6 +686,7 @@ impl Member {
                 }),
             }
         }
+        self.send_closing_audit(now, (c.server, c.generation), &roster, fx);
         // Own commits receipted but never served back are redone too: a
         // receipt is not an order (issue 21 (2): a removal the server
         // receipted and dropped was lost here without a word).

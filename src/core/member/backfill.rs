@@ -1,0 +1,124 @@
+//! Backfill: a member that waited too long for a message's parents asks
+//! for them over the pairwise channels, and whoever holds them answers
+//! with them and with the ancestors the asker lacks, so that what a
+//! partition or a fork branch kept from it crosses in one round trip.
+
+use super::Member;
+use super::message::{GroupMessage, Payload};
+use crate::core::ids::{MemberId, MessageId, Millis};
+use crate::core::io::Effects;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Messages in one answer: a burst missed whole (a few hundred) crosses in
+/// one, and a longer history in a few, without one answer flooding the
+/// asker's mailboxes with thousands of envelopes at once.
+const BACKFILL_BATCH: usize = 512;
+
+impl Member {
+    /// Answers a backfill request from `from`: sends again each wanted
+    /// message this member holds (its own, or one it received) that `from`
+    /// was a recipient of, and nothing else. The request came over the
+    /// pairwise Olm channel, so it is `from` asking, not a mailbox or
+    /// server in its name; and a message goes only where its author sent
+    /// it, so a member removed before a message was sent never gets it.
+    /// Others' messages go as `Forwarded`, carrying their author's
+    /// signature. See [`Member::closure`] for what else goes with them.
+    pub(super) fn backfill(
+        &mut self,
+        now: Millis,
+        from: MemberId,
+        want: &[MessageId],
+        have: Option<&[(MemberId, u32)]>,
+        fx: &mut Effects,
+    ) {
+        for message in self.closure(from, want, have) {
+            if message.id.sender == self.id {
+                self.seal_message(now, from, &message, fx);
+            } else {
+                let id = message.id;
+                let plaintext = Payload::Forwarded(message).encode();
+                self.seal(now, from, Some(id), plaintext, fx);
+            }
+        }
+    }
+
+    /// The wanted messages addressed to `from`, with (given `have`) their
+    /// ancestors addressed to it that it has not delivered, judged by
+    /// `have` (its highest delivered seq per author: causal delivery means
+    /// it holds what that message followed), oldest first, at most
+    /// [`BACKFILL_BATCH`]. Without the ancestors a chain of k messages
+    /// missed whole cost k round trips: 76 messages one branch of a fork
+    /// carried, or a minority's partition, took minutes after the heal.
+    fn closure(
+        &self,
+        from: MemberId,
+        want: &[MessageId],
+        have: Option<&[(MemberId, u32)]>,
+    ) -> Vec<GroupMessage> {
+        let ancestors = have.is_some();
+        let have: BTreeMap<MemberId, u32> = have.unwrap_or_default().iter().copied().collect();
+        let held = |id: &MessageId| id.sender == from || have.get(&id.sender) >= Some(&id.seq);
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
+        let mut stack: Vec<(MessageId, bool)> = want.iter().rev().map(|id| (*id, true)).collect();
+        while let Some((id, wanted)) = stack.pop() {
+            if out.len() >= BACKFILL_BATCH || !seen.insert(id) || (!wanted && held(&id)) {
+                continue;
+            }
+            let Some(message) = self.causal.archive.get(&id) else {
+                continue;
+            };
+            if !message.recipients.contains(&from) || id.sender == from {
+                continue;
+            }
+            if ancestors {
+                stack.extend(message.parents_for(from).into_iter().map(|p| (p, false)));
+            }
+            out.push(message.clone());
+        }
+        // Oldest first (a parent's clock is below its child's), so that
+        // the asker delivers them as they arrive rather than buffering.
+        out.sort_by_key(|m| m.hlc);
+        out
+    }
+
+    /// Asks for missing messages again: each member in `ask` for the
+    /// messages listed with it, in one request over the pairwise channel.
+    pub(super) fn ask_for(
+        &mut self,
+        now: Millis,
+        ask: BTreeMap<MemberId, BTreeSet<MessageId>>,
+        fx: &mut Effects,
+    ) {
+        let have = self.have();
+        for (peer, want) in ask {
+            if peer == self.id {
+                continue;
+            }
+            self.seal(
+                now,
+                peer,
+                None,
+                Payload::Backfill {
+                    group: self.cfg.group,
+                    want: want.into_iter().collect(),
+                    have: have.clone(),
+                }
+                .encode(),
+                fx,
+            );
+        }
+    }
+
+    /// The highest seq delivered here per author.
+    fn have(&self) -> Vec<(MemberId, u32)> {
+        let mut have: Vec<(MemberId, u32)> = Vec::new();
+        for id in self.causal.delivered.keys() {
+            match have.last_mut() {
+                Some((sender, seq)) if *sender == id.sender => *seq = (*seq).max(id.seq),
+                _ => have.push((id.sender, id.seq)),
+            }
+        }
+        have
+    }
+}
