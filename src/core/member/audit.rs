@@ -419,12 +419,18 @@ impl Member {
         let window = self.cfg.ack_timeout_ms;
         let me = self.id;
         let Unconfirmed { messages, ops } = self.audit.take_unconfirmed(now, window);
-        for msg in messages {
+        for (msg, (server, generation)) in messages {
             let Some(message) = self.causal.archive.get(&msg).cloned() else {
                 continue;
             };
+            let plaintext = Payload::Resent {
+                server,
+                generation,
+                msg: message.clone(),
+            }
+            .encode();
             for r in message.recipients.iter().copied().filter(|r| *r != me) {
-                self.seal_message(now, r, &message, fx);
+                self.seal(now, r, Some(msg), plaintext.clone(), fx);
             }
         }
         ops

@@ -5,7 +5,7 @@
 
 use super::Member;
 use super::message::{GroupMessage, Payload};
-use crate::core::ids::{MemberId, MessageId, Millis};
+use crate::core::ids::{MemberId, MessageId, Millis, ServerId};
 use crate::core::io::Effects;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -120,5 +120,58 @@ impl Member {
             }
         }
         have
+    }
+
+    /// `sender` wrote to an older generation than this member's (its
+    /// slots came from a stale server): it followed that server longer,
+    /// on the small side of a partition, say, and what it wrote there
+    /// this member dropped as stale. If it fell silent before the heal,
+    /// nothing it sends later names that history, and no parent is ever
+    /// missing (`coordinated-minority-quiet-heal`). Asked once per sender
+    /// and stale order.
+    pub(super) fn catch_up(
+        &mut self,
+        now: Millis,
+        sender: MemberId,
+        stale: (ServerId, u32),
+        fx: &mut Effects,
+    ) {
+        if sender == self.id
+            || stale.1 >= self.gens.generation
+            || !self.gens.caught_up.insert((sender, stale))
+        {
+            return;
+        }
+        let plaintext = Payload::CatchUp {
+            group: self.cfg.group,
+            server: stale.0,
+            generation: stale.1,
+            have: self.have(),
+        };
+        self.seal(now, sender, None, plaintext.encode(), fx);
+    }
+
+    /// Answers a catch-up request: the own messages this member submitted
+    /// to `stale` past the asker's `have`, with their ancestors it lacks.
+    /// Only those: what this member wrote since to the asker's own order
+    /// would overtake that order's slots at the asker
+    /// (`coordinated-dual-nomination` 12 and 14, when the answer was this
+    /// member's whole frontier).
+    pub(super) fn answer_catch_up(
+        &mut self,
+        now: Millis,
+        from: MemberId,
+        stale: (ServerId, u32),
+        have: &[(MemberId, u32)],
+        fx: &mut Effects,
+    ) {
+        let seen = have.iter().find(|(m, _)| *m == self.id).map(|(_, s)| *s);
+        let want: Vec<MessageId> = (self.gens.wrote_to.iter())
+            .filter(|(id, s)| **s == stale && seen.is_none_or(|h| id.seq > h))
+            .map(|(id, _)| *id)
+            .collect();
+        if !want.is_empty() {
+            self.backfill(now, from, &want, Some(have), fx);
+        }
     }
 }

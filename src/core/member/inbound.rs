@@ -7,7 +7,7 @@ use super::outbound::Purpose;
 use super::{Buffered, Member};
 use crate::core::event::OpKind;
 use crate::core::event::{Event, FallbackCause};
-use crate::core::ids::{AgentId, MemberId, MessageId, Millis, Peer};
+use crate::core::ids::{AgentId, MemberId, MessageId, Millis, Peer, ServerId};
 use crate::core::io::Effects;
 use crate::core::wire::{Datagram, Envelope, Stored};
 use std::collections::{BTreeMap, BTreeSet};
@@ -214,6 +214,14 @@ impl Member {
             Some(Payload::Backfill { group, want, have }) if group == self.cfg.group => {
                 return self.backfill(now, from, &want, Some(&have), fx);
             }
+            Some(Payload::CatchUp {
+                group,
+                server,
+                generation,
+                have,
+            }) if group == self.cfg.group => {
+                return self.answer_catch_up(now, from, (server, generation), &have, fx);
+            }
             Some(Payload::Forwarded(msg)) if msg.group == self.cfg.group => {
                 return self.forwarded(now, from, msg, fx);
             }
@@ -222,6 +230,17 @@ impl Member {
             }
             Some(Payload::Audit(report)) if report.group == self.cfg.group => {
                 return self.on_audit(from, report, fx);
+            }
+            Some(Payload::Resent {
+                server,
+                generation,
+                msg,
+            }) => {
+                let stream = (server, generation);
+                if self.follows(stream) && msg.id.sender == from && msg.group == self.cfg.group {
+                    return self.hold_resent(from, stream, msg);
+                }
+                msg
             }
             _ => return fail(fx, "malformed plaintext".into()),
         };
@@ -235,6 +254,45 @@ impl Member {
             );
         }
         self.accept(now, from, msg, None, from, fx);
+    }
+
+    /// Whether this member still takes `stream`'s order (server,
+    /// generation): coordinated there, and not removed from its MLS group.
+    fn follows(&self, stream: (ServerId, u32)) -> bool {
+        (self.coord.as_ref())
+            .is_some_and(|c| c.sending && c.mls.is_active() && (c.server, c.generation) == stream)
+    }
+
+    /// Holds an own message `from` sent again at its fallback that the
+    /// order this member follows carries too (see `Payload::Resent`). The
+    /// oldest goes first beyond the cap: the order brings it anyway,
+    /// unless the server withholds it, which brings the fallback.
+    fn hold_resent(&mut self, from: MemberId, stream: (ServerId, u32), msg: GroupMessage) {
+        const HELD: usize = 4096;
+        if self.causal.delivered.contains_key(&msg.id) {
+            return;
+        }
+        if self.gens.resent.len() >= HELD {
+            self.gens.resent.remove(0);
+        }
+        self.gens.resent.push((from, stream, msg));
+    }
+
+    /// Hands causal delivery what was held for an order this member no
+    /// longer takes (it fell back, or a commit removed it): most of it
+    /// the order delivered meanwhile, and it is dropped as a duplicate.
+    /// After every input, since more than the fallback ends following.
+    pub(super) fn release_resent(&mut self, now: Millis, fx: &mut Effects) {
+        if self.gens.resent.is_empty() {
+            return;
+        }
+        let (keep, free): (Vec<_>, Vec<_>) = std::mem::take(&mut self.gens.resent)
+            .into_iter()
+            .partition(|(_, stream, _)| self.follows(*stream));
+        self.gens.resent = keep;
+        for (from, _, msg) in free {
+            self.accept(now, from, msg, None, from, fx);
+        }
     }
 
     /// Takes a message `via` forwarded in answer to a backfill request:

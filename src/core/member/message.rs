@@ -137,6 +137,26 @@ pub enum Payload {
     /// Coordinated groups: what this member was shown of the server's
     /// order, for the recipient to compare (see `audit.rs`).
     Audit(super::audit::AuditReport),
+    /// An own message sent again over Olm at a fallback, which `server`
+    /// had ordered in `generation`. A member still following that order
+    /// holds it until it processes its slot or falls back itself: taken
+    /// at once, it overtook the slots before it (issue 21 (6),
+    /// `coordinated-commit-fork`). Last, so that the others keep their
+    /// encoding.
+    Resent {
+        server: crate::core::ids::ServerId,
+        generation: u32,
+        msg: GroupMessage,
+    },
+    /// "You wrote to an order I had left: send me what you wrote there",
+    /// with the asker's highest delivered seq per author (see
+    /// `Member::catch_up`).
+    CatchUp {
+        group: u64,
+        server: crate::core::ids::ServerId,
+        generation: u32,
+        have: Vec<(MemberId, u32)>,
+    },
 }
 
 impl Payload {

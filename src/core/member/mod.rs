@@ -178,6 +178,15 @@ struct Generations {
     takeover_at: Option<Millis>,
     /// Ordered messages of a generation this member has not joined yet.
     early: Vec<crate::core::wire::Ordered>,
+    /// Own messages peers sent again over Olm that the order this member
+    /// follows carries too, held until it falls back (see
+    /// `Payload::Resent`); by then the order delivered most of them.
+    resent: Vec<(MemberId, (ServerId, u32), message::GroupMessage)>,
+    /// The order (server, generation) each own message was submitted to.
+    wrote_to: BTreeMap<MessageId, (ServerId, u32)>,
+    /// Members asked to catch this one up, per stale order they wrote to
+    /// (see `catch_up`).
+    caught_up: BTreeSet<(MemberId, (ServerId, u32))>,
     /// Stale servers already told that the group moved on.
     told_stale: BTreeSet<(ServerId, u32)>,
     /// When each member this one counts out was last handed its removal
@@ -353,6 +362,7 @@ impl Member {
             },
         }
         self.act_on_audit(now, &mut fx);
+        self.release_resent(now, &mut fx);
         fx.wake_at(self.next_wake());
         fx
     }

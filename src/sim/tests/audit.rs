@@ -70,6 +70,13 @@ fn a_receipted_message_that_never_comes_back_makes_its_sender_fall_back() {
                 .filter(|e| matches!(e, Event::Delivered { msg } if *msg == dropped))
                 .count();
             assert_eq!(got, 1, "{m} gets the dropped message over Olm");
+            // It came as `Resent`, naming the order that receipted it:
+            // held while the receiver still followed that order, taken
+            // once it fell back itself (issue 21 (6)).
+            let at = |f: &dyn Fn(&Event) -> bool| events(m).iter().position(f);
+            let fell = at(&|e| matches!(e, Event::FellBack { .. })).expect("falls back");
+            let got = at(&|e| matches!(e, Event::Delivered { msg } if *msg == dropped));
+            assert!(got > Some(fell), "{m} delivered it before its fallback");
         }
     });
 }

@@ -108,7 +108,8 @@ impl Owned {
 /// deduplicate by id) and membership changes to redo.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Unconfirmed {
-    pub messages: Vec<MessageId>,
+    /// With the order that receipted each.
+    pub messages: Vec<(MessageId, Stream)>,
     pub ops: Vec<(OpKind, MemberId)>,
 }
 
@@ -372,7 +373,9 @@ impl Auditor {
         let mut out = Unconfirmed::default();
         for o in std::mem::take(&mut self.own) {
             match o.item {
-                Owned::Message(m) if !o.back || o.at + window >= now => out.messages.push(m),
+                Owned::Message(m) if !o.back || o.at + window >= now => {
+                    out.messages.push((m, o.stream))
+                }
                 Owned::Commit(ops) if !o.back => out.ops.extend(ops),
                 _ => {}
             }

@@ -260,7 +260,7 @@ fn an_own_commit_not_served_back_is_withheld_and_redone() {
     a.fetched(6_000);
     assert_eq!(a.withheld(STREAM, 5_000), withheld_slot_0(None));
     let redo = a.take_unconfirmed(6_000, 5_000);
-    assert_eq!(redo.messages, Vec::<MessageId>::new());
+    assert_eq!(redo.messages, vec![]);
     assert_eq!(redo.ops, removal);
 
     let applied = order(&mut s, 1, b"applied");

@@ -351,6 +351,14 @@ impl Member {
     /// signed message does: its `unsent` list says who does not wait for
     /// which parent.
     pub(super) fn submit(&mut self, now: Millis, message: &GroupMessage, fx: &mut Effects) {
+        if let Some(c) = self.coord.as_ref() {
+            self.gens
+                .wrote_to
+                .insert(message.id, (c.server, c.generation));
+            while self.gens.wrote_to.len() > super::ARCHIVE {
+                self.gens.wrote_to.pop_first();
+            }
+        }
         let plaintext = Payload::Group(message.clone()).encode();
         self.submit_what(
             now,

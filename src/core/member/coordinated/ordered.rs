@@ -67,6 +67,7 @@ impl Member {
                 return if ahead {
                     self.hold_early(item)
                 } else {
+                    self.catch_up(now, r.sender, (server, r.generation), fx);
                     self.stale_server(server, r.generation, fx)
                 };
             }
