@@ -106,8 +106,19 @@ pub struct MailboxAgent {
     addresses: BTreeMap<u64, AddressEntry>,
     mailboxes: BTreeMap<MemberId, Mailbox>,
     keys: BTreeMap<MemberId, KeyBundle>,
+    /// Key packages handed out, by (claimer, request, member), newest
+    /// last: a claim duplicated or retried gets the package its first
+    /// copy took. Each copy took another, and under duplication and
+    /// delay a contact's few packages ran out, so the generation a
+    /// takeover formed left it out for good
+    /// (`coordinated-add-before-takeover`).
+    claimed: VecDeque<((Peer, u64, MemberId), Vec<u8>)>,
     pub stats: MailboxStats,
 }
+
+/// Claims remembered for answering their copies: far more than the
+/// requests in flight at once.
+const MAX_CLAIMS: usize = 1024;
 
 impl MailboxAgent {
     pub fn new(id: AgentId, config: MailboxConfig, incarnation: u32) -> Self {
@@ -120,6 +131,7 @@ impl MailboxAgent {
             addresses: BTreeMap::new(),
             mailboxes: BTreeMap::new(),
             keys: BTreeMap::new(),
+            claimed: VecDeque::new(),
             stats: MailboxStats::default(),
         }
     }
@@ -302,11 +314,24 @@ impl MailboxAgent {
                 Datagram::Accepted { req }
             }
             Datagram::ClaimKeyPackage { req, member } => {
-                let key_package = self.keys.get_mut(&member).and_then(|b| {
-                    let kp = b.key_packages.pop_front()?;
-                    b.hand_out(digest(&kp));
-                    Some(kp)
-                });
+                let key = (from, req, member);
+                let again = (self.claimed.iter()).find(|(k, _)| *k == key);
+                let key_package = match again {
+                    Some((_, kp)) => Some(kp.clone()),
+                    None => self.keys.get_mut(&member).and_then(|b| {
+                        let kp = b.key_packages.pop_front()?;
+                        b.hand_out(digest(&kp));
+                        Some(kp)
+                    }),
+                };
+                if again.is_none()
+                    && let Some(kp) = &key_package
+                {
+                    self.claimed.push_back((key, kp.clone()));
+                    if self.claimed.len() > MAX_CLAIMS {
+                        self.claimed.pop_front();
+                    }
+                }
                 Datagram::KeyPackageClaimed {
                     req,
                     member,
@@ -790,6 +815,36 @@ mod tests {
             })
             .collect();
         assert_eq!(claims, vec![Some(vec![1]), Some(vec![2]), None]);
+    }
+
+    /// A claim duplicated on the wire or retried (the same request) gets
+    /// the package its first copy took; only a new request takes another.
+    /// Every copy took one, and a contact's few packages ran out under
+    /// duplication (`coordinated-add-before-takeover`).
+    #[test]
+    fn a_claim_copied_or_retried_gets_the_same_key_package() {
+        let mut a = agent();
+        let publish = Datagram::PublishKeyPackages {
+            req: 1,
+            member: MemberId(1),
+            key_packages: vec![vec![1], vec![2]],
+        };
+        send(&mut a, 0, publish);
+        let mut claim = |req| match send(
+            &mut a,
+            0,
+            Datagram::ClaimKeyPackage {
+                req,
+                member: MemberId(1),
+            },
+        ) {
+            Datagram::KeyPackageClaimed { key_package, .. } => key_package,
+            other => panic!("unexpected {other:?}"),
+        };
+        assert_eq!(claim(2), Some(vec![1]));
+        assert_eq!(claim(2), Some(vec![1]), "a copy");
+        assert_eq!(claim(3), Some(vec![2]), "a new request");
+        assert_eq!(claim(4), None);
     }
 
     #[test]
