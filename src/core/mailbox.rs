@@ -786,34 +786,34 @@ mod tests {
         assert_eq!(claim(&mut a), Some([2; 32]));
     }
 
+    /// An agent holding m1's key packages [1] and [2].
+    fn with_two_key_packages() -> MailboxAgent {
+        let mut a = agent();
+        let publish = Datagram::PublishKeyPackages {
+            req: 1,
+            member: MemberId(1),
+            key_packages: vec![vec![1], vec![2]],
+        };
+        assert_eq!(send(&mut a, 0, publish), Datagram::Accepted { req: 1 });
+        a
+    }
+
+    /// m9's claim `req` of one of m1's key packages.
+    fn claim_package(a: &mut MailboxAgent, req: u64) -> Option<Vec<u8>> {
+        let claim = Datagram::ClaimKeyPackage {
+            req,
+            member: MemberId(1),
+        };
+        match send(a, 0, claim) {
+            Datagram::KeyPackageClaimed { key_package, .. } => key_package,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
     #[test]
     fn key_packages_are_handed_out_once_each() {
-        let mut a = agent();
-        let published = send(
-            &mut a,
-            0,
-            Datagram::PublishKeyPackages {
-                req: 1,
-                member: MemberId(1),
-                key_packages: vec![vec![1], vec![2]],
-            },
-        );
-        assert_eq!(published, Datagram::Accepted { req: 1 });
-        let claims: Vec<Option<Vec<u8>>> = (2..5)
-            .map(|req| {
-                match send(
-                    &mut a,
-                    0,
-                    Datagram::ClaimKeyPackage {
-                        req,
-                        member: MemberId(1),
-                    },
-                ) {
-                    Datagram::KeyPackageClaimed { key_package, .. } => key_package,
-                    other => panic!("unexpected {other:?}"),
-                }
-            })
-            .collect();
+        let mut a = with_two_key_packages();
+        let claims: Vec<_> = (2..5).map(|req| claim_package(&mut a, req)).collect();
         assert_eq!(claims, vec![Some(vec![1]), Some(vec![2]), None]);
     }
 
@@ -823,28 +823,11 @@ mod tests {
     /// duplication (`coordinated-add-before-takeover`).
     #[test]
     fn a_claim_copied_or_retried_gets_the_same_key_package() {
-        let mut a = agent();
-        let publish = Datagram::PublishKeyPackages {
-            req: 1,
-            member: MemberId(1),
-            key_packages: vec![vec![1], vec![2]],
-        };
-        send(&mut a, 0, publish);
-        let mut claim = |req| match send(
-            &mut a,
-            0,
-            Datagram::ClaimKeyPackage {
-                req,
-                member: MemberId(1),
-            },
-        ) {
-            Datagram::KeyPackageClaimed { key_package, .. } => key_package,
-            other => panic!("unexpected {other:?}"),
-        };
-        assert_eq!(claim(2), Some(vec![1]));
-        assert_eq!(claim(2), Some(vec![1]), "a copy");
-        assert_eq!(claim(3), Some(vec![2]), "a new request");
-        assert_eq!(claim(4), None);
+        let mut a = with_two_key_packages();
+        assert_eq!(claim_package(&mut a, 2), Some(vec![1]));
+        assert_eq!(claim_package(&mut a, 2), Some(vec![1]), "a copy");
+        assert_eq!(claim_package(&mut a, 3), Some(vec![2]), "a new request");
+        assert_eq!(claim_package(&mut a, 4), None);
     }
 
     #[test]
