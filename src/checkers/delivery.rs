@@ -13,6 +13,9 @@
 //! let a protocol that dropped everything unacknowledged at fallback pass,
 //! so such messages are owed too, with time to arrive and only to
 //! recipients the sender was right to address.
+//!
+//! Arriving is not enough after a fault: how long the deliveries it held
+//! up took once recovery could begin is timed too (`recovery.rs`).
 
 use super::Figure;
 use super::history::{At, History, Sent};
@@ -184,15 +187,20 @@ pub fn check(h: &History) -> Verdict {
         );
     }
 
+    let times = messages.iter().map(|(m, s)| (**m, s.t)).collect();
+    let recovered = super::recovery::Recovered::judge(h, &times, &first);
     let counts: BTreeMap<Figure, u64> = BTreeMap::from([
         (Figure::Lost, lost.len() as u64),
+        (Figure::RecoveredLate, recovered.late.len() as u64),
         (Figure::LostUnacknowledged, lost_unacked.len() as u64),
         (Figure::Duplicates, duplicates.len() as u64),
         (Figure::CausalViolations, causal.len() as u64),
     ]);
     let excused_for = |why| excused.get(&why).copied().unwrap_or(0);
-    let measured = measured([
+    let mut measured = measured([
         (Figure::Messages, messages.len() as u64),
+        (Figure::RecoveredDeliveries, recovered.deliveries),
+        (Figure::RecoveredLate, counts[&Figure::RecoveredLate]),
         (
             Figure::ControlMessages,
             (h.delivery.sent.len() - messages.len()) as u64,
@@ -230,6 +238,9 @@ pub fn check(h: &History) -> Verdict {
         ),
         (Figure::UnknownParents, unknown_parents),
     ]);
+    if let Some(after) = recovered.after_ms {
+        measured.insert(Figure::RecoveredAfterMs, after);
+    }
     let problems: Vec<String> = counts
         .iter()
         .filter(|(_, n)| **n > 0)
@@ -250,7 +261,7 @@ pub fn check(h: &History) -> Verdict {
         );
         (Status::Pass, s)
     };
-    let evidence = [lost, lost_unacked, duplicates, causal, info].concat();
+    let evidence = [lost, lost_unacked, recovered.late, duplicates, causal, info].concat();
     Verdict::new(NAME, status, summary, evidence, measured)
 }
 

@@ -134,7 +134,7 @@ fn judge(h: &Parts<'_>) -> Verdict {
             first.entry((*m, l.server)).or_insert(l);
         }
     }
-    let (mut detected, mut excused, mut worst) = (Vec::new(), Vec::new(), 0);
+    let (mut detected, mut excused, mut worst, mut proved) = (Vec::new(), Vec::new(), 0, 0);
     let mut failures = evidence;
     for (&(m, server), lie) in &first {
         let with = witnesses(h.run, m, lie);
@@ -166,15 +166,14 @@ fn judge(h: &Parts<'_>) -> Verdict {
                     .map(|w| w.t)
             })
             .flatten();
-        let found = h
+        let accused = h
             .faults
             .accusations
             .iter()
             .find(|a| a.host == m && a.what.0 == server && a.t >= lie.t)
-            .map(|a| a.t)
-            .into_iter()
-            .chain(noticed)
-            .min();
+            .map(|a| a.t);
+        proved += u64::from(accused.is_some());
+        let found = accused.into_iter().chain(noticed).min();
         let contact = if from > lie.t {
             format!(", first able to compare at {from} ms")
         } else {
@@ -211,6 +210,7 @@ fn judge(h: &Parts<'_>) -> Verdict {
         (Figure::Lies, h.faults.lies.len() as u64),
         (Figure::LiedTo, first.len() as u64),
         (Figure::Detected, detected.len() as u64),
+        (Figure::Proved, proved),
         (Figure::Excused, excused.len() as u64),
         (Figure::FalseAccusations, false_accusations),
         (Figure::DetectionLatencyMaxMs, worst),

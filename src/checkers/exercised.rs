@@ -52,6 +52,7 @@ pub fn precondition(check: CheckId) -> Precondition {
             1,
         ),
         CheckId::ServerBlindness => ("with datagrams to agents", Figure::DatagramsScanned, 1),
+        CheckId::NeedlessFallback => ("with a fallback on a peer's notice", Figure::Judged, 1),
     };
     Precondition {
         with,

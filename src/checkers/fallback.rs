@@ -40,43 +40,54 @@ struct Failure {
     owed: BTreeSet<MemberId>,
 }
 
-/// A crash the server came back from with its state kept, during which
-/// none of the members it served was left without a receipt: each message
-/// they sent from the crash until it was back was ordered by it all the
-/// same. Nothing was lost or stalled, and nobody could tell it from a slow
-/// network; a protocol that fell back on it would abandon a working
+/// The members that could notice a crash the server came back from with
+/// its state kept: those left without a receipt, some message they sent
+/// from the crash until it was back never being ordered by it. For the
+/// others nothing was lost or stalled, and nobody could tell it from a
+/// slow network; a protocol that fell back on it would abandon a working
 /// server. (A crash of 280 ms with no traffic, `coordinated-adversity`
 /// seeds 261 and 310, was held against every member.) Only a message
 /// handed to the server counts: one that a member forming a generation
 /// sealed pairwise never went near it (`coordinated-adversity` 310 again).
-fn unnoticeable(h: &History, at: Millis, server: ServerId, owed: &BTreeSet<MemberId>) -> bool {
-    let Some(back) = h
+/// A member told by one that noticed asks the server before it follows,
+/// and the server, back, answers it: it owes nothing either
+/// (`coordinated-crash-while-forming-unnoticed`, once notices were
+/// checked). `None` when the server did not come back.
+fn noticed_by(
+    h: &History,
+    at: Millis,
+    server: ServerId,
+    owed: &BTreeSet<MemberId>,
+) -> Option<BTreeSet<MemberId>> {
+    let back = h
         .faults
         .server_recoveries
         .iter()
         .find(|(t, s)| *t >= at && *s == server)
-        .map(|(t, _)| *t)
-    else {
-        return false;
-    };
+        .map(|(t, _)| *t)?;
     // A later failure of the same server before it was back is this one.
     let crashed_again = h
         .faults
         .server_failures
         .iter()
         .any(|(t, s)| *t > at && *t < back && *s == server);
-    !crashed_again
-        && h.delivery.sent.iter().all(|(msg, s)| {
-            !owed.contains(&msg.sender)
-                || s.what.control
-                || !s.what.submitted
-                || s.t < at
-                || s.t > back
-                || h.servers
+    if crashed_again {
+        return None;
+    }
+    let unanswered = |m: &MemberId| {
+        h.delivery.sent.iter().any(|(msg, s)| {
+            msg.sender == *m
+                && !s.what.control
+                && s.what.submitted
+                && s.t >= at
+                && s.t <= back
+                && h.servers
                     .slots
                     .get(msg)
-                    .is_some_and(|slot| slot.server == server)
+                    .is_none_or(|slot| slot.server != server)
         })
+    };
+    Some(owed.iter().copied().filter(unanswered).collect())
 }
 
 /// From when a member could notice a failure.
@@ -124,7 +135,8 @@ fn failures(h: &History) -> (Vec<Failure>, u64) {
             .into_iter()
             .filter(|m| h.run.reachable(*m) && h.run.finals.get(m).is_some_and(|f| f.in_group))
             .collect();
-        if owed.is_empty() || unnoticeable(h, at, server, &owed) {
+        let owed = noticed_by(h, at, server, &owed).unwrap_or(owed);
+        if owed.is_empty() {
             idle += 1;
         } else {
             out.push(Failure { at, server, owed });

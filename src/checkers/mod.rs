@@ -22,8 +22,10 @@ pub mod history;
 mod intent;
 mod judge;
 mod move_owed;
+mod needless;
 mod order;
 mod reach;
+mod recovery;
 mod refused;
 pub mod secrecy;
 mod split_brain;
@@ -153,6 +155,7 @@ fn checker(id: CheckId) -> Judges {
         CheckId::PostRemovalSecrecy => {
             Judges::Run(|h, seen| secrecy::check(h, seen.map(|s| s as &dyn secrecy::Oracle)))
         }
+        CheckId::NeedlessFallback => Judges::Trace(needless::check),
         CheckId::ServerBlindness => Judges::Run(|_, seen| {
             blindness::check(
                 seen.map(|s| s.to_servers),
@@ -262,6 +265,7 @@ mod tests {
                 "delivery",
                 "total_order",
                 "fallback",
+                "needless_fallback",
                 "epoch_agreement",
                 "no_split_brain",
                 "equivocation_detected",

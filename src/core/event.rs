@@ -48,6 +48,18 @@ pub enum FallbackCause {
     Removed,
 }
 
+impl FallbackCause {
+    /// Whether the member saw its server fail itself, rather than being
+    /// told by a peer, a later generation, its own move or its removal.
+    pub fn first_hand(self) -> bool {
+        use FallbackCause::*;
+        match self {
+            NoReceipt | NoReaddressAnswer | Refused | Fenced | Withheld | Lie => true,
+            PeerNotice | Superseded | Moving | Removed => false,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {

@@ -286,6 +286,28 @@ pub enum Datagram {
         member: MemberId,
         long_term: Option<Grant>,
     },
+
+    // ---- member -> server agent, and back: is the order still kept? ----
+    /// Asks the group's server agent whether it still serves `generation`
+    /// to this member. A member told by a peer that it fell back asks
+    /// before it follows (a peer's word alone would let any one member
+    /// take the group off a healthy server), and a member that fell back
+    /// alone asks before it returns. Last, with its answer, so that the
+    /// other datagrams keep their encoding.
+    Probe {
+        req: u64,
+        group: u64,
+        generation: u32,
+    },
+    /// The answer of a server serving the member: the next slot it will
+    /// fill. A refusal or a later generation is answered as for a
+    /// submission (`SubmitRejected`).
+    Serving {
+        req: u64,
+        group: u64,
+        generation: u32,
+        next_seq: u64,
+    },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -342,6 +364,7 @@ impl Datagram {
             | Datagram::Accepted { req }
             | Datagram::Refused { req, .. }
             | Datagram::Receipted { req, .. }
+            | Datagram::Serving { req, .. }
             | Datagram::SubmitRejected { req, .. } => Some(*req),
             _ => None,
         }

@@ -114,6 +114,9 @@ pub fn to_toml(s: &Scenario, header: &str) -> String {
         ms(s.bounds.convergence_ms),
         ms(s.bounds.detection_ms)
     );
+    if let Some(r) = s.bounds.recovery_ms {
+        let _ = writeln!(t, "recovery = {}", ms(r));
+    }
     claims(&mut t, "expect", &s.expect, &s.variants);
     explore(&mut t, &s.explore, &s.variants);
     t

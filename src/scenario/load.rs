@@ -97,6 +97,7 @@ struct RawHealing {
 struct RawBounds {
     convergence: Option<Dur>,
     detection: Option<Dur>,
+    recovery: Option<Dur>,
 }
 
 // ---- checking and conversion ----
@@ -141,6 +142,10 @@ impl Cx<'_> {
         let bounds = BoundsParams {
             convergence_ms: self.positive(raw.bounds.convergence, 10_000, &b.key("convergence"))?,
             detection_ms: self.positive(raw.bounds.detection, 10_000, &b.key("detection"))?,
+            recovery_ms: match raw.bounds.recovery {
+                Some(d) => Some(self.positive(Some(d), 0, &b.key("recovery"))?),
+                None => None,
+            },
         };
         let expect = self.expect(&raw.expect, &variants)?;
         let (seed, seeds) = self.seeds(raw.seed, raw.seeds.as_deref())?;

@@ -264,6 +264,9 @@ pub struct PlanShape {
 pub struct BoundsParams {
     pub convergence_ms: Millis,
     pub detection_ms: Millis,
+    /// How long after a fault lifts, or a failure is detected, a delivery
+    /// it held up may still arrive; `None` measures without judging.
+    pub recovery_ms: Option<Millis>,
 }
 
 impl Scenario {
@@ -353,6 +356,7 @@ impl Scenario {
             bounds: BoundsParams {
                 convergence_ms: 10_000,
                 detection_ms: 10_000,
+                recovery_ms: None,
             },
             expect: BTreeMap::new(),
             explore: ExploreBounds {

@@ -95,6 +95,7 @@ fn run_here(
                 heal_at: s.heal_at(),
                 convergence_ms: s.bounds.convergence_ms,
                 detection_ms: s.bounds.detection_ms,
+                recovery_ms: s.bounds.recovery_ms,
                 servers: (s.topology.servers > 0).then_some(crate::trace::ServerBounds {
                     servers: s.topology.servers,
                     takeover_after_ms: s.protocol.takeover_after_ms,

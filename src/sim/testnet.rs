@@ -18,6 +18,8 @@ pub(crate) struct Instant {
     pub(crate) now: Millis,
     /// Hosts that are down: what is sent to them is lost.
     pub(crate) down: std::collections::BTreeSet<Peer>,
+    /// Pairs of hosts that cannot reach each other, either way.
+    pub(crate) cut: std::collections::BTreeSet<(Peer, Peer)>,
 }
 
 impl Instant {
@@ -27,9 +29,14 @@ impl Instant {
 
     /// A coordinated group of `members`, ordered by server agent c0.
     pub(crate) fn coordinated(members: u32) -> Instant {
+        Instant::coordinated_with(members, 1)
+    }
+
+    /// The same, with `servers` candidates: c1 and on can take over.
+    pub(crate) fn coordinated_with(members: u32, servers: u32) -> Instant {
         let mut s = Scenario::minimal(members, 2);
         s.group_kind = crate::scenario::GroupKind::Coordinated;
-        s.topology.servers = 1;
+        s.topology.servers = servers;
         Instant::of(s)
     }
 
@@ -41,6 +48,7 @@ impl Instant {
             queue: VecDeque::new(),
             now: 0,
             down: Default::default(),
+            cut: Default::default(),
         };
         for h in hosts(&s) {
             net.input(h, Input::Start(crate::core::io::Start::Fresh));
@@ -58,7 +66,8 @@ impl Instant {
     pub(crate) fn run(&mut self, until: Millis) {
         loop {
             while let Some((from, to, bytes)) = self.queue.pop_front() {
-                if !self.down.contains(&to) {
+                let cut = self.cut.contains(&(from, to)) || self.cut.contains(&(to, from));
+                if !self.down.contains(&to) && !cut {
                     self.input(to, Input::Datagram { from, bytes });
                 }
             }

@@ -31,6 +31,7 @@ pub enum CheckId {
     Delivery,
     TotalOrder,
     Fallback,
+    NeedlessFallback,
     EpochAgreement,
     NoSplitBrain,
     EquivocationDetected,

@@ -39,6 +39,11 @@ pub struct Bounds {
     /// How long after a fork (or after `heal_at`, whichever is later) it may
     /// take each side to detect it.
     pub detection_ms: Millis,
+    /// How long after a fault lifts, or a failure is detected, a delivery
+    /// it held up may still arrive (`delivery` judges it); traces of
+    /// scenarios without the bound have none and are only measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_ms: Option<Millis>,
     /// What a run with server agents owes in time; traces from before it
     /// was recorded have none, and owe no takeover or prompt fallback.
     #[serde(default, skip_serializing_if = "Option::is_none")]

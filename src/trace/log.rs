@@ -95,6 +95,7 @@ pub(crate) mod tests {
                     heal_at: 0,
                     convergence_ms: 1,
                     detection_ms: 1,
+                    recovery_ms: None,
                     servers: None,
                 },
                 expect: Default::default(),

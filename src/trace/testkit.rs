@@ -54,6 +54,7 @@ impl Tb {
                     heal_at: HEAL,
                     convergence_ms: CONVERGENCE,
                     detection_ms: DETECTION,
+                    recovery_ms: None,
                     servers: None,
                 },
                 expect: BTreeMap::new(),
@@ -337,8 +338,17 @@ impl Tb {
     }
 
     pub fn fell_back(&mut self, t: Millis, host: u32) -> &mut Tb {
+        self.fell_back_for(t, host, crate::core::event::FallbackCause::NoReceipt)
+    }
+
+    pub fn fell_back_for(
+        &mut self,
+        t: Millis,
+        host: u32,
+        cause: crate::core::event::FallbackCause,
+    ) -> &mut Tb {
         let e = Event::Host(HostEvent::FellBack {
-            cause: crate::core::event::FallbackCause::NoReceipt,
+            cause,
             reason: "test".into(),
             liar: None,
         });

@@ -35,6 +35,11 @@ pub struct Faults {
     /// it was lifted (`None` if it lasted to the end), and whom it names
     /// (nobody for network-wide weather).
     pub spans: Vec<Span>,
+    /// When members fell back on their own evidence that their server
+    /// failed (no receipt, a refusal, a fence, a withheld message, a
+    /// lie), not because a peer or a later generation told them: the
+    /// moments a failure with no end of its own was detected.
+    pub first_hand: Vec<Millis>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -44,6 +49,8 @@ pub struct Span {
     pub until: Option<Millis>,
     pub hosts: Vec<Peer>,
     pub kind: crate::faults::FaultType,
+    /// A partition's two sides (one-way ones too): who it kept apart.
+    pub sides: Option<(Vec<Peer>, Vec<Peer>)>,
 }
 
 impl Span {
@@ -76,6 +83,10 @@ impl Faults {
                     until: None,
                     hosts: fault.hosts(),
                     kind: fault.fault_type(),
+                    sides: match fault.cut() {
+                        crate::faults::Cut::Sides(a, b) => Some((a.to_vec(), b.to_vec())),
+                        _ => None,
+                    },
                 }),
                 Phase::End => {
                     if let Some(open) =
@@ -85,6 +96,11 @@ impl Faults {
                     }
                 }
             }
+        }
+        if let Event::Host(HostEvent::FellBack { cause, .. }) = &r.event
+            && cause.first_hand()
+        {
+            self.first_hand.push(t);
         }
         match &r.event {
             Event::Forged {

@@ -20,7 +20,7 @@ use crate::core::server::dishonest::Mode;
 use crate::trace::Trace;
 use crate::trace::{Bounds, Event, HostEvent, OpKind, Phase};
 pub use delivery::Delivery;
-pub use faults::Faults;
+pub use faults::{Faults, Span};
 pub use membership::Membership;
 pub use run::Run;
 pub use servers::Servers;

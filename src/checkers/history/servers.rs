@@ -19,9 +19,9 @@ pub struct Servers {
     /// was built on. A member counted in a commit's slot and not in the
     /// next was removed by it.
     pub commits: BTreeMap<Slot, u64>,
-    /// Coordinated groups: members switching to lightweight mode, and
-    /// members joining a generation.
-    pub fallbacks: Vec<At<()>>,
+    /// Coordinated groups: members switching to lightweight mode (and
+    /// why), and members joining a generation.
+    pub fallbacks: Vec<At<crate::core::event::FallbackCause>>,
     pub joins: Vec<At<u32>>,
     /// Every acknowledgement a member took for its own submission, with
     /// the slot its receipt names.
@@ -102,7 +102,7 @@ impl Servers {
                     self.rejections.push((t, server, *sender, reason.clone()));
                 }
             }
-            Event::Host(HostEvent::FellBack { .. }) => match At::on(host, t, idx, ()) {
+            Event::Host(HostEvent::FellBack { cause, .. }) => match At::on(host, t, idx, *cause) {
                 Some(a) => self.fallbacks.push(a),
                 None => ok = false,
             },

@@ -441,3 +441,50 @@ fn a_member_removed_before_the_message_was_ordered_is_not_owed_it() {
     let v = check(&coordinated(&[0, 1], false));
     assert_eq!(v.status, Status::Pass, "{v:#?}");
 }
+
+/// m0 sends to m1 and m2 at 100 ms while a partition (100..1,000 ms) cuts
+/// m2 off; m1 gets it at once, m2 at `arrives`. With `bound`, the run
+/// holds deliveries to it.
+fn held_up_by_a_partition(arrives: Millis, bound: Option<Millis>) -> Trace {
+    let mut tb = Tb::start(&[0, 1, 2]);
+    if let Some(Event::RunStarted { bounds, .. }) =
+        tb.trace.records.first_mut().map(|r| &mut r.event)
+    {
+        bounds.recovery_ms = bound;
+    }
+    tb.partition(100, &[0, 1], &[2], Some(1_000))
+        .send(100, id(0, 0), &[0, 1, 2], &[])
+        .envelope(100, id(0, 0), 1, true)
+        .envelope(100, id(0, 0), 2, true)
+        .deliver(150, 1, id(0, 0))
+        .deliver(arrives, 2, id(0, 0))
+        .end_agreed(&[0, 1, 2], &[0, 1, 2])
+        .build()
+}
+
+#[test]
+fn recovery_is_timed_from_the_heal_not_from_the_send() {
+    let v = run(&held_up_by_a_partition(1_400, None));
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+    // m1's copy arrived before the partition lifted: not a recovery.
+    assert_eq!(v.measured[Figure::RecoveredDeliveries], 1);
+    assert_eq!(v.measured[Figure::RecoveredAfterMs], 400);
+    assert_eq!(v.measured[Figure::RecoveredLate], 0);
+}
+
+#[test]
+fn a_delivery_later_than_the_recovery_bound_fails() {
+    let v = run(&held_up_by_a_partition(1_400, Some(300)));
+    assert_eq!(v.status, Status::Fail, "{v:#?}");
+    assert_eq!(v.summary, "1 recovered late");
+    assert!(mentions_member(&v, m(2)) && mentions_message(&v, id(0, 0)));
+    let v = run(&held_up_by_a_partition(1_300, Some(300)));
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+}
+
+#[test]
+fn a_run_with_nothing_to_recover_has_no_recovery_time() {
+    let v = run(&healthy());
+    assert_eq!(v.measured[Figure::RecoveredDeliveries], 0);
+    assert_eq!(v.measured.get(Figure::RecoveredAfterMs), None);
+}

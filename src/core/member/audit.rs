@@ -85,7 +85,13 @@ impl Member {
     /// A peer's report: each receipt and authenticator is compared with
     /// this member's own. Works after a fallback too, so that forwarded
     /// evidence still reaches a member that left the generation.
-    pub(super) fn on_audit(&mut self, from: MemberId, report: AuditReport, fx: &mut Effects) {
+    pub(super) fn on_audit(
+        &mut self,
+        now: Millis,
+        from: MemberId,
+        report: AuditReport,
+        fx: &mut Effects,
+    ) {
         let Some(key) = self.server_key(report.server) else {
             return self.reject(
                 Peer::Member(from),
@@ -104,6 +110,8 @@ impl Member {
         for r in report.receipts.iter().filter(|r| r.group == self.cfg.group) {
             if !self.audit.learn(stream, &key, r, Some(from)) {
                 forged += 1;
+            } else {
+                self.audit.told_of(now, stream, r);
             }
         }
         for (epoch, auth) in report.epochs {
@@ -132,8 +140,8 @@ impl Member {
         let Some(c) = (self.coord.as_ref()).filter(|c| c.sending && c.mls.is_active()) else {
             return false;
         };
-        let stream = (c.server, c.generation);
-        match self.audit.withheld(stream, self.cfg.ack_timeout_ms) {
+        let at = ((c.server, c.generation), c.next_seq);
+        match self.audit.withheld(at, self.id, self.cfg.ack_timeout_ms) {
             Some(w) => {
                 self.audit.found.push(w);
                 true
@@ -339,20 +347,24 @@ impl Member {
                     self.send_report(now, &report, [peer], fx);
                     continue;
                 }
-                Finding::Withheld { stream, seq, msg } => (
+                Finding::Withheld {
                     stream,
-                    Why::new(
-                        FallbackCause::Withheld,
-                        format!(
-                            "{} receipted {} for slot {seq} of generation {} but has not \
-                         served it back within {} ms",
-                            stream.0,
-                            msg.map_or("this member's commit".to_owned(), |m| m.to_string()),
-                            stream.1,
-                            self.cfg.ack_timeout_ms
-                        ),
-                    ),
-                ),
+                    seq,
+                    msg,
+                    sender,
+                } => {
+                    let reason = format!(
+                        "{} receipted {} for slot {seq} of generation {} but has not \
+                         served it here within {} ms",
+                        stream.0,
+                        msg.map_or(format!("a commit of {sender}"), |m| m.to_string()),
+                        stream.1,
+                        self.cfg.ack_timeout_ms
+                    );
+                    // Asked first: its answer may prove the withholding.
+                    self.suspect(now, stream, Why::new(FallbackCause::Withheld, reason), fx);
+                    continue;
+                }
             };
             if self
                 .coord
@@ -360,6 +372,12 @@ impl Member {
                 .is_some_and(|c| (c.server, c.generation) == stream)
             {
                 self.fall_back(now, reason, true, fx);
+            } else if reason.liar().is_some() {
+                // Already out of that order (its server went quiet for
+                // this member first): the lie still means the peers may
+                // have written on another branch of it.
+                let peers = self.membership.view();
+                self.catch_up_after_lie(now, stream, &peers, fx);
             }
         }
     }

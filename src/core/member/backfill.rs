@@ -151,6 +151,36 @@ impl Member {
         self.seal(now, sender, None, plaintext.encode(), fx);
     }
 
+    /// At a fallback on proof that the server lied: the order this member
+    /// followed may not be the one its peers followed (a fork), and what
+    /// they wrote there never reached it. Each peer is asked at once for
+    /// what it wrote to that order, rather than after a message naming it
+    /// has waited `parent_timeout`: a fork found late, after the heal,
+    /// otherwise left a burst written on the other branch unrecovered at
+    /// the end of the run (`coordinated-fork-across-partition-recovered`,
+    /// once the other side no longer fell back on a bare notice).
+    pub(super) fn catch_up_after_lie(
+        &mut self,
+        now: Millis,
+        stream: (ServerId, u32),
+        roster: &BTreeSet<MemberId>,
+        fx: &mut Effects,
+    ) {
+        let plaintext = Payload::CatchUp {
+            group: self.cfg.group,
+            server: stream.0,
+            generation: stream.1,
+            have: self.have(),
+        }
+        .encode();
+        let me = self.id;
+        for peer in roster.iter().copied().filter(|p| *p != me) {
+            if self.gens.caught_up.insert((peer, stream)) {
+                self.seal(now, peer, None, plaintext.clone(), fx);
+            }
+        }
+    }
+
     /// Answers a catch-up request: the own messages this member submitted
     /// to `stale` past the asker's `have`, with their ancestors it lacks.
     /// Only those: what this member wrote since to the asker's own order

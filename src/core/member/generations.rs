@@ -220,6 +220,7 @@ impl Member {
                 fx.send(Peer::Server(n.server), n.datagram.encode());
             }
         }
+        self.retry_return(now, fx);
         self.reclaim(now, fx);
         self.maybe_commit_adds(now, fx);
     }
@@ -230,7 +231,8 @@ impl Member {
             .nomination
             .as_ref()
             .map(|n| n.next_at.min(n.since + self.cfg.ack_timeout_ms));
-        [nomination, self.gens.takeover_at]
+        let returning = self.gens.returning.as_ref().map(|r| r.next_at);
+        [nomination, self.gens.takeover_at, returning]
             .into_iter()
             .flatten()
             .min()

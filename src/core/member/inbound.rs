@@ -200,14 +200,15 @@ impl Member {
         }
         let msg = match Payload::decode(&opened.plaintext) {
             // A group message over the pairwise channel while this member
-            // still coordinates: its sender has fallen back.
+            // still coordinates: its sender has fallen back. Its word is
+            // checked with the server before it is followed.
             Some(Payload::Group(msg))
                 if self.membership.contains(from)
                     && self.coord.as_ref().is_some_and(|c| {
                         c.sending && msg.fell_from == Some((c.generation, c.server))
                     }) =>
             {
-                self.fall_back(now, super::coordinated::Why::told_by(from), true, fx);
+                self.doubt(now, from, fx);
                 msg
             }
             Some(Payload::Group(msg)) => msg,
@@ -229,7 +230,14 @@ impl Member {
                 return self.on_invite(now, from, invite, fx);
             }
             Some(Payload::Audit(report)) if report.group == self.cfg.group => {
-                return self.on_audit(from, report, fx);
+                return self.on_audit(now, from, report, fx);
+            }
+            Some(Payload::StillServed {
+                group,
+                server,
+                generation,
+            }) if group == self.cfg.group => {
+                return self.still_served(now, from, (server, generation), fx);
             }
             Some(Payload::Resent {
                 server,
@@ -476,6 +484,7 @@ impl Member {
             let (carried, op) = (msg.membership.as_deref(), msg.op);
             self.ledger_learn(now, carried, op, msg.hlc, fx);
         }
+        let was_in = self.in_group();
         if self.coord.is_none()
             && self
                 .membership
@@ -486,6 +495,14 @@ impl Member {
                 in_group: self.in_group(),
                 cause: Some(msg.id),
             });
+            // Added by a member that fell back from a generation: the
+            // takeover will claim a key package of this member, and the
+            // ones it published may be gone (claims retried at other
+            // agents under loss each take one;
+            // `coordinated-add-before-takeover` 32).
+            if !was_in && self.in_group() && msg.fell_from.is_some() {
+                self.publish_key_packages(now, self.cfg.key_packages_per_agent, fx);
+            }
         }
         self.mark_delivered(msg.id, &msg.parents, msg.recipients);
     }

@@ -157,6 +157,15 @@ pub enum Payload {
         generation: u32,
         have: Vec<(MemberId, u32)>,
     },
+    /// "I asked: `server` still serves me `generation`", to a member whose
+    /// fallback notice this member did not follow. The member that fell
+    /// back alone stops its takeover and returns once the server answers
+    /// it too (see `coordinated/doubt.rs`).
+    StillServed {
+        group: u64,
+        server: crate::core::ids::ServerId,
+        generation: u32,
+    },
 }
 
 impl Payload {

@@ -20,7 +20,7 @@ pub mod sessions;
 mod timers;
 
 use crate::core::clock::HlcClock;
-use crate::core::event::Event;
+use crate::core::event::{Event, OpKind};
 use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Millis, Peer, ServerId};
 use crate::core::io::{Command, Effects, Input};
 use crate::core::wire::Datagram;
@@ -176,6 +176,13 @@ struct Generations {
     failed_server: Option<ServerId>,
     nomination: Option<generations::Nomination>,
     takeover_at: Option<Millis>,
+    /// Whether this member's last fallback was on its server going quiet,
+    /// and, while it may still return to that generation, the membership
+    /// changes it made in lightweight mode since (`coordinated/doubt.rs`).
+    may_return: bool,
+    lightweight_ops: Vec<(crate::core::event::OpKind, MemberId)>,
+    /// Told that its server still serves the others: asking it too.
+    returning: Option<coordinated::Returning>,
     /// Ordered messages of a generation this member has not joined yet.
     early: Vec<crate::core::wire::Ordered>,
     /// Own messages peers sent again over Olm that the order this member
@@ -442,12 +449,19 @@ impl Member {
             }
             Command::Update => skip(fx, "only a coordinated group has MLS keys to update"),
             Command::Nominate(server) => self.nominate(now, server, fx),
-            Command::Add(m) => {
-                self.send_group(now, Some((crate::core::event::OpKind::Add, m)), None, fx)
-            }
-            Command::Remove(m) => {
-                self.send_group(now, Some((crate::core::event::OpKind::Remove, m)), None, fx)
-            }
+            Command::Add(m) => self.change_lightweight(now, (OpKind::Add, m), fx),
+            Command::Remove(m) => self.change_lightweight(now, (OpKind::Remove, m), fx),
+        }
+    }
+}
+
+impl Member {
+    /// A membership change in lightweight mode; kept, too, to commit on
+    /// return to a generation this member fell back from alone.
+    fn change_lightweight(&mut self, now: Millis, op: (OpKind, MemberId), fx: &mut Effects) {
+        self.send_group(now, Some(op), None, fx);
+        if self.gens.draining.is_some() {
+            self.gens.lightweight_ops.push(op);
         }
     }
 }

@@ -293,6 +293,25 @@ impl ServerAgent {
                     }
                     fx.0.extend(again.0);
                 }
+                (
+                    Peer::Member(m),
+                    Ok(Datagram::Probe {
+                        req,
+                        group,
+                        generation,
+                    }),
+                ) => {
+                    let reply = match self.probe(m, group, generation) {
+                        Ok(next_seq) => Datagram::Serving {
+                            req,
+                            group,
+                            generation,
+                            next_seq,
+                        },
+                        Err(rejection) => Datagram::SubmitRejected { req, rejection },
+                    };
+                    fx.send(from, reply.encode());
+                }
                 (Peer::Agent(_), Ok(Datagram::Accepted { req })) => {
                     self.fanout.remove(&req);
                 }
@@ -348,6 +367,32 @@ impl ServerAgent {
             self.send_ordered(now, member, item, fx);
         }
         true
+    }
+
+    /// Whether this server serves `generation` of `group` to `member`: the
+    /// next slot it will fill, or why not, as a submission would hear it.
+    fn probe(&self, member: MemberId, group: u64, generation: u32) -> Result<u64, Rejection> {
+        if self.refusing {
+            return Err(Rejection::Refused);
+        }
+        let wrong = |current| Rejection::WrongGeneration {
+            submitted: generation,
+            current,
+        };
+        let Some(served) = self.groups.get(&group) else {
+            return Err(match self.fenced.get(&group) {
+                Some(&current) => wrong(current),
+                None => Rejection::NotServed(group),
+            });
+        };
+        let current = served.sequencer.generation();
+        if current != generation {
+            return Err(wrong(current));
+        }
+        if !served.sequencer.members().contains(&member) {
+            return Err(Rejection::NotAMember(member));
+        }
+        Ok(served.sequencer.next_seq())
     }
 
     /// Records a lie of the dishonest-server fault.

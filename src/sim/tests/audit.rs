@@ -11,10 +11,12 @@ use crate::scenario::{GroupKind, Scenario};
 use crate::sim::testnet::Instant;
 
 /// Only the victim speaks, so no other message ever takes the slot its
-/// receipt names: no proof, but its message never comes back. It falls
-/// back (withheld) and sends the message again over Olm.
+/// receipt names, and its message never comes back. Before it falls back
+/// it asks the server, which says the next slot it fills is the one it
+/// receipted: proof of the drop (issue 21 (8)). It falls back on the lie
+/// and sends the message again over Olm.
 #[test]
-fn a_receipted_message_that_never_comes_back_makes_its_sender_fall_back() {
+fn a_receipted_message_that_never_comes_back_is_proved_withheld() {
     run_seeded([11; 32], || {
         let mut s = Scenario::minimal(3, 2);
         s.topology.servers = 2;
@@ -48,18 +50,18 @@ fn a_receipted_message_that_never_comes_back_makes_its_sender_fall_back() {
                 reason,
                 liar,
             } => {
-                assert_eq!(liar, None, "a withheld receipt is no proof");
-                assert_eq!(cause, crate::core::event::FallbackCause::Withheld);
+                assert_eq!(liar, Some(ServerId(0)), "the server's answer is the proof");
+                assert_eq!(cause, crate::core::event::FallbackCause::Lie);
                 Some(reason)
             }
             _ => None,
         });
         let fell = fell.expect("m1 falls back");
-        assert!(fell.contains("has not served it back"), "{fell}");
+        assert!(fell.contains("said the next slot it fills is 0"), "{fell}");
         let accused = events("m1")
             .iter()
-            .any(|e| matches!(e, Event::EquivocationDetected { .. }));
-        assert!(!accused, "a missing message is no proof");
+            .any(|e| matches!(e, Event::EquivocationDetected { seq: 0, .. }));
+        assert!(accused, "the victim records the proof");
         let dropped = crate::core::ids::MessageId {
             sender: MemberId(1),
             seq: 0,

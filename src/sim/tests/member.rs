@@ -1,7 +1,7 @@
 //! Member tests over the instant network of `testnet.rs`.
 
 use crate::core::event::Event;
-use crate::core::ids::{MemberId, Peer};
+use crate::core::ids::{MemberId, Peer, ServerId};
 use crate::core::io::{Command, Input};
 use crate::entropy::run_seeded;
 use crate::scenario::Scenario;
@@ -523,5 +523,47 @@ fn a_member_told_of_a_fallback_does_not_tell_everyone_again() {
         // m0's chat message, and its announcement of the fallback.
         let sent = net.count_all(|e| matches!(e, Event::MessageSent { .. })) - sent_before;
         assert_eq!(sent, 2, "only the member that noticed tells everyone");
+    });
+}
+
+/// A member cut off from the server while the others are not falls back
+/// alone: the others ask the server before following its notice, hear it
+/// still serves them, and say so; the member neither takes the group over
+/// nor stays out, but returns once the server answers it (issue 21 (7)).
+#[test]
+fn a_member_cut_off_from_the_server_alone_returns_instead_of_taking_over() {
+    run_seeded([12; 32], || {
+        let mut net = Instant::coordinated_with(4, 2);
+        net.run(2_000);
+        let (m3, c0) = (Peer::Member(MemberId(3)), Peer::Server(ServerId(0)));
+        net.cut.insert((m3, c0));
+        send(&mut net, 3);
+        net.run(15_000);
+        let fell = |net: &Instant| net.count_all(|e| matches!(e, Event::FellBack { .. }));
+        assert_eq!(
+            fell(&net),
+            1,
+            "only the member that lost the server falls back"
+        );
+        assert_eq!(net.count("m3", |e| matches!(e, Event::FellBack { .. })), 1);
+        assert_eq!(
+            net.count_all(|e| matches!(e, Event::Nominating { .. })),
+            0,
+            "nobody takes the group off a server that serves it"
+        );
+        let joined = |net: &Instant| net.count("m3", |e| matches!(e, Event::Joined { .. }));
+        let before = joined(&net);
+        net.cut.clear();
+        net.run(20_000);
+        assert_eq!(
+            joined(&net),
+            before + 1,
+            "m3 returns to generation 1 once c0 answers it"
+        );
+        assert_eq!(fell(&net), 1);
+        // Back in the order, its next message is submitted, not sealed.
+        send(&mut net, 3);
+        net.run(22_000);
+        assert!(net.count("m3", |e| matches!(e, Event::SubmitAcked { .. })) > 0);
     });
 }

@@ -75,12 +75,14 @@ pub enum Finding {
         lo: u64,
         hi: u64,
     },
-    /// An own message receipted but never served back.
-    /// `msg` is `None` for a commit of this member's.
+    /// An own message receipted but never served back, or a slot a peer
+    /// showed a receipt for that was never served here. `msg` is `None`
+    /// for a commit, or for a peer's submission; `sender` submitted it.
     Withheld {
         stream: Stream,
         seq: u64,
         msg: Option<MessageId>,
+        sender: MemberId,
     },
 }
 
@@ -153,6 +155,9 @@ pub struct Auditor {
     /// Slots of the commits applied here, to show a peer that holds
     /// another authenticator where the orders parted.
     pub(super) commits: BTreeSet<(Stream, u64)>,
+    /// Slots a peer showed a signed receipt for, not processed here yet,
+    /// with when this member learnt of them (see `withheld`).
+    pub(super) told: BTreeMap<(Stream, u64), (MemberId, Millis)>,
     pub found: Vec<Finding>,
 }
 
@@ -243,6 +248,7 @@ impl Auditor {
         while self.order.len() > KEEP {
             self.order.pop_first();
         }
+        self.told.remove(&(stream, r.seq));
         for o in self.own.iter_mut().filter(|o| o.hash == r.hash) {
             o.back = true;
         }
@@ -392,16 +398,65 @@ impl Auditor {
             .collect()
     }
 
-    /// An own message of `stream` that should long be back, if any.
-    pub(super) fn withheld(&self, stream: Stream, timeout: Millis) -> Option<Finding> {
-        let o = self
-            .own
-            .iter()
-            .find(|o| o.stream == stream && !o.back && o.at + timeout <= self.last_fetch)?;
+    /// The highest slot of `stream` this member held a signed receipt for
+    /// at `t` without having been served it: an own submission, or one a
+    /// peer showed. A server that answers a later question with a next
+    /// slot at or below it says it never filled a slot it receipted.
+    pub(in crate::core::member) fn receipted_before(
+        &self,
+        stream: Stream,
+        t: Millis,
+    ) -> Option<(u64, MemberId)> {
+        let own = (self.own.iter())
+            .filter(|o| o.stream == stream && !o.back && o.at <= t)
+            .filter_map(|o| Some((o.seq, self.slots.get(&(stream, o.seq))?.sender)));
+        let told = (self.told.range((stream, 0)..=(stream, u64::MAX)))
+            .filter(|(_, (_, at))| *at <= t)
+            .map(|(&(_, seq), &(sender, _))| (seq, sender));
+        own.chain(told).max()
+    }
+
+    /// A peer showed a signed receipt for a slot of `stream` not processed
+    /// here: noted with `now`, to be served here within the timeout.
+    pub(super) fn told_of(&mut self, now: Millis, stream: Stream, r: &Receipt) {
+        if !self.order.contains_key(&(stream, r.seq)) {
+            self.told.entry((stream, r.seq)).or_insert((r.sender, now));
+            while self.told.len() > KEEP {
+                self.told.pop_first();
+            }
+        }
+    }
+
+    /// An own message of `stream` that should long be back, if any; or a
+    /// slot from `next` on that a peer showed a receipt for `timeout` ago
+    /// and still was not served here, though this member fetched since.
+    /// The second is the only trace a withheld submission leaves on the
+    /// members it was not the victim of, when no later message fills its
+    /// slot: without it a peer's fallback notice was all they had to go
+    /// on, and a notice alone is no longer followed (issue 21 (7), (8);
+    /// `coordinated-withheld-commit-noticed`).
+    pub(super) fn withheld(
+        &self,
+        (stream, next): (Stream, u64),
+        me: MemberId,
+        timeout: Millis,
+    ) -> Option<Finding> {
+        let due = |at: Millis| at + timeout <= self.last_fetch;
+        if let Some(o) = (self.own.iter()).find(|o| o.stream == stream && !o.back && due(o.at)) {
+            return Some(Finding::Withheld {
+                stream,
+                seq: o.seq,
+                msg: o.item.msg(),
+                sender: me,
+            });
+        }
+        let (&(_, seq), &(sender, _)) =
+            (self.told.range((stream, next)..=(stream, u64::MAX))).find(|(_, (_, at))| due(*at))?;
         Some(Finding::Withheld {
             stream,
-            seq: o.seq,
-            msg: o.item.msg(),
+            seq,
+            msg: None,
+            sender,
         })
     }
 }

@@ -230,12 +230,12 @@ fn an_own_message_not_served_back_is_withheld_once_the_mailboxes_were_read() {
     };
     let mut a = Auditor::default();
     a.own_message(1_000, STREAM, Owned::Message(msg), &mine);
-    a.fetched(5_000);
-    assert_eq!(a.withheld(STREAM, 5_000), None, "not long enough yet");
-    a.fetched(6_000);
-    assert_eq!(a.withheld(STREAM, 5_000), withheld_slot_0(Some(msg)));
+    assert_eq!(
+        withheld_after_the_timeout(&mut a),
+        withheld_slot_0(Some(msg))
+    );
     a.processed(STREAM, &mine);
-    assert_eq!(a.withheld(STREAM, 5_000), None, "served back");
+    assert_eq!(a.withheld((STREAM, 0), ME, 5_000), None, "served back");
     // A receipt that arrives after its message came back (the first
     // receipt was lost, a retry got it again) is served back already.
     let late = order(&mut s, 0, b"late");
@@ -243,7 +243,7 @@ fn an_own_message_not_served_back_is_withheld_once_the_mailboxes_were_read() {
     b.processed(STREAM, &late);
     b.own_message(1_000, STREAM, Owned::Message(msg), &late);
     b.fetched(60_000);
-    assert_eq!(b.withheld(STREAM, 5_000), None);
+    assert_eq!(b.withheld((STREAM, 0), ME, 5_000), None);
 }
 
 /// A receipted commit never served back is withheld as a message is
@@ -258,7 +258,7 @@ fn an_own_commit_not_served_back_is_withheld_and_redone() {
     let mut a = Auditor::default();
     a.own_message(1_000, STREAM, Owned::Commit(removal.clone()), &commit);
     a.fetched(6_000);
-    assert_eq!(a.withheld(STREAM, 5_000), withheld_slot_0(None));
+    assert_eq!(a.withheld((STREAM, 0), ME, 5_000), withheld_slot_0(None));
     let redo = a.take_unconfirmed(6_000, 5_000);
     assert_eq!(redo.messages, vec![]);
     assert_eq!(redo.ops, removal);
@@ -270,12 +270,52 @@ fn an_own_commit_not_served_back_is_withheld_and_redone() {
     assert_eq!(b.take_unconfirmed(1_500, 5_000), Unconfirmed::default());
 }
 
+const ME: MemberId = MemberId(0);
+
+/// Noted at 1 s with a 5 s timeout: not due at a read of the mailboxes at
+/// 5 s, due at one at 6 s.
+fn withheld_after_the_timeout(a: &mut Auditor) -> Option<Finding> {
+    a.fetched(5_000);
+    assert_eq!(
+        a.withheld((STREAM, 0), ME, 5_000),
+        None,
+        "not long enough yet"
+    );
+    a.fetched(6_000);
+    a.withheld((STREAM, 0), ME, 5_000)
+}
+
 fn withheld_slot_0(msg: Option<MessageId>) -> Option<Finding> {
     Some(Finding::Withheld {
         stream: STREAM,
         seq: 0,
         msg,
+        sender: ME,
     })
+}
+
+/// A slot a peer showed a receipt for, never served here, is withheld
+/// too once the mailboxes were read `timeout` after: the only trace a
+/// withheld submission leaves on the others in a silent group (issue 21
+/// (8)). One before where this member started, or served since, is not.
+#[test]
+fn a_slot_a_peer_holds_a_receipt_for_is_withheld_if_never_served_here() {
+    let mut s = sequencer();
+    let key = s.public_key();
+    let theirs = order(&mut s, 1, b"theirs");
+    let mut a = Auditor::default();
+    assert!(a.learn(STREAM, &key, &theirs, Some(MemberId(1))));
+    a.told_of(1_000, STREAM, &theirs);
+    let found = Some(Finding::Withheld {
+        stream: STREAM,
+        seq: 0,
+        msg: None,
+        sender: MemberId(1),
+    });
+    assert_eq!(withheld_after_the_timeout(&mut a), found);
+    assert_eq!(a.withheld((STREAM, 1), ME, 5_000), None, "joined after it");
+    a.processed(STREAM, &theirs);
+    assert_eq!(a.withheld((STREAM, 0), ME, 5_000), None, "served since");
 }
 
 /// What a member hands its peers at a fallback: the receipts of its own

@@ -6,6 +6,8 @@
 //! `generations.rs` (next door) forms and joins generations. The design is
 //! in docs/coordinated.md.
 
+mod doubt;
+pub(super) use doubt::Returning;
 mod ledger;
 mod ordered;
 mod readdress;
@@ -87,6 +89,10 @@ pub(super) struct Why {
     liar: Option<ServerId>,
     /// Told by a peer that fell back: that peer has told everyone already.
     told: bool,
+    /// Whether the member may return to this generation if its server
+    /// turns out to serve the others still: only when all it knows is
+    /// that the server went quiet (see `doubt.rs`).
+    quiet: bool,
 }
 
 impl Why {
@@ -96,6 +102,10 @@ impl Why {
             reason,
             liar: None,
             told: false,
+            quiet: matches!(
+                cause,
+                FallbackCause::NoReceipt | FallbackCause::NoReaddressAnswer
+            ),
         }
     }
 
@@ -105,7 +115,12 @@ impl Why {
             reason: format!("{server} lied: {evidence}"),
             liar: Some(server),
             told: false,
+            quiet: false,
         }
+    }
+
+    pub(super) fn liar(&self) -> Option<ServerId> {
+        self.liar
     }
 
     /// A peer's message said it fell back from this generation.
@@ -115,6 +130,7 @@ impl Why {
             reason: format!("{peer} fell back from this generation"),
             liar: None,
             told: true,
+            quiet: true,
         }
     }
 }
@@ -154,7 +170,7 @@ pub struct Coordinated {
     /// the mailboxes the server was given for each joiner.
     welcomes: BTreeMap<[u8; 32], Welcoming>,
     /// The next sequence number to deliver; later ones wait in `reorder`.
-    next_seq: u64,
+    pub(super) next_seq: u64,
     reorder: BTreeMap<u64, Ordered>,
     pending: BTreeMap<u64, Pending>,
     /// Submissions waiting for the one in flight: one at a time, so that
@@ -170,6 +186,8 @@ pub struct Coordinated {
     departed: BTreeMap<MemberId, u64>,
     /// New mailbox addresses the server has not confirmed (`readdress.rs`).
     readdress: Option<readdress::Readdressing>,
+    /// A peer's fallback notice being checked with the server (`doubt.rs`).
+    doubt: Option<doubt::Doubt>,
 }
 
 impl Coordinated {
@@ -203,6 +221,7 @@ impl Coordinated {
             synced: None,
             departed: BTreeMap::new(),
             readdress: None,
+            doubt: None,
         }
     }
 
@@ -239,6 +258,7 @@ impl Coordinated {
             .values()
             .map(|p| p.next_at)
             .chain(self.readdress.as_ref().map(|r| r.next_at))
+            .chain(self.doubt.as_ref().map(|d| d.next_at))
             .chain(batch)
             .chain(claims)
             .min()
@@ -569,10 +589,17 @@ impl Member {
 
     pub(super) fn retry_submits(&mut self, now: Millis, fx: &mut Effects) {
         let (retry_ms, timeout) = (self.cfg.retry_ms, self.cfg.ack_timeout_ms);
+        if self.retry_probe(now, fx) {
+            return;
+        }
         let Some(c) = self.coord.as_mut() else { return };
         if c.pending.values().any(|p| p.since + timeout <= now) {
             let reason = format!("no receipt from {} within {timeout} ms", c.server);
-            return self.fall_back(now, Why::new(FallbackCause::NoReceipt, reason), true, fx);
+            let mut why = Why::new(FallbackCause::NoReceipt, reason);
+            // Turned away for an epoch it cannot reach is not quiet: the
+            // server answers, on a branch this member is not on.
+            why.quiet = !c.pending.values().any(|p| p.stale);
+            return self.fall_back(now, why, true, fx);
         }
         if c.readdress
             .as_ref()
@@ -605,13 +632,20 @@ impl Member {
     /// switch from the next message they get that way. After a failure
     /// (`takeover`), the member also arms its takeover timer.
     pub(super) fn fall_back(&mut self, now: Millis, why: Why, takeover: bool, fx: &mut Effects) {
-        let Some(c) = self.coord.take() else { return };
+        let Some(mut c) = self.coord.take() else {
+            return;
+        };
+        c.doubt = None;
         let Why {
             cause,
             reason,
             liar,
             told,
+            quiet,
         } = why;
+        self.gens.may_return = quiet;
+        let lied = liar.is_some();
+        self.gens.lightweight_ops.clear();
         fx.record(Event::FellBack {
             cause,
             reason,
@@ -654,7 +688,6 @@ impl Member {
             self.membership.merge_set(ledger);
         }
         let me = self.id;
-        let mut c = c;
         let pending = std::mem::take(&mut c.pending);
         let queue = std::mem::take(&mut c.queue);
         // Commits that lost their epoch too, and adds the application asked
@@ -695,6 +728,9 @@ impl Member {
             }
         }
         self.send_closing_audit(now, (c.server, c.generation), &roster, fx);
+        if lied {
+            self.catch_up_after_lie(now, (c.server, c.generation), &roster, fx);
+        }
         // Own commits receipted but never served back are redone too: a
         // receipt is not an order (issue 21 (2): a removal the server
         // receipted and dropped was lost here without a word).
@@ -719,6 +755,7 @@ impl Member {
                 let wanted = self.membership.contains(target) != (kind == OpKind::Add);
                 if wanted && (kind == OpKind::Remove || self.learn_contact(target)) {
                     self.send_group(now, Some((kind, target)), None, fx);
+                    self.gens.lightweight_ops.push((kind, target));
                 }
             }
         }
@@ -738,6 +775,16 @@ impl Member {
                 .is_some_and(|n| n.req == req && n.server == server)
         }) {
             return self.on_nomination_reply(now, server, d, fx);
+        }
+        match d {
+            Datagram::Serving {
+                req,
+                generation,
+                next_seq,
+                ..
+            } => return self.on_serving(now, server, (req, generation, next_seq), fx),
+            Datagram::SubmitRejected { req, .. } if self.return_refused(now, req) => return,
+            _ => {}
         }
         let Some(c) = self.coord.as_mut().filter(|c| c.server == server) else {
             return self.reject(
