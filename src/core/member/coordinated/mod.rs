@@ -7,7 +7,9 @@
 //! in docs/coordinated.md.
 
 mod doubt;
+mod fallback;
 pub(super) use doubt::Returning;
+pub(super) use fallback::Why;
 mod ledger;
 mod ordered;
 mod readdress;
@@ -78,61 +80,6 @@ struct Pending {
     /// Rejected for an epoch this member has not reached yet: encrypted
     /// again once it has (resending the old ciphertext cannot succeed).
     stale: bool,
-}
-
-/// Why a member falls back: the reason for a person, the server it holds
-/// proof against, if any, typed for the checkers, and whether it learnt
-/// of the fallback first-hand.
-pub(super) struct Why {
-    cause: FallbackCause,
-    reason: String,
-    liar: Option<ServerId>,
-    /// Told by a peer that fell back: that peer has told everyone already.
-    told: bool,
-    /// Whether the member may return to this generation if its server
-    /// turns out to serve the others still: only when all it knows is
-    /// that the server went quiet (see `doubt.rs`).
-    quiet: bool,
-}
-
-impl Why {
-    pub(super) fn new(cause: FallbackCause, reason: String) -> Why {
-        Why {
-            cause,
-            reason,
-            liar: None,
-            told: false,
-            quiet: matches!(
-                cause,
-                FallbackCause::NoReceipt | FallbackCause::NoReaddressAnswer
-            ),
-        }
-    }
-
-    pub(super) fn lie(server: ServerId, evidence: &str) -> Why {
-        Why {
-            cause: FallbackCause::Lie,
-            reason: format!("{server} lied: {evidence}"),
-            liar: Some(server),
-            told: false,
-            quiet: false,
-        }
-    }
-
-    pub(super) fn liar(&self) -> Option<ServerId> {
-        self.liar
-    }
-
-    /// A peer's message said it fell back from this generation.
-    pub(super) fn told_by(peer: MemberId) -> Why {
-        Why {
-            cause: FallbackCause::PeerNotice,
-            reason: format!("{peer} fell back from this generation"),
-            liar: None,
-            told: true,
-            quiet: true,
-        }
-    }
 }
 
 /// An own add commit's Welcome, waiting for the commit to be ordered.
@@ -622,142 +569,6 @@ impl Member {
             p.attempts = p.attempts.saturating_add(1);
             p.next_at = now + retry_ms * u64::from(p.attempts.min(8));
             fx.send(Peer::Server(c.server), p.datagram.encode());
-        }
-    }
-
-    /// Switches the group to lightweight mode: the membership starts from
-    /// the MLS roster of the last applied epoch, messages the server never
-    /// acknowledged go again over the pairwise channels under their
-    /// original ids (receivers deduplicate), and the others learn of the
-    /// switch from the next message they get that way. After a failure
-    /// (`takeover`), the member also arms its takeover timer.
-    pub(super) fn fall_back(&mut self, now: Millis, why: Why, takeover: bool, fx: &mut Effects) {
-        let Some(mut c) = self.coord.take() else {
-            return;
-        };
-        c.doubt = None;
-        let Why {
-            cause,
-            reason,
-            liar,
-            told,
-            quiet,
-        } = why;
-        self.gens.may_return = quiet;
-        let lied = liar.is_some();
-        self.gens.lightweight_ops.clear();
-        fx.record(Event::FellBack {
-            cause,
-            reason,
-            liar,
-        });
-        self.gens.fell_from = self.gens.fell_from.max(c.generation);
-        self.gens.fell_rank = self.gens.fell_rank.max(Some(c.rank()));
-        self.gens.failed_server = Some(c.server);
-        if c.sending {
-            // The same founding stamp at every member that fell back from
-            // the same epoch, so that their sets merge as one.
-            let stamp = crate::core::clock::Hlc {
-                wall: 0,
-                logical: c.mls.epoch().unwrap_or(0) as u32,
-                node: MemberId(0),
-            };
-            self.membership = Membership::found(self.cfg.variant, &c.roster(), stamp);
-            // A member a commit removed is a tombstone stamped with the
-            // epoch it was out in, not merely absent: a member that falls
-            // back from an older epoch founds its set with the removed
-            // member in it, at that older epoch's stamp, and an absence
-            // would let the merge put the removed member back.
-            for (m, out_at) in &c.departed {
-                let tombstone = crate::core::clock::Hlc {
-                    wall: 0,
-                    logical: *out_at as u32,
-                    node: MemberId(0),
-                };
-                self.membership.remove(*m, tombstone);
-            }
-        }
-        // What the roster never learnt (a removal made in lightweight mode
-        // across a partition) outlives the generation: see `ledger.rs`. So
-        // does what a nominator learnt while still forming its generation,
-        // when its membership is the lightweight set but lightweight
-        // messages only reach the ledger (`coordinated-adversity` 61: a
-        // removal delivered then was undone by the fallback, and the
-        // removed member read what followed).
-        if let Some(ledger) = &self.ledger {
-            self.membership.merge_set(ledger);
-        }
-        let me = self.id;
-        let pending = std::mem::take(&mut c.pending);
-        let queue = std::mem::take(&mut c.queue);
-        // Commits that lost their epoch too, and adds the application asked
-        // for whose key packages were still being claimed: a removal
-        // rejected for an epoch this member never reached was dropped here
-        // without a word (`coordinated-adversity` 70).
-        let rebase = std::mem::take(&mut c.to_rebase);
-        let roster = c.roster();
-        let unclaimed: Vec<MemberId> = std::mem::take(&mut c.announce)
-            .into_iter()
-            .filter(|t| !roster.contains(t))
-            .collect();
-        let unacknowledged = pending
-            .into_values()
-            .map(|p| p.what)
-            .chain(queue)
-            .chain(rebase)
-            .chain((!unclaimed.is_empty()).then_some(What::Add { targets: unclaimed }));
-        let mut redo = Vec::new();
-        for what in unacknowledged {
-            match what {
-                What::Message { msg, .. } => {
-                    let Some(message) = self.causal.archive.get(&msg).cloned() else {
-                        continue;
-                    };
-                    for r in message.recipients.iter().copied().filter(|r| *r != me) {
-                        self.seal_message(now, r, &message, fx);
-                    }
-                }
-                // A membership change the application asked for outlives
-                // the server that never ordered it: it is made again in
-                // lightweight mode below, not dropped.
-                what @ (What::Remove { .. } | What::Add { .. }) => redo.extend(what.changes()),
-                other => fx.record(Event::CommandSkipped {
-                    command: format!("{other:?}").chars().take(40).collect(),
-                    reason: "its commit was never ordered; the group fell back".into(),
-                }),
-            }
-        }
-        self.send_closing_audit(now, (c.server, c.generation), &roster, fx);
-        if lied {
-            self.catch_up_after_lie(now, (c.server, c.generation), &roster, fx);
-        }
-        // Own commits receipted but never served back are redone too: a
-        // receipt is not an order (issue 21 (2): a removal the server
-        // receipted and dropped was lost here without a word).
-        redo.extend(self.resend_unconfirmed(now, fx));
-        // Messages the server ordered before it failed may still arrive:
-        // the old generation drains until this member needs its MLS client
-        // for the next one.
-        self.gens.draining = Some(c);
-        if takeover {
-            self.schedule_takeover(now);
-        }
-        if self.in_group() {
-            // Tell everyone now rather than at the next chat message. A
-            // member told by a peer does not tell everyone again: that
-            // peer has, and every member passing it on made a fallback
-            // cost members squared pairwise sessions (a 150-member group
-            // created 33,000 in five seconds, most of a run's memory).
-            if !told {
-                self.send_group(now, None, None, fx);
-            }
-            for (kind, target) in redo {
-                let wanted = self.membership.contains(target) != (kind == OpKind::Add);
-                if wanted && (kind == OpKind::Remove || self.learn_contact(target)) {
-                    self.send_group(now, Some((kind, target)), None, fx);
-                    self.gens.lightweight_ops.push((kind, target));
-                }
-            }
         }
     }
 
