@@ -40,18 +40,26 @@ pub fn check(h: &History) -> Verdict {
     };
     let ack = servers.ack_timeout_ms;
     let (mut judged, mut excused, mut needless) = (0u64, 0u64, Vec::new());
-    for f in (h.servers.fallbacks.iter()).filter(|f| f.what == FallbackCause::PeerNotice) {
+    for f in &h.servers.fallbacks {
         let Some((generation, server)) = from(h, f.host, f.idx) else {
             continue;
         };
+        let how = match f.what {
+            FallbackCause::PeerNotice => "on a peer's notice",
+            FallbackCause::Superseded if on_word(h, f.host, f.idx, (generation, server)) => {
+                "for a generation formed on a peer's notice"
+            }
+            _ => continue,
+        };
         judged += 1;
-        if excuse(h, f.host, server, generation, (f.t, ack)).is_some() {
+        let moved = f.what == FallbackCause::Superseded;
+        if excuse(h, f.host, (server, generation, moved), (f.t, ack)).is_some() {
             excused += 1;
             continue;
         }
         needless.push(
             Evidence::note(format!(
-                "{} left generation {generation} at {server} at {} ms on a peer's notice, \
+                "{} left generation {generation} at {server} at {} ms {how}, \
                  though {server} was up, honest and reachable from it throughout {} to {} ms",
                 f.host,
                 f.t,
@@ -87,6 +95,30 @@ pub fn check(h: &History) -> Verdict {
     Verdict::new(NAME, status, summary, needless, m)
 }
 
+/// Whether the generation `m` moved to after trace position `idx` was
+/// formed by a member that had left the old one on a peer's word (its own
+/// question to the server unanswered, for it alone): a takeover that
+/// moved a group its server still served (a helper's adversarial case:
+/// a member cut off from the server one way followed a notice and took
+/// everyone to c1, though the member it followed had already returned).
+/// Only a later generation formed by a member that left the same one
+/// counts: a contest of one generation settling by the tie rule moves
+/// members off a working server by design (`coordinated-dual-nomination`).
+fn on_word(h: &History, m: MemberId, idx: usize, left: (u32, ServerId)) -> bool {
+    let Some(next) = (h.coord.switches.iter())
+        .find(|s| s.host == m && s.idx > idx && s.what.is_some())
+        .and_then(|s| s.what)
+    else {
+        return false;
+    };
+    next.generation > left.0
+        && (h.servers.fallbacks.iter())
+            .rfind(|f| f.host == next.nominator && f.idx < idx)
+            .is_some_and(|f| {
+                f.what == FallbackCause::PeerNotice && from(h, next.nominator, f.idx) == Some(left)
+            })
+}
+
 /// The generation `m` was in just before trace position `idx`.
 fn from(h: &History, m: MemberId, idx: usize) -> Option<(u32, ServerId)> {
     (h.coord.switches.iter())
@@ -99,21 +131,31 @@ fn from(h: &History, m: MemberId, idx: usize) -> Option<(u32, ServerId)> {
 /// within `ack` of it the server failed, was fenced, or the group formed
 /// a later generation; or a fault touched the member, the server, or the
 /// whole network.
+/// A member that `moved` to the later generation is not excused by that
+/// generation, nor by the fence the move put on its old server.
 fn excuse(
     h: &History,
     m: MemberId,
-    server: ServerId,
-    generation: u32,
+    (server, generation, moved): (ServerId, u32, bool),
     (t, ack): (Millis, Millis),
 ) -> Option<&'static str> {
     let (from, to) = (t.saturating_sub(ack), t + ack);
+    // Removed by then: its server rightly no longer serves it, so it
+    // abandoned nothing (a helper's adversarial case, seed 22).
+    let out = (h.membership.changes.iter())
+        .rfind(|c| c.host == m && c.t <= t)
+        .is_some_and(|c| !c.what.in_group);
+    if out {
+        return Some("it had been removed");
+    }
     if (h.faults.server_failures.iter()).any(|(at, s)| *s == server && *at <= to) {
         return Some("its server failed");
     }
-    if (h.coord.fenced.iter()).any(|(at, s, _)| *s == server && *at <= to) {
+    if moved {
+        // Judged below on faults alone.
+    } else if (h.coord.fenced.iter()).any(|(at, s, _)| *s == server && *at <= to) {
         return Some("its server was fenced");
-    }
-    if (h.coord.accepted.iter()).any(|a| a.generation > generation && a.t <= t) {
+    } else if (h.coord.accepted.iter()).any(|a| a.generation > generation && a.t <= t) {
         return Some("a later generation was formed");
     }
     let (me, it) = (Peer::Member(m), Peer::Server(server));
@@ -158,6 +200,30 @@ mod tests {
         assert_eq!(v.status, Status::Fail, "{v:#?}");
         assert!(mentions_member(&v, m(1)));
         assert_eq!(v.measured[Figure::Needless], 1);
+    }
+
+    /// m1 follows a notice and forms generation 2 at c1; m0, whose c0
+    /// still served it, is moved there by m1's Welcome.
+    #[test]
+    fn a_takeover_on_a_peers_word_that_moves_a_served_member_fails() {
+        let mut tb = Tb::start(&[0, 1]);
+        tb.with_servers()
+            .joined(100, 0, 1, 0, 0)
+            .joined(200, 1, 1, 0, 0)
+            .fell_back_for(1_000, 1, FallbackCause::PeerNotice)
+            .accepted(1_200, 1, 2, 1)
+            .joined(1_210, 1, 2, 1, 1)
+            .fell_back_for(1_500, 0, FallbackCause::Superseded)
+            .joined(1_510, 0, 2, 1, 1)
+            .end_agreed(&[0, 1], &[0, 1]);
+        let v = check(&History::from_trace(&tb.build()));
+        assert_eq!(v.status, Status::Fail, "{v:#?}");
+        assert_eq!(v.measured[Figure::Needless], 2, "{v:#?}");
+        assert!(
+            v.evidence
+                .iter()
+                .any(|e| e.note.contains("formed on a peer's notice"))
+        );
     }
 
     #[test]

@@ -6,11 +6,20 @@
 //! That is allowed; what must not last is two coordinated sub-groups, each
 //! ordered by its own server and each believing it is the group, because
 //! then nothing one side says reaches the other and neither notices.
+//!
+//! One group is not enough, either: the tie rule every member applies (a
+//! later generation wins; within one, the lower server, then the lower
+//! nominator) names the generation that settles a contest, and a build
+//! whose rule picked the other one ended as one group all the same, or
+//! went on to a needless third generation (issue 21). So for each
+//! contested generation, members that end in that generation must end in
+//! the nomination the rule names, and no later generation may be formed
+//! while the rule's server is up and honest and no fault is in effect.
 
 use super::Figure;
 use super::coordination::Coordination;
 use super::coordination::Join;
-use super::history::{History, Run};
+use super::history::{Faults, History, Run};
 use super::{Evidence, Status, Verdict, list, measured};
 use crate::core::ids::{MemberId, ServerId};
 use crate::trace::CheckId;
@@ -41,13 +50,65 @@ fn last_state(h: &Parts<'_>) -> BTreeMap<MemberId, Option<Join>> {
 struct Parts<'a> {
     run: &'a Run,
     coord: &'a Coordination,
+    faults: &'a Faults,
 }
 
 pub fn check(h: &History) -> Verdict {
     judge(&Parts {
         run: &h.run,
         coord: &h.coord,
+        faults: &h.faults,
     })
+}
+
+/// What the tie rule says of each contested generation: members that end
+/// in it end in the nomination it names, and no later generation is
+/// formed while that one is working. One note per breach.
+fn tie_breaches(h: &Parts<'_>, sides: &BTreeMap<Side, Vec<MemberId>>) -> Vec<Evidence> {
+    let mut noms: BTreeMap<u32, BTreeSet<(ServerId, MemberId)>> = BTreeMap::new();
+    for a in &h.coord.accepted {
+        noms.entry(a.generation)
+            .or_default()
+            .insert((a.server, a.nominator));
+    }
+    let mut out = Vec::new();
+    for (&g, n) in noms.iter().filter(|(_, n)| n.len() > 1) {
+        let Some(&(server, nominator)) = n.first() else {
+            continue;
+        };
+        for ((sg, ss, sn), members) in sides {
+            if *sg == g && (*ss, *sn) != (server, nominator) {
+                out.push(
+                    Evidence::note(format!(
+                        "generation {g} was contested and the tie rule names {server} \
+                         (nominated by {nominator}), but {} ended at {ss} (nominated by {sn})",
+                        list(members)
+                    ))
+                    .members(members.iter().copied()),
+                );
+            }
+        }
+        let Some(won) = (h.coord.accepted.iter())
+            .find(|a| (a.generation, a.server, a.nominator) == (g, server, nominator))
+        else {
+            continue;
+        };
+        let failed = |t| {
+            (h.faults.server_failures.iter())
+                .any(|(at, s)| *s == server && *at >= won.t && *at <= t)
+        };
+        let quiet = |t| !h.faults.spans.iter().any(|s| s.overlaps(won.t, t));
+        if let Some(later) = (h.coord.accepted.iter())
+            .find(|a| a.generation > g && a.t > won.t && !failed(a.t) && quiet(a.t))
+        {
+            out.push(Evidence::note(format!(
+                "generation {} was formed at {} at {} ms, though generation {g} at {server}, \
+                 the tie rule's choice, was working and no fault was in effect",
+                later.generation, later.server, later.t
+            )));
+        }
+    }
+    out
 }
 
 fn judge(h: &Parts<'_>) -> Verdict {
@@ -117,7 +178,17 @@ fn judge(h: &Parts<'_>) -> Verdict {
             list(servers.iter())
         )));
     }
+    let breaches = tie_breaches(h, &sides);
     let (status, summary) = match sides.len() {
+        n if n < 2 && !breaches.is_empty() => {
+            let summary = format!(
+                "the tie rule was not kept ({} breaches; {} contested generations)",
+                breaches.len(),
+                contested.len()
+            );
+            evidence.splice(0..0, breaches);
+            (Status::Fail, summary)
+        }
         0 => (
             Status::Pass,
             format!(
@@ -143,6 +214,7 @@ fn judge(h: &Parts<'_>) -> Verdict {
             } else {
                 "different generations"
             };
+            evidence.extend(breaches);
             (
                 Status::Fail,
                 format!("split brain: live members are coordinated in {n} sub-groups ({why})"),

@@ -106,3 +106,50 @@ fn lightweight_runs_and_odd_traces() {
     let v = check(&History::from_trace(&unended.build()));
     assert_eq!(v.status, Status::Unknown, "{v:#?}");
 }
+
+/// Generation 2 contested: m0 forms it at c1, m2 at c2 (both after c0
+/// failed). The tie rule names c1 (the lower server).
+fn contested(end: impl FnOnce(&mut Tb)) -> Verdict {
+    let mut tb = Tb::start(&[0, 1, 2]);
+    tb.accepted(0, 0, 1, 0);
+    for n in 0..3 {
+        tb.joined(0, n, 1, 0, 0);
+        tb.fell_back(100, n);
+    }
+    tb.accepted(200, 1, 2, 0).accepted(210, 2, 2, 2);
+    end(&mut tb);
+    check(&ended(tb))
+}
+
+/// m0..m2 join `generation` at `c{server}`, nominated by `nominator`.
+fn all_join(tb: &mut Tb, t: u64, (generation, server, nominator): (u32, u32, u32)) {
+    for n in 0..3 {
+        tb.joined(t, n, generation, server, nominator);
+    }
+}
+
+#[test]
+fn a_contested_generation_settles_where_the_tie_rule_says() {
+    let v = contested(|tb| all_join(tb, 300, (2, 1, 0)));
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+    // One group, but at the server the rule does not name.
+    let v = contested(|tb| all_join(tb, 300, (2, 2, 2)));
+    assert_eq!(v.status, Status::Fail, "{v:#?}");
+    assert!(
+        v.evidence[0].note.contains("the tie rule names c1"),
+        "{v:#?}"
+    );
+}
+
+#[test]
+fn a_further_takeover_of_a_working_generation_fails() {
+    let v = contested(|tb| {
+        tb.accepted(400, 0, 3, 1);
+        all_join(tb, 410, (3, 0, 1));
+    });
+    assert_eq!(v.status, Status::Fail, "{v:#?}");
+    assert!(
+        v.evidence[0].note.contains("generation 3 was formed"),
+        "{v:#?}"
+    );
+}

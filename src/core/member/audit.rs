@@ -206,7 +206,7 @@ impl Member {
     }
 
     /// The next `FANOUT` of `peers` in this member's rotation.
-    fn next_peers(&mut self, peers: &[MemberId]) -> BTreeSet<MemberId> {
+    pub(super) fn next_peers(&mut self, peers: &[MemberId]) -> BTreeSet<MemberId> {
         let start = self.audit.cursor + self.id.0 as usize;
         self.audit.cursor += FANOUT;
         (0..FANOUT.min(peers.len()))
@@ -401,16 +401,43 @@ impl Member {
         if receipts.is_empty() || peers.is_empty() {
             return;
         }
-        let report = AuditReport {
+        let report = self.receipts_report(stream, receipts);
+        let to = self.next_peers(&peers);
+        self.send_report(now, &report, to, fx);
+    }
+
+    /// A report that carries only `receipts`: no digest, no epochs.
+    fn receipts_report(
+        &self,
+        stream: Stream,
+        receipts: Vec<crate::core::server::sequencer::Receipt>,
+    ) -> AuditReport {
+        AuditReport {
             group: self.cfg.group,
             generation: stream.1,
             server: stream.0,
             range: None,
             receipts,
             epochs: Vec::new(),
-        };
-        let to = self.next_peers(&peers);
-        self.send_report(now, &report, to, fx);
+        }
+    }
+
+    /// The receipt this member holds for slot `seq` of `stream`, to every
+    /// peer, as an audit would carry it.
+    pub(super) fn forward_receipt(
+        &mut self,
+        now: Millis,
+        stream: Stream,
+        seq: u64,
+        fx: &mut Effects,
+    ) {
+        let receipts = self.audit.receipts(stream, seq, seq);
+        if receipts.is_empty() {
+            return;
+        }
+        let report = self.receipts_report(stream, receipts);
+        let peers = self.peers();
+        self.send_report(now, &report, peers, fx);
     }
 
     /// Everyone this member would tell: the roster while coordinated, the

@@ -239,6 +239,20 @@ impl Member {
             }) if group == self.cfg.group => {
                 return self.still_served(now, from, (server, generation), fx);
             }
+            Some(Payload::FellFrom {
+                group,
+                server,
+                generation,
+            }) if group == self.cfg.group => {
+                if self.membership.contains(from)
+                    && (self.coord.as_ref()).is_some_and(|c| {
+                        c.sending && (c.server, c.generation) == (server, generation)
+                    })
+                {
+                    self.doubt(now, from, fx);
+                }
+                return;
+            }
             Some(Payload::Resent {
                 server,
                 generation,

@@ -166,6 +166,17 @@ pub enum Payload {
         server: crate::core::ids::ServerId,
         generation: u32,
     },
+    /// "I fell back from `generation` at `server`: my server did not
+    /// answer me", to a few peers, from a member that followed a notice
+    /// only after its own question went unanswered. It tells nobody else
+    /// (the member it followed has), but without this none that still
+    /// reaches the server could tell it so, and it took the group over
+    /// (see `coordinated/doubt.rs`).
+    FellFrom {
+        group: u64,
+        server: crate::core::ids::ServerId,
+        generation: u32,
+    },
 }
 
 impl Payload {

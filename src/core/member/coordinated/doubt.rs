@@ -167,6 +167,11 @@ impl Member {
                     seq,
                     evidence: evidence.clone(),
                 });
+                // The answer convinces only the member that asked; the
+                // receipt goes to every peer, which asks the same question
+                // (a silent group's members otherwise stayed on a server
+                // proved to withhold until a takeover moved them).
+                self.forward_receipt(now, stream, seq, fx);
                 return self.fall_back(now, Why::lie(server, &evidence), true, fx);
             }
             if let Some(why) = d.then {

@@ -9,6 +9,7 @@ use crate::core::ids::{MemberId, Millis, ServerId};
 use crate::core::io::Effects;
 use crate::core::member::Member;
 use crate::core::member::membership::Membership;
+use crate::core::member::message::Payload;
 
 /// Why a member falls back: the reason for a person, the server it holds
 /// proof against, if any, typed for the checkers, and whether it learnt
@@ -143,6 +144,7 @@ impl Member {
         // without a word (`coordinated-adversity` 70).
         let rebase = std::mem::take(&mut c.to_rebase);
         let roster = c.roster();
+        let stream = (c.server, c.generation);
         let unclaimed: Vec<MemberId> = std::mem::take(&mut c.announce)
             .into_iter()
             .filter(|t| !roster.contains(t))
@@ -197,6 +199,20 @@ impl Member {
             // created 33,000 in five seconds, most of a run's memory).
             if !told {
                 self.send_group(now, None, None, fx);
+            } else if quiet {
+                // Told, and its own question went unanswered: a few peers
+                // hear it, so that one still served can say so.
+                let fell = Payload::FellFrom {
+                    group: self.cfg.group,
+                    server: stream.0,
+                    generation: stream.1,
+                }
+                .encode();
+                let peers: Vec<MemberId> =
+                    roster.iter().copied().filter(|m| *m != self.id).collect();
+                for peer in self.next_peers(&peers) {
+                    self.seal(now, peer, None, fell.clone(), fx);
+                }
             }
             for (kind, target) in redo {
                 let wanted = self.membership.contains(target) != (kind == OpKind::Add);

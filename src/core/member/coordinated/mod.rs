@@ -193,6 +193,8 @@ impl Coordinated {
     }
 
     pub(super) fn forget_pending(&mut self) {
+        // Removed: a notice it was checking no longer concerns it.
+        self.doubt = None;
         self.pending.clear();
         self.queue.clear();
         self.to_rebase.clear();
@@ -649,8 +651,15 @@ impl Member {
                     return;
                 };
                 match p.what {
-                    // Another commit won the epoch: rebuild ours on it once
-                    // it has been applied here.
+                    // Another commit won the epoch, and it is applied here
+                    // already: rebuild ours on it now. Kept for the next
+                    // commit, it waited for one that never came, and the
+                    // removal was lost without a word (a helper's
+                    // adversarial case, `coordinated-stale-removal-rebuilt`).
+                    What::Remove { target } if caught_up && !c.roster().contains(&target) => {}
+                    What::Add { .. } if caught_up => self.maybe_commit_adds(now, fx),
+                    what if what.is_commit() && caught_up => self.submit_what(now, what, fx),
+                    // Rebuilt on the winning commit once it is applied here.
                     what if what.is_commit() => c.to_rebase.push(what),
                     what if caught_up => self.resubmit(now, vec![what], fx),
                     _ => {
