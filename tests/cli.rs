@@ -207,7 +207,7 @@ fn check_skips_what_a_trace_cannot_judge_and_gives_a_verdict() {
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("-- server_blindness       skipped"), "{text}");
     assert!(
-        text.contains("verdict: PASS (10 claims met; 1 checkers had no expectation; not judged, a trace cannot: post_removal_secrecy, server_blindness)"),
+        text.contains("verdict: PASS (10 claims met; 2 checkers had no expectation; not judged, a trace cannot: post_removal_secrecy, server_blindness)"),
         "{text}"
     );
 

@@ -18,6 +18,7 @@ fn the_shipped_scenarios_exercise_every_checker() {
         "scenarios/coordinated-server-crash.toml",
         "scenarios/coordinated-equivocating-server.toml",
         "scenarios/coordinated-attacker.toml",
+        "scenarios/lightweight-concurrent-rename.toml",
     ];
     let mut reached: BTreeSet<CheckId> = BTreeSet::new();
     for file in files {

@@ -134,7 +134,7 @@ fn explore_holds_lww_to_pass_and_plans_are_replayable() {
     assert!(
         lines
             .iter()
-            .all(|l| l["checks"].as_array().unwrap().len() == 13)
+            .all(|l| l["checks"].as_array().unwrap().len() == 14)
     );
     let bad = commsim(&["explore", TINY, "--variant", "lww-wallclock"]);
     assert_eq!(bad.status.code(), Some(2));

@@ -239,13 +239,77 @@ fn update_and_nominate_load() {
         "[[workload.ops]]\nat = \"2s\"\nby = \"m1\"\nop = \"update\"\n\n[[workload.ops]]\nat = \"3s\"\nby = \"m0\"\nop = \"nominate\"\nserver = \"c1\"\n",
     );
     let s = parse_str("ok.toml", &text).unwrap();
-    let actions: Vec<Action> = s.workload.ops.iter().map(|o| o.action).collect();
+    let actions: Vec<Action> = s.workload.ops.iter().map(|o| o.action.clone()).collect();
     assert_eq!(
         actions,
         vec![
             Action::Update,
             Action::Nominate(commsim::core::ids::ServerId(1))
         ]
+    );
+}
+
+#[test]
+fn rename_loads_with_and_without_a_picture() {
+    let text = with_ops(
+        "[[workload.ops]]\nat = \"2s\"\nby = \"m1\"\nop = \"rename\"\nname = \"north\"\n\n[[workload.ops]]\nat = \"3s\"\nby = \"m0\"\nop = \"rename\"\nname = \"south\"\npicture = \"mxc://p/1\"\n",
+    );
+    let s = parse_str("ok.toml", &text).unwrap();
+    let actions: Vec<Action> = s.workload.ops.iter().map(|o| o.action.clone()).collect();
+    assert_eq!(
+        actions,
+        vec![
+            Action::Rename {
+                name: "north".into(),
+                picture: None
+            },
+            Action::Rename {
+                name: "south".into(),
+                picture: Some("mxc://p/1".into())
+            }
+        ]
+    );
+}
+
+#[test]
+fn rename_needs_a_name() {
+    let text = with_ops("[[workload.ops]]\nat = \"2s\"\nby = \"m1\"\nop = \"rename\"\n");
+    let e = parse_str("bad.toml", &text).expect_err("should be rejected");
+    assert_readable(&e);
+    assert_eq!(e.field, "workload.ops[0]", "{e}");
+    assert!(e.message.contains("`rename` needs a name"), "{e}");
+}
+
+#[test]
+fn rename_takes_no_target_and_an_empty_name_is_refused() {
+    let text = with_ops(
+        "[[workload.ops]]\nat = \"2s\"\nby = \"m1\"\nop = \"rename\"\nname = \"x\"\ntarget = \"m2\"\n",
+    );
+    rejects(
+        &text,
+        "workload.ops[0].target",
+        "target = @\"m2\"",
+        &["`rename` takes no target"],
+    );
+    let text =
+        with_ops("[[workload.ops]]\nat = \"2s\"\nby = \"m1\"\nop = \"rename\"\nname = \"\"\n");
+    rejects(
+        &text,
+        "workload.ops[0].name",
+        "name = @\"\"",
+        &["1 to 256 bytes"],
+    );
+}
+
+#[test]
+fn a_picture_belongs_to_a_rename() {
+    let text =
+        with_ops("[[workload.ops]]\nat = \"2s\"\nby = \"m1\"\nop = \"update\"\npicture = \"p\"\n");
+    rejects(
+        &text,
+        "workload.ops[0].picture",
+        "picture = @\"p\"",
+        &["`update` takes no picture"],
     );
 }
 
@@ -693,7 +757,7 @@ fn complete_example() {
     );
     assert_eq!(w.ops.len(), 2);
     assert_eq!(
-        (w.ops[1].at_ms, w.ops[1].by, w.ops[1].action),
+        (w.ops[1].at_ms, w.ops[1].by, w.ops[1].action.clone()),
         (
             12_000,
             MemberId(0),

@@ -34,6 +34,7 @@ pub fn precondition(check: CheckId) -> Precondition {
     let (with, figure, at_least) = match check {
         CheckId::Convergence => ("with members to compare", Figure::Considered, 2),
         CheckId::MembershipIntent => ("with a membership op", Figure::Judged, 1),
+        CheckId::GroupMetadata => ("with a rename", Figure::Renames, 1),
         CheckId::ForkDetection => ("with a fork", Figure::Forks, 1),
         CheckId::Delivery => (
             "with an acknowledged delivery",

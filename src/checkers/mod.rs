@@ -21,6 +21,7 @@ mod forks;
 pub mod history;
 mod intent;
 mod judge;
+mod metadata;
 mod move_owed;
 mod needless;
 mod order;
@@ -144,6 +145,7 @@ fn checker(id: CheckId) -> Judges {
     match id {
         CheckId::Convergence => Judges::Trace(convergence::check),
         CheckId::MembershipIntent => Judges::Trace(intent::check),
+        CheckId::GroupMetadata => Judges::Trace(metadata::check),
         CheckId::ForkDetection => Judges::Trace(forks::check),
         CheckId::Delivery => Judges::Trace(delivery::check),
         CheckId::TotalOrder => Judges::Trace(order::check),
@@ -261,6 +263,7 @@ mod tests {
             [
                 "convergence",
                 "membership_intent",
+                "group_metadata",
                 "fork_detection",
                 "delivery",
                 "total_order",
@@ -411,6 +414,7 @@ mod tests {
                         in_group: next(2) == 0,
                         view: vec![mm],
                         state_lost: next(3) == 0,
+                        meta: None,
                     },
                 };
                 let host = ["m0", "m1", "m2", "m3", "sim", "c1", "s0", "c0"][next(8) as usize];

@@ -74,6 +74,22 @@ pub enum Event {
         op: OpKind,
         target: MemberId,
     },
+    /// The application renamed the group; `msg` is the message carrying
+    /// the new name and picture, `stamp` the order renames resolve by.
+    GroupRenamed {
+        msg: MessageId,
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        picture: Option<String>,
+        stamp: crate::core::clock::Hlc,
+    },
+    /// This member took up a rename that beats the one it held, from the
+    /// message `via` that carried it (none: from a Welcome).
+    RenameApplied {
+        stamp: crate::core::clock::Hlc,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        via: Option<MessageId>,
+    },
     /// A group message left its sender (once, whatever the fan-out).
     /// `parents` are the sender's causal frontier, before per-recipient
     /// filtering.

@@ -56,6 +56,12 @@ pub enum Command {
     /// takeover, or, in a lightweight group, the upgrade to a coordinated
     /// one.
     Nominate(ServerId),
+    /// Rename the group: a new name, and a picture reference (none keeps
+    /// no picture).
+    Rename {
+        name: String,
+        picture: Option<String>,
+    },
 }
 
 impl Input {
@@ -105,6 +111,7 @@ impl Command {
             Command::Remove(m) => format!("remove {m}"),
             Command::Update => "update".to_owned(),
             Command::Nominate(c) => format!("nominate {c}"),
+            Command::Rename { name, .. } => format!("rename to {name:?}"),
         }
     }
 }

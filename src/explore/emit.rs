@@ -86,13 +86,22 @@ pub fn to_toml(s: &Scenario, header: &str) -> String {
             ms(op.at_ms),
             op.by
         );
-        let _ = match op.action {
+        let _ = match &op.action {
             Action::Membership(OpKind::Add, m) => writeln!(t, "op = \"add\"\ntarget = \"{m}\""),
             Action::Membership(OpKind::Remove, m) => {
                 writeln!(t, "op = \"remove\"\ntarget = \"{m}\"")
             }
             Action::Update => writeln!(t, "op = \"update\""),
             Action::Nominate(c) => writeln!(t, "op = \"nominate\"\nserver = \"{c}\""),
+            Action::Rename { name, picture } => {
+                // toml's own quoting: a name may hold quotes or newlines.
+                let quote = |s: &str| toml::Value::String(s.to_owned()).to_string();
+                let _ = writeln!(t, "op = \"rename\"\nname = {}", quote(name));
+                match picture {
+                    Some(p) => writeln!(t, "picture = {}", quote(p)),
+                    None => Ok(()),
+                }
+            }
         };
     }
     for f in &s.faults {

@@ -295,6 +295,13 @@ pub(super) fn scheduled_op(rng: &mut ChaCha20Rng, s: &Scenario, op: &str) -> Opt
         "remove" => Action::Membership(OpKind::Remove, pick(rng, &others)?),
         "update" => Action::Update,
         "nominate" => Action::Nominate(pick(rng, &s.topology.server_ids().collect::<Vec<_>>())?),
+        "rename" => Action::Rename {
+            name: format!("renamed-{}", rng.next_u32() % 1000),
+            picture: rng
+                .next_u32()
+                .is_multiple_of(2)
+                .then(|| format!("picture-{}", rng.next_u32() % 1000)),
+        },
         _ => return None,
     };
     Some(ScheduledOp {

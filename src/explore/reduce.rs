@@ -169,7 +169,7 @@ pub fn without_host(s: &Scenario, kind: char, k: u32) -> Option<Scenario> {
             op.action = match op.action {
                 Action::Membership(kind, t) => Action::Membership(kind, member(t)?),
                 Action::Nominate(c) => Action::Nominate(server(c)?),
-                Action::Update => Action::Update,
+                other => other,
             };
             Some(op)
         })

@@ -299,6 +299,7 @@ impl Attacker {
             membership: None,
             contact: Vec::new(),
             fell_from: None,
+            meta: None,
             body: body_for(id),
             signature: Vec::new(),
         };

@@ -52,6 +52,10 @@ pub struct Point {
     pub convergence_ms: Option<Spread>,
     pub fallback_ms: Option<Spread>,
     pub takeover_ms: Option<Spread>,
+    #[serde(default)]
+    pub recovered_ms: Option<Spread>,
+    #[serde(default)]
+    pub lost: Option<Spread>,
     /// Over every delivery of every seed.
     pub latency: Latency,
     /// (fraction of deliveries, at most this many ms), from 0 to 1.
@@ -119,6 +123,8 @@ fn point(place: &Place, runs: &[&RunResult]) -> Point {
         convergence_ms: spread(|f| f.convergence_ms.map(|v| v as f64)),
         fallback_ms: spread(|f| f.fallback_ms.map(|v| v as f64)),
         takeover_ms: spread(|f| f.takeover_ms.map(|v| v as f64)),
+        recovered_ms: spread(|f| f.recovered_ms.map(|v| v as f64)),
+        lost: spread(|f| f.lost.map(|v| v as f64)),
         latency,
         latency_cdf,
         sim_to_wall: spread(|f| Some(f.sim_to_wall)),
@@ -245,6 +251,8 @@ mod tests {
             convergence_ms: Some(bytes / 10),
             fallback_ms: None,
             takeover_ms: None,
+            recovered_ms: None,
+            lost: None,
             latency: Latency {
                 deliveries: 2,
                 p50_ms: messages,

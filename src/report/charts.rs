@@ -131,8 +131,14 @@ pub fn run_charts(report: &Report, series: &str) -> Vec<Chart> {
             l.dashed = true;
             recovery.push(l);
         }
+        let recovered = format!("recovered, {label}");
+        recovery.extend(figure_line(&recovered, ps, Plotted::Recovered, |p| {
+            p.recovered_ms
+        }));
     }
-    let title = format!("{series}: from the server agent's failure to fallback and takeover");
+    let title = format!(
+        "{series}: from the server agent's failure to fallback and takeover, and to the last delivery recovered"
+    );
     add(
         &mut out,
         format!("{series}-recovery"),

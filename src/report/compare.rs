@@ -136,7 +136,7 @@ type Cost = (&'static str, fn(&Summary) -> Option<f64>);
 /// The figures compared, each summed over a row's matched runs that
 /// measured it on both sides: a run with no fallback has no fallback time,
 /// and counting it as 0 would move the sum for no reason.
-const COSTS: [Cost; 10] = [
+const COSTS: [Cost; 16] = [
     ("bytes on the wire", |s| Some(s.counts.bytes_on_wire as f64)),
     ("datagrams", |s| Some(s.counts.datagrams_sent as f64)),
     ("messages sent", |s| Some(s.counts.messages_sent as f64)),
@@ -156,6 +156,27 @@ const COSTS: [Cost; 10] = [
     }),
     ("fallback time, worst (ms)", |s| {
         measured(s, CheckId::Fallback, Figure::FallbackLatencyMaxMs)
+    }),
+    // What recovery costs and leaves behind (the recovery issue's
+    // figures): a protocol change that recovers slower, or loses or
+    // drops more, shows here even while its claims still hold.
+    ("takeover time, worst (ms)", |s| {
+        measured(s, CheckId::Fallback, Figure::TakeoverLatencyMaxMs)
+    }),
+    ("recovery after a fault or detection, worst (ms)", |s| {
+        measured(s, CheckId::Delivery, Figure::RecoveredAfterMs)
+    }),
+    ("deliveries recovered late", |s| {
+        measured(s, CheckId::Delivery, Figure::RecoveredLate)
+    }),
+    ("acknowledged deliveries lost", |s| {
+        measured(s, CheckId::Delivery, Figure::Lost)
+    }),
+    ("ops neither applied nor refused", |s| {
+        measured(s, CheckId::MembershipIntent, Figure::PlannedDropped)
+    }),
+    ("needless fallbacks", |s| {
+        measured(s, CheckId::NeedlessFallback, Figure::Needless)
     }),
 ];
 

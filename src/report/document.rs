@@ -110,7 +110,7 @@ fn spread(s: &Option<Spread>) -> String {
 fn run_table(md: &mut String, report: &Report, series: &str) {
     let _ = writeln!(
         md,
-        "| members | group | variant | engine | claims met | converged after (ms) | fallback (ms) | takeover (ms) | latency p50 / p90 / p99 / max (ms) | sim s per wall s |\n|---|---|---|---|---|---|---|---|---|---|"
+        "| members | group | variant | engine | claims met | converged after (ms) | fallback (ms) | takeover (ms) | recovered after (ms) | lost deliveries | latency p50 / p90 / p99 / max (ms) | sim s per wall s |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     let mut points: Vec<&Point> = report
         .points
@@ -122,7 +122,7 @@ fn run_table(md: &mut String, report: &Report, series: &str) {
         let l = &p.latency;
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} of {} | {} | {} | {} | {} / {} / {} / {} | {} |",
+            "| {} | {} | {} | {} | {} of {} | {} | {} | {} | {} | {} | {} / {} / {} / {} | {} |",
             show(f64::from(p.place.size)),
             p.place.kind.name(),
             p.place.variant,
@@ -132,6 +132,8 @@ fn run_table(md: &mut String, report: &Report, series: &str) {
             spread(&p.convergence_ms),
             spread(&p.fallback_ms),
             spread(&p.takeover_ms),
+            spread(&p.recovered_ms),
+            spread(&p.lost),
             show(l.p50_ms as f64),
             show(l.p90_ms as f64),
             show(l.p99_ms as f64),

@@ -32,6 +32,8 @@ pub enum Plotted {
     Convergence,
     Fallback,
     Takeover,
+    /// The last acknowledged delivery a fault or a detection held up.
+    Recovered,
     /// The distribution of delivery latency at one size.
     Latency,
     /// Simulated seconds per wall second.
@@ -53,7 +55,11 @@ impl Plotted {
     /// The unit a reading of the figure speaks in.
     pub fn unit(self) -> &'static str {
         match self {
-            Plotted::Convergence | Plotted::Fallback | Plotted::Takeover | Plotted::Latency => "ms",
+            Plotted::Convergence
+            | Plotted::Fallback
+            | Plotted::Takeover
+            | Plotted::Recovered
+            | Plotted::Latency => "ms",
             Plotted::Speed => "simulated s per wall s",
             Plotted::BytesPer(_) => "bytes",
             Plotted::CryptoPer(_) => "operations",

@@ -46,6 +46,15 @@ pub struct Figures {
     /// From a server agent's failure until every member it served joined
     /// the next generation.
     pub takeover_ms: Option<u64>,
+    /// From the last fault's end, first-hand fallback or fork detection
+    /// to the last acknowledged delivery it held up (delivery's
+    /// `recovered_after_ms`; results written before it was measured lack
+    /// it).
+    #[serde(default)]
+    pub recovered_ms: Option<u64>,
+    /// Acknowledged deliveries that never arrived.
+    #[serde(default)]
+    pub lost: Option<u64>,
     pub latency: Latency,
     pub simulated_ms: u64,
     pub wall_ms: f64,
@@ -66,6 +75,8 @@ impl Figures {
             convergence_ms: s.figure(CheckId::Convergence, Figure::SettledAfterMs),
             fallback_ms: s.figure(CheckId::Fallback, Figure::FallbackLatencyMaxMs),
             takeover_ms: s.figure(CheckId::Fallback, Figure::TakeoverLatencyMaxMs),
+            recovered_ms: s.figure(CheckId::Delivery, Figure::RecoveredAfterMs),
+            lost: s.figure(CheckId::Delivery, Figure::Lost),
             latency: c.delivery_latency.clone(),
             simulated_ms: c.simulated_ms,
             wall_ms: c.wall_ms,

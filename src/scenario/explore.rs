@@ -14,7 +14,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// Ops a plan may add.
-pub const OP_KINDS: [&str; 4] = ["add", "remove", "update", "nominate"];
+pub const OP_KINDS: [&str; 5] = ["add", "remove", "update", "nominate", "rename"];
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, expecting = "an [explore] table")]

@@ -83,6 +83,10 @@ pub fn show(ms: Millis) -> String {
     }
 }
 
+/// Bytes of a group name or picture reference a `rename` op gives: a
+/// name, not a payload; it travels in every group message after it.
+pub const MAX_GROUP_NAME: usize = 256;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -204,7 +204,7 @@ pub struct ScheduledOp {
 }
 
 /// What a scheduled operation asks of its member.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     /// Add or remove `target`.
     Membership(OpKind, MemberId),
@@ -213,6 +213,11 @@ pub enum Action {
     /// Nominate a server agent for the next generation (takeover, or the
     /// upgrade of a lightweight group).
     Nominate(ServerId),
+    /// Rename the group: its new name and picture reference.
+    Rename {
+        name: String,
+        picture: Option<String>,
+    },
 }
 
 /// What `commsim explore` may add to the scenario, per seed. Every checker

@@ -310,7 +310,7 @@ mod tests {
         // m1 removes m3: the first of each one's quarter.
         let op = &s.workload.ops[0];
         assert_eq!(
-            (op.by, op.action),
+            (op.by, op.action.clone()),
             (
                 MemberId(4),
                 Action::Membership(crate::core::event::OpKind::Remove, MemberId(12))

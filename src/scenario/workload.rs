@@ -3,7 +3,7 @@
 
 use super::cx::{Cx, Res};
 use super::duration::Dur;
-use super::limits::{MAX_MESSAGES_PER_S, MAX_OPS};
+use super::limits::{MAX_GROUP_NAME, MAX_MESSAGES_PER_S, MAX_OPS};
 use super::locate::Field;
 use super::model::*;
 use crate::core::event::OpKind;
@@ -36,7 +36,7 @@ struct RawPhase {
 #[derive(Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a table with at, by, op and target or server"
+    expecting = "a table with at, by, op and target, server or name"
 )]
 struct RawOp {
     at: Dur,
@@ -44,6 +44,8 @@ struct RawOp {
     op: RawOpKind,
     target: Option<String>,
     server: Option<String>,
+    name: Option<String>,
+    picture: Option<String>,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -53,6 +55,7 @@ enum RawOpKind {
     Remove,
     Update,
     Nominate,
+    Rename,
 }
 
 impl Cx<'_> {
@@ -84,9 +87,17 @@ impl Cx<'_> {
                 RawOpKind::Remove => ("target", Some(OpKind::Remove)),
                 RawOpKind::Update => ("", None),
                 RawOpKind::Nominate => ("server", None),
+                RawOpKind::Rename => ("name", None),
             };
-            for (key, given) in [("target", &op.target), ("server", &op.server)] {
-                if given.is_some() && key != needs {
+            let keys = [
+                ("target", &op.target),
+                ("server", &op.server),
+                ("name", &op.name),
+                ("picture", &op.picture),
+            ];
+            for (key, given) in keys {
+                let wanted = key == needs || (key, needs) == ("picture", "name");
+                if given.is_some() && !wanted {
                     let msg = format!("`{}` takes no {key}", verb(op.op));
                     return Err(self.err(&f.key(key), msg));
                 }
@@ -112,6 +123,28 @@ impl Cx<'_> {
                 (None, RawOpKind::Nominate) => {
                     let name = op.server.as_deref().ok_or_else(|| missing(self))?;
                     Action::Nominate(self.server(name, topo, &f.key("server"))?)
+                }
+                (None, RawOpKind::Rename) => {
+                    let name = op.name.clone().ok_or_else(|| missing(self))?;
+                    if name.is_empty() || name.len() > MAX_GROUP_NAME {
+                        let msg = format!(
+                            "a group name is 1 to {MAX_GROUP_NAME} bytes, got {}",
+                            name.len()
+                        );
+                        return Err(self.err(&f.key("name"), msg));
+                    }
+                    if op
+                        .picture
+                        .as_ref()
+                        .is_some_and(|p| p.len() > MAX_GROUP_NAME)
+                    {
+                        let msg = format!("a picture reference is at most {MAX_GROUP_NAME} bytes");
+                        return Err(self.err(&f.key("picture"), msg));
+                    }
+                    Action::Rename {
+                        name,
+                        picture: op.picture.clone(),
+                    }
                 }
                 (None, _) => Action::Update,
             };
@@ -193,5 +226,6 @@ fn verb(op: RawOpKind) -> &'static str {
         RawOpKind::Remove => "remove",
         RawOpKind::Update => "update",
         RawOpKind::Nominate => "nominate",
+        RawOpKind::Rename => "rename",
     }
 }

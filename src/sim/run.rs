@@ -153,9 +153,9 @@ fn run_here(
     let views: Vec<_> = w
         .members
         .values()
-        .map(|m| (m.id(), m.in_group(), m.view()))
+        .map(|m| (m.id(), m.in_group(), m.view(), m.particle().meta.clone()))
         .collect();
-    for (member, in_group, view) in views {
+    for (member, in_group, view, meta) in views {
         let state_lost = w.wiped_members.contains(&member);
         w.record(
             now,
@@ -165,6 +165,7 @@ fn run_here(
                 in_group,
                 view,
                 state_lost,
+                meta,
             },
         );
     }

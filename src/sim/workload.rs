@@ -53,11 +53,15 @@ pub fn generate(s: &Scenario, rng: &mut ChaCha20Rng) -> Vec<Scheduled> {
         }
     }
     for op in &w.ops {
-        let command = match op.action {
-            Action::Membership(OpKind::Add, target) => Command::Add(target),
-            Action::Membership(OpKind::Remove, target) => Command::Remove(target),
+        let command = match &op.action {
+            Action::Membership(OpKind::Add, target) => Command::Add(*target),
+            Action::Membership(OpKind::Remove, target) => Command::Remove(*target),
             Action::Update => Command::Update,
-            Action::Nominate(server) => Command::Nominate(server),
+            Action::Nominate(server) => Command::Nominate(*server),
+            Action::Rename { name, picture } => Command::Rename {
+                name: name.clone(),
+                picture: picture.clone(),
+            },
         };
         out.push(Scheduled {
             at: op.at_ms,

@@ -27,6 +27,7 @@ use strum::{EnumIter, EnumString, IntoStaticStr};
 pub enum CheckId {
     Convergence,
     MembershipIntent,
+    GroupMetadata,
     ForkDetection,
     Delivery,
     TotalOrder,

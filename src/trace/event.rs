@@ -130,6 +130,10 @@ pub enum Event {
         /// Members whose state was wiped at some point; they cannot be
         /// expected to hold anything.
         state_lost: bool,
+        /// The group's name and picture the member holds, once the group
+        /// was renamed (absent before: the founding name).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        meta: Option<crate::core::member::particle::GroupMeta>,
     },
 
     /// Anything a host reported.

@@ -188,6 +188,22 @@ impl Tb {
         self
     }
 
+    /// `msg`'s author renamed the group to `meta`, and holds it.
+    pub fn renamed(
+        &mut self,
+        t: Millis,
+        msg: MessageId,
+        meta: crate::core::member::particle::GroupMeta,
+    ) -> &mut Tb {
+        let e = Event::Host(HostEvent::GroupRenamed {
+            msg,
+            name: meta.name,
+            picture: meta.picture,
+            stamp: meta.stamp,
+        });
+        self.on(t, msg.sender.0, e)
+    }
+
     pub fn remove(&mut self, t: Millis, host: u32, target: u32, msg: MessageId) -> &mut Tb {
         self.op(t, host, OpKind::Remove, target, msg)
     }
@@ -382,6 +398,25 @@ impl Tb {
             in_group,
             view: ms(view),
             state_lost: lost,
+            meta: None,
+        };
+        let t = self.trace.records.last().map_or(0, |r| r.t);
+        self.at(t, "sim", e)
+    }
+
+    /// In the group, holding `view` and the rename `meta`.
+    pub fn final_meta(
+        &mut self,
+        member: u32,
+        view: &[u32],
+        meta: Option<crate::core::member::particle::GroupMeta>,
+    ) -> &mut Tb {
+        let e = Event::FinalView {
+            member: m(member),
+            in_group: true,
+            view: ms(view),
+            state_lost: false,
+            meta,
         };
         let t = self.trace.records.last().map_or(0, |r| r.t);
         self.at(t, "sim", e)

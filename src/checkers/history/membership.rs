@@ -7,6 +7,9 @@ pub struct Membership {
     pub changes: Vec<At<Change>>,
     pub ops: Vec<At<Op>>,
     pub fork_reports: Vec<At<BTreeSet<MemberId>>>,
+    pub renames: Vec<At<Renamed>>,
+    /// Each time a member took up a rename (its stamp).
+    pub renames_applied: Vec<At<crate::core::clock::Hlc>>,
 }
 
 impl Membership {
@@ -34,6 +37,28 @@ impl Membership {
                 };
                 match At::on(host, t, idx, o) {
                     Some(a) => self.ops.push(a),
+                    None => ok = false,
+                }
+            }
+            Event::Host(HostEvent::GroupRenamed {
+                msg,
+                name,
+                picture,
+                stamp,
+            }) => {
+                let meta = crate::core::member::particle::GroupMeta {
+                    name: name.clone(),
+                    picture: picture.clone(),
+                    stamp: *stamp,
+                };
+                match At::on(host, t, idx, Renamed { msg: *msg, meta }) {
+                    Some(a) => self.renames.push(a),
+                    None => ok = false,
+                }
+            }
+            Event::Host(HostEvent::RenameApplied { stamp, .. }) => {
+                match At::on(host, t, idx, *stamp) {
+                    Some(a) => self.renames_applied.push(a),
                     None => ok = false,
                 }
             }

@@ -54,6 +54,15 @@ pub struct Final {
     pub in_group: bool,
     pub view: BTreeSet<MemberId>,
     pub state_lost: bool,
+    pub meta: Option<crate::core::member::particle::GroupMeta>,
+}
+
+/// A rename the application made: the message carrying it, and the
+/// register it set.
+#[derive(Clone, Debug)]
+pub struct Renamed {
+    pub msg: MessageId,
+    pub meta: crate::core::member::particle::GroupMeta,
 }
 
 #[derive(Clone, Debug)]

@@ -75,11 +75,13 @@ impl Run {
                 in_group,
                 view,
                 state_lost,
+                meta,
             } => {
                 let f = Final {
                     in_group: *in_group,
                     view: view.iter().copied().collect(),
                     state_lost: *state_lost,
+                    meta: meta.clone(),
                 };
                 if self.finals.insert(*member, f).is_some() {
                     oddities.push(format!("record {idx}: second final view of {member}"));

@@ -389,19 +389,40 @@ impl Member {
     /// the side cut off from its mailboxes processed nothing to compare:
     /// no audit runs once both have left the generation, so without this
     /// nobody ever set the two receipts side by side (issue 21 (3)).
+    ///
+    /// It also carries what the next periodic audit would have: the digest
+    /// of the slots processed since the last one, and the epoch
+    /// authenticators not yet sent, the one `epoch` reached included
+    /// (noted only when the next slot is processed). A fork the server made
+    /// by showing each side its own commit, just before it stopped serving,
+    /// left every receipt served back and no audit to come: the split epoch
+    /// went unreported (`coordinated-fork-then-refusal-detected`).
     pub(super) fn send_closing_audit(
         &mut self,
         now: Millis,
         stream: Stream,
+        epoch: Option<(u64, Vec<u8>)>,
         roster: &BTreeSet<MemberId>,
         fx: &mut Effects,
     ) {
+        if let Some((epoch, auth)) = epoch {
+            self.audit.epoch(stream, epoch, auth, None);
+        }
         let receipts = self.audit.unserved_receipts(stream);
+        let range = self.audit.next_range(stream);
+        let (epochs, others): (Vec<_>, Vec<_>) = std::mem::take(&mut self.audit.unsent_epochs)
+            .into_iter()
+            .partition(|(s, _, _)| *s == stream);
+        self.audit.unsent_epochs = others;
         let peers: Vec<MemberId> = roster.iter().copied().filter(|m| *m != self.id).collect();
-        if receipts.is_empty() || peers.is_empty() {
+        if (receipts.is_empty() && range.is_none() && epochs.is_empty()) || peers.is_empty() {
             return;
         }
-        let report = self.receipts_report(stream, receipts);
+        let mut report = self.receipts_report(stream, receipts);
+        report.range = range;
+        report.epochs = (epochs.into_iter().rev().take(MAX_ENTRIES).rev())
+            .map(|(_, e, a)| (e, a))
+            .collect();
         let to = self.next_peers(&peers);
         self.send_report(now, &report, to, fx);
     }

@@ -120,9 +120,15 @@ impl Member {
     /// one plus its rank in the membership) before nominating the next
     /// candidate itself; a Welcome into a new generation cancels the wait.
     pub(super) fn schedule_takeover(&mut self, now: Millis) {
+        self.gens.takeover_to = None;
         if self.cfg.takeover_after_ms == 0 || self.next_candidate().is_none() {
             return;
         }
+        self.arm_takeover(now);
+    }
+
+    /// Arms the takeover timer, staggered by this member's rank.
+    fn arm_takeover(&mut self, now: Millis) {
         let rank = self
             .membership
             .view()
@@ -195,9 +201,10 @@ impl Member {
     pub(super) fn drive_generations(&mut self, now: Millis, fx: &mut Effects) {
         if self.gens.takeover_at.is_some_and(|at| at <= now) {
             self.gens.takeover_at = None;
+            let to = self.gens.takeover_to.take();
             if self.coord.is_none()
                 && self.gens.nomination.is_none()
-                && let Some(next) = self.next_candidate()
+                && let Some(next) = to.or_else(|| self.next_candidate())
             {
                 self.nominate(now, next, fx);
             }
@@ -415,6 +422,7 @@ impl Member {
             welcome: welcoming.welcome,
             ledger,
             mailboxes: Vec::new(),
+            meta: self.particle.meta.clone(),
         });
         for t in &welcoming.targets {
             if let Payload::Welcome(invite) = &mut payload {
@@ -437,6 +445,13 @@ impl Member {
     /// turned away by a candidate that accepted the hijack, and hands the
     /// nominator the announcement of its removal, so that it learns it is
     /// out.
+    ///
+    /// A refuser in no generation forms the next one itself, at the
+    /// refused generation's server (which is up), after its takeover
+    /// stagger: the refused generation holds it in its roster, so its
+    /// members would otherwise go on ordering messages for a member that
+    /// never joined, and nobody else knows to bring it in. The new
+    /// generation supersedes the refused one, and its members move.
     pub(super) fn on_invite(&mut self, now: Millis, from: MemberId, inv: Invite, fx: &mut Effects) {
         if self.in_group()
             && !self.membership.contains(inv.nominator)
@@ -444,6 +459,15 @@ impl Member {
         {
             self.gens.generation = self.gens.generation.max(inv.generation);
             self.tell_removed(now, inv.nominator, fx);
+            if self.coord.is_none()
+                && self.gens.nomination.is_none()
+                && self.gens.takeover_at.is_none()
+                && self.cfg.takeover_after_ms > 0
+                && self.candidate_key(inv.server).is_some()
+            {
+                self.arm_takeover(now);
+                self.gens.takeover_to = Some(inv.server);
+            }
             return self.reject(
                 Peer::Member(from),
                 format!(
@@ -540,6 +564,9 @@ impl Member {
         self.coord = Some(c);
         self.sync_roster(None, fx);
         self.ledger_join(now, own_ledger, inv.ledger, fx);
+        if let Some(meta) = inv.meta {
+            self.apply_meta(meta, None, fx);
+        }
         for item in std::mem::take(&mut self.gens.early) {
             if item.receipt.generation == inv.generation {
                 self.on_ordered(now, item, fx);

@@ -518,6 +518,9 @@ impl Member {
                 self.publish_key_packages(now, self.cfg.key_packages_per_agent, fx);
             }
         }
+        if let Some(meta) = msg.meta {
+            self.apply_meta(meta, Some(msg.id), fx);
+        }
         self.mark_delivered(msg.id, &msg.parents, msg.recipients);
     }
 

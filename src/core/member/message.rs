@@ -42,6 +42,9 @@ pub struct GroupMessage {
     /// that generation learns from it that its server failed for the
     /// sender; a member in any other generation just delivers the message.
     pub fell_from: Option<(u32, ServerId)>,
+    /// The group's name and picture as the sender holds them, once the
+    /// group was renamed (see [`super::particle::GroupMeta`]).
+    pub meta: Option<super::particle::GroupMeta>,
     pub body: Vec<u8>,
     /// The author's Ed25519 signature (its identity key, the IPK of its
     /// contact card) over everything above: what lets a member that holds
@@ -110,6 +113,9 @@ pub struct Invite {
     /// The joiner's long-term addresses the server was given, from the
     /// inviter's card: a joiner holding others readdresses.
     pub mailboxes: Vec<crate::core::wire::Address>,
+    /// The inviter's name and picture of the group, if it was renamed: a
+    /// joiner of a silent group gets no message that would carry them.
+    pub meta: Option<super::particle::GroupMeta>,
 }
 
 /// What travels inside a pairwise Olm ciphertext.
@@ -226,6 +232,7 @@ mod tests {
             membership: None,
             contact: Vec::new(),
             fell_from: None,
+            meta: None,
             body: body_for(id(0, 3)),
             signature: Vec::new(),
         }

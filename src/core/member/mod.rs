@@ -19,7 +19,7 @@ pub mod particle;
 pub mod sessions;
 mod timers;
 
-use crate::core::clock::HlcClock;
+use crate::core::clock::{Hlc, HlcClock};
 use crate::core::event::{Event, OpKind};
 use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Millis, Peer, ServerId};
 use crate::core::io::{Command, Effects, Input};
@@ -176,6 +176,10 @@ struct Generations {
     failed_server: Option<ServerId>,
     nomination: Option<generations::Nomination>,
     takeover_at: Option<Millis>,
+    /// The server the armed takeover goes to, when it is not the one
+    /// after the failed server: the server of a generation this member
+    /// refused (see `on_invite`), which is known to be up.
+    takeover_to: Option<ServerId>,
     /// Whether this member's last fallback was on its server going quiet,
     /// and, while it may still return to that generation, the membership
     /// changes it made in lightweight mode since (`coordinated/doubt.rs`).
@@ -449,6 +453,7 @@ impl Member {
             }
             Command::Update => skip(fx, "only a coordinated group has MLS keys to update"),
             Command::Nominate(server) => self.nominate(now, server, fx),
+            Command::Rename { name, picture } => self.rename(now, name, picture, fx),
             Command::Add(m) => self.change_lightweight(now, (OpKind::Add, m), fx),
             Command::Remove(m) => self.change_lightweight(now, (OpKind::Remove, m), fx),
         }
@@ -462,6 +467,64 @@ impl Member {
         self.send_group(now, Some(op), None, fx);
         if self.gens.draining.is_some() {
             self.gens.lightweight_ops.push(op);
+        }
+    }
+}
+
+impl Member {
+    /// Renames the group: the new register goes out in a group message of
+    /// its own, and in every message after it (see
+    /// [`particle::GroupMeta`]), in either mode, so no commit is needed:
+    /// the stamp, not the server's order, settles concurrent renames.
+    fn rename(&mut self, now: Millis, name: String, picture: Option<String>, fx: &mut Effects) {
+        let hlc = self.clock.tick(now);
+        let stamp = self.op_stamp(now, hlc);
+        let msg = MessageId {
+            sender: self.id,
+            seq: self.out.next_msg,
+        };
+        fx.record(Event::GroupRenamed {
+            msg,
+            name: name.clone(),
+            picture: picture.clone(),
+            stamp,
+        });
+        self.particle.meta = Some(particle::GroupMeta {
+            name,
+            picture,
+            stamp,
+        });
+        self.send_group(now, None, None, fx);
+    }
+
+    /// Takes up a rename if it beats the one this member holds.
+    pub(super) fn apply_meta(
+        &mut self,
+        meta: particle::GroupMeta,
+        via: Option<MessageId>,
+        fx: &mut Effects,
+    ) {
+        if meta.beats(self.particle.meta.as_ref()) {
+            fx.record(Event::RenameApplied {
+                stamp: meta.stamp,
+                via,
+            });
+            self.particle.meta = Some(meta);
+        }
+    }
+
+    /// The stamp an own op is ordered by: the member's hybrid clock, or,
+    /// under `lww-wallclock`, its wall clock alone (the variant that
+    /// shows what clock skew does to last-writer-wins).
+    pub(super) fn op_stamp(&self, now: Millis, hlc: Hlc) -> Hlc {
+        if self.cfg.variant.wallclock_stamps() {
+            Hlc {
+                wall: now,
+                logical: 0,
+                node: self.id,
+            }
+        } else {
+            hlc
         }
     }
 }

@@ -6,7 +6,6 @@ use super::membership::Variant;
 use super::message::{GroupMessage, Payload, body_for};
 use super::particle::ServiceAgent;
 use super::{ARCHIVE, MAX_PARENTS, Member, RECENT};
-use crate::core::clock::Hlc;
 use crate::core::event::Event;
 use crate::core::event::OpKind;
 use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Millis, Peer, ServerId};
@@ -298,15 +297,7 @@ impl Member {
         };
         self.out.next_msg += 1;
         let hlc = self.clock.tick(now);
-        let stamp = if self.cfg.variant.wallclock_stamps() {
-            Hlc {
-                wall: now,
-                logical: 0,
-                node: self.id,
-            }
-        } else {
-            hlc
-        };
+        let stamp = self.op_stamp(now, hlc);
         self.ledger_own_op(op, hlc);
         if let Some((kind, target)) = op {
             match kind {
@@ -367,6 +358,7 @@ impl Member {
                 .gens
                 .fell_rank
                 .map(|(generation, server, _)| (generation, ServerId(server.0))),
+            meta: self.particle.meta.clone(),
             body: body_for(id),
             signature: Vec::new(),
         };

@@ -100,12 +100,38 @@ impl Contact {
 /// it in the member, where they can be used without being copied.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct GroupParticle {
+    /// The name the group was founded with.
     pub name: Option<String>,
     pub picture: Option<String>,
+    /// The last rename this member applied, if the group was ever renamed:
+    /// it overrides the founding name and picture.
+    pub meta: Option<GroupMeta>,
     /// Every *other* member of the group. Shared with the directory until
     /// the member learns something newer (copied on write), so that a
     /// thousand founders do not hold a million copies of the same cards.
     pub others: BTreeMap<MemberId, Arc<Contact>>,
+}
+
+/// The group's name and picture after a rename: one last-writer-wins
+/// register, ordered by the renamer's stamp, in both kinds of group.
+///
+/// It travels whole in every group message after the rename (and in
+/// Welcomes), not as an op: a member that missed the rename, joined after
+/// it, or fell back or moved generation meanwhile converges on the next
+/// message it gets, and concurrent renames resolve by the same stamp order
+/// everywhere, whichever order a server or the network delivered them in.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct GroupMeta {
+    pub name: String,
+    pub picture: Option<String>,
+    pub stamp: crate::core::clock::Hlc,
+}
+
+impl GroupMeta {
+    /// Whether this rename wins over what a member holds.
+    pub fn beats(&self, held: Option<&GroupMeta>) -> bool {
+        held.is_none_or(|h| self.stamp > h.stamp)
+    }
 }
 
 /// The contact cards every member starts with: the simulation assumes the

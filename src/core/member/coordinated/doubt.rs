@@ -25,6 +25,7 @@ use crate::core::ids::{MemberId, Millis, Peer, ServerId};
 use crate::core::io::Effects;
 use crate::core::member::Member;
 use crate::core::member::message::Payload;
+use crate::core::server::sequencer::Rejection;
 use crate::core::wire::Datagram;
 use std::collections::BTreeSet;
 
@@ -193,15 +194,31 @@ impl Member {
         }
     }
 
-    /// The server turned the returning member's probe away (it refuses
-    /// service, or the group has moved on): the member takes the group
-    /// over after all, as if nobody had said the server still served.
-    pub(in crate::core::member) fn return_refused(&mut self, now: Millis, req: u64) -> bool {
-        if (self.gens.returning.as_ref()).is_none_or(|r| r.req != req) {
+    /// The server turned the returning member's probe away. If it
+    /// refuses service, the member takes the group over after all, as if
+    /// nobody had said the server still served. If the group moved on to
+    /// a later generation at that server, someone formed it while this
+    /// member was away, and its nominator brings this member in (it keeps
+    /// claiming its key package): nominating past it would tear down a
+    /// working generation, so the member waits for the Welcome, as it
+    /// does when its own nomination meets a later generation.
+    pub(in crate::core::member) fn return_refused(
+        &mut self,
+        now: Millis,
+        req: u64,
+        rejection: &Rejection,
+    ) -> bool {
+        let Some(r) = self.gens.returning.as_ref().filter(|r| r.req == req) else {
             return false;
-        }
+        };
+        let from = r.stream.1;
         self.gens.returning = None;
-        self.schedule_takeover(now);
+        match rejection {
+            Rejection::WrongGeneration { current, .. } if *current > from => {
+                self.gens.generation = self.gens.generation.max(*current);
+            }
+            _ => self.schedule_takeover(now),
+        }
         true
     }
 

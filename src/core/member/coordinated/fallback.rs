@@ -176,7 +176,8 @@ impl Member {
                 }),
             }
         }
-        self.send_closing_audit(now, (c.server, c.generation), &roster, fx);
+        let epoch = c.mls.epoch().zip(c.mls.epoch_authenticator());
+        self.send_closing_audit(now, (c.server, c.generation), epoch, &roster, fx);
         if lied {
             self.catch_up_after_lie(now, (c.server, c.generation), &roster, fx);
         }

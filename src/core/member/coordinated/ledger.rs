@@ -66,19 +66,21 @@ impl Member {
     }
 
     /// The nominator's first commit formed the generation from its view:
-    /// a removal it learnt of meanwhile is brought in now.
+    /// a removal or an add it learnt of meanwhile is brought in now.
+    /// While it formed, its ledger took them in but nothing could be
+    /// committed, and a later message carrying the same set brings no
+    /// news: an add made in lightweight mode by a member that had not
+    /// joined yet was otherwise lost (`coordinated-large` seed 2: the
+    /// added member stayed lightweight, the others' views lacked it).
     pub(super) fn ledger_formed(&mut self, now: Millis, fx: &mut Effects) {
-        let removed: Vec<MemberId> = self
-            .ledger
-            .as_ref()
-            .map(|l| {
-                l.members_known()
-                    .into_iter()
-                    .filter(|m| l.removed(*m))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let known = |keep: fn(&LwwSet, MemberId) -> bool| -> Vec<MemberId> {
+            (self.ledger.iter())
+                .flat_map(|l| l.members_known().into_iter().filter(|m| keep(l, *m)))
+                .collect()
+        };
+        let (removed, added) = (known(LwwSet::removed), known(LwwSet::contains));
         self.enforce_removals(now, &removed, fx);
+        self.enforce_adds(now, &added, fx);
     }
 
     /// A group message delivered while coordinated: its LWW set (sent in

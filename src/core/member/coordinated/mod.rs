@@ -596,7 +596,9 @@ impl Member {
                 next_seq,
                 ..
             } => return self.on_serving(now, server, (req, generation, next_seq), fx),
-            Datagram::SubmitRejected { req, .. } if self.return_refused(now, req) => return,
+            Datagram::SubmitRejected {
+                req, ref rejection, ..
+            } if self.return_refused(now, req, rejection) => return,
             _ => {}
         }
         let Some(c) = self.coord.as_mut().filter(|c| c.server == server) else {
