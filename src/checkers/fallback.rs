@@ -52,7 +52,12 @@ struct Failure {
 /// A member told by one that noticed asks the server before it follows,
 /// and the server, back, answers it: it owes nothing either
 /// (`coordinated-crash-while-forming-unnoticed`, once notices were
-/// checked). `None` when the server did not come back.
+/// checked). A refusal that ended is judged the same way, counting the
+/// members it turned away: one member refused in a window of half a
+/// second, the others told only after it ended, were held to a fallback
+/// their server, serving them, gave them no cause for
+/// (`coordinated-adversity` explore 281). `None` when the server did not
+/// come back.
 fn noticed_by(
     h: &History,
     at: Millis,
@@ -74,18 +79,23 @@ fn noticed_by(
     if crashed_again {
         return None;
     }
+    let turned_away = |m: &MemberId| {
+        (h.faults.turned_away.iter())
+            .any(|(t, s, who)| *s == server && who == m && *t >= at && *t <= back)
+    };
     let unanswered = |m: &MemberId| {
-        h.delivery.sent.iter().any(|(msg, s)| {
-            msg.sender == *m
-                && !s.what.control
-                && s.what.submitted
-                && s.t >= at
-                && s.t <= back
-                && h.servers
-                    .slots
-                    .get(msg)
-                    .is_none_or(|slot| slot.server != server)
-        })
+        turned_away(m)
+            || h.delivery.sent.iter().any(|(msg, s)| {
+                msg.sender == *m
+                    && !s.what.control
+                    && s.what.submitted
+                    && s.t >= at
+                    && s.t <= back
+                    && h.servers
+                        .slots
+                        .get(msg)
+                        .is_none_or(|slot| slot.server != server)
+            })
     };
     Some(owed.iter().copied().filter(unanswered).collect())
 }

@@ -62,15 +62,27 @@ pub fn owed<'a>(
             .max()
             .unwrap_or(0);
         // Every member's takeover clock starts at its fallback.
-        let fell = owed
-            .iter()
-            .map(|m| {
-                (h.servers.fallbacks.iter())
-                    .find(|f| f.host == *m && f.t >= at)
-                    .map_or(at.saturating_add(bounds.detection_ms), |f| f.t)
+        let fell_at = |m: &MemberId| {
+            (h.servers.fallbacks.iter())
+                .find(|f| f.host == *m && f.t >= at)
+                .map_or(at.saturating_add(bounds.detection_ms), |f| f.t)
+        };
+        // A member that went back to the failed server's own generation
+        // after its fallback found that server serving again: handing the
+        // group on is then not owed, only allowed.
+        let returned = |m: &MemberId| {
+            let fell = fell_at(m);
+            (h.coord.switches.iter()).any(|s| {
+                s.host == *m
+                    && s.t >= fell
+                    && s.what
+                        .is_some_and(|j| j.server == server && j.generation == failed_gen)
             })
-            .max()
-            .unwrap_or(at);
+        };
+        if failed_gen > 0 && owed.iter().all(returned) {
+            continue;
+        }
+        let fell = owed.iter().map(fell_at).max().unwrap_or(at);
         let deadline = fell
             .saturating_add(tb.takeover_after_ms.saturating_mul(members + 1))
             .saturating_add(tb.ack_timeout_ms.saturating_mul(2));
@@ -143,6 +155,17 @@ mod tests {
         assert!(!judge(&mut base())[0].met());
         let mut tb = base();
         tb.joined(2_000, 0, 2, 1, 0);
+        assert!(!judge(&mut tb)[0].met());
+    }
+
+    #[test]
+    fn members_back_at_the_restarted_server_owe_no_takeover() {
+        let mut tb = base();
+        tb.joined(1_600, 0, 1, 0, 0).joined(1_650, 1, 1, 0, 0);
+        assert_eq!(judge(&mut tb), vec![]);
+        // One member still out of it: the takeover stays owed.
+        let mut tb = base();
+        tb.joined(1_600, 0, 1, 0, 0);
         assert!(!judge(&mut tb)[0].met());
     }
 

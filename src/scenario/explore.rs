@@ -64,7 +64,7 @@ impl Cx<'_> {
         let ops = match &raw.ops {
             Some(list) => self.names(list, &OP_KINDS, &e.key("ops"))?,
             None if coordinated => OP_KINDS.iter().map(|k| k.to_string()).collect(),
-            None => vec!["add".into(), "remove".into()],
+            None => vec!["add".into(), "remove".into(), "rename".into()],
         };
         let window = match raw.window {
             Some([a, b]) if b.0 <= a.0 => {

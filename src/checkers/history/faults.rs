@@ -7,8 +7,11 @@ use crate::faults::ServerFailure;
 pub struct Faults {
     /// Server agents that crashed, and when.
     pub server_failures: Vec<(Millis, ServerId)>,
-    /// Server agents back from a crash with their state kept, and when.
+    /// Server agents back from a crash with their state kept, or done
+    /// refusing after they turned a request away, and when.
     pub server_recoveries: Vec<(Millis, ServerId)>,
+    /// Requests a refusing server turned away: (time, server, sender).
+    pub turned_away: Vec<(Millis, ServerId, MemberId)>,
     /// Dishonest-server faults taking effect: (time, server).
     pub dishonest_faults: Vec<(Millis, ServerId)>,
     /// What lying servers recorded of their lies, in trace order.
@@ -172,8 +175,13 @@ impl Faults {
                 (Some((server, ServerFailure::Refuses)), Phase::Begin) => {
                     self.refusing.insert(server, false);
                 }
+                // A refusal that turned someone away and ended is a server
+                // back with its state: only those it turned away, or left
+                // without an answer meanwhile, had anything to notice.
                 (Some((server, ServerFailure::Refuses)), Phase::End) => {
-                    self.refusing.remove(&server);
+                    if self.refusing.remove(&server) == Some(true) {
+                        self.server_recoveries.push((t, server))
+                    }
                 }
                 // A liar fails from its first lie (`lied`, above).
                 (Some((server, ServerFailure::Lies)), Phase::Begin) => {
@@ -187,13 +195,14 @@ impl Faults {
             },
             Event::Host(HostEvent::SubmitRejected {
                 reason: crate::core::server::sequencer::Rejection::Refused,
-                ..
+                sender,
             }) => {
-                if let Some(Peer::Server(server)) = r.host.peer()
-                    && let Some(noted) = self.refusing.get_mut(&server).filter(|n| !**n)
-                {
-                    *noted = true;
-                    self.server_failures.push((t, server));
+                if let Some(Peer::Server(server)) = r.host.peer() {
+                    self.turned_away.push((t, server, *sender));
+                    if let Some(noted) = self.refusing.get_mut(&server).filter(|n| !**n) {
+                        *noted = true;
+                        self.server_failures.push((t, server));
+                    }
                 }
             }
 

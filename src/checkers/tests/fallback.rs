@@ -226,23 +226,39 @@ fn a_refusal_counts_from_the_first_request_it_turns_away() {
     tb.end_agreed(&[0, 1], &[0, 1]);
     let v = check(&History::from_trace(&tb.build()));
     assert_eq!(v.status, Status::Pass, "{v:#?}");
-    // Met by a request, the refusal is a failure from then on.
-    let mut tb = start();
-    refuse(&mut tb, 1_000, Phase::Begin);
-    tb.at(
-        1_100,
-        "c0",
-        Event::Host(HostEvent::SubmitRejected {
-            sender: m(0),
-            reason: crate::core::server::sequencer::Rejection::Refused,
-        }),
-    );
-    tb.fell_back(1_150, 0);
-    refuse(&mut tb, 1_200, Phase::End);
-    tb.end_agreed(&[0, 1], &[0, 1]);
-    let v = check(&History::from_trace(&tb.build()));
+    // Met by a request, the refusal is a failure from then on: while it
+    // lasts, every member it served owes a fallback.
+    let turned_away = |fell: bool, ends: bool| {
+        let mut tb = start();
+        refuse(&mut tb, 1_000, Phase::Begin);
+        tb.at(
+            1_100,
+            "c0",
+            Event::Host(HostEvent::SubmitRejected {
+                sender: m(0),
+                reason: crate::core::server::sequencer::Rejection::Refused,
+            }),
+        );
+        if fell {
+            tb.fell_back(1_150, 0);
+        }
+        if ends {
+            refuse(&mut tb, 1_200, Phase::End);
+        }
+        tb.end_agreed(&[0, 1], &[0, 1]);
+        check(&History::from_trace(&tb.build()))
+    };
+    let v = turned_away(true, false);
     assert_eq!(v.status, Status::Fail, "{v:#?}");
     assert!(mentions_member(&v, m(1)), "{v:#?}");
+    // Once it ended, only the members it turned away owed one: m1 was
+    // served again by the time anyone could tell it
+    // (`coordinated-brief-refusal-one-member`).
+    let v = turned_away(true, true);
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+    let v = turned_away(false, true);
+    assert_eq!(v.status, Status::Fail, "{v:#?}");
+    assert!(mentions_member(&v, m(0)), "{v:#?}");
 }
 
 #[test]

@@ -204,4 +204,56 @@ impl Member {
             self.backfill(now, from, &want, Some(have), fx);
         }
     }
+
+    /// A mailbox agent of this member lost its store, with whatever it
+    /// held for this member and had not handed over; the senders were
+    /// told it arrived, and nothing names it if it was their last word
+    /// before a silence. So every member of the view is asked for what it
+    /// wrote to this one past `have` (each answers for its own messages
+    /// only, so nothing comes twice). An acknowledged message was lost
+    /// for good before: `coordinated-adversity` explore 332, shrunk to
+    /// `lightweight-wiped-mailbox-resync`. A member that follows a
+    /// server's order gets what it lacks from the server instead
+    /// (`Readdress`): copies over Olm would overtake the order's slots.
+    pub(super) fn resync(&mut self, now: Millis, fx: &mut Effects) {
+        if !self.in_group() || self.coord.is_some() {
+            return;
+        }
+        let plaintext = Payload::Resync {
+            group: self.cfg.group,
+            have: self.have(),
+        }
+        .encode();
+        let me = self.id;
+        let peers: Vec<MemberId> = (self.membership.view().into_iter())
+            .filter(|p| *p != me)
+            .collect();
+        for peer in peers {
+            self.seal(now, peer, None, plaintext.clone(), fx);
+        }
+    }
+
+    /// Answers a resync request: the own messages addressed to the asker
+    /// past its `have`, with the ancestors it lacks.
+    pub(super) fn answer_resync(
+        &mut self,
+        now: Millis,
+        from: MemberId,
+        have: &[(MemberId, u32)],
+        fx: &mut Effects,
+    ) {
+        let seen = have.iter().find(|(m, _)| *m == self.id).map(|(_, s)| *s);
+        let me = self.id;
+        let want: Vec<MessageId> = (self
+            .causal
+            .archive
+            .range(MessageId { sender: me, seq: 0 }..))
+        .take_while(|(id, _)| id.sender == me)
+        .filter(|(id, m)| seen.is_none_or(|h| id.seq > h) && m.recipients.contains(&from))
+        .map(|(id, _)| *id)
+        .collect();
+        if !want.is_empty() {
+            self.backfill(now, from, &want, Some(have), fx);
+        }
+    }
 }

@@ -181,7 +181,7 @@ impl Member {
             req,
             group: self.cfg.group,
             generation,
-            mailboxes: self.own.iter().map(|a| a.long_term.address).collect(),
+            mailboxes: self.mailboxes(),
         };
         fx.send(Peer::Server(server), datagram.encode());
         fx.record(Event::Nominating { generation, server });
@@ -257,7 +257,21 @@ impl Member {
         };
         match d {
             Datagram::Nominated { generation, .. } if generation == n.generation => {
-                self.form(now, server, generation, fx)
+                // The server fans out to the addresses the nomination
+                // carried. A member whose mailbox agents lost their store
+                // while the nomination waited (it was offline) registered
+                // anew since: without telling the server, its own first
+                // commit never came back, and it stayed alone in its
+                // generation, the others in the old one, to the end
+                // (`coordinated-nominee-readdressed`, from explore).
+                let stale = match &n.datagram {
+                    Datagram::Nominate { mailboxes, .. } => *mailboxes != self.mailboxes(),
+                    _ => false,
+                };
+                self.form(now, server, generation, fx);
+                if stale {
+                    self.readdress(now, fx);
+                }
             }
             Datagram::SubmitRejected {
                 rejection: Rejection::WrongGeneration { current, .. },
@@ -577,8 +591,7 @@ impl Member {
         // The server fans out to the addresses on the inviter's card, which
         // may be older than this member's (its agents lost their store
         // since the card was handed over).
-        let own: Vec<_> = self.own.iter().map(|a| a.long_term.address).collect();
-        if inv.mailboxes != own {
+        if inv.mailboxes != self.mailboxes() {
             self.readdress(now, fx);
         }
     }

@@ -48,6 +48,7 @@ impl Member {
                     // Replies can cross: only a newer long-term address
                     // (a renewal, or a wiped agent's new incarnation)
                     // replaces the one held, and restarts the renewal clock.
+                    self.stores_lost.remove(&agent);
                     let replaced = long_term.address.token > a.long_term.address.token;
                     if replaced {
                         a.long_term = long_term;
@@ -87,13 +88,9 @@ impl Member {
                             .contact(member)
                             .and_then(|c| c.agents.iter().map(|a| a.agent).find(|a| *a != agent));
                         if let Some(next) = next {
-                            self.send_request(
-                                now,
-                                next,
-                                Purpose::Claim { peer: member },
-                                |req| Datagram::ClaimKey { req, member },
-                                fx,
-                            );
+                            self.defer_request(now, next, Purpose::Claim { peer: member }, |req| {
+                                Datagram::ClaimKey { req, member }
+                            });
                         }
                         return;
                     }
@@ -138,9 +135,14 @@ impl Member {
             }
             Datagram::UnknownMember { .. } => {
                 // The agent lost its store: register again, and start the
-                // cursor over, since its counters restarted too.
+                // cursor over, since its counters restarted too. What it
+                // held for this member and had not handed over is gone,
+                // though its senders were told it arrived: ask them again.
                 self.cursors.remove(&agent);
                 self.reregister(now, agent, fx);
+                if self.stores_lost.insert(agent) {
+                    self.resync(now, fx);
+                }
             }
             other => self.reject(
                 Peer::Agent(agent),
@@ -214,6 +216,9 @@ impl Member {
             Some(Payload::Group(msg)) => msg,
             Some(Payload::Backfill { group, want, have }) if group == self.cfg.group => {
                 return self.backfill(now, from, &want, Some(&have), fx);
+            }
+            Some(Payload::Resync { group, have }) if group == self.cfg.group => {
+                return self.answer_resync(now, from, &have, fx);
             }
             Some(Payload::CatchUp {
                 group,

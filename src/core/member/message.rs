@@ -183,6 +183,13 @@ pub enum Payload {
         server: crate::core::ids::ServerId,
         generation: u32,
     },
+    /// "My mailbox lost its store: send me again what you wrote to me
+    /// past `have`" (see `Member::resync`). Last, so that the others keep
+    /// their encoding.
+    Resync {
+        group: u64,
+        have: Vec<(MemberId, u32)>,
+    },
 }
 
 impl Payload {

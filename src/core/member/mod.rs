@@ -113,6 +113,10 @@ pub struct Member {
     /// The group messages it has seen (`inbound.rs`, `outbound.rs`).
     causal: Causal,
     cursors: BTreeMap<AgentId, u64>,
+    /// Own agents found to have lost their store, whose senders this
+    /// member has asked again (`Member::resync`), until they register it
+    /// anew (volatile: a restart registers everywhere again anyway).
+    stores_lost: BTreeSet<AgentId>,
     forks_reported: BTreeSet<(MemberId, MemberId)>,
     /// Set when the group is coordinated: MLS through a server agent.
     coord: Option<Coordinated>,
@@ -222,6 +226,7 @@ impl Member {
             out: Outbox::default(),
             causal: Causal::default(),
             cursors: BTreeMap::new(),
+            stores_lost: BTreeSet::new(),
             forks_reported: BTreeSet::new(),
             coord: None,
             ledger: None,
@@ -395,6 +400,7 @@ impl Member {
         if volatile_lost {
             self.out.requests.clear();
             self.out.awaiting_session.clear();
+            self.stores_lost.clear();
             if let Some(c) = self.coord.as_mut() {
                 c.forget_pending();
             }

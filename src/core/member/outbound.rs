@@ -88,6 +88,29 @@ impl Member {
         );
     }
 
+    /// Like [`Member::send_request`], but first sent after `retry`: for a
+    /// question just answered "not yet", which asked again at once went
+    /// round the peer's agents as fast as the network carried it (a
+    /// livelock in a zero-latency test, once a member whose mailboxes were
+    /// all wiped asked its peers to send again).
+    pub(super) fn defer_request(
+        &mut self,
+        now: Millis,
+        agent: AgentId,
+        purpose: Purpose,
+        build: impl FnOnce(u64) -> Datagram,
+    ) {
+        let req = self.next_req();
+        let request = Request {
+            agent,
+            datagram: build(req),
+            attempts: 0,
+            next_at: now + self.cfg.retry_ms,
+            purpose,
+        };
+        self.out.requests.insert(req, request);
+    }
+
     pub(super) fn retry_requests(&mut self, now: Millis, fx: &mut Effects) {
         let due: Vec<u64> = self
             .out

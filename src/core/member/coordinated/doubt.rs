@@ -294,6 +294,16 @@ impl Member {
         self.gens.fell_rank = None;
         self.gens.may_return = false;
         self.coord = Some(c);
+        // Its mailbox addresses may have changed while it was away (an
+        // agent lost its store; it registered anew), and a readdress left
+        // unanswered then has long timed out. So it tells the server its
+        // addresses and first slot lacking again, with a fresh timeout:
+        // without it, a member back from being offline got nothing the
+        // server ordered after its return (`coordinated-nominee-readdressed`
+        // seed 13), or, its old readdress timed out, fell back again at its
+        // next timer and returned, once a second to the end of the run
+        // (`coordinated-readdress-return-flap`).
+        self.readdress(now, fx);
         self.sync_roster(None, fx);
         for (kind, target) in std::mem::take(&mut self.gens.lightweight_ops) {
             match kind {

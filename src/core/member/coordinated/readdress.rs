@@ -26,14 +26,15 @@ pub(in crate::core::member) struct Readdressing {
 }
 
 impl Member {
+    /// The long-term addresses the server fans out to.
+    pub(in crate::core::member) fn mailboxes(&self) -> Vec<crate::core::wire::Address> {
+        self.own.iter().map(|a| a.long_term.address).collect()
+    }
+
     /// This member's long-term addresses changed: tell the server.
     pub(in crate::core::member) fn readdress(&mut self, now: Millis, fx: &mut Effects) {
         let req = self.next_req();
-        if let Some(c) = self
-            .coord
-            .as_mut()
-            .filter(|c| c.sending && c.mls.is_active())
-        {
+        if let Some(c) = self.coord.as_mut().filter(|c| c.mls.is_active()) {
             c.readdress = Some(Readdressing {
                 req,
                 attempts: 0,
@@ -48,7 +49,7 @@ impl Member {
     /// first slot lacking as they are now (both may have moved since the
     /// last try).
     pub(super) fn retry_readdress(&mut self, now: Millis, fx: &mut Effects) {
-        let mailboxes = self.own.iter().map(|a| a.long_term.address).collect();
+        let mailboxes = self.mailboxes();
         let (group, retry_ms) = (self.cfg.group, self.cfg.retry_ms);
         let Some(c) = self.coord.as_mut() else { return };
         let Some(r) = c.readdress.as_mut().filter(|r| r.next_at <= now) else {
