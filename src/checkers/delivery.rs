@@ -379,8 +379,14 @@ impl<'a> Owed<'a> {
             return Some(Excuse::SenderGone);
         }
         // Ordered, yet not acknowledged for `r`: the server no longer
-        // counted it (`History::acked_pairs`).
-        let ordered = self.h.servers.slots.contains_key(&msg);
+        // counted it (`History::acked_pairs`). Unless the server still
+        // counted `r` and `r` had left that order by then: the sender owes
+        // it the message over Olm.
+        let ordered = (self.h.servers.slots.get(&msg)).is_some_and(|slot| {
+            let t = self.h.servers.ordered.get(&msg).copied().unwrap_or(s.t);
+            let counted = (self.h.servers.ordered_for.get(slot)).is_none_or(|m| m.contains(&r));
+            !(counted && self.h.left_order(r, t, slot))
+        });
         if ordered
             || self.removed(r, s.idx)
             || self.removed(sender, s.idx)

@@ -19,7 +19,7 @@
 use super::Figure;
 use super::coordination::Coordination;
 use super::coordination::Join;
-use super::history::{Faults, History, Run};
+use super::history::{Faults, History, Run, Servers};
 use super::{Evidence, Status, Verdict, list, measured};
 use crate::core::ids::{MemberId, ServerId};
 use crate::trace::CheckId;
@@ -51,6 +51,7 @@ struct Parts<'a> {
     run: &'a Run,
     coord: &'a Coordination,
     faults: &'a Faults,
+    servers: &'a Servers,
 }
 
 pub fn check(h: &History) -> Verdict {
@@ -58,6 +59,7 @@ pub fn check(h: &History) -> Verdict {
         run: &h.run,
         coord: &h.coord,
         faults: &h.faults,
+        servers: &h.servers,
     })
 }
 
@@ -76,8 +78,20 @@ fn tie_breaches(h: &Parts<'_>, sides: &BTreeMap<Side, Vec<MemberId>>) -> Vec<Evi
         let Some(&(server, nominator)) = n.first() else {
             continue;
         };
+        let won = (h.coord.accepted.iter())
+            .find(|a| (a.generation, a.server, a.nominator) == (g, server, nominator));
+        // The choice holds while its server serves: once it refused or
+        // crashed, its members rightly take the other nomination's
+        // Welcome (`coordinated-refused-choice-welcome-taken`). So once
+        // every member that joined it fell back from it on its own
+        // evidence (not moved by a Welcome, which is what a wrong tie
+        // rule does): the generation is dead, and the other is the group
+        // (`coordinated-adversity` explore 542).
+        let choice_failed = won.is_some_and(|won| {
+            (h.faults.server_failures.iter()).any(|(at, s)| *s == server && *at >= won.t)
+        }) || abandoned(h, (g, server, nominator));
         for ((sg, ss, sn), members) in sides {
-            if *sg == g && (*ss, *sn) != (server, nominator) {
+            if *sg == g && (*ss, *sn) != (server, nominator) && !choice_failed {
                 out.push(
                     Evidence::note(format!(
                         "generation {g} was contested and the tie rule names {server} \
@@ -88,9 +102,7 @@ fn tie_breaches(h: &Parts<'_>, sides: &BTreeMap<Side, Vec<MemberId>>) -> Vec<Evi
                 );
             }
         }
-        let Some(won) = (h.coord.accepted.iter())
-            .find(|a| (a.generation, a.server, a.nominator) == (g, server, nominator))
-        else {
+        let Some(won) = won else {
             continue;
         };
         let failed = |t| {
@@ -109,6 +121,29 @@ fn tie_breaches(h: &Parts<'_>, sides: &BTreeMap<Side, Vec<MemberId>>) -> Vec<Evi
         }
     }
     out
+}
+
+/// Whether every member that joined this nomination left it by falling
+/// back on evidence of its own (a lost receipt, a refusal, a lie...), and
+/// at least one had joined.
+fn abandoned(h: &Parts<'_>, (g, server, nominator): (u32, ServerId, MemberId)) -> bool {
+    let this = |j: &Join| (j.generation, j.server, j.nominator) == (g, server, nominator);
+    let mut joined = 0;
+    for (i, s) in h.coord.switches.iter().enumerate() {
+        if !s.what.is_some_and(|j| this(&j)) {
+            continue;
+        }
+        joined += 1;
+        let next = (h.coord.switches[i + 1..].iter()).find(|n| n.host == s.host);
+        let left = next.is_some_and(|n| {
+            n.what.is_none()
+                && (h.servers.fallbacks.iter()).any(|f| f.idx == n.idx && f.what.first_hand())
+        });
+        if !left {
+            return false;
+        }
+    }
+    joined > 0
 }
 
 fn judge(h: &Parts<'_>) -> Verdict {

@@ -185,6 +185,24 @@ impl History {
     }
 
     /// The earliest ack time of `msg` for recipient `to`, over all envelopes.
+    /// Whether `member` had left the order `slot` belongs to by `t`: it
+    /// fell back from it, or joined another generation. A slot a server
+    /// fills after that is no promise to that member (it no longer reads
+    /// that order, and may have dropped its client for it); the sender
+    /// owes it the message over Olm, which `delivery` judges as it does
+    /// any unacknowledged message. Counted as the server's acknowledgement,
+    /// a message a liar ordered after the recipient had caught the lie,
+    /// whose sender was wiped just after resending it, was a loss nothing
+    /// could have prevented (`coordinated-adversity` explore 624).
+    pub fn left_order(&self, member: MemberId, t: Millis, slot: &Slot) -> bool {
+        (self.coord.switches.iter())
+            .rfind(|s| s.host == member && s.t <= t)
+            .is_some_and(|s| {
+                s.what
+                    .is_none_or(|j| (j.server, j.generation) != (slot.server, slot.generation))
+            })
+    }
+
     pub fn acked_pairs(&self) -> BTreeMap<(MessageId, MemberId), Millis> {
         let mut out: BTreeMap<(MessageId, MemberId), Millis> = BTreeMap::new();
         for (env, (msg, to)) in &self.delivery.envelopes {
@@ -206,8 +224,12 @@ impl History {
                 .slots
                 .get(msg)
                 .and_then(|slot| self.servers.ordered_for.get(slot));
-            let counted =
-                |r: &&MemberId| **r != msg.sender && members.is_none_or(|m| m.contains(r));
+            let slot = self.servers.slots.get(msg);
+            let counted = |r: &&MemberId| {
+                **r != msg.sender
+                    && members.is_none_or(|m| m.contains(r))
+                    && slot.is_none_or(|slot| !self.left_order(**r, t, slot))
+            };
             for to in sent.what.recipients.iter().filter(counted) {
                 let e = out.entry((*msg, *to)).or_insert(t);
                 *e = (*e).min(t);

@@ -391,8 +391,19 @@ fn unknown_without_messages_or_an_end() {
 /// A coordinated group: the server's receipt acknowledges a message for
 /// every recipient it still counted as a member when it ordered it.
 fn coordinated(server_members: &[u32], delivered_at_m2: bool) -> History {
+    coordinated_with(server_members, delivered_at_m2, nothing, nothing)
+}
+
+/// As [`coordinated`], with `before` run before the send and `after` once
+/// the message is delivered at m1.
+fn coordinated_with(
+    server_members: &[u32],
+    delivered_at_m2: bool,
+    before: impl FnOnce(&mut Tb) -> &mut Tb,
+    after: impl FnOnce(&mut Tb) -> &mut Tb,
+) -> History {
     let mut tb = Tb::start(&[0, 1, 2]);
-    tb.send(10, id(0, 0), &[0, 1, 2], &[]);
+    before(&mut tb).send(10, id(0, 0), &[0, 1, 2], &[]);
     let members = server_members.iter().map(|n| m(*n)).collect();
     tb.at(
         11,
@@ -421,8 +432,30 @@ fn coordinated(server_members: &[u32], delivered_at_m2: bool) -> History {
     if delivered_at_m2 {
         tb.deliver(20, 2, id(0, 0));
     }
-    tb.end_agreed(&[0, 1, 2], &[0, 1, 2]);
+    after(&mut tb).end_agreed(&[0, 1, 2], &[0, 1, 2]);
     History::from_trace(&tb.build())
+}
+
+/// A slot filled after the recipient had left that order (m2 fell back at
+/// 5 ms) is no acknowledgement for it: the sender owes m2 the message over
+/// Olm, as any unacknowledged one, and a sender wiped or restarted without
+/// its queues owes nothing (`coordinated-adversity` explore 624: a liar
+/// ordered it after m0 had caught the lie, and its sender was wiped just
+/// after resending it).
+#[test]
+fn a_slot_filled_after_the_recipient_left_the_order_is_owed_by_the_sender() {
+    fn fell(tb: &mut Tb) -> &mut Tb {
+        tb.joined(1, 2, 1, 0, 0).fell_back(5, 2)
+    }
+    fn gone(tb: &mut Tb) -> &mut Tb {
+        tb.restarted(30, 0, true)
+    }
+    let v = check(&coordinated_with(&[0, 1, 2], false, fell, nothing));
+    assert_eq!(v.status, Status::Fail, "{v:#?}");
+    assert_eq!(v.measured[Figure::LostUnacknowledged], 1, "{v:#?}");
+    let v = check(&coordinated_with(&[0, 1, 2], false, fell, gone));
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+    assert_eq!(v.measured[Figure::UnacknowledgedSenderGone], 1);
 }
 
 #[test]

@@ -141,6 +141,40 @@ fn a_contested_generation_settles_where_the_tie_rule_says() {
     );
 }
 
+/// The rule's choice holds while its server serves: c1 crashing after it
+/// accepted frees the members to settle in c2's generation 2
+/// (`coordinated-refused-choice-welcome-taken`).
+#[test]
+fn the_tie_rule_binds_only_while_its_choice_serves() {
+    let v = contested(|tb| {
+        let crash = crate::faults::FaultKind::Crash {
+            host: crate::core::ids::Peer::named("c1"),
+            state: crate::faults::StateOnRestart::Kept,
+        };
+        tb.fault(250, 0, crate::trace::Phase::Begin, crash);
+        all_join(tb, 300, (2, 2, 2));
+    });
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+}
+
+/// The choice is dead once every member that joined it fell back from it
+/// on its own evidence; moved off it by the other nomination's Welcome, as
+/// a wrong tie rule does, it is not.
+#[test]
+fn the_tie_rule_binds_only_while_its_choice_has_members() {
+    let v = contested(|tb| {
+        tb.joined(220, 0, 2, 1, 0).fell_back(260, 0);
+        all_join(tb, 300, (2, 2, 2));
+    });
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+    let v = contested(|tb| {
+        tb.joined(220, 0, 2, 1, 0);
+        tb.fell_back_for(260, 0, crate::core::event::FallbackCause::Superseded);
+        all_join(tb, 300, (2, 2, 2));
+    });
+    assert_eq!(v.status, Status::Fail, "{v:#?}");
+}
+
 #[test]
 fn a_further_takeover_of_a_working_generation_fails() {
     let v = contested(|tb| {

@@ -137,7 +137,11 @@ impl Member {
     /// (`coordinated-withheld-commit-noticed` was found 210 ms late).
     /// Returns whether one was found.
     pub(super) fn look_for_withheld(&mut self) -> bool {
-        let Some(c) = (self.coord.as_ref()).filter(|c| c.sending && c.mls.is_active()) else {
+        // A nominator still forming its generation submits its add commits
+        // too: one dropped was never noticed, and the generation stalled
+        // until another member superseded it (`coordinated-adversity`
+        // explore 179, `coordinated-forming-commit-withheld`).
+        let Some(c) = (self.coord.as_ref()).filter(|c| c.mls.is_active()) else {
             return false;
         };
         let at = ((c.server, c.generation), c.next_seq);

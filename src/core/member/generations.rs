@@ -512,7 +512,20 @@ impl Member {
             .coord
             .as_ref()
             .is_some_and(|c| !c.mls.is_active() && c.rank() == offered);
+        // A member in no generation takes a Welcome into the generation it
+        // fell back from at another server, though the tie rule ranks that
+        // one below: it left the better one, and waiting for it left the
+        // member outside the group for good while the others were ordered
+        // at the other server (`coordinated-adversity` explore 542,
+        // `coordinated-refused-choice-welcome-taken`). Should the better
+        // one still serve others, its Welcome supersedes this one later.
+        let dead = current.is_none()
+            && self
+                .gens
+                .fell_rank
+                .is_some_and(|(g, s, _)| g == inv.generation && s.0 != inv.server.0);
         if !rejoin
+            && !dead
             && current
                 .or(self.gens.fell_rank)
                 .is_some_and(|r| r >= offered)
