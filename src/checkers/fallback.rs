@@ -12,8 +12,9 @@ use super::Figure;
 use super::coordination::Switch;
 use super::history::{At, History, Lie};
 use super::{Evidence, Status, Verdict, list, measured};
-use crate::core::ids::{MemberId, Millis, ServerId};
+use crate::core::ids::{MemberId, Millis, Peer, ServerId};
 use crate::core::server::dishonest::Mode;
+use crate::faults::FaultType;
 use crate::trace::CheckId;
 use std::collections::BTreeSet;
 
@@ -64,19 +65,25 @@ fn noticed_by(
     server: ServerId,
     owed: &BTreeSet<MemberId>,
 ) -> Option<BTreeSet<MemberId>> {
-    let back = h
-        .faults
-        .server_recoveries
-        .iter()
-        .find(|(t, s)| *t >= at && *s == server)
-        .map(|(t, _)| *t)?;
-    // A later failure of the same server before it was back is this one.
-    let crashed_again = h
-        .faults
-        .server_failures
-        .iter()
-        .any(|(t, s)| *t > at && *t < back && *s == server);
-    if crashed_again {
+    // Back once no crash or refusal of it is in effect: two crashes that
+    // overlap are one outage, and the end of the first is no return
+    // (`coordinated-adversity` explore 514: a nominator forming at c1 was
+    // let off at the first crash's end, though c1 was down 2 s more, and
+    // then held to a fallback for the whole outage).
+    let down_at = |t: Millis| {
+        (h.faults.spans.iter()).any(|s| {
+            matches!(s.kind, FaultType::Crash | FaultType::Refuse)
+                && s.hosts == [Peer::Server(server)]
+                && s.from <= t
+                && s.until.is_none_or(|u| u > t)
+        })
+    };
+    let back = (h.faults.server_recoveries.iter())
+        .filter(|(t, s)| *t >= at && *s == server)
+        .map(|(t, _)| *t)
+        .find(|t| !down_at(*t))?;
+    // A lie meanwhile is a failure of its own, with evidence to notice.
+    if (h.faults.lies.iter()).any(|l| l.server == server && l.t > at && l.t < back) {
         return None;
     }
     let turned_away = |m: &MemberId| {

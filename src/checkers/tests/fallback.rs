@@ -142,6 +142,31 @@ fn a_crash_nobody_could_notice_owes_nothing() {
     assert_eq!(v.status, Status::Pass, "{v:#?}");
 }
 
+/// Two overlapping crashes of one server are one outage: the end of the
+/// first is no return (`coordinated-overlapping-crashes-one-outage`). The
+/// old checker gave up at the second and owed every member a fallback.
+#[test]
+fn overlapping_crashes_are_one_outage() {
+    let history = |submitted_at: Option<Millis>| {
+        let mut tb = served(&[]);
+        tb.fault(1_200, 1, Phase::Begin, crash_of("c0"));
+        tb.fault(1_300, 0, Phase::End, crash_of("c0"));
+        if let Some(t) = submitted_at {
+            tb.submitted(t, id(0, 0), &[0, 1, 2]);
+        }
+        tb.fault(1_600, 1, Phase::End, crash_of("c0"));
+        tb.end_agreed(&[0, 1, 2], &[0, 1, 2]);
+        History::from_trace(&tb.build())
+    };
+    let v = check(&history(None));
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+    // A submission while the second crash still held it down went
+    // unanswered: its sender owes a fallback.
+    let v = check(&history(Some(1_400)));
+    assert_eq!(v.status, Status::Fail, "{v:#?}");
+    assert!(mentions_member(&v, m(0)), "{v:#?}");
+}
+
 /// The old checker started the clock at any server's crash: a standby
 /// candidate's crash made every member "late".
 #[test]
