@@ -78,10 +78,21 @@ fn noticed_by(
                 && s.until.is_none_or(|u| u > t)
         })
     };
-    let back = (h.faults.server_recoveries.iter())
-        .filter(|(t, s)| *t >= at && *s == server)
+    // The end of a refusal that turned nobody away is a return too: it
+    // leaves no recovery of its own (`coordinated-adversity` explore 542
+    // on 5e43c37: a crash of a forming nominator's server ran into such a
+    // refusal, and the server was never found back).
+    let refusal_ends = (h.faults.spans.iter())
+        .filter(|s| s.kind == FaultType::Refuse && s.hosts == [Peer::Server(server)])
+        .filter_map(|s| s.until);
+    let mut candidates: Vec<Millis> = (h.faults.server_recoveries.iter())
+        .filter(|(_, s)| *s == server)
         .map(|(t, _)| *t)
-        .find(|t| !down_at(*t))?;
+        .chain(refusal_ends)
+        .filter(|t| *t >= at)
+        .collect();
+    candidates.sort_unstable();
+    let back = candidates.into_iter().find(|t| !down_at(*t))?;
     // A lie meanwhile is a failure of its own, with evidence to notice.
     if (h.faults.lies.iter()).any(|l| l.server == server && l.t > at && l.t < back) {
         return None;

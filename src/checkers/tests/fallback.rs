@@ -167,6 +167,22 @@ fn overlapping_crashes_are_one_outage() {
     assert!(mentions_member(&v, m(0)), "{v:#?}");
 }
 
+/// A crash that runs into a refusal nobody met ends with the refusal: the
+/// server is back then, though the refusal left no recovery of its own.
+#[test]
+fn a_crash_ending_in_an_unmet_refusal_ends_with_it() {
+    let refuse = FaultKind::Refuse {
+        server: crate::core::ids::ServerId(0),
+    };
+    let mut tb = served(&[]);
+    tb.fault(1_200, 1, Phase::Begin, refuse.clone());
+    tb.fault(1_300, 0, Phase::End, crash_of("c0"));
+    tb.fault(1_500, 1, Phase::End, refuse);
+    tb.end_agreed(&[0, 1, 2], &[0, 1, 2]);
+    let v = check(&History::from_trace(&tb.build()));
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+}
+
 /// The old checker started the clock at any server's crash: a standby
 /// candidate's crash made every member "late".
 #[test]
