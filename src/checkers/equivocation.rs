@@ -14,7 +14,7 @@
 //! failure: the proofs members exchange must not frame an honest server.
 
 use super::Figure;
-use super::history::{Faults, History, Lie, Run};
+use super::history::{Faults, History, Lie, Membership, Run};
 use super::{Evidence, Status, Verdict, list};
 use crate::core::ids::{MemberId, Millis, ServerId};
 use crate::core::server::dishonest::Mode;
@@ -37,13 +37,31 @@ fn verdict(
 struct Parts<'a> {
     run: &'a Run,
     faults: &'a Faults,
+    membership: &'a Membership,
 }
 
 pub fn check(h: &History) -> Verdict {
     judge(&Parts {
         run: &h.run,
         faults: &h.faults,
+        membership: &h.membership,
     })
+}
+
+/// When `m`, lied to at `from`, learnt it was out of the group for good:
+/// its first change to "not in the group" after the lie, when it ends
+/// out of the group. A member removed by one of its peers has no view of
+/// the group left to protect, and the others stop comparing notes with
+/// it, so it owes no detection from then on.
+fn removed_at(h: &Parts<'_>, m: MemberId, from: Millis) -> Option<Millis> {
+    if h.run.finals.get(&m).is_none_or(|f| f.in_group) {
+        return None;
+    }
+    h.membership
+        .changes
+        .iter()
+        .find(|c| c.host == m && !c.what.in_group && c.t >= from)
+        .map(|c| c.t)
 }
 
 /// The live members that could show `m` the lie: told the same other
@@ -183,6 +201,18 @@ fn judge(h: &Parts<'_>) -> Verdict {
             "{server} lied to {m} ({}, slot {} of generation {}) at {} ms{contact}",
             lie.mode, lie.seq, lie.generation, lie.t
         );
+        if let Some(t) = removed_at(h, m, lie.t).filter(|t| *t <= deadline)
+            && found.is_none_or(|f| f > t)
+        {
+            excused.push(
+                Evidence::note(format!(
+                    "{what}; removed from the group at {t} ms, before it detected the lie"
+                ))
+                .members([m])
+                .at(t),
+            );
+            continue;
+        }
         match found {
             Some(t) if t <= deadline => {
                 worst = worst.max(t - lie.t);
@@ -262,7 +292,8 @@ mod tests {
         }
     }
 
-    fn history(detect: &[(u32, u64)], fall_back: &[(u32, u64)]) -> History {
+    /// c0, dishonest from 100 ms, equivocates to m2 at 200 ms (slot 4).
+    fn lied_to_m2() -> Tb {
         let mut tb = Tb::start(&[0, 1, 2]);
         dishonest_from_100(&mut tb, Mode::Equivocate);
         tb.at(
@@ -275,6 +306,11 @@ mod tests {
                 seq: 4,
             }),
         );
+        tb
+    }
+
+    fn history(detect: &[(u32, u64)], fall_back: &[(u32, u64)]) -> History {
+        let mut tb = lied_to_m2();
         for (who, t) in detect {
             tb.at(
                 *t,
@@ -300,6 +336,34 @@ mod tests {
         }
         tb.end_agreed(&[0, 1, 2], &[0, 1, 2]);
         History::from_trace(&tb.build())
+    }
+
+    /// m2, lied to at 200 ms, learns at `removed` ms that m0 removed it,
+    /// and ends out of the group (`out`) or back in it.
+    fn removed(removed: u64, out: bool) -> History {
+        let mut tb = lied_to_m2();
+        tb.changed(removed, 2, &[0, 1], false);
+        tb.end(3_000, &[0, 1, 2]);
+        tb.final_view(0, true, &[0, 1], false);
+        tb.final_view(1, true, &[0, 1], false);
+        tb.final_view(2, !out, &[0, 1], false);
+        History::from_trace(&tb.build())
+    }
+
+    /// `coordinated-fork-branch-not-a-leak`: a victim removed by its peers
+    /// has no view of the group left to protect, and nobody compares notes
+    /// with it any more; but only if the removal came in time and held.
+    #[test]
+    fn a_victim_removed_before_its_deadline_owes_no_detection() {
+        let v = check(&removed(400, true));
+        assert_eq!(v.status, Status::Unknown, "{v:#?}");
+        assert!(
+            v.evidence[0].note.contains("removed from the group"),
+            "{v:#?}"
+        );
+        assert_eq!(check(&removed(400, false)).status, Status::Fail);
+        // The trace kit's detection bound is 500 ms: the deadline is 700.
+        assert_eq!(check(&removed(1_500, true)).status, Status::Fail);
     }
 
     #[test]

@@ -82,6 +82,7 @@ pub enum Figure {
     Members,
     Messages,
     Missing,
+    MlsAddressed,
     MlsNotTried,
     MlsRemovals,
     MlsTried,

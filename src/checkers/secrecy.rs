@@ -87,6 +87,9 @@ struct Tally {
     missing: u64,
     mls_tried: u64,
     mls_missing: u64,
+    /// Opened by the removed member's keys, but written for it by an
+    /// author that had not applied the removal.
+    mls_addressed: u64,
     evidence: Vec<Evidence>,
 }
 
@@ -156,6 +159,8 @@ struct Parts<'a> {
     delivery: &'a Delivery,
     membership: &'a Membership,
     servers: &'a Servers,
+    /// The founding view, which founders hold before any change.
+    founders: &'a [MemberId],
 }
 
 impl<'a> Parts<'a> {
@@ -164,6 +169,7 @@ impl<'a> Parts<'a> {
             delivery: &h.delivery,
             membership: &h.membership,
             servers: &h.servers,
+            founders: h.run.start.as_ref().map_or(&[], |s| &s.founders),
         }
     }
 }
@@ -231,6 +237,7 @@ fn judge(h: &Parts<'_>, oracle: Option<&dyn Oracle>) -> Verdict {
         (Figure::CiphertextsNotOnWire, t.missing),
         (Figure::MlsTried, t.mls_tried),
         (Figure::MlsNotTried, t.mls_missing),
+        (Figure::MlsAddressed, t.mls_addressed),
         (Figure::Readable, leaks - shown_n),
         (Figure::ShownAfterRemoval, shown_n),
     ]);
@@ -322,11 +329,7 @@ fn shown_after_removal(
             // ordered, or the announcement of the removal itself): that
             // is the author's view, not a leak. What causally follows an
             // announced removal is judged above.
-            let addressed = h
-                .delivery
-                .sent
-                .get(&d.what)
-                .is_some_and(|s| s.what.recipients.contains(&r.member));
+            let addressed = addressed_to(h, d.what, r.member);
             if slot.stream() == r.commit.stream()
                 && slot.seq > r.commit.seq
                 && !counted
@@ -345,6 +348,40 @@ fn shown_after_removal(
         }
     }
     out
+}
+
+/// Whether `msg`'s author sent it to `member`: its view still held the
+/// member when it wrote it.
+fn addressed_to(h: &Parts<'_>, msg: MessageId, member: MemberId) -> bool {
+    h.delivery
+        .sent
+        .get(&msg)
+        .is_some_and(|s| s.what.recipients.contains(&member))
+}
+
+/// Whether every author of the commit in `slot` still held `member` in
+/// its view when the server ordered it: a commit built on a branch of a
+/// fork that never removed the member, which the member is meant to
+/// follow. (An honest server orders no commit built on an epoch before
+/// the removal, so its author had applied the removal.)
+fn committed_with(h: &Parts<'_>, slot: Slot, member: MemberId) -> bool {
+    let (Some(authors), Some(at)) = (
+        h.servers.ordered_senders.get(&slot),
+        h.servers.slot_at.get(&slot),
+    ) else {
+        return false;
+    };
+    authors.iter().all(|a| {
+        match h
+            .membership
+            .changes
+            .iter()
+            .rfind(|c| c.host == *a && c.t <= *at)
+        {
+            Some(c) => c.what.in_group && c.what.view.contains(&member),
+            None => h.founders.contains(a) && h.founders.contains(&member),
+        }
+    })
 }
 
 /// Whether the server ordered `msg` for `member` after a commit of the
@@ -441,6 +478,20 @@ fn try_mls(h: &Parts<'_>, oracle: &dyn Oracle, removals: &[MlsRemoval], t: &mut 
                 .iter()
                 .find(|(_, s)| **s == slot)
                 .map(|(m, _)| *m);
+            // Its author wrote it for the member, never having applied the
+            // removal: a message in flight when the commit was ordered, or
+            // one from the other side of a fork the server told the author
+            // (where the member was never removed). The removed member's
+            // keys open what its author meant it to read; that is the
+            // author's view, as for what the member was shown.
+            let meant = match msg {
+                Some(m) => addressed_to(h, m, r.member),
+                None => committed_with(h, slot, r.member),
+            };
+            if meant {
+                t.mls_addressed += 1;
+                continue;
+            }
             let what = msg.map_or_else(|| "a commit".to_owned(), |m| m.to_string());
             let at = msg
                 .and_then(|m| h.servers.ordered.get(&m))

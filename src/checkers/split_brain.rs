@@ -124,8 +124,8 @@ fn tie_breaches(h: &Parts<'_>, sides: &BTreeMap<Side, Vec<MemberId>>) -> Vec<Evi
 }
 
 /// Whether every member that joined this nomination left it by falling
-/// back on evidence of its own (a lost receipt, a refusal, a lie...), and
-/// at least one had joined.
+/// back on evidence of its own (a lost receipt, a refusal, a lie...), or
+/// was wiped in it for good, and at least one had joined.
 fn abandoned(h: &Parts<'_>, (g, server, nominator): (u32, ServerId, MemberId)) -> bool {
     let this = |j: &Join| (j.generation, j.server, j.nominator) == (g, server, nominator);
     let mut joined = 0;
@@ -135,10 +135,14 @@ fn abandoned(h: &Parts<'_>, (g, server, nominator): (u32, ServerId, MemberId)) -
         }
         joined += 1;
         let next = (h.coord.switches[i + 1..].iter()).find(|n| n.host == s.host);
+        // A member wiped in it, never back in any generation, took its
+        // share of the generation's state with it: the generation lost it
+        // as surely as by a fallback (`coordinated-choice-nominator-wiped`).
+        let wiped = || next.is_none() && h.run.finals.get(&s.host).is_some_and(|f| f.state_lost);
         let left = next.is_some_and(|n| {
             n.what.is_none()
                 && (h.servers.fallbacks.iter()).any(|f| f.idx == n.idx && f.what.first_hand())
-        });
+        }) || wiped();
         if !left {
             return false;
         }

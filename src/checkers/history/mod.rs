@@ -235,6 +235,49 @@ impl History {
                 *e = (*e).min(t);
             }
         }
+        self.cumulative(out)
+    }
+
+    /// A message is acknowledged for a recipient only once everything its
+    /// sender addressed there before it is too (or has reached it some
+    /// other way): the recipient shows nothing before its parents, and
+    /// each message follows its sender's earlier ones, so a mailbox or an
+    /// order holding the newer message without the older one holds
+    /// nothing the recipient can use. Taken one at a time, a sender wiped
+    /// while its older message waited out a retry left a newer one
+    /// "acknowledged" and undeliverable by any protocol that keeps causal
+    /// order (`coordinated-backed-off-parent-unacknowledged`). While the
+    /// sender stays up, what this leaves unacknowledged is still owed.
+    fn cumulative(
+        &self,
+        direct: BTreeMap<(MessageId, MemberId), Millis>,
+    ) -> BTreeMap<(MessageId, MemberId), Millis> {
+        let delivered = self.delivery.first_deliveries();
+        let mut out = BTreeMap::new();
+        // Per (sender, recipient): when everything sent there so far was
+        // acknowledged or delivered; `None` once something never was.
+        let mut prefix: BTreeMap<(MemberId, MemberId), Option<Millis>> = BTreeMap::new();
+        for (msg, sent) in self.delivery.sent.iter().filter(|(_, s)| !s.what.control) {
+            for to in sent.what.recipients.iter().filter(|r| **r != msg.sender) {
+                let before = prefix.entry((msg.sender, *to)).or_insert(Some(0));
+                let acked = direct.get(&(*msg, *to)).copied();
+                if let (Some(b), Some(a)) = (*before, acked) {
+                    out.insert((*msg, *to), a.max(b));
+                }
+                let reached = delivered.get(&(*to, *msg)).map(|d| d.1);
+                let here = match (acked, reached) {
+                    (Some(a), Some(d)) => Some(a.min(d)),
+                    (a, d) => a.or(d),
+                };
+                *before = before.zip(here).map(|(b, h)| b.max(h));
+            }
+        }
+        // Messages whose sending the trace lacks keep what was seen.
+        for (pair, t) in direct {
+            if !self.delivery.sent.contains_key(&pair.0) {
+                out.insert(pair, t);
+            }
+        }
         out
     }
 }

@@ -26,8 +26,10 @@ pub struct Servers {
     /// Every acknowledgement a member took for its own submission, with
     /// the slot its receipt names.
     pub submit_acks: Vec<At<(MessageId, Slot)>>,
-    /// Who the server agents recorded ordering in each slot.
+    /// Who the server agents recorded ordering in each slot, and when it
+    /// was first filled.
     pub ordered_senders: BTreeMap<Slot, BTreeSet<MemberId>>,
+    pub slot_at: BTreeMap<Slot, Millis>,
     /// Every submission or nomination a server turned away: (when, which
     /// server, whose, why).
     pub rejections: Vec<(Millis, ServerId, MemberId, Rejection)>,
@@ -89,6 +91,7 @@ impl Servers {
                         .entry(slot)
                         .or_default()
                         .insert(*sender);
+                    self.slot_at.entry(slot).or_insert(t);
                     if *commit {
                         self.commits.entry(slot).or_insert(*epoch);
                     }

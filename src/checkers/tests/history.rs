@@ -110,3 +110,29 @@ fn acks_take_the_earliest_envelope_and_odd_hosts_are_noted() {
     assert!(!h.delivery.sent.contains_key(&id(0, 1)));
     assert_eq!(h.oddities.len(), 2, "{:?}", h.oddities);
 }
+
+/// m0#1 reached m1's mailbox at 21 ms, but m0#0 before it only at 41:
+/// m0#1 is acknowledged for m1 from 41 ms. Had m0#0 never been taken, m0#1
+/// would not be acknowledged at all, unless m0#0 reached m1 another way.
+#[test]
+fn a_message_is_acknowledged_only_with_its_senders_earlier_ones() {
+    let two = |first: Option<Millis>, delivered: bool| {
+        let mut tb = Tb::start(&[0, 1]);
+        tb.send(10, id(0, 0), &[0, 1], &[])
+            .send(20, id(0, 1), &[0, 1], &[id(0, 0)])
+            .envelope(20, id(0, 1), 1, true);
+        match first {
+            Some(t) => tb.envelope(t, id(0, 0), 1, true),
+            None => tb.envelope(10, id(0, 0), 1, false),
+        };
+        if delivered {
+            tb.deliver(60, 1, id(0, 0));
+        }
+        History::from_trace(&tb.build()).acked_pairs()
+    };
+    let acked = two(Some(40), false);
+    assert_eq!(acked.get(&(id(0, 0), m(1))), Some(&41));
+    assert_eq!(acked.get(&(id(0, 1), m(1))), Some(&41));
+    assert_eq!(two(None, false).get(&(id(0, 1), m(1))), None);
+    assert_eq!(two(None, true).get(&(id(0, 1), m(1))), Some(&60));
+}

@@ -235,11 +235,22 @@ impl Oracle for Mls {
 /// removing m2 (built on epoch 1), then two messages at epoch 2 that m2
 /// is no longer counted for, the first of them m1's `id(1, 0)`.
 fn coordinated() -> History {
+    coordinated_with(&[0, 1], None)
+}
+
+/// [`coordinated`], with m1 addressing `id(1, 0)` to `to`, and m0 holding
+/// `view` from 35 ms, before the server orders its seq 3 (otherwise the
+/// view it took on applying its removal of m2).
+fn coordinated_with(to: &[u32], view: Option<&[u32]>) -> History {
     let mut tb = Tb::start(&[0, 1, 2]);
+    tb.changed(21, 0, &[0, 1], true);
+    if let Some(view) = view {
+        tb.changed(35, 0, view, true);
+    }
     tb.send(10, id(0, 0), &[0, 1, 2], &[]);
     tb.ordered(11, 0, 1, 0, 1, 0, false, &[0, 1, 2]);
     tb.ordered(20, 0, 1, 1, 1, 0, true, &[0, 1, 2]);
-    tb.send(30, id(1, 0), &[0, 1], &[]);
+    tb.send(30, id(1, 0), to, &[]);
     tb.at(
         31,
         "m1",
@@ -285,6 +296,43 @@ fn fails_when_the_removed_members_mls_state_opens_a_later_message() {
         mentions_member(&v, m(2)) && mentions_message(&v, id(1, 0)),
         "{v:#?}"
     );
+}
+
+/// m1 wrote `id(1, 0)` for m2, not having applied m2's removal (the
+/// server showed m1 a fork where m2 was never removed): m2's keys opening
+/// it is m1's view, not a leak. The commit after it still is one.
+#[test]
+fn a_message_its_author_addressed_to_the_removed_member_is_no_leak() {
+    let v = check(
+        &coordinated_with(&[0, 1, 2], None),
+        Some(&Mls { leaky: true }),
+    );
+    assert_eq!(v.status, Status::Fail, "{v:#?}");
+    assert_eq!(
+        (
+            v.measured[Figure::Readable],
+            v.measured[Figure::MlsAddressed]
+        ),
+        (1, 1)
+    );
+    assert!(!mentions_message(&v, id(1, 0)), "{v:#?}");
+}
+
+/// The same for what m0 ordered at seq 3 while its view still held m2
+/// (a commit on the branch of a fork that never removed m2); with m2 out
+/// of m0's view it is a leak.
+#[test]
+fn what_its_author_ordered_still_holding_the_removed_member_is_no_leak() {
+    let open = |view: &[u32]| {
+        check(
+            &coordinated_with(&[0, 1, 2], Some(view)),
+            Some(&Mls { leaky: true }),
+        )
+    };
+    let v = open(&[0, 1, 2]);
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+    assert_eq!(v.measured[Figure::MlsAddressed], 2);
+    assert_eq!(open(&[0, 1]).status, Status::Fail);
 }
 
 #[test]

@@ -236,10 +236,17 @@ impl Member {
             c.to_add.retain(|m| !roster.contains(m));
             c.claimed.retain(|m, _| !roster.contains(m));
         }
-        if formed {
+        let after = self.membership.view();
+        // The nominator brings in whom the generation lacks; a commit that
+        // takes the nominator out hands that to every member still in, or
+        // a lightweight add it had not brought in yet was lost for good
+        // (`coordinated-lightweight-add-lost-in-generation`).
+        let orphaned = self.coord.as_ref().is_some_and(|c| {
+            c.nominator != self.id && before.contains(&c.nominator) && !after.contains(&c.nominator)
+        });
+        if formed || orphaned {
             self.ledger_formed(now, fx);
         }
-        let after = self.membership.view();
         if own && !formed {
             let removed: Vec<MemberId> = before.difference(&after).copied().collect();
             if let Some(c) = self.coord.as_mut() {
