@@ -22,8 +22,9 @@ pub struct Fault {
     pub kind: FaultKind,
 }
 
-/// What a host keeps across a crash.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// What a host keeps across a crash, from the most to the least (the
+/// order is what overlapping crashes of one host combine by).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum StateOnRestart {
     /// Everything survives (the process was only stopped).

@@ -46,10 +46,16 @@ impl Driver for turmoil::Sim<'_> {
 }
 
 /// Link blocks by direction, counted, so that overlapping partitions and
-/// offline periods heal only when the last of them ends.
+/// offline periods heal only when the last of them ends; and crashes per
+/// host, likewise: overlapping crashes of one host are one outage, which
+/// ends when the last of them does and leaves the least any of them
+/// keeps. (Each crash's end restarted the host before: a host inside a
+/// longer wiping crash ran again at a short crash's end, and was wiped
+/// only later, losing what it had been handed meanwhile.)
 #[derive(Default)]
 pub struct FaultState {
     blocked: BTreeMap<(Peer, Peer), u32>,
+    crashed: BTreeMap<Peer, (u32, StateOnRestart)>,
 }
 
 impl FaultState {
@@ -120,10 +126,21 @@ impl FaultState {
                 toggle(&mut w.net.latency, (*extra_ms, *jitter_ms), begin);
             }
             FaultKind::Crash { host, state } => {
+                let outage = self.crashed.entry(*host).or_insert((0, *state));
                 if begin {
-                    sim.crash(*host);
+                    outage.0 += 1;
+                    outage.1 = outage.1.max(*state);
+                    if outage.0 == 1 {
+                        outage.1 = *state;
+                        sim.crash(*host);
+                    }
                 } else {
-                    let start = restart_state(&mut w, now, *host, *state);
+                    outage.0 = outage.0.saturating_sub(1);
+                    if outage.0 > 0 {
+                        return;
+                    }
+                    let state = outage.1;
+                    let start = restart_state(&mut w, now, *host, state);
                     w.starts.insert(*host, start);
                     drop(w);
                     sim.bounce(*host);
