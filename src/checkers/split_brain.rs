@@ -87,9 +87,19 @@ fn tie_breaches(h: &Parts<'_>, sides: &BTreeMap<Side, Vec<MemberId>>) -> Vec<Evi
         // evidence (not moved by a Welcome, which is what a wrong tie
         // rule does): the generation is dead, and the other is the group
         // (`coordinated-adversity` explore 542).
-        let choice_failed = won.is_some_and(|won| {
-            (h.faults.server_failures.iter()).any(|(at, s)| *s == server && *at >= won.t)
-        }) || abandoned(h, (g, server, nominator));
+        //
+        // Nor does a choice nobody ever joined, its nominator included:
+        // the server's acceptance never reached the nominator, which went
+        // on to another candidate (`coordinated-accept-lost-choice-unformed`).
+        let formed = (h.coord.switches.iter()).any(|s| {
+            s.what
+                .is_some_and(|j| (j.generation, j.server, j.nominator) == (g, server, nominator))
+        });
+        let choice_failed = !formed
+            || won.is_some_and(|won| {
+                (h.faults.server_failures.iter()).any(|(at, s)| *s == server && *at >= won.t)
+            })
+            || abandoned(h, (g, server, nominator));
         for ((sg, ss, sn), members) in sides {
             if *sg == g && (*ss, *sn) != (server, nominator) && !choice_failed {
                 out.push(
@@ -102,7 +112,8 @@ fn tie_breaches(h: &Parts<'_>, sides: &BTreeMap<Side, Vec<MemberId>>) -> Vec<Evi
                 );
             }
         }
-        let Some(won) = won else {
+        // A choice never formed is no working generation to tear down.
+        let Some(won) = won.filter(|_| formed) else {
             continue;
         };
         let failed = |t| {

@@ -132,8 +132,12 @@ fn all_join(tb: &mut Tb, t: u64, (generation, server, nominator): (u32, u32, u32
 fn a_contested_generation_settles_where_the_tie_rule_says() {
     let v = contested(|tb| all_join(tb, 300, (2, 1, 0)));
     assert_eq!(v.status, Status::Pass, "{v:#?}");
-    // One group, but at the server the rule does not name.
-    let v = contested(|tb| all_join(tb, 300, (2, 2, 2)));
+    // One group, but at the server the rule does not name, which its
+    // nominator formed and left for the other.
+    let v = contested(|tb| {
+        tb.joined(220, 0, 2, 1, 0);
+        all_join(tb, 300, (2, 2, 2));
+    });
     assert_eq!(v.status, Status::Fail, "{v:#?}");
     assert!(
         v.evidence[0].note.contains("the tie rule names c1"),
@@ -178,6 +182,7 @@ fn the_tie_rule_binds_only_while_its_choice_has_members() {
 #[test]
 fn a_further_takeover_of_a_working_generation_fails() {
     let v = contested(|tb| {
+        all_join(tb, 300, (2, 1, 0));
         tb.accepted(400, 0, 3, 1);
         all_join(tb, 410, (3, 0, 1));
     });
@@ -212,4 +217,14 @@ fn the_tie_rule_binds_only_while_its_choice_keeps_its_state() {
     };
     assert_eq!(v(true).status, Status::Pass, "{:#?}", v(true));
     assert_eq!(v(false).status, Status::Fail, "{:#?}", v(false));
+}
+
+/// A choice that nobody joined, its nominator included, was never formed
+/// (the acceptance was lost and the nominator went on to another server):
+/// it binds nobody (`coordinated-accept-lost-choice-unformed`).
+#[test]
+fn the_tie_rule_binds_only_a_choice_that_was_formed() {
+    // c1 accepted m0's nomination, which m0 never heard of.
+    let v = contested(|tb| all_join(tb, 300, (2, 2, 2)));
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
 }
