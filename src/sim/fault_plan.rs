@@ -128,12 +128,12 @@ impl FaultState {
             FaultKind::Crash { host, state } => {
                 let outage = self.crashed.entry(*host).or_insert((0, *state));
                 if begin {
-                    outage.0 += 1;
-                    outage.1 = outage.1.max(*state);
-                    if outage.0 == 1 {
-                        outage.1 = *state;
+                    if outage.0 == 0 {
+                        *outage = (0, *state);
                         sim.crash(*host);
                     }
+                    outage.0 += 1;
+                    outage.1 = outage.1.max(*state);
                 } else {
                     outage.0 = outage.0.saturating_sub(1);
                     if outage.0 > 0 {
