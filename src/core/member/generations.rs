@@ -524,8 +524,17 @@ impl Member {
                 .gens
                 .fell_rank
                 .is_some_and(|(g, s, _)| g == inv.generation && s.0 != inv.server.0);
+        // Added back to the generation it left when told of its own
+        // removal: the inviter holds a later add of it (checked above), so
+        // this Welcome is news, not a stale copy; turned away as one, the
+        // member stayed out while everyone else held it in
+        // (`coordinated-readded-after-lightweight-removal`).
+        let readded = current.is_none()
+            && self.gens.fell_rank == Some(offered)
+            && self.ledger_now().is_some_and(|l| l.removed(self.id));
         if !rejoin
             && !dead
+            && !readded
             && current
                 .or(self.gens.fell_rank)
                 .is_some_and(|r| r >= offered)

@@ -228,6 +228,13 @@ impl Member {
             }) if group == self.cfg.group => {
                 return self.answer_catch_up(now, from, (server, generation), &have, fx);
             }
+            Some(Payload::Tidings {
+                group,
+                membership,
+                meta,
+            }) if group == self.cfg.group => {
+                return self.on_tidings(now, from, membership, meta, fx);
+            }
             Some(Payload::Forwarded(msg)) if msg.group == self.cfg.group => {
                 return self.forwarded(now, from, msg, fx);
             }
@@ -361,7 +368,7 @@ impl Member {
         via: MemberId,
         fx: &mut Effects,
     ) {
-        self.clock.observe(now, msg.hlc);
+        self.clock.observe(self.wall(now), msg.hlc);
         // Told over the pairwise channels that it was removed, a member in
         // a generation leaves it: it can only be one it formed or joined
         // after missing its removal, which nobody else follows.
@@ -439,6 +446,7 @@ impl Member {
                 slot,
                 since,
                 asked_at: None,
+                asks: 0,
                 via,
             },
         );
@@ -504,11 +512,13 @@ impl Member {
             self.ledger_learn(now, carried, op, msg.hlc, fx);
         }
         let was_in = self.in_group();
+        let mut news = false;
         if self.coord.is_none()
             && self
                 .membership
                 .on_message(&recipients, msg.membership.as_deref())
         {
+            news = true;
             fx.record(Event::MembershipChanged {
                 view: self.view(),
                 in_group: self.in_group(),
@@ -523,9 +533,10 @@ impl Member {
                 self.publish_key_packages(now, self.cfg.key_packages_per_agent, fx);
             }
         }
-        if let Some(meta) = msg.meta {
-            self.apply_meta(meta, Some(msg.id), fx);
+        if let Some(meta) = msg.meta.clone() {
+            news |= self.apply_meta(meta, Some(msg.id), fx);
         }
+        self.pass_on(now, &msg, news, fx);
         self.mark_delivered(msg.id, &msg.parents, msg.recipients);
     }
 
@@ -557,10 +568,18 @@ impl Member {
     /// delivered the parent before naming it or passing it on. An author
     /// whose device was wiped can no longer answer; the member that
     /// followed its message still can.
+    /// How many more members of the view each repeated ask for a missing
+    /// parent goes to.
+    const ASK_WIDER: usize = 3;
+
     pub(super) fn report_missing_parents(&mut self, now: Millis, fx: &mut Effects) {
         let timeout = self.cfg.parent_timeout_ms;
         let mut ask: BTreeMap<MemberId, BTreeSet<MessageId>> = BTreeMap::new();
         let held: BTreeSet<MessageId> = self.causal.buffer.keys().copied().collect();
+        let me = self.id;
+        let others: Vec<MemberId> = (self.membership.view().into_iter())
+            .filter(|m| *m != me)
+            .collect();
         for (id, b) in self.causal.buffer.iter_mut() {
             if b.asked_at.unwrap_or(b.since) + timeout > now {
                 continue;
@@ -579,10 +598,28 @@ impl Member {
                 });
             }
             b.asked_at = Some(now);
+            b.asks = b.asks.saturating_add(1);
+            // Asked again, the ones that should hold it did not answer:
+            // its author may have been wiped with it. Every member it was
+            // delivered to holds it too, so a few more of the view are
+            // asked each round, in turn (a parent its wiped author had
+            // sent the others before blocked this member for good:
+            // `coordinated-wiped-author-parent-held-by-others`).
+            let extra: Vec<MemberId> = if b.asks > 1 && !others.is_empty() {
+                let start = (b.asks as usize - 2) * Self::ASK_WIDER;
+                (0..Self::ASK_WIDER.min(others.len()))
+                    .map(|k| others[(start + k) % others.len()])
+                    .collect()
+            } else {
+                Vec::new()
+            };
             // A parent that is here but waits itself is not asked for: its
             // own missing parents are.
             for p in missing.into_iter().filter(|p| !held.contains(p)) {
-                for peer in [p.sender, id.sender, b.via] {
+                for peer in [p.sender, id.sender, b.via]
+                    .into_iter()
+                    .chain(extra.iter().copied())
+                {
                     ask.entry(peer).or_default().insert(p);
                 }
             }

@@ -190,6 +190,14 @@ pub enum Payload {
         group: u64,
         have: Vec<(MemberId, u32)>,
     },
+    /// What a member holds after delivering a change, handed to a member
+    /// of its view the change's author did not address (see
+    /// `tidings.rs`). Last, so that the others keep their encoding.
+    Tidings {
+        group: u64,
+        membership: Option<super::membership::LwwSet>,
+        meta: Option<super::particle::GroupMeta>,
+    },
 }
 
 impl Payload {

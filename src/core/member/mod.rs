@@ -17,6 +17,7 @@ pub mod message;
 mod outbound;
 pub mod particle;
 pub mod sessions;
+mod tidings;
 mod timers;
 
 use crate::core::clock::{Hlc, HlcClock};
@@ -93,6 +94,8 @@ struct Buffered {
     since: Millis,
     /// When its missing parents were last asked for (and reported).
     asked_at: Option<Millis>,
+    /// How many times they were asked for.
+    asks: u32,
     /// Who handed it over: its author, or the member that forwarded it.
     /// Either holds its parents, so either is asked for a missing one.
     via: MemberId,
@@ -249,6 +252,8 @@ impl Member {
         let mut fresh = Member::new(self.id, self.cfg.clone());
         fresh.own = self.own.clone();
         fresh.due.renew = self.due.renew.clone();
+        fresh.due.set_back = self.due.set_back;
+        fresh.due.last_read = self.due.last_read;
         fresh.directory = self.directory.clone();
         fresh
     }
@@ -349,18 +354,9 @@ impl Member {
 
     pub fn handle(&mut self, now: Millis, input: Input) -> Effects {
         let mut fx = Effects::default();
-        // A clock set back (a skew ending, an NTP correction) would leave
-        // the periodic timers armed up to the jump in the future: a member
-        // whose clock went back two minutes would not fetch its mail for
-        // two minutes. At most one period from now, whatever the clock did.
-        self.due.fetch = self
-            .due
-            .fetch
-            .min(now.saturating_add(self.cfg.fetch_interval_ms));
-        self.due.rotate = self
-            .due
-            .rotate
-            .min(now.saturating_add(self.cfg.rotate_every_ms));
+        // A clock set back (a skew ending, an NTP correction) must not
+        // leave deadlines armed up to the jump in the future.
+        let now = self.timer_time(now);
         match input {
             Input::Start(start) => self.start(now, start, &mut fx),
             Input::Wake => self.wake(now, &mut fx),
@@ -379,7 +375,7 @@ impl Member {
         }
         self.act_on_audit(now, &mut fx);
         self.release_resent(now, &mut fx);
-        fx.wake_at(self.next_wake());
+        fx.wake_at(self.wall(self.next_wake()));
         fx
     }
 
@@ -402,7 +398,8 @@ impl Member {
             self.out.awaiting_session.clear();
             self.stores_lost.clear();
             if let Some(c) = self.coord.as_mut() {
-                c.forget_pending();
+                let lost = c.forget_pending();
+                coordinated::refuse_commits(lost, "lost with the device's memory", fx);
             }
             self.gens.nomination = None;
             self.gens.early.clear();
@@ -483,7 +480,7 @@ impl Member {
     /// [`particle::GroupMeta`]), in either mode, so no commit is needed:
     /// the stamp, not the server's order, settles concurrent renames.
     fn rename(&mut self, now: Millis, name: String, picture: Option<String>, fx: &mut Effects) {
-        let hlc = self.clock.tick(now);
+        let hlc = self.clock.tick(self.wall(now));
         let stamp = self.op_stamp(now, hlc);
         let msg = MessageId {
             sender: self.id,
@@ -509,14 +506,16 @@ impl Member {
         meta: particle::GroupMeta,
         via: Option<MessageId>,
         fx: &mut Effects,
-    ) {
-        if meta.beats(self.particle.meta.as_ref()) {
-            fx.record(Event::RenameApplied {
-                stamp: meta.stamp,
-                via,
-            });
-            self.particle.meta = Some(meta);
+    ) -> bool {
+        if !meta.beats(self.particle.meta.as_ref()) {
+            return false;
         }
+        fx.record(Event::RenameApplied {
+            stamp: meta.stamp,
+            via,
+        });
+        self.particle.meta = Some(meta);
+        true
     }
 
     /// The stamp an own op is ordered by: the member's hybrid clock, or,
@@ -525,7 +524,7 @@ impl Member {
     pub(super) fn op_stamp(&self, now: Millis, hlc: Hlc) -> Hlc {
         if self.cfg.variant.wallclock_stamps() {
             Hlc {
-                wall: now,
+                wall: self.wall(now),
                 logical: 0,
                 node: self.id,
             }

@@ -11,6 +11,7 @@ use crate::core::event::OpKind;
 use crate::core::ids::{AgentId, EnvelopeId, MemberId, MessageId, Millis, Peer, ServerId};
 use crate::core::io::Effects;
 use crate::core::wire::{Address, Datagram, Envelope, Refusal, WELL_KNOWN};
+use std::collections::BTreeSet;
 
 /// What a request is for, so that its reply (or its failure) is handled.
 #[derive(Clone, Debug, PartialEq)]
@@ -319,7 +320,7 @@ impl Member {
             seq: self.out.next_msg,
         };
         self.out.next_msg += 1;
-        let hlc = self.clock.tick(now);
+        let hlc = self.clock.tick(self.wall(now));
         let stamp = self.op_stamp(now, hlc);
         self.ledger_own_op(op, hlc);
         if let Some((kind, target)) = op {
@@ -352,7 +353,7 @@ impl Member {
             recipients.insert(target);
         }
         let recipients: Vec<MemberId> = recipients.into_iter().collect();
-        let parents: Vec<MessageId> = self.causal.heads.to_vec();
+        let parents = self.frontier_for(&recipients);
         let submitted = self.coord.as_ref().is_some_and(|c| c.sending);
         fx.record(Event::MessageSent {
             msg: id,
@@ -396,6 +397,67 @@ impl Member {
         }
         self.mark_delivered(id, &parents, recipients);
         self.keep(message);
+    }
+
+    /// The parents a new message names: the causal frontier and, for a
+    /// recipient never sent one of its heads, the nearest ancestors of that
+    /// head it was sent. A recipient does not wait for a parent it was
+    /// never sent (`unsent`), so without them it lost sight of what came
+    /// before: a message it was sent, held by the others and lost at it,
+    /// was named only by a message addressed to the others, and nothing
+    /// ever told it to ask (explore of `coordinated-adversity`, base seed
+    /// 37: `coordinated-ancestor-behind-unsent-parent`).
+    fn frontier_for(&self, recipients: &[MemberId]) -> Vec<MessageId> {
+        /// Ancestors looked at per head: the walk ends at what a recipient
+        /// was sent, and a recipient sent nothing near the frontier (one
+        /// just added) is owed nothing older either.
+        const WALK: usize = 64;
+        let heads = self.causal.heads.to_vec();
+        let mut out = heads.clone();
+        let sent_to = |id: &MessageId| -> BTreeSet<MemberId> {
+            let mut to: BTreeSet<MemberId> = (self.causal.delivered.get(id))
+                .map(|to| to.iter().copied().collect())
+                .unwrap_or_default();
+            to.insert(id.sender);
+            to
+        };
+        for head in &heads {
+            let had = sent_to(head);
+            let unsent: BTreeSet<MemberId> = (recipients.iter().copied())
+                .filter(|r| !had.contains(r))
+                .collect();
+            if unsent.is_empty() {
+                continue;
+            }
+            // Each branch carries the recipients still looking for an
+            // ancestor they were sent; it ends where none is left.
+            let mut stack: Vec<(MessageId, BTreeSet<MemberId>)> = (self.causal.archive.get(head))
+                .map(|m| {
+                    m.parents
+                        .iter()
+                        .rev()
+                        .map(|p| (*p, unsent.clone()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut visits = 0;
+            while let Some((id, looking)) = stack.pop() {
+                visits += 1;
+                if visits > WALK {
+                    break;
+                }
+                let to = sent_to(&id);
+                let found = looking.iter().any(|r| to.contains(r));
+                if found && !out.contains(&id) {
+                    out.push(id);
+                }
+                let still: BTreeSet<MemberId> = looking.difference(&to).copied().collect();
+                if let (false, Some(m)) = (still.is_empty(), self.causal.archive.get(&id)) {
+                    stack.extend(m.parents.iter().rev().map(|p| (*p, still.clone())));
+                }
+            }
+        }
+        out
     }
 
     /// The parents that some recipients were never sent, with those
@@ -573,6 +635,7 @@ impl Member {
                 bytes,
             });
         }
+        let wall = self.wall(now);
         let Some(contact) = self.contact(to) else {
             return;
         };
@@ -585,7 +648,7 @@ impl Member {
             .agents
             .iter()
             .take(take)
-            .map(|a| (a.agent, address_at(a, now)))
+            .map(|a| (a.agent, address_at(a, wall)))
             .collect();
         for (agent, address) in targets {
             let envelope = envelope.clone();
@@ -608,6 +671,7 @@ impl Member {
     /// since the envelope left, or the ephemeral one expired and the
     /// long-term one remains), or give up on that mailbox.
     pub(super) fn refused(&mut self, now: Millis, req: u64, reason: Refusal, fx: &mut Effects) {
+        let wall = self.wall(now);
         let Some(mut r) = self.complete(req) else {
             return;
         };
@@ -630,7 +694,7 @@ impl Member {
                     if a.ephemeral.is_some_and(|g| g.address == refused) {
                         a.ephemeral = None;
                     }
-                    Some(address_at(a, now)).filter(|next| *next != refused)
+                    Some(address_at(a, wall)).filter(|next| *next != refused)
                 })
             }
             _ => None,

@@ -44,9 +44,34 @@ pub(super) struct TimerTable {
     /// When to renew the long-term address at each own agent (persisted,
     /// like the addresses themselves).
     pub(super) renew: BTreeMap<AgentId, Millis>,
+    /// How far the member's clock has been set back in all, and its last
+    /// reading. Deadlines run on the clock's reading plus `set_back`, a
+    /// time that never goes back, as a device's monotonic clock does: a
+    /// member whose clock went back two minutes otherwise waited those two
+    /// minutes to retry, or to notice an unanswered submission
+    /// (`coordinated-clock-set-back-stalls`). Stamps read the clock itself
+    /// ([`Member::wall`]).
+    pub(super) set_back: Millis,
+    pub(super) last_read: Millis,
 }
 
 impl Member {
+    /// The time deadlines run on, for a reading `local` of the member's
+    /// clock (see [`TimerTable::set_back`]).
+    pub(super) fn timer_time(&mut self, local: Millis) -> Millis {
+        if local < self.due.last_read {
+            self.due.set_back += self.due.last_read - local;
+        }
+        self.due.last_read = local;
+        local + self.due.set_back
+    }
+
+    /// What the member's clock reads at timer time `now`: for stamps, and
+    /// for validity times other hosts issued.
+    pub(super) fn wall(&self, now: Millis) -> Millis {
+        now.saturating_sub(self.due.set_back)
+    }
+
     /// When `timer` next needs the member; `None` when nothing of its kind
     /// is waiting.
     pub(super) fn deadline(&self, timer: Timer) -> Option<Millis> {

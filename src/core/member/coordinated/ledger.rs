@@ -173,7 +173,7 @@ impl Member {
             })
             .unwrap_or_default();
         if !announced.is_empty() {
-            let stamp = self.clock.tick(now);
+            let stamp = self.clock.tick(self.wall(now));
             for t in announced {
                 ledger.add(t, stamp);
                 if let Some(own) = self.ledger.as_mut() {
@@ -248,7 +248,7 @@ impl Member {
 
     /// Commits the removal of each of `targets` the roster still holds,
     /// unless one is already on its way.
-    fn enforce_removals(&mut self, now: Millis, targets: &[MemberId], fx: &mut Effects) {
+    pub(super) fn enforce_removals(&mut self, now: Millis, targets: &[MemberId], fx: &mut Effects) {
         let me = self.id;
         if let Some(c) = self.coord.as_mut() {
             // Not to be brought in by a later add of the formation either.

@@ -22,7 +22,7 @@ use super::outbound::Purpose;
 use crate::core::event::OpKind;
 use crate::core::event::{Event, FallbackCause};
 use crate::core::ids::{MemberId, MessageId, Millis, Peer, ServerId};
-use crate::core::io::Effects;
+use crate::core::io::{Command, Effects};
 use crate::core::mls::MlsClient;
 use crate::core::server::sequencer::{Kind, Rejection, hash};
 use crate::core::wire::{Address, Datagram, Ordered, Submission};
@@ -43,6 +43,28 @@ pub(super) enum What {
         targets: Vec<MemberId>,
     },
     Update,
+}
+
+/// Tells the application that each of these commits of its will not be
+/// made, in the words it asked for them.
+pub(super) fn refuse_commits(lost: impl IntoIterator<Item = What>, reason: &str, fx: &mut Effects) {
+    for what in lost {
+        let commands = match what {
+            What::Update => vec![Command::Update],
+            what => (what.changes().into_iter())
+                .map(|(op, t)| match op {
+                    OpKind::Add => Command::Add(t),
+                    OpKind::Remove => Command::Remove(t),
+                })
+                .collect(),
+        };
+        for command in commands {
+            fx.record(Event::CommandSkipped {
+                command: command.describe(),
+                reason: reason.to_owned(),
+            });
+        }
+    }
 }
 
 impl What {
@@ -192,12 +214,18 @@ impl Coordinated {
         self.server
     }
 
-    pub(super) fn forget_pending(&mut self) {
+    /// Drops everything of this member's not ordered yet, and returns the
+    /// commits among it: the application must be told that each failed.
+    pub(super) fn forget_pending(&mut self) -> Vec<What> {
         // Removed: a notice it was checking no longer concerns it.
         self.doubt = None;
-        self.pending.clear();
-        self.queue.clear();
-        self.to_rebase.clear();
+        let pending = std::mem::take(&mut self.pending)
+            .into_values()
+            .map(|p| p.what);
+        (pending.chain(std::mem::take(&mut self.queue)))
+            .chain(std::mem::take(&mut self.to_rebase))
+            .filter(What::is_commit)
+            .collect()
     }
 
     pub(super) fn next_wake(&self) -> Option<Millis> {
@@ -279,7 +307,12 @@ impl Member {
         if !c.mls.is_active() {
             // Removed: nothing of ours will be ordered any more, and a
             // missing receipt is no reason to fall back.
-            c.forget_pending();
+            let lost = c.forget_pending();
+            refuse_commits(
+                lost,
+                "this member was removed before its commit was ordered",
+                fx,
+            );
         }
         let view = c.roster();
         let epoch = c.mls.epoch().unwrap_or(0);
@@ -688,7 +721,15 @@ impl Member {
                 req,
                 rejection: Rejection::NotAMember(_),
             } => {
-                c.pending.remove(&req);
+                // The application hears of it: a change asked for by a
+                // member removed meanwhile was otherwise dropped without a
+                // word (explore of `coordinated-adversity`, base seed 92).
+                let lost = c.pending.remove(&req).map(|p| p.what);
+                refuse_commits(
+                    lost,
+                    "the server says this member is no longer in the group",
+                    fx,
+                );
             }
             Datagram::SubmitRejected { .. } => {}
             other => self.reject(

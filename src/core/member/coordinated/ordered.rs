@@ -247,6 +247,18 @@ impl Member {
         if formed || orphaned {
             self.ledger_formed(now, fx);
         }
+        // An add this member committed without announcing it (the view it
+        // formed the generation from, or one its ledger brought in) may
+        // have been on its way when the ledger learnt of that member's
+        // removal; the removal, made later, is committed now, or the
+        // generation undid it (`coordinated-offline-former-undoes-removal`).
+        // An announced add was stamped into the ledger and is kept.
+        if own {
+            let unwanted: Vec<MemberId> = (added.iter().copied())
+                .filter(|t| after.contains(t) && self.ledger_removed(*t))
+                .collect();
+            self.enforce_removals(now, &unwanted, fx);
+        }
         if own && !formed {
             let removed: Vec<MemberId> = before.difference(&after).copied().collect();
             if let Some(c) = self.coord.as_mut() {

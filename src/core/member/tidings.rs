@@ -1,0 +1,89 @@
+//! Passing a change on to a member its author did not address.
+//!
+//! A message goes to the members of its author's view. A member the
+//! author did not know of yet (added concurrently, or joined a generation
+//! after the message was ordered) is never sent the change, and in a
+//! silent group no later message carries it: the member keeps a removed
+//! member, or the group's old name, for good. A member that delivers such
+//! a change and holds one of those members in its own view hands it what
+//! it now holds (its LWW set in a lightweight group, the group's name and
+//! picture in either), over the pairwise channel. What it hands over is
+//! what any of its messages would carry, so the receiver merges it the
+//! same way; nothing is relayed further, so one change costs at most one
+//! hand-over per (deliverer, missed member).
+
+use super::Member;
+use super::message::{GroupMessage, Payload};
+use super::particle::GroupMeta;
+use crate::core::event::Event;
+use crate::core::ids::{MemberId, Millis, Peer};
+use crate::core::io::Effects;
+use std::collections::BTreeSet;
+
+impl Member {
+    /// `msg`, just delivered, changed this member's view or the group's
+    /// name (`news`): hands the result to each member of the view the
+    /// message was not addressed to.
+    pub(super) fn pass_on(
+        &mut self,
+        now: Millis,
+        msg: &GroupMessage,
+        news: bool,
+        fx: &mut Effects,
+    ) {
+        if !news || !self.in_group() {
+            return;
+        }
+        let me = self.id;
+        let addressed: BTreeSet<MemberId> = msg.recipients.iter().copied().collect();
+        let missed: Vec<MemberId> = (self.membership.view().into_iter())
+            .filter(|m| *m != me && *m != msg.id.sender && !addressed.contains(m))
+            .collect();
+        if missed.is_empty() {
+            return;
+        }
+        let tidings = Payload::Tidings {
+            group: self.cfg.group,
+            membership: self.membership.carried(),
+            meta: self.particle.meta.clone(),
+        }
+        .encode();
+        for m in missed {
+            self.seal(now, m, None, tidings.clone(), fx);
+        }
+    }
+
+    /// Merges what a member of the view handed over, as if a message of
+    /// its carried it.
+    pub(super) fn on_tidings(
+        &mut self,
+        now: Millis,
+        from: MemberId,
+        membership: Option<super::membership::LwwSet>,
+        meta: Option<GroupMeta>,
+        fx: &mut Effects,
+    ) {
+        if !self.in_group() || !self.membership.contains(from) {
+            return self.reject(
+                Peer::Member(from),
+                format!("tidings from {from}, not a member of this member's group"),
+                fx,
+            );
+        }
+        if let Some(set) = membership.as_ref() {
+            if self.coord.is_some() {
+                let hlc = self.clock.last();
+                self.ledger_learn(now, Some(set), None, hlc, fx);
+            } else if self.membership.on_message(&BTreeSet::new(), Some(set)) {
+                fx.record(Event::MembershipChanged {
+                    view: self.view(),
+                    in_group: self.in_group(),
+                    cause: None,
+                });
+            }
+        }
+        if let Some(meta) = meta {
+            self.apply_meta(meta, None, fx);
+        }
+    }
+}
