@@ -135,12 +135,15 @@ enum Notice {
 /// lied to, else the first any victim had), as `equivocation_detected`
 /// judges it. Counted from the lie, a fork across a partition owed the
 /// fallback before the heal, when nobody could know of it
-/// (`coordinated-fork-across-partition-recovered`).
+/// (`coordinated-fork-across-partition-recovered`). A drop is the same:
+/// only its victim can see that its receipted message never came back,
+/// and only while it can fetch from its mailboxes; the others learn from
+/// it (`coordinated-drop-victim-cut-from-mailboxes`).
 fn notice(h: &History, f: &Failure, member: MemberId, detection: Millis) -> Notice {
     let lies: Vec<_> = (h.faults.lies.iter())
         .filter(|l| l.server == f.server && l.t >= f.at)
         .collect();
-    let hidden = |l: &Lie| matches!(l.mode, Mode::Fork | Mode::Equivocate);
+    let hidden = |l: &Lie| matches!(l.mode, Mode::Fork | Mode::Equivocate | Mode::Drop);
     if lies.first().is_none_or(|l| !hidden(l)) {
         return Notice::Failure;
     }

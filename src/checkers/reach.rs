@@ -6,7 +6,7 @@
 //! partition's sides come typed in the `fault` record, never parsed back
 //! from its description.
 
-use crate::core::ids::{Host, MemberId, Millis, Peer};
+use crate::core::ids::{AgentId, Host, MemberId, Millis, Peer};
 use crate::faults::FaultKind;
 use crate::trace::Phase;
 use std::collections::BTreeSet;
@@ -21,6 +21,9 @@ struct Cut {
     /// Two sides that cannot talk; one side alone is cut off from
     /// everyone (a member offline or crashed).
     sides: (BTreeSet<MemberId>, Option<BTreeSet<MemberId>>),
+    /// The mailbox agents on each side, the same way (an agent's host
+    /// crashed is one alone).
+    agents: (BTreeSet<AgentId>, Option<BTreeSet<AgentId>>),
 }
 
 impl Cut {
@@ -34,6 +37,20 @@ impl Cut {
         }
     }
 
+    /// Whether member `x` cannot reach mailbox agent `a`, or `a` is down.
+    fn blocks(&self, x: MemberId, a: AgentId) -> bool {
+        let ((ma, aa), (mb, ab)) = (
+            (&self.sides.0, &self.agents.0),
+            (&self.sides.1, &self.agents.1),
+        );
+        match (mb, ab) {
+            (Some(mb), Some(ab)) => {
+                (ma.contains(&x) && ab.contains(&a)) || (mb.contains(&x) && aa.contains(&a))
+            }
+            _ => ma.contains(&x) || aa.contains(&a),
+        }
+    }
+
     fn active_at(&self, t: Millis) -> bool {
         self.from <= t && self.until.is_none_or(|u| u > t)
     }
@@ -42,6 +59,9 @@ impl Cut {
 #[derive(Clone, Debug, Default)]
 pub struct Reach {
     cuts: Vec<Cut>,
+    /// Each member's mailbox agents, when the trace says (see
+    /// [`Reach::set_mailboxes`]).
+    mailboxes: std::collections::BTreeMap<MemberId, Vec<AgentId>>,
 }
 
 fn members(hosts: &[Peer]) -> BTreeSet<MemberId> {
@@ -49,6 +69,15 @@ fn members(hosts: &[Peer]) -> BTreeSet<MemberId> {
         .iter()
         .copied()
         .filter_map(MemberId::from_peer)
+        .collect()
+}
+
+fn agents(hosts: &[Peer]) -> BTreeSet<AgentId> {
+    (hosts.iter())
+        .filter_map(|h| match h {
+            Peer::Agent(a) => Some(*a),
+            _ => None,
+        })
         .collect()
 }
 
@@ -64,12 +93,14 @@ impl Reach {
             }
             return;
         }
-        let sides = match fault.cut() {
+        let (sides, agents) = match fault.cut() {
             crate::faults::Cut::None => return,
-            crate::faults::Cut::Alone(host) => (members(&[host]), None),
-            crate::faults::Cut::Sides(a, b) => (members(a), Some(members(b))),
+            crate::faults::Cut::Alone(host) => ((members(&[host]), None), (agents(&[host]), None)),
+            crate::faults::Cut::Sides(a, b) => {
+                ((members(a), Some(members(b))), (agents(a), Some(agents(b))))
+            }
         };
-        if sides.0.is_empty() {
+        if sides.0.is_empty() && agents.0.is_empty() {
             return;
         }
         self.cuts.push(Cut {
@@ -77,7 +108,18 @@ impl Reach {
             from: t,
             until: None,
             sides,
+            agents,
         });
+    }
+
+    /// Members reach each other only through mailbox agents: `x` reaches
+    /// `y` while `x` can deliver to one of `y`'s agents that `y` can fetch
+    /// from. Before this, a member cut off from every mailbox of its own
+    /// (but on its peers' side of a partition) was held to noticing a
+    /// lie it could not see (explore of `coordinated-adversity`, base
+    /// seed 299: `coordinated-drop-victim-cut-from-mailboxes`).
+    pub fn set_mailboxes(&mut self, boxes: &[(MemberId, Vec<AgentId>)]) {
+        self.mailboxes = boxes.iter().cloned().collect();
     }
 
     /// Whether some fault cut `m` off from any member during [from, to].
@@ -90,12 +132,16 @@ impl Reach {
     }
 
     fn in_contact(&self, m: MemberId, with: &BTreeSet<MemberId>, t: Millis) -> bool {
-        with.iter().any(|o| {
-            !self
-                .cuts
+        let active: Vec<&Cut> = self.cuts.iter().filter(|c| c.active_at(t)).collect();
+        // `x` can hand `y` something: through a mailbox of `y`'s both can
+        // reach, or (mailboxes unknown) directly.
+        let to = |x: MemberId, y: MemberId| match self.mailboxes.get(&y) {
+            Some(boxes) => boxes
                 .iter()
-                .any(|c| c.active_at(t) && c.separates(m, *o))
-        })
+                .any(|a| !active.iter().any(|c| c.blocks(x, *a) || c.blocks(y, *a))),
+            None => !active.iter().any(|c| c.separates(x, y)),
+        };
+        with.iter().any(|o| to(m, *o) && to(*o, m))
     }
 
     /// The earliest time at or after `from` that starts `need` ms during
@@ -221,6 +267,56 @@ mod tests {
             Some(1_500)
         );
         assert_eq!(r.first_window(MemberId(0), &set(&[1]), 200, 500), Some(200));
+    }
+
+    #[test]
+    fn a_member_cut_off_from_its_mailboxes_reaches_nobody() {
+        let mut r = Reach::default();
+        // m0, m1 own mailboxes at s0; m2 at s1.
+        r.set_mailboxes(&[
+            (MemberId(0), vec![AgentId(0)]),
+            (MemberId(1), vec![AgentId(0)]),
+            (MemberId(2), vec![AgentId(1)]),
+        ]);
+        let cut = FaultKind::Partition {
+            a: names(&[0, 1]),
+            b: vec![
+                Peer::named("s0"),
+                Peer::named("s1"),
+                Peer::Member(MemberId(2)),
+            ],
+        };
+        r.note(100, 0, &cut, Phase::Begin);
+        // On one side with m1, m0 still reaches nobody: every mailbox is
+        // across the cut.
+        assert_eq!(r.first_window(MemberId(0), &set(&[1, 2]), 200, 1_000), None);
+        r.note(3_000, 0, &cut, Phase::End);
+        assert_eq!(
+            r.first_window(MemberId(0), &set(&[1]), 200, 1_000),
+            Some(3_000)
+        );
+        // Across a partition that leaves each member its own mailbox and
+        // the other's, two members still reach each other.
+        let apart = FaultKind::Partition {
+            a: names(&[0]),
+            b: names(&[2]),
+        };
+        r.note(4_000, 1, &apart, Phase::Begin);
+        assert_eq!(
+            r.first_window(MemberId(0), &set(&[2]), 4_000, 1_000),
+            Some(4_000)
+        );
+        // A crashed mailbox host cuts off whoever has only it.
+        let crash = FaultKind::Crash {
+            host: Peer::named("s1"),
+            state: crate::faults::StateOnRestart::Kept,
+        };
+        r.note(6_000, 2, &crash, Phase::Begin);
+        assert_eq!(r.first_window(MemberId(0), &set(&[2]), 6_000, 1_000), None);
+        assert_eq!(
+            r.first_window(MemberId(0), &set(&[1]), 6_000, 1_000),
+            Some(6_000)
+        );
     }
 
     #[test]

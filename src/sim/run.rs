@@ -91,6 +91,9 @@ fn run_here(
             founders: (0..s.topology.founders)
                 .map(crate::core::ids::MemberId)
                 .collect(),
+            mailboxes: (s.topology.member_ids())
+                .map(|m| (m, s.topology.agents_of(m)))
+                .collect(),
             bounds: Bounds {
                 heal_at: s.heal_at(),
                 convergence_ms: s.bounds.convergence_ms,

@@ -96,6 +96,13 @@ pub enum Event {
         expect: Expect,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         ops: Vec<PlannedOp>,
+        /// Each member's mailbox agents. Members reach each other only
+        /// through them: a member cut off from its own mailboxes can
+        /// notice nothing, whatever side its peers are on. Traces from
+        /// before it was recorded have none, and are read as if members
+        /// reached each other directly.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        mailboxes: Vec<(MemberId, Vec<AgentId>)>,
     },
     /// Fault `index` of the plan took effect (or was lifted): the
     /// scenario's own typed fault, so that checkers and the timeline

@@ -90,6 +90,7 @@ pub(crate) mod tests {
                 members: vec![MemberId(0), MemberId(1)],
                 agents: vec![],
                 founders: vec![MemberId(0), MemberId(1)],
+                mailboxes: Vec::new(),
                 format: crate::trace::TRACE_FORMAT,
                 bounds: Bounds {
                     heal_at: 0,

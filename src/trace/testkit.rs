@@ -50,6 +50,7 @@ impl Tb {
                 members: ms(ns),
                 agents: vec![AgentId(0)],
                 founders: ms(ns),
+                mailboxes: Vec::new(),
                 bounds: Bounds {
                     heal_at: HEAL,
                     convergence_ms: CONVERGENCE,
@@ -336,6 +337,19 @@ impl Tb {
                 fault,
             },
         )
+    }
+
+    /// Gives each member `n` the mailbox agents `boxes[n]` (the run
+    /// header of a real run records them).
+    pub fn mailboxes(&mut self, boxes: &[&[u32]]) -> &mut Tb {
+        if let Some(Event::RunStarted { mailboxes, .. }) =
+            self.trace.records.first_mut().map(|r| &mut r.event)
+        {
+            *mailboxes = (boxes.iter().enumerate())
+                .map(|(n, b)| (m(n as u32), b.iter().map(|a| AgentId(*a)).collect()))
+                .collect();
+        }
+        self
     }
 
     /// A partition between members `a` and `b` from `t`, healed at

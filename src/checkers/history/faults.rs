@@ -69,6 +69,9 @@ impl Faults {
     pub(super) fn note(&mut self, idx: usize, r: &Record, host: Option<MemberId>) -> bool {
         let t = r.t;
         let mut ok = true;
+        if let Event::RunStarted { mailboxes, .. } = &r.event {
+            self.reach.set_mailboxes(mailboxes);
+        }
         if let Event::Fault {
             phase,
             index,

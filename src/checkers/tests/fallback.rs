@@ -1,6 +1,8 @@
 use super::*;
 use crate::checkers::testkit::*;
+use crate::core::ids::MemberId;
 use crate::core::ids::Peer;
+use crate::core::server::dishonest::Mode;
 use crate::faults::{FaultKind, StateOnRestart};
 use crate::trace::HostEvent;
 use crate::trace::{Event, Phase};
@@ -361,21 +363,25 @@ fn a_group_that_fell_back_owes_a_takeover_when_one_could_happen() {
     }
 }
 
-/// Members 0..=2 in generation 1 at c0, which forks at 1 s (m0 on one
-/// side, m1 and m2 on the other), while a partition cuts m0 off from m1
-/// and m2 until `heal`. Everyone falls back at `fall_back`.
-fn forked_across(heal: Millis, fall_back: Millis) -> Verdict {
-    let mut tb = Tb::start(&[0, 1, 2]);
+/// Members 0..=2 in generation 1 at c0, whose `lies` come at 1 s while
+/// `cut` lasts from 500 ms to `heal`. Everyone falls back at `fall_back`.
+fn lied_while_cut(
+    tb: &mut Tb,
+    cut: FaultKind,
+    lies: Vec<(Mode, Vec<MemberId>)>,
+    heal: Millis,
+    fall_back: Millis,
+) -> Verdict {
     tb.accepted(100, 0, 1, 0);
     for n in 0..3 {
         tb.joined(200, n, 1, 0, 0);
     }
-    tb.partition(500, &[0], &[1, 2], Some(heal));
-    let fork = crate::core::server::dishonest::Mode::Fork;
-    for side in [vec![m(0)], vec![m(1), m(2)]] {
+    tb.fault(500, 0, Phase::Begin, cut.clone());
+    tb.fault(heal, 0, Phase::End, cut);
+    for (mode, to) in lies {
         let lie = HostEvent::Lied {
-            mode: fork,
-            to: side,
+            mode,
+            to,
             generation: 1,
             seq: 0,
         };
@@ -386,6 +392,17 @@ fn forked_across(heal: Millis, fall_back: Millis) -> Verdict {
     }
     tb.end_agreed(&[0, 1, 2], &[0, 1, 2]);
     check(&History::from_trace(&tb.build()))
+}
+
+/// c0 forks (m0 on one side, m1 and m2 on the other) while a partition
+/// cuts m0 off from m1 and m2.
+fn forked_across(heal: Millis, fall_back: Millis) -> Verdict {
+    let cut = FaultKind::Partition {
+        a: vec![Peer::Member(m(0))],
+        b: vec![Peer::Member(m(1)), Peer::Member(m(2))],
+    };
+    let lies = vec![(Mode::Fork, vec![m(0)]), (Mode::Fork, vec![m(1), m(2)])];
+    lied_while_cut(&mut Tb::start(&[0, 1, 2]), cut, lies, heal, fall_back)
 }
 
 /// A fork shows nothing wrong to a member on its own: its victims owe the
@@ -407,4 +424,37 @@ fn a_fork_is_owed_from_the_first_chance_to_compare() {
     // Healed too late to compare before the run ends at 3 s: nothing owed.
     let v = forked_across(2_800, 2_900);
     assert_eq!(v.measured[Figure::Owed], 0, "{v:#?}");
+}
+
+/// c0 withholds m0's message (`drop`) while a partition keeps m0 from
+/// its only mailbox (s0); m1 and m2 have theirs at s1.
+fn dropped_while_cut_from_mailbox(heal: Millis, fall_back: Millis) -> Verdict {
+    let mut tb = Tb::start(&[0, 1, 2]);
+    tb.mailboxes(&[&[0], &[1], &[1]]);
+    let cut = FaultKind::Partition {
+        a: vec![Peer::Member(m(0))],
+        b: vec![Peer::named("s0")],
+    };
+    lied_while_cut(
+        &mut tb,
+        cut,
+        vec![(Mode::Drop, vec![m(0)])],
+        heal,
+        fall_back,
+    )
+}
+
+/// Only the victim of a drop can see it, and only through its mailbox:
+/// the fallback is owed from when it can fetch and tell the others
+/// (`coordinated-drop-victim-cut-from-mailboxes`).
+#[test]
+fn a_drop_is_owed_from_when_its_victim_can_see_it() {
+    // The detection bound is 500 ms: 1.5 s after the lie, but 400 ms
+    // after the heal.
+    let v = dropped_while_cut_from_mailbox(2_000, 2_400);
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+    assert_eq!(v.measured[Figure::Owed], 3);
+    let v = dropped_while_cut_from_mailbox(2_000, 2_600);
+    assert_eq!(v.status, Status::Fail, "{v:#?}");
+    assert_eq!(v.measured[Figure::Late], 3);
 }

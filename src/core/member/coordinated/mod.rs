@@ -307,7 +307,19 @@ impl Member {
         if !c.mls.is_active() {
             // Removed: nothing of ours will be ordered any more, and a
             // missing receipt is no reason to fall back.
-            let lost = c.forget_pending();
+            let mut lost = c.forget_pending();
+            // Nor will it add anyone: claiming on, it drained the key
+            // packages of the member it was adding, and a member still in
+            // could never add it (explore of `coordinated-adversity`, base
+            // seed 2: `coordinated-removed-adder-drains-key-packages`).
+            let adding = std::mem::take(&mut c.to_add);
+            c.claimed.clear();
+            let asked: Vec<MemberId> = (std::mem::take(&mut c.announce).into_iter())
+                .filter(|m| adding.contains(m))
+                .collect();
+            if !asked.is_empty() {
+                lost.push(What::Add { targets: asked });
+            }
             refuse_commits(
                 lost,
                 "this member was removed before its commit was ordered",
