@@ -97,9 +97,14 @@ fn noticed_by(
     if (h.faults.lies.iter()).any(|l| l.server == server && l.t > at && l.t < back) {
         return None;
     }
+    // A refusal whose answer the network lost told the member nothing:
+    // its retry, once the refusal ended, was served (`coordinated-
+    // adversity` explore 582 on f0d1634: `coordinated-refusal-answer-lost`).
+    let told = |t: Millis, m: MemberId| !h.faults.lost_answers.contains(&(t, server, m));
     let turned_away = |m: &MemberId| {
-        (h.faults.turned_away.iter())
-            .any(|(t, s, who)| *s == server && who == m && *t >= at && *t <= back)
+        (h.faults.turned_away.iter()).any(|(t, s, who)| {
+            *s == server && who == m && *t >= at && *t <= back && told(*t, *m)
+        })
     };
     let unanswered = |m: &MemberId| {
         turned_away(m)

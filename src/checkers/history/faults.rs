@@ -12,6 +12,10 @@ pub struct Faults {
     pub server_recoveries: Vec<(Millis, ServerId)>,
     /// Requests a refusing server turned away: (time, server, sender).
     pub turned_away: Vec<(Millis, ServerId, MemberId)>,
+    /// Datagrams from a server agent to a member that the network lost:
+    /// (time, server, member). A refusal sent at that moment never told
+    /// the member anything.
+    pub lost_answers: Vec<(Millis, ServerId, MemberId)>,
     /// Dishonest-server faults taking effect: (time, server).
     pub dishonest_faults: Vec<(Millis, ServerId)>,
     /// What lying servers recorded of their lies, in trace order.
@@ -196,6 +200,14 @@ impl Faults {
                 )
                 | (None, _) => {}
             },
+            Event::DatagramLost {
+                to: Peer::Member(m),
+                ..
+            } => {
+                if let Some(Peer::Server(server)) = r.host.peer() {
+                    self.lost_answers.push((t, server, *m));
+                }
+            }
             Event::Host(HostEvent::SubmitRejected {
                 reason: crate::core::server::sequencer::Rejection::Refused,
                 sender,

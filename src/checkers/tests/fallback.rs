@@ -271,7 +271,7 @@ fn a_refusal_counts_from_the_first_request_it_turns_away() {
     assert_eq!(v.status, Status::Pass, "{v:#?}");
     // Met by a request, the refusal is a failure from then on: while it
     // lasts, every member it served owes a fallback.
-    let turned_away = |fell: bool, ends: bool| {
+    let turned_away = |fell: bool, ends: bool, lost: bool| {
         let mut tb = start();
         refuse(&mut tb, 1_000, Phase::Begin);
         tb.at(
@@ -282,6 +282,10 @@ fn a_refusal_counts_from_the_first_request_it_turns_away() {
                 reason: crate::core::server::sequencer::Rejection::Refused,
             }),
         );
+        if lost {
+            let to = Peer::Member(m(0));
+            tb.at(1_100, "c0", Event::DatagramLost { to, bytes: 3 });
+        }
         if fell {
             tb.fell_back(1_150, 0);
         }
@@ -291,17 +295,21 @@ fn a_refusal_counts_from_the_first_request_it_turns_away() {
         tb.end_agreed(&[0, 1], &[0, 1]);
         check(&History::from_trace(&tb.build()))
     };
-    let v = turned_away(true, false);
+    let v = turned_away(true, false, false);
     assert_eq!(v.status, Status::Fail, "{v:#?}");
     assert!(mentions_member(&v, m(1)), "{v:#?}");
     // Once it ended, only the members it turned away owed one: m1 was
     // served again by the time anyone could tell it
     // (`coordinated-brief-refusal-one-member`).
-    let v = turned_away(true, true);
+    let v = turned_away(true, true, false);
     assert_eq!(v.status, Status::Pass, "{v:#?}");
-    let v = turned_away(false, true);
+    let v = turned_away(false, true, false);
     assert_eq!(v.status, Status::Fail, "{v:#?}");
     assert!(mentions_member(&v, m(0)), "{v:#?}");
+    // Unless the network lost the refusal: it told m0 nothing
+    // (`coordinated-refusal-answer-lost`).
+    let v = turned_away(false, true, true);
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
 }
 
 #[test]

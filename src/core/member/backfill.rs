@@ -233,6 +233,32 @@ impl Member {
         }
     }
 
+    /// After a restart that lost the device's memory, what this member
+    /// was still delivering went with its retry queue, and in a silent
+    /// group a peer its last messages never reached never asks for them
+    /// (a rename lost this way: `coordinated-restart-resends-latest`). Its
+    /// latest own message goes to each recipient again: one that lacks it
+    /// delivers it and asks for any older one it lacks too (each names
+    /// the one before). A member that follows a server's order is left
+    /// alone: copies over Olm would overtake the order's slots.
+    pub(super) fn resend_latest(&mut self, now: Millis, fx: &mut Effects) {
+        if self.coord.is_some() || !self.in_group() {
+            return;
+        }
+        let me = self.id;
+        let latest = (self
+            .causal
+            .archive
+            .range(MessageId { sender: me, seq: 0 }..))
+        .take_while(|(id, _)| id.sender == me)
+        .last()
+        .map(|(_, m)| m.clone());
+        let Some(message) = latest else { return };
+        for r in message.recipients.iter().copied().filter(|r| *r != me) {
+            self.seal_message(now, r, &message, fx);
+        }
+    }
+
     /// Answers a resync request: the own messages addressed to the asker
     /// past its `have`, with the ancestors it lacks.
     pub(super) fn answer_resync(

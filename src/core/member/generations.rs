@@ -15,7 +15,7 @@ use super::message::{Invite, Payload};
 use super::outbound::Purpose;
 use crate::core::event::OpKind;
 use crate::core::event::{Event, FallbackCause};
-use crate::core::ids::{MemberId, Millis, Peer, ServerId};
+use crate::core::ids::{AgentId, MemberId, Millis, Peer, ServerId};
 use crate::core::io::Effects;
 use crate::core::mls::MlsClient;
 use crate::core::server::sequencer::Rejection;
@@ -96,8 +96,19 @@ impl Member {
     /// Publishes fresh MLS key packages at each of this member's agents, so
     /// that it can be added while offline.
     pub(super) fn publish_key_packages(&mut self, now: Millis, per_agent: usize, fx: &mut Effects) {
+        let agents: Vec<AgentId> = self.own.iter().map(|a| a.agent).collect();
+        self.publish_key_packages_to(now, &agents, per_agent, fx);
+    }
+
+    pub(super) fn publish_key_packages_to(
+        &mut self,
+        now: Millis,
+        agents: &[AgentId],
+        per_agent: usize,
+        fx: &mut Effects,
+    ) {
         let member = self.id;
-        for agent in self.own.iter().map(|a| a.agent).collect::<Vec<_>>() {
+        for agent in agents.iter().copied() {
             let Some(mls) = self.mls_client() else { return };
             let key_packages: Vec<Vec<u8>> = (0..per_agent)
                 .filter_map(|_| mls.key_package().ok())

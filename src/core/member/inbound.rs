@@ -42,7 +42,7 @@ impl Member {
                 ephemeral,
             } => {
                 let renew_at = now + self.renew_after();
-                if self.complete(req).is_some()
+                if let Some(r) = self.complete(req)
                     && let Some(a) = self.own.iter_mut().find(|a| a.agent == agent)
                 {
                     // Replies can cross: only a newer long-term address
@@ -58,6 +58,13 @@ impl Member {
                     fx.record(Event::AddressRotated { agent });
                     if replaced {
                         self.readdress(now, fx);
+                    }
+                    // A rotation answered with a new long-term address
+                    // came from a new incarnation of the agent: its store
+                    // was lost, though it never said so (it registered
+                    // this member afresh on the rotation).
+                    if replaced && matches!(r.datagram, Datagram::RotateEphemeral { .. }) {
+                        self.store_lost(now, agent, fx);
                     }
                 }
             }
@@ -141,7 +148,7 @@ impl Member {
                 self.cursors.remove(&agent);
                 self.reregister(now, agent, fx);
                 if self.stores_lost.insert(agent) {
-                    self.resync(now, fx);
+                    self.store_lost(now, agent, fx);
                 }
             }
             other => self.reject(

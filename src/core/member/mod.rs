@@ -403,6 +403,7 @@ impl Member {
             }
             self.gens.nomination = None;
             self.gens.early.clear();
+            self.resend_latest(now, fx);
         }
         if !restart {
             self.publish_prekeys(now, fx);

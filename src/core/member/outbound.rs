@@ -167,6 +167,10 @@ impl Member {
 
     pub(super) fn publish_prekeys(&mut self, now: Millis, fx: &mut Effects) {
         let agents: Vec<AgentId> = self.own.iter().map(|a| a.agent).collect();
+        self.publish_prekeys_to(now, &agents, fx);
+    }
+
+    fn publish_prekeys_to(&mut self, now: Millis, agents: &[AgentId], fx: &mut Effects) {
         let (keys, fallback) = self
             .sessions
             .new_prekeys(self.cfg.prekeys_per_agent * agents.len());
@@ -287,9 +291,19 @@ impl Member {
                 |req| Datagram::Register { req, member },
                 fx,
             );
-            self.publish_prekeys(now, fx);
-            self.publish_key_packages(now, self.cfg.key_packages_per_agent, fx);
         }
+    }
+
+    /// `agent` lost its store: the keys others claim there to reach this
+    /// member (one-time prekeys, MLS key packages) went with it, and what
+    /// it held for this member. The keys are published there again (a
+    /// member whose key packages were gone could never be added to a
+    /// generation: `coordinated-wiped-mailboxes-key-packages`), and the
+    /// peers are asked to send again what they wrote to it.
+    pub(super) fn store_lost(&mut self, now: Millis, agent: AgentId, fx: &mut Effects) {
+        self.publish_prekeys_to(now, &[agent], fx);
+        self.publish_key_packages_to(now, &[agent], self.cfg.key_packages_per_agent, fx);
+        self.resync(now, fx);
     }
 
     pub(super) fn fetch_all(&mut self, fx: &mut Effects) {
