@@ -102,9 +102,8 @@ fn noticed_by(
     // adversity` explore 582 on f0d1634: `coordinated-refusal-answer-lost`).
     let told = |t: Millis, m: MemberId| !h.faults.lost_answers.contains(&(t, server, m));
     let turned_away = |m: &MemberId| {
-        (h.faults.turned_away.iter()).any(|(t, s, who)| {
-            *s == server && who == m && *t >= at && *t <= back && told(*t, *m)
-        })
+        (h.faults.turned_away.iter())
+            .any(|(t, s, who)| *s == server && who == m && *t >= at && *t <= back && told(*t, *m))
     };
     let unanswered = |m: &MemberId| {
         turned_away(m)
