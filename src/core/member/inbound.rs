@@ -568,6 +568,10 @@ impl Member {
         }
     }
 
+    /// How many more members of the view each repeated ask for a missing
+    /// parent goes to.
+    const ASK_WIDER: usize = 3;
+
     /// Reports messages that have waited `parent_timeout` for a parent,
     /// once, and asks for the parents again every `parent_timeout` until
     /// they arrive: of their authors, and of the member that handed over
@@ -575,10 +579,6 @@ impl Member {
     /// delivered the parent before naming it or passing it on. An author
     /// whose device was wiped can no longer answer; the member that
     /// followed its message still can.
-    /// How many more members of the view each repeated ask for a missing
-    /// parent goes to.
-    const ASK_WIDER: usize = 3;
-
     pub(super) fn report_missing_parents(&mut self, now: Millis, fx: &mut Effects) {
         let timeout = self.cfg.parent_timeout_ms;
         let mut ask: BTreeMap<MemberId, BTreeSet<MessageId>> = BTreeMap::new();
