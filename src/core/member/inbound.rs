@@ -544,6 +544,9 @@ impl Member {
             news |= self.apply_meta(meta, Some(msg.id), fx);
         }
         self.pass_on(now, &msg, news, fx);
+        if was_in && !self.in_group() && msg.op == Some((OpKind::Remove, self.id)) {
+            self.pass_on_own_removal(now, &msg, fx);
+        }
         self.mark_delivered(msg.id, &msg.parents, msg.recipients);
     }
 

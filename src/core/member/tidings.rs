@@ -53,6 +53,27 @@ impl Member {
         }
     }
 
+    /// `msg`, just delivered, removed this member. Its author may be gone
+    /// before its other recipients got it (wiped with the copies it was
+    /// still delivering), and nothing later names it: the removed member
+    /// holds it, signed, and hands it to them as its last act, once
+    /// (`lightweight-removal-outlives-wiped-author`).
+    pub(super) fn pass_on_own_removal(
+        &mut self,
+        now: Millis,
+        msg: &GroupMessage,
+        fx: &mut Effects,
+    ) {
+        let me = self.id;
+        let plaintext = Payload::Forwarded(msg.clone()).encode();
+        let others: Vec<MemberId> = (msg.recipients.iter().copied())
+            .filter(|r| *r != me && *r != msg.id.sender)
+            .collect();
+        for r in others {
+            self.seal(now, r, Some(msg.id), plaintext.clone(), fx);
+        }
+    }
+
     /// Merges what a member of the view handed over, as if a message of
     /// its carried it.
     pub(super) fn on_tidings(
