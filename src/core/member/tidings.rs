@@ -91,11 +91,15 @@ impl Member {
                 fx,
             );
         }
+        // Only an LWW set merges: under `recipient-list`, a set handed
+        // over (by a faulty or hostile peer) would have emptied the view.
         if let Some(set) = membership.as_ref() {
             if self.coord.is_some() {
                 let hlc = self.clock.last();
                 self.ledger_learn(now, Some(set), None, hlc, fx);
-            } else if self.membership.on_message(&BTreeSet::new(), Some(set)) {
+            } else if self.membership.carried().is_some()
+                && self.membership.on_message(&BTreeSet::new(), Some(set))
+            {
                 fx.record(Event::MembershipChanged {
                     view: self.view(),
                     in_group: self.in_group(),
