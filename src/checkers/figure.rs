@@ -113,6 +113,7 @@ pub enum Figure {
     Renames,
     Reverted,
     ServerFailures,
+    ServerForkReports,
     SettledAfterMs,
     ShownAfterRemoval,
     Sides,

@@ -6,10 +6,11 @@
 //! late, missing or a false alarm.
 
 use super::Figure;
-use super::history::{Agreement, Delivery, History, Membership, Past, Run};
+use super::history::{Agreement, Delivery, Faults, History, Membership, Past, Run};
 use super::{Evidence, Status, Verdict, list, measured, set};
 use crate::core::event::OpKind;
 use crate::core::ids::{MemberId, MessageId, Millis};
+use crate::core::server::dishonest::Mode;
 use crate::trace::CheckId;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -125,11 +126,31 @@ fn sides(h: &Parts<'_>, mutual: &Mutual, heal_at: Millis, detection: Millis) -> 
     sides
 }
 
+/// Whether `host`, naming `others`, reported a fork a server made: a
+/// forking server (the `fork` lie) signed one slot for two commits and
+/// showed each side its own, and `host` and one of `others` were both
+/// lied to about that slot. Which commit each ends up applying is not
+/// always the one the server first meant for its side (a member cut off
+/// then may be served the slot again later), so the sides the lie names
+/// are not checked. Members see such a fork as differing epoch
+/// authenticators; it is the equivocation checker's to judge, and no
+/// false alarm here.
+fn server_fork(faults: &Faults, host: MemberId, others: &BTreeSet<MemberId>) -> bool {
+    let mut told: BTreeMap<_, BTreeSet<MemberId>> = BTreeMap::new();
+    for l in faults.lies.iter().filter(|l| l.mode == Mode::Fork) {
+        let slot = (l.server, l.generation, l.seq);
+        told.entry(slot).or_default().extend(l.to.iter().copied());
+    }
+    told.values()
+        .any(|to| to.contains(&host) && !to.is_disjoint(others))
+}
+
 /// The parts of the history this checker reads, and no others.
 struct Parts<'a> {
     run: &'a Run,
     delivery: &'a Delivery,
     membership: &'a Membership,
+    faults: &'a Faults,
 }
 
 pub fn check(h: &History) -> Verdict {
@@ -137,6 +158,7 @@ pub fn check(h: &History) -> Verdict {
         run: &h.run,
         delivery: &h.delivery,
         membership: &h.membership,
+        faults: &h.faults,
     })
 }
 
@@ -201,13 +223,15 @@ fn judge(h: &Parts<'_>) -> Verdict {
         }
     }
 
-    let mut alarms = Vec::new();
+    let (mut alarms, mut server_reports) = (Vec::new(), 0u64);
     for r in &h.membership.fork_reports {
         // A report is real if it names a member on the far side of a real
         // fork: from a side's own member, or from a third party that saw
         // both removals and names both sides.
         let real = sides.iter().any(|s| !r.what.is_disjoint(&s.others));
-        if !real {
+        if !real && server_fork(h.faults, r.host, &r.what) {
+            server_reports += 1;
+        } else if !real {
             alarms.push(
                 Evidence::note(format!(
                     "false alarm: {} reported a fork against {} at {} ms, matching no real fork",
@@ -253,6 +277,7 @@ fn judge(h: &Parts<'_>) -> Verdict {
         (Figure::SidesMissedUnreachable, unreachable.len() as u64),
         (Figure::SidesDetectedLate, late),
         (Figure::FalseAlarms, alarms.len() as u64),
+        (Figure::ServerForkReports, server_reports),
         (Figure::DetectionLatencyMaxMs, latency_max),
         (Figure::OrderedRemovals, ordered.len() as u64),
         (Figure::UndeterminedRemovals, undetermined.len() as u64),

@@ -224,6 +224,14 @@ impl History {
                 .slots
                 .get(msg)
                 .and_then(|slot| self.servers.ordered_for.get(slot));
+            // A receipt for a slot whose membership lacks the sender: the
+            // server had ordered the sender's removal first, so no honest
+            // order holds the message, and only the `drop` lie receipts
+            // one (`coordinated-drop-victim-removed`). It was written
+            // after its author was out, and is owed to nobody.
+            if members.is_some_and(|m| !m.contains(&msg.sender)) {
+                continue;
+            }
             let slot = self.servers.slots.get(msg);
             let counted = |r: &&MemberId| {
                 **r != msg.sender

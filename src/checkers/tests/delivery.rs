@@ -521,3 +521,20 @@ fn a_run_with_nothing_to_recover_has_no_recovery_time() {
     assert_eq!(v.measured[Figure::RecoveredDeliveries], 0);
     assert_eq!(v.measured.get(Figure::RecoveredAfterMs), None);
 }
+
+/// A receipt for a slot whose membership lacks the sender (the server had
+/// ordered the sender's removal first, and the `drop` lie receipted the
+/// message anyway) acknowledges it for nobody: m2 removed m0 before m0
+/// wrote it, and nobody owes it (`coordinated-drop-victim-removed`).
+#[test]
+fn a_receipt_for_a_slot_its_sender_was_out_of_acknowledges_nothing() {
+    fn removal(tb: &mut Tb) -> &mut Tb {
+        tb.remove(5, 2, 0, id(2, 0))
+    }
+    let v = check(&coordinated_with(&[1, 2], false, removal, nothing));
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+    assert_eq!(v.measured[Figure::AcknowledgedPairs], 0, "{v:#?}");
+    // With the sender a member of the slot, the same receipt is owed.
+    let v = check(&coordinated_with(&[0, 1, 2], false, removal, nothing));
+    assert_eq!(v.status, Status::Fail, "{v:#?}");
+}

@@ -209,3 +209,35 @@ fn unknown_without_bounds_end_or_message_order() {
     assert_eq!(v.status, Status::Unknown, "{v:#?}");
     assert_eq!(v.measured[Figure::UndeterminedRemovals], 1);
 }
+
+/// A member that compares epoch authenticators with another the forking
+/// server lied to reports a fork the server made: counted apart, not as a
+/// false alarm. The same report with no `fork` lie behind it is one.
+#[test]
+fn a_report_of_a_servers_fork_is_no_false_alarm() {
+    use crate::core::server::dishonest::Mode;
+    use crate::trace::{Event, HostEvent};
+    let report = |lie: bool| {
+        let mut tb = Tb::start(&[0, 1, 2]);
+        tb.exchange(100, id(0, 0), &[0, 1, 2], &[]);
+        if lie {
+            for to in [vec![m(0)], vec![m(1), m(2)]] {
+                let lie = HostEvent::Lied {
+                    mode: Mode::Fork,
+                    to,
+                    generation: 1,
+                    seq: 3,
+                };
+                tb.at(150, "c0", Event::Host(lie));
+            }
+        }
+        tb.fork(400, 0, &[2]).end_agreed(&[0, 1, 2], &[0, 1, 2]);
+        run(&tb.build())
+    };
+    let v = report(true);
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+    assert_eq!(v.measured[Figure::FalseAlarms], 0, "{v:#?}");
+    assert_eq!(v.measured[Figure::ServerForkReports], 1, "{v:#?}");
+    let v = report(false);
+    assert_eq!(v.measured[Figure::FalseAlarms], 1, "{v:#?}");
+}

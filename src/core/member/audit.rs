@@ -82,6 +82,53 @@ impl Member {
             .is_none_or(|c| (c.server, c.generation) != stream)
     }
 
+    /// A slot drained from the order this member just left is still what
+    /// that server showed it: its receipt joins the notes, and peers'
+    /// digests waiting for it are compared. A victim cut off while the
+    /// server lied to it, then gone for another cause (a refusal), takes
+    /// the lied slots only here, after it left; without this it never set
+    /// them beside anyone's (`coordinated-equivocation-before-refusal-unseen`).
+    pub(super) fn audit_drained(&mut self, now: Millis, item: &Ordered, fx: &mut Effects) {
+        let Some(c) = self.gens.draining.as_ref() else {
+            return;
+        };
+        let stream = (c.server, c.generation);
+        let Some(key) = self.server_key(c.server) else {
+            return;
+        };
+        self.audit.learn(stream, &key, &item.receipt, None);
+        self.audit.processed(stream, &item.receipt);
+        self.act_on_audit(now, fx);
+    }
+
+    /// A commit drained from the order this member left: the epoch it
+    /// reaches there goes to every member of that order. A forking server
+    /// pads the forked slot out of every digest, so only authenticators
+    /// show the fork, and a side that left before it processed the forked
+    /// commit reached that epoch only here, after every audit of its own
+    /// was over (`coordinated-fork-sides-left-before-the-commit`).
+    pub(super) fn audit_drained_commit(&mut self, now: Millis, seq: u64, fx: &mut Effects) {
+        let Some(c) = self.gens.draining.as_ref() else {
+            return;
+        };
+        let stream = (c.server, c.generation);
+        let Some((epoch, auth)) = c.mls.epoch().zip(c.mls.epoch_authenticator()) else {
+            return;
+        };
+        let peers: Vec<MemberId> = (c.roster().into_iter()).filter(|m| *m != self.id).collect();
+        self.audit.commit_applied(stream, seq);
+        self.audit.epoch(stream, epoch, auth.clone(), None);
+        self.audit
+            .unsent_epochs
+            .retain(|(s, e, _)| (*s, *e) != (stream, epoch));
+        let report = AuditReport {
+            epochs: vec![(epoch, auth)],
+            ..self.receipts_report(stream, Vec::new())
+        };
+        self.send_report(now, &report, peers, fx);
+        self.act_on_audit(now, fx);
+    }
+
     /// A peer's report: each receipt and authenticator is compared with
     /// this member's own. Works after a fallback too, so that forwarded
     /// evidence still reaches a member that left the generation.
@@ -429,6 +476,31 @@ impl Member {
             .collect();
         let to = self.next_peers(&peers);
         self.send_report(now, &report, to, fx);
+    }
+
+    /// Removed by a commit: the receipts of own submissions the server
+    /// never served back go to the members this one leaves. A server that
+    /// receipted a message of a member it had already removed, and served
+    /// another in its slot (the `drop` lie), left the only evidence with
+    /// a member no order would show it to again; the others, shown the
+    /// receipt beside their own for that slot, hold the proof
+    /// (`coordinated-drop-victim-removed`). A receipt the server honours
+    /// matches theirs and proves nothing, so an honest server loses nothing.
+    pub(super) fn leave_evidence(
+        &mut self,
+        now: Millis,
+        stream: Stream,
+        left: &BTreeSet<MemberId>,
+        fx: &mut Effects,
+    ) {
+        let receipts = self.audit.unserved_receipts(stream);
+        if receipts.is_empty() {
+            return;
+        }
+        let report = self.receipts_report(stream, receipts);
+        let me = self.id;
+        let peers: Vec<MemberId> = left.iter().copied().filter(|m| *m != me).collect();
+        self.send_report(now, &report, peers, fx);
     }
 
     /// A report that carries only `receipts`: no digest, no epochs.

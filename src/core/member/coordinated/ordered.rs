@@ -85,6 +85,9 @@ impl Member {
             if !draining && self.audit_before(now, &item, fx) {
                 break;
             }
+            if draining {
+                self.audit_drained(now, &item, fx);
+            }
             let Some(c) = self.stream(draining) else {
                 break;
             };
@@ -97,6 +100,7 @@ impl Member {
                 self.apply_ordered(now, &item.receipt, result, fx);
             } else if let Ok(Processed::Commit { epoch }) = result {
                 self.drained_commit(epoch, fx);
+                self.audit_drained_commit(now, item.receipt.seq, fx);
             }
         }
     }
@@ -228,7 +232,13 @@ impl Member {
         if let Some(welcoming) = welcome {
             self.send_invites(now, receipt.seq + 1, welcoming, fx);
         }
+        let was_in = self.in_group();
         self.sync_roster(None, fx);
+        if let Some(c) = (self.coord.as_ref()).filter(|c| was_in && c.sending && !c.mls.is_active())
+        {
+            let stream = (c.server, c.generation);
+            self.leave_evidence(now, stream, &before, fx);
+        }
         if let Some(c) = self.coord.as_mut() {
             // Another member's commit may have brought in one this member
             // was adding too (see `enforce_adds`).
