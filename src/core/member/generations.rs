@@ -623,8 +623,14 @@ impl Member {
         self.publish_key_packages(now, 1, fx);
         // The server fans out to the addresses on the inviter's card, which
         // may be older than this member's (its agents lost their store
-        // since the card was handed over).
-        if inv.mailboxes != self.mailboxes() {
+        // since the card was handed over). And what it had fanned out here
+        // before the Welcome came may have been taken from the mailboxes
+        // and lost with the device's memory: in a silent group no later
+        // slot ever shows the gap, and the member stayed an epoch behind
+        // for good (`coordinated-restart-loses-early-commit`). Either way
+        // the server sends again from the Welcome's slot.
+        let lost = std::mem::take(&mut self.gens.early_lost);
+        if inv.mailboxes != self.mailboxes() || lost {
             self.readdress(now, fx);
         }
     }

@@ -196,6 +196,10 @@ struct Generations {
     returning: Option<coordinated::Returning>,
     /// Ordered messages of a generation this member has not joined yet.
     early: Vec<crate::core::wire::Ordered>,
+    /// Whether `early` was lost with the device's memory since the last
+    /// join: the next join asks its server to send again from the
+    /// Welcome's slot (see `on_invite`).
+    early_lost: bool,
     /// Own messages peers sent again over Olm that the order this member
     /// follows carries too, held until it falls back (see
     /// `Payload::Resent`); by then the order delivered most of them.
@@ -403,6 +407,7 @@ impl Member {
             }
             self.gens.nomination = None;
             self.gens.early.clear();
+            self.gens.early_lost = true;
             self.resend_latest(now, fx);
         }
         if !restart {

@@ -99,7 +99,7 @@ impl Member {
                 // delivered in its order, not left to backfill.
                 self.apply_ordered(now, &item.receipt, result, fx);
             } else if let Ok(Processed::Commit { epoch }) = result {
-                self.drained_commit(epoch, fx);
+                self.drained_commit(epoch, item.receipt.sender, fx);
                 self.audit_drained_commit(now, item.receipt.seq, fx);
             }
         }
@@ -117,7 +117,7 @@ impl Member {
     /// removal's announcement reached that member (`coordinated-adversity`
     /// seed 82). In a later generation the roster is the membership, and
     /// this one's commits no longer count.
-    fn drained_commit(&mut self, epoch: u64, fx: &mut Effects) {
+    fn drained_commit(&mut self, epoch: u64, committer: MemberId, fx: &mut Effects) {
         if self.coord.is_some() {
             return;
         }
@@ -134,8 +134,17 @@ impl Member {
             logical: epoch as u32,
             node: MemberId(0),
         };
-        // A removal also beats what the ledger brought in (`ledger.rs`).
-        let out_stamp = stamp.max(self.clock.last());
+        // A removal also beats what the ledger brought in (`ledger.rs`),
+        // and names its committer: a member that removed the committer in
+        // lightweight mode meanwhile then holds the two removals as a
+        // mutual one and reports the fork; stamped with its own clock's
+        // node, it never did (`coordinated-drained-mutual-removal-reported`).
+        let last = self.clock.last();
+        let out_stamp = stamp.max(crate::core::clock::Hlc {
+            logical: last.logical.saturating_add(1),
+            node: committer,
+            ..last
+        });
         let (view, in_group) = (self.view(), self.in_group());
         if removed_here {
             self.membership.remove(self.id, out_stamp);
