@@ -380,12 +380,14 @@ impl<'a> Owed<'a> {
         }
         // Ordered, yet not acknowledged for `r`: the server no longer
         // counted it (`History::acked_pairs`). Unless the server still
-        // counted `r` and `r` had left that order by then: the sender owes
-        // it the message over Olm.
+        // counted `r` and `r` had left that order by then, or the slot was
+        // on the other branch of a fork from `r`: the sender owes it the
+        // message over Olm.
         let ordered = (self.h.servers.slots.get(&msg)).is_some_and(|slot| {
             let t = self.h.servers.ordered.get(&msg).copied().unwrap_or(s.t);
             let counted = (self.h.servers.ordered_for.get(slot)).is_none_or(|m| m.contains(&r));
-            !(counted && self.h.left_order(r, t, slot))
+            let elsewhere = self.h.left_order(r, t, slot) || self.h.other_branch(sender, r, slot);
+            !(counted && elsewhere)
         });
         if ordered
             || self.removed(r, s.idx)

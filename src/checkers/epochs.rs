@@ -13,7 +13,7 @@
 use super::Figure;
 use super::coordination::Coordination;
 use super::coordination::EpochEntry;
-use super::history::{At, History, Run};
+use super::history::{At, Faults, History, Run};
 use super::{Evidence, Status, Verdict, list, measured};
 use crate::core::ids::{MemberId, Millis, ServerId};
 use crate::trace::CheckId;
@@ -66,16 +66,34 @@ fn nominator(h: &Parts<'_>, m: MemberId, (g, s, _): Key) -> Option<MemberId> {
         .map(|j| j.nominator)
 }
 
+/// Whether `m`, unreachable at the end, was gone within `detection` of
+/// `since`: a crash of it began by then (one that left it down at the
+/// end, or took its state). Until then it was the only witness some
+/// holder of the other authenticator could have compared with; a member
+/// wiped half a second after a fork left nothing to compare
+/// (`coordinated-fork-branch-sender-wiped`).
+fn gone_early(h: &Parts<'_>, m: MemberId, since: Millis, detection: Millis) -> bool {
+    !h.run.reachable(m)
+        && (h.faults.spans.iter()).any(|s| {
+            s.kind == crate::faults::FaultType::Crash
+                && s.hosts.contains(&crate::core::ids::Peer::Member(m))
+                && s.from >= since
+                && s.from < since.saturating_add(detection)
+        })
+}
+
 /// The parts of the history this checker reads, and no others.
 struct Parts<'a> {
     run: &'a Run,
     coord: &'a Coordination,
+    faults: &'a Faults,
 }
 
 pub fn check(h: &History) -> Verdict {
     judge(&Parts {
         run: &h.run,
         coord: &h.coord,
+        faults: &h.faults,
     })
 }
 
@@ -93,6 +111,7 @@ fn judge(h: &Parts<'_>) -> Verdict {
         );
     }
     let (by_key, not_entered) = entered(h);
+    let detection = h.run.bounds().map_or(0, |b| b.detection_ms);
     let mut members = BTreeSet::new();
     let (mut failures, mut info) = (Vec::new(), Vec::new());
     let (mut split, mut detected, mut undetected, mut unjudged) = (0u64, 0u64, 0u64, 0u64);
@@ -113,9 +132,11 @@ fn judge(h: &Parts<'_>) -> Verdict {
                 for &(a, ta) in a_side {
                     for &(b, tb) in b_side.iter().filter(|(b, _)| *b != a) {
                         let since = ta.min(tb);
+                        let gone = gone_early(h, a, since, detection)
+                            || gone_early(h, b, since, detection);
                         if h.coord.detected(a, since) || h.coord.detected(b, since) {
                             detected += 1;
-                        } else if h.run.reachable(a) || h.run.reachable(b) {
+                        } else if !gone && (h.run.reachable(a) || h.run.reachable(b)) {
                             undetected += 1;
                             blamed.extend([a, b].into_iter().filter(|m| h.run.reachable(*m)));
                         } else {
@@ -160,7 +181,7 @@ fn judge(h: &Parts<'_>) -> Verdict {
             )));
         } else if key_unjudged {
             info.push(ev(format!(
-                "{place}: {}; undetected, but no holder is reachable at the end",
+                "{place}: {}; undetected, but one side's holders are unreachable at the end, or were gone within the detection bound",
                 held.join("; ")
             )));
         } else {

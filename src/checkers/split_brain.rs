@@ -21,6 +21,7 @@ use super::coordination::Coordination;
 use super::coordination::Join;
 use super::history::{Faults, History, Run, Servers};
 use super::{Evidence, Status, Verdict, list, measured};
+use crate::core::event::FallbackCause;
 use crate::core::ids::{MemberId, ServerId};
 use crate::trace::CheckId;
 use std::collections::{BTreeMap, BTreeSet};
@@ -135,8 +136,9 @@ fn tie_breaches(h: &Parts<'_>, sides: &BTreeMap<Side, Vec<MemberId>>) -> Vec<Evi
 }
 
 /// Whether every member that joined this nomination left it by falling
-/// back on evidence of its own (a lost receipt, a refusal, a lie...), or
-/// was wiped in it for good, and at least one had joined.
+/// back on evidence of its own (a lost receipt, a refusal, a lie...) or
+/// on its removal from the group, or was wiped in it for good, and at
+/// least one had joined.
 fn abandoned(h: &Parts<'_>, (g, server, nominator): (u32, ServerId, MemberId)) -> bool {
     let this = |j: &Join| (j.generation, j.server, j.nominator) == (g, server, nominator);
     let mut joined = 0;
@@ -150,9 +152,15 @@ fn abandoned(h: &Parts<'_>, (g, server, nominator): (u32, ServerId, MemberId)) -
         // share of the generation's state with it: the generation lost it
         // as surely as by a fallback (`coordinated-choice-nominator-wiped`).
         let wiped = || next.is_none() && h.run.finals.get(&s.host).is_some_and(|f| f.state_lost);
+        // Nor is a member removed from the group still in it: a member
+        // removed while cut off, that nominated and formed a generation
+        // alone, formed none of the group's
+        // (`coordinated-removed-nominator-choice`).
         let left = next.is_some_and(|n| {
             n.what.is_none()
-                && (h.servers.fallbacks.iter()).any(|f| f.idx == n.idx && f.what.first_hand())
+                && (h.servers.fallbacks.iter()).any(|f| {
+                    f.idx == n.idx && (f.what.first_hand() || f.what == FallbackCause::Removed)
+                })
         }) || wiped();
         if !left {
             return false;

@@ -184,7 +184,6 @@ impl History {
         h
     }
 
-    /// The earliest ack time of `msg` for recipient `to`, over all envelopes.
     /// Whether `member` had left the order `slot` belongs to by `t`: it
     /// fell back from it, or joined another generation. A slot a server
     /// fills after that is no promise to that member (it no longer reads
@@ -203,6 +202,28 @@ impl History {
             })
     }
 
+    /// Whether `slot`, which `sender` wrote to, lies on the other branch
+    /// of a fork from `member`: after a forking server (the `fork` lie)
+    /// showed two sides two commits for one slot, it orders each side's
+    /// messages on that side's branch, and serves them to the other side,
+    /// which cannot decrypt them. Such a slot is no promise to `member`;
+    /// the sender owes it the message over Olm once the fork is caught,
+    /// as any unacknowledged one. Counted as the server's
+    /// acknowledgement, a message whose sender was wiped before anyone
+    /// could catch the fork was a loss nothing could have prevented
+    /// (`coordinated-fork-branch-sender-wiped`).
+    pub fn other_branch(&self, sender: MemberId, member: MemberId, slot: &Slot) -> bool {
+        let forks = (self.faults.lies.iter()).filter(|l| {
+            l.mode == crate::core::server::dishonest::Mode::Fork
+                && (l.server, l.generation) == (slot.server, slot.generation)
+                && l.seq <= slot.seq
+        });
+        let side_of = |m: MemberId| forks.clone().find(|l| l.to.contains(&m)).map(|l| &l.to);
+        matches!((side_of(sender), side_of(member)), (Some(a), Some(b)) if a != b)
+    }
+
+    /// The earliest ack time of each message for each recipient: over all
+    /// envelopes, and the server's order for whom it still counted.
     pub fn acked_pairs(&self) -> BTreeMap<(MessageId, MemberId), Millis> {
         let mut out: BTreeMap<(MessageId, MemberId), Millis> = BTreeMap::new();
         for (env, (msg, to)) in &self.delivery.envelopes {
@@ -236,7 +257,9 @@ impl History {
             let counted = |r: &&MemberId| {
                 **r != msg.sender
                     && members.is_none_or(|m| m.contains(r))
-                    && slot.is_none_or(|slot| !self.left_order(**r, t, slot))
+                    && slot.is_none_or(|slot| {
+                        !self.left_order(**r, t, slot) && !self.other_branch(msg.sender, **r, slot)
+                    })
             };
             for to in sent.what.recipients.iter().filter(counted) {
                 let e = out.entry((*msg, *to)).or_insert(t);

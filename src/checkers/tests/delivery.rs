@@ -538,3 +538,35 @@ fn a_receipt_for_a_slot_its_sender_was_out_of_acknowledges_nothing() {
     let v = check(&coordinated_with(&[0, 1, 2], false, removal, nothing));
     assert_eq!(v.status, Status::Fail, "{v:#?}");
 }
+
+/// After a fork lie put m0 and m2 on different branches (m1 with m0), a
+/// slot of m0's branch is no acknowledgement for m2, which cannot decrypt
+/// it: m0 owes m2 the message over Olm, and owes nothing once wiped
+/// (`coordinated-fork-branch-sender-wiped`). m1, on m0's branch, is owed
+/// it by the server's order as before.
+#[test]
+fn a_slot_on_the_other_branch_of_a_fork_is_owed_by_the_sender() {
+    use crate::core::server::dishonest::Mode;
+    fn forked(tb: &mut Tb) -> &mut Tb {
+        for to in [vec![m(0), m(1)], vec![m(2)]] {
+            let lie = HostEvent::Lied {
+                mode: Mode::Fork,
+                to,
+                generation: 1,
+                seq: 0,
+            };
+            tb.at(5, "c0", Event::Host(lie));
+        }
+        tb
+    }
+    fn gone(tb: &mut Tb) -> &mut Tb {
+        tb.restarted(30, 0, true)
+    }
+    let v = check(&coordinated_with(&[0, 1, 2], false, forked, nothing));
+    assert_eq!(v.status, Status::Fail, "{v:#?}");
+    assert_eq!(v.measured[Figure::LostUnacknowledged], 1, "{v:#?}");
+    assert_eq!(v.measured[Figure::AcknowledgedPairs], 1, "{v:#?}");
+    let v = check(&coordinated_with(&[0, 1, 2], false, forked, gone));
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+    assert_eq!(v.measured[Figure::UnacknowledgedSenderGone], 1, "{v:#?}");
+}

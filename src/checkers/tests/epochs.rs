@@ -119,3 +119,33 @@ fn no_epochs_is_no_coordinated_group() {
     assert!(v.summary.contains("no coordinated group"));
     assert_eq!(check(&History::default()).status, Status::Unknown);
 }
+
+/// m2, alone on its side of the split, is wiped: within the detection
+/// bound of the split nobody could have compared with it, so the pair is
+/// unjudged; wiped only later, it was there to compare with, and the
+/// split unreported fails.
+#[test]
+fn a_side_wiped_within_the_detection_bound_is_unjudged() {
+    use crate::core::ids::Peer;
+    use crate::faults::{FaultKind, StateOnRestart};
+    use crate::trace::Phase;
+    let wiped_at = |at: Millis| {
+        let mut tb = split("dddd");
+        let crash = FaultKind::Crash {
+            host: Peer::Member(m(2)),
+            state: StateOnRestart::Wiped,
+        };
+        tb.fault(at, 0, Phase::Begin, crash.clone())
+            .fault(at + 10, 0, Phase::End, crash)
+            .end(2_000, &[0, 1, 2])
+            .final_view(0, true, &[0, 1, 2], false)
+            .final_view(1, true, &[0, 1, 2], false)
+            .final_view(2, true, &[2], true);
+        check(&History::from_trace(&tb.build()))
+    };
+    let v = wiped_at(100);
+    assert_eq!(v.status, Status::Unknown, "{v:#?}");
+    assert_eq!(v.measured[Figure::PairsUnjudged], 2, "{v:#?}");
+    let v = wiped_at(41 + DETECTION);
+    assert_eq!(v.status, Status::Fail, "{v:#?}");
+}

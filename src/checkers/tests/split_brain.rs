@@ -228,3 +228,36 @@ fn the_tie_rule_binds_only_a_choice_that_was_formed() {
     let v = contested(|tb| all_join(tb, 300, (2, 2, 2)));
     assert_eq!(v.status, Status::Pass, "{v:#?}");
 }
+
+/// m3, removed while cut off, nominates c1 and forms generation 2 there
+/// alone; the tie rule would name it over m2's at c2, which the others
+/// join. Once m3 learns of its removal and falls back for it, its
+/// generation was no group's, and binds nobody
+/// (`coordinated-removed-nominator-choice`); left for another cause, it
+/// still binds.
+#[test]
+fn the_tie_rule_binds_no_generation_its_removed_nominator_left() {
+    use crate::core::event::FallbackCause;
+    let v = |cause: FallbackCause| {
+        let mut tb = Tb::start(&[0, 1, 2, 3]);
+        tb.accepted(0, 0, 1, 0);
+        for n in 0..4 {
+            tb.joined(0, n, 1, 0, 0);
+            tb.fell_back(100, n);
+        }
+        tb.accepted(200, 1, 2, 3).accepted(210, 2, 2, 2);
+        tb.joined(220, 3, 2, 1, 3);
+        all_join(&mut tb, 300, (2, 2, 2));
+        tb.fell_back_for(400, 3, cause);
+        tb.end(3_000, &[0, 1, 2, 3]);
+        for n in 0..3 {
+            tb.final_view(n, true, &[0, 1, 2], false);
+        }
+        tb.final_view(3, false, &[], false);
+        check(&History::from_trace(&tb.build()))
+    };
+    let removed = v(FallbackCause::Removed);
+    assert_eq!(removed.status, Status::Pass, "{removed:#?}");
+    let moved = v(FallbackCause::Superseded);
+    assert_eq!(moved.status, Status::Fail, "{moved:#?}");
+}
