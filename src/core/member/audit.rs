@@ -561,13 +561,14 @@ impl Member {
         let window = self.cfg.ack_timeout_ms;
         let me = self.id;
         let Unconfirmed { messages, ops } = self.audit.take_unconfirmed(now, window);
-        for (msg, (server, generation)) in messages {
+        for (msg, (server, generation), seq) in messages {
             let Some(message) = self.causal.archive.get(&msg).cloned() else {
                 continue;
             };
             let plaintext = Payload::Resent {
                 server,
                 generation,
+                seq,
                 msg: message.clone(),
             }
             .encode();

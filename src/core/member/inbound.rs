@@ -275,11 +275,21 @@ impl Member {
             Some(Payload::Resent {
                 server,
                 generation,
+                seq,
                 msg,
             }) => {
                 let stream = (server, generation);
-                if self.follows(stream) && msg.id.sender == from && msg.group == self.cfg.group {
+                let ours = msg.id.sender == from && msg.group == self.cfg.group;
+                if self.follows(stream) && ours {
                     return self.hold_resent(from, stream, msg);
+                }
+                if ours {
+                    let id = msg.id;
+                    self.accept(now, from, msg, None, from, fx);
+                    if let Some(b) = self.causal.buffer.get_mut(&id) {
+                        b.awaits = Some((server, generation, seq));
+                    }
+                    return;
                 }
                 msg
             }
@@ -425,8 +435,19 @@ impl Member {
                 }
             }
         }
-        if self.causal.delivered.contains_key(&msg.id) || self.causal.buffer.contains_key(&msg.id) {
+        if self.causal.delivered.contains_key(&msg.id) {
             return;
+        }
+        if let Some(b) = self.causal.buffer.get_mut(&msg.id) {
+            // Already held, having come over Olm first: the server's slot
+            // still holds back its generation's later slots, or one of them
+            // overtook it while it waited for a parent
+            // (`coordinated-left-order-holds-parent` seed 172).
+            if b.slot.is_none() && slot.is_some() {
+                b.slot = slot;
+            }
+            // Its slot reached, a resent copy may go now.
+            return self.drain(now, fx);
         }
         // A parent that something here was already waiting (and asked) for:
         // if it waits for parents of its own, those cannot be in flight
@@ -455,14 +476,28 @@ impl Member {
                 asked_at: None,
                 asks: 0,
                 via,
+                awaits: None,
             },
         );
         self.drain(now, fx);
     }
 
     /// Delivers every buffered message whose parents have all been
-    /// delivered, until none is left that can be.
-    fn drain(&mut self, now: Millis, fx: &mut Effects) {
+    /// delivered, until none is left that can be. A server's slot holds
+    /// back the later slots of its generation only while this member
+    /// follows that generation: once it left, what it holds of it is
+    /// delivered in causal order only, as the order checker judges it. A
+    /// child the server ordered before its parent (the parent came over
+    /// Olm first) otherwise held the parent back for good, and everything
+    /// after it (`coordinated-left-order-holds-parent`).
+    pub(in crate::core::member) fn drain(&mut self, now: Millis, fx: &mut Effects) {
+        let following = self.coord.as_ref().map(|c| c.generation);
+        let order = (self.coord.as_ref()).map(|c| (c.server, c.generation, c.next_seq));
+        let reached = |awaits: Option<(ServerId, u32, u64)>| {
+            awaits.is_none_or(|(s, g, q)| {
+                order.is_none_or(|(os, og, next)| (os, og) != (s, g) || q < next)
+            })
+        };
         loop {
             let ready = self
                 .causal
@@ -473,12 +508,14 @@ impl Member {
                         .parents
                         .iter()
                         .all(|p| self.causal.delivered.contains_key(p))
+                        && reached(b.awaits)
                         && b.slot.is_none_or(|(g, s)| {
-                            !self
-                                .causal
-                                .buffer
-                                .values()
-                                .any(|o| o.slot.is_some_and(|(og, os)| og == g && os < s))
+                            following != Some(g)
+                                || !self
+                                    .causal
+                                    .buffer
+                                    .values()
+                                    .any(|o| o.slot.is_some_and(|(og, os)| og == g && os < s))
                         })
                 })
                 .map(|(id, _)| *id);

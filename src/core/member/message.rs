@@ -152,6 +152,9 @@ pub enum Payload {
     Resent {
         server: crate::core::ids::ServerId,
         generation: u32,
+        /// The slot the server gave it: a member that joins that order
+        /// only later holds it until the order gets there.
+        seq: u64,
         msg: GroupMessage,
     },
     /// "You wrote to an order I had left: send me what you wrote there",

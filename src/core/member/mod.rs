@@ -99,6 +99,12 @@ struct Buffered {
     /// Who handed it over: its author, or the member that forwarded it.
     /// Either holds its parents, so either is asked for a missing one.
     via: MemberId,
+    /// Sent again over Olm at its author's fallback, with the slot the
+    /// server had given it (`Payload::Resent`): should this member join
+    /// that order while the message waits for a parent, it waits for the
+    /// order to reach that slot too, or it overtook the slots before it
+    /// (`coordinated-left-order-holds-parent` seed 172).
+    awaits: Option<(ServerId, u32, u64)>,
 }
 
 pub struct Member {

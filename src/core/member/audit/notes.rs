@@ -110,8 +110,8 @@ impl Owned {
 /// deduplicate by id) and membership changes to redo.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Unconfirmed {
-    /// With the order that receipted each.
-    pub messages: Vec<(MessageId, Stream)>,
+    /// With the order that receipted each, and the slot it gave.
+    pub messages: Vec<(MessageId, Stream, u64)>,
     pub ops: Vec<(OpKind, MemberId)>,
 }
 
@@ -380,7 +380,7 @@ impl Auditor {
         for o in std::mem::take(&mut self.own) {
             match o.item {
                 Owned::Message(m) if !o.back || o.at + window >= now => {
-                    out.messages.push((m, o.stream))
+                    out.messages.push((m, o.stream, o.seq))
                 }
                 Owned::Commit(ops) if !o.back => out.ops.extend(ops),
                 _ => {}

@@ -223,5 +223,7 @@ impl Member {
                 }
             }
         }
+        // What that order's slots held back is released in causal order.
+        self.drain(now, fx);
     }
 }
