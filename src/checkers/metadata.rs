@@ -41,6 +41,23 @@ pub fn check(h: &History) -> Verdict {
     })
 }
 
+/// When some member last brought each member into its view: the last
+/// `membership_changed` whose view holds it where that member's previous
+/// view (at first, the founders) did not.
+fn counted_in(m: &Membership, founders: &[MemberId]) -> BTreeMap<MemberId, u64> {
+    let founded: std::collections::BTreeSet<MemberId> = founders.iter().copied().collect();
+    let mut prev: BTreeMap<MemberId, &std::collections::BTreeSet<MemberId>> = BTreeMap::new();
+    let mut out = BTreeMap::new();
+    for c in &m.changes {
+        let before = prev.get(&c.host).copied().unwrap_or(&founded);
+        for x in c.what.view.iter().filter(|x| !before.contains(x)) {
+            out.insert(*x, c.t);
+        }
+        prev.insert(c.host, &c.what.view);
+    }
+    out
+}
+
 /// How a register is shown in evidence.
 fn shown(meta: Option<&GroupMeta>) -> String {
     match meta {
@@ -146,14 +163,26 @@ fn judge(h: &Parts<'_>) -> Verdict {
     let settle_from = bounds.heal_at.max(last_rename);
     let deadline = settle_from.saturating_add(bounds.convergence_ms);
     let applied = &h.membership.renames_applied;
+    let founders = h.run.start.as_ref().map(|s| s.founders.as_slice());
+    let counted = counted_in(h.membership, founders.unwrap_or_default());
+    // Nobody can hand a member the name before someone counts it in: a
+    // member the membership brought back late (under a recipient list,
+    // only its own next message does) has the convergence bound from then
+    // (`lightweight-rename-before-view-grew`).
+    let due = |m: MemberId| {
+        let from = counted.get(&m).copied().unwrap_or(0).max(settle_from);
+        deadline.max(from.saturating_add(bounds.convergence_ms))
+    };
     let late: Vec<_> = (applied.iter())
-        .filter(|a| a.t > deadline && considered.contains_key(&a.host))
+        .filter(|a| a.t > due(a.host) && considered.contains_key(&a.host))
         .collect();
     for a in late.iter().take(3) {
         evidence.push(
             Evidence::note(format!(
-                "{} took up a rename at {} ms, after the deadline {deadline} ms",
-                a.host, a.t
+                "{} took up a rename at {} ms, after the deadline {} ms",
+                a.host,
+                a.t,
+                due(a.host)
             ))
             .members([a.host])
             .at(a.t),
@@ -272,6 +301,52 @@ mod tests {
         let v = verdict(&two_renames([Some(a.clone()), Some(a)]));
         assert_eq!(v.status, Status::Fail, "{v:?}");
         assert_eq!(v.measured.get(Figure::Reverted), Some(2));
+    }
+
+    /// m1 took up m0's rename late, against the bound from the rename; but
+    /// nobody counted m1 in from 1,100 ms until `back`, and nobody could
+    /// hand it the name before: it has the bound from then
+    /// (`lightweight-rename-before-view-grew`).
+    #[test]
+    fn a_member_counted_in_late_takes_up_a_rename_in_time_from_then() {
+        let late = |back: u64| {
+            let mut tb = Tb::start(&[0, 1]);
+            let a = meta("a", 1_000, 0);
+            tb.send(1_000, id(0, 0), &[0], &[]);
+            tb.renamed(1_000, id(0, 0), a.clone());
+            tb.changed(1_100, 0, &[0], true)
+                .changed(back, 0, &[0, 1], true);
+            let applied = crate::trace::Event::Host(crate::trace::HostEvent::RenameApplied {
+                stamp: a.stamp,
+                via: Some(id(0, 0)),
+            });
+            tb.at(back + 100, "m1", applied);
+            tb.end(5_000, &[0, 1]);
+            for n in 0..2 {
+                tb.final_meta(n, &[0, 1], Some(a.clone()));
+            }
+            verdict(&tb.build())
+        };
+        let v = late(1_600);
+        assert_eq!(v.status, Status::Pass, "{v:?}");
+        // Counted in all along, the same take-up is late.
+        let v = {
+            let mut tb = Tb::start(&[0, 1]);
+            let a = meta("a", 1_000, 0);
+            tb.send(1_000, id(0, 0), &[0, 1], &[]);
+            tb.renamed(1_000, id(0, 0), a.clone());
+            let applied = crate::trace::Event::Host(crate::trace::HostEvent::RenameApplied {
+                stamp: a.stamp,
+                via: Some(id(0, 0)),
+            });
+            tb.at(1_700, "m1", applied);
+            tb.end(5_000, &[0, 1]);
+            for n in 0..2 {
+                tb.final_meta(n, &[0, 1], Some(a.clone()));
+            }
+            verdict(&tb.build())
+        };
+        assert_eq!(v.status, Status::Fail, "{v:?}");
     }
 
     #[test]

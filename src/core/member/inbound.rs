@@ -556,6 +556,7 @@ impl Member {
             self.ledger_learn(now, carried, op, msg.hlc, fx);
         }
         let was_in = self.in_group();
+        let seen = self.membership.view();
         let mut news = false;
         if self.coord.is_none()
             && self
@@ -580,7 +581,9 @@ impl Member {
         if let Some(meta) = msg.meta.clone() {
             news |= self.apply_meta(meta, Some(msg.id), fx);
         }
-        self.pass_on(now, &msg, news, fx);
+        let gained: BTreeSet<MemberId> =
+            self.membership.view().difference(&seen).copied().collect();
+        self.pass_on(now, &msg, news, &gained, fx);
         if was_in && !self.in_group() && msg.op == Some((OpKind::Remove, self.id)) {
             self.pass_on_own_removal(now, &msg, fx);
         }

@@ -23,12 +23,18 @@ use std::collections::BTreeSet;
 impl Member {
     /// `msg`, just delivered, changed this member's view or the group's
     /// name (`news`): hands the result to each member of the view the
-    /// message was not addressed to.
+    /// message was not addressed to. And a member it brought into this
+    /// member's view (`gained`) is handed the group's name if it was ever
+    /// changed: a rename delivered here before this member knew of it
+    /// never reached it, under a recipient list, where views grow only by
+    /// the messages that name their members
+    /// (`lightweight-rename-before-view-grew`).
     pub(super) fn pass_on(
         &mut self,
         now: Millis,
         msg: &GroupMessage,
         news: bool,
+        gained: &BTreeSet<MemberId>,
         fx: &mut Effects,
     ) {
         if !news || !self.in_group() {
@@ -36,8 +42,16 @@ impl Member {
         }
         let me = self.id;
         let addressed: BTreeSet<MemberId> = msg.recipients.iter().copied().collect();
+        // The message's own name reached whom it addressed; only one it
+        // lacks is worth handing over.
+        let renamed = self.particle.meta.is_some() && msg.meta != self.particle.meta;
+        // The author too, when its own message brought it in: that is how
+        // a recipient list learns of a member again.
         let missed: Vec<MemberId> = (self.membership.view().into_iter())
-            .filter(|m| *m != me && *m != msg.id.sender && !addressed.contains(m))
+            .filter(|m| *m != me)
+            .filter(|m| {
+                (*m != msg.id.sender && !addressed.contains(m)) || (renamed && gained.contains(m))
+            })
             .collect();
         if missed.is_empty() {
             return;
