@@ -385,6 +385,25 @@ impl Tb {
         self.on(t, host, e)
     }
 
+    /// Server `c{server}` lied (`mode`) to `to` about slot `seq` of
+    /// `generation`.
+    pub fn lied(
+        &mut self,
+        t: Millis,
+        server: u32,
+        mode: crate::core::server::dishonest::Mode,
+        to: &[u32],
+        (generation, seq): (u32, u64),
+    ) -> &mut Tb {
+        let e = Event::Host(HostEvent::Lied {
+            mode,
+            to: to.iter().map(|n| m(*n)).collect(),
+            generation,
+            seq,
+        });
+        self.at(t, &format!("c{server}"), e)
+    }
+
     /// Server `c{server}` accepted `generation`, nominated by `nominator`.
     pub fn accepted(&mut self, t: Millis, server: u32, generation: u32, nominator: u32) -> &mut Tb {
         let e = Event::Host(HostEvent::GenerationAccepted {

@@ -548,16 +548,8 @@ fn a_receipt_for_a_slot_its_sender_was_out_of_acknowledges_nothing() {
 fn a_slot_on_the_other_branch_of_a_fork_is_owed_by_the_sender() {
     use crate::core::server::dishonest::Mode;
     fn forked(tb: &mut Tb) -> &mut Tb {
-        for to in [vec![m(0), m(1)], vec![m(2)]] {
-            let lie = HostEvent::Lied {
-                mode: Mode::Fork,
-                to,
-                generation: 1,
-                seq: 0,
-            };
-            tb.at(5, "c0", Event::Host(lie));
-        }
-        tb
+        tb.lied(5, 0, Mode::Fork, &[0, 1], (1, 0))
+            .lied(5, 0, Mode::Fork, &[2], (1, 0))
     }
     fn gone(tb: &mut Tb) -> &mut Tb {
         tb.restarted(30, 0, true)

@@ -216,20 +216,12 @@ fn unknown_without_bounds_end_or_message_order() {
 #[test]
 fn a_report_of_a_servers_fork_is_no_false_alarm() {
     use crate::core::server::dishonest::Mode;
-    use crate::trace::{Event, HostEvent};
     let report = |lie: bool| {
         let mut tb = Tb::start(&[0, 1, 2]);
         tb.exchange(100, id(0, 0), &[0, 1, 2], &[]);
         if lie {
-            for to in [vec![m(0)], vec![m(1), m(2)]] {
-                let lie = HostEvent::Lied {
-                    mode: Mode::Fork,
-                    to,
-                    generation: 1,
-                    seq: 3,
-                };
-                tb.at(150, "c0", Event::Host(lie));
-            }
+            tb.lied(150, 0, Mode::Fork, &[0], (1, 3))
+                .lied(150, 0, Mode::Fork, &[1, 2], (1, 3));
         }
         tb.fork(400, 0, &[2]).end_agreed(&[0, 1, 2], &[0, 1, 2]);
         run(&tb.build())

@@ -193,28 +193,34 @@ fn a_further_takeover_of_a_working_generation_fails() {
     );
 }
 
+/// m3 alone nominates c1 and forms generation 2 there; c2 accepts m2's
+/// nomination, which m0..m2 join, though the tie rule names c1. `leave`
+/// says what then becomes of m3; `lost` whether it ends with its state.
+fn lone_choice(leave: impl FnOnce(&mut Tb), lost: bool) -> Verdict {
+    let mut tb = Tb::start(&[0, 1, 2, 3]);
+    tb.accepted(0, 0, 1, 0);
+    for n in 0..4 {
+        tb.joined(0, n, 1, 0, 0);
+        tb.fell_back(100, n);
+    }
+    tb.accepted(200, 1, 2, 3).accepted(210, 2, 2, 2);
+    tb.joined(220, 3, 2, 1, 3);
+    all_join(&mut tb, 300, (2, 2, 2));
+    leave(&mut tb);
+    tb.end(3_000, &[0, 1, 2, 3]);
+    for n in 0..3 {
+        tb.final_view(n, true, &[0, 1, 2], false);
+    }
+    tb.final_view(3, false, &[], lost);
+    check(&History::from_trace(&tb.build()))
+}
+
 /// The choice is dead, too, when the only member in it was wiped there
 /// and never came back (`coordinated-choice-nominator-wiped`); not while
 /// that member is still up.
 #[test]
 fn the_tie_rule_binds_only_while_its_choice_keeps_its_state() {
-    let v = |lost: bool| {
-        let mut tb = Tb::start(&[0, 1, 2, 3]);
-        tb.accepted(0, 0, 1, 0);
-        for n in 0..4 {
-            tb.joined(0, n, 1, 0, 0);
-            tb.fell_back(100, n);
-        }
-        tb.accepted(200, 1, 2, 3).accepted(210, 2, 2, 2);
-        tb.joined(220, 3, 2, 1, 3);
-        all_join(&mut tb, 300, (2, 2, 2));
-        tb.end(3_000, &[0, 1, 2, 3]);
-        for n in 0..3 {
-            tb.final_view(n, true, &[0, 1, 2], false);
-        }
-        tb.final_view(3, false, &[], lost);
-        check(&History::from_trace(&tb.build()))
-    };
+    let v = |lost: bool| lone_choice(|_| {}, lost);
     assert_eq!(v(true).status, Status::Pass, "{:#?}", v(true));
     assert_eq!(v(false).status, Status::Fail, "{:#?}", v(false));
 }
@@ -239,22 +245,12 @@ fn the_tie_rule_binds_only_a_choice_that_was_formed() {
 fn the_tie_rule_binds_no_generation_its_removed_nominator_left() {
     use crate::core::event::FallbackCause;
     let v = |cause: FallbackCause| {
-        let mut tb = Tb::start(&[0, 1, 2, 3]);
-        tb.accepted(0, 0, 1, 0);
-        for n in 0..4 {
-            tb.joined(0, n, 1, 0, 0);
-            tb.fell_back(100, n);
-        }
-        tb.accepted(200, 1, 2, 3).accepted(210, 2, 2, 2);
-        tb.joined(220, 3, 2, 1, 3);
-        all_join(&mut tb, 300, (2, 2, 2));
-        tb.fell_back_for(400, 3, cause);
-        tb.end(3_000, &[0, 1, 2, 3]);
-        for n in 0..3 {
-            tb.final_view(n, true, &[0, 1, 2], false);
-        }
-        tb.final_view(3, false, &[], false);
-        check(&History::from_trace(&tb.build()))
+        lone_choice(
+            |tb| {
+                tb.fell_back_for(400, 3, cause);
+            },
+            false,
+        )
     };
     let removed = v(FallbackCause::Removed);
     assert_eq!(removed.status, Status::Pass, "{removed:#?}");
