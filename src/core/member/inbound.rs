@@ -556,7 +556,11 @@ impl Member {
             self.ledger_learn(now, carried, op, msg.hlc, fx);
         }
         let was_in = self.in_group();
-        let seen = self.membership.view();
+        // Who a message brings into the view matters only when this member
+        // holds a name the message lacks (see `pass_on`): the view is
+        // copied only then, not on every delivery of a large group.
+        let lacks_name = self.particle.meta.is_some() && msg.meta != self.particle.meta;
+        let seen = lacks_name.then(|| self.membership.view());
         let mut news = false;
         if self.coord.is_none()
             && self
@@ -581,8 +585,9 @@ impl Member {
         if let Some(meta) = msg.meta.clone() {
             news |= self.apply_meta(meta, Some(msg.id), fx);
         }
-        let gained: BTreeSet<MemberId> =
-            self.membership.view().difference(&seen).copied().collect();
+        let gained: BTreeSet<MemberId> = seen
+            .map(|seen| self.membership.view().difference(&seen).copied().collect())
+            .unwrap_or_default();
         self.pass_on(now, &msg, news, &gained, fx);
         if was_in && !self.in_group() && msg.op == Some((OpKind::Remove, self.id)) {
             self.pass_on_own_removal(now, &msg, fx);
