@@ -9,7 +9,7 @@
 //! (the convergence checker) is judged.
 
 use super::Figure;
-use super::history::{Delivery, History, Membership, Run};
+use super::history::{At, Delivery, History, Membership, Op, Run};
 use super::{Evidence, Status, Verdict, list, measured};
 use crate::core::event::OpKind;
 use crate::core::ids::{MemberId, MessageId};
@@ -134,7 +134,13 @@ fn judge(h: &Parts<'_>) -> Verdict {
     }
     let (lost, [made, refused, silent]) = dropped(h);
     let mut by_target: BTreeMap<MemberId, Vec<(MessageId, OpKind)>> = BTreeMap::new();
-    for o in &h.membership.ops {
+    // A change its author lost with its state before it reached anyone
+    // was never made for the group: nobody could reflect it (`coordinated-
+    // adversity` explore 844: a removal written across a partition by a
+    // member wiped before the heal was held against everyone).
+    let left_author =
+        |o: &&At<Op>| h.run.reachable(o.what.msg.sender) || h.delivery.escaped(o.what.msg);
+    for o in h.membership.ops.iter().filter(left_author) {
         by_target
             .entry(o.what.target)
             .or_default()
@@ -409,6 +415,28 @@ mod planned {
         let v = check(&History::from_trace(&tb.build()));
         assert_eq!(v.status, Status::Pass, "{v:#?}");
         assert_eq!(v.measured[Figure::PlannedMade], 1);
+    }
+
+    /// A removal that never left its author before the author was wiped
+    /// binds nobody; one a mailbox took still does.
+    #[test]
+    fn a_change_lost_with_its_wiped_author_is_not_judged() {
+        let lost = |ack: bool| {
+            let mut tb = Tb::start(&[0, 1, 2]);
+            tb.exchange(10, id(0, 0), &[0, 1, 2], &[]);
+            tb.remove(60, 0, 2, id(0, 1))
+                .send(60, id(0, 1), &[0, 1, 2], &[id(0, 0)])
+                .envelope(60, id(0, 1), 1, ack);
+            tb.end(100, &[0, 1, 2])
+                .final_view(0, false, &[], true)
+                .final_view(1, true, &[0, 1, 2], false)
+                .final_view(2, true, &[0, 1, 2], false);
+            check(&History::from_trace(&tb.build()))
+        };
+        let v = lost(false);
+        assert_eq!(v.status, Status::Pass, "{v:#?}");
+        assert_eq!(v.measured[Figure::ChangedMembers], 0);
+        assert_eq!(lost(true).status, Status::Fail);
     }
 
     /// A dropped change whose target someone changed later is moot.

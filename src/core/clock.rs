@@ -21,6 +21,20 @@ pub struct Hlc {
     pub node: MemberId,
 }
 
+impl Hlc {
+    /// The stamp a coordinated group's roster at `epoch` stands for when
+    /// it becomes a lightweight set: the same at every member that leaves
+    /// the same epoch, so that their sets merge as one, and below every
+    /// stamp a member's clock gives once it has ticked.
+    pub fn founding(epoch: u64) -> Hlc {
+        Hlc {
+            wall: 0,
+            logical: u32::try_from(epoch).unwrap_or(u32::MAX),
+            node: MemberId(0),
+        }
+    }
+}
+
 impl fmt::Display for Hlc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}@{}", self.wall, self.logical, self.node)
@@ -89,6 +103,13 @@ mod tests {
         let b = c.tick(50);
         let d = c.tick(100);
         assert!(a < b && b < d);
+    }
+
+    #[test]
+    fn founding_stamps_order_by_epoch_and_precede_any_tick() {
+        assert!(Hlc::founding(1) < Hlc::founding(2));
+        let mut c = HlcClock::new(MemberId(0));
+        assert!(Hlc::founding(u64::MAX) < c.tick(1));
     }
 
     proptest! {

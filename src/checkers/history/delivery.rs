@@ -98,6 +98,15 @@ impl Delivery {
         past
     }
 
+    /// Whether `msg` left its author: a mailbox acknowledged a copy, or
+    /// another member delivered it. One that never did dies with its
+    /// author's state, as an unacknowledged write dies with its client.
+    pub fn escaped(&self, msg: MessageId) -> bool {
+        (self.envelopes.iter()).any(|(env, (m, _))| *m == msg && self.acks.contains_key(env))
+            || (self.deliveries.iter())
+                .any(|(host, ds)| *host != msg.sender && ds.iter().any(|d| d.what == msg))
+    }
+
     /// The first `Delivered` of each message per host.
     pub fn first_deliveries(&self) -> BTreeMap<(MemberId, MessageId), (usize, Millis)> {
         let mut out = BTreeMap::new();

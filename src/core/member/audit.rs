@@ -88,12 +88,43 @@ impl Member {
     /// server lied to it, then gone for another cause (a refusal), takes
     /// the lied slots only here, after it left; without this it never set
     /// them beside anyone's (`coordinated-equivocation-before-refusal-unseen`).
+    ///
+    /// So is a slot of an order this member left and no longer drains (it
+    /// moved on to the next generation), as long as it ever processed a
+    /// slot of that order: a victim offline while the server lied to it
+    /// fell back and nominated before it fetched the lied slots, and they
+    /// reached it only once its client served another order
+    /// (`coordinated-lie-fetched-after-moving-on`). Only the signed
+    /// receipt is compared; nothing is decrypted or applied.
     pub(super) fn audit_drained(&mut self, now: Millis, item: &Ordered, fx: &mut Effects) {
         let Some(c) = self.gens.draining.as_ref() else {
             return;
         };
-        let stream = (c.server, c.generation);
-        let Some(key) = self.server_key(c.server) else {
+        self.audit_left(now, (c.server, c.generation), item, fx);
+    }
+
+    /// See [`Member::audit_drained`]; a stale slot is taken only by a
+    /// member that followed its order.
+    pub(super) fn audit_stale(
+        &mut self,
+        now: Millis,
+        stream: (ServerId, u32),
+        item: &Ordered,
+        fx: &mut Effects,
+    ) {
+        if self.audit.followed(stream) {
+            self.audit_left(now, stream, item, fx);
+        }
+    }
+
+    fn audit_left(
+        &mut self,
+        now: Millis,
+        stream: (ServerId, u32),
+        item: &Ordered,
+        fx: &mut Effects,
+    ) {
+        let Some(key) = self.server_key(stream.0) else {
             return;
         };
         self.audit.learn(stream, &key, &item.receipt, None);

@@ -506,6 +506,7 @@ impl Member {
         // inviter holds a later add of it: a takeover or upgrade formed
         // from a view that missed the removal does not undo it.
         if self.ledger_says_removed(inv.ledger.as_ref()) {
+            self.hand_removal(now, from, fx);
             return self.reject(
                 Peer::Member(from),
                 format!(
@@ -611,8 +612,15 @@ impl Member {
         self.coord = Some(c);
         self.sync_roster(None, fx);
         self.ledger_join(now, own_ledger, inv.ledger, fx);
+        // The joiner learnt of a rename its inviter had not when it wrote
+        // the Welcome: the generation holds the older name, and in a
+        // silent group nothing else tells it (`coordinated-rename-outside-order`).
+        let newer = (self.particle.meta.as_ref()).is_some_and(|m| m.beats(inv.meta.as_ref()));
         if let Some(meta) = inv.meta {
             self.apply_meta(meta, None, fx);
+        }
+        if newer && self.in_group() {
+            self.send_group(now, None, None, fx);
         }
         for item in std::mem::take(&mut self.gens.early) {
             if item.receipt.generation == inv.generation {

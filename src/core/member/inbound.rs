@@ -523,11 +523,18 @@ impl Member {
             let Some(b) = self.causal.buffer.remove(&id) else {
                 break;
             };
-            self.deliver(now, b.msg, fx);
+            self.deliver(now, b.msg, b.slot, fx);
         }
     }
 
-    fn deliver(&mut self, now: Millis, msg: GroupMessage, fx: &mut Effects) {
+    /// `slot` is where a server placed it, if it came in an order.
+    fn deliver(
+        &mut self,
+        now: Millis,
+        msg: GroupMessage,
+        slot: Option<(u32, u64)>,
+        fx: &mut Effects,
+    ) {
         fx.record(Event::Delivered { msg: msg.id });
         self.stats.delivered += 1;
         for m in &msg.recipients {
@@ -582,13 +589,28 @@ impl Member {
                 self.publish_key_packages(now, self.cfg.key_packages_per_agent, fx);
             }
         }
-        if let Some(meta) = msg.meta.clone() {
-            news |= self.apply_meta(meta, Some(msg.id), fx);
+        let renamed = msg
+            .meta
+            .clone()
+            .is_some_and(|meta| self.apply_meta(meta, Some(msg.id), fx));
+        news |= renamed;
+        // A rename that reached this member outside its generation's order
+        // (drained from an order it left, resent or handed over Olm) did
+        // not reach that generation by it: the members it addressed may
+        // have joined here instead, before this member learnt of it, with
+        // the old name in their Welcome, and in a silent group no later
+        // message carries the new one (`coordinated-rename-outside-order`).
+        // One message in its own order tells them all.
+        let ordered_here =
+            slot.is_some_and(|(g, _)| self.coord.as_ref().is_some_and(|c| c.generation == g));
+        if renamed && self.coord.is_some() && !ordered_here && self.in_group() {
+            self.send_group(now, None, None, fx);
+        } else {
+            let gained: BTreeSet<MemberId> = seen
+                .map(|seen| self.membership.view().difference(&seen).copied().collect())
+                .unwrap_or_default();
+            self.pass_on(now, &msg, news, &gained, fx);
         }
-        let gained: BTreeSet<MemberId> = seen
-            .map(|seen| self.membership.view().difference(&seen).copied().collect())
-            .unwrap_or_default();
-        self.pass_on(now, &msg, news, &gained, fx);
         if was_in && !self.in_group() && msg.op == Some((OpKind::Remove, self.id)) {
             self.pass_on_own_removal(now, &msg, fx);
         }

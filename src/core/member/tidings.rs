@@ -88,6 +88,27 @@ impl Member {
         }
     }
 
+    /// A Welcome came for this member although it knows of its own
+    /// removal: the inviter formed its generation from a view that missed
+    /// it. Refusing alone leaves the inviter's roster holding this member
+    /// for good when nobody else knows of the removal (its author wiped,
+    /// the order that carried it left), so the refuser hands the inviter
+    /// its LWW set, which the inviter merges like any member's and then
+    /// commits the removal (`coordinated-takeover-undoes-unprocessed-removal`).
+    /// A member vouching for its own removal gives nobody a lever.
+    pub(super) fn hand_removal(&mut self, now: Millis, inviter: MemberId, fx: &mut Effects) {
+        let Some(set) = self.ledger_now() else {
+            return;
+        };
+        let tidings = Payload::Tidings {
+            group: self.cfg.group,
+            membership: Some(set),
+            meta: None,
+        }
+        .encode();
+        self.seal(now, inviter, None, tidings, fx);
+    }
+
     /// Merges what a member of the view handed over, as if a message of
     /// its carried it.
     pub(super) fn on_tidings(

@@ -261,6 +261,13 @@ impl Auditor {
         }
     }
 
+    /// Whether a slot of `stream` was ever processed here.
+    pub(super) fn followed(&self, stream: Stream) -> bool {
+        (self.order.range((stream, 0)..=(stream, u64::MAX)))
+            .next()
+            .is_some()
+    }
+
     /// A commit applied here, from slot `seq`.
     pub fn commit_applied(&mut self, stream: Stream, seq: u64) {
         self.commits.insert((stream, seq));

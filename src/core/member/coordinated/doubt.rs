@@ -305,6 +305,7 @@ impl Member {
         // (`coordinated-readdress-return-flap`).
         self.readdress(now, fx);
         self.sync_roster(None, fx);
+        self.ledger_enforce(now, fx);
         for (kind, target) in std::mem::take(&mut self.gens.lightweight_ops) {
             match kind {
                 OpKind::Remove if roster.contains(&target) => {

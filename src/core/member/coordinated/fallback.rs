@@ -105,11 +105,7 @@ impl Member {
         if c.sending {
             // The same founding stamp at every member that fell back from
             // the same epoch, so that their sets merge as one.
-            let stamp = Hlc {
-                wall: 0,
-                logical: c.mls.epoch().unwrap_or(0) as u32,
-                node: MemberId(0),
-            };
+            let stamp = Hlc::founding(c.mls.epoch().unwrap_or(0));
             self.membership = Membership::found(self.cfg.variant, &c.roster(), stamp);
             // A member a commit removed is a tombstone stamped with the
             // epoch it was out in, not merely absent: a member that falls
@@ -117,12 +113,7 @@ impl Member {
             // member in it, at that older epoch's stamp, and an absence
             // would let the merge put the removed member back.
             for (m, out_at) in &c.departed {
-                let tombstone = Hlc {
-                    wall: 0,
-                    logical: *out_at as u32,
-                    node: MemberId(0),
-                };
-                self.membership.remove(*m, tombstone);
+                self.membership.remove(*m, Hlc::founding(*out_at));
             }
         }
         // What the roster never learnt (a removal made in lightweight mode

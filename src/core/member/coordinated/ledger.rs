@@ -48,31 +48,45 @@ impl Member {
         }
     }
 
-    /// Members a commit took out of the roster: out of the ledger too,
-    /// stamped by this member's clock, which is past every add of them it
-    /// has seen (a fallback's epoch stamp is not, and the ledger's
-    /// lightweight adds would put them back).
-    pub(in crate::core::member) fn ledger_removed_by_commit(&mut self, gone: &[MemberId]) {
+    /// Members a commit took out of the roster, at `epoch`: out of the
+    /// ledger too, stamped by this member's clock, which is past every add
+    /// of them it has seen (a fallback's epoch stamp is not, and the
+    /// ledger's lightweight adds would put them back), and no earlier than
+    /// the founding stamp of a member that falls back from before the
+    /// commit. A member silent since the group formed has a clock at zero,
+    /// and a removed one that refused a takeover's Welcome on that stamp
+    /// lost to the inviter's founding add of it
+    /// (`coordinated-takeover-undoes-unprocessed-removal`).
+    pub(in crate::core::member) fn ledger_removed_by_commit(
+        &mut self,
+        gone: &[MemberId],
+        epoch: u64,
+    ) {
         if gone.is_empty() || self.cfg.variant == Variant::RecipientList {
             return;
         }
         // Kept even by a member with no ledger yet: one made later from a
         // stale lightweight set would count these in, and bring them back.
-        let stamp = self.clock.last();
+        let stamp = self.clock.last().max(Hlc::founding(epoch));
         let ledger = self.ledger.get_or_insert_with(LwwSet::default);
         for m in gone {
             ledger.remove(*m, stamp);
         }
     }
 
+    /// Brings into the roster every change the ledger holds and the
+    /// roster lacks, learnt while nothing could be committed.
+    ///
     /// The nominator's first commit formed the generation from its view:
-    /// a removal or an add it learnt of meanwhile is brought in now.
-    /// While it formed, its ledger took them in but nothing could be
-    /// committed, and a later message carrying the same set brings no
-    /// news: an add made in lightweight mode by a member that had not
-    /// joined yet was otherwise lost (`coordinated-large` seed 2: the
-    /// added member stayed lightweight, the others' views lacked it).
-    pub(super) fn ledger_formed(&mut self, now: Millis, fx: &mut Effects) {
+    /// while it formed, its ledger took changes in, and a later message
+    /// carrying the same set brings no news: an add made in lightweight
+    /// mode by a member that had not joined yet was otherwise lost
+    /// (`coordinated-large` seed 2: the added member stayed lightweight,
+    /// the others' views lacked it). A member back in the generation it
+    /// fell back from likewise learnt others' changes in lightweight mode:
+    /// taking the roster for the membership again undid them
+    /// (`coordinated-resumed-undoes-lightweight-removal`).
+    pub(super) fn ledger_enforce(&mut self, now: Millis, fx: &mut Effects) {
         let known = |keep: fn(&LwwSet, MemberId) -> bool| -> Vec<MemberId> {
             (self.ledger.iter())
                 .flat_map(|l| l.members_known().into_iter().filter(|m| keep(l, *m)))

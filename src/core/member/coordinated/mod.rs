@@ -344,7 +344,7 @@ impl Member {
         }
         c.departed.retain(|m, _| !view.contains(m));
         self.ledger_keep_lightweight();
-        self.ledger_removed_by_commit(&gone);
+        self.ledger_removed_by_commit(&gone, epoch);
         if view != self.membership.view() {
             self.membership = Membership::RecipientList { view };
             fx.record(Event::MembershipChanged {

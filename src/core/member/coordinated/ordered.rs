@@ -67,6 +67,7 @@ impl Member {
                 return if ahead {
                     self.hold_early(item)
                 } else {
+                    self.audit_stale(now, (server, r.generation), &item, fx);
                     self.catch_up(now, r.sender, (server, r.generation), fx);
                     self.stale_server(server, r.generation, fx)
                 };
@@ -264,7 +265,7 @@ impl Member {
             c.nominator != self.id && before.contains(&c.nominator) && !after.contains(&c.nominator)
         });
         if formed || orphaned {
-            self.ledger_formed(now, fx);
+            self.ledger_enforce(now, fx);
         }
         // An add this member committed without announcing it (the view it
         // formed the generation from, or one its ledger brought in) may
