@@ -4,7 +4,7 @@
 //! add or drop one, or splice in the faults of another plan.
 
 use super::draw::{below, between, coin, exists, pick};
-use super::generate::{fault, race, scheduled_op};
+use super::generate::{claimed, fault, race, scheduled_op};
 use crate::core::ids::{Millis, Peer};
 use crate::faults::Fault;
 use crate::scenario::Scenario;
@@ -46,7 +46,7 @@ pub fn mutate(
             done.push(m);
         }
     }
-    (!done.is_empty() && s != *parent).then_some((s, done))
+    (!done.is_empty() && s != *parent).then(|| (claimed(s), done))
 }
 
 fn clamp(s: &Scenario, t: Millis) -> Millis {
@@ -203,5 +203,45 @@ races = true
             seen.extend(how.into_iter().map(<&str>::from));
         }
         assert_eq!(seen.len(), Mutation::iter().count(), "{seen:?}");
+    }
+
+    /// A child's claims follow its own faults, not its parent's: one that
+    /// gained an equivocating server may see its victim deliver the lie.
+    #[test]
+    fn a_child_that_gains_an_equivocating_server_relaxes_total_order() {
+        use crate::core::server::dishonest::Mode;
+        use crate::faults::FaultKind;
+        use crate::trace::CheckId;
+        use crate::trace::Claim;
+        let lies = |s: &Scenario| {
+            (s.faults.iter()).any(|f| {
+                matches!(
+                    f.kind,
+                    FaultKind::Dishonest {
+                        mode: Mode::Equivocate | Mode::Fork,
+                        ..
+                    }
+                )
+            })
+        };
+        let base = parse_str("b.toml", BASE).unwrap();
+        let mut gained = 0;
+        for seed in 1..=300 {
+            let parent = super::super::generate::plan(&base, seed);
+            let other = super::super::generate::plan(&base, seed + 1_000);
+            let mut rng = ChaCha20Rng::seed_from_u64(seed);
+            let Some((child, _)) = mutate(&mut rng, &parent, &other) else {
+                continue;
+            };
+            let claim = child.expect.values().next().unwrap()[&CheckId::TotalOrder];
+            let want = if lies(&child) {
+                Claim::FailsSometimes
+            } else {
+                Claim::NeverFails
+            };
+            assert_eq!(claim, want, "seed {seed}");
+            gained += usize::from(lies(&child) && !lies(&parent));
+        }
+        assert!(gained > 0, "no child gained an equivocating server");
     }
 }
