@@ -105,6 +105,27 @@ fn noticed_by(
         (h.faults.turned_away.iter())
             .any(|(t, s, who)| *s == server && who == m && *t >= at && *t <= back && told(*t, *m))
     };
+    // A member that went down before its receipt was due and came back
+    // without its volatile state forgot the submission with its timer:
+    // back up, it found its server serving, and nothing to notice
+    // (`coordinated-adversity` explore 1617: m2 submitted during a 1.5 s
+    // crash of c0, crashed itself half a second later, and was held to a
+    // fallback from a server that had served it all along since).
+    let ack = h
+        .run
+        .bounds()
+        .and_then(|b| b.servers)
+        .map_or(0, |s| s.ack_timeout_ms);
+    let forgot = |m: MemberId, sent: Millis| {
+        (h.faults.spans.iter()).any(|s| {
+            s.kind == FaultType::Crash
+                && s.hosts == [Peer::Member(m)]
+                && s.from >= sent
+                && s.from < sent.saturating_add(ack)
+                && s.until
+                    .is_some_and(|u| (h.run.volatile_lost.iter()).any(|v| v.host == m && v.t == u))
+        })
+    };
     let unanswered = |m: &MemberId| {
         turned_away(m)
             || h.delivery.sent.iter().any(|(msg, s)| {
@@ -113,6 +134,7 @@ fn noticed_by(
                     && s.what.submitted
                     && s.t >= at
                     && s.t <= back
+                    && !forgot(*m, s.t)
                     && h.servers
                         .slots
                         .get(msg)

@@ -466,3 +466,36 @@ fn a_drop_is_owed_from_when_its_victim_can_see_it() {
     assert_eq!(v.status, Status::Fail, "{v:#?}");
     assert_eq!(v.measured[Figure::Late], 3);
 }
+
+/// A member that submitted during a short crash of its server, then went
+/// down before its receipt was due and came back without its volatile
+/// state, forgot the submission: its server was back and serving, and it
+/// owes nothing. Back with its state kept, it still owes the fallback.
+#[test]
+fn a_submission_forgotten_in_a_memory_loss_owes_nothing() {
+    let history = |volatile_lost: bool| {
+        let mut tb = served(&[]);
+        tb.with_servers();
+        tb.submitted(1_100, id(0, 0), &[0, 1, 2]);
+        let state = if volatile_lost {
+            StateOnRestart::VolatileLost
+        } else {
+            StateOnRestart::Kept
+        };
+        let down = FaultKind::Crash {
+            host: Peer::named("m0"),
+            state,
+        };
+        tb.fault(1_150, 1, Phase::Begin, down.clone());
+        tb.fault(1_500, 0, Phase::End, crash_of("c0"));
+        tb.fault(2_000, 1, Phase::End, down);
+        tb.restarted(2_000, 0, volatile_lost);
+        tb.end_agreed(&[0, 1, 2], &[0, 1, 2]);
+        History::from_trace(&tb.build())
+    };
+    let v = check(&history(true));
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+    let v = check(&history(false));
+    assert_eq!(v.status, Status::Fail, "{v:#?}");
+    assert!(mentions_member(&v, m(0)), "{v:#?}");
+}
