@@ -180,8 +180,18 @@ fn notice(h: &History, f: &Failure, member: MemberId, detection: Millis) -> Noti
         .filter_map(|(v, l)| {
             let with = super::equivocation::witnesses(&h.run, v, l);
             super::equivocation::first_chance(&h.run, &h.faults, v, &with, l, detection)
+                .filter(|from| !wiped_before(h, v, l.t, *from))
         });
     chances.min().map_or(Notice::Never, Notice::From)
+}
+
+/// Whether `victim` lost its device's memory after the lie at `lied`
+/// and before its first chance to tell anyone, at `chance`: what it saw
+/// went with it, and it can show nobody anything (`coordinated-adversity`
+/// explore 1258 of 1001..=2000, shrunk: a drop victim cut off from the
+/// other member, wiped before the heal).
+fn wiped_before(h: &History, victim: MemberId, lied: Millis, chance: Millis) -> bool {
+    (h.faults.member_wipes.iter()).any(|(w, m)| *m == victim && *w >= lied && *w <= chance)
 }
 
 fn failures(h: &History) -> (Vec<Failure>, u64) {

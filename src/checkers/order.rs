@@ -26,12 +26,9 @@
 //! in causal order only (the delivery checker's part).
 
 use super::Figure;
-use super::history::{History, Slot};
+use super::history::History;
 use super::{Evidence, Status, Verdict, measured};
-use crate::core::ids::MessageId;
-use crate::core::server::dishonest::Mode;
 use crate::trace::CheckId;
-use std::collections::{BTreeMap, BTreeSet};
 
 pub const NAME: CheckId = CheckId::TotalOrder;
 
@@ -51,7 +48,7 @@ pub fn check(h: &History) -> Verdict {
     let mut evidence = Vec::new();
     let (mut checked, mut after_fallback, mut before_join) = (0u64, 0u64, 0u64);
     let mut not_for_member = 0u64;
-    let dropped = dropped_receipts(h);
+    let dropped = h.dropped_receipts();
     let mut not_served = 0u64;
     let fell_from = h.servers.fell_from();
     // Where each member first joined each generation, in trace order.
@@ -154,39 +151,11 @@ pub fn check(h: &History) -> Verdict {
     }
 }
 
-/// Messages whose receipt a dropping server never honoured: of the
-/// messages receipted for a slot the server lied about in `drop` mode,
-/// every one but the last receipted, which is the one the slot was served
-/// with (the lie reserves the slot for the next honest message).
-fn dropped_receipts(h: &History) -> BTreeSet<MessageId> {
-    let mut claims: BTreeMap<Slot, Vec<(u64, MessageId)>> = BTreeMap::new();
-    for (msg, slot) in &h.servers.slots {
-        let t = h.servers.ordered.get(msg).copied().unwrap_or_default();
-        claims.entry(*slot).or_default().push((t, *msg));
-    }
-    let lied = |slot: &Slot| {
-        h.faults.lies.iter().any(|l| {
-            l.mode == Mode::Drop
-                && l.server == slot.server
-                && l.generation == slot.generation
-                && l.seq == slot.seq
-        })
-    };
-    let mut out = BTreeSet::new();
-    for (slot, mut msgs) in claims {
-        if msgs.len() > 1 && lied(&slot) {
-            msgs.sort();
-            msgs.pop();
-            out.extend(msgs.into_iter().map(|(_, m)| m));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::checkers::testkit::*;
+    use crate::core::server::dishonest::Mode;
     use crate::trace::Event;
     use crate::trace::HostEvent;
 
@@ -427,6 +396,36 @@ mod tests {
         // Without a lie, two messages delivered under one slot still fail.
         let v = check(&history(false));
         assert_eq!(v.status, Status::Fail, "{v:#?}");
+    }
+
+    /// A slot the server dropped and never filled (a silent group gives
+    /// it no next message) holds nothing of its order, once the trace
+    /// records what the server ordered.
+    #[test]
+    fn a_dropped_slot_never_filled_holds_nothing() {
+        let mut tb = Tb::start(&[0, 1]);
+        tb.send(5, id(1, 0), &[0, 1], &[]);
+        ordered(&mut tb, 6, id(1, 0), 0);
+        tb.ordered(6, 0, 1, 0, 1, 1, false, &[0, 1]);
+        tb.at(
+            9,
+            "c0",
+            Event::Host(HostEvent::Lied {
+                mode: Mode::Drop,
+                to: vec![m(0)],
+                generation: 1,
+                seq: 1,
+            }),
+        );
+        tb.send(8, id(0, 0), &[0, 1], &[]);
+        ordered(&mut tb, 10, id(0, 0), 1);
+        let h = History::from_trace(&tb.build());
+        assert_eq!(
+            h.dropped_receipts(),
+            std::collections::BTreeSet::from([id(0, 0)])
+        );
+        assert!(!h.acked_pairs().contains_key(&(id(0, 0), m(1))));
+        assert!(h.acked_pairs().contains_key(&(id(1, 0), m(0))));
     }
 
     #[test]

@@ -9,6 +9,8 @@ pub struct Delivery {
     pub envelopes: BTreeMap<EnvelopeId, (MessageId, MemberId)>,
     /// Earliest ack time per envelope.
     pub acks: BTreeMap<EnvelopeId, Millis>,
+    /// Every ack of each envelope: which agent, and when.
+    pub acked_by: BTreeMap<EnvelopeId, Vec<(crate::core::ids::AgentId, Millis)>>,
     /// Per host, every `Delivered` in trace order.
     pub deliveries: BTreeMap<MemberId, Vec<At<MessageId>>>,
     pub parent_missing: Vec<At<(MessageId, Vec<MessageId>)>>,
@@ -46,8 +48,9 @@ impl Delivery {
             Event::Host(HostEvent::EnvelopeSent { env, msg, to, .. }) => {
                 self.envelopes.entry(*env).or_insert((*msg, *to));
             }
-            Event::Host(HostEvent::DeliveryAcked { env, .. }) => {
+            Event::Host(HostEvent::DeliveryAcked { env, agent, .. }) => {
                 self.acks.entry(*env).or_insert(t);
+                self.acked_by.entry(*env).or_default().push((*agent, t));
             }
             Event::Host(HostEvent::Delivered { msg }) => match At::on(host, t, idx, *msg) {
                 Some(a) => self.deliveries.entry(a.host).or_default().push(a),

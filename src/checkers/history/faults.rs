@@ -47,6 +47,12 @@ pub struct Faults {
     /// lie), not because a peer or a later generation told them: the
     /// moments a failure with no end of its own was detected.
     pub first_hand: Vec<Millis>,
+    /// Mailbox agents whose store a crash wiped, and when: what they had
+    /// acknowledged and not handed over went with it.
+    pub agent_wipes: Vec<(Millis, crate::core::ids::AgentId)>,
+    /// Members whose device a crash wiped, and when: what they knew went
+    /// with it.
+    pub member_wipes: Vec<(Millis, MemberId)>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -169,6 +175,24 @@ impl Faults {
                 }
                 _ => ok = false,
             },
+            Event::Fault {
+                phase: Phase::Begin,
+                fault:
+                    crate::faults::FaultKind::Crash {
+                        host: Peer::Agent(agent),
+                        state: crate::faults::StateOnRestart::Wiped,
+                    },
+                ..
+            } => self.agent_wipes.push((t, *agent)),
+            Event::Fault {
+                phase: Phase::Begin,
+                fault:
+                    crate::faults::FaultKind::Crash {
+                        host: Peer::Member(member),
+                        state: crate::faults::StateOnRestart::Wiped,
+                    },
+                ..
+            } => self.member_wipes.push((t, *member)),
             Event::Fault { phase, fault, .. } => match (fault.server_failure(), phase) {
                 (Some((server, ServerFailure::Stops { .. })), Phase::Begin) => {
                     self.server_failures.push((t, server))

@@ -562,3 +562,40 @@ fn a_slot_on_the_other_branch_of_a_fork_is_owed_by_the_sender() {
     assert_eq!(v.status, Status::Pass, "{v:#?}");
     assert_eq!(v.measured[Figure::UnacknowledgedSenderGone], 1, "{v:#?}");
 }
+
+/// m1 writes m1#0 to m0; only the agent s0 acknowledges, and m0 never
+/// shows it. A wipe of s0 after the ack takes the only copy the system
+/// held: the message is then held by its sender alone, owed while m1
+/// stays up and excused once m1 is down.
+#[test]
+fn an_ack_by_an_agent_wiped_afterwards_acknowledges_nothing() {
+    use crate::core::ids::Peer;
+    use crate::faults::{FaultKind, StateOnRestart};
+    use crate::trace::Phase;
+    let verdict = |wiped: bool, sender_up: bool| {
+        let mut tb = Tb::start(&[0, 1]);
+        tb.send(100, id(1, 0), &[0, 1], &[])
+            .envelope(100, id(1, 0), 0, true);
+        if wiped {
+            let wipe = FaultKind::Crash {
+                host: Peer::named("s0"),
+                state: StateOnRestart::Wiped,
+            };
+            tb.fault(300, 0, Phase::Begin, wipe);
+        }
+        let running: &[u32] = if sender_up { &[0, 1] } else { &[0] };
+        tb.end(3_000, running);
+        for n in 0..2 {
+            tb.final_view(n, true, &[0, 1], false);
+        }
+        run(&tb.build())
+    };
+    let v = verdict(false, false);
+    assert_eq!(v.summary, "1 lost", "{v:#?}");
+    let v = verdict(true, false);
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+    assert_eq!(v.measured[Figure::UnacknowledgedSenderGone], 1);
+    let v = verdict(true, true);
+    assert_eq!(v.status, Status::Fail, "{v:#?}");
+    assert_eq!(v.measured[Figure::LostUnacknowledged], 1);
+}

@@ -499,3 +499,46 @@ fn a_submission_forgotten_in_a_memory_loss_owes_nothing() {
     assert_eq!(v.status, Status::Fail, "{v:#?}");
     assert!(mentions_member(&v, m(0)), "{v:#?}");
 }
+
+/// A drop victim cut off from the others and wiped before the heal can
+/// show nobody the lie: the others owe no fallback for it. Wiped only
+/// after its chance, it could have, and they owe it.
+#[test]
+fn a_victim_wiped_before_it_could_tell_gives_nobody_a_chance() {
+    let verdict = |wiped_at: Millis| {
+        let mut tb = Tb::start(&[0, 1, 2]);
+        tb.accepted(100, 0, 1, 0);
+        for n in 0..3 {
+            tb.joined(200, n, 1, 0, 0);
+        }
+        let cut = FaultKind::Partition {
+            a: vec![Peer::Member(m(0))],
+            b: vec![Peer::Member(m(1)), Peer::Member(m(2))],
+        };
+        tb.fault(500, 0, Phase::Begin, cut.clone());
+        let lie = HostEvent::Lied {
+            mode: Mode::Drop,
+            to: vec![m(0)],
+            generation: 1,
+            seq: 0,
+        };
+        tb.at(1_000, "c0", Event::Host(lie));
+        let wipe = FaultKind::Crash {
+            host: Peer::named("m0"),
+            state: StateOnRestart::Wiped,
+        };
+        tb.fault(wiped_at, 1, Phase::Begin, wipe.clone());
+        tb.fault(wiped_at + 100, 1, Phase::End, wipe);
+        tb.fault(2_000, 0, Phase::End, cut);
+        tb.end(3_000, &[0, 1, 2])
+            .final_view(0, false, &[], true)
+            .final_view(1, true, &[0, 1, 2], false)
+            .final_view(2, true, &[0, 1, 2], false);
+        check(&History::from_trace(&tb.build()))
+    };
+    let v = verdict(1_500);
+    assert_eq!(v.status, Status::Pass, "{v:#?}");
+    let v = verdict(2_600);
+    assert_eq!(v.status, Status::Fail, "{v:#?}");
+    assert!(mentions_member(&v, m(1)), "{v:#?}");
+}
