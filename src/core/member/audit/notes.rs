@@ -368,6 +368,11 @@ impl Auditor {
         });
     }
 
+    /// When a mailbox last answered a fetch.
+    pub(in crate::core::member) fn last_fetch(&self) -> Millis {
+        self.last_fetch
+    }
+
     /// The member fetched from a mailbox: what the server fanned out
     /// before `now` minus its retries should be there.
     pub fn fetched(&mut self, now: Millis) {
