@@ -600,10 +600,17 @@ impl Member {
         // have joined here instead, before this member learnt of it, with
         // the old name in their Welcome, and in a silent group no later
         // message carries the new one (`coordinated-rename-outside-order`).
-        // One message in its own order tells them all.
+        // One message in its own order tells them all. It falls to the
+        // generation's nominator, which wrote the Welcomes, or to anyone
+        // when the rename's author is out of the generation: every member
+        // that drained the rename after a takeover otherwise wrote one
+        // (`coordinated-rename-across-takeover`).
         let ordered_here =
             slot.is_some_and(|(g, _)| self.coord.as_ref().is_some_and(|c| c.generation == g));
-        if renamed && self.coord.is_some() && !ordered_here && self.in_group() {
+        let me = self.id;
+        let due = (self.coord.as_ref())
+            .is_some_and(|c| c.nominator == me || !c.roster().contains(&msg.id.sender));
+        if renamed && due && !ordered_here && self.in_group() {
             self.send_group(now, None, None, fx);
         } else {
             let gained: BTreeSet<MemberId> = seen
