@@ -362,6 +362,17 @@ mod tests {
         assert_eq!(v.status, Status::Fail, "{v:#?}");
     }
 
+    /// c0 lies to m0 in `drop` mode about `seq` of generation 1, at 9 ms.
+    fn dropped_for_m0(tb: &mut Tb, seq: u64) {
+        let lie = HostEvent::Lied {
+            mode: Mode::Drop,
+            to: vec![m(0)],
+            generation: 1,
+            seq,
+        };
+        tb.at(9, "c0", Event::Host(lie));
+    }
+
     /// A dropping server receipted m0#0 for slot 0, served nobody, and
     /// gave slot 0 to m0#1. m1 had m0#0 over the pairwise channels once the
     /// lie was caught, then m0#1: the old checker read two receipts for
@@ -371,16 +382,7 @@ mod tests {
         let history = |lie: bool| {
             let mut tb = Tb::start(&[0, 1]);
             if lie {
-                tb.at(
-                    9,
-                    "c0",
-                    Event::Host(HostEvent::Lied {
-                        mode: Mode::Drop,
-                        to: vec![m(0)],
-                        generation: 1,
-                        seq: 0,
-                    }),
-                );
+                dropped_for_m0(&mut tb, 0);
             }
             tb.send(8, id(0, 0), &[0, 1], &[]);
             ordered(&mut tb, 10, id(0, 0), 0);
@@ -407,16 +409,7 @@ mod tests {
         tb.send(5, id(1, 0), &[0, 1], &[]);
         ordered(&mut tb, 6, id(1, 0), 0);
         tb.ordered(6, 0, 1, 0, 1, 1, false, &[0, 1]);
-        tb.at(
-            9,
-            "c0",
-            Event::Host(HostEvent::Lied {
-                mode: Mode::Drop,
-                to: vec![m(0)],
-                generation: 1,
-                seq: 1,
-            }),
-        );
+        dropped_for_m0(&mut tb, 1);
         tb.send(8, id(0, 0), &[0, 1], &[]);
         ordered(&mut tb, 10, id(0, 0), 1);
         let h = History::from_trace(&tb.build());
