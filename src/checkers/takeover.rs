@@ -91,9 +91,20 @@ pub fn owed<'a>(
         if deadline > end || !quiet {
             continue;
         }
-        let joined = (h.servers.joins.iter())
-            .filter(|j| j.t > at && j.what > failed_gen)
-            .map(|j| j.t)
+        // A join of the failed generation's number at another server counts
+        // too: the other side of a contested generation, formed before the
+        // failure, is coordinated at a server that is up, and moving there
+        // is the handover (`coordinated-adversity` explore 912 of 1..=1000,
+        // base seed 39: everyone ended at c2, and a takeover was called
+        // missing).
+        let joined = (h.coord.switches.iter())
+            .filter(|s| s.t > at)
+            .filter(|s| {
+                s.what.is_some_and(|j| {
+                    j.generation > failed_gen || (j.generation == failed_gen && j.server != server)
+                })
+            })
+            .map(|s| s.t)
             .min();
         out.push(Takeover {
             server,
@@ -148,6 +159,18 @@ mod tests {
         assert_eq!(t.len(), 1);
         assert_eq!(t[0].deadline, 1_900);
         assert!(t[0].met(), "{t:?}");
+    }
+
+    #[test]
+    fn a_join_of_the_same_generation_at_another_server_meets_it() {
+        // c1 took generation 1 too (a dual nomination); m0 moves there.
+        let mut tb = base();
+        tb.accepted(500, 1, 1, 1).joined(1_500, 0, 1, 1, 1);
+        assert!(judge(&mut tb)[0].met());
+        // Back at the failed server's own generation is no handover.
+        let mut tb = base();
+        tb.joined(1_500, 0, 1, 0, 0);
+        assert!(!judge(&mut tb)[0].met());
     }
 
     #[test]

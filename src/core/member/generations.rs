@@ -130,9 +130,14 @@ impl Member {
     /// After a failure, the member waits its turn (the takeover delay times
     /// one plus its rank in the membership) before nominating the next
     /// candidate itself; a Welcome into a new generation cancels the wait.
-    pub(super) fn schedule_takeover(&mut self, now: Millis) {
-        self.gens.takeover_to = None;
-        if self.cfg.takeover_after_ms == 0 || self.next_candidate().is_none() {
+    ///
+    /// A member whose server was fenced for a generation whose Welcome it
+    /// refused (`refused`, see `on_invite`) forms the next one at that
+    /// generation's server, which is up: it waited for a Welcome that
+    /// never comes, and the last candidate has no next one.
+    pub(super) fn schedule_takeover(&mut self, now: Millis, refused: Option<ServerId>) {
+        self.gens.takeover_to = refused;
+        if self.cfg.takeover_after_ms == 0 || refused.or(self.next_candidate()).is_none() {
             return;
         }
         self.arm_takeover(now);
@@ -409,6 +414,10 @@ impl Member {
         }
     }
 
+    /// An agent of `member` had no key package left: the member hears so,
+    /// since nothing else tells it its key packages were used up by
+    /// claims whose generations never brought it in
+    /// (`coordinated-key-packages-drained`). Once per claim round.
     pub(super) fn on_key_package(
         &mut self,
         now: Millis,
@@ -416,6 +425,12 @@ impl Member {
         key_package: Option<Vec<u8>>,
         fx: &mut Effects,
     ) {
+        if key_package.is_none() && self.active_coord().is_some() {
+            let wanted = Payload::KeysWanted {
+                group: self.cfg.group,
+            };
+            self.seal(now, member, None, wanted.encode(), fx);
+        }
         if let (Some(c), Some(kp)) = (self.coord.as_mut(), key_package)
             && c.to_add.contains(&member)
             && !c.roster().contains(&member)
@@ -423,6 +438,17 @@ impl Member {
             c.claimed.insert(member, kp);
         }
         self.maybe_commit_adds(now, fx);
+    }
+
+    /// A member of the group could not claim a key package of this
+    /// member's: publish a fresh stock at every agent, unless a publication
+    /// is under way already.
+    pub(super) fn restock_key_packages(&mut self, now: Millis, from: MemberId, fx: &mut Effects) {
+        let publishing = (self.out.requests.values()).any(|r| r.purpose == Purpose::Keys);
+        if publishing || !self.membership.contains(from) {
+            return;
+        }
+        self.publish_key_packages(now, self.cfg.key_packages_per_agent, fx);
     }
 
     /// Sends each member an add commit brought in its Welcome, over Olm.
@@ -484,6 +510,9 @@ impl Member {
         {
             self.gens.generation = self.gens.generation.max(inv.generation);
             self.tell_removed(now, inv.nominator, fx);
+            if (self.coord.as_ref()).is_some_and(|c| c.generation < inv.generation) {
+                self.check_fence(now, inv.server, fx);
+            }
             if self.coord.is_none()
                 && self.gens.nomination.is_none()
                 && self.gens.takeover_at.is_none()
@@ -622,10 +651,19 @@ impl Member {
         if newer && self.in_group() {
             self.send_group(now, None, None, fx);
         }
-        for item in std::mem::take(&mut self.gens.early) {
-            if item.receipt.generation == inv.generation {
-                self.on_ordered(now, item, fx);
-            }
+        // What a later generation's server sent early waits on: a stale
+        // Welcome taken first dropped it, and the later generation, joined
+        // next, never saw the commit that followed its Welcome; in a silent
+        // group the member stayed an epoch behind for good (`coordinated-
+        // adversity` explore 912 of 1..=1000, `coordinated-early-commit-
+        // dropped-by-stale-welcome`).
+        let (now_due, later): (Vec<Ordered>, Vec<Ordered>) = (std::mem::take(&mut self.gens.early)
+            .into_iter())
+        .filter(|i| i.receipt.generation >= inv.generation)
+        .partition(|i| i.receipt.generation == inv.generation);
+        self.gens.early = later;
+        for item in now_due {
+            self.on_ordered(now, item, fx);
         }
         // The key package the Welcome used is gone: publish another.
         self.publish_key_packages(now, 1, fx);

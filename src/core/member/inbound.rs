@@ -235,6 +235,9 @@ impl Member {
             }) if group == self.cfg.group => {
                 return self.answer_catch_up(now, from, (server, generation), &have, fx);
             }
+            Some(Payload::KeysWanted { group }) if group == self.cfg.group => {
+                return self.restock_key_packages(now, from, fx);
+            }
             Some(Payload::Tidings {
                 group,
                 membership,

@@ -201,6 +201,15 @@ pub enum Payload {
         membership: Option<super::membership::LwwSet>,
         meta: Option<super::particle::GroupMeta>,
     },
+    /// "Your agents had no key package left when I came to add you":
+    /// claims by generations that never brought the member in (refused,
+    /// superseded, or cut off before their commit) use key packages up,
+    /// and the member, told by nobody, otherwise stayed out of every later
+    /// generation (see `Member::on_key_package`). Last, so that the others
+    /// keep their encoding.
+    KeysWanted {
+        group: u64,
+    },
 }
 
 impl Payload {

@@ -20,7 +20,7 @@
 //! that fell back on a lie never returns to the liar.
 
 use super::{What, Why};
-use crate::core::event::{Event, OpKind};
+use crate::core::event::{Event, FallbackCause, OpKind};
 use crate::core::ids::{MemberId, Millis, Peer, ServerId};
 use crate::core::io::Effects;
 use crate::core::member::Member;
@@ -41,6 +41,10 @@ pub(in crate::core::member) struct Doubt {
     /// whatever the answer, with this reason unless the answer proves a
     /// lie.
     then: Option<Why>,
+    /// A Welcome into a later generation at this server, refused for its
+    /// removed nominator: should the server turn out to have fenced this
+    /// generation for it, the member forms the next one there itself.
+    pub(super) refused: Option<ServerId>,
 }
 
 /// A member that fell back alone, waiting for its server to answer it
@@ -61,19 +65,44 @@ impl Member {
     /// `from`, a member of this member's generation, says it fell back
     /// from it: ask the server before following.
     pub(in crate::core::member) fn doubt(&mut self, now: Millis, from: MemberId, fx: &mut Effects) {
-        let req = self.next_req();
-        let Some(c) = self.coord.as_mut() else { return };
-        c.doubt
-            .get_or_insert_with(|| Doubt {
-                req,
-                since: now,
-                next_at: now,
-                told_by: BTreeSet::new(),
-                then: None,
-            })
-            .told_by
-            .insert(from);
+        if let Some(d) = self.open_doubt(now) {
+            d.told_by.insert(from);
+        }
         self.retry_probe(now, fx);
+    }
+
+    /// A Welcome into a later generation, at `at`, was refused (its
+    /// nominator is out of the group), but the group may have moved to it
+    /// all the same, and this member's server fenced this generation for
+    /// it: ask. In a silent group nothing else tells the member, which
+    /// stayed for good in a generation nobody serves while the refused
+    /// one's members were ordered apart (`coordinated-fenced-side-left-apart`,
+    /// the same server; `coordinated-fenced-by-removed-nominator`, another).
+    /// A server that still serves the member says so, and the Welcome was
+    /// a removed member's alone.
+    pub(in crate::core::member) fn check_fence(
+        &mut self,
+        now: Millis,
+        at: ServerId,
+        fx: &mut Effects,
+    ) {
+        if let Some(d) = self.open_doubt(now) {
+            d.refused = Some(at);
+        }
+        self.retry_probe(now, fx);
+    }
+
+    fn open_doubt(&mut self, now: Millis) -> Option<&mut Doubt> {
+        let req = self.next_req();
+        let c = self.coord.as_mut()?;
+        Some(c.doubt.get_or_insert_with(|| Doubt {
+            req,
+            since: now,
+            next_at: now,
+            told_by: BTreeSet::new(),
+            then: None,
+            refused: None,
+        }))
     }
 
     /// A slot of `stream` was receipted and not served here in time: the
@@ -101,6 +130,7 @@ impl Member {
                     next_at: now,
                     told_by: BTreeSet::new(),
                     then: Some(why),
+                    refused: None,
                 })
             }
         }
@@ -130,9 +160,12 @@ impl Member {
             d.since = now;
         }
         if d.since + timeout <= now {
-            let by = d.told_by.first().copied().unwrap_or(self.id);
+            let by = d.told_by.first().copied();
+            let silent = format!("{} did not answer whether it still serves", c.server);
             let why = c.doubt.take().and_then(|d| d.then);
-            self.fall_back(now, why.unwrap_or(Why::told_by(by)), true, fx);
+            let why = why.or(by.map(Why::told_by));
+            let why = why.unwrap_or_else(|| Why::new(FallbackCause::NoReceipt, silent));
+            self.fall_back(now, why, true, fx);
             return true;
         }
         if d.next_at <= now {
@@ -228,7 +261,7 @@ impl Member {
             Rejection::WrongGeneration { current, .. } if *current > from => {
                 self.gens.generation = self.gens.generation.max(*current);
             }
-            _ => self.schedule_takeover(now),
+            _ => self.schedule_takeover(now, None),
         }
         true
     }

@@ -83,7 +83,8 @@ impl Member {
         let Some(mut c) = self.coord.take() else {
             return;
         };
-        c.doubt = None;
+        let fenced = why.cause == FallbackCause::Fenced;
+        let refused = (c.doubt.take().and_then(|d| d.refused)).filter(|_| fenced);
         let Why {
             cause,
             reason,
@@ -181,7 +182,7 @@ impl Member {
         // for the next one.
         self.gens.draining = Some(c);
         if takeover {
-            self.schedule_takeover(now);
+            self.schedule_takeover(now, refused);
         }
         if self.in_group() {
             // Tell everyone now rather than at the next chat message. A
