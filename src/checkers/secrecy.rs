@@ -10,7 +10,7 @@
 //! holds no key material, so on a saved trace the answer is Unknown.
 
 use super::Figure;
-use super::history::{Delivery, History, Membership, Servers, Slot};
+use super::history::{At, Delivery, History, Membership, Op, Servers, Slot};
 use super::{Evidence, Status, Verdict, measured};
 use crate::core::event::OpKind;
 use crate::core::ids::{EnvelopeId, MemberId, MessageId, ServerId};
@@ -103,16 +103,16 @@ fn after_removal(
     removal: MessageId,
     removed: MemberId,
 ) -> Vec<MessageId> {
-    let readds: Vec<MessageId> = h
-        .membership
-        .ops
-        .iter()
+    let readd_ops: Vec<&At<Op>> = (h.membership.ops.iter())
         .filter(|o| o.what.op == OpKind::Add && o.what.target == removed)
-        .map(|o| o.what.msg)
         // A re-add after the removal, or concurrent with it (either
         // outcome honours someone's intent), lets the member back in.
-        .filter(|a| *a != removal && !pasts.get(&removal).is_some_and(|p| p.contains(a)))
+        .filter(|a| {
+            a.what.msg != removal && !pasts.get(&removal).is_some_and(|p| p.contains(&a.what.msg))
+        })
         .collect();
+    let readds: Vec<MessageId> = readd_ops.iter().map(|o| o.what.msg).collect();
+    let first_readd = readd_ops.iter().map(|o| o.idx).min();
     // Another announcement of the same removal (a member that learnt of
     // it later bringing it into a generation that missed it) is addressed
     // to the removed member as the first one is, so that it learns it.
@@ -127,8 +127,56 @@ fn after_removal(
         .iter()
         .filter(|(m, past)| !removals.contains(m) && past.contains(&removal))
         .filter(|(m, past)| !readds.iter().any(|a| a == *m || past.contains(a)))
+        .filter(|(m, _)| !first_readd.is_some_and(|at| regained(h, removal, removed, **m, at)))
         .map(|(m, _)| *m)
         .collect()
+}
+
+/// Whether `msg`'s author, after it had learnt of `removal`, took
+/// `member` back into its view, a re-add of it having been made before
+/// `msg` was (trace position `readd_at`), and addressed `msg` to it: it
+/// learnt of the re-add by a commit, which needs no announcement and so
+/// shows in no message's past (`coordinated-removed-member-misses-later-removal`,
+/// seed 262: a member that fell back right after processing the re-add's
+/// commit told everyone, the re-added member included, before the
+/// announcement reached it). The add's own event comes after the commit
+/// is ordered, so the view may regain the member first. An author whose
+/// view never regained the member, or that wrote before any re-add was
+/// made, is still judged.
+fn regained(
+    h: &Parts<'_>,
+    removal: MessageId,
+    member: MemberId,
+    msg: MessageId,
+    readd_at: usize,
+) -> bool {
+    let author = msg.sender;
+    let Some(sent) = h.delivery.sent.get(&msg) else {
+        return false;
+    };
+    if !sent.what.recipients.contains(&member) {
+        return false;
+    }
+    let learnt = if removal.sender == author {
+        h.delivery.sent.get(&removal).map(|s| s.idx)
+    } else {
+        (h.delivery.deliveries.get(&author).into_iter().flatten())
+            .find(|d| d.what == removal)
+            .map(|d| d.idx)
+    };
+    let Some(learnt) = learnt else {
+        return false;
+    };
+    if readd_at > sent.idx {
+        return false;
+    }
+    (h.membership.changes.iter()).any(|c| {
+        c.host == author
+            && c.idx > learnt
+            && c.idx < sent.idx
+            && c.what.in_group
+            && c.what.view.contains(&member)
+    })
 }
 
 /// What a run observed answers the oracle's questions by replaying it to

@@ -158,6 +158,41 @@ fn a_concurrent_re_add_lets_the_member_read() {
     assert_ne!(v.status, Status::Fail, "{v:#?}");
 }
 
+/// m0 removes m2; m0 then adds m2 back by a commit, which m1 processes
+/// (its view regains m2) before the add's announcement reaches it; m1
+/// writes to m2 as its view says. Nothing causal shows m1 knew of the
+/// re-add, but its view does: not a leak. The same message from an
+/// author whose view took m2 back with no re-add made is one.
+fn regained_view(readd: bool) -> History {
+    let mut tb = Tb::start(&[0, 1, 2]);
+    tb.exchange(10, id(0, 0), &[0, 1, 2], &[]);
+    tb.remove(20, 0, 2, id(0, 1))
+        .exchange(20, id(0, 1), &[0, 1, 2], &[id(0, 0)]);
+    tb.changed(21, 1, &[0, 1], true);
+    // The commit is processed before its author records the add.
+    tb.changed(29, 1, &[0, 1, 2], true);
+    if readd {
+        tb.add(30, 0, 2, id(0, 2));
+    }
+    tb.exchange(40, id(1, 0), &[0, 1, 2], &[id(0, 1)]);
+    History::from_trace(&tb.build())
+}
+
+#[test]
+fn an_author_whose_view_regained_the_member_after_a_re_add_may_write_to_it() {
+    let h = regained_view(true);
+    let v = check(&h, Some(&AddressedTo::from(&h)));
+    assert_ne!(v.status, Status::Fail, "{v:#?}");
+}
+
+#[test]
+fn an_author_whose_view_regained_the_member_with_no_re_add_leaks() {
+    let h = regained_view(false);
+    let v = check(&h, Some(&AddressedTo::from(&h)));
+    assert_eq!(v.status, Status::Fail, "{v:#?}");
+    assert!(mentions_message(&v, id(1, 0)), "{v:#?}");
+}
+
 #[test]
 fn no_removal_passes_trivially() {
     let h = History::from_trace(&healthy());

@@ -67,7 +67,12 @@ impl Member {
             return true;
         };
         let stream = (c.server, c.generation);
-        let auth = c.mls.epoch().zip(c.mls.epoch_authenticator());
+        // A member a commit removed holds the epoch number the commit
+        // reached but the authenticator of the epoch before: noted, it
+        // accused an honest server of a fork once it was added back to
+        // the same generation and compared (`coordinated-forming-generation-drops-readded-member`,
+        // seed 235).
+        let auth = (c.mls.epoch().zip(c.mls.epoch_authenticator())).filter(|_| c.mls.is_active());
         let Some(key) = self.server_key(c.server) else {
             return false;
         };
@@ -143,7 +148,9 @@ impl Member {
             return;
         };
         let stream = (c.server, c.generation);
-        let Some((epoch, auth)) = c.mls.epoch().zip(c.mls.epoch_authenticator()) else {
+        let Some((epoch, auth)) =
+            (c.mls.epoch().zip(c.mls.epoch_authenticator())).filter(|_| c.mls.is_active())
+        else {
             return;
         };
         let peers: Vec<MemberId> = (c.roster().into_iter()).filter(|m| *m != self.id).collect();
@@ -249,6 +256,7 @@ impl Member {
             return;
         }
         self.audit.next_at = Some(now + every);
+        self.ask_if_quiet(now, fx);
         if self.look_for_withheld() {
             return;
         }

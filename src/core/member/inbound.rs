@@ -2,6 +2,7 @@
 //! decryption, causal delivery to the application, and what received
 //! messages say about membership.
 
+use super::membership::Variant;
 use super::message::{GroupMessage, Payload};
 use super::outbound::Purpose;
 use super::{Buffered, Member};
@@ -544,20 +545,32 @@ impl Member {
             self.learn_contact(*m);
         }
         let recipients: BTreeSet<MemberId> = msg.recipients.iter().copied().collect();
-        // A removal made by MLS commit is announced without an LWW set (the
-        // roster was the membership): the removed member applies it as its
-        // author stamped it.
-        if self.coord.is_none()
-            && msg.membership.is_none()
-            && msg.op == Some((OpKind::Remove, self.id))
-            && self.in_group()
-        {
-            self.membership.remove(self.id, msg.hlc);
-            fx.record(Event::MembershipChanged {
-                view: self.view(),
-                in_group: self.in_group(),
-                cause: Some(msg.id),
-            });
+        // A change made by MLS commit is announced without an LWW set (the
+        // roster was the membership): a member in lightweight mode applies
+        // it as its author stamped it. Applied only by the removed member
+        // while it was still in, the stamp never reached a member already
+        // out: a removal the next generation's nominator committed again
+        // later than an add it had not seen lost to that add there, won
+        // everywhere else, and the removed member alone believed itself in
+        // (`coordinated-adversity` explore, base seed 240).
+        if let (None, None, Some((kind, target)), false) = (
+            &self.coord,
+            &msg.membership,
+            msg.op,
+            self.cfg.variant == Variant::RecipientList,
+        ) {
+            let before = (self.view(), self.in_group());
+            match kind {
+                OpKind::Remove => self.membership.remove(target, msg.hlc),
+                OpKind::Add => self.membership.add(target, msg.hlc),
+            }
+            if (self.view(), self.in_group()) != before {
+                fx.record(Event::MembershipChanged {
+                    view: self.view(),
+                    in_group: self.in_group(),
+                    cause: Some(msg.id),
+                });
+            }
         }
         // In a coordinated group the MLS roster alone is the membership,
         // and the ledger keeps what the roster may not know.

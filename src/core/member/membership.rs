@@ -118,6 +118,17 @@ impl LwwSet {
         self.entries.get(&m).is_some_and(Entry::present)
     }
 
+    /// The stamp of the latest add of `m`, whether or not a removal came
+    /// after it.
+    pub fn added(&self, m: MemberId) -> Option<Hlc> {
+        self.entries.get(&m).and_then(|e| e.added)
+    }
+
+    /// The stamp of `m`'s removal, if no later add brought it back.
+    pub fn removal(&self, m: MemberId) -> Option<Hlc> {
+        (self.entries.get(&m)).and_then(|e| e.removed.filter(|_| !e.present()))
+    }
+
     /// Whether `m` was removed and no later add brought it back (a member
     /// never heard of is not removed).
     pub fn removed(&self, m: MemberId) -> bool {

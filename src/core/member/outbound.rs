@@ -404,6 +404,18 @@ impl Member {
         let me = self.id;
         if submitted {
             self.submit(now, &message, fx);
+            // The server fans out to the roster only: a member the roster
+            // no longer holds gets its removal over Olm, or one already out
+            // (removed earlier, refusing the Welcome) never learnt that a
+            // later removal beat a concurrent add of it, and believed
+            // itself in (`coordinated-adversity` explore, base seed 240).
+            if let Some((OpKind::Remove, target)) = op
+                && recipients.contains(&target)
+                && target != me
+                && !(self.coord.as_ref()).is_some_and(|c| c.roster().contains(&target))
+            {
+                self.seal_message(now, target, &message, fx);
+            }
         } else {
             for r in recipients.iter().copied().filter(|r| *r != me) {
                 self.seal_message(now, r, &message, fx);

@@ -24,9 +24,11 @@ fn err(e: impl std::fmt::Debug) -> MlsError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Processed {
     Application(Vec<u8>),
-    /// A commit from someone else, now merged: the group is at `epoch`.
+    /// A commit, now merged: the group is at `epoch`. `aad` is what its
+    /// committer authenticated with it (see `MlsClient::stamp_next`).
     Commit {
         epoch: u64,
+        aad: Vec<u8>,
     },
     Proposal,
     /// Our own message, echoed back by the server agent in its order.
@@ -86,6 +88,8 @@ pub struct MlsClient {
     /// and post-removal secrecy is tested against exactly that state.
     keep_removal_copy: bool,
     removal_copy: Option<Box<MlsClient>>,
+    /// What the next own commit authenticates, and what its echo reports.
+    pending_aad: Vec<u8>,
 }
 
 /// Key packages and leaf nodes carry a validity period that openmls would
@@ -127,6 +131,7 @@ impl MlsClient {
             group: None,
             ops: MlsOps::default(),
             keep_removal_copy: false,
+            pending_aad: Vec::new(),
             removal_copy: None,
         })
     }
@@ -169,6 +174,7 @@ impl MlsClient {
             group,
             ops: self.ops,
             keep_removal_copy: false,
+            pending_aad: Vec::new(),
             removal_copy: None,
         })
     }
@@ -228,6 +234,20 @@ impl MlsClient {
     }
 
     /// Prepares a commit adding the owners of these key packages.
+    /// Authenticated data for the next commit this client prepares, and
+    /// for its echo: MLS signs it with the commit, so every member that
+    /// processes the commit reads the same bytes the committer wrote.
+    pub fn stamp_next(&mut self, aad: Vec<u8>) {
+        self.pending_aad = aad;
+    }
+
+    fn apply_stamp(&mut self) -> Result<(), MlsError> {
+        let aad = self.pending_aad.clone();
+        let (_, _, group) = self.parts()?;
+        group.set_aad(aad);
+        Ok(())
+    }
+
     pub fn add(&mut self, key_packages: &[Vec<u8>]) -> Result<Prepared, MlsError> {
         let mut kps = Vec::new();
         for bytes in key_packages {
@@ -239,6 +259,7 @@ impl MlsClient {
                     .map_err(err)?,
             );
         }
+        self.apply_stamp()?;
         let (provider, signer, group) = self.parts()?;
         let epoch = group.epoch().as_u64();
         let (commit, welcome, _) = group.add_members(provider, signer, &kps).map_err(err)?;
@@ -252,6 +273,7 @@ impl MlsClient {
 
     /// Prepares a commit removing the members with these identities.
     pub fn remove(&mut self, identities: &[Vec<u8>]) -> Result<Prepared, MlsError> {
+        self.apply_stamp()?;
         let (provider, signer, group) = self.parts()?;
         let leaves: Vec<LeafNodeIndex> = group
             .members()
@@ -276,6 +298,7 @@ impl MlsClient {
 
     /// Prepares a commit that refreshes this member's own keys.
     pub fn self_update(&mut self) -> Result<Prepared, MlsError> {
+        self.apply_stamp()?;
         let (provider, signer, group) = self.parts()?;
         let epoch = group.epoch().as_u64();
         let bundle = group
@@ -349,6 +372,7 @@ impl MlsClient {
         };
         let (provider, _, group) = self.parts()?;
         let processed = group.process_message(provider, message).map_err(err)?;
+        let aad = processed.aad().to_vec();
         match processed.into_content() {
             ProcessedMessageContent::ApplicationMessage(m) => {
                 self.ops.decryptions += 1;
@@ -366,6 +390,7 @@ impl MlsClient {
                 group.merge_staged_commit(provider, *staged).map_err(err)?;
                 Ok(Processed::Commit {
                     epoch: group.epoch().as_u64(),
+                    aad,
                 })
             }
             ProcessedMessageContent::ProposalMessage(p) => {
@@ -380,6 +405,7 @@ impl MlsClient {
                 group.merge_pending_commit(provider).map_err(err)?;
                 Ok(Processed::Commit {
                     epoch: group.epoch().as_u64(),
+                    aad: self.pending_aad.clone(),
                 })
             }
             ProcessedMessageContent::OwnPrivateMessage => Ok(Processed::Own),

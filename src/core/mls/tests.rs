@@ -26,7 +26,10 @@ fn life() -> Vec<Vec<u8>> {
     // The server agent accepts it and echoes it back to the committer.
     assert_eq!(
         a.process(&add.commit).unwrap(),
-        Processed::Commit { epoch: 1 }
+        Processed::Commit {
+            epoch: 1,
+            aad: Vec::new()
+        }
     );
     let welcome = add.welcome.clone().unwrap();
     assert_eq!(b.join(&welcome).unwrap(), 1);
@@ -54,9 +57,17 @@ fn life() -> Vec<Vec<u8>> {
     // c's commit lost the epoch: c drops it (the echo of b's commit has
     // already moved c on) and rebases onto epoch 2.
     assert_eq!(c.epoch(), Some(2));
+    // What the committer authenticates with its commit reaches every
+    // member that processes it, the committer's own echo included.
+    c.stamp_next(b"carol's stamp".to_vec());
     let rebased = c.remove(&[b"alice".to_vec()]).unwrap();
     assert_eq!(rebased.epoch, 2);
-    fan_out(&rebased.commit, &mut [&mut a, &mut b, &mut c]);
+    let processed = fan_out(&rebased.commit, &mut [&mut a, &mut b, &mut c]);
+    assert!(
+        processed.iter().all(
+            |p| matches!(p, Processed::Commit { aad, .. } if aad.as_slice() == b"carol's stamp")
+        )
+    );
     assert!(!a.is_active(), "alice was removed");
     assert_eq!(b.members(), c.members());
     assert_eq!(b.epoch_authenticator(), c.epoch_authenticator());
@@ -149,7 +160,10 @@ fn a_copy_kept_before_removal_cannot_read_the_next_epoch() {
         assert!(carol.process(&later).is_err());
         assert_eq!(
             bob.process(&removal.commit).unwrap(),
-            Processed::Commit { epoch: 2 }
+            Processed::Commit {
+                epoch: 2,
+                aad: Vec::new()
+            }
         );
         assert_eq!(
             bob.process(&later).unwrap(),

@@ -92,6 +92,31 @@ impl Member {
         self.retry_probe(now, fx);
     }
 
+    /// A member that has heard nothing from its server for an audit
+    /// period asks whether it still serves it. Its silence says nothing
+    /// (a quiet group submits nothing), so an unanswered question does
+    /// nothing either; but an answer that the server has moved on, or
+    /// refuses, acts as it would on a submission. Without it, a silent
+    /// group's members stayed for good in a generation their server had
+    /// stopped serving, while the rest of the group was ordered elsewhere
+    /// (`coordinated-tie-choice-left-late-joiner`).
+    pub(in crate::core::member) fn ask_if_quiet(&mut self, now: Millis, fx: &mut Effects) {
+        let (every, group) = (self.cfg.audit_every_ms, self.cfg.group);
+        let req = self.next_req();
+        let Some(c) = (self.coord.as_mut()).filter(|c| {
+            c.sending && c.mls.is_active() && c.doubt.is_none() && c.heard + every <= now
+        }) else {
+            return;
+        };
+        c.heard = now;
+        let probe = Datagram::Probe {
+            req,
+            group,
+            generation: c.generation,
+        };
+        fx.send(Peer::Server(c.server), probe.encode());
+    }
+
     fn open_doubt(&mut self, now: Millis) -> Option<&mut Doubt> {
         let req = self.next_req();
         let c = self.coord.as_mut()?;

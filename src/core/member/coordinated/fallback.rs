@@ -168,7 +168,7 @@ impl Member {
                 }),
             }
         }
-        let epoch = c.mls.epoch().zip(c.mls.epoch_authenticator());
+        let epoch = (c.mls.epoch().zip(c.mls.epoch_authenticator())).filter(|_| c.mls.is_active());
         self.send_closing_audit(now, (c.server, c.generation), epoch, &roster, fx);
         if lied {
             self.catch_up_after_lie(now, (c.server, c.generation), &roster, fx);

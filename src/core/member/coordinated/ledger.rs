@@ -21,7 +21,7 @@
 //! generation are not stamped: they repeat the nominator's view, and are
 //! no later than any removal it had not heard of.
 
-use super::What;
+use super::{CommitStamps, What};
 use crate::core::clock::Hlc;
 use crate::core::event::OpKind;
 use crate::core::ids::{MemberId, Millis};
@@ -49,29 +49,90 @@ impl Member {
     }
 
     /// Members a commit took out of the roster, at `epoch`: out of the
-    /// ledger too, stamped by this member's clock, which is past every add
-    /// of them it has seen (a fallback's epoch stamp is not, and the
-    /// ledger's lightweight adds would put them back), and no earlier than
-    /// the founding stamp of a member that falls back from before the
-    /// commit. A member silent since the group formed has a clock at zero,
-    /// and a removed one that refused a takeover's Welcome on that stamp
-    /// lost to the inviter's founding add of it
-    /// (`coordinated-takeover-undoes-unprocessed-removal`).
+    /// ledger too, at the commit's stamp for them (`stamps.rs`): the
+    /// committer's clock when it made the commit, which is past every add
+    /// of them it had seen (a fallback's epoch stamp is not, and the
+    /// ledger's lightweight adds would put them back), or the stamp of the
+    /// removal it enforces; and no earlier than the founding stamp of a
+    /// member that falls back from before the commit. Not by this member's
+    /// clock when it processed the commit: a member that processed its
+    /// removal late stamped it past its re-add, made in lightweight mode
+    /// after the committer fell back, and stayed out
+    /// (`coordinated-late-processed-removal-beats-readd`). A commit without
+    /// stamps (none is unstamped today) falls back to this member's clock.
     pub(in crate::core::member) fn ledger_removed_by_commit(
         &mut self,
         gone: &[MemberId],
         epoch: u64,
+        stamps: Option<&CommitStamps>,
     ) {
         if gone.is_empty() || self.cfg.variant == Variant::RecipientList {
             return;
         }
+        let last = self.clock.last();
         // Kept even by a member with no ledger yet: one made later from a
         // stale lightweight set would count these in, and bring them back.
-        let stamp = self.clock.last().max(Hlc::founding(epoch));
         let ledger = self.ledger.get_or_insert_with(LwwSet::default);
         for m in gone {
-            ledger.remove(*m, stamp);
+            let stamp = stamps.map_or(last, |s| s.of(*m));
+            ledger.remove(*m, stamp.max(Hlc::founding(epoch)));
         }
+    }
+
+    /// Members a commit brought into the roster: into the ledger too, at
+    /// the commit's stamp for them, so that a member whose ledger counts
+    /// one out learns whether the add came after the removal (and keeps
+    /// it) or carried out an older add (and takes it out again: see
+    /// `after_commit`).
+    pub(in crate::core::member) fn ledger_added_by_commit(
+        &mut self,
+        came: &[MemberId],
+        stamps: Option<&CommitStamps>,
+    ) {
+        let (Some(stamps), false) = (stamps, self.cfg.variant == Variant::RecipientList) else {
+            return;
+        };
+        if came.is_empty() {
+            return;
+        }
+        let ledger = self.ledger.get_or_insert_with(LwwSet::default);
+        for m in came {
+            ledger.add(*m, stamps.of(*m));
+        }
+    }
+
+    /// The stamps of a commit this member is about to make: its clock for
+    /// what the application asked, and for what it carries out of its
+    /// ledger or view, the stamp it holds for that change (see `stamps.rs`).
+    /// An add with no stamp known (a member never heard of) takes the
+    /// lowest, so that any removal of it anyone holds wins.
+    pub(super) fn commit_stamps(&mut self, now: Millis, what: &What) -> CommitStamps {
+        let hlc = self.clock.tick(self.wall(now));
+        let made = self.op_stamp(now, hlc);
+        let mut kept = std::collections::BTreeMap::new();
+        let Some(c) = self.coord.as_ref() else {
+            return CommitStamps { made, kept };
+        };
+        match what {
+            What::Remove { target } => {
+                if let Some(stamp) = c.enforcing.get(target) {
+                    kept.insert(*target, *stamp);
+                }
+            }
+            What::Add { targets } => {
+                let view = self.membership.carried();
+                for t in targets.iter().filter(|t| !c.announce.contains(t)) {
+                    let known = [self.ledger.as_ref(), view.as_ref()]
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|l| l.added(*t))
+                        .max();
+                    kept.insert(*t, known.unwrap_or(Hlc::founding(0)));
+                }
+            }
+            What::Message { .. } | What::Update => {}
+        }
+        CommitStamps { made, kept }
     }
 
     /// Brings into the roster every change the ledger holds and the
@@ -241,9 +302,19 @@ impl Member {
     /// committed as for an application add, but the add is not announced
     /// again: it was, in lightweight mode. Several members may commit it;
     /// the losers' adds are dropped once the winner's is applied.
-    fn enforce_adds(&mut self, now: Millis, targets: &[MemberId], fx: &mut Effects) {
+    ///
+    /// A generation still forming takes them in too: its formation is an
+    /// add of everyone it brings in, and a member the ledger counted out
+    /// and then back in while it formed was left out of it for good, the
+    /// nominator alone in a generation nobody joined once every other
+    /// member it was to bring in had been removed (`coordinated-adversity`
+    /// explore, base seed 240).
+    pub(super) fn enforce_adds(&mut self, now: Millis, targets: &[MemberId], fx: &mut Effects) {
         let me = self.id;
-        let Some(roster) = self.active_coord().map(|c| c.roster()) else {
+        let Some(roster) = (self.coord.as_ref())
+            .filter(|c| c.mls.is_active())
+            .map(|c| c.roster())
+        else {
             return;
         };
         let due: Vec<MemberId> = targets
@@ -262,6 +333,16 @@ impl Member {
 
     /// Commits the removal of each of `targets` the roster still holds,
     /// unless one is already on its way.
+    ///
+    /// The commit carries the stamp of the removal it enforces, and is not
+    /// announced as a removal of this member's own: stamped afresh, it beat
+    /// an add of the target made concurrently in lightweight mode, which
+    /// the removal's author had not seen either, and the added member,
+    /// already out, believed itself in while the generation held it out
+    /// (`coordinated-removed-member-misses-later-removal`); announced, it
+    /// showed a removal by this member, and one the target had made of it
+    /// read as a fork that neither side detected
+    /// (`coordinated-recommitted-removal-undetected-fork`).
     pub(super) fn enforce_removals(&mut self, now: Millis, targets: &[MemberId], fx: &mut Effects) {
         let me = self.id;
         if let Some(c) = self.coord.as_mut() {
@@ -287,6 +368,10 @@ impl Member {
             .filter(|t| *t != me && roster.contains(t) && !under_way(*t))
             .collect();
         for target in due {
+            let stamp = (self.ledger.as_ref()).and_then(|l| l.removal(target));
+            if let (Some(stamp), Some(c)) = (stamp, self.coord.as_mut()) {
+                c.enforcing.insert(target, stamp);
+            }
             self.submit_what(now, What::Remove { target }, fx);
         }
     }

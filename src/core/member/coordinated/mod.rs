@@ -13,12 +13,15 @@ pub(super) use fallback::Why;
 mod ledger;
 mod ordered;
 mod readdress;
+mod stamps;
+pub(super) use stamps::CommitStamps;
 
 use super::Member;
 use super::audit::Owned;
 use super::membership::Membership;
 use super::message::{GroupMessage, Payload};
 use super::outbound::Purpose;
+use crate::core::clock::Hlc;
 use crate::core::event::OpKind;
 use crate::core::event::{Event, FallbackCause};
 use crate::core::ids::{MemberId, MessageId, Millis, Peer, ServerId};
@@ -153,10 +156,17 @@ pub struct Coordinated {
     /// were out in: what a fallback must not forget (see `fall_back`).
     synced: Option<BTreeSet<MemberId>>,
     departed: BTreeMap<MemberId, u64>,
+    /// Removals this member commits because its ledger holds them, with
+    /// the stamp of the removal the ledger holds (see `enforce_removals`).
+    pub(super) enforcing: BTreeMap<MemberId, Hlc>,
     /// New mailbox addresses the server has not confirmed (`readdress.rs`).
     readdress: Option<readdress::Readdressing>,
     /// A peer's fallback notice being checked with the server (`doubt.rs`).
     doubt: Option<doubt::Doubt>,
+    /// When the server last answered this member or served it a slot:
+    /// a member that hears nothing for an audit period asks it
+    /// (`ask_if_quiet`).
+    pub(super) heard: Millis,
 }
 
 impl Coordinated {
@@ -189,8 +199,10 @@ impl Coordinated {
             to_rebase: Vec::new(),
             synced: None,
             departed: BTreeMap::new(),
+            enforcing: BTreeMap::new(),
             readdress: None,
             doubt: None,
+            heard: 0,
         }
     }
 
@@ -299,8 +311,9 @@ impl Member {
         self.coord.as_ref()
     }
 
-    /// In a coordinated group the MLS roster is the membership.
-    pub(super) fn sync_roster(&mut self, cause: Option<MessageId>, fx: &mut Effects) {
+    /// In a coordinated group the MLS roster is the membership. `stamps`
+    /// are the committer's, when a commit just changed the roster.
+    pub(super) fn sync_roster(&mut self, stamps: Option<&CommitStamps>, fx: &mut Effects) {
         let Some(c) = self.coord.as_mut().filter(|c| c.sending) else {
             return;
         };
@@ -329,7 +342,9 @@ impl Member {
         let view = c.roster();
         let epoch = c.mls.epoch().unwrap_or(0);
         let mut gone = Vec::new();
+        let mut came = Vec::new();
         if let Some(prev) = c.synced.replace(view.clone()) {
+            came.extend(view.difference(&prev).copied());
             // A member a commit removed holds an empty roster: it left,
             // the others did not (taking them for removed made it remove
             // them once it was added back; `coordinated-adversity` 226).
@@ -344,13 +359,14 @@ impl Member {
         }
         c.departed.retain(|m, _| !view.contains(m));
         self.ledger_keep_lightweight();
-        self.ledger_removed_by_commit(&gone, epoch);
+        self.ledger_removed_by_commit(&gone, epoch, stamps);
+        self.ledger_added_by_commit(&came, stamps);
         if view != self.membership.view() {
             self.membership = Membership::RecipientList { view };
             fx.record(Event::MembershipChanged {
                 view: self.view(),
                 in_group: self.in_group(),
-                cause,
+                cause: None,
             });
         }
     }
@@ -496,7 +512,15 @@ impl Member {
                 .collect(),
             _ => Vec::new(),
         };
+        // A commit carries its committer's stamp, authenticated by MLS:
+        // what it changes in a lightweight set is ordered by when it was
+        // made, not by when each member got round to processing it.
+        let stamps =
+            (!matches!(what, What::Message { .. })).then(|| self.commit_stamps(now, &what));
         let Some(c) = self.coord.as_mut() else { return };
+        if let Some(stamps) = stamps {
+            c.mls.stamp_next(stamps.encode());
+        }
         let roster = c.roster();
         let commit = |p: crate::core::mls::Prepared, after: BTreeSet<MemberId>| Built {
             kind: Kind::Commit,
@@ -653,6 +677,7 @@ impl Member {
                 fx,
             );
         };
+        c.heard = now;
         match d {
             Datagram::Receipted { req, receipt } if receipt.verify(&c.server_key) => {
                 match c.pending.remove(&req).map(|p| p.what) {
@@ -728,6 +753,22 @@ impl Member {
                 self.gens.generation = self.gens.generation.max(current);
                 let reason = format!("{server} was fenced: the group is at generation {current}");
                 self.fall_back(now, Why::new(FallbackCause::Fenced, reason), true, fx);
+            }
+            // Fenced at this very generation: another server won it (a
+            // dual nomination), and that one's members told this one. The
+            // member leaves, and takes the group over at this server, which
+            // is up, should no Welcome into the winner come first: the
+            // winner's nominator may have left it, and then nobody brings
+            // this side in (`coordinated-tie-choice-left-late-joiner`).
+            Datagram::SubmitRejected {
+                rejection: Rejection::WrongGeneration { current, .. },
+                ..
+            } if current == c.generation => {
+                let reason = format!(
+                    "{server} no longer serves generation {current}: another server won it"
+                );
+                self.fall_back(now, Why::new(FallbackCause::Fenced, reason), true, fx);
+                self.schedule_takeover(now, Some(server));
             }
             Datagram::SubmitRejected {
                 req,

@@ -4,6 +4,7 @@
 //! commit changes.
 
 use super::{Coordinated, What};
+use crate::core::clock::Hlc;
 use crate::core::event::Event;
 use crate::core::event::OpKind;
 use crate::core::ids::{EnvelopeId, MemberId, Millis, Peer, ServerId};
@@ -13,6 +14,7 @@ use crate::core::member::message::Payload;
 use crate::core::mls::{MlsError, Processed};
 use crate::core::server::sequencer::{Receipt, hash};
 use crate::core::wire::Ordered;
+use std::collections::BTreeMap;
 
 impl Member {
     /// The generation an ordered message belongs to: the current one, or
@@ -76,6 +78,9 @@ impl Member {
         let Some(c) = self.stream(draining) else {
             return;
         };
+        if !draining {
+            c.heard = now;
+        }
         if r.seq >= c.next_seq {
             c.reorder.insert(r.seq, item);
         }
@@ -99,8 +104,9 @@ impl Member {
                 // What the failed server had already ordered still arrives:
                 // delivered in its order, not left to backfill.
                 self.apply_ordered(now, &item.receipt, result, fx);
-            } else if let Ok(Processed::Commit { epoch }) = result {
-                self.drained_commit(epoch, item.receipt.sender, fx);
+            } else if let Ok(Processed::Commit { epoch, aad }) = result {
+                let stamps = super::CommitStamps::decode(&aad);
+                self.drained_commit(now, epoch, item.receipt.sender, stamps, fx);
                 self.audit_drained_commit(now, item.receipt.seq, fx);
             }
         }
@@ -118,7 +124,14 @@ impl Member {
     /// removal's announcement reached that member (`coordinated-adversity`
     /// seed 82). In a later generation the roster is the membership, and
     /// this one's commits no longer count.
-    fn drained_commit(&mut self, epoch: u64, committer: MemberId, fx: &mut Effects) {
+    fn drained_commit(
+        &mut self,
+        now: Millis,
+        epoch: u64,
+        committer: MemberId,
+        stamps: Option<super::CommitStamps>,
+        fx: &mut Effects,
+    ) {
         if self.coord.is_some() {
             return;
         }
@@ -130,28 +143,36 @@ impl Member {
         let Some(before) = c.synced.replace(after.clone()) else {
             return;
         };
-        let stamp = crate::core::clock::Hlc {
-            wall: 0,
-            logical: epoch as u32,
-            node: MemberId(0),
-        };
-        // A removal also beats what the ledger brought in (`ledger.rs`),
-        // and names its committer: a member that removed the committer in
-        // lightweight mode meanwhile then holds the two removals as a
-        // mutual one and reports the fork; stamped with its own clock's
-        // node, it never did (`coordinated-drained-mutual-removal-reported`).
+        let founding = Hlc::founding(epoch);
+        // A removal is stamped as its commit says (see `stamps.rs`): by its
+        // committer's clock when it made the commit, past the adds the ledger
+        // brought in, and naming its committer, so that a member that
+        // removed the committer in lightweight mode meanwhile holds the two
+        // removals as a mutual one and reports the fork
+        // (`coordinated-drained-mutual-removal-reported`). Stamped past this
+        // member's clock when it drained the commit instead, the removal
+        // beat what was done since: a member's own removal, redone when it
+        // fell back, undid its own later re-add (`coordinated-adversity`
+        // explore, base seed 240).
+        if let Some(s) = &stamps {
+            self.clock.observe(self.wall(now), s.made);
+        }
         let last = self.clock.last();
-        let out_stamp = stamp.max(crate::core::clock::Hlc {
-            logical: last.logical.saturating_add(1),
-            node: committer,
-            ..last
-        });
+        let out_stamp = |m: MemberId| match &stamps {
+            Some(s) => s.of(m).max(founding),
+            None => founding.max(Hlc {
+                logical: last.logical.saturating_add(1),
+                node: committer,
+                ..last
+            }),
+        };
+        let stamp = founding;
         let (view, in_group) = (self.view(), self.in_group());
         if removed_here {
-            self.membership.remove(self.id, out_stamp);
+            self.membership.remove(self.id, out_stamp(self.id));
         } else {
             for m in before.difference(&after) {
-                self.membership.remove(*m, out_stamp);
+                self.membership.remove(*m, out_stamp(*m));
             }
             for m in after.difference(&before) {
                 self.membership.add(*m, stamp);
@@ -195,7 +216,10 @@ impl Member {
                     error: "malformed or misattributed plaintext".into(),
                 }),
             },
-            Ok(Processed::Commit { .. }) => self.after_commit(now, receipt, fx),
+            Ok(Processed::Commit { aad, .. }) => {
+                let stamps = super::CommitStamps::decode(&aad);
+                self.after_commit(now, receipt, stamps, fx)
+            }
             Ok(Processed::Own | Processed::Proposal) => {}
             Err(e) => fx.record(Event::DecryptFailed {
                 env,
@@ -208,7 +232,16 @@ impl Member {
     /// A commit has been applied: the roster may have changed, joiners get
     /// their Welcome, own removals and adds are announced, and commits that
     /// lost their epoch are rebuilt.
-    fn after_commit(&mut self, now: Millis, receipt: &Receipt, fx: &mut Effects) {
+    fn after_commit(
+        &mut self,
+        now: Millis,
+        receipt: &Receipt,
+        stamps: Option<super::CommitStamps>,
+        fx: &mut Effects,
+    ) {
+        if let Some(s) = &stamps {
+            self.clock.observe(self.wall(now), s.made);
+        }
         let before = self.membership.view();
         let own = receipt.sender == self.id;
         let Some(c) = self.coord.as_mut() else { return };
@@ -243,7 +276,7 @@ impl Member {
             self.send_invites(now, receipt.seq + 1, welcoming, fx);
         }
         let was_in = self.in_group();
-        self.sync_roster(None, fx);
+        self.sync_roster(stamps.as_ref(), fx);
         if let Some(c) = (self.coord.as_ref()).filter(|c| was_in && c.sending && !c.mls.is_active())
         {
             let stream = (c.server, c.generation);
@@ -256,6 +289,16 @@ impl Member {
             c.to_add.retain(|m| !roster.contains(m));
             c.claimed.retain(|m, _| !roster.contains(m));
         }
+        let enforced = (self.coord.as_mut())
+            .map(|c| {
+                let roster = c.roster();
+                let (gone, kept): (BTreeMap<_, _>, _) = std::mem::take(&mut c.enforcing)
+                    .into_iter()
+                    .partition(|(m, _)| !roster.contains(m));
+                c.enforcing = kept;
+                gone
+            })
+            .unwrap_or_default();
         let after = self.membership.view();
         // The nominator brings in whom the generation lacks; a commit that
         // takes the nominator out hands that to every member still in, or
@@ -267,18 +310,31 @@ impl Member {
         if formed || orphaned {
             self.ledger_enforce(now, fx);
         }
-        // An add this member committed without announcing it (the view it
+        // A removal committed from a ledger that had not seen a later add
+        // of the member (made in lightweight mode, concurrently) lost to
+        // that add in the ledgers that had: they bring the member back, or
+        // it stayed out of the generation while its own set, and the
+        // add's author's intent, held it in
+        // (`coordinated-removed-member-misses-later-removal`, seed 245).
+        let readded: Vec<MemberId> = (before.difference(&after))
+            .filter(|m| self.ledger.as_ref().is_some_and(|l| l.contains(**m)))
+            .copied()
+            .collect();
+        self.enforce_adds(now, &readded, fx);
+        // An add committed without announcing it (the view its committer
         // formed the generation from, or one its ledger brought in) may
         // have been on its way when the ledger learnt of that member's
-        // removal; the removal, made later, is committed now, or the
-        // generation undid it (`coordinated-offline-former-undoes-removal`).
-        // An announced add was stamped into the ledger and is kept.
-        if own {
-            let unwanted: Vec<MemberId> = (added.iter().copied())
-                .filter(|t| after.contains(t) && self.ledger_removed(*t))
-                .collect();
-            self.enforce_removals(now, &unwanted, fx);
-        }
+        // removal, or made by a committer that never learnt of it; the
+        // removal, made later, is committed now, or the generation undid
+        // it (`coordinated-offline-former-undoes-removal`;
+        // `coordinated-recommitted-removal-undetected-fork`, seed 217). An
+        // announced add, or one made after the removal, was stamped into
+        // the ledger (`ledger_added_by_commit`) and is kept.
+        let unwanted: Vec<MemberId> = (added.iter().chain(after.difference(&before)))
+            .copied()
+            .filter(|t| after.contains(t) && self.ledger_removed(*t))
+            .collect();
+        self.enforce_removals(now, &unwanted, fx);
         if own && !formed {
             let removed: Vec<MemberId> = before.difference(&after).copied().collect();
             if let Some(c) = self.coord.as_mut() {
@@ -286,7 +342,8 @@ impl Member {
                     |_, p| !matches!(p.what, What::Remove { target } if removed.contains(&target)),
                 );
             }
-            for target in removed {
+            // A removal the ledger brought in was announced by its author.
+            for target in removed.into_iter().filter(|t| !enforced.contains_key(t)) {
                 self.send_group(now, Some((OpKind::Remove, target)), None, fx);
             }
             for target in added {
