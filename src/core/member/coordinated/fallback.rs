@@ -80,6 +80,7 @@ impl Member {
         takeover: bool,
         fx: &mut Effects,
     ) {
+        let seen = (self.view(), self.in_group());
         let Some(mut c) = self.coord.take() else {
             return;
         };
@@ -126,6 +127,18 @@ impl Member {
         // removed member read what followed).
         if let Some(ledger) = &self.ledger {
             self.membership.merge_set(ledger);
+        }
+        // The set founded here is the view from now on, and what the
+        // member writes next goes to it: the trace shows it, or a member
+        // that learnt of a re-add from its ledger and wrote to the re-added
+        // member looked, to the secrecy checker, as if it had not
+        // (`coordinated-adversity` explore, base seed 92).
+        if (self.view(), self.in_group()) != seen {
+            fx.record(Event::MembershipChanged {
+                view: self.view(),
+                in_group: self.in_group(),
+                cause: None,
+            });
         }
         let me = self.id;
         let pending = std::mem::take(&mut c.pending);
