@@ -552,7 +552,7 @@ impl Member {
         // out: a removal the next generation's nominator committed again
         // later than an add it had not seen lost to that add there, won
         // everywhere else, and the removed member alone believed itself in
-        // (`coordinated-adversity` explore, base seed 240).
+        // (`coordinated-removed-member-misses-later-removal`, as first found).
         if let (None, None, Some((kind, target)), false) = (
             &self.coord,
             &msg.membership,

@@ -408,7 +408,7 @@ impl Member {
             // no longer holds gets its removal over Olm, or one already out
             // (removed earlier, refusing the Welcome) never learnt that a
             // later removal beat a concurrent add of it, and believed
-            // itself in (`coordinated-adversity` explore, base seed 240).
+            // itself in (`coordinated-recommitted-removal-undetected-fork`, seed 262).
             if let Some((OpKind::Remove, target)) = op
                 && recipients.contains(&target)
                 && target != me

@@ -307,8 +307,8 @@ impl Member {
     /// add of everyone it brings in, and a member the ledger counted out
     /// and then back in while it formed was left out of it for good, the
     /// nominator alone in a generation nobody joined once every other
-    /// member it was to bring in had been removed (`coordinated-adversity`
-    /// explore, base seed 240).
+    /// member it was to bring in had been removed
+    /// (`coordinated-forming-generation-drops-readded-member`).
     pub(super) fn enforce_adds(&mut self, now: Millis, targets: &[MemberId], fx: &mut Effects) {
         let me = self.id;
         let Some(roster) = (self.coord.as_ref())

@@ -152,8 +152,8 @@ impl Member {
         // (`coordinated-drained-mutual-removal-reported`). Stamped past this
         // member's clock when it drained the commit instead, the removal
         // beat what was done since: a member's own removal, redone when it
-        // fell back, undid its own later re-add (`coordinated-adversity`
-        // explore, base seed 240).
+        // fell back, undid its own later re-add
+        // (`coordinated-drained-own-removal-undoes-readd`).
         if let Some(s) = &stamps {
             self.clock.observe(self.wall(now), s.made);
         }
