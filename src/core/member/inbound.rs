@@ -585,7 +585,13 @@ impl Member {
         let lacks_name = self.particle.meta.is_some() && msg.meta != self.particle.meta;
         let seen = lacks_name.then(|| self.membership.view());
         let mut news = false;
-        if self.coord.is_none()
+        // A nominator still forming its generation holds the lightweight
+        // set as its view until its first commit is ordered: what it
+        // learns meanwhile changes that view too, or a removal made then
+        // stayed in it for good when nobody joined
+        // (`coordinated-forming-nominator-view-misses-removal`).
+        let forming = self.coord.as_ref().is_none_or(|c| !c.sending);
+        if forming
             && self
                 .membership
                 .on_message(&recipients, msg.membership.as_deref())
